@@ -1,0 +1,432 @@
+//! Frames a client sends, and the strict parser the server reads them with.
+//!
+//! Parsing goes through a `serde_json::Value` rather than a derived `Deserialize` so that every
+//! mistake names its field: a missing `content` is `missing_field` "The field \"content\" is
+//! missing.", a number where a string belongs is `invalid_field`. serde_json's own recursion limit
+//! (128 levels) refuses deeply nested input before it can exhaust the stack, and the line codec
+//! has already capped the size. Unknown fields are ignored, so newer clients work with this
+//! server.
+//!
+//! Every frame may carry `ref`, a client correlation id (a string of at most 64 bytes, or a
+//! non-negative integer). The server echoes it on the `ack`, `error` or reply it causes.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::error_code::ErrorCode;
+
+/// The longest accepted `ref` string, in bytes.
+pub const MAX_REF_BYTES: usize = 64;
+
+/// Which conversation a `history` request pages through.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum HistoryScope {
+    Room(String),
+    Direct(String),
+}
+
+/// Every frame a client may send.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientFrame {
+    /// Pick a username. `since` resumes after the last message id seen; `rooms` are joined at
+    /// once (default: `general`).
+    Join {
+        username: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        since: Option<u64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        rooms: Option<Vec<String>>,
+    },
+    /// A public message; without `room` it goes to `general`.
+    Message {
+        content: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        room: Option<String>,
+    },
+    PrivateMessage {
+        target: String,
+        content: String,
+    },
+    JoinRoom {
+        room: String,
+    },
+    LeaveRoom {
+        room: String,
+    },
+    /// List rooms with topics and member counts.
+    Rooms,
+    /// List users online, or the members of `room`.
+    Users {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        room: Option<String>,
+    },
+    Topic {
+        room: String,
+        topic: String,
+    },
+    /// Page backwards through a room's or a direct conversation's history.
+    History {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        room: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        with: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        before: Option<u64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        limit: Option<u32>,
+    },
+    Ping,
+    /// Leave the server politely.
+    Quit {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+}
+
+impl ClientFrame {
+    /// The wire name of this frame's type.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ClientFrame::Join { .. } => "join",
+            ClientFrame::Message { .. } => "message",
+            ClientFrame::PrivateMessage { .. } => "private_message",
+            ClientFrame::JoinRoom { .. } => "join_room",
+            ClientFrame::LeaveRoom { .. } => "leave_room",
+            ClientFrame::Rooms => "rooms",
+            ClientFrame::Users { .. } => "users",
+            ClientFrame::Topic { .. } => "topic",
+            ClientFrame::History { .. } => "history",
+            ClientFrame::Ping => "ping",
+            ClientFrame::Quit { .. } => "quit",
+        }
+    }
+}
+
+/// A parsed frame and its optional correlation id.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Request {
+    #[serde(flatten)]
+    pub frame: ClientFrame,
+    #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
+    pub reference: Option<Value>,
+}
+
+impl Request {
+    pub fn new(frame: ClientFrame) -> Self {
+        Request {
+            frame,
+            reference: None,
+        }
+    }
+
+    pub fn with_ref(frame: ClientFrame, reference: impl Into<Value>) -> Self {
+        Request {
+            frame,
+            reference: Some(reference.into()),
+        }
+    }
+}
+
+/// Why a line is not a valid client frame: the code, a sentence, and the `ref` if one was read.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct FrameError {
+    pub code: ErrorCode,
+    pub message: String,
+    pub reference: Option<Value>,
+}
+
+impl FrameError {
+    fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        FrameError {
+            code,
+            message: message.into(),
+            reference: None,
+        }
+    }
+}
+
+/// Parses one line (already size-checked and valid UTF-8) into a request.
+pub fn parse_request(line: &[u8]) -> Result<Request, FrameError> {
+    let value: Value = serde_json::from_slice(line).map_err(|e| {
+        FrameError::new(
+            ErrorCode::InvalidJson,
+            format!("That line is not valid JSON ({e})."),
+        )
+    })?;
+    let Value::Object(mut object) = value else {
+        return Err(FrameError::new(
+            ErrorCode::InvalidJson,
+            "A frame must be a JSON object like {\"type\":\"message\",\"content\":\"hi\"}.",
+        ));
+    };
+    let reference = reference(&mut object)?;
+    parse_object(object)
+        .map_err(|mut e| {
+            e.reference = reference.clone();
+            e
+        })
+        .map(|frame| Request { frame, reference })
+}
+
+fn reference(object: &mut Map<String, Value>) -> Result<Option<Value>, FrameError> {
+    match object.remove("ref") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.len() <= MAX_REF_BYTES => Ok(Some(Value::String(s))),
+        Some(Value::Number(n)) if n.is_u64() => Ok(Some(Value::Number(n))),
+        Some(_) => Err(FrameError::new(
+            ErrorCode::InvalidField,
+            format!("The field \"ref\" must be a string of at most {MAX_REF_BYTES} bytes or a non-negative integer."),
+        )),
+    }
+}
+
+fn parse_object(mut o: Map<String, Value>) -> Result<ClientFrame, FrameError> {
+    let kind = required_string(&mut o, "type")?;
+    let frame = match kind.as_str() {
+        "join" => ClientFrame::Join {
+            username: required_string(&mut o, "username")?,
+            since: optional_u64(&mut o, "since")?,
+            rooms: optional_string_list(&mut o, "rooms")?,
+        },
+        "message" => ClientFrame::Message {
+            content: required_string(&mut o, "content")?,
+            room: optional_string(&mut o, "room")?,
+        },
+        "private_message" => ClientFrame::PrivateMessage {
+            target: required_string(&mut o, "target")?,
+            content: required_string(&mut o, "content")?,
+        },
+        "join_room" => ClientFrame::JoinRoom {
+            room: required_string(&mut o, "room")?,
+        },
+        "leave_room" => ClientFrame::LeaveRoom {
+            room: required_string(&mut o, "room")?,
+        },
+        "rooms" => ClientFrame::Rooms,
+        "users" => ClientFrame::Users {
+            room: optional_string(&mut o, "room")?,
+        },
+        "topic" => ClientFrame::Topic {
+            room: required_string(&mut o, "room")?,
+            topic: required_string(&mut o, "topic")?,
+        },
+        "history" => {
+            let room = optional_string(&mut o, "room")?;
+            let with = optional_string(&mut o, "with")?;
+            if room.is_some() && with.is_some() {
+                return Err(FrameError::new(
+                    ErrorCode::InvalidField,
+                    "A history request names either \"room\" or \"with\", not both.",
+                ));
+            }
+            let limit =
+                optional_u64(&mut o, "limit")?.map(|l| u32::try_from(l).unwrap_or(u32::MAX));
+            ClientFrame::History {
+                room,
+                with,
+                before: optional_u64(&mut o, "before")?,
+                limit,
+            }
+        }
+        "ping" => ClientFrame::Ping,
+        "quit" => ClientFrame::Quit {
+            reason: optional_string(&mut o, "reason")?,
+        },
+        other => {
+            let shown: String = other.chars().take(40).collect();
+            return Err(FrameError::new(
+                ErrorCode::UnknownType,
+                format!("The server does not know the message type {shown:?}."),
+            ));
+        }
+    };
+    Ok(frame)
+}
+
+fn required_string(o: &mut Map<String, Value>, field: &str) -> Result<String, FrameError> {
+    match o.remove(field) {
+        Some(Value::String(s)) => Ok(s),
+        None | Some(Value::Null) => Err(FrameError::new(
+            ErrorCode::MissingField,
+            format!("The field {field:?} is missing."),
+        )),
+        Some(_) => Err(wrong_type(field, "a string")),
+    }
+}
+
+fn optional_string(o: &mut Map<String, Value>, field: &str) -> Result<Option<String>, FrameError> {
+    match o.remove(field) {
+        Some(Value::String(s)) => Ok(Some(s)),
+        None | Some(Value::Null) => Ok(None),
+        Some(_) => Err(wrong_type(field, "a string")),
+    }
+}
+
+fn optional_u64(o: &mut Map<String, Value>, field: &str) -> Result<Option<u64>, FrameError> {
+    match o.remove(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => n
+            .as_u64()
+            .map(Some)
+            .ok_or_else(|| wrong_type(field, "a non-negative integer below 2^64")),
+        Some(_) => Err(wrong_type(field, "a non-negative integer")),
+    }
+}
+
+fn optional_string_list(
+    o: &mut Map<String, Value>,
+    field: &str,
+) -> Result<Option<Vec<String>>, FrameError> {
+    match o.remove(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Array(items)) => items
+            .into_iter()
+            .map(|item| match item {
+                Value::String(s) => Ok(s),
+                _ => Err(wrong_type(field, "a list of strings")),
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some),
+        Some(_) => Err(wrong_type(field, "a list of strings")),
+    }
+}
+
+fn wrong_type(field: &str, expected: &str) -> FrameError {
+    FrameError::new(
+        ErrorCode::InvalidField,
+        format!("The field {field:?} must be {expected}."),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(text: &str) -> Result<Request, FrameError> {
+        parse_request(text.as_bytes())
+    }
+
+    fn code(text: &str) -> ErrorCode {
+        parse(text).unwrap_err().code
+    }
+
+    #[test]
+    fn seed_client_frames_parse_unchanged() {
+        assert_eq!(
+            parse(r#"{"type": "join", "username": "user123"}"#)
+                .unwrap()
+                .frame,
+            ClientFrame::Join {
+                username: "user123".into(),
+                since: None,
+                rooms: None
+            }
+        );
+        assert_eq!(
+            parse(r#"{"type":"message","content":"Hello everyone!"}"#)
+                .unwrap()
+                .frame,
+            ClientFrame::Message {
+                content: "Hello everyone!".into(),
+                room: None
+            }
+        );
+        assert_eq!(
+            parse(r#"{"type":"private_message","target":"bob","content":"psst"}"#)
+                .unwrap()
+                .frame,
+            ClientFrame::PrivateMessage {
+                target: "bob".into(),
+                content: "psst".into()
+            }
+        );
+    }
+
+    #[test]
+    fn serialised_requests_parse_back() {
+        let frames = [
+            ClientFrame::Join {
+                username: "a".into(),
+                since: Some(9),
+                rooms: Some(vec!["general".into(), "rust".into()]),
+            },
+            ClientFrame::History {
+                room: Some("rust".into()),
+                with: None,
+                before: Some(100),
+                limit: Some(20),
+            },
+            ClientFrame::Rooms,
+            ClientFrame::Ping,
+            ClientFrame::Quit { reason: None },
+        ];
+        for frame in frames {
+            let request = Request::with_ref(frame, "r1");
+            let line = serde_json::to_vec(&request).unwrap();
+            assert_eq!(parse_request(&line).unwrap(), request);
+        }
+    }
+
+    #[test]
+    fn each_mistake_has_its_code() {
+        assert_eq!(code("{nope"), ErrorCode::InvalidJson);
+        assert_eq!(code("[1,2]"), ErrorCode::InvalidJson);
+        assert_eq!(code("\"join\""), ErrorCode::InvalidJson);
+        assert_eq!(code(r#"{"username":"a"}"#), ErrorCode::MissingField);
+        assert_eq!(code(r#"{"type":"join"}"#), ErrorCode::MissingField);
+        assert_eq!(code(r#"{"type":"teleport"}"#), ErrorCode::UnknownType);
+        assert_eq!(code(r#"{"type":5}"#), ErrorCode::InvalidField);
+        assert_eq!(
+            code(r#"{"type":"join","username":42}"#),
+            ErrorCode::InvalidField
+        );
+        assert_eq!(
+            code(r#"{"type":"history","before":-1}"#),
+            ErrorCode::InvalidField
+        );
+        assert_eq!(
+            code(r#"{"type":"history","before":1e300}"#),
+            ErrorCode::InvalidField
+        );
+        assert_eq!(
+            code(r#"{"type":"history","before":184467440737095516160}"#),
+            ErrorCode::InvalidField
+        );
+        assert_eq!(
+            code(r#"{"type":"history","room":"a","with":"b"}"#),
+            ErrorCode::InvalidField
+        );
+        assert_eq!(
+            code(r#"{"type":"ping","ref":{"a":1}}"#),
+            ErrorCode::InvalidField
+        );
+    }
+
+    #[test]
+    fn missing_field_names_the_field_and_keeps_the_ref() {
+        let err = parse(r#"{"type":"message","ref":"c7"}"#).unwrap_err();
+        assert_eq!(err.code, ErrorCode::MissingField);
+        assert!(err.message.contains("\"content\""), "{}", err.message);
+        assert_eq!(err.reference, Some(json!("c7")));
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_not_a_stack_overflow() {
+        let deep = format!(
+            "{{\"type\":\"message\",\"content\":{}{}}}",
+            "[".repeat(100_000),
+            "]".repeat(100_000)
+        );
+        assert_eq!(code(&deep), ErrorCode::InvalidJson);
+    }
+
+    #[test]
+    fn unknown_fields_are_ignored() {
+        let r = parse(r#"{"type":"ping","future":{"x":[1,2,3]},"ref":5}"#).unwrap();
+        assert_eq!(r.frame, ClientFrame::Ping);
+        assert_eq!(r.reference, Some(json!(5)));
+    }
+}

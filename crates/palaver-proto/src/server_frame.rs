@@ -1,0 +1,283 @@
+//! Frames the server sends. Each is one JSON object with a `type` field.
+//!
+//! The seed protocol's server frames (`message`, `private_message`, `private_confirmation`,
+//! `system`, `server`, `error`) keep their names and fields; Palaver adds fields (ids, rooms,
+//! codes) and new types (`welcome`, `ack`, `joined_room`, `history`, ...). Clients must ignore
+//! fields and types they do not know: [`ServerFrame::Unknown`] is what an unknown type becomes.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error_code::ErrorCode;
+
+/// A public message in a room, as delivered live and as stored in history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublicMessage {
+    /// Server-assigned, strictly increasing across all messages of the server.
+    pub id: u64,
+    pub room: String,
+    pub username: String,
+    pub content: String,
+    pub timestamp: String,
+}
+
+/// A private message between two users.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrivateMessage {
+    pub id: u64,
+    pub sender: String,
+    pub target: String,
+    pub content: String,
+    pub timestamp: String,
+}
+
+/// A stored chat message of either kind, tagged by `type` like the live frame it was.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ChatMessage {
+    Message(PublicMessage),
+    PrivateMessage(PrivateMessage),
+}
+
+impl ChatMessage {
+    pub fn id(&self) -> u64 {
+        match self {
+            ChatMessage::Message(m) => m.id,
+            ChatMessage::PrivateMessage(m) => m.id,
+        }
+    }
+
+    /// The live frame this message is delivered as.
+    pub fn into_frame(self) -> ServerFrame {
+        match self {
+            ChatMessage::Message(m) => ServerFrame::Message(m),
+            ChatMessage::PrivateMessage(m) => ServerFrame::PrivateMessage(m),
+        }
+    }
+}
+
+/// A room as listed: name, topic, members online.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomInfo {
+    pub name: String,
+    pub topic: String,
+    pub members: usize,
+}
+
+/// The limits a client should respect, announced in `welcome`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Limits {
+    pub max_frame_bytes: usize,
+    pub max_message_bytes: usize,
+    pub rate_per_second: f64,
+    pub rate_burst: u32,
+    pub history_page_max: u32,
+}
+
+/// The reply to a successful `join`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Welcome {
+    /// Your name as the server stored it (NFC-normalised).
+    pub username: String,
+    pub server: String,
+    pub version: String,
+    pub protocol: u32,
+    pub limits: Limits,
+    /// The rooms you are in now.
+    pub rooms: Vec<RoomInfo>,
+    /// Users online (at most a few hundred; `users_online` is the full count).
+    pub users: Vec<String>,
+    pub users_online: usize,
+    /// Recent messages of `general` (empty when resuming with `since`).
+    pub history: Vec<ChatMessage>,
+    /// The id of the newest message delivered so far on this server.
+    pub last_id: u64,
+    pub timestamp: String,
+}
+
+/// What a `system` notice is about, for clients that keep member lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SystemEvent {
+    Joined,
+    Left,
+    Disconnected,
+    Kicked,
+    Topic,
+    #[serde(other)]
+    Other,
+}
+
+/// Every frame the server sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerFrame {
+    Welcome(Box<Welcome>),
+    Message(PublicMessage),
+    PrivateMessage(PrivateMessage),
+    PrivateConfirmation {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<u64>,
+        target: String,
+        content: String,
+        delivered: bool,
+        timestamp: String,
+        #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+        reference: Option<Value>,
+    },
+    System {
+        message: String,
+        timestamp: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        room: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        event: Option<SystemEvent>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        username: Option<String>,
+    },
+    Server {
+        message: String,
+        timestamp: String,
+    },
+    Error {
+        code: ErrorCode,
+        message: String,
+        #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+        reference: Option<Value>,
+    },
+    /// A message with a client `ref` was stored under `id`.
+    Ack {
+        #[serde(rename = "ref")]
+        reference: Value,
+        id: u64,
+        timestamp: String,
+    },
+    JoinedRoom {
+        room: RoomInfo,
+        members: Vec<String>,
+        history: Vec<ChatMessage>,
+        #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+        reference: Option<Value>,
+    },
+    LeftRoom {
+        room: String,
+        #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+        reference: Option<Value>,
+    },
+    Rooms {
+        rooms: Vec<RoomInfo>,
+        #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+        reference: Option<Value>,
+    },
+    Users {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        room: Option<String>,
+        users: Vec<String>,
+        #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+        reference: Option<Value>,
+    },
+    Topic {
+        room: String,
+        topic: String,
+        username: String,
+        timestamp: String,
+    },
+    History {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        room: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        with: Option<String>,
+        /// Oldest first.
+        messages: Vec<ChatMessage>,
+        /// True when older messages exist before the first one here.
+        has_more: bool,
+        #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+        reference: Option<Value>,
+    },
+    Pong {
+        timestamp: String,
+        #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+        reference: Option<Value>,
+    },
+    /// Ends the replay of missed messages after a `join` with `since`.
+    Resumed {
+        since: u64,
+        replayed: usize,
+        /// False when more was missed than the server replays; page the rest with `history`.
+        complete: bool,
+    },
+    /// A frame type this client version does not know.
+    #[serde(other)]
+    Unknown,
+}
+
+impl ServerFrame {
+    /// An error frame with the code's generic sentence.
+    pub fn error(code: ErrorCode) -> Self {
+        Self::error_with(code, code.sentence())
+    }
+
+    pub fn error_with(code: ErrorCode, message: impl Into<String>) -> Self {
+        ServerFrame::Error {
+            code,
+            message: message.into(),
+            reference: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn seed_fields_are_present_on_the_wire() {
+        let frame = ServerFrame::Message(PublicMessage {
+            id: 7,
+            room: "general".into(),
+            username: "alice".into(),
+            content: "hi".into(),
+            timestamp: "2026-11-21T14:30:25.123Z".into(),
+        });
+        let v = serde_json::to_value(&frame).unwrap();
+        assert_eq!(v["type"], "message");
+        assert_eq!(v["username"], "alice");
+        assert_eq!(v["content"], "hi");
+        assert_eq!(v["timestamp"], "2026-11-21T14:30:25.123Z");
+        assert_eq!(v["id"], 7);
+
+        let err = serde_json::to_value(ServerFrame::error(ErrorCode::UsernameTaken)).unwrap();
+        assert_eq!(err["type"], "error");
+        assert_eq!(err["code"], "username_taken");
+        assert!(err["message"].as_str().unwrap().contains("taken"));
+    }
+
+    #[test]
+    fn frames_round_trip_and_unknown_types_are_tolerated() {
+        let frame = ServerFrame::PrivateConfirmation {
+            id: Some(3),
+            target: "bob".into(),
+            content: "psst".into(),
+            delivered: true,
+            timestamp: "t".into(),
+            reference: Some(json!("c1")),
+        };
+        let text = serde_json::to_string(&frame).unwrap();
+        assert_eq!(serde_json::from_str::<ServerFrame>(&text).unwrap(), frame);
+        let unknown: ServerFrame = serde_json::from_str(r#"{"type":"hologram","x":1}"#).unwrap();
+        assert_eq!(unknown, ServerFrame::Unknown);
+    }
+
+    #[test]
+    fn history_entries_carry_their_type() {
+        let m = ChatMessage::PrivateMessage(PrivateMessage {
+            id: 1,
+            sender: "a".into(),
+            target: "b".into(),
+            content: "c".into(),
+            timestamp: "t".into(),
+        });
+        assert_eq!(serde_json::to_value(&m).unwrap()["type"], "private_message");
+    }
+}

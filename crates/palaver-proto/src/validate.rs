@@ -1,0 +1,133 @@
+//! The rules for names and content, shared by the server (which enforces them) and clients
+//! (which check before sending, to show a mistake next to the field that caused it).
+//!
+//! Usernames: 1 to 32 characters after NFC normalisation; Unicode letters and digits, `_`, `-`
+//! and `.`. Uniqueness is case-insensitive: [`fold`] gives the key two names collide on, so
+//! `alice` and `ALICE` are the same person. Room names follow the same alphabet, up to 64
+//! characters, and are also compared folded.
+
+use unicode_normalization::UnicodeNormalization;
+
+use crate::error_code::ErrorCode;
+
+pub const MAX_USERNAME_CHARS: usize = 32;
+pub const MAX_ROOM_CHARS: usize = 64;
+
+/// Returns the NFC-normalised username, or why it is not acceptable.
+pub fn username(raw: &str) -> Result<String, (ErrorCode, String)> {
+    name(raw, MAX_USERNAME_CHARS).map_err(|why| {
+        (
+            ErrorCode::InvalidUsername,
+            format!("Invalid username: {why}. Usernames are 1 to {MAX_USERNAME_CHARS} letters, digits, '_', '-' or '.'."),
+        )
+    })
+}
+
+/// Returns the NFC-normalised room name (a leading `#` is accepted and dropped), or why not.
+pub fn room_name(raw: &str) -> Result<String, (ErrorCode, String)> {
+    let raw = raw.strip_prefix('#').unwrap_or(raw);
+    name(raw, MAX_ROOM_CHARS).map_err(|why| {
+        (
+            ErrorCode::InvalidRoomName,
+            format!("Invalid room name: {why}. Room names are 1 to {MAX_ROOM_CHARS} letters, digits, '_', '-' or '.'."),
+        )
+    })
+}
+
+fn name(raw: &str, max_chars: usize) -> Result<String, String> {
+    let normalised: String = raw.nfc().collect();
+    let count = normalised.chars().count();
+    if count == 0 {
+        return Err("it is empty".into());
+    }
+    if count > max_chars {
+        return Err(format!("it has {count} characters"));
+    }
+    if let Some(bad) = normalised
+        .chars()
+        .find(|c| !(c.is_alphanumeric() || matches!(c, '_' | '-' | '.')))
+    {
+        return Err(format!("{bad:?} is not allowed"));
+    }
+    Ok(normalised)
+}
+
+/// The case-insensitive key under which names are unique: NFC, then lowercase.
+pub fn fold(name: &str) -> String {
+    name.nfc().flat_map(char::to_lowercase).collect()
+}
+
+/// Checks a message body: not blank, at most `max_bytes` bytes of UTF-8.
+pub fn content(raw: &str, max_bytes: usize) -> Result<(), (ErrorCode, String)> {
+    if raw.trim().is_empty() {
+        return Err((ErrorCode::EmptyContent, "The message is empty.".into()));
+    }
+    if raw.len() > max_bytes {
+        return Err((
+            ErrorCode::ContentTooLong,
+            format!(
+                "The message is {} bytes; the server accepts at most {max_bytes}.",
+                raw.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_unicode_letters_digits_and_punctuation() {
+        for ok in ["alice", "Bob_2", "a.b-c", "Zoë", "日本語", "x"] {
+            assert!(username(ok).is_ok(), "{ok}");
+        }
+    }
+
+    #[test]
+    fn refuses_empty_long_and_odd_characters() {
+        for bad in [
+            "",
+            "a b",
+            "a@b",
+            "<script>",
+            "tab\t",
+            &"x".repeat(33),
+            "emoji😀",
+        ] {
+            let (code, _) = username(bad).unwrap_err();
+            assert_eq!(code, ErrorCode::InvalidUsername, "{bad:?}");
+        }
+        assert!(username(&"é".repeat(32)).is_ok(), "32 characters, 64 bytes");
+    }
+
+    #[test]
+    fn normalises_to_nfc_so_lookalikes_collide() {
+        let decomposed = "Zoe\u{301}"; // e + combining acute
+        assert_eq!(username(decomposed).unwrap(), "Zoé");
+        assert_eq!(fold(decomposed), fold("ZOÉ"));
+    }
+
+    #[test]
+    fn folding_is_case_insensitive() {
+        assert_eq!(fold("ALICE"), fold("alice"));
+        assert_ne!(fold("alice"), fold("alice2"));
+    }
+
+    #[test]
+    fn room_names_accept_a_hash_prefix() {
+        assert_eq!(room_name("#rust").unwrap(), "rust");
+        assert_eq!(room_name("#").unwrap_err().0, ErrorCode::InvalidRoomName);
+    }
+
+    #[test]
+    fn content_rules() {
+        assert!(content("hi", 10).is_ok());
+        assert_eq!(content("  \n", 10).unwrap_err().0, ErrorCode::EmptyContent);
+        assert_eq!(
+            content("0123456789x", 10).unwrap_err().0,
+            ErrorCode::ContentTooLong
+        );
+    }
+}

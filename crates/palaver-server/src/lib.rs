@@ -1,1 +1,25 @@
-//! placeholder
+//! The Palaver chat server, as a library (the `palaver-server` binary and the desktop app's
+//! "host a server" screen both run it).
+//!
+//! A map of the modules, following one message from socket to socket:
+//!
+//! - [`listener`]: accepts TCP connections; per connection, a reader task turns bytes into
+//!   requests (line codec, rate limit, join timeout) and a writer task drains the connection's
+//!   bounded outbound queue into the socket.
+//! - [`hub`]: the chat core as a state machine (users, rooms, routing, presence). No I/O.
+//! - [`runtime`]: the task that owns the hub and carries out its effects: queues, store, history.
+//! - [`store`]: history and rooms behind a trait; SQLite with group commit by default.
+//! - [`limits`]: token buckets and connection counting.
+//! - [`config`]: flags, environment variables and the TOML file.
+//! - [`server`]: starts all of the above and stops it gracefully ([`Server`], [`ServerHandle`]).
+
+pub mod config;
+pub mod hub;
+pub mod limits;
+pub mod listener;
+pub mod runtime;
+pub mod server;
+pub mod store;
+
+pub use config::ServerConfig;
+pub use server::{Server, ServerEvent, ServerHandle};

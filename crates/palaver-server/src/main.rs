@@ -1,1 +1,116 @@
-fn main() {}
+//! `palaver-server`: runs a Palaver server until SIGINT or SIGTERM.
+//!
+//! Lines typed on standard input become server announcements; `/users`, `/kick NAME [REASON]`
+//! and `/shutdown` are console commands.
+
+use std::io::BufRead;
+
+use anyhow::Context;
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use palaver_server::config::{Args, LogFormat};
+use palaver_server::{Server, ServerHandle};
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse().with_config_file()?;
+    init_logging(&args)?;
+    let config = args.server_config()?;
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let server = match Server::start(config).await {
+            Ok(server) => server,
+            Err(e) => {
+                tracing::error!("{e:#}");
+                return Err(e);
+            }
+        };
+        let handle = server.handle();
+        if !args.no_stdin {
+            spawn_console(handle.clone(), tokio::runtime::Handle::current());
+        }
+        tokio::spawn(stop_on_signal(handle));
+        server.wait().await;
+        Ok(())
+    })?;
+    // Do not wait for the console thread blocked on stdin.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+    Ok(())
+}
+
+fn init_logging(args: &Args) -> anyhow::Result<()> {
+    let filter = match &args.log_level {
+        Some(level) => EnvFilter::try_new(level).with_context(|| format!("invalid --log-level {level:?}"))?,
+        None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+    };
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match args.log_format.unwrap_or_default() {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+    Ok(())
+}
+
+async fn stop_on_signal(handle: ServerHandle) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).expect("install SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
+            _ = term.recv() => tracing::info!("SIGTERM received"),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    handle.shutdown();
+}
+
+/// Reads console lines on a plain thread (a blocked stdin read must not hold up exit).
+fn spawn_console(handle: ServerHandle, runtime: tokio::runtime::Handle) {
+    std::thread::Builder::new()
+        .name("palaver-console".into())
+        .spawn(move || {
+            for line in std::io::stdin().lock().lines() {
+                let Ok(line) = line else { break };
+                let line = line.trim();
+                if line.is_empty() {
+                    continue;
+                }
+                runtime.block_on(console_command(&handle, line));
+            }
+        })
+        .expect("spawn console thread");
+}
+
+async fn console_command(handle: &ServerHandle, line: &str) {
+    let mut words = line.splitn(3, ' ');
+    match words.next() {
+        Some("/users") => {
+            let users = handle.users().await;
+            tracing::info!(count = users.len(), "users online");
+            for u in users {
+                tracing::info!(username = %u.username, peer = %u.peer, rooms = ?u.rooms, "online");
+            }
+        }
+        Some("/kick") => match words.next() {
+            Some(name) => {
+                let reason = words.next().unwrap_or("");
+                if !handle.kick(name, reason).await {
+                    tracing::warn!(username = name, "nobody of that name is online");
+                }
+            }
+            None => tracing::warn!("usage: /kick NAME [REASON]"),
+        },
+        Some("/shutdown") => handle.shutdown(),
+        Some(cmd) if cmd.starts_with('/') && !cmd.starts_with("//") => {
+            tracing::warn!(command = cmd, "unknown console command (try /users, /kick, /shutdown; start a line with // to announce it)")
+        }
+        _ => {
+            let text = line.strip_prefix('/').filter(|l| l.starts_with('/')).unwrap_or(line);
+            handle.announce(text).await;
+        }
+    }
+}

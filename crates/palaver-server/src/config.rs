@@ -1,0 +1,295 @@
+//! Configuration: command-line flags, each also read from a `PALAVER_*` environment variable,
+//! and an optional TOML file (`--config`). A flag or variable beats the file; the file beats the
+//! built-in default. Defaults are safe: listen on loopback only, SQLite file in the working
+//! directory.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+use serde::Deserialize;
+
+use crate::hub::HubConfig;
+
+/// Everything the server needs to run, resolved.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub bind: SocketAddr,
+    /// A SQLite file path (`postgres://` URLs are reserved for the PostgreSQL store).
+    pub database: String,
+    pub hub: HubConfig,
+    /// Disconnect after this many rate-limited frames in a row.
+    pub flood_disconnect_after: u32,
+    /// Frames queued per connection before it counts as a slow consumer.
+    pub outbound_queue: usize,
+    pub max_connections: usize,
+    pub max_connections_per_ip: usize,
+    pub join_timeout: Duration,
+    /// Operations waiting for the store writer before senders are slowed down.
+    pub store_queue: usize,
+    /// The most messages one store transaction holds.
+    pub store_batch_max: usize,
+    /// How long shutdown waits for queued frames to reach clients.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            bind: "127.0.0.1:7878".parse().expect("valid default address"),
+            database: "palaver.db".into(),
+            hub: HubConfig::default(),
+            flood_disconnect_after: 30,
+            outbound_queue: 1024,
+            max_connections: 10_000,
+            max_connections_per_ip: 100,
+            join_timeout: Duration::from_secs(10),
+            store_queue: 65_536,
+            store_batch_max: 4_096,
+            shutdown_grace: Duration::from_secs(3),
+        }
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// `palaver-server` flags. Every flag may also be set in the TOML file under the same name with
+/// underscores (`max_connections_per_ip = 20`).
+#[derive(Debug, Clone, Default, Parser, Deserialize)]
+#[command(
+    name = "palaver-server",
+    version,
+    about = "Palaver chat server: JSON lines over TCP, rooms, private messages, history in SQLite.",
+    after_help = "Lines typed on standard input are sent to everyone as server announcements; \
+                  /users lists who is online, /kick NAME [REASON] removes someone, /shutdown stops the server."
+)]
+#[serde(default, deny_unknown_fields)]
+pub struct Args {
+    /// TOML file with any of these settings (flags and environment variables take precedence).
+    #[arg(long, env = "PALAVER_CONFIG", value_name = "FILE")]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+
+    /// Address and port to listen on [default: 127.0.0.1:7878].
+    #[arg(long, env = "PALAVER_BIND", value_name = "ADDR:PORT")]
+    pub bind: Option<String>,
+
+    /// SQLite database file for history and rooms [default: palaver.db].
+    #[arg(long, env = "PALAVER_DATABASE", value_name = "PATH")]
+    pub database: Option<String>,
+
+    /// Longest line a client may send, in bytes [default: 16384].
+    #[arg(long, env = "PALAVER_MAX_FRAME_BYTES", value_name = "BYTES")]
+    pub max_frame_bytes: Option<usize>,
+
+    /// Longest message content, in bytes of UTF-8 [default: 4096].
+    #[arg(long, env = "PALAVER_MAX_MESSAGE_BYTES", value_name = "BYTES")]
+    pub max_message_bytes: Option<usize>,
+
+    /// Frames per second each connection may send on average; 0 disables the limit [default: 5].
+    #[arg(long, env = "PALAVER_RATE_PER_SECOND", value_name = "N")]
+    pub rate_per_second: Option<f64>,
+
+    /// Frames a connection may send in a burst before the rate applies [default: 10].
+    #[arg(long, env = "PALAVER_RATE_BURST", value_name = "N")]
+    pub rate_burst: Option<u32>,
+
+    /// Disconnect a client after this many rate-limited frames in a row [default: 30].
+    #[arg(long, env = "PALAVER_FLOOD_DISCONNECT_AFTER", value_name = "N")]
+    pub flood_disconnect_after: Option<u32>,
+
+    /// Frames queued for one client before it is disconnected as too slow [default: 1024].
+    #[arg(long, env = "PALAVER_OUTBOUND_QUEUE", value_name = "FRAMES")]
+    pub outbound_queue: Option<usize>,
+
+    /// Most connections in total [default: 10000].
+    #[arg(long, env = "PALAVER_MAX_CONNECTIONS", value_name = "N")]
+    pub max_connections: Option<usize>,
+
+    /// Most connections from one IP address [default: 100].
+    #[arg(long, env = "PALAVER_MAX_CONNECTIONS_PER_IP", value_name = "N")]
+    pub max_connections_per_ip: Option<usize>,
+
+    /// Seconds a new connection has to send a valid join [default: 10].
+    #[arg(long, env = "PALAVER_JOIN_TIMEOUT_SECS", value_name = "SECS")]
+    pub join_timeout_secs: Option<u64>,
+
+    /// Recent messages replayed when joining a room [default: 50].
+    #[arg(long, env = "PALAVER_HISTORY_ON_JOIN", value_name = "N")]
+    pub history_on_join: Option<usize>,
+
+    /// Most messages one history page returns [default: 200].
+    #[arg(long, env = "PALAVER_HISTORY_PAGE_MAX", value_name = "N")]
+    pub history_page_max: Option<usize>,
+
+    /// Most missed messages replayed to a client that resumes [default: 5000].
+    #[arg(long, env = "PALAVER_MAX_RESUME", value_name = "N")]
+    pub max_resume: Option<usize>,
+
+    /// Most rooms one user may be in [default: 50].
+    #[arg(long, env = "PALAVER_MAX_ROOMS_PER_USER", value_name = "N")]
+    pub max_rooms_per_user: Option<usize>,
+
+    /// Most rooms on the server [default: 10000].
+    #[arg(long, env = "PALAVER_MAX_ROOMS", value_name = "N")]
+    pub max_rooms: Option<usize>,
+
+    /// Most messages stored in one transaction (group commit) [default: 4096].
+    #[arg(long, env = "PALAVER_STORE_BATCH_MAX", value_name = "N")]
+    pub store_batch_max: Option<usize>,
+
+    /// Log level or filter, e.g. `debug` or `palaver_server=debug` [default: info].
+    #[arg(long, env = "PALAVER_LOG", value_name = "FILTER")]
+    pub log_level: Option<String>,
+
+    /// Log format [default: text].
+    #[arg(long, env = "PALAVER_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+
+    /// Do not read announcements and commands from standard input.
+    #[arg(long, env = "PALAVER_NO_STDIN")]
+    pub no_stdin: bool,
+}
+
+impl Args {
+    /// Fills what the command line left unset from the TOML file named by `--config`, if any.
+    pub fn with_config_file(self) -> anyhow::Result<Args> {
+        let Some(path) = self.config.clone() else {
+            return Ok(self);
+        };
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| anyhow::anyhow!("cannot read config file {}: {e}", path.display()))?;
+        let file: Args = toml::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("invalid config file {}: {e}", path.display()))?;
+        Ok(self.or(file))
+    }
+
+    fn or(self, file: Args) -> Args {
+        Args {
+            config: self.config,
+            bind: self.bind.or(file.bind),
+            database: self.database.or(file.database),
+            max_frame_bytes: self.max_frame_bytes.or(file.max_frame_bytes),
+            max_message_bytes: self.max_message_bytes.or(file.max_message_bytes),
+            rate_per_second: self.rate_per_second.or(file.rate_per_second),
+            rate_burst: self.rate_burst.or(file.rate_burst),
+            flood_disconnect_after: self.flood_disconnect_after.or(file.flood_disconnect_after),
+            outbound_queue: self.outbound_queue.or(file.outbound_queue),
+            max_connections: self.max_connections.or(file.max_connections),
+            max_connections_per_ip: self.max_connections_per_ip.or(file.max_connections_per_ip),
+            join_timeout_secs: self.join_timeout_secs.or(file.join_timeout_secs),
+            history_on_join: self.history_on_join.or(file.history_on_join),
+            history_page_max: self.history_page_max.or(file.history_page_max),
+            max_resume: self.max_resume.or(file.max_resume),
+            max_rooms_per_user: self.max_rooms_per_user.or(file.max_rooms_per_user),
+            max_rooms: self.max_rooms.or(file.max_rooms),
+            store_batch_max: self.store_batch_max.or(file.store_batch_max),
+            log_level: self.log_level.or(file.log_level),
+            log_format: self.log_format.or(file.log_format),
+            no_stdin: self.no_stdin || file.no_stdin,
+        }
+    }
+
+    /// The server configuration these settings describe.
+    pub fn server_config(&self) -> anyhow::Result<ServerConfig> {
+        let d = ServerConfig::default();
+        let bind = match &self.bind {
+            Some(text) => resolve_bind(text)?,
+            None => d.bind,
+        };
+        let max_frame_bytes = self.max_frame_bytes.unwrap_or(d.hub.max_frame_bytes);
+        anyhow::ensure!(max_frame_bytes >= 256, "--max-frame-bytes must be at least 256");
+        let hub = HubConfig {
+            max_frame_bytes,
+            max_message_bytes: self.max_message_bytes.unwrap_or(d.hub.max_message_bytes),
+            rate_per_second: self.rate_per_second.unwrap_or(d.hub.rate_per_second),
+            rate_burst: self.rate_burst.unwrap_or(d.hub.rate_burst),
+            history_on_join: self.history_on_join.unwrap_or(d.hub.history_on_join),
+            history_page_max: self.history_page_max.unwrap_or(d.hub.history_page_max).max(1),
+            max_rooms_per_user: self.max_rooms_per_user.unwrap_or(d.hub.max_rooms_per_user),
+            max_rooms: self.max_rooms.unwrap_or(d.hub.max_rooms),
+            max_resume: self.max_resume.unwrap_or(d.hub.max_resume),
+            ..d.hub.clone()
+        };
+        let outbound_queue = self.outbound_queue.unwrap_or(d.outbound_queue).max(16);
+        Ok(ServerConfig {
+            bind,
+            database: self.database.clone().unwrap_or(d.database),
+            hub: HubConfig {
+                catch_up_buffer: outbound_queue * 4,
+                ..hub
+            },
+            flood_disconnect_after: self.flood_disconnect_after.unwrap_or(d.flood_disconnect_after),
+            outbound_queue,
+            max_connections: self.max_connections.unwrap_or(d.max_connections),
+            max_connections_per_ip: self.max_connections_per_ip.unwrap_or(d.max_connections_per_ip),
+            join_timeout: self
+                .join_timeout_secs
+                .map(Duration::from_secs)
+                .unwrap_or(d.join_timeout),
+            store_queue: d.store_queue,
+            store_batch_max: self.store_batch_max.unwrap_or(d.store_batch_max).max(1),
+            shutdown_grace: d.shutdown_grace,
+        })
+    }
+}
+
+fn resolve_bind(text: &str) -> anyhow::Result<SocketAddr> {
+    use std::net::ToSocketAddrs;
+    text.to_socket_addrs()
+        .map_err(|e| anyhow::anyhow!("invalid --bind {text:?}: {e} (expected ADDR:PORT, e.g. 127.0.0.1:7878)"))?
+        .next()
+        .ok_or_else(|| anyhow::anyhow!("--bind {text:?} resolves to no address"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_safe() {
+        let config = Args::default().server_config().unwrap();
+        assert_eq!(config.bind.to_string(), "127.0.0.1:7878");
+        assert_eq!(config.database, "palaver.db");
+        assert_eq!(config.hub.max_frame_bytes, 16 * 1024);
+    }
+
+    #[test]
+    fn flags_beat_the_file_and_the_file_beats_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("palaver.toml");
+        std::fs::write(&path, "bind = \"127.0.0.1:9000\"\nrate_burst = 3\nmax_connections_per_ip = 7\n").unwrap();
+        let args = Args::parse_from([
+            "palaver-server",
+            "--config",
+            path.to_str().unwrap(),
+            "--rate-burst",
+            "20",
+        ]);
+        let config = args.with_config_file().unwrap().server_config().unwrap();
+        assert_eq!(config.bind.port(), 9000);
+        assert_eq!(config.hub.rate_burst, 20);
+        assert_eq!(config.max_connections_per_ip, 7);
+    }
+
+    #[test]
+    fn unknown_settings_in_the_file_are_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.toml");
+        std::fs::write(&path, "bnid = \"x\"\n").unwrap();
+        let args = Args {
+            config: Some(path),
+            ..Args::default()
+        };
+        let err = args.with_config_file().unwrap_err().to_string();
+        assert!(err.contains("bnid"), "{err}");
+    }
+}

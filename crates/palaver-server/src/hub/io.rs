@@ -1,0 +1,93 @@
+//! The hub's side effects, as a trait: everything the hub wants done to the outside world.
+//!
+//! The hub never touches a socket, a channel or a database. It calls [`HubIo`], and whoever
+//! drives the hub decides what that means: the server's runtime turns `send` into a `try_send`
+//! on a bounded per-connection queue and `persist` into a write for the store thread; the hub's
+//! unit tests record the calls and answer them by hand. A cluster mode (Redis) will implement
+//! cross-node delivery at this seam.
+
+use bytes::Bytes;
+use serde_json::Value;
+
+use palaver_proto::ErrorCode;
+
+use crate::store::{ResumeScope, RoomRecord, StoredMessage};
+
+/// Identifies one connection for its whole life, joined or not.
+pub type SessionId = u64;
+
+/// How a session is to be closed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Close {
+    /// Send what is queued, then close.
+    Graceful,
+    /// Drop what is queued, send this error, close. For readers that fell too far behind.
+    Abort(ErrorCode),
+}
+
+/// Why a session ended, as the connection saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Departure {
+    /// The peer closed the connection or it failed.
+    Disconnected,
+    /// The client sent `quit`.
+    Quit(Option<String>),
+    /// The connection was closed for a protocol or limit violation with this code.
+    Closed(ErrorCode),
+}
+
+/// Which conversation a history page is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HistoryTarget {
+    Room { key: String, name: String },
+    Direct { my_key: String, other_key: String, with: String },
+}
+
+/// A history page to fetch and send to `session` (no reply to the hub needed).
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryQuery {
+    pub session: SessionId,
+    pub reference: Option<Value>,
+    pub target: HistoryTarget,
+    /// Only messages with ids below this.
+    pub before: u64,
+    pub limit: usize,
+}
+
+/// What happened, for the log and for dashboards.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HubEvent {
+    Connected { session: SessionId, peer: String },
+    Joined { session: SessionId, username: String },
+    Left { username: String, reason: String },
+    RoomJoined { username: String, room: String },
+    RoomLeft { username: String, room: String },
+    Message { id: u64, room: String, username: String, content: String },
+    Private { id: u64, sender: String, target: String },
+    Announced { message: String },
+    Kicked { username: String, reason: String },
+}
+
+/// The effects the hub asks for.
+pub trait HubIo {
+    /// Queues encoded bytes for a session. Returns false when the session's queue is full: the
+    /// hub then disconnects it as a slow consumer. A session that is already gone counts as
+    /// delivered (its departure is on the way).
+    fn send(&mut self, session: SessionId, frame: &Bytes) -> bool;
+    /// Ends a session's connection.
+    fn close(&mut self, session: SessionId, how: Close);
+    /// Tells the connection that its session has joined (it stops the join timer).
+    fn joined(&mut self, session: SessionId, username: &str);
+    /// Stores a message; the hub hears back through [`super::Hub::stored`].
+    fn persist(&mut self, message: StoredMessage);
+    fn save_room(&mut self, room: RoomRecord);
+    /// The most recent public messages of a room, read synchronously when a room with no
+    /// members becomes active again.
+    fn recent_messages(&mut self, room_key: &str, limit: usize) -> Vec<StoredMessage>;
+    /// Fetches a history page and sends it to the session.
+    fn fetch_history(&mut self, query: HistoryQuery);
+    /// Fetches and sends, in order, the messages a resuming session missed, then reports back
+    /// through [`super::Hub::resume_done`].
+    fn replay_missed(&mut self, session: SessionId, scope: ResumeScope);
+    fn event(&mut self, event: HubEvent);
+}

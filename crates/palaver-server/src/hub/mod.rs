@@ -1,0 +1,596 @@
+//! The chat core: users, rooms, routing and presence, as a state machine.
+//!
+//! Commands come in as method calls ([`Hub::connect`], [`Hub::request`], [`Hub::stored`], ...);
+//! effects go out through [`HubIo`]. There is no socket, task or lock in here, so the whole chat
+//! logic is tested by calling methods and reading what was sent (see `tests.rs`).
+//!
+//! The life of a public message: [`Hub::request`] validates it, assigns the next id and a
+//! timestamp, and asks for it to be persisted. When the store reports the batch durable,
+//! [`Hub::stored`] acknowledges it to its sender and fans it out: encoded once into `Bytes`, the
+//! same buffer is queued for every member. Ids are assigned and fanned out in one order, so every
+//! client sees one order, and `last_fanned` splits history (ids up to it) from live traffic
+//! (ids after it) exactly.
+//!
+//! A member whose queue is full is a slow consumer: it is disconnected (after the current
+//! fan-out) rather than anyone waiting for it.
+
+pub mod io;
+mod requests;
+pub mod room;
+pub mod session;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{HashMap, VecDeque};
+
+use bytes::Bytes;
+use serde_json::Value;
+
+use palaver_proto::{
+    encode_frame, timestamp, validate, ErrorCode, ServerFrame, SystemEvent, DEFAULT_ROOM,
+};
+
+use crate::store::{MessageKind, RoomRecord, StoredMessage};
+
+pub use io::{Close, Departure, HistoryQuery, HistoryTarget, HubEvent, HubIo, SessionId};
+use room::Room;
+use session::Session;
+
+/// The limits and sizes the hub enforces.
+#[derive(Debug, Clone)]
+pub struct HubConfig {
+    pub max_frame_bytes: usize,
+    pub max_message_bytes: usize,
+    pub max_topic_bytes: usize,
+    pub rate_per_second: f64,
+    pub rate_burst: u32,
+    /// Messages replayed when joining a room.
+    pub history_on_join: usize,
+    /// The most messages one `history` page returns.
+    pub history_page_max: usize,
+    pub max_rooms_per_user: usize,
+    pub max_rooms: usize,
+    /// The most missed messages replayed on resume.
+    pub max_resume: usize,
+    /// Live frames held for a session while its missed messages replay.
+    pub catch_up_buffer: usize,
+}
+
+impl Default for HubConfig {
+    fn default() -> Self {
+        HubConfig {
+            max_frame_bytes: palaver_proto::DEFAULT_MAX_FRAME_BYTES,
+            max_message_bytes: 4096,
+            max_topic_bytes: 390,
+            rate_per_second: 5.0,
+            rate_burst: 10,
+            history_on_join: 50,
+            history_page_max: 200,
+            max_rooms_per_user: 50,
+            max_rooms: 10_000,
+            max_resume: 5_000,
+            catch_up_buffer: 4_096,
+        }
+    }
+}
+
+/// A message on its way to the store, with what is needed to answer for it afterwards.
+#[derive(Debug)]
+struct Pending {
+    id: u64,
+    origin: SessionId,
+    reference: Option<Value>,
+    /// For private messages: the target's session when it was sent.
+    target: Option<SessionId>,
+}
+
+/// A connected user, for dashboards.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserSummary {
+    pub username: String,
+    pub peer: String,
+    pub rooms: Vec<String>,
+    pub connected_ms: i64,
+}
+
+pub struct Hub {
+    config: HubConfig,
+    sessions: HashMap<SessionId, Session>,
+    /// Folded username -> session.
+    users: HashMap<String, SessionId>,
+    /// Folded room name -> room.
+    rooms: HashMap<String, Room>,
+    next_id: u64,
+    /// The newest id fanned out: everything up to it is history, everything after is live.
+    last_fanned: u64,
+    last_ts: i64,
+    pending: VecDeque<Pending>,
+    shutting_down: bool,
+    /// Sessions whose queue overflowed during the current call; reaped before it returns.
+    slow: Vec<SessionId>,
+}
+
+impl Hub {
+    /// A hub continuing after `last_id` (the highest stored id) with the stored rooms.
+    pub fn new(config: HubConfig, last_id: u64, rooms: Vec<RoomRecord>) -> Self {
+        let mut hub = Hub {
+            config,
+            sessions: HashMap::new(),
+            users: HashMap::new(),
+            rooms: HashMap::new(),
+            next_id: last_id + 1,
+            last_fanned: last_id,
+            last_ts: 0,
+            pending: VecDeque::new(),
+            shutting_down: false,
+            slow: Vec::new(),
+        };
+        for r in rooms {
+            hub.rooms
+                .insert(r.key.clone(), Room::new(r.name, r.key, r.topic, r.created_ms));
+        }
+        hub
+    }
+
+    pub fn config(&self) -> &HubConfig {
+        &self.config
+    }
+
+    /// The newest message id delivered so far.
+    pub fn last_fanned(&self) -> u64 {
+        self.last_fanned
+    }
+
+    /// Messages sent to the store and not yet reported back.
+    pub fn pending_writes(&self) -> usize {
+        self.pending.len()
+    }
+
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down
+    }
+
+    /// Everyone joined, sorted by name.
+    pub fn users(&self) -> Vec<UserSummary> {
+        let mut users: Vec<UserSummary> = self
+            .sessions
+            .values()
+            .filter_map(|s| {
+                let user = s.user.as_ref()?;
+                Some(UserSummary {
+                    username: user.name.clone(),
+                    peer: s.peer.clone(),
+                    rooms: user
+                        .rooms
+                        .iter()
+                        .filter_map(|k| self.rooms.get(k).map(|r| r.name.clone()))
+                        .collect(),
+                    connected_ms: s.connected_ms,
+                })
+            })
+            .collect();
+        users.sort_by(|a, b| a.username.cmp(&b.username));
+        users
+    }
+
+    /// A new connection (not joined yet).
+    pub fn connect(&mut self, session: SessionId, peer: String, io: &mut impl HubIo) {
+        io.event(HubEvent::Connected {
+            session,
+            peer: peer.clone(),
+        });
+        self.sessions
+            .insert(session, Session::new(session, peer, timestamp::now_millis()));
+    }
+
+    /// A connection ended or is to be ended.
+    pub fn disconnect(&mut self, session: SessionId, departure: Departure, io: &mut impl HubIo) {
+        let how = match departure {
+            Departure::Closed(ErrorCode::SlowConsumer) => Close::Abort(ErrorCode::SlowConsumer),
+            _ => Close::Graceful,
+        };
+        let reason = match &departure {
+            Departure::Disconnected => None,
+            Departure::Quit(reason) => reason.clone(),
+            Departure::Closed(code) => Some(code.sentence().trim_end_matches('.').to_string()),
+        };
+        self.remove_session(session, reason, SystemEvent::Disconnected, how, io);
+        self.reap_slow(io);
+    }
+
+    /// Messages the store reports durable, in id order: acknowledge and fan out.
+    pub fn stored(&mut self, batch: Vec<StoredMessage>, io: &mut impl HubIo) {
+        for message in batch {
+            let Some(pending) = self.pending.pop_front() else {
+                tracing::error!(id = message.id, "stored a message the hub was not waiting for");
+                continue;
+            };
+            debug_assert_eq!(pending.id, message.id, "store reports in id order");
+            self.last_fanned = message.id;
+            let ts = timestamp::format_millis(message.ts_ms);
+            if let Some(reference) = pending.reference.clone() {
+                let ack = ServerFrame::Ack {
+                    reference,
+                    id: message.id,
+                    timestamp: ts.clone(),
+                };
+                self.send_to(pending.origin, &ack, io);
+            }
+            match message.kind {
+                MessageKind::Public {
+                    room,
+                    room_key,
+                    username,
+                } => {
+                    let frame = palaver_proto::PublicMessage {
+                        id: message.id,
+                        room: room.clone(),
+                        username: username.clone(),
+                        content: message.content,
+                        timestamp: ts,
+                    };
+                    let bytes = encode_frame(&ServerFrame::Message(frame.clone()));
+                    self.fan_out(&room_key, &bytes, None, io);
+                    let keep = self.config.history_on_join;
+                    if let Some(r) = self.rooms.get_mut(&room_key) {
+                        r.remember(frame.clone(), keep);
+                    }
+                    io.event(HubEvent::Message {
+                        id: message.id,
+                        room,
+                        username,
+                        content: frame.content,
+                    });
+                }
+                MessageKind::Private {
+                    sender,
+                    target,
+                    target_key,
+                    ..
+                } => {
+                    let target_session = pending.target.filter(|t| {
+                        self.sessions
+                            .get(t)
+                            .and_then(|s| s.user.as_ref())
+                            .is_some_and(|u| u.key == target_key)
+                    });
+                    let live = palaver_proto::PrivateMessage {
+                        id: message.id,
+                        sender: sender.clone(),
+                        target: target.clone(),
+                        content: message.content.clone(),
+                        timestamp: ts.clone(),
+                    };
+                    if let Some(t) = target_session {
+                        self.send_to(t, &ServerFrame::PrivateMessage(live), io);
+                    }
+                    let confirmation = ServerFrame::PrivateConfirmation {
+                        id: Some(message.id),
+                        target: target.clone(),
+                        content: message.content,
+                        delivered: target_session.is_some(),
+                        timestamp: ts,
+                        reference: pending.reference,
+                    };
+                    self.send_to(pending.origin, &confirmation, io);
+                    io.event(HubEvent::Private {
+                        id: message.id,
+                        sender,
+                        target,
+                    });
+                }
+            }
+        }
+        self.reap_slow(io);
+    }
+
+    /// Messages the store could not write: tell their senders they were not sent.
+    pub fn store_failed(&mut self, batch: Vec<StoredMessage>, io: &mut impl HubIo) {
+        for message in batch {
+            let Some(pending) = self.pending.pop_front() else {
+                continue;
+            };
+            debug_assert_eq!(pending.id, message.id);
+            self.last_fanned = self.last_fanned.max(message.id);
+            let error = ServerFrame::Error {
+                code: ErrorCode::StorageFailed,
+                message: ErrorCode::StorageFailed.sentence().into(),
+                reference: pending.reference,
+            };
+            self.send_to(pending.origin, &error, io);
+        }
+        self.reap_slow(io);
+    }
+
+    /// The missed messages of a resuming session have been sent: mark the end of the replay and
+    /// release the live frames that waited for it.
+    pub fn resume_done(
+        &mut self,
+        session: SessionId,
+        since: u64,
+        replayed: usize,
+        complete: bool,
+        io: &mut impl HubIo,
+    ) {
+        let Some(s) = self.sessions.get_mut(&session) else {
+            return;
+        };
+        let waiting = s.catch_up.take().unwrap_or_default();
+        let marker = encode_frame(&ServerFrame::Resumed {
+            since,
+            replayed,
+            complete,
+        });
+        self.deliver(session, &marker, io);
+        for bytes in waiting {
+            self.deliver(session, &bytes, io);
+        }
+        self.reap_slow(io);
+    }
+
+    /// A `server` announcement to everyone joined.
+    pub fn announce(&mut self, message: &str, io: &mut impl HubIo) {
+        let bytes = encode_frame(&ServerFrame::Server {
+            message: message.to_string(),
+            timestamp: timestamp::format_millis(self.now()),
+        });
+        let joined: Vec<SessionId> = self
+            .sessions
+            .values()
+            .filter(|s| s.user.is_some())
+            .map(|s| s.id)
+            .collect();
+        for s in joined {
+            self.deliver(s, &bytes, io);
+        }
+        io.event(HubEvent::Announced {
+            message: message.to_string(),
+        });
+        self.reap_slow(io);
+    }
+
+    /// Removes a user from the server. Returns false if nobody of that name is online.
+    pub fn kick(&mut self, username: &str, reason: &str, io: &mut impl HubIo) -> bool {
+        let Some(&session) = self.users.get(&validate::fold(username)) else {
+            return false;
+        };
+        let reason = if reason.trim().is_empty() {
+            "no reason given".to_string()
+        } else {
+            reason.trim().to_string()
+        };
+        let name = self.sessions[&session].name().unwrap_or_default().to_string();
+        let notice = ServerFrame::Error {
+            code: ErrorCode::Kicked,
+            message: format!("You were removed from the server: {reason}."),
+            reference: None,
+        };
+        self.send_to(session, &notice, io);
+        io.event(HubEvent::Kicked {
+            username: name,
+            reason: reason.clone(),
+        });
+        self.remove_session(
+            session,
+            Some(format!("kicked: {reason}")),
+            SystemEvent::Kicked,
+            Close::Graceful,
+            io,
+        );
+        self.reap_slow(io);
+        true
+    }
+
+    /// Tells everyone the server is going down; from now on requests are refused.
+    pub fn begin_shutdown(&mut self, io: &mut impl HubIo) {
+        if self.shutting_down {
+            return;
+        }
+        self.announce("The server is shutting down.", io);
+        self.shutting_down = true;
+    }
+
+    /// Closes every session gracefully (queued frames are still sent).
+    pub fn close_all(&mut self, io: &mut impl HubIo) {
+        let ids: Vec<SessionId> = self.sessions.keys().copied().collect();
+        for id in ids {
+            self.sessions.remove(&id);
+            io.close(id, Close::Graceful);
+        }
+        self.users.clear();
+        for room in self.rooms.values_mut() {
+            room.members.clear();
+            room.recent = None;
+        }
+    }
+
+    // ----- helpers shared with requests.rs -----
+
+    /// Milliseconds now, never earlier than the last timestamp handed out.
+    fn now(&mut self) -> i64 {
+        self.last_ts = self.last_ts.max(timestamp::now_millis());
+        self.last_ts
+    }
+
+    fn send_to(&mut self, session: SessionId, frame: &ServerFrame, io: &mut impl HubIo) {
+        if self.sessions.contains_key(&session) {
+            let bytes = encode_frame(frame);
+            self.deliver(session, &bytes, io);
+        }
+    }
+
+    fn error_to(
+        &mut self,
+        session: SessionId,
+        code: ErrorCode,
+        message: impl Into<String>,
+        reference: Option<Value>,
+        io: &mut impl HubIo,
+    ) {
+        let frame = ServerFrame::Error {
+            code,
+            message: message.into(),
+            reference,
+        };
+        self.send_to(session, &frame, io);
+    }
+
+    fn deliver(&mut self, session: SessionId, bytes: &Bytes, io: &mut impl HubIo) {
+        deliver(
+            &mut self.sessions,
+            &mut self.slow,
+            self.config.catch_up_buffer,
+            session,
+            bytes,
+            io,
+        );
+    }
+
+    /// Queues one encoded frame for every member of a room (except one, if given).
+    fn fan_out(
+        &mut self,
+        room_key: &str,
+        bytes: &Bytes,
+        except: Option<SessionId>,
+        io: &mut impl HubIo,
+    ) {
+        let Some(room) = self.rooms.get(room_key) else {
+            return;
+        };
+        for &member in &room.members {
+            if Some(member) != except {
+                deliver(
+                    &mut self.sessions,
+                    &mut self.slow,
+                    self.config.catch_up_buffer,
+                    member,
+                    bytes,
+                    io,
+                );
+            }
+        }
+    }
+
+    fn system_to_room(
+        &mut self,
+        room_key: &str,
+        text: String,
+        event: SystemEvent,
+        username: &str,
+        except: Option<SessionId>,
+        io: &mut impl HubIo,
+    ) {
+        let Some(room) = self.rooms.get(room_key) else {
+            return;
+        };
+        let frame = ServerFrame::System {
+            message: text,
+            timestamp: timestamp::format_millis(timestamp::now_millis()),
+            room: Some(room.name.clone()),
+            event: Some(event),
+            username: Some(username.to_string()),
+        };
+        self.fan_out(room_key, &encode_frame(&frame), except, io);
+    }
+
+    /// Takes a member out of a room, telling the others; an empty room forgets its window.
+    fn leave_room_quietly(&mut self, session: SessionId, room_key: &str) {
+        if let Some(room) = self.rooms.get_mut(room_key) {
+            room.members.remove(&session);
+            if room.members.is_empty() {
+                room.recent = None;
+            }
+        }
+    }
+
+    /// Removes a session, telling the rooms it was in that its user left.
+    fn remove_session(
+        &mut self,
+        session: SessionId,
+        reason: Option<String>,
+        event: SystemEvent,
+        how: Close,
+        io: &mut impl HubIo,
+    ) {
+        let Some(s) = self.sessions.remove(&session) else {
+            return;
+        };
+        io.close(session, how);
+        let Some(user) = s.user else {
+            return;
+        };
+        self.users.remove(&user.key);
+        let text = match &reason {
+            Some(reason) => format!("{} left the chat ({reason})", user.name),
+            None => format!("{} left the chat", user.name),
+        };
+        for room_key in &user.rooms {
+            self.leave_room_quietly(session, room_key);
+            self.system_to_room(room_key, text.clone(), event, &user.name, None, io);
+        }
+        io.event(HubEvent::Left {
+            username: user.name,
+            reason: reason.unwrap_or_else(|| "disconnected".into()),
+        });
+    }
+
+    /// Disconnects every session found slow, which may find more.
+    fn reap_slow(&mut self, io: &mut impl HubIo) {
+        while let Some(session) = self.slow.pop() {
+            self.remove_session(
+                session,
+                Some("too slow".into()),
+                SystemEvent::Disconnected,
+                Close::Abort(ErrorCode::SlowConsumer),
+                io,
+            );
+        }
+    }
+
+    fn ensure_default_room(&mut self, io: &mut impl HubIo) {
+        if !self.rooms.contains_key(DEFAULT_ROOM) {
+            self.create_room(DEFAULT_ROOM.to_string(), io);
+        }
+    }
+
+    fn create_room(&mut self, name: String, io: &mut impl HubIo) -> String {
+        let key = validate::fold(&name);
+        let created_ms = timestamp::now_millis();
+        io.save_room(RoomRecord {
+            key: key.clone(),
+            name: name.clone(),
+            topic: String::new(),
+            created_ms,
+        });
+        self.rooms.insert(
+            key.clone(),
+            Room::new(name, key.clone(), String::new(), created_ms),
+        );
+        key
+    }
+}
+
+/// Queues bytes for one session, or holds them while it catches up; notes overflow as slow.
+fn deliver(
+    sessions: &mut HashMap<SessionId, Session>,
+    slow: &mut Vec<SessionId>,
+    catch_up_cap: usize,
+    session: SessionId,
+    bytes: &Bytes,
+    io: &mut impl HubIo,
+) {
+    let Some(s) = sessions.get_mut(&session) else {
+        return;
+    };
+    if let Some(waiting) = &mut s.catch_up {
+        if waiting.len() >= catch_up_cap {
+            slow.push(session);
+        } else {
+            waiting.push(bytes.clone());
+        }
+        return;
+    }
+    if !io.send(session, bytes) && !slow.contains(&session) {
+        slow.push(session);
+    }
+}

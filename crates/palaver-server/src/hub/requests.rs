@@ -1,0 +1,654 @@
+//! One handler per client frame. Each validates, changes the hub's state, and answers.
+//!
+//! Every refusal is an `error` frame with a stable code, the client's `ref` echoed back, and a
+//! sentence that names what was wrong ("Nobody named \"bob\" is online."). Nothing a client sends
+//! can make a handler panic.
+
+use serde_json::Value;
+
+use palaver_proto::{
+    encode_frame, timestamp, validate, ClientFrame, ErrorCode, Limits, Request, ServerFrame,
+    SystemEvent, Welcome, DEFAULT_ROOM, PROTOCOL_VERSION,
+};
+
+use super::session::User;
+use super::{Hub, HubEvent, HubIo, Pending, SessionId};
+use crate::store::{MessageKind, ResumeScope, StoredMessage};
+
+/// At most this many names are listed in `welcome`; `users_online` has the full count.
+const WELCOME_USERS_MAX: usize = 200;
+
+impl Hub {
+    /// A frame from a session.
+    pub fn request(&mut self, session: SessionId, request: Request, io: &mut impl HubIo) {
+        if !self.sessions.contains_key(&session) {
+            return;
+        }
+        let Request { frame, reference } = request;
+        let joined = self.sessions[&session].user.is_some();
+        match frame {
+            ClientFrame::Ping => {
+                let pong = ServerFrame::Pong {
+                    timestamp: timestamp::format_millis(timestamp::now_millis()),
+                    reference,
+                };
+                self.send_to(session, &pong, io);
+            }
+            ClientFrame::Quit { reason } => {
+                let reason = reason
+                    .map(|r| r.chars().take(200).collect::<String>())
+                    .filter(|r| !r.trim().is_empty());
+                self.disconnect(session, super::Departure::Quit(reason), io);
+            }
+            _ if self.shutting_down => {
+                self.error_to(
+                    session,
+                    ErrorCode::ServerShuttingDown,
+                    ErrorCode::ServerShuttingDown.sentence(),
+                    reference,
+                    io,
+                );
+            }
+            ClientFrame::Join {
+                username,
+                since,
+                rooms,
+            } => {
+                if joined {
+                    let name = self.sessions[&session].name().unwrap_or_default().to_string();
+                    self.error_to(
+                        session,
+                        ErrorCode::AlreadyJoined,
+                        format!("You have already joined as {name:?}."),
+                        reference,
+                        io,
+                    );
+                } else {
+                    self.join(session, &username, since, rooms, reference, io);
+                }
+            }
+            _ if !joined => {
+                self.error_to(
+                    session,
+                    ErrorCode::NotJoined,
+                    "Join with a username first: {\"type\":\"join\",\"username\":\"...\"}.",
+                    reference,
+                    io,
+                );
+            }
+            ClientFrame::Message { content, room } => {
+                self.public_message(session, content, room, reference, io)
+            }
+            ClientFrame::PrivateMessage { target, content } => {
+                self.private_message(session, &target, content, reference, io)
+            }
+            ClientFrame::JoinRoom { room } => self.join_room(session, &room, reference, io),
+            ClientFrame::LeaveRoom { room } => self.leave_room(session, &room, reference, io),
+            ClientFrame::Rooms => {
+                let mut rooms: Vec<_> = self.rooms.values().map(|r| r.info()).collect();
+                rooms.sort_by_cached_key(|r| validate::fold(&r.name));
+                self.send_to(session, &ServerFrame::Rooms { rooms, reference }, io);
+            }
+            ClientFrame::Users { room } => self.list_users(session, room, reference, io),
+            ClientFrame::Topic { room, topic } => {
+                self.set_topic(session, &room, topic, reference, io)
+            }
+            ClientFrame::History {
+                room,
+                with,
+                before,
+                limit,
+            } => self.history(session, room, with, before, limit, reference, io),
+        }
+        self.reap_slow(io);
+    }
+
+    fn join(
+        &mut self,
+        session: SessionId,
+        raw_name: &str,
+        since: Option<u64>,
+        rooms: Option<Vec<String>>,
+        reference: Option<Value>,
+        io: &mut impl HubIo,
+    ) {
+        let name = match validate::username(raw_name) {
+            Ok(name) => name,
+            Err((code, message)) => return self.error_to(session, code, message, reference, io),
+        };
+        let key = validate::fold(&name);
+        if self.users.contains_key(&key) {
+            let message = format!("The username {name:?} is already taken; choose another.");
+            return self.error_to(session, ErrorCode::UsernameTaken, message, reference, io);
+        }
+        self.ensure_default_room(io);
+
+        // The rooms to enter: as asked (default: general), valid, distinct, within the limit.
+        let mut room_names = Vec::new();
+        let mut refusals = Vec::new();
+        for raw in rooms.unwrap_or_else(|| vec![DEFAULT_ROOM.to_string()]) {
+            match validate::room_name(&raw) {
+                Ok(room) => {
+                    let room_key = validate::fold(&room);
+                    if room_names.iter().any(|(k, _)| *k == room_key) {
+                        continue;
+                    }
+                    if room_names.len() >= self.config.max_rooms_per_user {
+                        refusals.push((ErrorCode::TooManyRooms, format!("Not joined to {room:?}: you may be in at most {} rooms.", self.config.max_rooms_per_user)));
+                    } else if !self.rooms.contains_key(&room_key)
+                        && self.rooms.len() >= self.config.max_rooms
+                    {
+                        refusals.push((ErrorCode::TooManyRooms, format!("Room {room:?} was not created: the server has as many rooms as it allows.")));
+                    } else {
+                        room_names.push((room_key, room));
+                    }
+                }
+                Err(refusal) => refusals.push(refusal),
+            }
+        }
+
+        self.users.insert(key.clone(), session);
+        let mut room_keys = Vec::with_capacity(room_names.len());
+        for (room_key, room_name) in &room_names {
+            if !self.rooms.contains_key(room_key) {
+                self.create_room(room_name.clone(), io);
+            }
+            self.activate_room(room_key, io);
+            if let Some(room) = self.rooms.get_mut(room_key) {
+                room.members.insert(session);
+            }
+            room_keys.push(room_key.clone());
+        }
+        let s = self.sessions.get_mut(&session).expect("session exists");
+        s.user = Some(User {
+            name: name.clone(),
+            key: key.clone(),
+            rooms: room_keys.clone(),
+        });
+        io.joined(session, &name);
+        io.event(HubEvent::Joined {
+            session,
+            username: name.clone(),
+        });
+
+        let mut users: Vec<String> = self
+            .users
+            .values()
+            .filter_map(|id| self.sessions.get(id).and_then(|s| s.name()))
+            .map(str::to_string)
+            .collect();
+        users.sort();
+        let users_online = users.len();
+        users.truncate(WELCOME_USERS_MAX);
+        let history = match since {
+            None => self
+                .rooms
+                .get(DEFAULT_ROOM)
+                .filter(|r| r.members.contains(&session))
+                .map(|r| {
+                    r.recent_messages()
+                        .into_iter()
+                        .map(palaver_proto::ChatMessage::Message)
+                        .collect()
+                })
+                .unwrap_or_default(),
+            Some(_) => Vec::new(),
+        };
+        let welcome = ServerFrame::Welcome(Box::new(Welcome {
+            username: name.clone(),
+            server: "palaver".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            protocol: PROTOCOL_VERSION,
+            limits: Limits {
+                max_frame_bytes: self.config.max_frame_bytes,
+                max_message_bytes: self.config.max_message_bytes,
+                rate_per_second: self.config.rate_per_second,
+                rate_burst: self.config.rate_burst,
+                history_page_max: self.config.history_page_max as u32,
+            },
+            rooms: room_keys
+                .iter()
+                .filter_map(|k| self.rooms.get(k).map(|r| r.info()))
+                .collect(),
+            users,
+            users_online,
+            history,
+            last_id: self.last_fanned,
+            timestamp: timestamp::format_millis(timestamp::now_millis()),
+        }));
+        self.send_to(session, &welcome, io);
+        for (code, message) in refusals {
+            self.error_to(session, code, message, reference.clone(), io);
+        }
+        // Rooms other than general get their own joined_room frame with their recent messages.
+        if since.is_none() {
+            for room_key in room_keys.iter().filter(|k| *k != DEFAULT_ROOM) {
+                self.send_joined_room(session, room_key, None, io);
+            }
+        }
+        for room_key in &room_keys {
+            let text = if room_key == DEFAULT_ROOM {
+                format!("{name} joined the chat")
+            } else {
+                let room = &self.rooms[room_key].name;
+                format!("{name} joined #{room}")
+            };
+            self.system_to_room(room_key, text, SystemEvent::Joined, &name, Some(session), io);
+        }
+        if let Some(since) = since {
+            self.start_resume(session, since, room_keys, key, io);
+        }
+    }
+
+    /// Replays what a returning client missed (ids after `since`) before any live frame.
+    fn start_resume(
+        &mut self,
+        session: SessionId,
+        since: u64,
+        room_keys: Vec<String>,
+        user_key: String,
+        io: &mut impl HubIo,
+    ) {
+        if since >= self.last_fanned {
+            let marker = ServerFrame::Resumed {
+                since,
+                replayed: 0,
+                complete: true,
+            };
+            return self.send_to(session, &marker, io);
+        }
+        if let Some(s) = self.sessions.get_mut(&session) {
+            s.catch_up = Some(Vec::new());
+        }
+        io.replay_missed(
+            session,
+            ResumeScope {
+                since,
+                upto: self.last_fanned,
+                room_keys,
+                user_key,
+                limit: self.config.max_resume,
+            },
+        );
+    }
+
+    /// Loads a room's recent window from the store if it has none (it had no members).
+    fn activate_room(&mut self, room_key: &str, io: &mut impl HubIo) {
+        let limit = self.config.history_on_join;
+        let Some(room) = self.rooms.get_mut(room_key) else {
+            return;
+        };
+        if room.recent.is_some() {
+            return;
+        }
+        let recent = io
+            .recent_messages(room_key, limit)
+            .iter()
+            .filter_map(|m| match m.to_chat() {
+                palaver_proto::ChatMessage::Message(m) => Some(m),
+                palaver_proto::ChatMessage::PrivateMessage(_) => None,
+            })
+            .collect();
+        room.recent = Some(recent);
+    }
+
+    fn send_joined_room(
+        &mut self,
+        session: SessionId,
+        room_key: &str,
+        reference: Option<Value>,
+        io: &mut impl HubIo,
+    ) {
+        let Some(room) = self.rooms.get(room_key) else {
+            return;
+        };
+        let mut members: Vec<String> = room
+            .members
+            .iter()
+            .filter_map(|id| self.sessions.get(id).and_then(|s| s.name()))
+            .map(str::to_string)
+            .collect();
+        members.sort();
+        let frame = ServerFrame::JoinedRoom {
+            room: room.info(),
+            members,
+            history: room
+                .recent_messages()
+                .into_iter()
+                .map(palaver_proto::ChatMessage::Message)
+                .collect(),
+            reference,
+        };
+        self.send_to(session, &frame, io);
+    }
+
+    /// Resolves a room a member names: it must exist and they must be in it.
+    fn member_room(
+        &mut self,
+        session: SessionId,
+        raw: &str,
+        reference: &Option<Value>,
+        io: &mut impl HubIo,
+    ) -> Option<String> {
+        let name = match validate::room_name(raw) {
+            Ok(name) => name,
+            Err((code, message)) => {
+                self.error_to(session, code, message, reference.clone(), io);
+                return None;
+            }
+        };
+        let key = validate::fold(&name);
+        if !self.rooms.contains_key(&key) {
+            let message = format!("There is no room named {name:?}.");
+            self.error_to(session, ErrorCode::UnknownRoom, message, reference.clone(), io);
+            return None;
+        }
+        if !self.rooms[&key].members.contains(&session) {
+            let message = format!("You are not in {name:?}; join it first.");
+            self.error_to(session, ErrorCode::NotInRoom, message, reference.clone(), io);
+            return None;
+        }
+        Some(key)
+    }
+
+    fn user_of(&self, session: SessionId) -> (String, String) {
+        let user = self.sessions[&session].user.as_ref().expect("joined");
+        (user.name.clone(), user.key.clone())
+    }
+
+    fn public_message(
+        &mut self,
+        session: SessionId,
+        content: String,
+        room: Option<String>,
+        reference: Option<Value>,
+        io: &mut impl HubIo,
+    ) {
+        let raw_room = room.unwrap_or_else(|| DEFAULT_ROOM.to_string());
+        let Some(room_key) = self.member_room(session, &raw_room, &reference, io) else {
+            return;
+        };
+        if let Err((code, message)) = validate::content(&content, self.config.max_message_bytes) {
+            return self.error_to(session, code, message, reference, io);
+        }
+        let (username, _) = self.user_of(session);
+        let id = self.next_id;
+        self.next_id += 1;
+        let ts_ms = self.now();
+        self.pending.push_back(Pending {
+            id,
+            origin: session,
+            reference,
+            target: None,
+        });
+        io.persist(StoredMessage {
+            id,
+            ts_ms,
+            content,
+            kind: MessageKind::Public {
+                room: self.rooms[&room_key].name.clone(),
+                room_key,
+                username,
+            },
+        });
+    }
+
+    fn private_message(
+        &mut self,
+        session: SessionId,
+        raw_target: &str,
+        content: String,
+        reference: Option<Value>,
+        io: &mut impl HubIo,
+    ) {
+        if let Err((code, message)) = validate::content(&content, self.config.max_message_bytes) {
+            return self.error_to(session, code, message, reference, io);
+        }
+        let target = validate::username(raw_target)
+            .ok()
+            .and_then(|name| self.users.get(&validate::fold(&name)).copied());
+        let Some(target_session) = target else {
+            let shown: String = raw_target.chars().take(40).collect();
+            let confirmation = ServerFrame::PrivateConfirmation {
+                id: None,
+                target: shown.clone(),
+                content,
+                delivered: false,
+                timestamp: timestamp::format_millis(timestamp::now_millis()),
+                reference: reference.clone(),
+            };
+            self.send_to(session, &confirmation, io);
+            let message = format!("Nobody named {shown:?} is online; the message was not sent.");
+            return self.error_to(session, ErrorCode::UnknownUser, message, reference, io);
+        };
+        let (sender, sender_key) = self.user_of(session);
+        let (target, target_key) = self.user_of(target_session);
+        let id = self.next_id;
+        self.next_id += 1;
+        let ts_ms = self.now();
+        self.pending.push_back(Pending {
+            id,
+            origin: session,
+            reference,
+            target: Some(target_session),
+        });
+        io.persist(StoredMessage {
+            id,
+            ts_ms,
+            content,
+            kind: MessageKind::Private {
+                sender,
+                sender_key,
+                target,
+                target_key,
+            },
+        });
+    }
+
+    fn join_room(
+        &mut self,
+        session: SessionId,
+        raw: &str,
+        reference: Option<Value>,
+        io: &mut impl HubIo,
+    ) {
+        let name = match validate::room_name(raw) {
+            Ok(name) => name,
+            Err((code, message)) => return self.error_to(session, code, message, reference, io),
+        };
+        let key = validate::fold(&name);
+        let (username, _) = self.user_of(session);
+        let in_rooms = self.sessions[&session].user.as_ref().map_or(0, |u| u.rooms.len());
+        if self.rooms.get(&key).is_some_and(|r| r.members.contains(&session)) {
+            return self.send_joined_room(session, &key, reference, io);
+        }
+        if in_rooms >= self.config.max_rooms_per_user {
+            let message = format!(
+                "You are in {in_rooms} rooms, the most the server allows; leave one first."
+            );
+            return self.error_to(session, ErrorCode::TooManyRooms, message, reference, io);
+        }
+        if !self.rooms.contains_key(&key) {
+            if self.rooms.len() >= self.config.max_rooms {
+                let message = "The server has as many rooms as it allows; join an existing one.";
+                return self.error_to(session, ErrorCode::TooManyRooms, message, reference, io);
+            }
+            self.create_room(name, io);
+        }
+        self.activate_room(&key, io);
+        if let Some(room) = self.rooms.get_mut(&key) {
+            room.members.insert(session);
+        }
+        if let Some(user) = self.sessions.get_mut(&session).and_then(|s| s.user.as_mut()) {
+            user.rooms.push(key.clone());
+        }
+        self.send_joined_room(session, &key, reference, io);
+        let room_name = self.rooms[&key].name.clone();
+        let text = format!("{username} joined #{room_name}");
+        self.system_to_room(&key, text, SystemEvent::Joined, &username, Some(session), io);
+        io.event(HubEvent::RoomJoined {
+            username,
+            room: room_name,
+        });
+    }
+
+    fn leave_room(
+        &mut self,
+        session: SessionId,
+        raw: &str,
+        reference: Option<Value>,
+        io: &mut impl HubIo,
+    ) {
+        let Some(key) = self.member_room(session, raw, &reference, io) else {
+            return;
+        };
+        let (username, _) = self.user_of(session);
+        if let Some(user) = self.sessions.get_mut(&session).and_then(|s| s.user.as_mut()) {
+            user.rooms.retain(|k| *k != key);
+        }
+        self.leave_room_quietly(session, &key);
+        let room_name = self.rooms[&key].name.clone();
+        let left = ServerFrame::LeftRoom {
+            room: room_name.clone(),
+            reference,
+        };
+        self.send_to(session, &left, io);
+        let text = format!("{username} left #{room_name}");
+        self.system_to_room(&key, text, SystemEvent::Left, &username, None, io);
+        io.event(HubEvent::RoomLeft {
+            username,
+            room: room_name,
+        });
+    }
+
+    fn list_users(
+        &mut self,
+        session: SessionId,
+        room: Option<String>,
+        reference: Option<Value>,
+        io: &mut impl HubIo,
+    ) {
+        let (room_name, members): (Option<String>, Vec<SessionId>) = match room {
+            None => (None, self.users.values().copied().collect()),
+            Some(raw) => {
+                let key = validate::room_name(&raw).ok().map(|n| validate::fold(&n));
+                match key.and_then(|k| self.rooms.get(&k)) {
+                    Some(r) => (Some(r.name.clone()), r.members.iter().copied().collect()),
+                    None => {
+                        let message = format!("There is no room named {raw:?}.");
+                        return self.error_to(session, ErrorCode::UnknownRoom, message, reference, io);
+                    }
+                }
+            }
+        };
+        let mut users: Vec<String> = members
+            .iter()
+            .filter_map(|id| self.sessions.get(id).and_then(|s| s.name()))
+            .map(str::to_string)
+            .collect();
+        users.sort();
+        let frame = ServerFrame::Users {
+            room: room_name,
+            users,
+            reference,
+        };
+        self.send_to(session, &frame, io);
+    }
+
+    fn set_topic(
+        &mut self,
+        session: SessionId,
+        raw: &str,
+        topic: String,
+        reference: Option<Value>,
+        io: &mut impl HubIo,
+    ) {
+        let Some(key) = self.member_room(session, raw, &reference, io) else {
+            return;
+        };
+        if topic.len() > self.config.max_topic_bytes {
+            let message = format!(
+                "The topic is {} bytes; the server accepts at most {}.",
+                topic.len(),
+                self.config.max_topic_bytes
+            );
+            return self.error_to(session, ErrorCode::ContentTooLong, message, reference, io);
+        }
+        let topic = topic.trim().to_string();
+        let (username, _) = self.user_of(session);
+        let room = self.rooms.get_mut(&key).expect("room exists");
+        room.topic = topic.clone();
+        let record = crate::store::RoomRecord {
+            key: key.clone(),
+            name: room.name.clone(),
+            topic: topic.clone(),
+            created_ms: room.created_ms,
+        };
+        let room_name = room.name.clone();
+        io.save_room(record);
+        let frame = ServerFrame::Topic {
+            room: room_name.clone(),
+            topic: topic.clone(),
+            username: username.clone(),
+            timestamp: timestamp::format_millis(timestamp::now_millis()),
+        };
+        self.fan_out(&key, &encode_frame(&frame), None, io);
+        let text = if topic.is_empty() {
+            format!("{username} cleared the topic of #{room_name}")
+        } else {
+            format!("{username} set the topic of #{room_name} to: {topic}")
+        };
+        self.system_to_room(&key, text, SystemEvent::Topic, &username, None, io);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn history(
+        &mut self,
+        session: SessionId,
+        room: Option<String>,
+        with: Option<String>,
+        before: Option<u64>,
+        limit: Option<u32>,
+        reference: Option<Value>,
+        io: &mut impl HubIo,
+    ) {
+        let target = match with {
+            Some(other) => {
+                let other = match validate::username(&other) {
+                    Ok(name) => name,
+                    Err((code, message)) => {
+                        return self.error_to(session, code, message, reference, io)
+                    }
+                };
+                let (_, my_key) = self.user_of(session);
+                super::HistoryTarget::Direct {
+                    my_key,
+                    other_key: validate::fold(&other),
+                    with: other,
+                }
+            }
+            None => {
+                let raw = room.unwrap_or_else(|| DEFAULT_ROOM.to_string());
+                let Some(key) = self.member_room(session, &raw, &reference, io) else {
+                    return;
+                };
+                super::HistoryTarget::Room {
+                    name: self.rooms[&key].name.clone(),
+                    key,
+                }
+            }
+        };
+        let limit = limit
+            .map(|l| l as usize)
+            .unwrap_or(self.config.history_on_join)
+            .min(self.config.history_page_max);
+        let before = before.unwrap_or(u64::MAX).min(self.last_fanned + 1);
+        io.fetch_history(super::HistoryQuery {
+            session,
+            reference,
+            target,
+            before,
+            limit,
+        });
+    }
+}

@@ -1,0 +1,63 @@
+//! A room: its members online and a window of its most recent messages.
+//!
+//! The window is what a joining member is shown. It lives in memory only while the room has
+//! members, filled from the store when the room becomes active and then kept up to date by
+//! fan-out, so a join never races with a message in flight: both happen in the hub's one thread.
+
+use std::collections::{HashSet, VecDeque};
+
+use palaver_proto::{PublicMessage, RoomInfo};
+
+use super::io::SessionId;
+
+#[derive(Debug)]
+pub struct Room {
+    pub name: String,
+    pub key: String,
+    pub topic: String,
+    pub created_ms: i64,
+    pub members: HashSet<SessionId>,
+    /// Most recent messages, oldest first; `None` while the room has no members.
+    pub recent: Option<VecDeque<PublicMessage>>,
+}
+
+impl Room {
+    pub fn new(name: String, key: String, topic: String, created_ms: i64) -> Self {
+        Room {
+            name,
+            key,
+            topic,
+            created_ms,
+            members: HashSet::new(),
+            recent: None,
+        }
+    }
+
+    pub fn info(&self) -> RoomInfo {
+        RoomInfo {
+            name: self.name.clone(),
+            topic: self.topic.clone(),
+            members: self.members.len(),
+        }
+    }
+
+    /// Remembers a message fanned out to the room, keeping at most `keep`.
+    pub fn remember(&mut self, message: PublicMessage, keep: usize) {
+        if let Some(recent) = &mut self.recent {
+            if keep == 0 {
+                return;
+            }
+            if recent.len() >= keep {
+                recent.pop_front();
+            }
+            recent.push_back(message);
+        }
+    }
+
+    pub fn recent_messages(&self) -> Vec<PublicMessage> {
+        self.recent
+            .as_ref()
+            .map(|r| r.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+}

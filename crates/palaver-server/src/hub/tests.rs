@@ -1,0 +1,394 @@
+//! Unit tests of the hub state machine: commands in, recorded effects out, no sockets.
+//!
+//! `TestIo` records what the hub asks for. `settle` plays the store writer: it takes what was
+//! persisted and reports it stored, as the real writer does after its commit.
+
+use std::collections::{HashMap, HashSet};
+
+use bytes::Bytes;
+use serde_json::{json, Value};
+
+use palaver_proto::{parse_request, ErrorCode};
+
+use super::*;
+use crate::store::{ResumeScope, RoomRecord, StoredMessage};
+
+#[derive(Default)]
+struct TestIo {
+    sent: HashMap<SessionId, Vec<Value>>,
+    closed: Vec<(SessionId, Close)>,
+    joined: Vec<SessionId>,
+    persisted: Vec<StoredMessage>,
+    stored: Vec<StoredMessage>,
+    rooms_saved: Vec<RoomRecord>,
+    history_queries: Vec<HistoryQuery>,
+    replays: Vec<(SessionId, ResumeScope)>,
+    full: HashSet<SessionId>,
+}
+
+impl HubIo for TestIo {
+    fn send(&mut self, session: SessionId, frame: &Bytes) -> bool {
+        if self.full.contains(&session) {
+            return false;
+        }
+        assert_eq!(frame.last(), Some(&b'\n'), "every frame ends its line");
+        let value: Value = serde_json::from_slice(frame).expect("frames are JSON");
+        self.sent.entry(session).or_default().push(value);
+        true
+    }
+    fn close(&mut self, session: SessionId, how: Close) {
+        self.closed.push((session, how));
+    }
+    fn joined(&mut self, session: SessionId, _username: &str) {
+        self.joined.push(session);
+    }
+    fn persist(&mut self, message: StoredMessage) {
+        self.persisted.push(message);
+    }
+    fn save_room(&mut self, room: RoomRecord) {
+        self.rooms_saved.push(room);
+    }
+    fn recent_messages(&mut self, room_key: &str, limit: usize) -> Vec<StoredMessage> {
+        let mut v: Vec<_> = self
+            .stored
+            .iter()
+            .filter(|m| matches!(&m.kind, MessageKind::Public { room_key: k, .. } if k == room_key))
+            .cloned()
+            .collect();
+        let skip = v.len().saturating_sub(limit);
+        v.drain(..skip);
+        v
+    }
+    fn fetch_history(&mut self, query: HistoryQuery) {
+        self.history_queries.push(query);
+    }
+    fn replay_missed(&mut self, session: SessionId, scope: ResumeScope) {
+        self.replays.push((session, scope));
+    }
+    fn event(&mut self, _event: HubEvent) {}
+}
+
+impl TestIo {
+    /// Frames received by a session since the last call.
+    fn take(&mut self, session: SessionId) -> Vec<Value> {
+        self.sent.remove(&session).unwrap_or_default()
+    }
+
+    fn types(&mut self, session: SessionId) -> Vec<String> {
+        self.take(session)
+            .iter()
+            .map(|v| v["type"].as_str().unwrap().to_string())
+            .collect()
+    }
+}
+
+fn config() -> HubConfig {
+    HubConfig {
+        catch_up_buffer: 8,
+        ..HubConfig::default()
+    }
+}
+
+fn send(hub: &mut Hub, io: &mut TestIo, session: SessionId, frame: Value) {
+    let request = parse_request(frame.to_string().as_bytes()).expect("valid frame");
+    hub.request(session, request, io);
+}
+
+/// Plays the store writer: everything persisted is reported stored, in order.
+fn settle(hub: &mut Hub, io: &mut TestIo) {
+    let batch = std::mem::take(&mut io.persisted);
+    io.stored.extend(batch.iter().cloned());
+    hub.stored(batch, io);
+}
+
+fn join(hub: &mut Hub, io: &mut TestIo, session: SessionId, name: &str) {
+    hub.connect(session, format!("127.0.0.1:{}", 40000 + session), io);
+    send(hub, io, session, json!({"type":"join","username":name}));
+    assert!(io.joined.contains(&session), "{name} joined");
+}
+
+fn three_users() -> (Hub, TestIo) {
+    let mut hub = Hub::new(config(), 0, Vec::new());
+    let mut io = TestIo::default();
+    for (id, name) in [(1, "alice"), (2, "bob"), (3, "carol")] {
+        join(&mut hub, &mut io, id, name);
+    }
+    for id in 1..=3 {
+        io.take(id);
+    }
+    (hub, io)
+}
+
+fn error_code(frames: &[Value]) -> Option<String> {
+    frames
+        .iter()
+        .find(|f| f["type"] == "error")
+        .map(|f| f["code"].as_str().unwrap().to_string())
+}
+
+#[test]
+fn welcome_names_you_and_others_see_you_join() {
+    let mut hub = Hub::new(config(), 0, Vec::new());
+    let mut io = TestIo::default();
+    join(&mut hub, &mut io, 1, "alice");
+    let welcome = io.take(1);
+    assert_eq!(welcome[0]["type"], "welcome");
+    assert_eq!(welcome[0]["username"], "alice");
+    assert_eq!(welcome[0]["rooms"][0]["name"], "general");
+    join(&mut hub, &mut io, 2, "bob");
+    let seen = io.take(1);
+    assert_eq!(seen[0]["type"], "system");
+    assert_eq!(seen[0]["message"], "bob joined the chat");
+    assert_eq!(seen[0]["event"], "joined");
+    assert_eq!(io.take(2)[0]["users"], json!(["alice", "bob"]));
+}
+
+#[test]
+fn public_message_reaches_everyone_after_it_is_stored() {
+    let (mut hub, mut io) = three_users();
+    send(&mut hub, &mut io, 1, json!({"type":"message","content":"hi all","ref":"c1"}));
+    assert!(io.sent.is_empty(), "nothing goes out before the store has it");
+    settle(&mut hub, &mut io);
+    let alice = io.take(1);
+    assert_eq!(alice[0]["type"], "ack");
+    assert_eq!(alice[0]["ref"], "c1");
+    assert_eq!(alice[1]["type"], "message");
+    for id in 2..=3 {
+        let got = io.take(id);
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0]["username"], "alice");
+        assert_eq!(got[0]["content"], "hi all");
+        assert_eq!(got[0]["room"], "general");
+        assert_eq!(got[0]["id"], alice[1]["id"], "one id for every copy");
+    }
+}
+
+#[test]
+fn private_message_reaches_only_its_target() {
+    let (mut hub, mut io) = three_users();
+    send(&mut hub, &mut io, 1, json!({"type":"private_message","target":"BOB","content":"psst"}));
+    settle(&mut hub, &mut io);
+    let bob = io.take(2);
+    assert_eq!(bob.len(), 1);
+    assert_eq!(bob[0]["type"], "private_message");
+    assert_eq!(bob[0]["sender"], "alice");
+    let alice = io.take(1);
+    assert_eq!(alice[0]["type"], "private_confirmation");
+    assert_eq!(alice[0]["delivered"], true);
+    assert_eq!(alice[0]["target"], "bob");
+    assert!(io.take(3).is_empty(), "carol sees nothing");
+}
+
+#[test]
+fn private_message_to_nobody_is_not_delivered_nor_stored() {
+    let (mut hub, mut io) = three_users();
+    send(&mut hub, &mut io, 1, json!({"type":"private_message","target":"dave","content":"?"}));
+    let alice = io.take(1);
+    assert_eq!(alice[0]["type"], "private_confirmation");
+    assert_eq!(alice[0]["delivered"], false);
+    assert_eq!(error_code(&alice).as_deref(), Some("unknown_user"));
+    assert!(io.persisted.is_empty());
+}
+
+#[test]
+fn names_are_unique_case_insensitively_and_a_refused_join_can_retry() {
+    let (mut hub, mut io) = three_users();
+    hub.connect(4, "x".into(), &mut io);
+    send(&mut hub, &mut io, 4, json!({"type":"join","username":"ALICE"}));
+    assert_eq!(error_code(&io.take(4)).as_deref(), Some("username_taken"));
+    send(&mut hub, &mut io, 4, json!({"type":"join","username":"bad name"}));
+    assert_eq!(error_code(&io.take(4)).as_deref(), Some("invalid_username"));
+    send(&mut hub, &mut io, 4, json!({"type":"join","username":"alice2"}));
+    assert_eq!(io.take(4)[0]["type"], "welcome");
+    send(&mut hub, &mut io, 4, json!({"type":"join","username":"again"}));
+    assert_eq!(error_code(&io.take(4)).as_deref(), Some("already_joined"));
+}
+
+#[test]
+fn chat_before_join_is_refused() {
+    let mut hub = Hub::new(config(), 0, Vec::new());
+    let mut io = TestIo::default();
+    hub.connect(1, "x".into(), &mut io);
+    send(&mut hub, &mut io, 1, json!({"type":"message","content":"hi"}));
+    assert_eq!(error_code(&io.take(1)).as_deref(), Some("not_joined"));
+    send(&mut hub, &mut io, 1, json!({"type":"ping","ref":7}));
+    let pong = io.take(1);
+    assert_eq!(pong[0]["type"], "pong");
+    assert_eq!(pong[0]["ref"], 7);
+}
+
+#[test]
+fn content_rules_are_enforced() {
+    let (mut hub, mut io) = three_users();
+    send(&mut hub, &mut io, 1, json!({"type":"message","content":"   "}));
+    assert_eq!(error_code(&io.take(1)).as_deref(), Some("empty_content"));
+    let long = "x".repeat(hub.config().max_message_bytes + 1);
+    send(&mut hub, &mut io, 1, json!({"type":"message","content":long}));
+    assert_eq!(error_code(&io.take(1)).as_deref(), Some("content_too_long"));
+    assert!(io.persisted.is_empty());
+}
+
+#[test]
+fn rooms_keep_their_messages_to_their_members() {
+    let (mut hub, mut io) = three_users();
+    send(&mut hub, &mut io, 1, json!({"type":"join_room","room":"#Rust"}));
+    let joined = io.take(1);
+    assert_eq!(joined[0]["type"], "joined_room");
+    assert_eq!(joined[0]["room"]["name"], "Rust");
+    send(&mut hub, &mut io, 2, json!({"type":"join_room","room":"rust"}));
+    assert_eq!(io.take(1)[0]["message"], "bob joined #Rust");
+    io.take(2);
+    send(&mut hub, &mut io, 1, json!({"type":"message","room":"rust","content":"crab"}));
+    settle(&mut hub, &mut io);
+    assert_eq!(io.take(2)[0]["content"], "crab");
+    assert!(io.take(3).is_empty(), "carol is not in #Rust");
+
+    send(&mut hub, &mut io, 3, json!({"type":"message","room":"rust","content":"me too"}));
+    assert_eq!(error_code(&io.take(3)).as_deref(), Some("not_in_room"));
+    send(&mut hub, &mut io, 3, json!({"type":"message","room":"nowhere","content":"x"}));
+    assert_eq!(error_code(&io.take(3)).as_deref(), Some("unknown_room"));
+
+    // A later member sees the room's recent messages.
+    send(&mut hub, &mut io, 3, json!({"type":"join_room","room":"rust"}));
+    let joined = io.take(3);
+    assert_eq!(joined[0]["history"][0]["content"], "crab");
+    assert_eq!(joined[0]["members"], json!(["alice", "bob", "carol"]));
+    assert_eq!(io.take(2)[0]["message"], "carol joined #Rust");
+    io.take(1);
+
+    send(&mut hub, &mut io, 2, json!({"type":"leave_room","room":"rust"}));
+    assert_eq!(io.types(2), vec!["left_room"]);
+    assert_eq!(io.take(1)[0]["message"], "bob left #Rust");
+
+    send(&mut hub, &mut io, 2, json!({"type":"rooms"}));
+    let rooms = io.take(2);
+    assert_eq!(rooms[0]["rooms"][1]["name"], "Rust");
+    assert_eq!(rooms[0]["rooms"][1]["members"], 2);
+}
+
+#[test]
+fn a_slow_consumer_is_disconnected_and_the_others_carry_on() {
+    let (mut hub, mut io) = three_users();
+    io.full.insert(3);
+    send(&mut hub, &mut io, 1, json!({"type":"message","content":"one"}));
+    settle(&mut hub, &mut io);
+    assert!(io
+        .closed
+        .contains(&(3, Close::Abort(ErrorCode::SlowConsumer))));
+    let bob = io.take(2);
+    assert_eq!(bob[0]["content"], "one");
+    assert_eq!(bob[1]["message"], "carol left the chat (too slow)");
+    send(&mut hub, &mut io, 1, json!({"type":"message","content":"two"}));
+    settle(&mut hub, &mut io);
+    assert_eq!(io.take(2)[0]["content"], "two");
+    assert_eq!(hub.users().len(), 2);
+}
+
+#[test]
+fn disconnect_tells_the_room_and_frees_the_name() {
+    let (mut hub, mut io) = three_users();
+    hub.disconnect(2, Departure::Disconnected, &mut io);
+    assert_eq!(io.take(1)[0]["message"], "bob left the chat");
+    hub.connect(9, "x".into(), &mut io);
+    send(&mut hub, &mut io, 9, json!({"type":"join","username":"Bob"}));
+    assert_eq!(io.take(9)[0]["type"], "welcome");
+}
+
+#[test]
+fn resume_replays_before_live_traffic() {
+    let (mut hub, mut io) = three_users();
+    for text in ["m1", "m2", "m3"] {
+        send(&mut hub, &mut io, 1, json!({"type":"message","content":text}));
+    }
+    settle(&mut hub, &mut io);
+    let seen = io.take(2);
+    let last_seen = seen[0]["id"].as_u64().unwrap();
+    hub.disconnect(2, Departure::Disconnected, &mut io);
+    io.sent.clear();
+
+    hub.connect(5, "x".into(), &mut io);
+    send(&mut hub, &mut io, 5, json!({"type":"join","username":"bob","since":last_seen}));
+    assert_eq!(io.types(5), vec!["welcome"]);
+    let (session, scope) = io.replays.pop().unwrap();
+    assert_eq!(session, 5);
+    assert_eq!(scope.since, last_seen);
+    assert_eq!(scope.upto, hub.last_fanned());
+    assert_eq!(scope.user_key, "bob");
+
+    // Live traffic during the replay waits for it.
+    send(&mut hub, &mut io, 1, json!({"type":"message","content":"live"}));
+    settle(&mut hub, &mut io);
+    assert!(io.take(5).is_empty());
+    hub.resume_done(5, last_seen, 2, true, &mut io);
+    let after = io.take(5);
+    assert_eq!(after[0]["type"], "resumed");
+    assert_eq!(after[0]["replayed"], 2);
+    assert_eq!(after[1]["content"], "live");
+}
+
+#[test]
+fn history_requests_stop_at_what_was_delivered() {
+    let (mut hub, mut io) = three_users();
+    send(&mut hub, &mut io, 1, json!({"type":"message","content":"a"}));
+    settle(&mut hub, &mut io);
+    send(&mut hub, &mut io, 1, json!({"type":"message","content":"in flight"}));
+    send(&mut hub, &mut io, 2, json!({"type":"history","limit":1000}));
+    let q = io.history_queries.pop().unwrap();
+    assert_eq!(q.before, hub.last_fanned() + 1);
+    assert_eq!(q.limit, hub.config().history_page_max);
+    send(&mut hub, &mut io, 2, json!({"type":"history","with":"Alice"}));
+    let q = io.history_queries.pop().unwrap();
+    assert_eq!(
+        q.target,
+        HistoryTarget::Direct {
+            my_key: "bob".into(),
+            other_key: "alice".into(),
+            with: "Alice".into()
+        }
+    );
+}
+
+#[test]
+fn shutdown_announces_and_refuses_new_messages() {
+    let (mut hub, mut io) = three_users();
+    hub.begin_shutdown(&mut io);
+    for id in 1..=3 {
+        let got = io.take(id);
+        assert_eq!(got[0]["type"], "server");
+        assert!(got[0]["message"].as_str().unwrap().contains("shutting down"));
+    }
+    send(&mut hub, &mut io, 1, json!({"type":"message","content":"late"}));
+    assert_eq!(error_code(&io.take(1)).as_deref(), Some("server_shutting_down"));
+    hub.close_all(&mut io);
+    assert_eq!(io.closed.len(), 3);
+}
+
+#[test]
+fn kick_removes_the_user_and_tells_them_why() {
+    let (mut hub, mut io) = three_users();
+    assert!(hub.kick("BOB", "spam", &mut io));
+    let bob = io.take(2);
+    assert_eq!(bob[0]["code"], "kicked");
+    assert!(bob[0]["message"].as_str().unwrap().contains("spam"));
+    assert!(io.closed.contains(&(2, Close::Graceful)));
+    assert_eq!(io.take(1)[0]["event"], "kicked");
+    assert!(!hub.kick("bob", "", &mut io));
+}
+
+#[test]
+fn ids_increase_and_topics_are_shared() {
+    let (mut hub, mut io) = three_users();
+    for n in 0..5 {
+        send(&mut hub, &mut io, 1, json!({"type":"message","content":format!("{n}")}));
+    }
+    settle(&mut hub, &mut io);
+    let ids: Vec<u64> = io
+        .take(2)
+        .iter()
+        .map(|f| f["id"].as_u64().unwrap())
+        .collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+    send(&mut hub, &mut io, 1, json!({"type":"topic","room":"general","topic":"Welcome!"}));
+    assert_eq!(io.take(2)[0]["topic"], "Welcome!");
+    assert_eq!(io.rooms_saved.last().unwrap().topic, "Welcome!");
+}

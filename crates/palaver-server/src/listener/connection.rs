@@ -1,0 +1,259 @@
+//! One connection: a reader that turns lines into requests and a writer that drains the queue.
+//!
+//! The reader enforces what is per connection: the line codec's size limit, the token-bucket
+//! rate limit (every line counts, valid or not), the join timeout, and disconnection of a client
+//! that keeps flooding after being refused. Protocol errors it finds itself (bad JSON, a line too
+//! long) are answered on the spot through the connection's own queue; everything else goes to
+//! the hub.
+//!
+//! The writer sends what the queue holds, batching whatever is waiting into one write. The queue
+//! is bounded: when it is full the hub disconnects the client as a slow consumer and tells the
+//! writer to abort, which it does even in the middle of a write that the peer is not reading.
+//!
+//! Buffers are only held while there is data in them, so an idle connection costs two small
+//! tasks and its queue, not kilobytes of empty buffer.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::AsyncWriteExt;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use palaver_proto::{
+    encode_frame, parse_request, CodecError, ErrorCode, LineDecoder, ServerFrame,
+};
+
+use super::ListenerContext;
+use crate::hub::{Departure, SessionId};
+use crate::limits::TokenBucket;
+use crate::runtime::{Control, HubMsg, SessionHandle};
+
+/// Writes are batched up to about this many bytes.
+const WRITE_BATCH_BYTES: usize = 64 * 1024;
+
+/// Serves one connection until it ends.
+pub async fn serve(stream: TcpStream, peer: SocketAddr, session: SessionId, ctx: Arc<ListenerContext>) {
+    let span = tracing::info_span!("conn", %peer, session);
+    async move {
+        let _ = stream.set_nodelay(true);
+        let (reader, writer) = stream.into_split();
+        let (queue_tx, queue_rx) = mpsc::channel(ctx.outbound_queue);
+        let (control_tx, control_rx) = watch::channel(Control::Open);
+        let handle = SessionHandle {
+            queue: queue_tx.clone(),
+            control: control_tx,
+        };
+        let registered = ctx
+            .hub
+            .send(HubMsg::Register {
+                session,
+                peer: peer.to_string(),
+                handle,
+            })
+            .await;
+        if registered.is_err() {
+            return;
+        }
+        let writer = tokio::spawn(write_loop(writer, queue_rx, control_rx.clone()).in_current_span());
+        let departure = read_loop(reader, session, &queue_tx, control_rx, &ctx).await;
+        tracing::debug!(?departure, "reader finished");
+        let _ = ctx.hub.send(HubMsg::Gone { session, departure }).await;
+        drop(queue_tx);
+        let _ = tokio::time::timeout(Duration::from_secs(10), writer).await;
+    }
+    .instrument(span)
+    .await
+}
+
+/// Queues an error for this connection. Returns false when the queue is full or gone.
+fn reply(queue: &mpsc::Sender<Bytes>, frame: ServerFrame) -> bool {
+    queue.try_send(encode_frame(&frame)).is_ok()
+}
+
+async fn read_loop(
+    reader: OwnedReadHalf,
+    session: SessionId,
+    queue: &mpsc::Sender<Bytes>,
+    mut control: watch::Receiver<Control>,
+    ctx: &ListenerContext,
+) -> Departure {
+    let mut buf = BytesMut::new();
+    let mut decoder = LineDecoder::new(ctx.max_frame_bytes);
+    let mut bucket = TokenBucket::new(ctx.rate_per_second, ctx.rate_burst);
+    let mut refused_in_a_row = 0u32;
+    let join_deadline = Instant::now() + ctx.join_timeout;
+    let mut joined = false;
+    let mut control_open = true;
+    loop {
+        while let Some(line) = decoder.decode(&mut buf) {
+            if !bucket.try_take(std::time::Instant::now()) {
+                refused_in_a_row += 1;
+                if refused_in_a_row > ctx.flood_disconnect_after {
+                    reply(queue, ServerFrame::error(ErrorCode::Flooding));
+                    return Departure::Closed(ErrorCode::Flooding);
+                }
+                let message = format!(
+                    "You are sending too fast (at most {} per second, bursts of {}); that message was not sent.",
+                    ctx.rate_per_second, ctx.rate_burst
+                );
+                if !reply(queue, ServerFrame::error_with(ErrorCode::RateLimited, message)) {
+                    return Departure::Closed(ErrorCode::SlowConsumer);
+                }
+                continue;
+            }
+            refused_in_a_row = 0;
+            let answer = match line {
+                Err(CodecError::FrameTooLarge { limit }) => ServerFrame::error_with(
+                    ErrorCode::FrameTooLarge,
+                    format!("That line is longer than {limit} bytes; it was discarded."),
+                ),
+                Err(CodecError::InvalidUtf8) => ServerFrame::error(ErrorCode::InvalidUtf8),
+                Ok(line) => match parse_request(&line) {
+                    Ok(request) => {
+                        if ctx.hub.send(HubMsg::Request { session, request }).await.is_err() {
+                            return Departure::Disconnected;
+                        }
+                        continue;
+                    }
+                    Err(e) => ServerFrame::Error {
+                        code: e.code,
+                        message: e.message,
+                        reference: e.reference,
+                    },
+                },
+            };
+            if !reply(queue, answer) {
+                return Departure::Closed(ErrorCode::SlowConsumer);
+            }
+        }
+        if buf.is_empty() && buf.capacity() > 0 {
+            buf = BytesMut::new();
+        }
+        tokio::select! {
+            biased;
+            changed = control.changed(), if control_open => {
+                if changed.is_err() {
+                    control_open = false;
+                    continue;
+                }
+                match &*control.borrow_and_update() {
+                    Control::Joined => joined = true,
+                    Control::Open => {}
+                    Control::Close | Control::Abort(_) => return Departure::Disconnected,
+                }
+            }
+            _ = tokio::time::sleep_until(join_deadline), if !joined => {
+                reply(queue, ServerFrame::error_with(
+                    ErrorCode::JoinTimeout,
+                    format!("No join arrived within {} seconds, so the connection was closed.", ctx.join_timeout.as_secs()),
+                ));
+                return Departure::Closed(ErrorCode::JoinTimeout);
+            }
+            ready = reader.readable() => {
+                if ready.is_err() {
+                    return Departure::Disconnected;
+                }
+                match read_available(&reader, &mut buf, ctx.max_frame_bytes) {
+                    Ok(0) => return Departure::Disconnected,
+                    Ok(_) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    Err(_) => return Departure::Disconnected,
+                }
+            }
+        }
+    }
+}
+
+/// Reads what the socket has (without waiting) into `buf`, at most about one frame's worth
+/// beyond what is already there, so the codec can keep its bound. Returns 0 at end of stream.
+fn read_available(
+    reader: &OwnedReadHalf,
+    buf: &mut BytesMut,
+    max_frame_bytes: usize,
+) -> std::io::Result<usize> {
+    let mut chunk = [0u8; 8192];
+    let want = chunk.len().min(max_frame_bytes + 2);
+    let n = reader.try_read(&mut chunk[..want])?;
+    buf.extend_from_slice(&chunk[..n]);
+    Ok(n)
+}
+
+async fn write_loop(
+    mut writer: OwnedWriteHalf,
+    mut queue: mpsc::Receiver<Bytes>,
+    mut control: watch::Receiver<Control>,
+) {
+    let mut batch: Vec<u8> = Vec::new();
+    let mut control_open = true;
+    let abort = loop {
+        let first = tokio::select! {
+            biased;
+            changed = control.changed(), if control_open => {
+                if changed.is_err() {
+                    control_open = false;
+                    continue;
+                }
+                if let Control::Abort(code) = &*control.borrow_and_update() {
+                    break Some(*code);
+                }
+                continue;
+            }
+            next = queue.recv() => match next {
+                Some(bytes) => bytes,
+                None => break None,
+            },
+        };
+        // Take whatever else is waiting, up to a batch, to write it in one go.
+        let mut single = Some(first);
+        while batch.len() < WRITE_BATCH_BYTES {
+            match queue.try_recv() {
+                Ok(more) => {
+                    if let Some(first) = single.take() {
+                        batch.extend_from_slice(&first);
+                    }
+                    batch.extend_from_slice(&more);
+                }
+                Err(_) => break,
+            }
+        }
+        let bytes: &[u8] = match &single {
+            Some(first) => first,
+            None => &batch,
+        };
+        let written = tokio::select! {
+            biased;
+            code = wait_for_abort(&mut control), if control_open => break Some(code),
+            result = writer.write_all(bytes) => result,
+        };
+        batch.clear();
+        if batch.capacity() > WRITE_BATCH_BYTES * 2 {
+            batch = Vec::new();
+        }
+        if written.is_err() {
+            break None;
+        }
+    };
+    if let Some(code) = abort {
+        let frame = encode_frame(&ServerFrame::error(code));
+        let _ = tokio::time::timeout(Duration::from_secs(1), writer.write_all(&frame)).await;
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(1), writer.shutdown()).await;
+}
+
+/// Resolves when the hub orders an abort; never, if it cannot any more.
+async fn wait_for_abort(control: &mut watch::Receiver<Control>) -> ErrorCode {
+    loop {
+        if control.changed().await.is_err() {
+            return std::future::pending().await;
+        }
+        if let Control::Abort(code) = &*control.borrow_and_update() {
+            return *code;
+        }
+    }
+}

@@ -1,0 +1,386 @@
+//! The hub's task: it owns the [`Hub`], feeds it messages from the connections and the store, and
+//! carries out the effects it asks for.
+//!
+//! One task, one owner: the hub's state is never shared, so there is no lock to hold across an
+//! await. Store completions are drained before new requests (`biased`), which keeps the store
+//! pipeline short. Reads that could take a while (history pages, resume replays) run on the
+//! blocking pool and send their frames straight into the session's queue.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+
+use palaver_proto::{encode_frame, ErrorCode, Request, ServerFrame};
+
+use crate::hub::{
+    Close, Departure, HistoryQuery, HistoryTarget, Hub, HubEvent, HubIo, SessionId, UserSummary,
+};
+use crate::store::{Backend, ResumeScope, RoomRecord, StoreDone, StoredMessage, WriteOp};
+
+/// What a connection's tasks are told by the hub.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Control {
+    Open,
+    /// The session joined: stop the join timer.
+    Joined,
+    /// Send what is queued, then close.
+    Close,
+    /// Close now with this error.
+    Abort(ErrorCode),
+}
+
+/// The hub's grip on one connection.
+#[derive(Debug)]
+pub struct SessionHandle {
+    pub queue: mpsc::Sender<Bytes>,
+    pub control: watch::Sender<Control>,
+}
+
+/// Messages to the hub task.
+#[derive(Debug)]
+pub enum HubMsg {
+    Register {
+        session: SessionId,
+        peer: String,
+        handle: SessionHandle,
+    },
+    Request {
+        session: SessionId,
+        request: Request,
+    },
+    Gone {
+        session: SessionId,
+        departure: Departure,
+    },
+    ResumeDone {
+        session: SessionId,
+        since: u64,
+        replayed: usize,
+        complete: bool,
+    },
+    Announce(String),
+    Kick {
+        username: String,
+        reason: String,
+        reply: oneshot::Sender<bool>,
+    },
+    Users(oneshot::Sender<Vec<UserSummary>>),
+    Shutdown(oneshot::Sender<()>),
+}
+
+/// Something that happened on the server, for the log and dashboards.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerEvent {
+    /// Milliseconds since the Unix epoch.
+    pub at_ms: i64,
+    pub event: HubEvent,
+}
+
+/// Carries out the hub's effects with real queues, the store and the blocking pool.
+pub struct RuntimeIo {
+    sessions: HashMap<SessionId, SessionHandle>,
+    writes: Vec<WriteOp>,
+    /// The hub's own read connection, for short synchronous reads.
+    hub_reader: Box<dyn Backend>,
+    /// Shared read connection for history pages and replays on the blocking pool.
+    pool_reader: Arc<Mutex<Box<dyn Backend>>>,
+    hub_tx: mpsc::WeakSender<HubMsg>,
+    events: broadcast::Sender<ServerEvent>,
+}
+
+impl RuntimeIo {
+    pub fn new(
+        hub_reader: Box<dyn Backend>,
+        pool_reader: Box<dyn Backend>,
+        hub_tx: mpsc::WeakSender<HubMsg>,
+        events: broadcast::Sender<ServerEvent>,
+    ) -> Self {
+        RuntimeIo {
+            sessions: HashMap::new(),
+            writes: Vec::new(),
+            hub_reader,
+            pool_reader: Arc::new(Mutex::new(pool_reader)),
+            hub_tx,
+            events,
+        }
+    }
+}
+
+/// How long a history page or replay may wait for room in a slow client's queue.
+const QUEUE_WAIT: Duration = Duration::from_secs(30);
+
+impl HubIo for RuntimeIo {
+    fn send(&mut self, session: SessionId, frame: &Bytes) -> bool {
+        match self.sessions.get(&session) {
+            Some(handle) => match handle.queue.try_send(frame.clone()) {
+                Ok(()) => true,
+                Err(mpsc::error::TrySendError::Full(_)) => false,
+                Err(mpsc::error::TrySendError::Closed(_)) => true,
+            },
+            None => true,
+        }
+    }
+
+    fn close(&mut self, session: SessionId, how: Close) {
+        if let Some(handle) = self.sessions.remove(&session) {
+            let control = match how {
+                Close::Graceful => Control::Close,
+                Close::Abort(code) => Control::Abort(code),
+            };
+            let _ = handle.control.send(control);
+        }
+    }
+
+    fn joined(&mut self, session: SessionId, _username: &str) {
+        if let Some(handle) = self.sessions.get(&session) {
+            let _ = handle.control.send(Control::Joined);
+        }
+    }
+
+    fn persist(&mut self, message: StoredMessage) {
+        self.writes.push(WriteOp::Message(message));
+    }
+
+    fn save_room(&mut self, room: RoomRecord) {
+        self.writes.push(WriteOp::Room(room));
+    }
+
+    fn recent_messages(&mut self, room_key: &str, limit: usize) -> Vec<StoredMessage> {
+        match self.hub_reader.room_page(room_key, u64::MAX, limit) {
+            Ok(page) => page.messages,
+            Err(e) => {
+                tracing::error!(room = room_key, error = %e, "could not read recent messages");
+                Vec::new()
+            }
+        }
+    }
+
+    fn fetch_history(&mut self, query: HistoryQuery) {
+        let Some(handle) = self.sessions.get(&query.session) else {
+            return;
+        };
+        let queue = handle.queue.clone();
+        let reader = Arc::clone(&self.pool_reader);
+        tokio::spawn(async move {
+            let HistoryQuery {
+                reference,
+                target,
+                before,
+                limit,
+                ..
+            } = query;
+            let lookup = target.clone();
+            let page = tokio::task::spawn_blocking(move || {
+                let mut db = reader.lock().expect("reader lock");
+                match &lookup {
+                    HistoryTarget::Room { key, .. } => db.room_page(key, before, limit),
+                    HistoryTarget::Direct {
+                        my_key, other_key, ..
+                    } => db.direct_page(my_key, other_key, before, limit),
+                }
+            })
+            .await;
+            let frame = match page {
+                Ok(Ok(page)) => {
+                    let (room, with) = match target {
+                        HistoryTarget::Room { name, .. } => (Some(name), None),
+                        HistoryTarget::Direct { with, .. } => (None, Some(with)),
+                    };
+                    ServerFrame::History {
+                        room,
+                        with,
+                        messages: page.messages.iter().map(StoredMessage::to_chat).collect(),
+                        has_more: page.has_more,
+                        reference,
+                    }
+                }
+                other => {
+                    tracing::error!(?other, "history read failed");
+                    ServerFrame::Error {
+                        code: ErrorCode::StorageFailed,
+                        message: "The server could not read that history; try again.".into(),
+                        reference,
+                    }
+                }
+            };
+            let _ = tokio::time::timeout(QUEUE_WAIT, queue.send(encode_frame(&frame))).await;
+        });
+    }
+
+    fn replay_missed(&mut self, session: SessionId, scope: ResumeScope) {
+        let Some(handle) = self.sessions.get(&session) else {
+            return;
+        };
+        let queue = handle.queue.clone();
+        let reader = Arc::clone(&self.pool_reader);
+        let Some(hub_tx) = self.hub_tx.upgrade() else {
+            return;
+        };
+        tokio::spawn(async move {
+            let since = scope.since;
+            let page = tokio::task::spawn_blocking(move || {
+                reader.lock().expect("reader lock").missed(&scope)
+            })
+            .await;
+            let (replayed, complete) = match page {
+                Ok(Ok(page)) => {
+                    let count = page.messages.len();
+                    for message in page.messages {
+                        let bytes = encode_frame(&message.to_chat().into_frame());
+                        match tokio::time::timeout(QUEUE_WAIT, queue.send(bytes)).await {
+                            Ok(Ok(())) => {}
+                            Ok(Err(_)) => return, // the connection is gone
+                            Err(_) => {
+                                let departure = Departure::Closed(ErrorCode::SlowConsumer);
+                                let _ = hub_tx.send(HubMsg::Gone { session, departure }).await;
+                                return;
+                            }
+                        }
+                    }
+                    (count, !page.has_more)
+                }
+                other => {
+                    tracing::error!(?other, "resume read failed");
+                    (0, false)
+                }
+            };
+            let _ = hub_tx
+                .send(HubMsg::ResumeDone {
+                    session,
+                    since,
+                    replayed,
+                    complete,
+                })
+                .await;
+        });
+    }
+
+    fn event(&mut self, event: HubEvent) {
+        match &event {
+            HubEvent::Connected { session, peer } => {
+                tracing::info!(session, %peer, "connection opened")
+            }
+            HubEvent::Joined { session, username } => {
+                tracing::info!(session, %username, "joined")
+            }
+            HubEvent::Left { username, reason } => tracing::info!(%username, %reason, "left"),
+            HubEvent::RoomJoined { username, room } => {
+                tracing::info!(%username, %room, "joined room")
+            }
+            HubEvent::RoomLeft { username, room } => tracing::info!(%username, %room, "left room"),
+            HubEvent::Message {
+                id,
+                room,
+                username,
+                content,
+            } => tracing::debug!(id, %room, %username, %content, "message"),
+            HubEvent::Private { id, sender, target } => {
+                tracing::debug!(id, %sender, %target, "private message")
+            }
+            HubEvent::Announced { message } => tracing::info!(%message, "announcement"),
+            HubEvent::Kicked { username, reason } => tracing::info!(%username, %reason, "kicked"),
+        }
+        if self.events.receiver_count() > 0 {
+            let _ = self.events.send(ServerEvent {
+                at_ms: palaver_proto::timestamp::now_millis(),
+                event,
+            });
+        }
+    }
+}
+
+/// Runs the hub until shutdown: then announces it, waits (up to `grace`) for messages still on
+/// their way through the store, and closes every session.
+pub async fn run_hub(
+    mut hub: Hub,
+    mut io: RuntimeIo,
+    mut inbox: mpsc::Receiver<HubMsg>,
+    mut store_done: mpsc::UnboundedReceiver<StoreDone>,
+    store: mpsc::Sender<WriteOp>,
+    grace: Duration,
+) {
+    let mut shutdown_reply: Option<oneshot::Sender<()>> = None;
+    let mut deadline = tokio::time::Instant::now() + Duration::from_secs(365 * 24 * 3600);
+    loop {
+        tokio::select! {
+            biased;
+            Some(done) = store_done.recv() => match done {
+                StoreDone::Stored(batch) => hub.stored(batch, &mut io),
+                StoreDone::Failed(batch, _) => hub.store_failed(batch, &mut io),
+            },
+            msg = inbox.recv() => match msg {
+                None => break,
+                Some(msg) => handle(&mut hub, &mut io, msg, &mut shutdown_reply, &mut deadline, grace),
+            },
+            _ = tokio::time::sleep_until(deadline) => {
+                tracing::warn!(pending = hub.pending_writes(), "shutdown grace period over");
+                break;
+            }
+        }
+        for op in io.writes.drain(..) {
+            if store.send(op).await.is_err() {
+                tracing::error!("store writer stopped");
+            }
+        }
+        if shutdown_reply.is_some() && hub.pending_writes() == 0 {
+            break;
+        }
+    }
+    hub.close_all(&mut io);
+    if let Some(reply) = shutdown_reply {
+        let _ = reply.send(());
+    }
+}
+
+fn handle(
+    hub: &mut Hub,
+    io: &mut RuntimeIo,
+    msg: HubMsg,
+    shutdown_reply: &mut Option<oneshot::Sender<()>>,
+    deadline: &mut tokio::time::Instant,
+    grace: Duration,
+) {
+    match msg {
+        HubMsg::Register {
+            session,
+            peer,
+            handle,
+        } => {
+            if hub.is_shutting_down() {
+                let bytes = encode_frame(&ServerFrame::error(ErrorCode::ServerShuttingDown));
+                let _ = handle.queue.try_send(bytes);
+                let _ = handle.control.send(Control::Close);
+                return;
+            }
+            io.sessions.insert(session, handle);
+            hub.connect(session, peer, io);
+        }
+        HubMsg::Request { session, request } => hub.request(session, request, io),
+        HubMsg::Gone { session, departure } => hub.disconnect(session, departure, io),
+        HubMsg::ResumeDone {
+            session,
+            since,
+            replayed,
+            complete,
+        } => hub.resume_done(session, since, replayed, complete, io),
+        HubMsg::Announce(text) => hub.announce(&text, io),
+        HubMsg::Kick {
+            username,
+            reason,
+            reply,
+        } => {
+            let _ = reply.send(hub.kick(&username, &reason, io));
+        }
+        HubMsg::Users(reply) => {
+            let _ = reply.send(hub.users());
+        }
+        HubMsg::Shutdown(reply) => {
+            hub.begin_shutdown(io);
+            *shutdown_reply = Some(reply);
+            *deadline = tokio::time::Instant::now() + grace;
+        }
+    }
+}

@@ -1,0 +1,196 @@
+//! Starting and stopping a whole server, and the handle to control a running one.
+//!
+//! [`Server::start`] opens the store, binds the listener and spawns the tasks; it returns once the
+//! server accepts connections (or with the error that stopped it, e.g. the port is taken).
+//! [`ServerHandle`] is what a dashboard holds: announce, kick, list users, watch events, stop.
+//!
+//! Shutdown, in order: stop accepting; tell everyone (a `server` frame); let messages already on
+//! their way through the store be stored and delivered; close every connection after its queue
+//! is sent; wait for the connection tasks (up to the grace period); let the store writer commit
+//! what it holds. Each step is bounded, so the whole is too.
+
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+
+use crate::config::ServerConfig;
+use crate::hub::{Hub, UserSummary};
+use crate::limits::ConnectionLimiter;
+use crate::listener::{accept::accept_loop, ListenerContext};
+use crate::runtime::{run_hub, HubMsg, RuntimeIo};
+pub use crate::runtime::ServerEvent;
+use crate::store::{self, RoomRecord, StoreWriter};
+
+/// A running server.
+pub struct Server {
+    local_addr: SocketAddr,
+    handle: ServerHandle,
+    task: JoinHandle<()>,
+}
+
+/// Controls a running server; cheap to clone.
+#[derive(Clone)]
+pub struct ServerHandle {
+    hub: mpsc::Sender<HubMsg>,
+    stop: Arc<watch::Sender<bool>>,
+    events: broadcast::Sender<ServerEvent>,
+}
+
+impl Server {
+    /// Opens the store, binds, and starts serving.
+    pub async fn start(config: ServerConfig) -> anyhow::Result<Server> {
+        let database = config.database.clone();
+        let (writer_db, hub_db, pool_db, last_id, rooms) =
+            tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+                let mut writer_db = store::open(&database)
+                    .with_context(|| format!("cannot open database {database:?}"))?;
+                let last_id = writer_db.last_id()?;
+                let mut rooms = writer_db.rooms()?;
+                if !rooms.iter().any(|r| r.key == palaver_proto::DEFAULT_ROOM) {
+                    let general = RoomRecord {
+                        key: palaver_proto::DEFAULT_ROOM.into(),
+                        name: palaver_proto::DEFAULT_ROOM.into(),
+                        topic: String::new(),
+                        created_ms: palaver_proto::timestamp::now_millis(),
+                    };
+                    writer_db.save_room(&general)?;
+                    rooms.push(general);
+                }
+                let hub_db = store::open(&database)?;
+                let pool_db = store::open(&database)?;
+                Ok((writer_db, hub_db, pool_db, last_id, rooms))
+            })
+            .await??;
+
+        let listener = TcpListener::bind(config.bind)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.bind))?;
+        let local_addr = listener.local_addr()?;
+
+        let (done_tx, done_rx) = mpsc::unbounded_channel();
+        let writer = StoreWriter::spawn(writer_db, done_tx, config.store_queue, config.store_batch_max);
+        let (hub_tx, hub_rx) = mpsc::channel(8192);
+        let (events, _) = broadcast::channel(1024);
+        let io = RuntimeIo::new(hub_db, pool_db, hub_tx.downgrade(), events.clone());
+        let hub = Hub::new(config.hub.clone(), last_id, rooms);
+        let hub_task = tokio::spawn(run_hub(
+            hub,
+            io,
+            hub_rx,
+            done_rx,
+            writer.sender(),
+            config.shutdown_grace,
+        ));
+
+        let ctx = Arc::new(ListenerContext {
+            hub: hub_tx.clone(),
+            limiter: ConnectionLimiter::new(config.max_connections, config.max_connections_per_ip),
+            next_session: AtomicU64::new(1),
+            max_frame_bytes: config.hub.max_frame_bytes,
+            rate_per_second: config.hub.rate_per_second,
+            rate_burst: config.hub.rate_burst,
+            flood_disconnect_after: config.flood_disconnect_after,
+            outbound_queue: config.outbound_queue,
+            join_timeout: config.join_timeout,
+        });
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let (alive_tx, mut alive_rx) = mpsc::channel::<()>(1);
+        let accept_task = tokio::spawn(accept_loop(listener, ctx, stop_rx.clone(), alive_tx));
+        tracing::info!(address = %local_addr, database = %config.database, last_id, "palaver server listening");
+
+        let handle = ServerHandle {
+            hub: hub_tx,
+            stop: Arc::new(stop_tx),
+            events,
+        };
+        let supervisor_hub = handle.hub.clone();
+        let grace = config.shutdown_grace;
+        let mut stop_rx = stop_rx;
+        let task = tokio::spawn(async move {
+            let _ = stop_rx.wait_for(|s| *s).await;
+            tracing::info!("shutting down");
+            let _ = accept_task.await;
+            let (reply, replied) = oneshot::channel();
+            if supervisor_hub.send(HubMsg::Shutdown(reply)).await.is_ok() {
+                let _ = replied.await;
+            }
+            drop(supervisor_hub);
+            // Every connection task ends once its queue is sent (or the grace period is over).
+            let _ = tokio::time::timeout(grace + Duration::from_secs(1), alive_rx.recv()).await;
+            let _ = hub_task.await;
+            let _ = tokio::task::spawn_blocking(move || writer.finish()).await;
+            tracing::info!("shutdown complete");
+        });
+        Ok(Server {
+            local_addr,
+            handle,
+            task,
+        })
+    }
+
+    /// The address the server listens on (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    pub fn handle(&self) -> ServerHandle {
+        self.handle.clone()
+    }
+
+    /// Waits until the server has stopped (after [`ServerHandle::shutdown`]).
+    pub async fn wait(self) {
+        let _ = self.task.await;
+    }
+
+    /// Stops the server gracefully and waits until it has.
+    pub async fn shutdown(self) {
+        self.handle.shutdown();
+        self.wait().await;
+    }
+}
+
+impl ServerHandle {
+    /// Sends a `server` announcement to everyone.
+    pub async fn announce(&self, message: impl Into<String>) {
+        let _ = self.hub.send(HubMsg::Announce(message.into())).await;
+    }
+
+    /// Removes a user. Returns false if nobody of that name is online.
+    pub async fn kick(&self, username: &str, reason: &str) -> bool {
+        let (reply, answer) = oneshot::channel();
+        let msg = HubMsg::Kick {
+            username: username.to_string(),
+            reason: reason.to_string(),
+            reply,
+        };
+        if self.hub.send(msg).await.is_err() {
+            return false;
+        }
+        answer.await.unwrap_or(false)
+    }
+
+    /// Everyone joined, sorted by name (empty once the server has stopped).
+    pub async fn users(&self) -> Vec<UserSummary> {
+        let (reply, answer) = oneshot::channel();
+        if self.hub.send(HubMsg::Users(reply)).await.is_err() {
+            return Vec::new();
+        }
+        answer.await.unwrap_or_default()
+    }
+
+    /// Connections, joins, messages and announcements as they happen.
+    pub fn subscribe(&self) -> broadcast::Receiver<ServerEvent> {
+        self.events.subscribe()
+    }
+
+    /// Starts a graceful shutdown; [`Server::wait`] tells when it is done.
+    pub fn shutdown(&self) {
+        let _ = self.stop.send(true);
+    }
+}

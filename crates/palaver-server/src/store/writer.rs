@@ -1,0 +1,149 @@
+//! The single writer thread and its group commit.
+//!
+//! All writes go through one bounded queue to one thread that owns the write connection. The
+//! thread takes everything waiting in the queue (up to `max_batch` messages), stores it in one
+//! transaction, and reports the batch back, in order, on the completion channel. While it
+//! commits, new messages queue up and form the next batch: under load batches grow and the cost
+//! of each commit (an fsync) is shared by more messages; when idle, a lone message is committed
+//! at once. Nothing is acknowledged or broadcast before its batch is committed.
+//!
+//! The queue is bounded, so a store that cannot keep up slows the hub down (and through it, TCP
+//! slows the senders) instead of growing memory. Completions go on an unbounded channel that the
+//! hub drains first: it carries at most what the bounded queue let in, and keeping it unbounded
+//! means the writer never waits on the hub while the hub waits on the writer.
+
+use std::thread::JoinHandle;
+
+use tokio::sync::mpsc;
+
+use super::{Backend, RoomRecord, StoredMessage};
+
+/// Something to write.
+#[derive(Debug)]
+pub enum WriteOp {
+    Message(StoredMessage),
+    Room(RoomRecord),
+}
+
+/// What became of a batch of messages.
+#[derive(Debug)]
+pub enum StoreDone {
+    /// Durably stored, in id order.
+    Stored(Vec<StoredMessage>),
+    /// Not stored (the transaction failed); the error is for the log.
+    Failed(Vec<StoredMessage>, String),
+}
+
+/// The handle to the writer thread.
+pub struct StoreWriter {
+    tx: mpsc::Sender<WriteOp>,
+    thread: JoinHandle<()>,
+}
+
+impl StoreWriter {
+    /// Starts the writer thread with a queue of `queue` operations and batches of at most
+    /// `max_batch` messages.
+    pub fn spawn(
+        mut backend: Box<dyn Backend>,
+        done: mpsc::UnboundedSender<StoreDone>,
+        queue: usize,
+        max_batch: usize,
+    ) -> Self {
+        let (tx, mut rx) = mpsc::channel::<WriteOp>(queue);
+        let thread = std::thread::Builder::new()
+            .name("palaver-store-writer".into())
+            .spawn(move || {
+                let mut batch = Vec::with_capacity(max_batch);
+                while let Some(first) = rx.blocking_recv() {
+                    let mut next = Some(first);
+                    while let Some(op) = next.take() {
+                        match op {
+                            WriteOp::Message(m) => batch.push(m),
+                            WriteOp::Room(room) => {
+                                if let Err(e) = backend.save_room(&room) {
+                                    tracing::error!(room = %room.name, error = %e, "could not save room");
+                                }
+                            }
+                        }
+                        if batch.len() < max_batch {
+                            next = rx.try_recv().ok();
+                        }
+                    }
+                    if batch.is_empty() {
+                        continue;
+                    }
+                    let taken = std::mem::replace(&mut batch, Vec::with_capacity(max_batch));
+                    let outcome = match backend.append(&taken) {
+                        Ok(()) => StoreDone::Stored(taken),
+                        Err(e) => {
+                            tracing::error!(error = %e, messages = taken.len(), "could not store messages");
+                            StoreDone::Failed(taken, e.to_string())
+                        }
+                    };
+                    if done.send(outcome).is_err() {
+                        // Nobody listens for completions any more (shutdown); keep storing.
+                    }
+                }
+            })
+            .expect("spawn store writer thread");
+        StoreWriter { tx, thread }
+    }
+
+    /// A sender for write operations.
+    pub fn sender(&self) -> mpsc::Sender<WriteOp> {
+        self.tx.clone()
+    }
+
+    /// Closes the queue and waits until everything queued is stored. Other senders must have been
+    /// dropped first, or this waits for them.
+    pub fn finish(self) {
+        drop(self.tx);
+        if self.thread.join().is_err() {
+            tracing::error!("store writer thread panicked");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{sqlite::SqliteBackend, MessageKind};
+
+    #[test]
+    fn batches_are_reported_in_order_and_everything_is_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.db");
+        let path = path.to_str().unwrap();
+        let (done_tx, mut done_rx) = mpsc::unbounded_channel();
+        let writer = StoreWriter::spawn(
+            Box::new(SqliteBackend::open(path).unwrap()),
+            done_tx,
+            1024,
+            64,
+        );
+        let tx = writer.sender();
+        for id in 1..=500u64 {
+            tx.blocking_send(WriteOp::Message(StoredMessage {
+                id,
+                ts_ms: id as i64,
+                content: format!("m{id}"),
+                kind: MessageKind::Public {
+                    room: "general".into(),
+                    room_key: "general".into(),
+                    username: "a".into(),
+                },
+            }))
+            .unwrap();
+        }
+        drop(tx);
+        writer.finish();
+        let mut seen = Vec::new();
+        while let Ok(StoreDone::Stored(batch)) = done_rx.try_recv() {
+            assert!(batch.len() <= 64);
+            seen.extend(batch.into_iter().map(|m| m.id));
+        }
+        assert_eq!(seen, (1..=500).collect::<Vec<_>>());
+        let mut db = SqliteBackend::open(path).unwrap();
+        assert_eq!(db.last_id().unwrap(), 500);
+    }
+}

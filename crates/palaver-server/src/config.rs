@@ -206,14 +206,20 @@ impl Args {
             None => d.bind,
         };
         let max_frame_bytes = self.max_frame_bytes.unwrap_or(d.hub.max_frame_bytes);
-        anyhow::ensure!(max_frame_bytes >= 256, "--max-frame-bytes must be at least 256");
+        anyhow::ensure!(
+            max_frame_bytes >= 256,
+            "--max-frame-bytes must be at least 256"
+        );
         let hub = HubConfig {
             max_frame_bytes,
             max_message_bytes: self.max_message_bytes.unwrap_or(d.hub.max_message_bytes),
             rate_per_second: self.rate_per_second.unwrap_or(d.hub.rate_per_second),
             rate_burst: self.rate_burst.unwrap_or(d.hub.rate_burst),
             history_on_join: self.history_on_join.unwrap_or(d.hub.history_on_join),
-            history_page_max: self.history_page_max.unwrap_or(d.hub.history_page_max).max(1),
+            history_page_max: self
+                .history_page_max
+                .unwrap_or(d.hub.history_page_max)
+                .max(1),
             max_rooms_per_user: self.max_rooms_per_user.unwrap_or(d.hub.max_rooms_per_user),
             max_rooms: self.max_rooms.unwrap_or(d.hub.max_rooms),
             max_resume: self.max_resume.unwrap_or(d.hub.max_resume),
@@ -227,10 +233,14 @@ impl Args {
                 catch_up_buffer: outbound_queue * 4,
                 ..hub
             },
-            flood_disconnect_after: self.flood_disconnect_after.unwrap_or(d.flood_disconnect_after),
+            flood_disconnect_after: self
+                .flood_disconnect_after
+                .unwrap_or(d.flood_disconnect_after),
             outbound_queue,
             max_connections: self.max_connections.unwrap_or(d.max_connections),
-            max_connections_per_ip: self.max_connections_per_ip.unwrap_or(d.max_connections_per_ip),
+            max_connections_per_ip: self
+                .max_connections_per_ip
+                .unwrap_or(d.max_connections_per_ip),
             join_timeout: self
                 .join_timeout_secs
                 .map(Duration::from_secs)
@@ -245,7 +255,11 @@ impl Args {
 fn resolve_bind(text: &str) -> anyhow::Result<SocketAddr> {
     use std::net::ToSocketAddrs;
     text.to_socket_addrs()
-        .map_err(|e| anyhow::anyhow!("invalid --bind {text:?}: {e} (expected ADDR:PORT, e.g. 127.0.0.1:7878)"))?
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "invalid --bind {text:?}: {e} (expected ADDR:PORT, e.g. 127.0.0.1:7878)"
+            )
+        })?
         .next()
         .ok_or_else(|| anyhow::anyhow!("--bind {text:?} resolves to no address"))
 }
@@ -266,7 +280,11 @@ mod tests {
     fn flags_beat_the_file_and_the_file_beats_defaults() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("palaver.toml");
-        std::fs::write(&path, "bind = \"127.0.0.1:9000\"\nrate_burst = 3\nmax_connections_per_ip = 7\n").unwrap();
+        std::fs::write(
+            &path,
+            "bind = \"127.0.0.1:9000\"\nrate_burst = 3\nmax_connections_per_ip = 7\n",
+        )
+        .unwrap();
         let args = Args::parse_from([
             "palaver-server",
             "--config",

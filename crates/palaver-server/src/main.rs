@@ -40,10 +40,14 @@ fn main() -> anyhow::Result<()> {
 
 fn init_logging(args: &Args) -> anyhow::Result<()> {
     let filter = match &args.log_level {
-        Some(level) => EnvFilter::try_new(level).with_context(|| format!("invalid --log-level {level:?}"))?,
+        Some(level) => {
+            EnvFilter::try_new(level).with_context(|| format!("invalid --log-level {level:?}"))?
+        }
         None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
     };
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match args.log_format.unwrap_or_default() {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
@@ -109,7 +113,10 @@ async fn console_command(handle: &ServerHandle, line: &str) {
             tracing::warn!(command = cmd, "unknown console command (try /users, /kick, /shutdown; start a line with // to announce it)")
         }
         _ => {
-            let text = line.strip_prefix('/').filter(|l| l.starts_with('/')).unwrap_or(line);
+            let text = line
+                .strip_prefix('/')
+                .filter(|l| l.starts_with('/'))
+                .unwrap_or(line);
             handle.announce(text).await;
         }
     }

@@ -23,8 +23,8 @@ use crate::config::ServerConfig;
 use crate::hub::{Hub, UserSummary};
 use crate::limits::ConnectionLimiter;
 use crate::listener::{accept::accept_loop, ListenerContext};
-use crate::runtime::{run_hub, HubMsg, RuntimeIo};
 pub use crate::runtime::ServerEvent;
+use crate::runtime::{run_hub, HubMsg, RuntimeIo};
 use crate::store::{self, RoomRecord, StoreWriter};
 
 /// A running server.
@@ -74,7 +74,12 @@ impl Server {
         let local_addr = listener.local_addr()?;
 
         let (done_tx, done_rx) = mpsc::unbounded_channel();
-        let writer = StoreWriter::spawn(writer_db, done_tx, config.store_queue, config.store_batch_max);
+        let writer = StoreWriter::spawn(
+            writer_db,
+            done_tx,
+            config.store_queue,
+            config.store_batch_max,
+        );
         let (hub_tx, hub_rx) = mpsc::channel(8192);
         let (events, _) = broadcast::channel(1024);
         let io = RuntimeIo::new(hub_db, pool_db, hub_tx.downgrade(), events.clone());

@@ -39,8 +39,15 @@ pub enum Departure {
 /// Which conversation a history page is for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HistoryTarget {
-    Room { key: String, name: String },
-    Direct { my_key: String, other_key: String, with: String },
+    Room {
+        key: String,
+        name: String,
+    },
+    Direct {
+        my_key: String,
+        other_key: String,
+        with: String,
+    },
 }
 
 /// A history page to fetch and send to `session` (no reply to the hub needed).
@@ -57,15 +64,44 @@ pub struct HistoryQuery {
 /// What happened, for the log and for dashboards.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HubEvent {
-    Connected { session: SessionId, peer: String },
-    Joined { session: SessionId, username: String },
-    Left { username: String, reason: String },
-    RoomJoined { username: String, room: String },
-    RoomLeft { username: String, room: String },
-    Message { id: u64, room: String, username: String, content: String },
-    Private { id: u64, sender: String, target: String },
-    Announced { message: String },
-    Kicked { username: String, reason: String },
+    Connected {
+        session: SessionId,
+        peer: String,
+    },
+    Joined {
+        session: SessionId,
+        username: String,
+    },
+    Left {
+        username: String,
+        reason: String,
+    },
+    RoomJoined {
+        username: String,
+        room: String,
+    },
+    RoomLeft {
+        username: String,
+        room: String,
+    },
+    Message {
+        id: u64,
+        room: String,
+        username: String,
+        content: String,
+    },
+    Private {
+        id: u64,
+        sender: String,
+        target: String,
+    },
+    Announced {
+        message: String,
+    },
+    Kicked {
+        username: String,
+        reason: String,
+    },
 }
 
 /// The effects the hub asks for.

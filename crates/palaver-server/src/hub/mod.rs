@@ -126,8 +126,10 @@ impl Hub {
             slow: Vec::new(),
         };
         for r in rooms {
-            hub.rooms
-                .insert(r.key.clone(), Room::new(r.name, r.key, r.topic, r.created_ms));
+            hub.rooms.insert(
+                r.key.clone(),
+                Room::new(r.name, r.key, r.topic, r.created_ms),
+            );
         }
         hub
     }
@@ -179,8 +181,10 @@ impl Hub {
             session,
             peer: peer.clone(),
         });
-        self.sessions
-            .insert(session, Session::new(session, peer, timestamp::now_millis()));
+        self.sessions.insert(
+            session,
+            Session::new(session, peer, timestamp::now_millis()),
+        );
     }
 
     /// A connection ended or is to be ended.
@@ -202,7 +206,10 @@ impl Hub {
     pub fn stored(&mut self, batch: Vec<StoredMessage>, io: &mut impl HubIo) {
         for message in batch {
             let Some(pending) = self.pending.pop_front() else {
-                tracing::error!(id = message.id, "stored a message the hub was not waiting for");
+                tracing::error!(
+                    id = message.id,
+                    "stored a message the hub was not waiting for"
+                );
                 continue;
             };
             debug_assert_eq!(pending.id, message.id, "store reports in id order");
@@ -359,7 +366,10 @@ impl Hub {
         } else {
             reason.trim().to_string()
         };
-        let name = self.sessions[&session].name().unwrap_or_default().to_string();
+        let name = self.sessions[&session]
+            .name()
+            .unwrap_or_default()
+            .to_string();
         let notice = ServerFrame::Error {
             code: ErrorCode::Kicked,
             message: format!("You were removed from the server: {reason}."),

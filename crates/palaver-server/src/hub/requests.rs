@@ -55,7 +55,10 @@ impl Hub {
                 rooms,
             } => {
                 if joined {
-                    let name = self.sessions[&session].name().unwrap_or_default().to_string();
+                    let name = self.sessions[&session]
+                        .name()
+                        .unwrap_or_default()
+                        .to_string();
                     self.error_to(
                         session,
                         ErrorCode::AlreadyJoined,
@@ -134,7 +137,13 @@ impl Hub {
                         continue;
                     }
                     if room_names.len() >= self.config.max_rooms_per_user {
-                        refusals.push((ErrorCode::TooManyRooms, format!("Not joined to {room:?}: you may be in at most {} rooms.", self.config.max_rooms_per_user)));
+                        refusals.push((
+                            ErrorCode::TooManyRooms,
+                            format!(
+                                "Not joined to {room:?}: you may be in at most {} rooms.",
+                                self.config.max_rooms_per_user
+                            ),
+                        ));
                     } else if !self.rooms.contains_key(&room_key)
                         && self.rooms.len() >= self.config.max_rooms
                     {
@@ -233,7 +242,14 @@ impl Hub {
                 let room = &self.rooms[room_key].name;
                 format!("{name} joined #{room}")
             };
-            self.system_to_room(room_key, text, SystemEvent::Joined, &name, Some(session), io);
+            self.system_to_room(
+                room_key,
+                text,
+                SystemEvent::Joined,
+                &name,
+                Some(session),
+                io,
+            );
         }
         if let Some(since) = since {
             self.start_resume(session, since, room_keys, key, io);
@@ -340,12 +356,24 @@ impl Hub {
         let key = validate::fold(&name);
         if !self.rooms.contains_key(&key) {
             let message = format!("There is no room named {name:?}.");
-            self.error_to(session, ErrorCode::UnknownRoom, message, reference.clone(), io);
+            self.error_to(
+                session,
+                ErrorCode::UnknownRoom,
+                message,
+                reference.clone(),
+                io,
+            );
             return None;
         }
         if !self.rooms[&key].members.contains(&session) {
             let message = format!("You are not in {name:?}; join it first.");
-            self.error_to(session, ErrorCode::NotInRoom, message, reference.clone(), io);
+            self.error_to(
+                session,
+                ErrorCode::NotInRoom,
+                message,
+                reference.clone(),
+                io,
+            );
             return None;
         }
         Some(key)
@@ -458,8 +486,15 @@ impl Hub {
         };
         let key = validate::fold(&name);
         let (username, _) = self.user_of(session);
-        let in_rooms = self.sessions[&session].user.as_ref().map_or(0, |u| u.rooms.len());
-        if self.rooms.get(&key).is_some_and(|r| r.members.contains(&session)) {
+        let in_rooms = self.sessions[&session]
+            .user
+            .as_ref()
+            .map_or(0, |u| u.rooms.len());
+        if self
+            .rooms
+            .get(&key)
+            .is_some_and(|r| r.members.contains(&session))
+        {
             return self.send_joined_room(session, &key, reference, io);
         }
         if in_rooms >= self.config.max_rooms_per_user {
@@ -479,13 +514,24 @@ impl Hub {
         if let Some(room) = self.rooms.get_mut(&key) {
             room.members.insert(session);
         }
-        if let Some(user) = self.sessions.get_mut(&session).and_then(|s| s.user.as_mut()) {
+        if let Some(user) = self
+            .sessions
+            .get_mut(&session)
+            .and_then(|s| s.user.as_mut())
+        {
             user.rooms.push(key.clone());
         }
         self.send_joined_room(session, &key, reference, io);
         let room_name = self.rooms[&key].name.clone();
         let text = format!("{username} joined #{room_name}");
-        self.system_to_room(&key, text, SystemEvent::Joined, &username, Some(session), io);
+        self.system_to_room(
+            &key,
+            text,
+            SystemEvent::Joined,
+            &username,
+            Some(session),
+            io,
+        );
         io.event(HubEvent::RoomJoined {
             username,
             room: room_name,
@@ -503,7 +549,11 @@ impl Hub {
             return;
         };
         let (username, _) = self.user_of(session);
-        if let Some(user) = self.sessions.get_mut(&session).and_then(|s| s.user.as_mut()) {
+        if let Some(user) = self
+            .sessions
+            .get_mut(&session)
+            .and_then(|s| s.user.as_mut())
+        {
             user.rooms.retain(|k| *k != key);
         }
         self.leave_room_quietly(session, &key);
@@ -536,7 +586,13 @@ impl Hub {
                     Some(r) => (Some(r.name.clone()), r.members.iter().copied().collect()),
                     None => {
                         let message = format!("There is no room named {raw:?}.");
-                        return self.error_to(session, ErrorCode::UnknownRoom, message, reference, io);
+                        return self.error_to(
+                            session,
+                            ErrorCode::UnknownRoom,
+                            message,
+                            reference,
+                            io,
+                        );
                     }
                 }
             }

@@ -146,8 +146,16 @@ fn welcome_names_you_and_others_see_you_join() {
 #[test]
 fn public_message_reaches_everyone_after_it_is_stored() {
     let (mut hub, mut io) = three_users();
-    send(&mut hub, &mut io, 1, json!({"type":"message","content":"hi all","ref":"c1"}));
-    assert!(io.sent.is_empty(), "nothing goes out before the store has it");
+    send(
+        &mut hub,
+        &mut io,
+        1,
+        json!({"type":"message","content":"hi all","ref":"c1"}),
+    );
+    assert!(
+        io.sent.is_empty(),
+        "nothing goes out before the store has it"
+    );
     settle(&mut hub, &mut io);
     let alice = io.take(1);
     assert_eq!(alice[0]["type"], "ack");
@@ -166,7 +174,12 @@ fn public_message_reaches_everyone_after_it_is_stored() {
 #[test]
 fn private_message_reaches_only_its_target() {
     let (mut hub, mut io) = three_users();
-    send(&mut hub, &mut io, 1, json!({"type":"private_message","target":"BOB","content":"psst"}));
+    send(
+        &mut hub,
+        &mut io,
+        1,
+        json!({"type":"private_message","target":"BOB","content":"psst"}),
+    );
     settle(&mut hub, &mut io);
     let bob = io.take(2);
     assert_eq!(bob.len(), 1);
@@ -182,7 +195,12 @@ fn private_message_reaches_only_its_target() {
 #[test]
 fn private_message_to_nobody_is_not_delivered_nor_stored() {
     let (mut hub, mut io) = three_users();
-    send(&mut hub, &mut io, 1, json!({"type":"private_message","target":"dave","content":"?"}));
+    send(
+        &mut hub,
+        &mut io,
+        1,
+        json!({"type":"private_message","target":"dave","content":"?"}),
+    );
     let alice = io.take(1);
     assert_eq!(alice[0]["type"], "private_confirmation");
     assert_eq!(alice[0]["delivered"], false);
@@ -194,13 +212,33 @@ fn private_message_to_nobody_is_not_delivered_nor_stored() {
 fn names_are_unique_case_insensitively_and_a_refused_join_can_retry() {
     let (mut hub, mut io) = three_users();
     hub.connect(4, "x".into(), &mut io);
-    send(&mut hub, &mut io, 4, json!({"type":"join","username":"ALICE"}));
+    send(
+        &mut hub,
+        &mut io,
+        4,
+        json!({"type":"join","username":"ALICE"}),
+    );
     assert_eq!(error_code(&io.take(4)).as_deref(), Some("username_taken"));
-    send(&mut hub, &mut io, 4, json!({"type":"join","username":"bad name"}));
+    send(
+        &mut hub,
+        &mut io,
+        4,
+        json!({"type":"join","username":"bad name"}),
+    );
     assert_eq!(error_code(&io.take(4)).as_deref(), Some("invalid_username"));
-    send(&mut hub, &mut io, 4, json!({"type":"join","username":"alice2"}));
+    send(
+        &mut hub,
+        &mut io,
+        4,
+        json!({"type":"join","username":"alice2"}),
+    );
     assert_eq!(io.take(4)[0]["type"], "welcome");
-    send(&mut hub, &mut io, 4, json!({"type":"join","username":"again"}));
+    send(
+        &mut hub,
+        &mut io,
+        4,
+        json!({"type":"join","username":"again"}),
+    );
     assert_eq!(error_code(&io.take(4)).as_deref(), Some("already_joined"));
 }
 
@@ -209,7 +247,12 @@ fn chat_before_join_is_refused() {
     let mut hub = Hub::new(config(), 0, Vec::new());
     let mut io = TestIo::default();
     hub.connect(1, "x".into(), &mut io);
-    send(&mut hub, &mut io, 1, json!({"type":"message","content":"hi"}));
+    send(
+        &mut hub,
+        &mut io,
+        1,
+        json!({"type":"message","content":"hi"}),
+    );
     assert_eq!(error_code(&io.take(1)).as_deref(), Some("not_joined"));
     send(&mut hub, &mut io, 1, json!({"type":"ping","ref":7}));
     let pong = io.take(1);
@@ -220,10 +263,20 @@ fn chat_before_join_is_refused() {
 #[test]
 fn content_rules_are_enforced() {
     let (mut hub, mut io) = three_users();
-    send(&mut hub, &mut io, 1, json!({"type":"message","content":"   "}));
+    send(
+        &mut hub,
+        &mut io,
+        1,
+        json!({"type":"message","content":"   "}),
+    );
     assert_eq!(error_code(&io.take(1)).as_deref(), Some("empty_content"));
     let long = "x".repeat(hub.config().max_message_bytes + 1);
-    send(&mut hub, &mut io, 1, json!({"type":"message","content":long}));
+    send(
+        &mut hub,
+        &mut io,
+        1,
+        json!({"type":"message","content":long}),
+    );
     assert_eq!(error_code(&io.take(1)).as_deref(), Some("content_too_long"));
     assert!(io.persisted.is_empty());
 }
@@ -231,32 +284,67 @@ fn content_rules_are_enforced() {
 #[test]
 fn rooms_keep_their_messages_to_their_members() {
     let (mut hub, mut io) = three_users();
-    send(&mut hub, &mut io, 1, json!({"type":"join_room","room":"#Rust"}));
+    send(
+        &mut hub,
+        &mut io,
+        1,
+        json!({"type":"join_room","room":"#Rust"}),
+    );
     let joined = io.take(1);
     assert_eq!(joined[0]["type"], "joined_room");
     assert_eq!(joined[0]["room"]["name"], "Rust");
-    send(&mut hub, &mut io, 2, json!({"type":"join_room","room":"rust"}));
+    send(
+        &mut hub,
+        &mut io,
+        2,
+        json!({"type":"join_room","room":"rust"}),
+    );
     assert_eq!(io.take(1)[0]["message"], "bob joined #Rust");
     io.take(2);
-    send(&mut hub, &mut io, 1, json!({"type":"message","room":"rust","content":"crab"}));
+    send(
+        &mut hub,
+        &mut io,
+        1,
+        json!({"type":"message","room":"rust","content":"crab"}),
+    );
     settle(&mut hub, &mut io);
     assert_eq!(io.take(2)[0]["content"], "crab");
     assert!(io.take(3).is_empty(), "carol is not in #Rust");
 
-    send(&mut hub, &mut io, 3, json!({"type":"message","room":"rust","content":"me too"}));
+    send(
+        &mut hub,
+        &mut io,
+        3,
+        json!({"type":"message","room":"rust","content":"me too"}),
+    );
     assert_eq!(error_code(&io.take(3)).as_deref(), Some("not_in_room"));
-    send(&mut hub, &mut io, 3, json!({"type":"message","room":"nowhere","content":"x"}));
+    send(
+        &mut hub,
+        &mut io,
+        3,
+        json!({"type":"message","room":"nowhere","content":"x"}),
+    );
     assert_eq!(error_code(&io.take(3)).as_deref(), Some("unknown_room"));
 
     // A later member sees the room's recent messages.
-    send(&mut hub, &mut io, 3, json!({"type":"join_room","room":"rust"}));
+    send(
+        &mut hub,
+        &mut io,
+        3,
+        json!({"type":"join_room","room":"rust"}),
+    );
     let joined = io.take(3);
     assert_eq!(joined[0]["history"][0]["content"], "crab");
     assert_eq!(joined[0]["members"], json!(["alice", "bob", "carol"]));
     assert_eq!(io.take(2)[0]["message"], "carol joined #Rust");
     io.take(1);
 
-    send(&mut hub, &mut io, 2, json!({"type":"leave_room","room":"rust"}));
+    send(
+        &mut hub,
+        &mut io,
+        2,
+        json!({"type":"leave_room","room":"rust"}),
+    );
     assert_eq!(io.types(2), vec!["left_room"]);
     assert_eq!(io.take(1)[0]["message"], "bob left #Rust");
 
@@ -270,7 +358,12 @@ fn rooms_keep_their_messages_to_their_members() {
 fn a_slow_consumer_is_disconnected_and_the_others_carry_on() {
     let (mut hub, mut io) = three_users();
     io.full.insert(3);
-    send(&mut hub, &mut io, 1, json!({"type":"message","content":"one"}));
+    send(
+        &mut hub,
+        &mut io,
+        1,
+        json!({"type":"message","content":"one"}),
+    );
     settle(&mut hub, &mut io);
     assert!(io
         .closed
@@ -278,7 +371,12 @@ fn a_slow_consumer_is_disconnected_and_the_others_carry_on() {
     let bob = io.take(2);
     assert_eq!(bob[0]["content"], "one");
     assert_eq!(bob[1]["message"], "carol left the chat (too slow)");
-    send(&mut hub, &mut io, 1, json!({"type":"message","content":"two"}));
+    send(
+        &mut hub,
+        &mut io,
+        1,
+        json!({"type":"message","content":"two"}),
+    );
     settle(&mut hub, &mut io);
     assert_eq!(io.take(2)[0]["content"], "two");
     assert_eq!(hub.users().len(), 2);
@@ -290,7 +388,12 @@ fn disconnect_tells_the_room_and_frees_the_name() {
     hub.disconnect(2, Departure::Disconnected, &mut io);
     assert_eq!(io.take(1)[0]["message"], "bob left the chat");
     hub.connect(9, "x".into(), &mut io);
-    send(&mut hub, &mut io, 9, json!({"type":"join","username":"Bob"}));
+    send(
+        &mut hub,
+        &mut io,
+        9,
+        json!({"type":"join","username":"Bob"}),
+    );
     assert_eq!(io.take(9)[0]["type"], "welcome");
 }
 
@@ -298,7 +401,12 @@ fn disconnect_tells_the_room_and_frees_the_name() {
 fn resume_replays_before_live_traffic() {
     let (mut hub, mut io) = three_users();
     for text in ["m1", "m2", "m3"] {
-        send(&mut hub, &mut io, 1, json!({"type":"message","content":text}));
+        send(
+            &mut hub,
+            &mut io,
+            1,
+            json!({"type":"message","content":text}),
+        );
     }
     settle(&mut hub, &mut io);
     let seen = io.take(2);
@@ -307,7 +415,12 @@ fn resume_replays_before_live_traffic() {
     io.sent.clear();
 
     hub.connect(5, "x".into(), &mut io);
-    send(&mut hub, &mut io, 5, json!({"type":"join","username":"bob","since":last_seen}));
+    send(
+        &mut hub,
+        &mut io,
+        5,
+        json!({"type":"join","username":"bob","since":last_seen}),
+    );
     assert_eq!(io.types(5), vec!["welcome"]);
     let (session, scope) = io.replays.pop().unwrap();
     assert_eq!(session, 5);
@@ -316,7 +429,12 @@ fn resume_replays_before_live_traffic() {
     assert_eq!(scope.user_key, "bob");
 
     // Live traffic during the replay waits for it.
-    send(&mut hub, &mut io, 1, json!({"type":"message","content":"live"}));
+    send(
+        &mut hub,
+        &mut io,
+        1,
+        json!({"type":"message","content":"live"}),
+    );
     settle(&mut hub, &mut io);
     assert!(io.take(5).is_empty());
     hub.resume_done(5, last_seen, 2, true, &mut io);
@@ -329,14 +447,29 @@ fn resume_replays_before_live_traffic() {
 #[test]
 fn history_requests_stop_at_what_was_delivered() {
     let (mut hub, mut io) = three_users();
-    send(&mut hub, &mut io, 1, json!({"type":"message","content":"a"}));
+    send(
+        &mut hub,
+        &mut io,
+        1,
+        json!({"type":"message","content":"a"}),
+    );
     settle(&mut hub, &mut io);
-    send(&mut hub, &mut io, 1, json!({"type":"message","content":"in flight"}));
+    send(
+        &mut hub,
+        &mut io,
+        1,
+        json!({"type":"message","content":"in flight"}),
+    );
     send(&mut hub, &mut io, 2, json!({"type":"history","limit":1000}));
     let q = io.history_queries.pop().unwrap();
     assert_eq!(q.before, hub.last_fanned() + 1);
     assert_eq!(q.limit, hub.config().history_page_max);
-    send(&mut hub, &mut io, 2, json!({"type":"history","with":"Alice"}));
+    send(
+        &mut hub,
+        &mut io,
+        2,
+        json!({"type":"history","with":"Alice"}),
+    );
     let q = io.history_queries.pop().unwrap();
     assert_eq!(
         q.target,
@@ -355,10 +488,21 @@ fn shutdown_announces_and_refuses_new_messages() {
     for id in 1..=3 {
         let got = io.take(id);
         assert_eq!(got[0]["type"], "server");
-        assert!(got[0]["message"].as_str().unwrap().contains("shutting down"));
+        assert!(got[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("shutting down"));
     }
-    send(&mut hub, &mut io, 1, json!({"type":"message","content":"late"}));
-    assert_eq!(error_code(&io.take(1)).as_deref(), Some("server_shutting_down"));
+    send(
+        &mut hub,
+        &mut io,
+        1,
+        json!({"type":"message","content":"late"}),
+    );
+    assert_eq!(
+        error_code(&io.take(1)).as_deref(),
+        Some("server_shutting_down")
+    );
     hub.close_all(&mut io);
     assert_eq!(io.closed.len(), 3);
 }
@@ -379,7 +523,12 @@ fn kick_removes_the_user_and_tells_them_why() {
 fn ids_increase_and_topics_are_shared() {
     let (mut hub, mut io) = three_users();
     for n in 0..5 {
-        send(&mut hub, &mut io, 1, json!({"type":"message","content":format!("{n}")}));
+        send(
+            &mut hub,
+            &mut io,
+            1,
+            json!({"type":"message","content":format!("{n}")}),
+        );
     }
     settle(&mut hub, &mut io);
     let ids: Vec<u64> = io
@@ -388,7 +537,12 @@ fn ids_increase_and_topics_are_shared() {
         .map(|f| f["id"].as_u64().unwrap())
         .collect();
     assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
-    send(&mut hub, &mut io, 1, json!({"type":"topic","room":"general","topic":"Welcome!"}));
+    send(
+        &mut hub,
+        &mut io,
+        1,
+        json!({"type":"topic","room":"general","topic":"Welcome!"}),
+    );
     assert_eq!(io.take(2)[0]["topic"], "Welcome!");
     assert_eq!(io.rooms_saved.last().unwrap().topic, "Welcome!");
 }

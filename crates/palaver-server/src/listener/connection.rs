@@ -25,9 +25,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use palaver_proto::{
-    encode_frame, parse_request, CodecError, ErrorCode, LineDecoder, ServerFrame,
-};
+use palaver_proto::{encode_frame, parse_request, CodecError, ErrorCode, LineDecoder, ServerFrame};
 
 use super::ListenerContext;
 use crate::hub::{Departure, SessionId};
@@ -38,7 +36,12 @@ use crate::runtime::{Control, HubMsg, SessionHandle};
 const WRITE_BATCH_BYTES: usize = 64 * 1024;
 
 /// Serves one connection until it ends.
-pub async fn serve(stream: TcpStream, peer: SocketAddr, session: SessionId, ctx: Arc<ListenerContext>) {
+pub async fn serve(
+    stream: TcpStream,
+    peer: SocketAddr,
+    session: SessionId,
+    ctx: Arc<ListenerContext>,
+) {
     let span = tracing::info_span!("conn", %peer, session);
     async move {
         let _ = stream.set_nodelay(true);
@@ -60,7 +63,8 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, session: SessionId, ctx:
         if registered.is_err() {
             return;
         }
-        let writer = tokio::spawn(write_loop(writer, queue_rx, control_rx.clone()).in_current_span());
+        let writer =
+            tokio::spawn(write_loop(writer, queue_rx, control_rx.clone()).in_current_span());
         let departure = read_loop(reader, session, &queue_tx, control_rx, &ctx).await;
         tracing::debug!(?departure, "reader finished");
         let _ = ctx.hub.send(HubMsg::Gone { session, departure }).await;
@@ -102,7 +106,10 @@ async fn read_loop(
                     "You are sending too fast (at most {} per second, bursts of {}); that message was not sent.",
                     ctx.rate_per_second, ctx.rate_burst
                 );
-                if !reply(queue, ServerFrame::error_with(ErrorCode::RateLimited, message)) {
+                if !reply(
+                    queue,
+                    ServerFrame::error_with(ErrorCode::RateLimited, message),
+                ) {
                     return Departure::Closed(ErrorCode::SlowConsumer);
                 }
                 continue;
@@ -116,7 +123,12 @@ async fn read_loop(
                 Err(CodecError::InvalidUtf8) => ServerFrame::error(ErrorCode::InvalidUtf8),
                 Ok(line) => match parse_request(&line) {
                     Ok(request) => {
-                        if ctx.hub.send(HubMsg::Request { session, request }).await.is_err() {
+                        if ctx
+                            .hub
+                            .send(HubMsg::Request { session, request })
+                            .await
+                            .is_err()
+                        {
                             return Departure::Disconnected;
                         }
                         continue;

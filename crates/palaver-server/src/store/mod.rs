@@ -118,8 +118,7 @@ pub trait Backend: Send + 'static {
     fn last_id(&mut self) -> Result<u64, StoreError>;
     fn rooms(&mut self) -> Result<Vec<RoomRecord>, StoreError>;
     /// Up to `limit` public messages of a room with ids below `before`, oldest first.
-    fn room_page(&mut self, room_key: &str, before: u64, limit: usize)
-        -> Result<Page, StoreError>;
+    fn room_page(&mut self, room_key: &str, before: u64, limit: usize) -> Result<Page, StoreError>;
     /// Up to `limit` private messages between two users with ids below `before`, oldest first.
     fn direct_page(
         &mut self,

@@ -167,9 +167,9 @@ impl Backend for SqliteBackend {
     }
 
     fn rooms(&mut self) -> Result<Vec<RoomRecord>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT room_key, name, topic, created_ms FROM rooms ORDER BY room_key")?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT room_key, name, topic, created_ms FROM rooms ORDER BY room_key",
+        )?;
         let rooms = stmt
             .query_map([], |r| {
                 Ok(RoomRecord {
@@ -183,12 +183,7 @@ impl Backend for SqliteBackend {
         Ok(rooms)
     }
 
-    fn room_page(
-        &mut self,
-        room_key: &str,
-        before: u64,
-        limit: usize,
-    ) -> Result<Page, StoreError> {
+    fn room_page(&mut self, room_key: &str, before: u64, limit: usize) -> Result<Page, StoreError> {
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {COLUMNS} FROM messages WHERE room_key = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3"
         ))?;
@@ -300,7 +295,8 @@ mod tests {
             .map(|i| public(i, "general", "alice", &format!("m{i}")))
             .collect();
         db.append(&batch).unwrap();
-        db.append(&[public(11, "rust", "bob", "elsewhere")]).unwrap();
+        db.append(&[public(11, "rust", "bob", "elsewhere")])
+            .unwrap();
         assert_eq!(db.last_id().unwrap(), 11);
 
         let page = db.room_page("general", u64::MAX, 4).unwrap();
@@ -308,7 +304,10 @@ mod tests {
         assert_eq!(ids, vec![7, 8, 9, 10]);
         assert!(page.has_more);
         let page = db.room_page("general", 3, 4).unwrap();
-        assert_eq!(page.messages.iter().map(|m| m.id).collect::<Vec<_>>(), vec![1, 2]);
+        assert_eq!(
+            page.messages.iter().map(|m| m.id).collect::<Vec<_>>(),
+            vec![1, 2]
+        );
         assert!(!page.has_more);
         assert_eq!(page.messages[0], batch[0]);
     }
@@ -323,7 +322,10 @@ mod tests {
         ])
         .unwrap();
         let page = db.direct_page("bob", "alice", u64::MAX, 50).unwrap();
-        assert_eq!(page.messages.iter().map(|m| m.id).collect::<Vec<_>>(), vec![1, 2]);
+        assert_eq!(
+            page.messages.iter().map(|m| m.id).collect::<Vec<_>>(),
+            vec![1, 2]
+        );
         let page = db.direct_page("carol", "bob", u64::MAX, 50).unwrap();
         assert!(page.messages.is_empty());
     }
@@ -350,7 +352,10 @@ mod tests {
                 limit: 100,
             })
             .unwrap();
-        assert_eq!(page.messages.iter().map(|m| m.id).collect::<Vec<_>>(), vec![2, 4, 5]);
+        assert_eq!(
+            page.messages.iter().map(|m| m.id).collect::<Vec<_>>(),
+            vec![2, 4, 5]
+        );
         assert!(!page.has_more);
     }
 

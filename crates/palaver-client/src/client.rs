@@ -1,0 +1,411 @@
+//! A managed session with a Palaver server: join, send, receive events, survive disconnects.
+//!
+//! [`Client::connect`] returns once the server has welcomed you (or with why it refused). A
+//! background task then owns the connection. Every frame the server sends becomes an
+//! [`Event::Frame`]. Sends that carry a correlation `ref` resolve when the server acknowledges
+//! that the message is stored (or refuses it).
+//!
+//! When the connection drops (the server restarted, the network blinked), the task reconnects
+//! with exponential backoff and joins again with `since` set to the newest message id it has
+//! seen and the rooms it was in. The server replays everything missed, in order, before live
+//! traffic, so the event stream has no gap and no duplicate. Being kicked, or a name the server
+//! refuses, ends the session instead.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::sync::{mpsc, oneshot};
+
+use palaver_proto::client_frame::Request;
+use palaver_proto::{validate, ClientFrame, ErrorCode, ServerFrame, Welcome};
+
+use crate::connection::{Connection, ConnectionError, FrameReader, FrameWriter};
+
+/// How to reach the server and who to be.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// `host:port`.
+    pub addr: String,
+    pub username: String,
+    /// Rooms to be in (default: `general`).
+    pub rooms: Vec<String>,
+    /// Reconnect when the connection drops.
+    pub reconnect: bool,
+    pub backoff_initial: Duration,
+    pub backoff_max: Duration,
+}
+
+impl ClientConfig {
+    pub fn new(addr: impl Into<String>, username: impl Into<String>) -> Self {
+        ClientConfig {
+            addr: addr.into(),
+            username: username.into(),
+            rooms: vec![palaver_proto::DEFAULT_ROOM.to_string()],
+            reconnect: true,
+            backoff_initial: Duration::from_millis(250),
+            backoff_max: Duration::from_secs(30),
+        }
+    }
+}
+
+/// What the session tells its owner.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// Joined (first time or after a reconnect).
+    Connected(Box<Welcome>),
+    /// A frame from the server.
+    Frame(ServerFrame),
+    /// The connection dropped; a reconnect follows if `reconnecting`.
+    Disconnected { reason: String, reconnecting: bool },
+    /// Waiting `delay` before attempt number `attempt`.
+    Reconnecting { attempt: u32, delay: Duration },
+    /// The session is over (quit, kicked, or the server refused us for good).
+    Closed { reason: String },
+}
+
+/// The server's answer to a message sent with [`Client::send_message`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ack {
+    pub id: u64,
+    pub timestamp: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error(transparent)]
+    Connection(#[from] ConnectionError),
+    #[error("{message} ({code})")]
+    Server { code: ErrorCode, message: String },
+    #[error("invalid username: {0}")]
+    InvalidUsername(String),
+    #[error("not connected; the message was not sent")]
+    NotConnected,
+    #[error("the session has ended")]
+    Ended,
+}
+
+type AckReply = oneshot::Sender<Result<Ack, ClientError>>;
+
+enum Command {
+    Send(ClientFrame, Option<AckReply>),
+    Quit(Option<String>),
+}
+
+/// A handle to the session; cheap to clone.
+#[derive(Clone)]
+pub struct Client {
+    commands: mpsc::Sender<Command>,
+}
+
+impl Client {
+    /// Connects and joins. Fails with the reason if the server cannot be reached or refuses.
+    pub async fn connect(
+        config: ClientConfig,
+    ) -> Result<(Client, mpsc::Receiver<Event>), ClientError> {
+        validate::username(&config.username).map_err(|(_, m)| ClientError::InvalidUsername(m))?;
+        let mut conn = Connection::connect(config.addr.as_str()).await?;
+        let welcome = conn
+            .join_as(ClientFrame::Join {
+                username: config.username.clone(),
+                since: None,
+                rooms: Some(config.rooms.clone()),
+            })
+            .await
+            .map_err(|e| match e {
+                ConnectionError::Refused { code, message } => ClientError::Server { code, message },
+                other => ClientError::Connection(other),
+            })?;
+        let (events_tx, events_rx) = mpsc::channel(4096);
+        let (commands_tx, commands_rx) = mpsc::channel(256);
+        let state = SessionState {
+            rooms: welcome.rooms.iter().map(|r| r.name.clone()).collect(),
+            last_seen: welcome.last_id,
+            pending: HashMap::new(),
+            next_ref: 1,
+            config,
+        };
+        let _ = events_tx.send(Event::Connected(welcome)).await;
+        tokio::spawn(run(state, conn, commands_rx, events_tx));
+        Ok((
+            Client {
+                commands: commands_tx,
+            },
+            events_rx,
+        ))
+    }
+
+    /// Sends any frame without waiting for an answer.
+    pub async fn send(&self, frame: ClientFrame) -> Result<(), ClientError> {
+        self.commands
+            .send(Command::Send(frame, None))
+            .await
+            .map_err(|_| ClientError::Ended)
+    }
+
+    /// Sends a frame with a `ref` and waits until the server has stored it (or refused it).
+    pub async fn send_acked(&self, frame: ClientFrame) -> Result<Ack, ClientError> {
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(Command::Send(frame, Some(reply)))
+            .await
+            .map_err(|_| ClientError::Ended)?;
+        answer.await.map_err(|_| ClientError::Ended)?
+    }
+
+    /// A public message to `room` (or `general`), acknowledged once stored.
+    pub async fn send_message(
+        &self,
+        room: Option<&str>,
+        content: &str,
+    ) -> Result<Ack, ClientError> {
+        self.send_acked(ClientFrame::Message {
+            content: content.to_string(),
+            room: room.map(str::to_string),
+        })
+        .await
+    }
+
+    /// A private message, acknowledged once stored and routed.
+    pub async fn send_private(&self, target: &str, content: &str) -> Result<Ack, ClientError> {
+        self.send_acked(ClientFrame::PrivateMessage {
+            target: target.to_string(),
+            content: content.to_string(),
+        })
+        .await
+    }
+
+    /// Leaves the server politely and ends the session.
+    pub async fn quit(&self, reason: Option<&str>) {
+        let _ = self
+            .commands
+            .send(Command::Quit(reason.map(str::to_string)))
+            .await;
+    }
+}
+
+struct SessionState {
+    config: ClientConfig,
+    rooms: Vec<String>,
+    /// The newest message id seen: where a resume starts.
+    last_seen: u64,
+    pending: HashMap<u64, AckReply>,
+    next_ref: u64,
+}
+
+enum Ending {
+    /// Reconnect (if configured).
+    Lost(String),
+    /// Do not reconnect.
+    Over(String),
+}
+
+async fn run(
+    mut state: SessionState,
+    conn: Connection,
+    mut commands: mpsc::Receiver<Command>,
+    events: mpsc::Sender<Event>,
+) {
+    let (mut reader, mut writer) = conn.into_split();
+    loop {
+        let ending = serve(&mut state, &mut reader, &mut writer, &mut commands, &events).await;
+        for (_, reply) in state.pending.drain() {
+            let _ = reply.send(Err(ClientError::NotConnected));
+        }
+        let reason = match ending {
+            Ending::Over(reason) => {
+                let _ = events.send(Event::Closed { reason }).await;
+                return;
+            }
+            Ending::Lost(reason) => reason,
+        };
+        let _ = events
+            .send(Event::Disconnected {
+                reason: reason.clone(),
+                reconnecting: state.config.reconnect,
+            })
+            .await;
+        if !state.config.reconnect {
+            let _ = events.send(Event::Closed { reason }).await;
+            return;
+        }
+        match reconnect(&mut state, &mut commands, &events).await {
+            Some(conn) => (reader, writer) = conn.into_split(),
+            None => return,
+        }
+    }
+}
+
+/// Moves frames both ways until the connection ends.
+async fn serve(
+    state: &mut SessionState,
+    reader: &mut FrameReader,
+    writer: &mut FrameWriter,
+    commands: &mut mpsc::Receiver<Command>,
+    events: &mpsc::Sender<Event>,
+) -> Ending {
+    loop {
+        tokio::select! {
+            command = commands.recv() => match command {
+                None => {
+                    let _ = writer.send(&ClientFrame::Quit { reason: None }).await;
+                    return Ending::Over("the client was closed".into());
+                }
+                Some(Command::Quit(reason)) => {
+                    let _ = writer.send(&ClientFrame::Quit { reason }).await;
+                    let _ = writer.shutdown().await;
+                    return Ending::Over("you left".into());
+                }
+                Some(Command::Send(frame, reply)) => {
+                    let request = match reply {
+                        Some(reply) => {
+                            let r = state.next_ref;
+                            state.next_ref += 1;
+                            state.pending.insert(r, reply);
+                            Request::with_ref(frame, r)
+                        }
+                        None => Request::new(frame),
+                    };
+                    if let Err(e) = writer.send_request(&request).await {
+                        return Ending::Lost(e.to_string());
+                    }
+                }
+            },
+            frame = reader.recv() => match frame {
+                Ok(frame) => {
+                    if let Some(ending) = observe(state, &frame) {
+                        let _ = events.send(Event::Frame(frame)).await;
+                        return ending;
+                    }
+                    if events.send(Event::Frame(frame)).await.is_err() {
+                        return Ending::Over("nobody is listening".into());
+                    }
+                }
+                Err(e) => return Ending::Lost(e.to_string()),
+            },
+        }
+    }
+}
+
+fn reference_number(reference: &Option<Value>) -> Option<u64> {
+    reference.as_ref().and_then(Value::as_u64)
+}
+
+/// Updates the session from a frame: last seen id, rooms, acknowledgements.
+fn observe(state: &mut SessionState, frame: &ServerFrame) -> Option<Ending> {
+    match frame {
+        ServerFrame::Message(m) => state.last_seen = state.last_seen.max(m.id),
+        ServerFrame::PrivateMessage(m) => state.last_seen = state.last_seen.max(m.id),
+        ServerFrame::PrivateConfirmation { id: Some(id), .. } => {
+            state.last_seen = state.last_seen.max(*id)
+        }
+        ServerFrame::Ack {
+            reference,
+            id,
+            timestamp,
+        } => {
+            if let Some(reply) = reference.as_u64().and_then(|r| state.pending.remove(&r)) {
+                let _ = reply.send(Ok(Ack {
+                    id: *id,
+                    timestamp: timestamp.clone(),
+                }));
+            }
+        }
+        ServerFrame::Error {
+            code,
+            message,
+            reference,
+        } => {
+            if let Some(reply) = reference_number(reference).and_then(|r| state.pending.remove(&r))
+            {
+                let _ = reply.send(Err(ClientError::Server {
+                    code: *code,
+                    message: message.clone(),
+                }));
+            }
+            if *code == ErrorCode::Kicked {
+                return Some(Ending::Over(message.clone()));
+            }
+        }
+        ServerFrame::JoinedRoom { room, .. } => {
+            if !state
+                .rooms
+                .iter()
+                .any(|r| validate::fold(r) == validate::fold(&room.name))
+            {
+                state.rooms.push(room.name.clone());
+            }
+        }
+        ServerFrame::LeftRoom { room, .. } => {
+            let key = validate::fold(room);
+            state.rooms.retain(|r| validate::fold(r) != key);
+        }
+        _ => {}
+    }
+    None
+}
+
+/// Tries to rejoin with backoff, resuming after the last message seen. Commands sent meanwhile
+/// are refused with `NotConnected` rather than queued without bound.
+async fn reconnect(
+    state: &mut SessionState,
+    commands: &mut mpsc::Receiver<Command>,
+    events: &mpsc::Sender<Event>,
+) -> Option<Connection> {
+    let mut delay = state.config.backoff_initial;
+    let mut attempt = 0u32;
+    loop {
+        attempt += 1;
+        let _ = events.send(Event::Reconnecting { attempt, delay }).await;
+        let sleep = tokio::time::sleep(delay);
+        tokio::pin!(sleep);
+        loop {
+            tokio::select! {
+                _ = &mut sleep => break,
+                command = commands.recv() => match command {
+                    None | Some(Command::Quit(_)) => {
+                        let _ = events.send(Event::Closed { reason: "you left".into() }).await;
+                        return None;
+                    }
+                    Some(Command::Send(_, reply)) => {
+                        if let Some(reply) = reply {
+                            let _ = reply.send(Err(ClientError::NotConnected));
+                        }
+                    }
+                },
+            }
+        }
+        delay = (delay * 2).min(state.config.backoff_max);
+        let Ok(mut conn) = Connection::connect(state.config.addr.as_str()).await else {
+            continue;
+        };
+        let join = ClientFrame::Join {
+            username: state.config.username.clone(),
+            since: Some(state.last_seen),
+            rooms: Some(state.rooms.clone()),
+        };
+        match conn.join_as(join).await {
+            Ok(welcome) => {
+                let _ = events.send(Event::Connected(welcome)).await;
+                return Some(conn);
+            }
+            // Our old connection may still be registered until the server notices it is gone.
+            Err(ConnectionError::Refused {
+                code:
+                    ErrorCode::UsernameTaken
+                    | ErrorCode::ServerShuttingDown
+                    | ErrorCode::TooManyConnections,
+                ..
+            }) => continue,
+            Err(ConnectionError::Refused { code, message }) => {
+                let _ = events
+                    .send(Event::Closed {
+                        reason: format!("{message} ({code})"),
+                    })
+                    .await;
+                return None;
+            }
+            Err(_) => continue,
+        }
+    }
+}

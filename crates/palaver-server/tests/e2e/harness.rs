@@ -1,0 +1,128 @@
+//! Starting servers and clients for the tests, and waiting for frames.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use palaver_client::proto::{ClientFrame, ServerFrame};
+use palaver_client::Connection;
+use palaver_server::{Server, ServerConfig};
+
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// A server on a free port with its own database; limits relaxed unless a test sets them.
+pub struct TestServer {
+    pub server: Server,
+    /// Keeps the database directory alive as long as the server.
+    _dir: tempfile::TempDir,
+}
+
+pub fn test_config(db: PathBuf) -> ServerConfig {
+    let mut config = ServerConfig {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        database: db.to_string_lossy().into_owned(),
+        ..ServerConfig::default()
+    };
+    config.hub.rate_per_second = 1000.0;
+    config.hub.rate_burst = 1000;
+    config
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        Self::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(adjust: impl FnOnce(&mut ServerConfig)) -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = test_config(dir.path().join("palaver.db"));
+        adjust(&mut config);
+        let server = Server::start(config).await.expect("server starts");
+        TestServer { server, _dir: dir }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.server.local_addr()
+    }
+
+    pub async fn join(&self, name: &str) -> Connection {
+        let (conn, welcome) = Connection::join(self.addr(), name).await.expect("join");
+        assert_eq!(welcome.username, name);
+        conn
+    }
+}
+
+/// Receives frames until one matches, failing after [`WAIT`].
+pub async fn expect(
+    conn: &mut Connection,
+    what: &str,
+    mut pred: impl FnMut(&ServerFrame) -> bool,
+) -> ServerFrame {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        match conn.recv_timeout(left).await {
+            Ok(frame) if pred(&frame) => return frame,
+            Ok(_) => continue,
+            Err(e) => panic!("waiting for {what}: {e}"),
+        }
+    }
+}
+
+/// Receives every frame up to the pong answering a ping: what arrived before it.
+pub async fn drain(conn: &mut Connection) -> Vec<ServerFrame> {
+    conn.send(&ClientFrame::Ping).await.unwrap();
+    let mut seen = Vec::new();
+    loop {
+        match conn.recv_timeout(WAIT).await.expect("frames until pong") {
+            ServerFrame::Pong { .. } => return seen,
+            other => seen.push(other),
+        }
+    }
+}
+
+pub fn error_code(frame: &ServerFrame) -> Option<&'static str> {
+    match frame {
+        ServerFrame::Error { code, .. } => Some(code.as_str()),
+        _ => None,
+    }
+}
+
+pub async fn say(conn: &mut Connection, text: &str) {
+    conn.send(&ClientFrame::Message {
+        content: text.into(),
+        room: None,
+    })
+    .await
+    .unwrap();
+}
+
+/// Waits for a public message with this content and returns it.
+pub async fn expect_message(
+    conn: &mut Connection,
+    content: &str,
+) -> palaver_client::proto::PublicMessage {
+    match expect(
+        conn,
+        content,
+        |f| matches!(f, ServerFrame::Message(m) if m.content == content),
+    )
+    .await
+    {
+        ServerFrame::Message(m) => m,
+        _ => unreachable!(),
+    }
+}
+
+/// The connection is closed by the server (after any frames still queued).
+pub async fn expect_closed(conn: &mut Connection) -> Vec<ServerFrame> {
+    let mut seen = Vec::new();
+    loop {
+        match conn.recv_timeout(WAIT).await {
+            Ok(frame) => seen.push(frame),
+            Err(palaver_client::ConnectionError::Closed)
+            | Err(palaver_client::ConnectionError::Io(_)) => return seen,
+            Err(e) => panic!("expected the server to close the connection, got {e}"),
+        }
+    }
+}

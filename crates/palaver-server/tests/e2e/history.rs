@@ -1,0 +1,257 @@
+//! History: it survives restarts, pages backwards, and a returning client misses nothing.
+
+use palaver_client::proto::{ChatMessage, ClientFrame, ServerFrame};
+use palaver_client::{Client, ClientConfig, Event};
+use palaver_server::Server;
+
+use crate::harness::*;
+
+fn contents(messages: &[ChatMessage]) -> Vec<String> {
+    messages
+        .iter()
+        .map(|m| match m {
+            ChatMessage::Message(m) => m.content.clone(),
+            ChatMessage::PrivateMessage(m) => m.content.clone(),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn history_survives_a_restart_and_pages_backwards() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("palaver.db");
+    let server = Server::start(test_config(db.clone())).await.unwrap();
+    let addr = server.local_addr();
+    let (mut alice, _) = palaver_client::Connection::join(addr, "alice")
+        .await
+        .unwrap();
+    let (mut bob, _) = palaver_client::Connection::join(addr, "bob").await.unwrap();
+    for n in 0..120 {
+        say(&mut alice, &format!("public {n}")).await;
+    }
+    expect_message(&mut alice, "public 119").await;
+    alice
+        .send(&ClientFrame::PrivateMessage {
+            target: "bob".into(),
+            content: "our secret".into(),
+        })
+        .await
+        .unwrap();
+    expect(&mut bob, "pm", |f| {
+        matches!(f, ServerFrame::PrivateMessage(_))
+    })
+    .await;
+    server.shutdown().await;
+
+    let server = Server::start(test_config(db)).await.unwrap();
+    let (mut carol, welcome) = palaver_client::Connection::join(server.local_addr(), "carol")
+        .await
+        .unwrap();
+    let recent = contents(&welcome.history);
+    assert_eq!(recent.len(), 50, "the last 50 are replayed on join");
+    assert_eq!(recent.first().unwrap(), "public 70");
+    assert_eq!(recent.last().unwrap(), "public 119");
+
+    // Page further back from the oldest one shown.
+    let oldest = welcome.history[0].id();
+    carol
+        .send(&ClientFrame::History {
+            room: None,
+            with: None,
+            before: Some(oldest),
+            limit: Some(100),
+        })
+        .await
+        .unwrap();
+    let page = expect(&mut carol, "history page", |f| {
+        matches!(f, ServerFrame::History { .. })
+    })
+    .await;
+    let ServerFrame::History {
+        messages, has_more, ..
+    } = page
+    else {
+        unreachable!()
+    };
+    assert_eq!(
+        contents(&messages),
+        (0..70).map(|n| format!("public {n}")).collect::<Vec<_>>()
+    );
+    assert!(!has_more);
+
+    // Private history is visible to its two parties only.
+    carol
+        .send(&ClientFrame::History {
+            room: None,
+            with: Some("alice".into()),
+            before: None,
+            limit: None,
+        })
+        .await
+        .unwrap();
+    let page = expect(&mut carol, "carol's dm history", |f| {
+        matches!(f, ServerFrame::History { .. })
+    })
+    .await;
+    let ServerFrame::History { messages, .. } = page else {
+        unreachable!()
+    };
+    assert!(
+        messages.is_empty(),
+        "carol sees no one else's private messages"
+    );
+    let (mut bob, _) = palaver_client::Connection::join(server.local_addr(), "bob")
+        .await
+        .unwrap();
+    bob.send(&ClientFrame::History {
+        room: None,
+        with: Some("Alice".into()),
+        before: None,
+        limit: None,
+    })
+    .await
+    .unwrap();
+    let page = expect(&mut bob, "bob's dm history", |f| {
+        matches!(f, ServerFrame::History { .. })
+    })
+    .await;
+    let ServerFrame::History { messages, with, .. } = page else {
+        unreachable!()
+    };
+    assert_eq!(contents(&messages), vec!["our secret"]);
+    assert_eq!(with.as_deref(), Some("Alice"));
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_returning_client_gets_what_it_missed_in_order_then_live_traffic() {
+    let server = TestServer::start().await;
+    let mut alice = server.join("alice").await;
+    let mut bob = server.join("bob").await;
+    say(&mut alice, "before").await;
+    let last_seen = expect_message(&mut bob, "before").await.id;
+    drop(bob);
+    expect(
+        &mut alice,
+        "bob leaves",
+        |f| matches!(f, ServerFrame::System { message, .. } if message == "bob left the chat"),
+    )
+    .await;
+
+    for n in 0..5 {
+        say(&mut alice, &format!("missed {n}")).await;
+    }
+    alice
+        .send(&ClientFrame::PrivateMessage {
+            target: "carol".into(),
+            content: "not for bob".into(),
+        })
+        .await
+        .unwrap();
+    expect_message(&mut alice, "missed 4").await;
+
+    let mut bob = palaver_client::Connection::connect(server.addr())
+        .await
+        .unwrap();
+    let welcome = bob
+        .join_as(ClientFrame::Join {
+            username: "bob".into(),
+            since: Some(last_seen),
+            rooms: None,
+        })
+        .await
+        .unwrap();
+    assert!(
+        welcome.history.is_empty(),
+        "no recent-history replay when resuming"
+    );
+    say(&mut alice, "live").await;
+    let mut got = Vec::new();
+    loop {
+        match bob.recv_timeout(WAIT).await.unwrap() {
+            ServerFrame::Message(m) => {
+                got.push(m.content.clone());
+                if m.content == "live" {
+                    break;
+                }
+            }
+            ServerFrame::Resumed {
+                replayed,
+                complete,
+                since,
+            } => {
+                assert_eq!((replayed, complete, since), (5, true, last_seen));
+                got.push("<resumed>".into());
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(
+        got,
+        vec![
+            "missed 0",
+            "missed 1",
+            "missed 2",
+            "missed 3",
+            "missed 4",
+            "<resumed>",
+            "live"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn the_client_library_reconnects_across_a_restart_without_loss_or_duplicates() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("palaver.db");
+    let server = Server::start(test_config(db.clone())).await.unwrap();
+    let addr = server.local_addr();
+    let mut config = ClientConfig::new(addr.to_string(), "bob");
+    config.backoff_initial = std::time::Duration::from_millis(50);
+    config.backoff_max = std::time::Duration::from_millis(200);
+    let (bob, mut events) = Client::connect(config).await.unwrap();
+    let (mut alice, _) = palaver_client::Connection::join(addr, "alice")
+        .await
+        .unwrap();
+    for n in 0..3 {
+        say(&mut alice, &format!("m{n}")).await;
+    }
+    expect_message(&mut alice, "m2").await;
+    drop(alice);
+    server.shutdown().await;
+
+    // Same address, same database: the client comes back on its own.
+    let mut config = test_config(db);
+    config.bind = addr;
+    let server = Server::start(config).await.unwrap();
+    let (mut alice, _) = palaver_client::Connection::join(addr, "alice")
+        .await
+        .unwrap();
+    // Alice talks before bob is back; bob must still get it, once.
+    for n in 3..6 {
+        say(&mut alice, &format!("m{n}")).await;
+    }
+    let mut seen = Vec::new();
+    let mut connections = 0;
+    while seen.last().map(String::as_str) != Some("m7") {
+        let event = tokio::time::timeout(WAIT, events.recv())
+            .await
+            .expect("events keep coming")
+            .unwrap();
+        match event {
+            Event::Frame(ServerFrame::Message(m)) => seen.push(m.content),
+            // The first Connected is the original join, queued before the restart.
+            Event::Connected(_) if connections == 0 => connections += 1,
+            Event::Connected(_) => {
+                connections += 1;
+                let ack = bob.send_message(None, "m6").await;
+                assert!(ack.is_ok(), "{ack:?}");
+                say(&mut alice, "m7").await;
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(connections, 2, "joined, then rejoined once");
+    assert_eq!(seen, ["m0", "m1", "m2", "m3", "m4", "m5", "m6", "m7"]);
+    server.shutdown().await;
+}

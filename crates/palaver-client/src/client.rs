@@ -328,13 +328,9 @@ fn observe(state: &mut SessionState, frame: &ServerFrame) -> Option<Ending> {
             }
         }
         ServerFrame::JoinedRoom { room, .. } => {
-            if !state
-                .rooms
-                .iter()
-                .any(|r| validate::fold(r) == validate::fold(&room.name))
-            {
-                state.rooms.push(room.name.clone());
-            }
+            let key = validate::fold(&room.name);
+            state.rooms.retain(|r| validate::fold(r) != key);
+            state.rooms.push(room.name.clone());
         }
         ServerFrame::LeftRoom { room, .. } => {
             let key = validate::fold(room);

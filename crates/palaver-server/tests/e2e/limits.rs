@@ -51,7 +51,7 @@ async fn sustained_flooding_is_disconnected() {
     flooder.send_raw(&line).await.unwrap();
     let frames = expect_closed(&mut flooder).await;
     assert_eq!(
-        frames.iter().filter_map(error_code).last(),
+        frames.iter().filter_map(error_code).next_back(),
         Some("flooding")
     );
     let notice = expect(&mut watcher, "flooder leaves", |f| {

@@ -196,7 +196,8 @@ impl Hub {
         let reason = match &departure {
             Departure::Disconnected => None,
             Departure::Quit(reason) => reason.clone(),
-            Departure::Closed(code) => Some(code.sentence().trim_end_matches('.').to_string()),
+            Departure::Closed(ErrorCode::SlowConsumer) => Some("too slow".to_string()),
+            Departure::Closed(code) => Some(code.as_str().replace('_', " ")),
         };
         self.remove_session(session, reason, SystemEvent::Disconnected, how, io);
         self.reap_slow(io);
@@ -594,7 +595,9 @@ fn deliver(
     };
     if let Some(waiting) = &mut s.catch_up {
         if waiting.len() >= catch_up_cap {
-            slow.push(session);
+            if !slow.contains(&session) {
+                slow.push(session);
+            }
         } else {
             waiting.push(bytes.clone());
         }

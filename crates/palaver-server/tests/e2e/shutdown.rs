@@ -1,6 +1,6 @@
 //! The real binary: SIGTERM tells every client, flushes, and exits 0 in time.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -12,15 +12,10 @@ use crate::harness::*;
 async fn sigterm_notifies_clients_flushes_and_exits_zero() {
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_palaver-server"))
-        .args([
-            "--bind",
-            "127.0.0.1:0",
-            "--log-format",
-            "json",
-            "--no-stdin",
-        ])
+        .args(["--bind", "127.0.0.1:0", "--log-format", "json"])
         .arg("--database")
         .arg(dir.path().join("p.db"))
+        .stdin(Stdio::piped())
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
@@ -50,6 +45,21 @@ async fn sigterm_notifies_clients_flushes_and_exits_zero() {
         .unwrap();
     say(&mut alice, "last words").await;
     expect_message(&mut bob, "last words").await;
+
+    // A line typed on the console is announced to everyone.
+    let mut console = child.stdin.take().unwrap();
+    console.write_all(b"Hello from the console\n").unwrap();
+    console.flush().unwrap();
+    for conn in [&mut alice, &mut bob] {
+        let frame = expect(conn, "announcement", |f| {
+            matches!(f, ServerFrame::Server { .. })
+        })
+        .await;
+        let ServerFrame::Server { message, .. } = frame else {
+            unreachable!()
+        };
+        assert_eq!(message, "Hello from the console");
+    }
 
     let signalled = Instant::now();
     let status = Command::new("kill")

@@ -1,0 +1,336 @@
+//! What the input line means: slash commands, plain text, and Tab completion of names.
+//!
+//! Pure functions, so the rules are tested without a window. The desktop client and the terminal
+//! client share them.
+
+use palaver_proto::ClientFrame;
+
+/// The commands, for `/help` and the inline hint.
+pub const COMMANDS: &[(&str, &str)] = &[
+    ("/join #room", "join (or create) a room"),
+    (
+        "/leave [#room]",
+        "leave a room (the current one by default)",
+    ),
+    ("/msg name text", "send a private message"),
+    ("/me text", "describe an action: * alice waves"),
+    ("/topic text", "set the current room's topic"),
+    ("/help", "list the commands"),
+];
+
+/// What to do with a line typed into the input.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Send this frame to the server.
+    Send(ClientFrame),
+    /// Send a private message and show the direct conversation with `to`.
+    Private {
+        to: String,
+        content: String,
+    },
+    /// Show the command list.
+    Help,
+    /// Leave the server.
+    Quit,
+    /// The line was wrong: say why.
+    Refuse(String),
+    Nothing,
+}
+
+/// Where plain text goes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Target {
+    Room(String),
+    Direct(String),
+}
+
+/// Interprets a line typed while `target` is the conversation shown.
+pub fn interpret(line: &str, target: &Target) -> Action {
+    let line = line.trim_end_matches(['\n', '\r']);
+    if line.trim().is_empty() {
+        return Action::Nothing;
+    }
+    if let Some(escaped) = line.strip_prefix("//") {
+        return plain(&format!("/{escaped}"), target);
+    }
+    let Some(command) = line.strip_prefix('/') else {
+        return plain(line, target);
+    };
+    let (name, rest) = command.split_once(' ').unwrap_or((command, ""));
+    let rest = rest.trim();
+    match name.to_lowercase().as_str() {
+        "join" | "j" => match rest.split_whitespace().next() {
+            Some(room) => Action::Send(ClientFrame::JoinRoom { room: room.to_string() }),
+            None => Action::Refuse("Usage: /join #room".into()),
+        },
+        "leave" | "part" => {
+            let room = match (rest.split_whitespace().next(), target) {
+                (Some(room), _) => room.to_string(),
+                (None, Target::Room(room)) => room.clone(),
+                (None, Target::Direct(_)) => return Action::Refuse("Usage: /leave #room".into()),
+            };
+            Action::Send(ClientFrame::LeaveRoom { room })
+        }
+        "msg" | "query" => match rest.split_once(' ') {
+            Some((to, content)) if !content.trim().is_empty() => Action::Private {
+                to: to.to_string(),
+                content: content.trim().to_string(),
+            },
+            _ => Action::Refuse("Usage: /msg name text".into()),
+        },
+        "me" => {
+            if rest.is_empty() {
+                Action::Refuse("Usage: /me text".into())
+            } else {
+                plain(&format!("/me {rest}"), target)
+            }
+        }
+        "topic" => match target {
+            Target::Room(room) => Action::Send(ClientFrame::Topic {
+                room: room.clone(),
+                topic: rest.to_string(),
+            }),
+            Target::Direct(_) => Action::Refuse("Topics belong to rooms; switch to a room first.".into()),
+        },
+        "help" | "?" => Action::Help,
+        "quit" | "exit" => Action::Quit,
+        other => Action::Refuse(format!("Unknown command /{other}; type /help for the list (start with // to send a line beginning with /).")),
+    }
+}
+
+fn plain(text: &str, target: &Target) -> Action {
+    match target {
+        Target::Room(room) => Action::Send(ClientFrame::Message {
+            content: text.to_string(),
+            room: Some(room.clone()),
+        }),
+        Target::Direct(to) => Action::Private {
+            to: to.clone(),
+            content: text.to_string(),
+        },
+    }
+}
+
+/// Commands whose name starts with what is typed, for the inline hint.
+pub fn hints(input: &str) -> Vec<(&'static str, &'static str)> {
+    let Some(typed) = input.strip_prefix('/') else {
+        return Vec::new();
+    };
+    if typed.contains(' ') || input.starts_with("//") {
+        return Vec::new();
+    }
+    COMMANDS
+        .iter()
+        .filter(|(usage, _)| usage[1..].starts_with(&typed.to_lowercase()))
+        .copied()
+        .collect()
+}
+
+/// Tab completion state: cycles through names matching the word being completed.
+#[derive(Debug, Default, Clone)]
+pub struct Completion {
+    /// The line before the first Tab, and the candidates found then.
+    base: Option<(String, Vec<String>)>,
+    index: usize,
+}
+
+impl Completion {
+    /// Completes the last word of `input` against `names`; repeated calls cycle. Returns the new
+    /// input, or `None` if nothing matches.
+    pub fn complete(&mut self, input: &str, names: &[String]) -> Option<String> {
+        let (base, candidates) = match &self.base {
+            Some((base, candidates)) if self.is_continuation(input) => {
+                (base.clone(), candidates.clone())
+            }
+            _ => {
+                let word_start = input.rfind(' ').map_or(0, |i| i + 1);
+                let prefix = palaver_proto::validate::fold(&input[word_start..]);
+                let candidates: Vec<String> = names
+                    .iter()
+                    .filter(|n| palaver_proto::validate::fold(n).starts_with(&prefix))
+                    .cloned()
+                    .collect();
+                if candidates.is_empty() || prefix.is_empty() {
+                    return None;
+                }
+                self.base = Some((input.to_string(), candidates.clone()));
+                self.index = 0;
+                (input.to_string(), candidates)
+            }
+        };
+        let word_start = base.rfind(' ').map_or(0, |i| i + 1);
+        let name = &candidates[self.index % candidates.len()];
+        self.index += 1;
+        let suffix = if word_start == 0 { ": " } else { " " };
+        Some(format!("{}{}{}", &base[..word_start], name, suffix))
+    }
+
+    fn is_continuation(&self, input: &str) -> bool {
+        let Some((base, candidates)) = &self.base else {
+            return false;
+        };
+        let word_start = base.rfind(' ').map_or(0, |i| i + 1);
+        candidates.iter().any(|n| {
+            input == format!("{}{}: ", &base[..word_start], n)
+                || input == format!("{}{} ", &base[..word_start], n)
+        })
+    }
+
+    /// Forgets the cycle (any key other than Tab).
+    pub fn reset(&mut self) {
+        self.base = None;
+        self.index = 0;
+    }
+}
+
+/// Up/Down recall of lines sent before.
+#[derive(Debug, Default, Clone)]
+pub struct Recall {
+    sent: Vec<String>,
+    /// Position while browsing (None: not browsing).
+    at: Option<usize>,
+}
+
+impl Recall {
+    pub fn push(&mut self, line: String) {
+        if self.sent.last() != Some(&line) {
+            self.sent.push(line);
+        }
+        if self.sent.len() > 500 {
+            self.sent.remove(0);
+        }
+        self.at = None;
+    }
+
+    /// The previous line sent, if any.
+    pub fn up(&mut self) -> Option<&str> {
+        let at = match self.at {
+            None => self.sent.len().checked_sub(1)?,
+            Some(0) => 0,
+            Some(i) => i - 1,
+        };
+        self.at = Some(at);
+        self.sent.get(at).map(String::as_str)
+    }
+
+    /// The next line sent, or an empty line past the newest.
+    pub fn down(&mut self) -> Option<&str> {
+        let at = self.at?;
+        if at + 1 >= self.sent.len() {
+            self.at = None;
+            return Some("");
+        }
+        self.at = Some(at + 1);
+        self.sent.get(at + 1).map(String::as_str)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn room() -> Target {
+        Target::Room("general".into())
+    }
+
+    #[test]
+    fn plain_text_goes_to_the_conversation_shown() {
+        assert_eq!(
+            interpret("hello", &room()),
+            Action::Send(ClientFrame::Message {
+                content: "hello".into(),
+                room: Some("general".into())
+            })
+        );
+        assert_eq!(
+            interpret("hello", &Target::Direct("bob".into())),
+            Action::Private {
+                to: "bob".into(),
+                content: "hello".into()
+            }
+        );
+        assert_eq!(interpret("   ", &room()), Action::Nothing);
+    }
+
+    #[test]
+    fn commands() {
+        assert_eq!(
+            interpret("/join #rust", &room()),
+            Action::Send(ClientFrame::JoinRoom {
+                room: "#rust".into()
+            })
+        );
+        assert_eq!(
+            interpret("/leave", &room()),
+            Action::Send(ClientFrame::LeaveRoom {
+                room: "general".into()
+            })
+        );
+        assert_eq!(
+            interpret("/msg bob  see you soon", &room()),
+            Action::Private {
+                to: "bob".into(),
+                content: "see you soon".into()
+            }
+        );
+        assert_eq!(
+            interpret("/me waves", &room()),
+            Action::Send(ClientFrame::Message {
+                content: "/me waves".into(),
+                room: Some("general".into())
+            })
+        );
+        assert_eq!(interpret("/help", &room()), Action::Help);
+        assert!(matches!(interpret("/msg bob", &room()), Action::Refuse(_)));
+        assert!(
+            matches!(interpret("/frobnicate", &room()), Action::Refuse(m) if m.contains("/help"))
+        );
+        assert_eq!(
+            interpret("//shrug", &room()),
+            Action::Send(ClientFrame::Message {
+                content: "/shrug".into(),
+                room: Some("general".into())
+            })
+        );
+    }
+
+    #[test]
+    fn hints_follow_the_prefix() {
+        assert_eq!(hints("/j").len(), 1);
+        assert_eq!(hints("/").len(), COMMANDS.len());
+        assert!(hints("hello").is_empty());
+        assert!(hints("/join x").is_empty());
+    }
+
+    #[test]
+    fn tab_completes_and_cycles() {
+        let names: Vec<String> = ["alice", "Albert", "bob"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let mut c = Completion::default();
+        assert_eq!(c.complete("al", &names).as_deref(), Some("alice: "));
+        assert_eq!(c.complete("alice: ", &names).as_deref(), Some("Albert: "));
+        assert_eq!(c.complete("Albert: ", &names).as_deref(), Some("alice: "));
+        c.reset();
+        assert_eq!(
+            c.complete("thanks b", &names).as_deref(),
+            Some("thanks bob ")
+        );
+        c.reset();
+        assert_eq!(c.complete("zed", &names), None);
+    }
+
+    #[test]
+    fn recall_walks_back_and_forth() {
+        let mut r = Recall::default();
+        r.push("one".into());
+        r.push("two".into());
+        assert_eq!(r.up(), Some("two"));
+        assert_eq!(r.up(), Some("one"));
+        assert_eq!(r.up(), Some("one"));
+        assert_eq!(r.down(), Some("two"));
+        assert_eq!(r.down(), Some(""));
+        assert_eq!(r.down(), None);
+    }
+}

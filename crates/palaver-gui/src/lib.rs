@@ -1,0 +1,20 @@
+//! The Palaver desktop client (`palaver`): a chat window on top of `palaver-client`, and a
+//! "host a server" dashboard on top of the `palaver-server` library.
+//!
+//! - [`app`]: screens, session, settings; [`app::PalaverApp::show`] draws a frame.
+//! - [`model`]: the chat as data (conversations, lines, unread counts), no widgets.
+//! - [`commands`]: slash commands, Tab completion, input recall; pure functions.
+//! - [`net`]: the network on a tokio runtime, talking to the UI through channels.
+//! - [`host`]: the embedded server and what its dashboard shows.
+//! - [`theme`]: colours per kind of line and per person; dark and light.
+//! - [`views`]: the screens.
+
+pub mod app;
+pub mod commands;
+pub mod host;
+pub mod model;
+pub mod net;
+pub mod theme;
+pub mod views;
+
+pub use app::{PalaverApp, Screen, Settings};

@@ -1,0 +1,721 @@
+//! The chat as the window shows it, independent of any widget: conversations (rooms and direct
+//! conversations), their lines, unread counts, members, and the connection's state.
+//!
+//! [`ChatModel::apply`] takes the client library's events and updates the model; the views only
+//! read it. Message ids make it idempotent: a message already shown is never shown twice, and
+//! history pages slot in above what is there.
+
+use std::collections::{BTreeSet, HashSet};
+
+use palaver_client::Event;
+use palaver_proto::{timestamp, validate, ChatMessage, ServerFrame, SystemEvent};
+
+/// What a line is, which decides how it looks (see `theme.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LineKind {
+    /// Joins, leaves, topics: grey italic.
+    System,
+    /// Server announcements: red bold.
+    Server,
+    /// My own public messages: blue.
+    Own,
+    /// Other people's public messages: a stable colour per person.
+    Other,
+    /// Private messages I sent: purple.
+    PrivateSent,
+    /// Private messages I received: orange.
+    PrivateReceived,
+    /// Errors and local notices (help, failures): red.
+    Error,
+    /// Local help text.
+    Help,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Line {
+    pub id: Option<u64>,
+    pub ts_ms: i64,
+    pub kind: LineKind,
+    pub author: Option<String>,
+    pub text: String,
+    /// `/me` actions render as "* alice waves".
+    pub action: bool,
+    /// Mentions my name.
+    pub mention: bool,
+}
+
+/// Which conversation, by folded key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ConversationId {
+    Room(String),
+    Direct(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct Conversation {
+    pub id: ConversationId,
+    /// Room name or the other person's name, as shown.
+    pub title: String,
+    pub topic: String,
+    pub lines: Vec<Line>,
+    pub unread: usize,
+    pub mentions: usize,
+    /// Room members (rooms only).
+    pub members: BTreeSet<String>,
+    /// True when older history may exist on the server.
+    pub has_more: bool,
+    pub loading_history: bool,
+}
+
+impl Conversation {
+    fn new(id: ConversationId, title: String) -> Self {
+        Conversation {
+            id,
+            title,
+            topic: String::new(),
+            lines: Vec::new(),
+            unread: 0,
+            mentions: 0,
+            members: BTreeSet::new(),
+            has_more: true,
+            loading_history: false,
+        }
+    }
+
+    /// The smallest message id shown, where paging back starts.
+    pub fn oldest_id(&self) -> Option<u64> {
+        self.lines.iter().filter_map(|l| l.id).min()
+    }
+
+    pub fn is_room(&self) -> bool {
+        matches!(self.id, ConversationId::Room(_))
+    }
+}
+
+/// The connection as the status bar shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Status {
+    Connected,
+    Reconnecting { attempt: u32 },
+    Disconnected(String),
+}
+
+/// The whole chat state of one session.
+#[derive(Debug, Clone)]
+pub struct ChatModel {
+    pub me: String,
+    pub server: String,
+    pub conversations: Vec<Conversation>,
+    pub active: usize,
+    pub status: Status,
+    /// Ids already shown, so nothing appears twice.
+    seen: HashSet<u64>,
+    /// Set when a line that deserves a desktop notification arrived (drained by the app).
+    pub notify: Vec<(String, String)>,
+}
+
+impl ChatModel {
+    pub fn new(me: &str, server: &str) -> Self {
+        ChatModel {
+            me: me.to_string(),
+            server: server.to_string(),
+            conversations: Vec::new(),
+            active: 0,
+            status: Status::Connected,
+            seen: HashSet::new(),
+            notify: Vec::new(),
+        }
+    }
+
+    pub fn active(&self) -> Option<&Conversation> {
+        self.conversations.get(self.active)
+    }
+
+    pub fn active_mut(&mut self) -> Option<&mut Conversation> {
+        self.conversations.get_mut(self.active)
+    }
+
+    pub fn find(&self, id: &ConversationId) -> Option<usize> {
+        self.conversations.iter().position(|c| &c.id == id)
+    }
+
+    /// Makes a conversation the one shown; its unread count resets.
+    pub fn select(&mut self, index: usize) {
+        if index < self.conversations.len() {
+            self.active = index;
+            let c = &mut self.conversations[index];
+            c.unread = 0;
+            c.mentions = 0;
+        }
+    }
+
+    /// Opens (creating if needed) the direct conversation with `name` and shows it.
+    pub fn open_direct(&mut self, name: &str) -> usize {
+        let index = self.ensure(ConversationId::Direct(validate::fold(name)), name);
+        self.select(index);
+        index
+    }
+
+    fn ensure(&mut self, id: ConversationId, title: &str) -> usize {
+        if let Some(i) = self.find(&id) {
+            return i;
+        }
+        let active_id = self.active().map(|c| c.id.clone());
+        self.conversations
+            .push(Conversation::new(id.clone(), title.to_string()));
+        // Rooms first, then direct conversations, each alphabetical.
+        self.conversations.sort_by(|a, b| a.id.cmp(&b.id));
+        if let Some(active_id) = active_id {
+            self.active = self.find(&active_id).unwrap_or(0);
+        }
+        self.find(&id).unwrap_or(0)
+    }
+
+    fn room(&mut self, name: &str) -> usize {
+        self.ensure(ConversationId::Room(validate::fold(name)), name)
+    }
+
+    /// Adds a local line (help, a refused command) to the active conversation.
+    pub fn local(&mut self, kind: LineKind, text: impl Into<String>) {
+        let line = Line {
+            id: None,
+            ts_ms: timestamp::now_millis(),
+            kind,
+            author: None,
+            text: text.into(),
+            action: false,
+            mention: false,
+        };
+        if let Some(c) = self.active_mut() {
+            c.lines.push(line);
+        }
+    }
+
+    pub fn apply(&mut self, event: Event) {
+        match event {
+            Event::Connected(welcome) => {
+                self.me = welcome.username.clone();
+                let was_reconnecting =
+                    self.status != Status::Connected || !self.conversations.is_empty();
+                self.status = Status::Connected;
+                for room in &welcome.rooms {
+                    let i = self.room(&room.name);
+                    self.conversations[i].topic = room.topic.clone();
+                }
+                if let Some(i) =
+                    self.find(&ConversationId::Room(palaver_proto::DEFAULT_ROOM.into()))
+                {
+                    let members: BTreeSet<String> = welcome.users.iter().cloned().collect();
+                    self.conversations[i].members = members;
+                }
+                let history: Vec<ChatMessage> = welcome.history.clone();
+                self.insert_history(history, None);
+                if was_reconnecting {
+                    self.local_everywhere(LineKind::System, "Reconnected.");
+                }
+            }
+            Event::Frame(frame) => self.apply_frame(frame),
+            Event::Disconnected {
+                reason,
+                reconnecting,
+            } => {
+                self.status = if reconnecting {
+                    Status::Reconnecting { attempt: 0 }
+                } else {
+                    Status::Disconnected(reason.clone())
+                };
+                self.local_everywhere(LineKind::System, format!("Disconnected: {reason}"));
+            }
+            Event::Reconnecting { attempt, .. } => self.status = Status::Reconnecting { attempt },
+            Event::Closed { reason } => {
+                self.status = Status::Disconnected(reason.clone());
+                self.local_everywhere(LineKind::Error, format!("Session ended: {reason}"));
+            }
+        }
+    }
+
+    fn local_everywhere(&mut self, kind: LineKind, text: impl Into<String>) {
+        let text = text.into();
+        let now = timestamp::now_millis();
+        for c in self.conversations.iter_mut().filter(|c| c.is_room()) {
+            c.lines.push(Line {
+                id: None,
+                ts_ms: now,
+                kind,
+                author: None,
+                text: text.clone(),
+                action: false,
+                mention: false,
+            });
+        }
+    }
+
+    fn apply_frame(&mut self, frame: ServerFrame) {
+        match frame {
+            ServerFrame::Message(_) | ServerFrame::PrivateMessage(_) => {
+                let message = match frame {
+                    ServerFrame::Message(m) => ChatMessage::Message(m),
+                    ServerFrame::PrivateMessage(m) => ChatMessage::PrivateMessage(m),
+                    _ => unreachable!(),
+                };
+                self.insert_live(message);
+            }
+            ServerFrame::PrivateConfirmation {
+                id: Some(id),
+                target,
+                content,
+                timestamp,
+                ..
+            } => {
+                let message = ChatMessage::PrivateMessage(palaver_proto::PrivateMessage {
+                    id,
+                    sender: self.me.clone(),
+                    target,
+                    content,
+                    timestamp,
+                });
+                self.insert_live(message);
+            }
+            ServerFrame::PrivateConfirmation {
+                id: None, target, ..
+            } => {
+                let i = self.open_direct_quietly(&target);
+                self.push_line(
+                    i,
+                    local_line(
+                        LineKind::Error,
+                        format!("{target} is not online; the message was not delivered."),
+                    ),
+                );
+            }
+            ServerFrame::System {
+                message,
+                timestamp: ts,
+                room,
+                event,
+                username,
+            } => {
+                let index = match &room {
+                    Some(room) => self.room(room),
+                    None => self.active,
+                };
+                if let (Some(event), Some(name), Some(c)) =
+                    (event, &username, self.conversations.get_mut(index))
+                {
+                    match event {
+                        SystemEvent::Joined => {
+                            c.members.insert(name.clone());
+                        }
+                        SystemEvent::Left | SystemEvent::Disconnected | SystemEvent::Kicked => {
+                            c.members.remove(name);
+                        }
+                        _ => {}
+                    }
+                }
+                let line = Line {
+                    id: None,
+                    ts_ms: timestamp::parse_millis(&ts).unwrap_or_else(timestamp::now_millis),
+                    kind: LineKind::System,
+                    author: None,
+                    text: message,
+                    action: false,
+                    mention: false,
+                };
+                self.push_line(index, line);
+            }
+            ServerFrame::Server {
+                message,
+                timestamp: ts,
+            } => {
+                let ts_ms = timestamp::parse_millis(&ts).unwrap_or_else(timestamp::now_millis);
+                for i in 0..self.conversations.len() {
+                    if self.conversations[i].is_room() {
+                        let line = Line {
+                            id: None,
+                            ts_ms,
+                            kind: LineKind::Server,
+                            author: None,
+                            text: message.clone(),
+                            action: false,
+                            mention: false,
+                        };
+                        self.push_line(i, line);
+                    }
+                }
+                self.notify.push(("Server announcement".into(), message));
+            }
+            ServerFrame::Error { code, message, .. } => {
+                let i = self.active;
+                self.push_line(
+                    i,
+                    local_line(LineKind::Error, format!("{message} ({code})")),
+                );
+            }
+            ServerFrame::JoinedRoom {
+                room,
+                members,
+                history,
+                ..
+            } => {
+                let i = self.room(&room.name);
+                let c = &mut self.conversations[i];
+                c.topic = room.topic;
+                c.members = members.into_iter().collect();
+                self.insert_history(history, None);
+                self.select(i);
+            }
+            ServerFrame::LeftRoom { room, .. } => {
+                if let Some(i) = self.find(&ConversationId::Room(validate::fold(&room))) {
+                    self.conversations.remove(i);
+                    self.active = self.active.min(self.conversations.len().saturating_sub(1));
+                }
+            }
+            ServerFrame::Topic { room, topic, .. } => {
+                let i = self.room(&room);
+                self.conversations[i].topic = topic;
+            }
+            ServerFrame::History {
+                room,
+                with,
+                messages,
+                has_more,
+                ..
+            } => {
+                let target = match (&room, &with) {
+                    (Some(room), _) => Some(self.room(room)),
+                    (None, Some(with)) => Some(self.open_direct_quietly(with)),
+                    _ => None,
+                };
+                if let Some(i) = target {
+                    self.conversations[i].has_more = has_more;
+                    self.conversations[i].loading_history = false;
+                }
+                self.insert_history(messages, target);
+            }
+            ServerFrame::Users {
+                room: Some(room),
+                users,
+                ..
+            } => {
+                let i = self.room(&room);
+                self.conversations[i].members = users.into_iter().collect();
+            }
+            _ => {}
+        }
+    }
+
+    fn open_direct_quietly(&mut self, name: &str) -> usize {
+        self.ensure(ConversationId::Direct(validate::fold(name)), name)
+    }
+
+    /// Where a message belongs, and how it looks.
+    fn classify(&mut self, message: &ChatMessage) -> (usize, Line) {
+        let me = validate::fold(&self.me);
+        let (index, kind, author, content, id, ts) = match message {
+            ChatMessage::Message(m) => {
+                let kind = if validate::fold(&m.username) == me {
+                    LineKind::Own
+                } else {
+                    LineKind::Other
+                };
+                (
+                    self.room(&m.room),
+                    kind,
+                    m.username.clone(),
+                    &m.content,
+                    m.id,
+                    &m.timestamp,
+                )
+            }
+            ChatMessage::PrivateMessage(m) => {
+                let sent = validate::fold(&m.sender) == me;
+                let other = if sent { &m.target } else { &m.sender };
+                let kind = if sent {
+                    LineKind::PrivateSent
+                } else {
+                    LineKind::PrivateReceived
+                };
+                (
+                    self.open_direct_quietly(other),
+                    kind,
+                    m.sender.clone(),
+                    &m.content,
+                    m.id,
+                    &m.timestamp,
+                )
+            }
+        };
+        let (action, text) = match content.strip_prefix("/me ") {
+            Some(rest) => (true, rest.to_string()),
+            None => (false, content.clone()),
+        };
+        let mention = kind == LineKind::Other && mentions(&text, &self.me);
+        let line = Line {
+            id: Some(id),
+            ts_ms: timestamp::parse_millis(ts).unwrap_or_else(timestamp::now_millis),
+            kind,
+            author: Some(author),
+            text,
+            action,
+            mention,
+        };
+        (index, line)
+    }
+
+    fn insert_live(&mut self, message: ChatMessage) {
+        if !self.seen.insert(message.id()) {
+            return;
+        }
+        let (index, line) = self.classify(&message);
+        if index != self.active || line.mention || line.kind == LineKind::PrivateReceived {
+            if line.mention || line.kind == LineKind::PrivateReceived {
+                let title = match line.kind {
+                    LineKind::PrivateReceived => {
+                        format!("{} (private)", line.author.clone().unwrap_or_default())
+                    }
+                    _ => format!("{} mentioned you", line.author.clone().unwrap_or_default()),
+                };
+                self.notify.push((title, line.text.clone()));
+            }
+        }
+        self.push_line(index, line);
+    }
+
+    /// Inserts older messages in id order, skipping any already shown.
+    fn insert_history(&mut self, messages: Vec<ChatMessage>, _target: Option<usize>) {
+        for message in messages {
+            if !self.seen.insert(message.id()) {
+                continue;
+            }
+            let (index, line) = self.classify(&message);
+            let lines = &mut self.conversations[index].lines;
+            let id = line.id.unwrap_or(0);
+            // Insert before the first line with a larger id (lines without ids stay put).
+            let at = lines
+                .iter()
+                .position(|l| l.id.is_some_and(|other| other > id))
+                .unwrap_or(lines.len());
+            lines.insert(at, line);
+        }
+    }
+
+    fn push_line(&mut self, index: usize, line: Line) {
+        let Some(c) = self.conversations.get_mut(index) else {
+            return;
+        };
+        if index != self.active
+            && matches!(
+                line.kind,
+                LineKind::Own | LineKind::Other | LineKind::PrivateReceived | LineKind::PrivateSent
+            )
+        {
+            c.unread += 1;
+            if line.mention {
+                c.mentions += 1;
+            }
+        }
+        c.lines.push(line);
+    }
+
+    /// Every name worth completing: members of my rooms and my direct conversations.
+    pub fn known_names(&self) -> Vec<String> {
+        let mut names: BTreeSet<String> = BTreeSet::new();
+        for c in &self.conversations {
+            names.extend(c.members.iter().cloned());
+            if !c.is_room() {
+                names.insert(c.title.clone());
+            }
+        }
+        names.into_iter().collect()
+    }
+}
+
+fn local_line(kind: LineKind, text: String) -> Line {
+    Line {
+        id: None,
+        ts_ms: timestamp::now_millis(),
+        kind,
+        author: None,
+        text,
+        action: false,
+        mention: false,
+    }
+}
+
+/// Whether `text` mentions `name` as a word (case-insensitive).
+pub fn mentions(text: &str, name: &str) -> bool {
+    let name = validate::fold(name);
+    if name.is_empty() {
+        return false;
+    }
+    let text = validate::fold(text);
+    let is_name_char = |c: char| c.is_alphanumeric() || matches!(c, '_' | '-' | '.');
+    text.match_indices(&name).any(|(at, _)| {
+        let before = text[..at].chars().next_back();
+        let after = text[at + name.len()..].chars().next();
+        !before.is_some_and(is_name_char) && !after.is_some_and(|c| is_name_char(c) && c != '.')
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use palaver_proto::{PrivateMessage, PublicMessage, RoomInfo, Welcome};
+
+    fn welcome(me: &str, history: Vec<ChatMessage>) -> Event {
+        Event::Connected(Box::new(Welcome {
+            username: me.into(),
+            server: "palaver".into(),
+            version: "0".into(),
+            protocol: 1,
+            limits: palaver_proto::Limits {
+                max_frame_bytes: 1,
+                max_message_bytes: 1,
+                rate_per_second: 1.0,
+                rate_burst: 1,
+                history_page_max: 1,
+            },
+            rooms: vec![RoomInfo {
+                name: "general".into(),
+                topic: "hi".into(),
+                members: 2,
+            }],
+            users: vec!["alice".into(), "bob".into()],
+            users_online: 2,
+            history,
+            last_id: 0,
+            timestamp: "2026-01-01T00:00:00.000Z".into(),
+        }))
+    }
+
+    fn public(id: u64, user: &str, text: &str) -> ChatMessage {
+        ChatMessage::Message(PublicMessage {
+            id,
+            room: "general".into(),
+            username: user.into(),
+            content: text.into(),
+            timestamp: "2026-01-01T00:00:00.000Z".into(),
+        })
+    }
+
+    fn private(id: u64, from: &str, to: &str, text: &str) -> ServerFrame {
+        ServerFrame::PrivateMessage(PrivateMessage {
+            id,
+            sender: from.into(),
+            target: to.into(),
+            content: text.into(),
+            timestamp: "2026-01-01T00:00:00.000Z".into(),
+        })
+    }
+
+    #[test]
+    fn messages_are_classified_and_never_shown_twice() {
+        let mut m = ChatModel::new("alice", "x");
+        m.apply(welcome("alice", vec![public(1, "bob", "old")]));
+        m.apply(Event::Frame(public(2, "alice", "mine").into_frame()));
+        m.apply(Event::Frame(public(2, "alice", "mine").into_frame()));
+        m.apply(Event::Frame(public(3, "bob", "hey @Alice!").into_frame()));
+        let kinds: Vec<_> = m.conversations[0]
+            .lines
+            .iter()
+            .map(|l| (l.kind, l.mention))
+            .collect();
+        assert_eq!(
+            kinds,
+            vec![
+                (LineKind::Other, false),
+                (LineKind::Own, false),
+                (LineKind::Other, true)
+            ]
+        );
+        assert_eq!(m.notify.len(), 1);
+    }
+
+    #[test]
+    fn private_messages_open_a_direct_conversation_with_unread_count() {
+        let mut m = ChatModel::new("alice", "x");
+        m.apply(welcome("alice", vec![]));
+        m.apply(Event::Frame(private(5, "bob", "alice", "psst")));
+        let i = m.find(&ConversationId::Direct("bob".into())).unwrap();
+        assert_eq!(m.conversations[i].lines[0].kind, LineKind::PrivateReceived);
+        assert_eq!(m.conversations[i].unread, 1);
+        m.select(i);
+        assert_eq!(m.conversations[i].unread, 0);
+        m.apply(Event::Frame(ServerFrame::PrivateConfirmation {
+            id: Some(6),
+            target: "bob".into(),
+            content: "hi".into(),
+            delivered: true,
+            timestamp: "2026-01-01T00:00:01.000Z".into(),
+            reference: None,
+        }));
+        assert_eq!(m.conversations[i].lines[1].kind, LineKind::PrivateSent);
+    }
+
+    #[test]
+    fn history_pages_slot_in_above() {
+        let mut m = ChatModel::new("alice", "x");
+        m.apply(welcome("alice", vec![public(10, "bob", "ten")]));
+        m.apply(Event::Frame(ServerFrame::History {
+            room: Some("general".into()),
+            with: None,
+            messages: vec![
+                public(8, "bob", "eight"),
+                public(9, "bob", "nine"),
+                public(10, "bob", "ten"),
+            ],
+            has_more: false,
+            reference: None,
+        }));
+        let texts: Vec<_> = m.conversations[0]
+            .lines
+            .iter()
+            .map(|l| l.text.as_str())
+            .collect();
+        assert_eq!(texts, vec!["eight", "nine", "ten"]);
+        assert!(!m.conversations[0].has_more);
+    }
+
+    #[test]
+    fn members_follow_system_notices() {
+        let mut m = ChatModel::new("alice", "x");
+        m.apply(welcome("alice", vec![]));
+        m.apply(Event::Frame(ServerFrame::System {
+            message: "carol joined the chat".into(),
+            timestamp: "2026-01-01T00:00:00.000Z".into(),
+            room: Some("general".into()),
+            event: Some(SystemEvent::Joined),
+            username: Some("carol".into()),
+        }));
+        assert!(m.conversations[0].members.contains("carol"));
+        m.apply(Event::Frame(ServerFrame::System {
+            message: "bob left the chat".into(),
+            timestamp: "2026-01-01T00:00:00.000Z".into(),
+            room: Some("general".into()),
+            event: Some(SystemEvent::Disconnected),
+            username: Some("bob".into()),
+        }));
+        assert_eq!(
+            m.conversations[0].members.iter().collect::<Vec<_>>(),
+            ["alice", "carol"]
+        );
+    }
+
+    #[test]
+    fn mention_detection_respects_word_boundaries() {
+        assert!(mentions("hi alice", "Alice"));
+        assert!(mentions("alice: look", "alice"));
+        assert!(mentions("thanks alice.", "alice"));
+        assert!(!mentions("malice aforethought", "alice"));
+        assert!(!mentions("alice_2 is here", "alice"));
+    }
+
+    #[test]
+    fn me_actions_are_marked() {
+        let mut m = ChatModel::new("alice", "x");
+        m.apply(welcome("alice", vec![public(1, "bob", "/me waves")]));
+        let line = &m.conversations[0].lines[0];
+        assert!(line.action);
+        assert_eq!(line.text, "waves");
+    }
+}

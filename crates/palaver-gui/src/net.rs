@@ -1,0 +1,111 @@
+//! The network side of the desktop client: it runs on a tokio runtime, off the UI thread, and
+//! talks to the UI through channels. The UI never waits on a socket: it drains what arrived at
+//! the start of each frame and queues what it sends.
+
+use tokio::runtime::Handle;
+use tokio::sync::mpsc;
+
+use palaver_client::client::ClientError;
+use palaver_client::{Client, ClientConfig, ConnectionError, Event};
+use palaver_proto::{ClientFrame, ErrorCode};
+
+/// Why joining failed, by the field the user should look at.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JoinError {
+    /// The name: invalid or taken.
+    Username(String),
+    /// The address: refused, unreachable, not a Palaver server.
+    Address(String),
+    Other(String),
+}
+
+/// What the network side reports to the UI.
+pub enum NetEvent {
+    Joined(Client),
+    JoinFailed(JoinError),
+    Client(Event),
+}
+
+/// Starts connecting; events (the join's outcome, then the session's events) arrive on the
+/// returned channel. `repaint` is called after each, to wake the UI.
+pub fn connect(
+    runtime: &Handle,
+    config: ClientConfig,
+    repaint: impl Fn() + Send + 'static,
+) -> mpsc::UnboundedReceiver<NetEvent> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    runtime.spawn(async move {
+        let addr = config.addr.clone();
+        match Client::connect(config).await {
+            Ok((client, mut events)) => {
+                let _ = tx.send(NetEvent::Joined(client));
+                repaint();
+                while let Some(event) = events.recv().await {
+                    if tx.send(NetEvent::Client(event)).is_err() {
+                        break;
+                    }
+                    repaint();
+                }
+            }
+            Err(e) => {
+                let _ = tx.send(NetEvent::JoinFailed(classify(&addr, e)));
+                repaint();
+            }
+        }
+    });
+    rx
+}
+
+fn classify(addr: &str, error: ClientError) -> JoinError {
+    match error {
+        ClientError::InvalidUsername(m) => JoinError::Username(m),
+        ClientError::Server { code, message } => match code {
+            ErrorCode::UsernameTaken | ErrorCode::InvalidUsername => JoinError::Username(message),
+            _ => JoinError::Other(message),
+        },
+        ClientError::Connection(ConnectionError::Connect { source, .. }) => {
+            let why = match source.kind() {
+                std::io::ErrorKind::ConnectionRefused => {
+                    "connection refused (is the server running?)".to_string()
+                }
+                _ => source.to_string(),
+            };
+            JoinError::Address(format!("Could not connect to {addr}: {why}"))
+        }
+        ClientError::Connection(ConnectionError::BadFrame(_)) => {
+            JoinError::Address(format!("{addr} does not look like a Palaver server."))
+        }
+        other => JoinError::Other(other.to_string()),
+    }
+}
+
+/// Sends frames in order, without making the UI wait.
+#[derive(Clone)]
+pub struct Outbox {
+    tx: mpsc::UnboundedSender<ClientFrame>,
+    client: Client,
+}
+
+impl Outbox {
+    pub fn new(runtime: &Handle, client: Client) -> Self {
+        let (tx, mut rx) = mpsc::unbounded_channel::<ClientFrame>();
+        let sender = client.clone();
+        runtime.spawn(async move {
+            while let Some(frame) = rx.recv().await {
+                if sender.send(frame).await.is_err() {
+                    break;
+                }
+            }
+        });
+        Outbox { tx, client }
+    }
+
+    pub fn send(&self, frame: ClientFrame) {
+        let _ = self.tx.send(frame);
+    }
+
+    pub fn quit(&self, runtime: &Handle) {
+        let client = self.client.clone();
+        runtime.spawn(async move { client.quit(None).await });
+    }
+}

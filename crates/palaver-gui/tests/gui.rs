@@ -1,0 +1,452 @@
+//! The real desktop UI, driven through its accessibility tree with egui_kittest, against a real
+//! Palaver server running in the same process on a real TCP socket.
+
+use std::time::{Duration, Instant};
+
+use egui::Key;
+use egui_kittest::kittest::Queryable;
+use egui_kittest::Harness;
+
+use palaver_client::proto::{ClientFrame, ServerFrame};
+use palaver_gui::host::HostStatus;
+use palaver_gui::model::{ConversationId, LineKind, Status};
+use palaver_gui::{PalaverApp, Screen, Settings};
+use palaver_server::{Server, ServerConfig};
+
+struct World {
+    runtime: tokio::runtime::Runtime,
+    dir: tempfile::TempDir,
+}
+
+impl World {
+    fn new() -> World {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        World {
+            runtime,
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn config(&self, bind: &str) -> ServerConfig {
+        let mut config = ServerConfig {
+            bind: bind.parse().unwrap(),
+            database: self
+                .dir
+                .path()
+                .join("chat.db")
+                .to_string_lossy()
+                .into_owned(),
+            ..ServerConfig::default()
+        };
+        config.hub.rate_per_second = 0.0;
+        config
+    }
+
+    fn start_server(&self, bind: &str) -> Server {
+        self.runtime
+            .block_on(Server::start(self.config(bind)))
+            .expect("server starts")
+    }
+
+    fn app(&self, host: &str, port: u16) -> Harness<'static, PalaverApp> {
+        let settings = Settings {
+            host: host.into(),
+            port: port.to_string(),
+            ..Settings::default()
+        };
+        let mut app = PalaverApp::with_runtime(self.runtime.handle().clone(), None, settings);
+        app.reconnect_initial = Duration::from_millis(50);
+        Harness::builder()
+            .with_size(egui::vec2(1000.0, 650.0))
+            .build_ui_state(|ui, app: &mut PalaverApp| app.show(ui), app)
+    }
+}
+
+/// Runs frames until `done` holds, failing with `what` after 10 seconds.
+fn run_until(
+    harness: &mut Harness<'_, PalaverApp>,
+    what: &str,
+    mut done: impl FnMut(&PalaverApp) -> bool,
+) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        harness.step();
+        if done(harness.state()) {
+            harness.step();
+            return;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn rendered(app: &PalaverApp, kind: LineKind, text: &str) -> bool {
+    app.chat_view
+        .rendered
+        .iter()
+        .any(|(k, t)| *k == kind && t == text)
+}
+
+/// Types a name on the connect screen and clicks Connect.
+fn connect_as(harness: &mut Harness<'_, PalaverApp>, name: &str) {
+    harness.get_by_label("Username").click();
+    harness.step();
+    harness.get_by_label("Username").type_text(name);
+    harness.step();
+    harness.get_by_label("Connect").click();
+    harness.step();
+}
+
+fn say(harness: &mut Harness<'_, PalaverApp>, text: &str) {
+    harness.get_by_label("Message").click();
+    harness.step();
+    harness.get_by_label("Message").type_text(text);
+    harness.step();
+    harness.key_press(Key::Enter);
+    harness.step();
+}
+
+#[test]
+fn two_people_chat_publicly_and_privately_and_see_each_other_come_and_go() {
+    let world = World::new();
+    let server = world.start_server("127.0.0.1:0");
+    let port = server.local_addr().port();
+    let mut alice = world.app("127.0.0.1", port);
+    let mut bob = world.app("127.0.0.1", port);
+
+    connect_as(&mut alice, "alice");
+    run_until(&mut alice, "alice joins", |a| a.screen == Screen::Chat);
+    connect_as(&mut bob, "bob");
+    run_until(&mut bob, "bob joins", |a| a.screen == Screen::Chat);
+    run_until(&mut alice, "bob's join notice", |a| {
+        rendered(a, LineKind::System, "bob joined the chat")
+    });
+
+    say(&mut alice, "hello bob 👋");
+    run_until(&mut alice, "alice's own message", |a| {
+        rendered(a, LineKind::Own, "alice: hello bob 👋")
+    });
+    run_until(&mut bob, "bob sees it", |a| {
+        rendered(a, LineKind::Other, "alice: hello bob 👋")
+    });
+    assert_eq!(
+        alice.state().chat_view.input,
+        "",
+        "the input is cleared after sending"
+    );
+
+    // Bob opens a direct conversation from the member list and writes privately.
+    bob.get_by_label("alice").click();
+    bob.step();
+    assert!(matches!(
+        bob.state().chat.as_ref().unwrap().active().unwrap().id,
+        ConversationId::Direct(_)
+    ));
+    say(&mut bob, "psst, just you");
+    run_until(&mut bob, "bob's sent private message", |a| {
+        rendered(a, LineKind::PrivateSent, "bob: psst, just you")
+    });
+    // Alice gets an unread badge on a new direct conversation, opens it and reads.
+    run_until(&mut alice, "unread badge", |a| {
+        a.chat
+            .as_ref()
+            .unwrap()
+            .conversations
+            .iter()
+            .any(|c| c.title == "bob" && c.unread == 1)
+    });
+    alice.get_by_label("@ bob  (1)").click();
+    run_until(&mut alice, "the private message", |a| {
+        rendered(a, LineKind::PrivateReceived, "bob: psst, just you")
+    });
+
+    // Bob leaves; Alice's general room says so.
+    bob.get_by_label("Disconnect").click();
+    bob.step();
+    assert_eq!(bob.state().screen, Screen::Connect);
+    alice.get_by_label("# general").click();
+    run_until(&mut alice, "bob's leave notice", |a| {
+        rendered(a, LineKind::System, "bob left the chat")
+    });
+    world.runtime.block_on(server.shutdown());
+}
+
+#[test]
+fn connect_errors_show_next_to_their_cause() {
+    let world = World::new();
+    let server = world.start_server("127.0.0.1:0");
+    let port = server.local_addr().port();
+
+    let mut app = world.app("127.0.0.1", port);
+    connect_as(&mut app, "no spaces allowed");
+    app.step();
+    let error = app
+        .state()
+        .connect_errors
+        .username
+        .clone()
+        .expect("username error");
+    assert!(error.contains("Invalid username"), "{error}");
+    assert!(
+        app.query_by_label_contains("Invalid username").is_some(),
+        "shown on screen"
+    );
+
+    // A name someone already uses.
+    let _taken = world
+        .runtime
+        .block_on(palaver_client::Connection::join(
+            server.local_addr(),
+            "taken",
+        ))
+        .unwrap();
+    app.state_mut().settings.username.clear();
+    connect_as(&mut app, "TAKEN");
+    run_until(&mut app, "taken-name error", |a| {
+        a.connect_errors.username.is_some()
+    });
+    assert!(app.query_by_label_contains("already taken").is_some());
+    assert_eq!(app.state().screen, Screen::Connect);
+
+    // Nobody listening: the host and port are named.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut refused = world.app("127.0.0.1", closed);
+    connect_as(&mut refused, "carol");
+    run_until(&mut refused, "refused error", |a| {
+        a.connect_errors.address.is_some()
+    });
+    let shown = format!("Could not connect to 127.0.0.1:{closed}");
+    assert!(
+        refused.query_by_label_contains(&shown).is_some(),
+        "{:?}",
+        refused.state().connect_errors
+    );
+    world.runtime.block_on(server.shutdown());
+}
+
+#[test]
+fn the_client_reconnects_after_a_server_restart_without_loss_or_duplicates() {
+    let world = World::new();
+    let server = world.start_server("127.0.0.1:0");
+    let addr = server.local_addr();
+    let mut alice = world.app("127.0.0.1", addr.port());
+    connect_as(&mut alice, "alice");
+    run_until(&mut alice, "join", |a| a.screen == Screen::Chat);
+    say(&mut alice, "before the restart");
+    run_until(&mut alice, "echo", |a| {
+        rendered(a, LineKind::Own, "alice: before the restart")
+    });
+
+    world.runtime.block_on(server.shutdown());
+    run_until(&mut alice, "reconnecting status", |a| {
+        matches!(a.chat.as_ref().unwrap().status, Status::Reconnecting { .. })
+    });
+    assert!(alice.state().status_text().0.contains("reconnecting"));
+
+    let server = world.start_server(&addr.to_string());
+    // Someone speaks while alice may still be away.
+    let (mut bob, _) = world
+        .runtime
+        .block_on(palaver_client::Connection::join(addr, "bob"))
+        .unwrap();
+    world
+        .runtime
+        .block_on(bob.send(&ClientFrame::Message {
+            content: "while you were away".into(),
+            room: None,
+        }))
+        .unwrap();
+    run_until(&mut alice, "the missed message", |a| {
+        rendered(a, LineKind::Other, "bob: while you were away")
+    });
+    run_until(&mut alice, "connected again", |a| {
+        a.chat.as_ref().unwrap().status == Status::Connected
+    });
+    say(&mut alice, "after the restart");
+    run_until(&mut alice, "new echo", |a| {
+        rendered(a, LineKind::Own, "alice: after the restart")
+    });
+    let general = &alice.state().chat.as_ref().unwrap().conversations[0];
+    let texts: Vec<&str> = general
+        .lines
+        .iter()
+        .filter(|l| l.id.is_some())
+        .map(|l| l.text.as_str())
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            "before the restart",
+            "while you were away",
+            "after the restart"
+        ]
+    );
+    let _ = world
+        .runtime
+        .block_on(bob.recv_timeout(Duration::from_secs(1)));
+    world.runtime.block_on(server.shutdown());
+}
+
+#[test]
+fn the_host_dashboard_starts_lists_kicks_announces_and_stops() {
+    let world = World::new();
+    let mut host = world.app("127.0.0.1", 7878);
+    host.get_by_label("🖧 Host a server").click();
+    host.step();
+    assert_eq!(host.state().screen, Screen::Host);
+    let db = world
+        .dir
+        .path()
+        .join("hosted.db")
+        .to_string_lossy()
+        .into_owned();
+    {
+        let app = host.state_mut();
+        app.host.port = "0".into();
+        app.host.database = db;
+    }
+    host.get_by_label("▶ Start").click();
+    run_until(&mut host, "running", |a| a.host.is_running());
+    let HostStatus::Running(addr) = host.state().host.status.clone() else {
+        unreachable!()
+    };
+    assert!(host
+        .query_by_label_contains(&format!("Running on {addr}"))
+        .is_some());
+
+    let (mut carol, _) = world
+        .runtime
+        .block_on(palaver_client::Connection::join(addr, "carol"))
+        .unwrap();
+    run_until(&mut host, "carol listed", |a| {
+        a.host.users.iter().any(|u| u.username == "carol")
+    });
+    assert!(host.query_by_label("carol").is_some());
+    assert!(host
+        .state()
+        .host
+        .log
+        .iter()
+        .any(|l| l.contains("carol joined")));
+
+    host.get_by_label("Announcement").click();
+    host.step();
+    host.get_by_label("Announcement")
+        .type_text("Class starts in 5 minutes");
+    host.step();
+    host.get_by_label("Announce").click();
+    host.step();
+    let frame = world.runtime.block_on(async {
+        loop {
+            match carol.recv_timeout(Duration::from_secs(10)).await.unwrap() {
+                ServerFrame::Server { message, .. } => break message,
+                _ => continue,
+            }
+        }
+    });
+    assert_eq!(frame, "Class starts in 5 minutes");
+
+    host.get_by_label("Kick").click();
+    host.step();
+    let kicked = world.runtime.block_on(async {
+        loop {
+            match carol.recv_timeout(Duration::from_secs(10)).await {
+                Ok(ServerFrame::Error { code, .. }) => break code.as_str().to_string(),
+                Ok(_) => continue,
+                Err(e) => panic!("{e}"),
+            }
+        }
+    });
+    assert_eq!(kicked, "kicked");
+    run_until(&mut host, "carol gone from the list", |a| {
+        a.host.users.is_empty()
+    });
+
+    // A second host on the same port says why it cannot start.
+    let mut second = world.app("127.0.0.1", 7878);
+    {
+        let app = second.state_mut();
+        app.screen = Screen::Host;
+        app.host.port = addr.port().to_string();
+        app.host.database = world
+            .dir
+            .path()
+            .join("other.db")
+            .to_string_lossy()
+            .into_owned();
+    }
+    second.step();
+    second.get_by_label("▶ Start").click();
+    run_until(&mut second, "port taken", |a| {
+        matches!(a.host.status, HostStatus::Failed(_))
+    });
+    assert!(second.query_by_label_contains("cannot listen").is_some());
+
+    host.get_by_label("■ Stop").click();
+    run_until(&mut host, "stopped", |a| {
+        a.host.status == HostStatus::Stopped
+    });
+}
+
+#[test]
+fn a_conversation_of_100000_messages_draws_only_what_is_in_view() {
+    let world = World::new();
+    let mut harness = world.app("127.0.0.1", 1);
+    {
+        let app = harness.state_mut();
+        let mut chat = palaver_gui::model::ChatModel::new("alice", "test");
+        let history: Vec<_> = (1..=100_000u64)
+            .map(|id| {
+                palaver_client::proto::ChatMessage::Message(palaver_client::proto::PublicMessage {
+                    id,
+                    room: "general".into(),
+                    username: if id % 3 == 0 {
+                        "alice".into()
+                    } else {
+                        format!("user{}", id % 7)
+                    },
+                    content: format!("message number {id}"),
+                    timestamp: palaver_client::proto::timestamp::format_millis(
+                        1_800_000_000_000 + id as i64 * 1000,
+                    ),
+                })
+            })
+            .collect();
+        chat.apply(palaver_client::Event::Frame(ServerFrame::History {
+            room: Some("general".into()),
+            with: None,
+            messages: history,
+            has_more: false,
+            reference: None,
+        }));
+        app.chat = Some(chat);
+        app.screen = Screen::Chat;
+    }
+    for _ in 0..5 {
+        harness.step();
+    }
+    let app = harness.state();
+    assert_eq!(
+        app.chat.as_ref().unwrap().conversations[0].lines.len(),
+        100_000
+    );
+    assert!(
+        app.chat_view.rows_drawn > 5 && app.chat_view.rows_drawn < 100,
+        "drew {} rows",
+        app.chat_view.rows_drawn
+    );
+    let last = app.chat_view.rendered.last().expect("rows drawn");
+    assert!(
+        last.1.ends_with("message number 100000"),
+        "follows the newest: {last:?}"
+    );
+    assert!(app.chat_view.at_bottom);
+}

@@ -21,6 +21,12 @@ struct Args {
     /// Connect right away with the settings above.
     #[arg(long)]
     connect: bool,
+    /// Open the "host a server" dashboard and start a server on this port.
+    #[arg(long, value_name = "PORT")]
+    serve: Option<u16>,
+    /// Database file for `--serve` [default: palaver.db].
+    #[arg(long, value_name = "PATH")]
+    serve_database: Option<String>,
     /// Start with the light theme.
     #[arg(long)]
     light: bool,
@@ -72,6 +78,16 @@ fn main() -> anyhow::Result<()> {
             let mut app = PalaverApp::new(settings)?;
             if args.connect {
                 app.connect();
+            }
+            if let Some(port) = args.serve {
+                app.host.port = port.to_string();
+                if let Some(db) = args.serve_database.clone() {
+                    app.host.database = db;
+                }
+                app.screen = palaver_gui::Screen::Host;
+                let ctx = cc.egui_ctx.clone();
+                let runtime = app.runtime.clone();
+                app.host.start(&runtime, move || ctx.request_repaint());
             }
             Ok(Box::new(Screenshotter::new(
                 DesktopApp { app },

@@ -490,6 +490,11 @@ impl ChatModel {
             let (index, line) = self.classify(&message);
             let lines = &mut self.conversations[index].lines;
             let id = line.id.unwrap_or(0);
+            let newest = lines.iter().rev().find_map(|l| l.id);
+            if newest.is_none_or(|newest| newest < id) {
+                lines.push(line);
+                continue;
+            }
             // Insert before the first line with a larger id (lines without ids stay put).
             let at = lines
                 .iter()

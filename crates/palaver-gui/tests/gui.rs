@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use egui::Key;
-use egui_kittest::kittest::Queryable;
+use egui_kittest::kittest::{NodeT, Queryable};
 use egui_kittest::Harness;
 
 use palaver_client::proto::{ClientFrame, ServerFrame};
@@ -91,20 +91,33 @@ fn rendered(app: &PalaverApp, kind: LineKind, text: &str) -> bool {
         .any(|(k, t)| *k == kind && t == text)
 }
 
+/// The text field with this accessible name.
+fn field<'t>(harness: &'t Harness<'_, PalaverApp>, name: &'t str) -> egui_kittest::Node<'t> {
+    harness
+        .get_all_by_label(name)
+        .find(|n| {
+            matches!(
+                n.accesskit_node().role(),
+                egui::accesskit::Role::TextInput | egui::accesskit::Role::MultilineTextInput
+            )
+        })
+        .unwrap_or_else(|| panic!("no text field named {name:?}"))
+}
+
 /// Types a name on the connect screen and clicks Connect.
 fn connect_as(harness: &mut Harness<'_, PalaverApp>, name: &str) {
-    harness.get_by_label("Username").click();
+    field(harness, "Username").click();
     harness.step();
-    harness.get_by_label("Username").type_text(name);
+    field(harness, "Username").type_text(name);
     harness.step();
     harness.get_by_label("Connect").click();
     harness.step();
 }
 
 fn say(harness: &mut Harness<'_, PalaverApp>, text: &str) {
-    harness.get_by_label("Message").click();
+    field(harness, "Message").click();
     harness.step();
-    harness.get_by_label("Message").type_text(text);
+    field(harness, "Message").type_text(text);
     harness.step();
     harness.key_press(Key::Enter);
     harness.step();
@@ -299,7 +312,7 @@ fn the_client_reconnects_after_a_server_restart_without_loss_or_duplicates() {
 fn the_host_dashboard_starts_lists_kicks_announces_and_stops() {
     let world = World::new();
     let mut host = world.app("127.0.0.1", 7878);
-    host.get_by_label("🖧 Host a server").click();
+    host.get_by_label("🖥 Host a server").click();
     host.step();
     assert_eq!(host.state().screen, Screen::Host);
     let db = world
@@ -319,7 +332,8 @@ fn the_host_dashboard_starts_lists_kicks_announces_and_stops() {
         unreachable!()
     };
     assert!(host
-        .query_by_label_contains(&format!("Running on {addr}"))
+        .query_all_by_label_contains(&format!("Running on {addr}"))
+        .next()
         .is_some());
 
     let (mut carol, _) = world
@@ -337,10 +351,9 @@ fn the_host_dashboard_starts_lists_kicks_announces_and_stops() {
         .iter()
         .any(|l| l.contains("carol joined")));
 
-    host.get_by_label("Announcement").click();
+    field(&host, "Announcement").click();
     host.step();
-    host.get_by_label("Announcement")
-        .type_text("Class starts in 5 minutes");
+    field(&host, "Announcement").type_text("Class starts in 5 minutes");
     host.step();
     host.get_by_label("Announce").click();
     host.step();
@@ -388,9 +401,12 @@ fn the_host_dashboard_starts_lists_kicks_announces_and_stops() {
     run_until(&mut second, "port taken", |a| {
         matches!(a.host.status, HostStatus::Failed(_))
     });
-    assert!(second.query_by_label_contains("cannot listen").is_some());
+    assert!(second
+        .query_all_by_label_contains("cannot listen")
+        .next()
+        .is_some());
 
-    host.get_by_label("■ Stop").click();
+    host.get_by_label("⏹ Stop").click();
     run_until(&mut host, "stopped", |a| {
         a.host.status == HostStatus::Stopped
     });

@@ -48,7 +48,7 @@ pub fn show(app: &mut PalaverApp, ui: &mut egui::Ui) {
                     });
                     error(ui, &app.connect_errors.address);
                     ui.add_space(8.0);
-                    ui.label("Username");
+                    let label = ui.label("Username");
                     let name = ui.add(
                         egui::TextEdit::singleline(&mut app.settings.username)
                             .hint_text("letters, digits, _ - .")

@@ -72,7 +72,8 @@ pub fn show(
         .auto_shrink([false, false])
         .stick_to_bottom(true);
     if jump_to_latest {
-        area = area.vertical_scroll_offset(f32::MAX);
+        let total: f32 = heights.heights.iter().sum();
+        area = area.vertical_scroll_offset((total - ui.available_height()).max(0.0));
     } else if extra_above > 0.0 {
         let current = ui
             .ctx()
@@ -154,7 +155,7 @@ fn row(
             ui.add_space(4.0);
             ui.vertical_centered(|ui| {
                 let text = format!(
-                    "──────  {}, {} {} {}  ──────",
+                    "——  {}, {} {} {}  ——",
                     day.weekday(),
                     day.day(),
                     month(day.month()),

@@ -58,7 +58,7 @@ pub fn show(app: &mut PalaverApp, ui: &mut egui::Ui) {
                 app.host.start(&runtime, repaint);
             }
             if ui
-                .add_enabled(running, egui::Button::new("■ Stop"))
+                .add_enabled(running, egui::Button::new("⏹ Stop"))
                 .clicked()
             {
                 app.host.stop();

@@ -37,7 +37,7 @@ pub fn top_bar(app: &mut PalaverApp, ui: &mut egui::Ui) {
                 app.screen = chat_screen;
             }
             if ui
-                .selectable_label(app.screen == Screen::Host, "🖧 Host a server")
+                .selectable_label(app.screen == Screen::Host, "🖥 Host a server")
                 .clicked()
             {
                 app.screen = Screen::Host;
@@ -51,7 +51,8 @@ pub fn top_bar(app: &mut PalaverApp, ui: &mut egui::Ui) {
             } else {
                 Color32::GRAY
             };
-            ui.label(RichText::new("●").color(dot));
+            let (rect, _) = ui.allocate_exact_size(egui::vec2(10.0, 10.0), egui::Sense::hover());
+            ui.painter().circle_filled(rect.center(), 4.5, dot);
             ui.label(text);
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                 let theme = if app.settings.dark {

@@ -51,9 +51,10 @@ send(bob, type="private_message", target="alice", content="psst: lunch at 12?")
 time.sleep(30)
 PY
 
-shoot() { # name, seconds, extra args...
+root=$PWD
+shoot() { # name, seconds, extra args... (runs in the scratch folder, so relative paths land there)
   local name=$1 after=$2; shift 2
-  "$BIN/palaver" --screenshot "docs/images/$name.png" --screenshot-after "$after" "$@"
+  (cd "$work" && "$root/$BIN/palaver" --screenshot "$root/docs/images/$name.png" --screenshot-after "$after" "$@")
   echo "docs/images/$name.png"
 }
 
@@ -76,4 +77,4 @@ for name in ("dave", "erin"):
 people[0].sendall(b'{"type":"message","content":"hello from the hosted server"}\n')
 time.sleep(10)
 PY
-shoot host 5 --serve $hport --serve-database "$work/hosted.db"
+shoot host 5 --serve $hport --serve-database classroom.db

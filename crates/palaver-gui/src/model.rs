@@ -467,16 +467,13 @@ impl ChatModel {
             return;
         }
         let (index, line) = self.classify(&message);
-        if index != self.active || line.mention || line.kind == LineKind::PrivateReceived {
-            if line.mention || line.kind == LineKind::PrivateReceived {
-                let title = match line.kind {
-                    LineKind::PrivateReceived => {
-                        format!("{} (private)", line.author.clone().unwrap_or_default())
-                    }
-                    _ => format!("{} mentioned you", line.author.clone().unwrap_or_default()),
-                };
-                self.notify.push((title, line.text.clone()));
-            }
+        if line.mention || line.kind == LineKind::PrivateReceived {
+            let author = line.author.clone().unwrap_or_default();
+            let title = match line.kind {
+                LineKind::PrivateReceived => format!("{author} (private)"),
+                _ => format!("{author} mentioned you"),
+            };
+            self.notify.push((title, line.text.clone()));
         }
         self.push_line(index, line);
     }

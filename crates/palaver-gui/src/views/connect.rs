@@ -54,9 +54,7 @@ pub fn show(app: &mut PalaverApp, ui: &mut egui::Ui) {
                             .hint_text("letters, digits, _ - .")
                             .desired_width(form_width),
                     );
-                    name.widget_info(|| {
-                        egui::WidgetInfo::labeled(egui::Role::TextInput, true, "Username")
-                    });
+                    let name = name.labelled_by(label.id);
                     submit |= name.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
                     error(ui, &app.connect_errors.username);
                     ui.add_space(12.0);

@@ -12,7 +12,7 @@ pub mod connect;
 pub mod conversation;
 pub mod host;
 
-use egui::{Color32, RichText};
+use egui::Color32;
 
 use crate::app::{PalaverApp, Screen};
 

@@ -476,10 +476,17 @@ fn scrolling_to_the_top_loads_older_history_and_keys_complete_and_recall() {
     let _bob = world.runtime.block_on(async {
         let (mut bob, _) = palaver_client::Connection::join(addr, "bob").await.unwrap();
         for n in 0..300 {
-            bob.send(&ClientFrame::Message { content: format!("old message {n}"), room: None }).await.unwrap();
+            bob.send(&ClientFrame::Message {
+                content: format!("old message {n}"),
+                room: None,
+            })
+            .await
+            .unwrap();
         }
         loop {
-            if let ServerFrame::Message(m) = bob.recv_timeout(Duration::from_secs(10)).await.unwrap() {
+            if let ServerFrame::Message(m) =
+                bob.recv_timeout(Duration::from_secs(10)).await.unwrap()
+            {
                 if m.content == "old message 299" {
                     break bob;
                 }
@@ -489,14 +496,26 @@ fn scrolling_to_the_top_loads_older_history_and_keys_complete_and_recall() {
     let mut alice = world.app("127.0.0.1", addr.port());
     connect_as(&mut alice, "alice");
     run_until(&mut alice, "join", |a| a.screen == Screen::Chat);
-    run_until(&mut alice, "recent history", |a| rendered(a, LineKind::Other, "bob: old message 299"));
-    let shown = |a: &PalaverApp| a.chat.as_ref().unwrap().conversations[0].lines.iter().filter(|l| l.id.is_some()).count();
+    run_until(&mut alice, "recent history", |a| {
+        rendered(a, LineKind::Other, "bob: old message 299")
+    });
+    let shown = |a: &PalaverApp| {
+        a.chat.as_ref().unwrap().conversations[0]
+            .lines
+            .iter()
+            .filter(|l| l.id.is_some())
+            .count()
+    };
     assert_eq!(shown(alice.state()), 50, "the welcome shows the last 50");
 
     // Scroll the conversation up with the mouse wheel until the server has sent everything.
     let deadline = Instant::now() + Duration::from_secs(20);
     while shown(alice.state()) < 300 {
-        assert!(Instant::now() < deadline, "history did not load: {} shown", shown(alice.state()));
+        assert!(
+            Instant::now() < deadline,
+            "history did not load: {} shown",
+            shown(alice.state())
+        );
         alice.hover_at(egui::pos2(500.0, 300.0));
         alice.event(egui::Event::MouseWheel {
             unit: egui::MouseWheelUnit::Point,
@@ -510,7 +529,10 @@ fn scrolling_to_the_top_loads_older_history_and_keys_complete_and_recall() {
     }
     let general = &alice.state().chat.as_ref().unwrap().conversations[0];
     let ids: Vec<u64> = general.lines.iter().filter_map(|l| l.id).collect();
-    assert!(ids.windows(2).all(|w| w[0] < w[1]), "older pages slot in above, in order");
+    assert!(
+        ids.windows(2).all(|w| w[0] < w[1]),
+        "older pages slot in above, in order"
+    );
     assert!(!general.has_more);
 
     // Tab completes a name from the member list; Up recalls the last line sent.
@@ -525,7 +547,9 @@ fn scrolling_to_the_top_loads_older_history_and_keys_complete_and_recall() {
     alice.step();
     alice.key_press(Key::Enter);
     alice.step();
-    run_until(&mut alice, "sent", |a| rendered(a, LineKind::Own, "alice: bob: thanks!"));
+    run_until(&mut alice, "sent", |a| {
+        rendered(a, LineKind::Own, "alice: bob: thanks!")
+    });
     alice.key_press(Key::ArrowUp);
     alice.step();
     assert_eq!(alice.state().chat_view.input, "bob: thanks!");

@@ -8,12 +8,14 @@
 //! - [`host`]: the embedded server and what its dashboard shows.
 //! - [`theme`]: colours per kind of line and per person; dark and light.
 //! - [`views`]: the screens.
+//! - [`terminal`]: `palaver chat`, the terminal client (ratatui) and its line mode for scripts.
 
 pub mod app;
 pub mod commands;
 pub mod host;
 pub mod model;
 pub mod net;
+pub mod terminal;
 pub mod theme;
 pub mod views;
 

@@ -1,13 +1,30 @@
-//! `palaver`: the Palaver desktop client.
+//! `palaver`: the Palaver desktop client, and `palaver chat`, the terminal client.
 
-use clap::Parser;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
 
 use palaver_gui::app::{DesktopApp, SETTINGS_KEY};
 use palaver_gui::{PalaverApp, Settings};
 
-/// Palaver desktop client: chat, or host a server for others.
+/// Palaver: chat in a window (or host a server for others), or in a terminal with `palaver chat`.
 #[derive(Debug, Parser)]
 #[command(name = "palaver", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    window: Args,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Chat in the terminal: full screen on a terminal, one line per message in pipes and scripts.
+    Chat(palaver_gui::terminal::ChatArgs),
+}
+
+/// Desktop window options.
+#[derive(Debug, clap::Args)]
 struct Args {
     /// Server host to fill in (remembered otherwise).
     #[arg(long, env = "PALAVER_HOST")]
@@ -38,8 +55,21 @@ struct Args {
     screenshot_after: f32,
 }
 
-fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Chat(args)) => palaver_gui::terminal::run(args),
+        None => match window(cli.window) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("palaver: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+fn window(args: Args) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),

@@ -1,0 +1,99 @@
+//! `palaver chat`: the terminal client.
+//!
+//! On a terminal it is a full-screen UI ([`tui`], drawn by [`render`]) in the spirit of weechat
+//! and irssi. When standard input or output is not a terminal, or with `--plain`, it is a line
+//! tool for scripts and bots ([`plain`]): every line read is sent, every message received is
+//! printed as one line. Both use the same model, commands and client library as the desktop app.
+
+pub mod plain;
+pub mod render;
+pub mod tui;
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use palaver_client::ClientConfig;
+
+/// `palaver chat` flags.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ChatArgs {
+    /// Server host.
+    #[arg(long, env = "PALAVER_HOST", default_value = "127.0.0.1")]
+    pub host: String,
+    /// Server port.
+    #[arg(long, env = "PALAVER_PORT", default_value_t = 7878)]
+    pub port: u16,
+    /// Your username (asked for if missing on a terminal).
+    #[arg(long, short, env = "PALAVER_USER")]
+    pub user: Option<String>,
+    /// Rooms to join (repeatable) [default: general].
+    #[arg(long = "room", value_name = "ROOM")]
+    pub rooms: Vec<String>,
+    /// Line mode: send each line of standard input, print each message as one line. Automatic
+    /// when standard input or output is not a terminal.
+    #[arg(long)]
+    pub plain: bool,
+    /// In line mode, print every frame from the server as a JSON line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl ChatArgs {
+    pub fn client_config(&self, username: &str) -> ClientConfig {
+        let mut config = ClientConfig::new(format!("{}:{}", self.host, self.port), username);
+        if !self.rooms.is_empty() {
+            config.rooms = self.rooms.clone();
+        }
+        config
+    }
+}
+
+/// Runs `palaver chat`: the full-screen UI on a terminal, line mode otherwise.
+pub fn run(args: ChatArgs) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("palaver: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    let plain = args.plain || args.json || !interactive;
+    let username = match (&args.user, plain) {
+        (Some(user), _) => user.clone(),
+        (None, true) => {
+            eprintln!("palaver: --user NAME is required in line mode");
+            return ExitCode::from(2);
+        }
+        (None, false) => match ask_username() {
+            Some(name) => name,
+            None => return ExitCode::from(2),
+        },
+    };
+    if let Err((_, why)) = palaver_proto::validate::username(&username) {
+        eprintln!("palaver: {why}");
+        return ExitCode::from(2);
+    }
+    let code = if plain {
+        runtime.block_on(plain::run(&args, &username))
+    } else {
+        runtime.block_on(tui::run(&args, &username))
+    };
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    code
+}
+
+/// Asks for a username on the terminal, like the classic chat clients did.
+fn ask_username() -> Option<String> {
+    use std::io::Write;
+    print!("Choose your username: ");
+    let _ = std::io::stdout().flush();
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line).ok()?;
+    let name = line.trim().to_string();
+    (!name.is_empty()).then_some(name)
+}

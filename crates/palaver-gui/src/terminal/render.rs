@@ -1,0 +1,251 @@
+//! Drawing the terminal UI with ratatui: conversations (left), the conversation (centre),
+//! members (right), a status line and the input line. Colours mean what they mean in the desktop
+//! client: system grey italic, server red bold, own blue, others a colour each, private sent
+//! magenta, private received orange.
+//!
+//! Only the newest lines that fit are laid out (from the bottom up, minus the scroll offset), so a
+//! long conversation costs no more than a short one.
+
+use chrono::TimeZone;
+use ratatui::layout::{Constraint, Direction, Layout, Position, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, List, ListItem, Paragraph, Wrap};
+use ratatui::Frame;
+
+use super::tui::TuiApp;
+use crate::model::{Line as ChatLine, LineKind, Status};
+
+fn rgb(c: egui::Color32) -> Color {
+    Color::Rgb(c.r(), c.g(), c.b())
+}
+
+/// The style of a line's kind (and author), matching the desktop client's meaning.
+pub fn kind_style(kind: LineKind, author: Option<&str>) -> Style {
+    let s = crate::theme::line_style(kind, author, true);
+    let mut style = Style::default().fg(rgb(s.color));
+    if s.bold {
+        style = style.add_modifier(Modifier::BOLD);
+    }
+    if s.italic {
+        style = style.add_modifier(Modifier::ITALIC);
+    }
+    style
+}
+
+pub fn draw(frame: &mut Frame, app: &mut TuiApp) {
+    let rows = Layout::default()
+        .direction(Direction::Vertical)
+        .constraints([
+            Constraint::Min(3),
+            Constraint::Length(1),
+            Constraint::Length(1),
+        ])
+        .split(frame.area());
+    let columns = Layout::default()
+        .direction(Direction::Horizontal)
+        .constraints([
+            Constraint::Length(20),
+            Constraint::Min(20),
+            Constraint::Length(18),
+        ])
+        .split(rows[0]);
+    draw_conversations(frame, app, columns[0]);
+    draw_messages(frame, app, columns[1]);
+    draw_members(frame, app, columns[2]);
+    draw_status(frame, app, rows[1]);
+    draw_input(frame, app, rows[2]);
+}
+
+fn draw_conversations(frame: &mut Frame, app: &TuiApp, area: Rect) {
+    let items: Vec<ListItem> = app
+        .model
+        .conversations
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let sigil = if c.is_room() { "#" } else { "@" };
+            let mut text = format!("{} {sigil}{}", i + 1, c.title);
+            if c.unread > 0 {
+                text.push_str(&format!(" ({})", c.unread));
+            }
+            let mut style = Style::default();
+            if i == app.model.active {
+                style = style.add_modifier(Modifier::REVERSED);
+            } else if c.mentions > 0 {
+                style = style.fg(Color::Yellow).add_modifier(Modifier::BOLD);
+            } else if c.unread > 0 {
+                style = style.add_modifier(Modifier::BOLD);
+            }
+            ListItem::new(text).style(style)
+        })
+        .collect();
+    frame.render_widget(
+        List::new(items).block(Block::default().borders(Borders::RIGHT).title("Chats")),
+        area,
+    );
+}
+
+fn draw_members(frame: &mut Frame, app: &TuiApp, area: Rect) {
+    let Some(c) = app.model.active() else { return };
+    let items: Vec<ListItem> = c
+        .members
+        .iter()
+        .map(|name| {
+            ListItem::new(name.clone())
+                .style(Style::default().fg(rgb(crate::theme::person_color(name, true))))
+        })
+        .collect();
+    let title = if c.is_room() {
+        format!("{} online", c.members.len())
+    } else {
+        "Private".to_string()
+    };
+    frame.render_widget(
+        List::new(items).block(Block::default().borders(Borders::LEFT).title(title)),
+        area,
+    );
+}
+
+fn time(ts_ms: i64) -> String {
+    chrono::Local
+        .timestamp_millis_opt(ts_ms)
+        .single()
+        .map(|t| t.format("%H:%M").to_string())
+        .unwrap_or_default()
+}
+
+/// A chat line as spans: time, then author and text in the kind's style.
+pub fn line_spans(line: &ChatLine) -> Line<'static> {
+    let style = kind_style(line.kind, line.author.as_deref());
+    let mut spans = vec![Span::styled(
+        format!("{} ", time(line.ts_ms)),
+        Style::default().fg(Color::DarkGray),
+    )];
+    match (&line.author, line.kind) {
+        (Some(author), _) if line.action => {
+            spans.push(Span::styled(
+                format!("* {author} {}", line.text),
+                style.add_modifier(Modifier::ITALIC),
+            ));
+        }
+        (Some(author), LineKind::Other) => {
+            spans.push(Span::styled(format!("<{author}> "), style));
+            spans.push(Span::raw(line.text.clone()));
+        }
+        (Some(author), _) => {
+            spans.push(Span::styled(format!("<{author}> "), style));
+            spans.push(Span::styled(
+                line.text.clone(),
+                style.remove_modifier(Modifier::BOLD),
+            ));
+        }
+        (None, LineKind::Server) => spans.push(Span::styled(format!("! {}", line.text), style)),
+        (None, _) => spans.push(Span::styled(line.text.clone(), style)),
+    }
+    let mut out = Line::from(spans);
+    if line.mention {
+        out = out.style(Style::default().bg(Color::Rgb(0x4A, 0x3F, 0x1A)));
+    }
+    out
+}
+
+fn draw_messages(frame: &mut Frame, app: &TuiApp, area: Rect) {
+    let Some(c) = app.model.active() else {
+        frame.render_widget(Paragraph::new("You are in no room: /join #room"), area);
+        return;
+    };
+    let title = if c.topic.is_empty() {
+        format!(" {}{} ", if c.is_room() { "#" } else { "@" }, c.title)
+    } else {
+        format!(" #{} — {} ", c.title, c.topic)
+    };
+    let block = Block::default().borders(Borders::BOTTOM).title(title);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let width = inner.width.max(1) as usize;
+    let end = c.lines.len().saturating_sub(app.scroll);
+    // Take lines from the bottom until the area is full.
+    let mut used = 0usize;
+    let mut start = end;
+    while start > 0 {
+        let line = &c.lines[start - 1];
+        let len = 6
+            + line.author.as_ref().map_or(0, |a| a.chars().count() + 3)
+            + line.text.chars().count();
+        let height = len.div_ceil(width).max(1);
+        if used + height > inner.height as usize {
+            break;
+        }
+        used += height;
+        start -= 1;
+    }
+    let mut lines: Vec<Line> = Vec::new();
+    if start == 0 && c.loading_history {
+        lines.push(Line::styled(
+            "loading older messages…",
+            Style::default().fg(Color::DarkGray),
+        ));
+    }
+    lines.extend(c.lines[start..end].iter().map(line_spans));
+    // Bottom-align: pad above when the lines do not fill the area.
+    let pad = (inner.height as usize).saturating_sub(used.max(lines.len()));
+    let mut padded: Vec<Line> = std::iter::repeat_n(Line::raw(""), pad).collect();
+    padded.extend(lines);
+    frame.render_widget(Paragraph::new(padded).wrap(Wrap { trim: false }), inner);
+}
+
+fn draw_status(frame: &mut Frame, app: &TuiApp, area: Rect) {
+    let (text, color) = match &app.model.status {
+        Status::Connected => (
+            format!("connected to {} as {}", app.model.server, app.model.me),
+            Color::Green,
+        ),
+        Status::Reconnecting { attempt } => (
+            format!(
+                "connection lost: reconnecting to {} (attempt {attempt})…",
+                app.model.server
+            ),
+            Color::Yellow,
+        ),
+        Status::Disconnected(why) => (format!("disconnected: {why}"), Color::Red),
+    };
+    let scrolled = if app.scroll > 0 {
+        format!("  [scrolled up {}: PageDown]", app.scroll)
+    } else {
+        String::new()
+    };
+    let line = Line::from(vec![
+        Span::styled(format!("[{text}]"), Style::default().fg(color)),
+        Span::styled(
+            format!("{scrolled}  /help  PgUp older  Ctrl+N/P switch  Ctrl+C quit"),
+            Style::default().fg(Color::DarkGray),
+        ),
+    ]);
+    frame.render_widget(Paragraph::new(line), area);
+}
+
+fn draw_input(frame: &mut Frame, app: &TuiApp, area: Rect) {
+    let prompt = match app.model.active() {
+        Some(c) if c.is_room() => format!("#{}> ", c.title),
+        Some(c) => format!("@{}> ", c.title),
+        None => "> ".to_string(),
+    };
+    let prompt_width = prompt.chars().count() as u16;
+    // Keep the cursor visible on long lines.
+    let room = area.width.saturating_sub(prompt_width + 1) as usize;
+    let skip = app.cursor.saturating_sub(room);
+    let visible: String = app.input.chars().skip(skip).collect();
+    let hint = crate::commands::hints(&app.input)
+        .first()
+        .map(|(u, w)| format!("   {u} — {w}"))
+        .unwrap_or_default();
+    let line = Line::from(vec![
+        Span::styled(prompt, Style::default().fg(Color::Cyan)),
+        Span::raw(visible),
+        Span::styled(hint, Style::default().fg(Color::DarkGray)),
+    ]);
+    frame.render_widget(Paragraph::new(line), area);
+    let x = area.x + prompt_width + (app.cursor - skip) as u16;
+    frame.set_cursor_position(Position::new(x.min(area.right().saturating_sub(1)), area.y));
+}

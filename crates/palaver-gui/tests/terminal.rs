@@ -518,3 +518,53 @@ fn plain_mode_reports_a_refused_connection_and_a_taken_name_with_a_failing_exit_
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("already taken"), "{err}");
 }
+
+#[test]
+fn the_status_line_follows_a_server_restart_and_nothing_is_lost() {
+    let mut world = World::new(|_| {});
+    let addr = world.addr();
+    let (mut app, mut events) = world.tui("alice");
+    pump(&mut app, &mut events, "welcome", |a| {
+        !a.model.conversations.is_empty()
+    });
+    let server = world.server.take().unwrap();
+    world.runtime.block_on(server.shutdown());
+    pump(&mut app, &mut events, "reconnecting", |a| {
+        matches!(
+            a.model.status,
+            palaver_gui::model::Status::Reconnecting { .. }
+        )
+    });
+    let (text, _) = screen(&mut app, 100, 20);
+    assert!(text.contains("connection lost: reconnecting"), "{text}");
+
+    let mut config = ServerConfig {
+        bind: addr,
+        database: world
+            ._dir
+            .path()
+            .join("t.db")
+            .to_string_lossy()
+            .into_owned(),
+        ..ServerConfig::default()
+    };
+    config.hub.rate_per_second = 0.0;
+    world.server = Some(world.runtime.block_on(Server::start(config)).unwrap());
+    let mut bob = world.join("bob");
+    world
+        .runtime
+        .block_on(bob.send(&ClientFrame::Message {
+            content: "while you were away".into(),
+            room: None,
+        }))
+        .unwrap();
+    pump(&mut app, &mut events, "missed message", |a| {
+        has_line(a, "while you were away")
+    });
+    pump(&mut app, &mut events, "connected", |a| {
+        a.model.status == palaver_gui::model::Status::Connected
+    });
+    let (text, _) = screen(&mut app, 100, 20);
+    assert!(text.contains("[connected to"), "{text}");
+    assert_eq!(text.matches("while you were away").count(), 1, "{text}");
+}

@@ -295,6 +295,8 @@ pub async fn run(args: &ChatArgs, username: &str) -> ExitCode {
                 None => app.quit = true,
             },
             _ = async { match &mut term_signal { Some(s) => { s.recv().await; } None => std::future::pending().await } } => app.leave(),
+            // Ctrl+C arrives as a key in raw mode; this is for `kill -INT`.
+            _ = tokio::signal::ctrl_c() => app.leave(),
         }
         if app.quit {
             break Ok(());

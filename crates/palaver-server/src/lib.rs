@@ -9,6 +9,7 @@
 //! - [`hub`]: the chat core as a state machine (users, rooms, routing, presence). No I/O.
 //! - [`runtime`]: the task that owns the hub and carries out its effects: queues, store, history.
 //! - [`store`]: history and rooms behind a trait; SQLite with group commit by default.
+//! - [`queue`]: each connection's bounded outbound queue of shared frames.
 //! - [`limits`]: token buckets and connection counting.
 //! - [`config`]: flags, environment variables and the TOML file.
 //! - [`server`]: starts all of the above and stops it gracefully ([`Server`], [`ServerHandle`]).
@@ -17,6 +18,7 @@ pub mod config;
 pub mod hub;
 pub mod limits;
 pub mod listener;
+pub mod queue;
 pub mod runtime;
 pub mod server;
 pub mod store;

@@ -16,6 +16,7 @@ fn main() -> anyhow::Result<()> {
     let args = Args::parse().with_config_file()?;
     init_logging(&args)?;
     let config = args.server_config()?;
+    raise_fd_limit();
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async {
         let server = match Server::start(config).await {
@@ -36,6 +37,22 @@ fn main() -> anyhow::Result<()> {
     // Do not wait for the console thread blocked on stdin.
     runtime.shutdown_timeout(std::time::Duration::from_millis(100));
     Ok(())
+}
+
+/// Every connection is a file descriptor: lift the soft limit to the hard one, as servers do.
+fn raise_fd_limit() {
+    #[cfg(unix)]
+    unsafe {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
+        {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
 }
 
 fn init_logging(args: &Args) -> anyhow::Result<()> {

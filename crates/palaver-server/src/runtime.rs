@@ -18,6 +18,7 @@ use palaver_proto::{encode_frame, ErrorCode, Request, ServerFrame};
 use crate::hub::{
     Close, Departure, HistoryQuery, HistoryTarget, Hub, HubEvent, HubIo, SessionId, UserSummary,
 };
+use crate::queue::{OutboundQueue, Push};
 use crate::store::{Backend, ResumeScope, RoomRecord, StoreDone, StoredMessage, WriteOp};
 
 /// What a connection's tasks are told by the hub.
@@ -35,7 +36,7 @@ pub enum Control {
 /// The hub's grip on one connection.
 #[derive(Debug)]
 pub struct SessionHandle {
-    pub queue: mpsc::Sender<Bytes>,
+    pub queue: Arc<OutboundQueue>,
     pub control: watch::Sender<Control>,
 }
 
@@ -115,11 +116,7 @@ const QUEUE_WAIT: Duration = Duration::from_secs(30);
 impl HubIo for RuntimeIo {
     fn send(&mut self, session: SessionId, frame: &Bytes) -> bool {
         match self.sessions.get(&session) {
-            Some(handle) => match handle.queue.try_send(frame.clone()) {
-                Ok(()) => true,
-                Err(mpsc::error::TrySendError::Full(_)) => false,
-                Err(mpsc::error::TrySendError::Closed(_)) => true,
-            },
+            Some(handle) => handle.queue.try_push(frame.clone()) != Push::Full,
             None => true,
         }
     }
@@ -206,7 +203,7 @@ impl HubIo for RuntimeIo {
                     }
                 }
             };
-            let _ = tokio::time::timeout(QUEUE_WAIT, queue.send(encode_frame(&frame))).await;
+            let _ = tokio::time::timeout(QUEUE_WAIT, queue.push(encode_frame(&frame))).await;
         });
     }
 
@@ -230,7 +227,7 @@ impl HubIo for RuntimeIo {
                     let count = page.messages.len();
                     for message in page.messages {
                         let bytes = encode_frame(&message.to_chat().into_frame());
-                        match tokio::time::timeout(QUEUE_WAIT, queue.send(bytes)).await {
+                        match tokio::time::timeout(QUEUE_WAIT, queue.push(bytes)).await {
                             Ok(Ok(())) => {}
                             Ok(Err(_)) => return, // the connection is gone
                             Err(_) => {
@@ -351,7 +348,7 @@ fn handle(
         } => {
             if hub.is_shutting_down() {
                 let bytes = encode_frame(&ServerFrame::error(ErrorCode::ServerShuttingDown));
-                let _ = handle.queue.try_send(bytes);
+                let _ = handle.queue.try_push(bytes);
                 let _ = handle.control.send(Control::Close);
                 return;
             }

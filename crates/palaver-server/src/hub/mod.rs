@@ -21,7 +21,7 @@ pub mod session;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 
 use bytes::Bytes;
 use serde_json::Value;
@@ -98,6 +98,8 @@ pub struct Hub {
     sessions: HashMap<SessionId, Session>,
     /// Folded username -> session.
     users: HashMap<String, SessionId>,
+    /// Names online as shown, sorted: the welcome lists the first few without sorting everyone.
+    names: BTreeSet<String>,
     /// Folded room name -> room.
     rooms: HashMap<String, Room>,
     next_id: u64,
@@ -117,6 +119,7 @@ impl Hub {
             config,
             sessions: HashMap::new(),
             users: HashMap::new(),
+            names: BTreeSet::new(),
             rooms: HashMap::new(),
             next_id: last_id + 1,
             last_fanned: last_id,
@@ -409,6 +412,7 @@ impl Hub {
             io.close(id, Close::Graceful);
         }
         self.users.clear();
+        self.names.clear();
         for room in self.rooms.values_mut() {
             room.members.clear();
             room.recent = None;
@@ -531,6 +535,7 @@ impl Hub {
             return;
         };
         self.users.remove(&user.key);
+        self.names.remove(&user.name);
         let text = match &reason {
             Some(reason) => format!("{} left the chat ({reason})", user.name),
             None => format!("{} left the chat", user.name),

@@ -157,6 +157,7 @@ impl Hub {
         }
 
         self.users.insert(key.clone(), session);
+        self.names.insert(name.clone());
         let mut room_keys = Vec::with_capacity(room_names.len());
         for (room_key, room_name) in &room_names {
             if !self.rooms.contains_key(room_key) {
@@ -180,15 +181,8 @@ impl Hub {
             username: name.clone(),
         });
 
-        let mut users: Vec<String> = self
-            .users
-            .values()
-            .filter_map(|id| self.sessions.get(id).and_then(|s| s.name()))
-            .map(str::to_string)
-            .collect();
-        users.sort();
-        let users_online = users.len();
-        users.truncate(WELCOME_USERS_MAX);
+        let users_online = self.names.len();
+        let users: Vec<String> = self.names.iter().take(WELCOME_USERS_MAX).cloned().collect();
         let history = match since {
             None => self
                 .rooms

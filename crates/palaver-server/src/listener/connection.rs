@@ -13,6 +13,7 @@
 //! Buffers are only held while there is data in them, so an idle connection costs two small
 //! tasks and its queue, not kilobytes of empty buffer.
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,7 +22,7 @@ use bytes::{Bytes, BytesMut};
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio::time::Instant;
 use tracing::Instrument;
 
@@ -30,6 +31,7 @@ use palaver_proto::{encode_frame, parse_request, CodecError, ErrorCode, LineDeco
 use super::ListenerContext;
 use crate::hub::{Departure, SessionId};
 use crate::limits::TokenBucket;
+use crate::queue::{OutboundQueue, Push};
 use crate::runtime::{Control, HubMsg, SessionHandle};
 
 /// Writes are batched up to about this many bytes.
@@ -46,10 +48,10 @@ pub async fn serve(
     async move {
         let _ = stream.set_nodelay(true);
         let (reader, writer) = stream.into_split();
-        let (queue_tx, queue_rx) = mpsc::channel(ctx.outbound_queue);
+        let queue = Arc::new(OutboundQueue::new(ctx.outbound_queue));
         let (control_tx, control_rx) = watch::channel(Control::Open);
         let handle = SessionHandle {
-            queue: queue_tx.clone(),
+            queue: Arc::clone(&queue),
             control: control_tx,
         };
         let registered = ctx
@@ -63,27 +65,29 @@ pub async fn serve(
         if registered.is_err() {
             return;
         }
-        let writer =
-            tokio::spawn(write_loop(writer, queue_rx, control_rx.clone()).in_current_span());
-        let departure = read_loop(reader, session, &queue_tx, control_rx, &ctx).await;
+        let writer = tokio::spawn(
+            write_loop(writer, Arc::clone(&queue), control_rx.clone()).in_current_span(),
+        );
+        let departure = read_loop(reader, session, &queue, control_rx, &ctx).await;
         tracing::debug!(?departure, "reader finished");
         let _ = ctx.hub.send(HubMsg::Gone { session, departure }).await;
-        drop(queue_tx);
+        // The writer sends what is queued, then stops.
+        queue.close();
         let _ = tokio::time::timeout(Duration::from_secs(10), writer).await;
     }
     .instrument(span)
     .await
 }
 
-/// Queues an error for this connection. Returns false when the queue is full or gone.
-fn reply(queue: &mpsc::Sender<Bytes>, frame: ServerFrame) -> bool {
-    queue.try_send(encode_frame(&frame)).is_ok()
+/// Queues an error for this connection. Returns false when the queue is full or closed.
+fn reply(queue: &OutboundQueue, frame: ServerFrame) -> bool {
+    queue.try_push(encode_frame(&frame)) == Push::Queued
 }
 
 async fn read_loop(
     reader: OwnedReadHalf,
     session: SessionId,
-    queue: &mpsc::Sender<Bytes>,
+    queue: &OutboundQueue,
     mut control: watch::Receiver<Control>,
     ctx: &ListenerContext,
 ) -> Departure {
@@ -198,13 +202,14 @@ fn read_available(
 
 async fn write_loop(
     mut writer: OwnedWriteHalf,
-    mut queue: mpsc::Receiver<Bytes>,
+    queue: Arc<OutboundQueue>,
     mut control: watch::Receiver<Control>,
 ) {
+    let mut frames: VecDeque<Bytes> = VecDeque::new();
     let mut batch: Vec<u8> = Vec::new();
     let mut control_open = true;
-    let abort = loop {
-        let first = tokio::select! {
+    let abort = 'outer: loop {
+        let more = tokio::select! {
             biased;
             changed = control.changed(), if control_open => {
                 if changed.is_err() {
@@ -216,41 +221,47 @@ async fn write_loop(
                 }
                 continue;
             }
-            next = queue.recv() => match next {
-                Some(bytes) => bytes,
-                None => break None,
-            },
+            more = queue.pop_all(&mut frames) => more,
         };
-        // Take whatever else is waiting, up to a batch, to write it in one go.
-        let mut single = Some(first);
-        while batch.len() < WRITE_BATCH_BYTES {
-            match queue.try_recv() {
-                Ok(more) => {
-                    if let Some(first) = single.take() {
-                        batch.extend_from_slice(&first);
-                    }
-                    batch.extend_from_slice(&more);
+        if !more {
+            break None;
+        }
+        // Write what was taken: a lone frame as it is, several joined into batches.
+        while !frames.is_empty() {
+            let written = if frames.len() == 1 {
+                let frame = frames.pop_front().expect("one frame");
+                tokio::select! {
+                    biased;
+                    code = wait_for_abort(&mut control), if control_open => break 'outer Some(code),
+                    result = writer.write_all(&frame) => result,
                 }
-                Err(_) => break,
+            } else {
+                while batch.len() < WRITE_BATCH_BYTES {
+                    let Some(frame) = frames.pop_front() else {
+                        break;
+                    };
+                    batch.extend_from_slice(&frame);
+                }
+                let result = tokio::select! {
+                    biased;
+                    code = wait_for_abort(&mut control), if control_open => break 'outer Some(code),
+                    result = writer.write_all(&batch) => result,
+                };
+                batch.clear();
+                result
+            };
+            if written.is_err() {
+                break 'outer None;
             }
         }
-        let bytes: &[u8] = match &single {
-            Some(first) => first,
-            None => &batch,
-        };
-        let written = tokio::select! {
-            biased;
-            code = wait_for_abort(&mut control), if control_open => break Some(code),
-            result = writer.write_all(bytes) => result,
-        };
-        batch.clear();
         if batch.capacity() > WRITE_BATCH_BYTES * 2 {
             batch = Vec::new();
         }
-        if written.is_err() {
-            break None;
+        if frames.capacity() > 256 {
+            frames = VecDeque::new();
         }
     };
+    queue.close();
     if let Some(code) = abort {
         let frame = encode_frame(&ServerFrame::error(code));
         let _ = tokio::time::timeout(Duration::from_secs(1), writer.write_all(&frame)).await;

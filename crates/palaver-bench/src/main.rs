@@ -1,0 +1,389 @@
+//! `palaver-bench`: load generator and benchmark reports for a Palaver server.
+//!
+//! ```text
+//! palaver-bench fanout --spawn-server          # 100 clients, 10 senders, unthrottled
+//! palaver-bench latency --spawn-server         # 1000 clients, 10 senders at 100 msg/s for 10 s
+//! palaver-bench idle --spawn-server            # as many idle clients as the fd limit allows
+//! palaver-bench rooms --spawn-server           # many rooms, few members each
+//! palaver-bench history --spawn-server         # store rate, join replay, paging
+//! palaver-bench custom --clients 500 --senders 5 --messages 1000 --rate 50 --addr 127.0.0.1:7878
+//! ```
+//!
+//! With `--spawn-server` it starts `palaver-server` (beside this binary) on a temporary database
+//! with the per-connection limits lifted (`--rate-per-second 0 --max-connections-per-ip ...`) and
+//! measures its CPU time and memory from `/proc`; against a server of your own, pass
+//! `--server-pid` for the same. It raises its own open-file limit to the hard limit. Every run is
+//! bounded by `--timeout`. `--json` prints one object per run.
+
+mod history;
+mod load;
+mod procfs;
+mod spawn;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::{Parser, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use load::{LoadSpec, Outcome, Progress};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+enum Scenario {
+    Fanout,
+    Latency,
+    Idle,
+    Rooms,
+    History,
+    Custom,
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "palaver-bench",
+    version,
+    about = "Load generator and benchmark reports for Palaver."
+)]
+struct Args {
+    /// Named scenario; its defaults can be overridden by the flags below.
+    #[arg(value_enum, default_value = "fanout")]
+    scenario: Scenario,
+    /// Server to load (ignored with --spawn-server).
+    #[arg(long, default_value = "127.0.0.1:7878")]
+    addr: String,
+    /// Start a palaver-server on a temporary database for this run.
+    #[arg(long)]
+    spawn_server: bool,
+    /// The palaver-server binary for --spawn-server [default: beside this binary].
+    #[arg(long)]
+    server_bin: Option<std::path::PathBuf>,
+    /// Extra flags for the spawned server (repeatable), e.g. --server-arg=--store-batch-max=1024.
+    #[arg(long = "server-arg", allow_hyphen_values = true)]
+    server_args: Vec<String>,
+    /// Measure this server process's CPU and memory.
+    #[arg(long)]
+    server_pid: Option<u32>,
+    #[arg(long)]
+    clients: Option<usize>,
+    #[arg(long)]
+    rooms: Option<usize>,
+    #[arg(long)]
+    senders: Option<usize>,
+    /// Messages per sender.
+    #[arg(long)]
+    messages: Option<u64>,
+    /// Messages per second per sender (0: unthrottled).
+    #[arg(long)]
+    rate: Option<f64>,
+    /// Extra payload bytes per message.
+    #[arg(long, default_value_t = 0)]
+    payload: usize,
+    /// Runs of the scenario (each reported; the summary gives medians).
+    #[arg(long, default_value_t = 1)]
+    runs: usize,
+    /// Upper bound for one run, in seconds.
+    #[arg(long, default_value_t = 120)]
+    timeout: u64,
+    /// One JSON object per run on standard output.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct Report {
+    scenario: Scenario,
+    run: usize,
+    spec: LoadSpec,
+    #[serde(flatten)]
+    outcome: Outcome,
+    server_cpu_seconds: Option<f64>,
+    server_cpu_ns_per_delivery: Option<f64>,
+    server_rss_bytes: Option<u64>,
+    server_rss_peak_bytes: Option<u64>,
+    server_rss_bytes_per_client: Option<f64>,
+    fd_limit: u64,
+}
+
+fn spec_for(args: &Args, fd_limit: u64) -> LoadSpec {
+    let (clients, rooms, senders, messages, rate, idle) = match args.scenario {
+        Scenario::Fanout => (100, 1, 10, 2_000, None, None),
+        Scenario::Latency => (1000, 1, 10, 1000, Some(100.0), None),
+        // Both ends of every connection live on this machine: the bench's and the server's
+        // descriptors share one limit each, so stay a little under it.
+        Scenario::Idle => (
+            (fd_limit.saturating_sub(200) as usize).clamp(100, 20_000),
+            400,
+            0,
+            0,
+            None,
+            Some(Duration::from_secs(3)),
+        ),
+        Scenario::Rooms => (1000, 250, 250, 100, Some(20.0), None),
+        Scenario::History | Scenario::Custom => (100, 1, 10, 1_000, None, None),
+    };
+    LoadSpec {
+        clients: args.clients.unwrap_or(clients),
+        rooms: args.rooms.unwrap_or(rooms).max(1),
+        senders: args.senders.unwrap_or(senders),
+        messages: args.messages.unwrap_or(messages),
+        rate: match args.rate {
+            Some(r) if r <= 0.0 => None,
+            Some(r) => Some(r),
+            None => rate,
+        },
+        payload: args.payload,
+        idle_hold: idle,
+        connect_concurrency: 256,
+        timeout: Duration::from_secs(args.timeout),
+    }
+}
+
+fn progress_bar(
+    json: bool,
+    spec: &LoadSpec,
+    progress: Arc<Progress>,
+) -> Option<tokio::task::JoinHandle<()>> {
+    if json {
+        return None;
+    }
+    let expected = if spec.idle_hold.is_some() {
+        spec.clients as u64
+    } else {
+        spec.clients as u64 * spec.senders as u64 * spec.messages / spec.rooms as u64
+            + spec.clients as u64
+    };
+    let bar = ProgressBar::new(expected.max(1));
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} {msg}")
+            .expect("template"),
+    );
+    Some(tokio::spawn(async move {
+        loop {
+            let joined = progress.joined.load(std::sync::atomic::Ordering::Relaxed) as u64;
+            let delivered = progress
+                .delivered
+                .load(std::sync::atomic::Ordering::Relaxed);
+            bar.set_position(joined + delivered);
+            bar.set_message(format!("joined {joined}, delivered {delivered}"));
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            if bar.is_finished() {
+                break;
+            }
+        }
+    }))
+}
+
+fn print_table(r: &Report) {
+    let o = &r.outcome;
+    println!(
+        "scenario {:?} run {}: {} clients in {} room(s), {} senders x {} messages{}",
+        r.scenario,
+        r.run,
+        r.spec.clients,
+        r.spec.rooms,
+        r.spec.senders,
+        r.spec.messages,
+        r.spec
+            .rate
+            .map(|x| format!(" at {x}/s each"))
+            .unwrap_or_else(|| " unthrottled".into())
+    );
+    println!(
+        "  joined            {:>12} in {:.2} s ({} errors{})",
+        o.clients_joined,
+        o.connect_seconds,
+        o.connect_errors,
+        o.first_error
+            .as_ref()
+            .map(|e| format!(": {e}"))
+            .unwrap_or_default()
+    );
+    if r.spec.idle_hold.is_none() {
+        println!(
+            "  delivered         {:>12} of {} expected",
+            o.delivered, o.expected
+        );
+        println!(
+            "  lost / dup / ooo  {:>12} / {} / {}",
+            o.lost, o.duplicated, o.out_of_order
+        );
+        println!("  deliveries/s      {:>12.0}", o.deliveries_per_second);
+        println!(
+            "  latency p50/p90/p99/max  {} / {} / {} / {} µs",
+            o.latency_us_p50, o.latency_us_p90, o.latency_us_p99, o.latency_us_max
+        );
+    }
+    if let Some(cpu) = r.server_cpu_seconds {
+        println!("  server CPU        {:>12.3} s", cpu);
+    }
+    if let Some(ns) = r.server_cpu_ns_per_delivery {
+        println!("  server CPU/delivery {:>10.0} ns", ns);
+    }
+    if let (Some(rss), Some(peak)) = (r.server_rss_bytes, r.server_rss_peak_bytes) {
+        println!(
+            "  server RSS        {:>12.1} MiB (peak {:.1} MiB)",
+            rss as f64 / 1048576.0,
+            peak as f64 / 1048576.0
+        );
+    }
+    if let Some(per) = r.server_rss_bytes_per_client {
+        println!("  server RSS/client {:>12.0} bytes", per);
+    }
+    if o.timed_out {
+        println!("  (the run hit its timeout)");
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let fd_limit = procfs::raise_fd_limit();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let mut reports = Vec::new();
+    for run in 1..=args.runs {
+        let server = if args.spawn_server {
+            Some(spawn::spawn(args.server_bin.clone(), &args.server_args)?)
+        } else {
+            None
+        };
+        let addr = server
+            .as_ref()
+            .map(|s| s.addr.clone())
+            .unwrap_or_else(|| args.addr.clone());
+        let pid = server.as_ref().map(|s| s.pid).or(args.server_pid);
+        if !args.json && run == 1 {
+            if args.spawn_server {
+                eprintln!(
+                    "spawned palaver-server on {addr} with {}",
+                    spawn::LOAD_TEST_FLAGS.join(" ")
+                );
+            }
+            eprintln!("open-file limit: {fd_limit}");
+        }
+        if args.scenario == Scenario::History {
+            let senders = args.senders.unwrap_or(10);
+            let messages = args.messages.unwrap_or(10_000);
+            let cpu0 = pid.and_then(procfs::cpu_seconds);
+            let out = runtime.block_on(history::run(
+                &addr,
+                senders,
+                messages,
+                args.clients.unwrap_or(20),
+                10,
+                Duration::from_secs(args.timeout),
+            ))?;
+            let cpu = pid
+                .and_then(procfs::cpu_seconds)
+                .zip(cpu0)
+                .map(|(a, b)| a - b);
+            if args.json {
+                println!(
+                    "{}",
+                    serde_json::json!({"scenario": "history", "run": run, "result": out, "server_cpu_seconds": cpu})
+                );
+            } else {
+                println!("scenario history run {run}: {senders} senders x {messages} messages stored, then {} readers page back", args.clients.unwrap_or(20));
+                println!(
+                    "  stored            {:>12} ({:.0} messages/s, acknowledged = durable)",
+                    out.stored, out.stored_per_second
+                );
+                println!(
+                    "  join with replay  {:>12.2} ms (median)",
+                    out.join_replay_ms_p50
+                );
+                println!(
+                    "  history pages     {:>12} ({:.0} pages/s, {:.0} messages/s)",
+                    out.pages, out.pages_per_second, out.messages_paged_per_second
+                );
+            }
+            continue;
+        }
+        let spec = spec_for(&args, fd_limit);
+        let progress = Arc::new(Progress::default());
+        let bar = {
+            let _guard = runtime.enter();
+            progress_bar(args.json, &spec, progress.clone())
+        };
+        let rss_before = pid.and_then(procfs::rss_bytes);
+        let cpu_before = pid.and_then(procfs::cpu_seconds);
+        let started = Instant::now();
+        let mut rss_held = None;
+        let outcome = runtime.block_on(async {
+            let addr = addr.clone();
+            let spec2 = spec.clone();
+            let progress2 = progress.clone();
+            let run = tokio::spawn(async move { load::run(&addr, &spec2, progress2).await });
+            // For idle runs, measure memory while everyone is still connected.
+            if spec.idle_hold.is_some() {
+                while progress.joined.load(std::sync::atomic::Ordering::Relaxed) < spec.clients
+                    && !run.is_finished()
+                {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                rss_held = pid.and_then(procfs::rss_bytes);
+            }
+            run.await.expect("load run")
+        });
+        let _ = started;
+        if let Some(bar) = bar {
+            bar.abort();
+        }
+        let cpu = pid
+            .and_then(procfs::cpu_seconds)
+            .zip(cpu_before)
+            .map(|(after, before)| after - before);
+        let rss = pid.and_then(procfs::rss_bytes);
+        let per_client = match (spec.idle_hold, rss_before, rss) {
+            (Some(_), Some((before, _)), Some((_, peak))) if outcome.clients_joined > 0 => {
+                Some((peak.saturating_sub(before)) as f64 / outcome.clients_joined as f64)
+            }
+            _ => None,
+        };
+        let report = Report {
+            scenario: args.scenario,
+            run,
+            server_cpu_ns_per_delivery: cpu
+                .filter(|_| outcome.delivered > 0)
+                .map(|c| c * 1e9 / outcome.delivered as f64),
+            server_cpu_seconds: cpu,
+            server_rss_bytes: rss.map(|r| r.0),
+            server_rss_peak_bytes: rss.map(|r| r.1),
+            server_rss_bytes_per_client: per_client,
+            spec,
+            outcome,
+            fd_limit,
+        };
+        if args.json {
+            println!("{}", serde_json::to_string(&report)?);
+        } else {
+            print_table(&report);
+        }
+        reports.push(report);
+        drop(server);
+    }
+    if reports.len() > 1 && !args.json {
+        let m = |f: &dyn Fn(&Report) -> Option<f64>| median(reports.iter().filter_map(f).collect());
+        println!("medians over {} runs:", reports.len());
+        println!("  deliveries/s {:.0}, p99 {:.0} µs, server CPU/delivery {:.0} ns, RSS/client {:.0} bytes",
+            m(&|r| Some(r.outcome.deliveries_per_second)),
+            m(&|r| Some(r.outcome.latency_us_p99 as f64)),
+            m(&|r| r.server_cpu_ns_per_delivery),
+            m(&|r| r.server_rss_bytes_per_client));
+    }
+    let failed = reports
+        .iter()
+        .any(|r| r.outcome.lost > 0 || r.outcome.duplicated > 0 || r.outcome.connect_errors > 0);
+    if failed && !args.json {
+        eprintln!("note: some messages were lost or duplicated, or some clients could not join (see above)");
+    }
+    Ok(())
+}

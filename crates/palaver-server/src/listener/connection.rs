@@ -34,9 +34,6 @@ use crate::limits::TokenBucket;
 use crate::queue::{OutboundQueue, Push};
 use crate::runtime::{Control, HubMsg, SessionHandle};
 
-/// Writes are batched up to about this many bytes.
-const WRITE_BATCH_BYTES: usize = 64 * 1024;
-
 /// Serves one connection until it ends.
 pub async fn serve(
     stream: TcpStream,
@@ -206,7 +203,6 @@ async fn write_loop(
     mut control: watch::Receiver<Control>,
 ) {
     let mut frames: VecDeque<Bytes> = VecDeque::new();
-    let mut batch: Vec<u8> = Vec::new();
     let mut control_open = true;
     let abort = 'outer: loop {
         let more = tokio::select! {
@@ -226,36 +222,15 @@ async fn write_loop(
         if !more {
             break None;
         }
-        // Write what was taken: a lone frame as it is, several joined into batches.
-        while !frames.is_empty() {
-            let written = if frames.len() == 1 {
-                let frame = frames.pop_front().expect("one frame");
-                tokio::select! {
-                    biased;
-                    code = wait_for_abort(&mut control), if control_open => break 'outer Some(code),
-                    result = writer.write_all(&frame) => result,
-                }
-            } else {
-                while batch.len() < WRITE_BATCH_BYTES {
-                    let Some(frame) = frames.pop_front() else {
-                        break;
-                    };
-                    batch.extend_from_slice(&frame);
-                }
-                let result = tokio::select! {
-                    biased;
-                    code = wait_for_abort(&mut control), if control_open => break 'outer Some(code),
-                    result = writer.write_all(&batch) => result,
-                };
-                batch.clear();
-                result
-            };
-            if written.is_err() {
-                break 'outer None;
-            }
-        }
-        if batch.capacity() > WRITE_BATCH_BYTES * 2 {
-            batch = Vec::new();
+        // Everything taken goes out in vectored writes straight from the shared buffers: no
+        // copy, and no write buffer kept between bursts.
+        let written = tokio::select! {
+            biased;
+            code = wait_for_abort(&mut control), if control_open => break 'outer Some(code),
+            result = write_frames(&mut writer, &mut frames) => result,
+        };
+        if written.is_err() {
+            break None;
         }
         if frames.capacity() > 256 {
             frames = VecDeque::new();
@@ -267,6 +242,36 @@ async fn write_loop(
         let _ = tokio::time::timeout(Duration::from_secs(1), writer.write_all(&frame)).await;
     }
     let _ = tokio::time::timeout(Duration::from_secs(1), writer.shutdown()).await;
+}
+
+/// Writes every frame in `frames` (emptying it). A lone frame is written as it is; a burst is
+/// joined into one buffer per 256 KiB and written with one call each. The buffer lives only for
+/// the burst, so an idle connection keeps none.
+async fn write_frames(
+    writer: &mut OwnedWriteHalf,
+    frames: &mut VecDeque<Bytes>,
+) -> std::io::Result<()> {
+    const BURST_BYTES: usize = 256 * 1024;
+    if frames.len() == 1 {
+        let frame = frames.pop_front().expect("one frame");
+        return writer.write_all(&frame).await;
+    }
+    while !frames.is_empty() {
+        let mut size = 0;
+        let count = frames
+            .iter()
+            .take_while(|f| {
+                size += f.len();
+                size - f.len() < BURST_BYTES
+            })
+            .count();
+        let mut burst = Vec::with_capacity(size);
+        for frame in frames.drain(..count) {
+            burst.extend_from_slice(&frame);
+        }
+        writer.write_all(&burst).await?;
+    }
+    Ok(())
 }
 
 /// Resolves when the hub orders an abort; never, if it cannot any more.

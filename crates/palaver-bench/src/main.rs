@@ -98,6 +98,7 @@ struct Report {
     #[serde(flatten)]
     outcome: Outcome,
     server_cpu_seconds: Option<f64>,
+    bench_cpu_seconds: Option<f64>,
     server_cpu_ns_per_delivery: Option<f64>,
     server_rss_bytes: Option<u64>,
     server_rss_peak_bytes: Option<u64>,
@@ -217,6 +218,9 @@ fn print_table(r: &Report) {
     if let Some(cpu) = r.server_cpu_seconds {
         println!("  server CPU        {:>12.3} s", cpu);
     }
+    if let Some(cpu) = r.bench_cpu_seconds {
+        println!("  load generator CPU {:>11.3} s (same machine)", cpu);
+    }
     if let Some(ns) = r.server_cpu_ns_per_delivery {
         println!("  server CPU/delivery {:>10.0} ns", ns);
     }
@@ -314,6 +318,7 @@ fn main() -> anyhow::Result<()> {
         };
         let rss_before = pid.and_then(procfs::rss_bytes);
         let cpu_before = pid.and_then(procfs::cpu_seconds);
+        let bench_cpu_before = procfs::cpu_seconds(std::process::id());
         let started = Instant::now();
         let mut rss_held = None;
         let outcome = runtime.block_on(async {
@@ -355,6 +360,9 @@ fn main() -> anyhow::Result<()> {
                 .filter(|_| outcome.delivered > 0)
                 .map(|c| c * 1e9 / outcome.delivered as f64),
             server_cpu_seconds: cpu,
+            bench_cpu_seconds: procfs::cpu_seconds(std::process::id())
+                .zip(bench_cpu_before)
+                .map(|(a, b)| a - b),
             server_rss_bytes: rss.map(|r| r.0),
             server_rss_peak_bytes: rss.map(|r| r.1),
             server_rss_bytes_per_client: per_client,

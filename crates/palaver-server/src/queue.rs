@@ -116,6 +116,17 @@ impl OutboundQueue {
         }
     }
 
+    /// Appends whatever is queued to `into`, without waiting.
+    pub fn take_more(&self, into: &mut VecDeque<Bytes>) {
+        let mut inner = self.lock();
+        if inner.frames.is_empty() {
+            return;
+        }
+        into.extend(inner.frames.drain(..));
+        drop(inner);
+        self.space.notify_waiters();
+    }
+
     /// Accepts nothing more; the writer drains what is queued and then stops.
     pub fn close(&self) {
         self.lock().closed = true;

@@ -20,6 +20,7 @@ pub struct HistoryOutcome {
 async fn join(
     addr: &str,
     name: &str,
+    room: &str,
 ) -> anyhow::Result<(
     BufReader<tokio::net::tcp::OwnedReadHalf>,
     tokio::net::tcp::OwnedWriteHalf,
@@ -27,8 +28,8 @@ async fn join(
     let stream = TcpStream::connect(addr).await?;
     stream.set_nodelay(true)?;
     let (r, mut w) = stream.into_split();
-    w.write_all(format!("{{\"type\":\"join\",\"username\":\"{name}\"}}\n").as_bytes())
-        .await?;
+    let join = format!("{{\"type\":\"join\",\"username\":\"{name}\",\"rooms\":[\"{room}\"]}}\n");
+    w.write_all(join.as_bytes()).await?;
     let mut reader = BufReader::with_capacity(256 * 1024, r);
     let mut line = Vec::new();
     loop {
@@ -61,12 +62,13 @@ pub async fn run(
     for s in 0..senders {
         let addr = addr.to_string();
         tasks.push(tokio::spawn(async move {
-            let (mut reader, writer) = join(&addr, &format!("h{s}")).await?;
+            // Each sender writes to a room of its own, so it only reads its own echoes and acks.
+            let (mut reader, writer) = join(&addr, &format!("h{s}"), &format!("hist-{s}")).await?;
             let write = tokio::spawn(async move {
                 let mut w = BufWriter::with_capacity(64 * 1024, writer);
                 for n in 0..messages {
                     let f = format!(
-                        "{{\"type\":\"message\",\"content\":\"history {s} {n}\",\"ref\":{n}}}\n"
+                        "{{\"type\":\"message\",\"room\":\"hist-{s}\",\"content\":\"history {s} {n}\",\"ref\":{n}}}\n"
                     );
                     w.write_all(f.as_bytes()).await?;
                 }
@@ -100,7 +102,8 @@ pub async fn run(
         let addr = addr.to_string();
         tasks.push(tokio::spawn(async move {
             let joined_at = Instant::now();
-            let (mut reader, mut writer) = join(&addr, &format!("reader{r}")).await?;
+            let room = format!("hist-{}", r % senders.max(1));
+            let (mut reader, mut writer) = join(&addr, &format!("reader{r}"), &room).await?;
             let join_ms = joined_at.elapsed().as_secs_f64() * 1000.0;
             let mut before: Option<u64> = None;
             let mut pages_read = 0u64;
@@ -112,7 +115,7 @@ pub async fn run(
                     .unwrap_or_default();
                 writer
                     .write_all(
-                        format!("{{\"type\":\"history\",\"limit\":200{before_field}}}\n")
+                        format!("{{\"type\":\"history\",\"room\":\"{room}\",\"limit\":200{before_field}}}\n")
                             .as_bytes(),
                     )
                     .await?;

@@ -11,7 +11,9 @@ fn codec(c: &mut Criterion) {
     let line = br#"{"type":"message","room":"general","content":"The quick brown fox jumps over the lazy dog","ref":42}"#;
     let mut group = c.benchmark_group("codec");
     group.throughput(Throughput::Elements(1));
-    group.bench_function("parse_request", |b| b.iter(|| parse_request(std::hint::black_box(line)).unwrap()));
+    group.bench_function("parse_request", |b| {
+        b.iter(|| parse_request(std::hint::black_box(line)).unwrap())
+    });
 
     let frame = ServerFrame::Message(PublicMessage {
         id: 123_456,
@@ -20,7 +22,9 @@ fn codec(c: &mut Criterion) {
         content: "The quick brown fox jumps over the lazy dog".into(),
         timestamp: "2026-11-21T14:30:25.123Z".into(),
     });
-    group.bench_function("encode_message", |b| b.iter(|| encode_frame(std::hint::black_box(&frame))));
+    group.bench_function("encode_message", |b| {
+        b.iter(|| encode_frame(std::hint::black_box(&frame)))
+    });
 
     let mut stream = Vec::new();
     for _ in 0..1000 {

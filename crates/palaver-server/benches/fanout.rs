@@ -53,17 +53,23 @@ fn room_of(members: u64) -> (Hub, CountingIo) {
 
 fn fanout(c: &mut Criterion) {
     let mut group = c.benchmark_group("hub_fanout");
-    let message = parse_request(br#"{"type":"message","content":"hello everyone, how are you today?"}"#).unwrap();
+    let message =
+        parse_request(br#"{"type":"message","content":"hello everyone, how are you today?"}"#)
+            .unwrap();
     for members in [10u64, 100, 1000] {
         let (mut hub, mut io) = room_of(members);
         group.throughput(Throughput::Elements(members));
-        group.bench_with_input(BenchmarkId::new("message_to_room", members), &members, |b, _| {
-            b.iter(|| {
-                hub.request(0, message.clone(), &mut io);
-                let batch = std::mem::take(&mut io.persisted);
-                hub.stored(batch, &mut io);
-            })
-        });
+        group.bench_with_input(
+            BenchmarkId::new("message_to_room", members),
+            &members,
+            |b, _| {
+                b.iter(|| {
+                    hub.request(0, message.clone(), &mut io);
+                    let batch = std::mem::take(&mut io.persisted);
+                    hub.stored(batch, &mut io);
+                })
+            },
+        );
     }
     group.finish();
     let _ = timestamp::now_millis();

@@ -6,7 +6,7 @@
 //! pipeline short. Reads that could take a while (history pages, resume replays) run on the
 //! blocking pool and send their frames straight into the session's queue.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -82,7 +82,8 @@ pub struct ServerEvent {
 
 /// Carries out the hub's effects with real queues, the store and the blocking pool.
 pub struct RuntimeIo {
-    sessions: HashMap<SessionId, SessionHandle>,
+    /// Session ids are ours (sequential), so a fast non-DoS-resistant hash is safe here.
+    sessions: FxHashMap<SessionId, SessionHandle>,
     writes: Vec<WriteOp>,
     /// The hub's own read connection, for short synchronous reads.
     hub_reader: Box<dyn Backend>,
@@ -100,7 +101,7 @@ impl RuntimeIo {
         events: broadcast::Sender<ServerEvent>,
     ) -> Self {
         RuntimeIo {
-            sessions: HashMap::new(),
+            sessions: FxHashMap::default(),
             writes: Vec::new(),
             hub_reader,
             pool_reader: Arc::new(Mutex::new(pool_reader)),

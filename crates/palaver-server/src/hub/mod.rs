@@ -24,6 +24,7 @@ mod tests;
 use std::collections::{BTreeSet, HashMap, VecDeque};
 
 use bytes::Bytes;
+use rustc_hash::FxHashMap;
 use serde_json::Value;
 
 use palaver_proto::{
@@ -95,7 +96,8 @@ pub struct UserSummary {
 
 pub struct Hub {
     config: HubConfig,
-    sessions: HashMap<SessionId, Session>,
+    /// Session ids are assigned by the server, never by clients: a fast hash is safe.
+    sessions: FxHashMap<SessionId, Session>,
     /// Folded username -> session.
     users: HashMap<String, SessionId>,
     /// Names online as shown, sorted: the welcome lists the first few without sorting everyone.
@@ -117,7 +119,7 @@ impl Hub {
     pub fn new(config: HubConfig, last_id: u64, rooms: Vec<RoomRecord>) -> Self {
         let mut hub = Hub {
             config,
-            sessions: HashMap::new(),
+            sessions: FxHashMap::default(),
             users: HashMap::new(),
             names: BTreeSet::new(),
             rooms: HashMap::new(),
@@ -588,7 +590,7 @@ impl Hub {
 
 /// Queues bytes for one session, or holds them while it catches up; notes overflow as slow.
 fn deliver(
-    sessions: &mut HashMap<SessionId, Session>,
+    sessions: &mut FxHashMap<SessionId, Session>,
     slow: &mut Vec<SessionId>,
     catch_up_cap: usize,
     session: SessionId,

@@ -4,7 +4,9 @@
 //! members, filled from the store when the room becomes active and then kept up to date by
 //! fan-out, so a join never races with a message in flight: both happen in the hub's one thread.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
+
+use rustc_hash::FxHashSet;
 
 use palaver_proto::{PublicMessage, RoomInfo};
 
@@ -16,7 +18,7 @@ pub struct Room {
     pub key: String,
     pub topic: String,
     pub created_ms: i64,
-    pub members: HashSet<SessionId>,
+    pub members: FxHashSet<SessionId>,
     /// Most recent messages, oldest first; `None` while the room has no members.
     pub recent: Option<VecDeque<PublicMessage>>,
 }
@@ -28,7 +30,7 @@ impl Room {
             key,
             topic,
             created_ms,
-            members: HashSet::new(),
+            members: FxHashSet::default(),
             recent: None,
         }
     }

@@ -32,7 +32,12 @@ impl HubIo for CountingIo {
         self.persisted.push(message);
     }
     fn save_room(&mut self, _room: RoomRecord) {}
-    fn recent_messages(&mut self, _room_key: &str, _limit: usize) -> Vec<StoredMessage> {
+    fn recent_messages(
+        &mut self,
+        _room_key: &str,
+        _before: u64,
+        _limit: usize,
+    ) -> Vec<StoredMessage> {
         Vec::new()
     }
     fn fetch_history(&mut self, _query: HistoryQuery) {}

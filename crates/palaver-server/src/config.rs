@@ -23,6 +23,8 @@ pub struct ServerConfig {
     pub flood_disconnect_after: u32,
     /// Frames queued per connection before it counts as a slow consumer.
     pub outbound_queue: usize,
+    /// Bytes queued per connection before it counts as a slow consumer.
+    pub outbound_queue_bytes: usize,
     pub max_connections: usize,
     pub max_connections_per_ip: usize,
     pub join_timeout: Duration,
@@ -42,6 +44,7 @@ impl Default for ServerConfig {
             hub: HubConfig::default(),
             flood_disconnect_after: 30,
             outbound_queue: 1024,
+            outbound_queue_bytes: 4 * 1024 * 1024,
             max_connections: 10_000,
             max_connections_per_ip: 100,
             join_timeout: Duration::from_secs(10),
@@ -110,6 +113,10 @@ pub struct Args {
     #[arg(long, env = "PALAVER_OUTBOUND_QUEUE", value_name = "FRAMES")]
     pub outbound_queue: Option<usize>,
 
+    /// Bytes queued for one client before it is disconnected as too slow [default: 4194304].
+    #[arg(long, env = "PALAVER_OUTBOUND_QUEUE_BYTES", value_name = "BYTES")]
+    pub outbound_queue_bytes: Option<usize>,
+
     /// Most connections in total [default: 10000].
     #[arg(long, env = "PALAVER_MAX_CONNECTIONS", value_name = "N")]
     pub max_connections: Option<usize>,
@@ -130,7 +137,7 @@ pub struct Args {
     #[arg(long, env = "PALAVER_HISTORY_PAGE_MAX", value_name = "N")]
     pub history_page_max: Option<usize>,
 
-    /// Most missed messages replayed to a client that resumes [default: 5000].
+    /// Missed messages read per page when a client resumes (all are replayed) [default: 5000].
     #[arg(long, env = "PALAVER_MAX_RESUME", value_name = "N")]
     pub max_resume: Option<usize>,
 
@@ -183,6 +190,7 @@ impl Args {
             rate_burst: self.rate_burst.or(file.rate_burst),
             flood_disconnect_after: self.flood_disconnect_after.or(file.flood_disconnect_after),
             outbound_queue: self.outbound_queue.or(file.outbound_queue),
+            outbound_queue_bytes: self.outbound_queue_bytes.or(file.outbound_queue_bytes),
             max_connections: self.max_connections.or(file.max_connections),
             max_connections_per_ip: self.max_connections_per_ip.or(file.max_connections_per_ip),
             join_timeout_secs: self.join_timeout_secs.or(file.join_timeout_secs),
@@ -230,13 +238,18 @@ impl Args {
             bind,
             database: self.database.clone().unwrap_or(d.database),
             hub: HubConfig {
-                catch_up_buffer: outbound_queue * 4,
+                // The replay leaves at least half the queue free for these (runtime.rs).
+                catch_up_buffer: outbound_queue / 2 - 1,
                 ..hub
             },
             flood_disconnect_after: self
                 .flood_disconnect_after
                 .unwrap_or(d.flood_disconnect_after),
             outbound_queue,
+            outbound_queue_bytes: self
+                .outbound_queue_bytes
+                .unwrap_or(d.outbound_queue_bytes)
+                .max(64 * 1024),
             max_connections: self.max_connections.unwrap_or(d.max_connections),
             max_connections_per_ip: self
                 .max_connections_per_ip

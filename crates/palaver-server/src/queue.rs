@@ -29,6 +29,8 @@ pub enum Push {
 #[derive(Debug, Default)]
 struct Inner {
     frames: VecDeque<Bytes>,
+    /// Bytes in `frames`.
+    bytes: usize,
     closed: bool,
 }
 
@@ -36,20 +38,42 @@ struct Inner {
 pub struct OutboundQueue {
     inner: Mutex<Inner>,
     capacity: usize,
+    max_bytes: usize,
     /// Signals the writer that frames arrived (or the queue closed).
     ready: Notify,
     /// Signals waiting pushers that there is room (or the queue closed).
     space: Notify,
+    /// True while a history page for this connection is being read or queued: one at a time.
+    paging: std::sync::atomic::AtomicBool,
 }
 
 impl OutboundQueue {
-    pub fn new(capacity: usize) -> Self {
+    /// A queue of at most `capacity` frames and `max_bytes` bytes (a single larger frame is
+    /// still accepted into an empty queue, so a big history page can always go out).
+    pub fn new(capacity: usize, max_bytes: usize) -> Self {
         OutboundQueue {
             inner: Mutex::new(Inner::default()),
             capacity: capacity.max(1),
+            max_bytes: max_bytes.max(1),
             ready: Notify::new(),
             space: Notify::new(),
+            paging: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// Claims the connection's one history-page slot; false if a page is already on its way.
+    pub fn start_paging(&self) -> bool {
+        !self.paging.swap(true, std::sync::atomic::Ordering::AcqRel)
+    }
+
+    pub fn end_paging(&self) {
+        self.paging
+            .store(false, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Frames the queue holds at most.
+    pub fn capacity(&self) -> usize {
+        self.capacity
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -63,10 +87,13 @@ impl OutboundQueue {
         if inner.closed {
             return Push::Closed;
         }
-        if inner.frames.len() >= self.capacity {
+        let was_empty = inner.frames.is_empty();
+        if inner.frames.len() >= self.capacity
+            || (!was_empty && inner.bytes + frame.len() > self.max_bytes)
+        {
             return Push::Full;
         }
-        let was_empty = inner.frames.is_empty();
+        inner.bytes += frame.len();
         inner.frames.push_back(frame);
         drop(inner);
         if was_empty {
@@ -100,6 +127,7 @@ impl OutboundQueue {
                 let mut inner = self.lock();
                 if !inner.frames.is_empty() {
                     std::mem::swap(&mut inner.frames, into);
+                    inner.bytes = 0;
                     // Do not keep a burst's worth of capacity around on an idle connection.
                     if inner.frames.capacity() > 256 {
                         inner.frames = VecDeque::new();
@@ -123,6 +151,7 @@ impl OutboundQueue {
             return;
         }
         into.extend(inner.frames.drain(..));
+        inner.bytes = 0;
         drop(inner);
         self.space.notify_waiters();
     }
@@ -151,7 +180,7 @@ mod tests {
 
     #[tokio::test]
     async fn bounded_fifo_that_drains_in_batches() {
-        let q = OutboundQueue::new(3);
+        let q = OutboundQueue::new(3, 1 << 20);
         for n in 0..3 {
             assert_eq!(q.try_push(Bytes::from(vec![n])), Push::Queued);
         }
@@ -170,8 +199,24 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn bytes_are_bounded_too_but_one_big_frame_always_fits() {
+        let q = OutboundQueue::new(100, 10);
+        assert_eq!(
+            q.try_push(Bytes::from(vec![0; 25])),
+            Push::Queued,
+            "alone, it fits"
+        );
+        assert_eq!(q.try_push(Bytes::from(vec![0; 1])), Push::Full);
+        let mut batch = VecDeque::new();
+        assert!(q.pop_all(&mut batch).await);
+        assert_eq!(q.try_push(Bytes::from(vec![0; 6])), Push::Queued);
+        assert_eq!(q.try_push(Bytes::from(vec![0; 4])), Push::Queued);
+        assert_eq!(q.try_push(Bytes::from(vec![0; 1])), Push::Full);
+    }
+
+    #[tokio::test]
     async fn closing_lets_the_writer_drain_first() {
-        let q = OutboundQueue::new(8);
+        let q = OutboundQueue::new(8, 1 << 20);
         q.try_push(Bytes::from_static(b"a"));
         q.close();
         let mut batch = VecDeque::new();
@@ -183,7 +228,7 @@ mod tests {
 
     #[tokio::test]
     async fn push_waits_for_room() {
-        let q = Arc::new(OutboundQueue::new(1));
+        let q = Arc::new(OutboundQueue::new(1, 1 << 20));
         q.try_push(Bytes::from_static(b"1"));
         let pusher = {
             let q = q.clone();
@@ -201,7 +246,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_writer_wakes_for_frames_pushed_while_it_waits() {
-        let q = Arc::new(OutboundQueue::new(8));
+        let q = Arc::new(OutboundQueue::new(8, 1 << 20));
         let writer = {
             let q = q.clone();
             tokio::spawn(async move {

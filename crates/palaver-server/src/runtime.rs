@@ -146,8 +146,8 @@ impl HubIo for RuntimeIo {
         self.writes.push(WriteOp::Room(room));
     }
 
-    fn recent_messages(&mut self, room_key: &str, limit: usize) -> Vec<StoredMessage> {
-        match self.hub_reader.room_page(room_key, u64::MAX, limit) {
+    fn recent_messages(&mut self, room_key: &str, before: u64, limit: usize) -> Vec<StoredMessage> {
+        match self.hub_reader.room_page(room_key, before, limit) {
             Ok(page) => page.messages,
             Err(e) => {
                 tracing::error!(room = room_key, error = %e, "could not read recent messages");
@@ -161,6 +161,15 @@ impl HubIo for RuntimeIo {
             return;
         };
         let queue = handle.queue.clone();
+        if !queue.start_paging() {
+            let refusal = ServerFrame::Error {
+                code: ErrorCode::RateLimited,
+                message: "One history request at a time: wait for the page you asked for.".into(),
+                reference: query.reference,
+            };
+            let _ = queue.try_push(encode_frame(&refusal));
+            return;
+        }
         let reader = Arc::clone(&self.pool_reader);
         tokio::spawn(async move {
             let HistoryQuery {
@@ -205,6 +214,7 @@ impl HubIo for RuntimeIo {
                 }
             };
             let _ = tokio::time::timeout(QUEUE_WAIT, queue.push(encode_frame(&frame))).await;
+            queue.end_paging();
         });
     }
 
@@ -219,32 +229,55 @@ impl HubIo for RuntimeIo {
         };
         tokio::spawn(async move {
             let since = scope.since;
-            let page = tokio::task::spawn_blocking(move || {
-                reader.lock().expect("reader lock").missed(&scope)
-            })
-            .await;
-            let (replayed, complete) = match page {
-                Ok(Ok(page)) => {
-                    let count = page.messages.len();
-                    for message in page.messages {
-                        let bytes = encode_frame(&message.to_chat().into_frame());
-                        match tokio::time::timeout(QUEUE_WAIT, queue.push(bytes)).await {
-                            Ok(Ok(())) => {}
-                            Ok(Err(_)) => return, // the connection is gone
-                            Err(_) => {
-                                let departure = Departure::Closed(ErrorCode::SlowConsumer);
-                                let _ = hub_tx.send(HubMsg::Gone { session, departure }).await;
-                                return;
-                            }
+            let mut scope = scope;
+            let mut replayed = 0;
+            let mut complete = true;
+            // Page by page (each at most `limit`) until everything up to `upto` is queued.
+            loop {
+                let reader = Arc::clone(&reader);
+                let query = scope.clone();
+                let page = tokio::task::spawn_blocking(move || {
+                    reader.lock().expect("reader lock").missed(&query)
+                })
+                .await;
+                let page = match page {
+                    Ok(Ok(page)) => page,
+                    other => {
+                        tracing::error!(?other, "resume read failed");
+                        complete = false;
+                        break;
+                    }
+                };
+                let last = page.messages.last().map(|m| m.id);
+                for message in page.messages {
+                    let bytes = encode_frame(&message.to_chat().into_frame());
+                    match tokio::time::timeout(QUEUE_WAIT, queue.push(bytes)).await {
+                        Ok(Ok(())) => replayed += 1,
+                        Ok(Err(_)) => return, // the connection is gone
+                        Err(_) => {
+                            let departure = Departure::Closed(ErrorCode::SlowConsumer);
+                            let _ = hub_tx.send(HubMsg::Gone { session, departure }).await;
+                            return;
                         }
                     }
-                    (count, !page.has_more)
                 }
-                other => {
-                    tracing::error!(?other, "resume read failed");
-                    (0, false)
+                match (page.has_more, last) {
+                    (true, Some(last)) => scope.since = last,
+                    _ => break,
                 }
-            };
+            }
+            // The frames held back meanwhile (at most half a queue) must fit when released.
+            let drained = tokio::time::timeout(QUEUE_WAIT, async {
+                while queue.len() > queue.capacity() / 2 {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            })
+            .await;
+            if drained.is_err() {
+                let departure = Departure::Closed(ErrorCode::SlowConsumer);
+                let _ = hub_tx.send(HubMsg::Gone { session, departure }).await;
+                return;
+            }
             let _ = hub_tx
                 .send(HubMsg::ResumeDone {
                     session,

@@ -102,6 +102,7 @@ impl Server {
             rate_burst: config.hub.rate_burst,
             flood_disconnect_after: config.flood_disconnect_after,
             outbound_queue: config.outbound_queue,
+            outbound_queue_bytes: config.outbound_queue_bytes,
             join_timeout: config.join_timeout,
         });
         let (stop_tx, stop_rx) = watch::channel(false);

@@ -117,9 +117,9 @@ pub trait HubIo {
     /// Stores a message; the hub hears back through [`super::Hub::stored`].
     fn persist(&mut self, message: StoredMessage);
     fn save_room(&mut self, room: RoomRecord);
-    /// The most recent public messages of a room, read synchronously when a room with no
-    /// members becomes active again.
-    fn recent_messages(&mut self, room_key: &str, limit: usize) -> Vec<StoredMessage>;
+    /// The most recent public messages of a room with ids below `before`, read synchronously
+    /// when a room with no members becomes active again.
+    fn recent_messages(&mut self, room_key: &str, before: u64, limit: usize) -> Vec<StoredMessage>;
     /// Fetches a history page and sends it to the session.
     fn fetch_history(&mut self, query: HistoryQuery);
     /// Fetches and sends, in order, the messages a resuming session missed, then reports back

@@ -51,7 +51,7 @@ pub struct HubConfig {
     pub history_page_max: usize,
     pub max_rooms_per_user: usize,
     pub max_rooms: usize,
-    /// The most missed messages replayed on resume.
+    /// Missed messages read per page on resume (every missed message is replayed).
     pub max_resume: usize,
     /// Live frames held for a session while its missed messages replay.
     pub catch_up_buffer: usize,
@@ -70,7 +70,7 @@ impl Default for HubConfig {
             max_rooms_per_user: 50,
             max_rooms: 10_000,
             max_resume: 5_000,
-            catch_up_buffer: 4_096,
+            catch_up_buffer: 511,
         }
     }
 }
@@ -600,6 +600,11 @@ fn deliver(
     let Some(s) = sessions.get_mut(&session) else {
         return;
     };
+    // Once a frame could not be queued, nothing later may be: the client must not see a gap
+    // followed by newer messages (it resumes from the newest id it saw).
+    if slow.contains(&session) {
+        return;
+    }
     if let Some(waiting) = &mut s.catch_up {
         if waiting.len() >= catch_up_cap {
             if !slow.contains(&session) {

@@ -145,7 +145,12 @@ impl Hub {
                             ),
                         ));
                     } else if !self.rooms.contains_key(&room_key)
-                        && self.rooms.len() >= self.config.max_rooms
+                        && self.rooms.len()
+                            + room_names
+                                .iter()
+                                .filter(|(k, _)| !self.rooms.contains_key(k))
+                                .count()
+                            >= self.config.max_rooms
                     {
                         refusals.push((ErrorCode::TooManyRooms, format!("Room {room:?} was not created: the server has as many rooms as it allows.")));
                     } else {
@@ -285,6 +290,8 @@ impl Hub {
     /// Loads a room's recent window from the store if it has none (it had no members).
     fn activate_room(&mut self, room_key: &str, io: &mut impl HubIo) {
         let limit = self.config.history_on_join;
+        // Only what was fanned out: a message committed but not yet delivered arrives live.
+        let before = self.last_fanned + 1;
         let Some(room) = self.rooms.get_mut(room_key) else {
             return;
         };
@@ -292,7 +299,7 @@ impl Hub {
             return;
         }
         let recent = io
-            .recent_messages(room_key, limit)
+            .recent_messages(room_key, before, limit)
             .iter()
             .filter_map(|m| match m.to_chat() {
                 palaver_proto::ChatMessage::Message(m) => Some(m),

@@ -24,11 +24,13 @@ struct TestIo {
     history_queries: Vec<HistoryQuery>,
     replays: Vec<(SessionId, ResumeScope)>,
     full: HashSet<SessionId>,
+    /// Sessions whose next send fails once (a queue that was full for a moment).
+    full_once: HashSet<SessionId>,
 }
 
 impl HubIo for TestIo {
     fn send(&mut self, session: SessionId, frame: &Bytes) -> bool {
-        if self.full.contains(&session) {
+        if self.full.contains(&session) || self.full_once.remove(&session) {
             return false;
         }
         assert_eq!(frame.last(), Some(&b'\n'), "every frame ends its line");
@@ -48,11 +50,14 @@ impl HubIo for TestIo {
     fn save_room(&mut self, room: RoomRecord) {
         self.rooms_saved.push(room);
     }
-    fn recent_messages(&mut self, room_key: &str, limit: usize) -> Vec<StoredMessage> {
+    fn recent_messages(&mut self, room_key: &str, before: u64, limit: usize) -> Vec<StoredMessage> {
         let mut v: Vec<_> = self
             .stored
             .iter()
-            .filter(|m| matches!(&m.kind, MessageKind::Public { room_key: k, .. } if k == room_key))
+            .filter(|m| {
+                m.id < before
+                    && matches!(&m.kind, MessageKind::Public { room_key: k, .. } if k == room_key)
+            })
             .cloned()
             .collect();
         let skip = v.len().saturating_sub(limit);
@@ -545,4 +550,73 @@ fn ids_increase_and_topics_are_shared() {
     );
     assert_eq!(io.take(2)[0]["topic"], "Welcome!");
     assert_eq!(io.rooms_saved.last().unwrap().topic, "Welcome!");
+}
+
+#[test]
+fn after_one_frame_is_refused_a_slow_session_gets_nothing_newer() {
+    let (mut hub, mut io) = three_users();
+    io.full_once.insert(3);
+    send(
+        &mut hub,
+        &mut io,
+        1,
+        json!({"type":"message","content":"dropped"}),
+    );
+    send(
+        &mut hub,
+        &mut io,
+        1,
+        json!({"type":"message","content":"newer"}),
+    );
+    settle(&mut hub, &mut io);
+    assert!(io.take(3).is_empty(), "no gap followed by newer messages");
+    assert!(io
+        .closed
+        .contains(&(3, Close::Abort(ErrorCode::SlowConsumer))));
+    assert_eq!(
+        io.take(2).len(),
+        3,
+        "bob: both messages and carol's departure"
+    );
+}
+
+#[test]
+fn a_room_window_loaded_from_the_store_stops_at_what_was_delivered() {
+    let (mut hub, mut io) = three_users();
+    send(
+        &mut hub,
+        &mut io,
+        1,
+        json!({"type":"join_room","room":"quiet"}),
+    );
+    send(
+        &mut hub,
+        &mut io,
+        1,
+        json!({"type":"message","room":"quiet","content":"in flight"}),
+    );
+    send(
+        &mut hub,
+        &mut io,
+        1,
+        json!({"type":"leave_room","room":"quiet"}),
+    );
+    // Committed by the store, not yet reported to the hub.
+    let committed = std::mem::take(&mut io.persisted);
+    io.stored.extend(committed.iter().cloned());
+    send(
+        &mut hub,
+        &mut io,
+        2,
+        json!({"type":"join_room","room":"quiet"}),
+    );
+    let joined = io.take(2);
+    assert_eq!(joined[0]["history"], json!([]), "not in the window yet");
+    hub.stored(committed, &mut io);
+    let live = io.take(2);
+    assert_eq!(
+        live.iter().filter(|f| f["content"] == "in flight").count(),
+        1,
+        "delivered once, live"
+    );
 }

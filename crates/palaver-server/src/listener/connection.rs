@@ -45,7 +45,10 @@ pub async fn serve(
     async move {
         let _ = stream.set_nodelay(true);
         let (reader, writer) = stream.into_split();
-        let queue = Arc::new(OutboundQueue::new(ctx.outbound_queue));
+        let queue = Arc::new(OutboundQueue::new(
+            ctx.outbound_queue,
+            ctx.outbound_queue_bytes,
+        ));
         let (control_tx, control_rx) = watch::channel(Control::Open);
         let handle = SessionHandle {
             queue: Arc::clone(&queue),
@@ -70,7 +73,14 @@ pub async fn serve(
         let _ = ctx.hub.send(HubMsg::Gone { session, departure }).await;
         // The writer sends what is queued, then stops.
         queue.close();
-        let _ = tokio::time::timeout(Duration::from_secs(10), writer).await;
+        // A peer that stopped reading must not keep the writer (and its socket) forever.
+        let abort = writer.abort_handle();
+        if tokio::time::timeout(Duration::from_secs(10), writer)
+            .await
+            .is_err()
+        {
+            abort.abort();
+        }
     }
     .instrument(span)
     .await
@@ -256,7 +266,10 @@ async fn write_loop(
     };
     queue.close();
     if let Some(code) = abort {
-        let frame = encode_frame(&ServerFrame::error(code));
+        // A write may have been cut off mid-line: start the error on a line of its own (clients
+        // skip blank lines).
+        let mut frame = b"\n".to_vec();
+        frame.extend_from_slice(&encode_frame(&ServerFrame::error(code)));
         let _ = tokio::time::timeout(Duration::from_secs(1), writer.write_all(&frame)).await;
     }
     let _ = tokio::time::timeout(Duration::from_secs(1), writer.shutdown()).await;

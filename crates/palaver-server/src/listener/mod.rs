@@ -28,5 +28,6 @@ pub struct ListenerContext {
     pub rate_burst: u32,
     pub flood_disconnect_after: u32,
     pub outbound_queue: usize,
+    pub outbound_queue_bytes: usize,
     pub join_timeout: Duration,
 }

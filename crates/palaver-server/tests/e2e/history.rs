@@ -255,3 +255,63 @@ async fn the_client_library_reconnects_across_a_restart_without_loss_or_duplicat
     assert_eq!(seen, ["m0", "m1", "m2", "m3", "m4", "m5", "m6", "m7"]);
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_long_absence_is_replayed_whole_and_history_is_served_one_page_at_a_time() {
+    let server = TestServer::start_with(|c| c.hub.max_resume = 3).await;
+    let mut alice = server.join("alice").await;
+    let mut bob = server.join("bob").await;
+    say(&mut alice, "seen").await;
+    let last_seen = expect_message(&mut bob, "seen").await.id;
+    drop(bob);
+    for n in 0..10 {
+        say(&mut alice, &format!("away {n}")).await;
+    }
+    expect_message(&mut alice, "away 9").await;
+    let mut bob = palaver_client::Connection::connect(server.addr())
+        .await
+        .unwrap();
+    bob.join_as(ClientFrame::Join {
+        username: "bob".into(),
+        since: Some(last_seen),
+        rooms: None,
+    })
+    .await
+    .unwrap();
+    let mut got = Vec::new();
+    loop {
+        match bob.recv_timeout(WAIT).await.unwrap() {
+            ServerFrame::Message(m) => got.push(m.content),
+            ServerFrame::Resumed {
+                replayed, complete, ..
+            } => {
+                assert_eq!((replayed, complete), (10, true), "pages of 3, all of them");
+                break;
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(
+        got,
+        (0..10).map(|n| format!("away {n}")).collect::<Vec<_>>()
+    );
+
+    // Two history requests at once: the second is refused until the first page is out.
+    let page = b"{\"type\":\"history\",\"limit\":5}\n";
+    bob.send_raw(&[&page[..], &page[..]].concat())
+        .await
+        .unwrap();
+    let mut pages = 0;
+    let mut refused = 0;
+    while pages + refused < 2 {
+        match bob.recv_timeout(WAIT).await.unwrap() {
+            ServerFrame::History { .. } => pages += 1,
+            ServerFrame::Error { code, .. } => {
+                assert_eq!(code.as_str(), "rate_limited");
+                refused += 1;
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(pages, 1);
+}

@@ -108,7 +108,7 @@ struct Report {
 
 fn spec_for(args: &Args, fd_limit: u64) -> LoadSpec {
     let (clients, rooms, senders, messages, rate, idle) = match args.scenario {
-        Scenario::Fanout => (100, 1, 10, 2_000, None, None),
+        Scenario::Fanout => (100, 1, 10, 10_000, None, None),
         Scenario::Latency => (1000, 1, 10, 1000, Some(100.0), None),
         // Both ends of every connection live on this machine: the bench's and the server's
         // descriptors share one limit each, so stay a little under it.

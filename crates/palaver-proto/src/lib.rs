@@ -10,6 +10,7 @@
 //! - [`error_code`]: the stable snake_case error codes and the sentence a person reads.
 //! - [`validate`]: the rules for usernames, room names and message content.
 //! - [`timestamp`]: RFC 3339 UTC timestamps with milliseconds.
+//! - [`irc`]: IRC message lines (Modern IRC + IRCv3 message tags), for the IRC listener.
 //!
 //! The nine message types of the original classroom protocol (`join`, `message`,
 //! `private_message`, `private_confirmation`, `system`, `server`, `error`) keep their names and
@@ -18,6 +19,7 @@
 pub mod client_frame;
 pub mod codec;
 pub mod error_code;
+pub mod irc;
 pub mod server_frame;
 pub mod timestamp;
 pub mod validate;

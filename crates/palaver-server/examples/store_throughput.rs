@@ -28,6 +28,7 @@ fn run(messages: u64, batch_max: usize) -> f64 {
                 room: "general".into(),
                 room_key: "general".into(),
                 username: format!("user{}", id % 100),
+                username_key: format!("user{}", id % 100),
             };
             let message = StoredMessage {
                 id,

@@ -234,6 +234,7 @@ impl Hub {
                     room,
                     room_key,
                     username,
+                    ..
                 } => {
                     let frame = palaver_proto::PublicMessage {
                         id: message.id,

@@ -115,9 +115,9 @@ impl Hub {
         reference: Option<Value>,
         io: &mut impl HubIo,
     ) {
-        let name = match validate::username(raw_name) {
-            Ok(name) => name,
-            Err((code, message)) => return self.error_to(session, code, message, reference, io),
+        let Some(name) = self.or_refuse(session, validate::username(raw_name), &reference, io)
+        else {
+            return;
         };
         let key = validate::fold(&name);
         if self.users.contains_key(&key) {
@@ -347,13 +347,7 @@ impl Hub {
         reference: &Option<Value>,
         io: &mut impl HubIo,
     ) -> Option<String> {
-        let name = match validate::room_name(raw) {
-            Ok(name) => name,
-            Err((code, message)) => {
-                self.error_to(session, code, message, reference.clone(), io);
-                return None;
-            }
-        };
+        let name = self.or_refuse(session, validate::room_name(raw), reference, io)?;
         let key = validate::fold(&name);
         if !self.rooms.contains_key(&key) {
             let message = format!("There is no room named {name:?}.");
@@ -380,6 +374,23 @@ impl Hub {
         Some(key)
     }
 
+    /// The checked value, or (having told the session why, with its `ref`) `None`.
+    fn or_refuse<T>(
+        &mut self,
+        session: SessionId,
+        checked: Result<T, (ErrorCode, String)>,
+        reference: &Option<Value>,
+        io: &mut impl HubIo,
+    ) -> Option<T> {
+        match checked {
+            Ok(value) => Some(value),
+            Err((code, message)) => {
+                self.error_to(session, code, message, reference.clone(), io);
+                None
+            }
+        }
+    }
+
     fn user_of(&self, session: SessionId) -> (String, String) {
         let user = self.sessions[&session].user.as_ref().expect("joined");
         (user.name.clone(), user.key.clone())
@@ -397,10 +408,14 @@ impl Hub {
         let Some(room_key) = self.member_room(session, &raw_room, &reference, io) else {
             return;
         };
-        if let Err((code, message)) = validate::content(&content, self.config.max_message_bytes) {
-            return self.error_to(session, code, message, reference, io);
+        let max = self.config.max_message_bytes;
+        if self
+            .or_refuse(session, validate::content(&content, max), &reference, io)
+            .is_none()
+        {
+            return;
         }
-        let (username, _) = self.user_of(session);
+        let (username, username_key) = self.user_of(session);
         let id = self.next_id;
         self.next_id += 1;
         let ts_ms = self.now();
@@ -418,6 +433,7 @@ impl Hub {
                 room: self.rooms[&room_key].name.clone(),
                 room_key,
                 username,
+                username_key,
             },
         });
     }
@@ -430,8 +446,12 @@ impl Hub {
         reference: Option<Value>,
         io: &mut impl HubIo,
     ) {
-        if let Err((code, message)) = validate::content(&content, self.config.max_message_bytes) {
-            return self.error_to(session, code, message, reference, io);
+        let max = self.config.max_message_bytes;
+        if self
+            .or_refuse(session, validate::content(&content, max), &reference, io)
+            .is_none()
+        {
+            return;
         }
         let target = validate::username(raw_target)
             .ok()
@@ -481,9 +501,8 @@ impl Hub {
         reference: Option<Value>,
         io: &mut impl HubIo,
     ) {
-        let name = match validate::room_name(raw) {
-            Ok(name) => name,
-            Err((code, message)) => return self.error_to(session, code, message, reference, io),
+        let Some(name) = self.or_refuse(session, validate::room_name(raw), &reference, io) else {
+            return;
         };
         let key = validate::fold(&name);
         let (username, _) = self.user_of(session);
@@ -671,11 +690,10 @@ impl Hub {
     ) {
         let target = match with {
             Some(other) => {
-                let other = match validate::username(&other) {
-                    Ok(name) => name,
-                    Err((code, message)) => {
-                        return self.error_to(session, code, message, reference, io)
-                    }
+                let Some(other) =
+                    self.or_refuse(session, validate::username(&other), &reference, io)
+                else {
+                    return;
                 };
                 let (_, my_key) = self.user_of(session);
                 super::HistoryTarget::Direct {

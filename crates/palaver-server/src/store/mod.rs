@@ -33,6 +33,7 @@ pub enum MessageKind {
         room: String,
         room_key: String,
         username: String,
+        username_key: String,
     },
     Private {
         sender: String,

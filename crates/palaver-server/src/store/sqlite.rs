@@ -66,6 +66,7 @@ fn row_to_message(row: &Row<'_>) -> rusqlite::Result<StoredMessage> {
             room: row.get(3)?,
             room_key,
             username: row.get(4)?,
+            username_key: row.get(5)?,
         },
         None => MessageKind::Private {
             sender: row.get(4)?,
@@ -112,13 +113,14 @@ impl Backend for SqliteBackend {
                         room,
                         room_key,
                         username,
+                        username_key,
                     } => insert.execute(params![
                         id,
                         m.ts_ms,
                         room_key,
                         room,
                         username,
-                        palaver_proto::validate::fold(username),
+                        username_key,
                         None::<&str>,
                         None::<&str>,
                         None::<&str>,
@@ -263,6 +265,7 @@ mod tests {
                 room: room.into(),
                 room_key: room.to_lowercase(),
                 username: user.into(),
+                username_key: user.to_lowercase(),
             },
         }
     }

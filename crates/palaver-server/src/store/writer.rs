@@ -154,6 +154,7 @@ mod tests {
                     room: "general".into(),
                     room_key: "general".into(),
                     username: "a".into(),
+                    username_key: "a".into(),
                 },
             }))
             .unwrap();

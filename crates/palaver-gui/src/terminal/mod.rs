@@ -78,11 +78,22 @@ pub fn run(args: ChatArgs) -> ExitCode {
         eprintln!("palaver: {why}");
         return ExitCode::from(2);
     }
-    let code = if plain {
-        runtime.block_on(plain::run(&args, &username))
-    } else {
-        runtime.block_on(tui::run(&args, &username))
-    };
+    let code = runtime.block_on(async {
+        // Both modes start the same way: join, or say why not and fail.
+        let (client, events) =
+            match palaver_client::Client::connect(args.client_config(&username)).await {
+                Ok(session) => session,
+                Err(e) => {
+                    eprintln!("palaver: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+        if plain {
+            plain::run(&args, client, events).await
+        } else {
+            tui::run(&args, &username, client, events).await
+        }
+    });
     runtime.shutdown_timeout(std::time::Duration::from_millis(200));
     code
 }

@@ -19,14 +19,8 @@ use palaver_proto::{timestamp, ClientFrame, ErrorCode, ServerFrame};
 use super::ChatArgs;
 use crate::commands::{self, Action, Target};
 
-pub async fn run(args: &ChatArgs, username: &str) -> ExitCode {
-    let (client, mut events) = match Client::connect(args.client_config(username)).await {
-        Ok(session) => session,
-        Err(e) => {
-            eprintln!("palaver: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
+/// Runs line mode on a joined session until end of input.
+pub async fn run(args: &ChatArgs, client: Client, mut events: mpsc::Receiver<Event>) -> ExitCode {
     // The first event is the welcome: it names our rooms and the server's limits.
     let Some(Event::Connected(welcome)) = events.recv().await else {
         eprintln!("palaver: the server did not welcome us");

@@ -250,15 +250,13 @@ impl TuiApp {
     }
 }
 
-/// Connects, then runs the full-screen UI until the user leaves.
-pub async fn run(args: &ChatArgs, username: &str) -> ExitCode {
-    let (client, mut events) = match Client::connect(args.client_config(username)).await {
-        Ok(session) => session,
-        Err(e) => {
-            eprintln!("palaver: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
+/// Runs the full-screen UI on a joined session until the user leaves.
+pub async fn run(
+    args: &ChatArgs,
+    username: &str,
+    client: Client,
+    mut events: mpsc::Receiver<Event>,
+) -> ExitCode {
     let server = format!("{}:{}", args.host, args.port);
     let mut app = TuiApp::new(ChatModel::new(username, &server), client, Handle::current());
 

@@ -295,14 +295,7 @@ async fn the_server_console_announces_to_everyone() {
     let mut bob = server.join("bob").await;
     server.server.handle().announce("Maintenance at noon").await;
     for conn in [&mut alice, &mut bob] {
-        let frame = expect(conn, "announcement", |f| {
-            matches!(f, ServerFrame::Server { .. })
-        })
-        .await;
-        let ServerFrame::Server { message, .. } = frame else {
-            unreachable!()
-        };
-        assert_eq!(message, "Maintenance at noon");
+        assert_eq!(expect_announcement(conn).await, "Maintenance at noon");
     }
     let users = server.server.handle().users().await;
     assert_eq!(

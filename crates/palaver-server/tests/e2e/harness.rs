@@ -126,3 +126,15 @@ pub async fn expect_closed(conn: &mut Connection) -> Vec<ServerFrame> {
         }
     }
 }
+
+/// Waits for a `server` announcement and returns its text.
+pub async fn expect_announcement(conn: &mut Connection) -> String {
+    match expect(conn, "announcement", |f| {
+        matches!(f, ServerFrame::Server { .. })
+    })
+    .await
+    {
+        ServerFrame::Server { message, .. } => message,
+        _ => unreachable!(),
+    }
+}

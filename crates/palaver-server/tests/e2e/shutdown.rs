@@ -51,14 +51,7 @@ async fn sigterm_notifies_clients_flushes_and_exits_zero() {
     console.write_all(b"Hello from the console\n").unwrap();
     console.flush().unwrap();
     for conn in [&mut alice, &mut bob] {
-        let frame = expect(conn, "announcement", |f| {
-            matches!(f, ServerFrame::Server { .. })
-        })
-        .await;
-        let ServerFrame::Server { message, .. } = frame else {
-            unreachable!()
-        };
-        assert_eq!(message, "Hello from the console");
+        assert_eq!(expect_announcement(conn).await, "Hello from the console");
     }
 
     let signalled = Instant::now();

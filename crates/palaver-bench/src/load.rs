@@ -7,6 +7,13 @@
 //! process. Lines from the server are scanned for the content field rather than parsed whole, so
 //! the load generator stays cheaper than the server it measures.
 //!
+//! The same load speaks IRC with `Protocol::Irc`: each client registers (`NICK`/`USER`, waits for
+//! 001), joins its channel (`#general`, or `#bench-N` like the native rooms; done at 366
+//! RPL_ENDOFNAMES), senders send `PRIVMSG #chan :S:Q:T` and receivers scan `PRIVMSG` lines for
+//! the same payload. An IRC server does not echo a message to its sender, so a sender expects the
+//! other senders' messages in its channel but not its own. Server `PING`s are answered with `PONG`
+//! from the moment a connection is registered until the run ends.
+//!
 //! Every phase is bounded by the run's deadline; the run always ends by itself.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -17,11 +24,27 @@ use hdrhistogram::Histogram;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::{mpsc, watch, Semaphore};
+
+/// The protocol the simulated clients speak.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// Palaver's JSON lines.
+    #[default]
+    Native,
+    /// IRC (RFC 1459/2812 client commands: NICK, USER, JOIN, PRIVMSG, PONG).
+    Irc,
+}
+
+/// Longest `--payload` padding in IRC mode: a relayed line (prefix, command, channel, the
+/// `S:Q:T ` header and the padding) has to fit in IRC's 512 bytes.
+pub const IRC_MAX_PAYLOAD: usize = 360;
 
 /// What to run.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct LoadSpec {
+    pub protocol: Protocol,
     pub clients: usize,
     pub rooms: usize,
     pub senders: usize,
@@ -65,6 +88,24 @@ fn room_of(client: usize, rooms: usize) -> String {
     }
 }
 
+/// The messages client `client` should receive: every message of every sender in its room, less
+/// its own in IRC (no echo to the sender). Senders are clients `0..senders`.
+fn expected_for(spec: &LoadSpec, client: usize) -> u64 {
+    let rooms = spec.rooms.max(1);
+    let senders = spec.senders.min(spec.clients);
+    let in_room = (0..senders).filter(|s| s % rooms == client % rooms).count() as u64;
+    let own = u64::from(spec.protocol == Protocol::Irc && client < senders);
+    in_room.saturating_sub(own) * spec.messages
+}
+
+/// Deliveries the whole run should make (what `Outcome::expected` will say).
+pub fn expected_deliveries(spec: &LoadSpec) -> u64 {
+    if spec.idle_hold.is_some() {
+        return 0;
+    }
+    (0..spec.clients).map(|c| expected_for(spec, c)).sum()
+}
+
 /// Shared counters while the run goes on.
 #[derive(Default)]
 pub struct Progress {
@@ -82,7 +123,11 @@ async fn connect_and_join(
     name: &str,
     room: &str,
     buffer: usize,
+    protocol: Protocol,
 ) -> anyhow::Result<Joined> {
+    if protocol == Protocol::Irc {
+        return irc_connect_and_join(addr, name, room, buffer).await;
+    }
     let stream = TcpStream::connect(addr).await?;
     stream.set_nodelay(true)?;
     let (read, mut write) = stream.into_split();
@@ -107,6 +152,138 @@ async fn connect_and_join(
     }
 }
 
+/// Registers as `name` on an IRC server, joins `#room` and returns once the server has sent the
+/// channel's RPL_ENDOFNAMES (366). Pings are answered; an `ERROR` or an error numeric (400-599)
+/// fails the join with the server's line.
+async fn irc_connect_and_join(
+    addr: &str,
+    name: &str,
+    room: &str,
+    buffer: usize,
+) -> anyhow::Result<Joined> {
+    let stream = TcpStream::connect(addr).await?;
+    stream.set_nodelay(true)?;
+    let (read, mut write) = stream.into_split();
+    let hello = format!("NICK {name}\r\nUSER {name} 0 * :bench\r\n");
+    write.write_all(hello.as_bytes()).await?;
+    let channel = format!("#{room}");
+    let mut reader = BufReader::with_capacity(buffer, read);
+    let mut line = Vec::with_capacity(1024);
+    let mut registered = false;
+    loop {
+        line.clear();
+        if reader.read_until(b'\n', &mut line).await? == 0 {
+            anyhow::bail!(
+                "the server closed the connection during {}",
+                if registered { "join" } else { "registration" }
+            );
+        }
+        if let Some(pong) = irc_pong_for(&line) {
+            write.write_all(&pong).await?;
+            continue;
+        }
+        let (command, params) = irc_command(&line);
+        match command {
+            b"001" if !registered => {
+                registered = true;
+                write
+                    .write_all(format!("JOIN {channel}\r\n").as_bytes())
+                    .await?;
+            }
+            b"366" if registered => {
+                // `366 <nick> <channel> :End of /NAMES list.`
+                let mut words = params.split(|&b| b == b' ');
+                let _nick = words.next();
+                if words
+                    .next()
+                    .is_some_and(|c| c.eq_ignore_ascii_case(channel.as_bytes()))
+                {
+                    return Ok(Joined {
+                        reader,
+                        writer: write,
+                    });
+                }
+            }
+            b"ERROR" => anyhow::bail!("{}", String::from_utf8_lossy(&line).trim()),
+            [b'4'..=b'5', b'0'..=b'9', b'0'..=b'9'] => anyhow::bail!(
+                "{} refused: {}",
+                if registered { "join" } else { "registration" },
+                String::from_utf8_lossy(&line).trim()
+            ),
+            _ => {}
+        }
+    }
+}
+
+/// Splits an IRC line into its command and the rest (parameters), skipping message tags and the
+/// prefix. The rest keeps its trailing CR LF.
+fn irc_command(line: &[u8]) -> (&[u8], &[u8]) {
+    let mut rest = line;
+    for lead in [b'@', b':'] {
+        if rest.first() == Some(&lead) {
+            rest = match rest.iter().position(|&b| b == b' ') {
+                Some(at) => &rest[at + 1..],
+                None => &[],
+            };
+        }
+    }
+    let end = rest
+        .iter()
+        .position(|&b| b == b' ' || b == b'\r' || b == b'\n')
+        .unwrap_or(rest.len());
+    let params = rest.get(end + 1..).unwrap_or_default();
+    (&rest[..end], params)
+}
+
+/// The `PONG` answering a server's `PING` line (`PING :token`, with or without a prefix), or
+/// `None` for any other line.
+fn irc_pong_for(line: &[u8]) -> Option<Vec<u8>> {
+    let (command, params) = irc_command(line);
+    if command != b"PING" {
+        return None;
+    }
+    let token = params.trim_ascii_end();
+    let mut pong = Vec::with_capacity(token.len() + 8);
+    pong.extend_from_slice(b"PONG ");
+    pong.extend_from_slice(token);
+    pong.extend_from_slice(b"\r\n");
+    Some(pong)
+}
+
+/// Finds the payload of `:nick!user@host PRIVMSG #chan :S:Q:T ...` and returns
+/// (sender, seq, sent_ns). Only the prefix, the command and the target are skipped: no full parse.
+fn parse_irc_payload(line: &[u8]) -> Option<(usize, u64, u64)> {
+    if line.first() != Some(&b':') {
+        return None;
+    }
+    let after_prefix = line.iter().position(|&b| b == b' ')? + 1;
+    let rest = line[after_prefix..].strip_prefix(b"PRIVMSG ")?;
+    let after_target = rest.iter().position(|&b| b == b' ')? + 1;
+    let text = &rest[after_target..];
+    scan_payload(text.strip_prefix(b":").unwrap_or(text))
+}
+
+/// Reads `S:Q:T` at the start of `text`.
+fn scan_payload(text: &[u8]) -> Option<(usize, u64, u64)> {
+    let mut fields = [0u64; 3];
+    let mut i = 0;
+    let mut digits = 0;
+    for &b in text {
+        match b {
+            b'0'..=b'9' => {
+                fields[i] = fields[i] * 10 + u64::from(b - b'0');
+                digits += 1;
+            }
+            b':' if i < 2 && digits > 0 => {
+                i += 1;
+                digits = 0;
+            }
+            _ => break,
+        }
+    }
+    (i == 2 && digits > 0).then_some((fields[0] as usize, fields[1], fields[2]))
+}
+
 /// Finds `"content":"S:Q:T` in a message line and returns (sender, seq, sent_ns).
 fn parse_payload(line: &[u8]) -> Option<(usize, u64, u64)> {
     if !line.starts_with(b"{\"type\":\"message\"") {
@@ -114,16 +291,7 @@ fn parse_payload(line: &[u8]) -> Option<(usize, u64, u64)> {
     }
     const KEY: &[u8] = b"\"content\":\"";
     let at = line.windows(KEY.len()).position(|w| w == KEY)? + KEY.len();
-    let mut fields = [0u64; 3];
-    let mut i = 0;
-    for &b in &line[at..] {
-        match b {
-            b'0'..=b'9' => fields[i] = fields[i] * 10 + u64::from(b - b'0'),
-            b':' if i < 2 => i += 1,
-            _ => break,
-        }
-    }
-    (i == 2).then_some((fields[0] as usize, fields[1], fields[2]))
+    scan_payload(&line[at..])
 }
 
 /// What one receiver saw.
@@ -172,23 +340,66 @@ impl Receipt {
     }
 }
 
+/// How a receiver answers the server's pings: on the connection's writer, which it owns; through
+/// the sender task that owns the writer; or not at all (the native protocol has no pings).
+enum Ponger {
+    None,
+    Direct(OwnedWriteHalf),
+    ViaSender(mpsc::UnboundedSender<Vec<u8>>),
+}
+
+impl Ponger {
+    async fn pong(&mut self, pong: Vec<u8>) {
+        match self {
+            Ponger::None => {}
+            Ponger::Direct(writer) => {
+                let _ = writer.write_all(&pong).await;
+            }
+            Ponger::ViaSender(tx) => {
+                let _ = tx.send(pong);
+            }
+        }
+    }
+}
+
+/// Keeps an idle IRC connection answered (PING -> PONG) until `stop` or until the server closes it.
+async fn hold_irc(
+    reader: &mut BufReader<OwnedReadHalf>,
+    ponger: &mut Ponger,
+    stop: &mut watch::Receiver<bool>,
+) {
+    let mut line = Vec::with_capacity(256);
+    if *stop.borrow_and_update() {
+        return;
+    }
+    loop {
+        line.clear();
+        tokio::select! {
+            // `stop` only ever changes to true.
+            _ = stop.changed() => break,
+            read = reader.read_until(b'\n', &mut line) => match read {
+                Ok(n) if n > 0 => {
+                    if let Some(pong) = irc_pong_for(&line) {
+                        ponger.pong(pong).await;
+                    }
+                }
+                _ => break,
+            },
+        }
+    }
+}
+
 /// Runs the load; `progress` is updated as it goes (for a progress bar).
 pub async fn run(addr: &str, spec: &LoadSpec, progress: Arc<Progress>) -> Outcome {
     let clock = Instant::now();
     let deadline = tokio::time::Instant::now() + spec.timeout;
     let mut outcome = Outcome::default();
+    let irc = spec.protocol == Protocol::Irc;
+    let protocol = spec.protocol;
 
     // Who is in which room, and how much each receiver should get.
     let senders: Vec<usize> = (0..spec.senders.min(spec.clients)).collect();
-    let expected_for = |client: usize| -> u64 {
-        let room = client % spec.rooms.max(1);
-        senders
-            .iter()
-            .filter(|&&s| s % spec.rooms.max(1) == room)
-            .count() as u64
-            * spec.messages
-    };
-    outcome.expected = (0..spec.clients).map(expected_for).sum();
+    outcome.expected = expected_deliveries(spec);
 
     // Phase 1: connect and join everyone.
     let idle = spec.idle_hold.is_some();
@@ -208,7 +419,7 @@ pub async fn run(addr: &str, spec: &LoadSpec, progress: Arc<Progress>) -> Outcom
             loop {
                 match tokio::time::timeout(
                     Duration::from_secs(30),
-                    connect_and_join(&addr, &name, &room, buffer),
+                    connect_and_join(&addr, &name, &room, buffer, protocol),
                 )
                 .await
                 {
@@ -254,6 +465,11 @@ pub async fn run(addr: &str, spec: &LoadSpec, progress: Arc<Progress>) -> Outcom
             let mut stop = stop_rx.clone();
             holders.push(tokio::spawn(async move {
                 let Joined { mut reader, writer } = j;
+                if irc {
+                    let mut ponger = Ponger::Direct(writer);
+                    hold_irc(&mut reader, &mut ponger, &mut stop).await;
+                    return;
+                }
                 let mut sink = [0u8; 512];
                 loop {
                     tokio::select! {
@@ -272,46 +488,89 @@ pub async fn run(addr: &str, spec: &LoadSpec, progress: Arc<Progress>) -> Outcom
         return outcome;
     }
 
-    // Phase 2: receivers read; once all are reading, senders start.
+    // Phase 2: receivers read; once all are reading, senders start. Each receiver reports its
+    // receipt when it has everything it expects (or at the deadline); in IRC it then keeps
+    // answering pings until every receiver has reported (`stop`).
     let (go_tx, go_rx) = watch::channel(false);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(Receipt, u64)>();
     let mut receivers = Vec::new();
     let mut writers = Vec::new();
+    let mut pongs = Vec::new();
     let total_senders = senders.len();
     for (i, j) in joined.into_iter().enumerate() {
         let Some(Joined { mut reader, writer }) = j else {
             writers.push(None);
+            pongs.push(None);
             continue;
         };
-        writers.push(Some(writer));
-        let expected = expected_for(i);
+        let mut ponger = if !irc {
+            writers.push(Some(writer));
+            pongs.push(None);
+            Ponger::None
+        } else if i < total_senders {
+            // The sender task owns the writer; it writes this receiver's pongs too.
+            let (tx, rx) = mpsc::unbounded_channel();
+            writers.push(Some(writer));
+            pongs.push(Some(rx));
+            Ponger::ViaSender(tx)
+        } else {
+            writers.push(None);
+            pongs.push(None);
+            Ponger::Direct(writer)
+        };
+        let expected = expected_for(spec, i);
         let messages = spec.messages;
         let progress = progress.clone();
+        let done = done_tx.clone();
+        let mut stop = stop_rx.clone();
         receivers.push(tokio::spawn(async move {
             let mut receipt = Receipt::new(total_senders, messages);
             let mut line = Vec::with_capacity(1024);
+            let mut open = true;
             while receipt.delivered < expected {
                 line.clear();
                 let read =
                     tokio::time::timeout_at(deadline, reader.read_until(b'\n', &mut line)).await;
                 match read {
                     Ok(Ok(n)) if n > 0 => {}
-                    _ => break,
+                    Ok(_) => {
+                        open = false;
+                        break;
+                    }
+                    Err(_) => break,
                 }
-                if let Some((sender, seq, sent)) = parse_payload(&line) {
+                let found = if irc {
+                    parse_irc_payload(&line)
+                } else {
+                    parse_payload(&line)
+                };
+                if let Some((sender, seq, sent)) = found {
                     let now = clock.elapsed().as_nanos() as u64;
                     receipt.record(sender, seq, sent, now);
                     progress.delivered.fetch_add(1, Ordering::Relaxed);
+                } else if irc {
+                    if let Some(pong) = irc_pong_for(&line) {
+                        ponger.pong(pong).await;
+                    }
                 }
             }
-            (receipt, expected)
+            let _ = done.send((receipt, expected));
+            if irc && open {
+                hold_irc(&mut reader, &mut ponger, &mut stop).await;
+            }
+            // Both halves live until the run is over: no connection closes while others count.
+            (reader, ponger)
         }));
     }
+    drop(done_tx);
     let sending_started = clock.elapsed();
     let mut sender_tasks = Vec::new();
     for &s in &senders {
         let Some(writer) = writers.get_mut(s).and_then(Option::take) else {
             continue;
         };
+        let mut pongs = pongs.get_mut(s).and_then(Option::take);
         let mut go = go_rx.clone();
         let rate = spec.rate;
         let messages = spec.messages;
@@ -327,10 +586,32 @@ pub async fn run(addr: &str, spec: &LoadSpec, progress: Arc<Progress>) -> Outcom
             });
             for seq in 0..messages {
                 if let Some(t) = &mut ticker {
-                    t.tick().await;
+                    match &mut pongs {
+                        None => {
+                            t.tick().await;
+                        }
+                        Some(rx) => loop {
+                            tokio::select! {
+                                _ = t.tick() => break,
+                                Some(pong) = rx.recv() => {
+                                    let _ = out.write_all(&pong).await;
+                                    let _ = out.flush().await;
+                                }
+                            }
+                        },
+                    }
+                }
+                if let Some(rx) = &mut pongs {
+                    while let Ok(pong) = rx.try_recv() {
+                        let _ = out.write_all(&pong).await;
+                    }
                 }
                 let sent = clock.elapsed().as_nanos() as u64;
-                let frame = format!("{{\"type\":\"message\",\"room\":\"{room}\",\"content\":\"{s}:{seq}:{sent} {pad}\"}}\n");
+                let frame = if irc {
+                    format!("PRIVMSG #{room} :{s}:{seq}:{sent} {pad}\r\n")
+                } else {
+                    format!("{{\"type\":\"message\",\"room\":\"{room}\",\"content\":\"{s}:{seq}:{sent} {pad}\"}}\n")
+                };
                 if out.write_all(frame.as_bytes()).await.is_err() {
                     return out.into_inner();
                 }
@@ -339,40 +620,74 @@ pub async fn run(addr: &str, spec: &LoadSpec, progress: Arc<Progress>) -> Outcom
                 }
             }
             let _ = out.flush().await;
+            // IRC: answer this client's pings until its receiver is done.
+            if let Some(mut rx) = pongs {
+                while let Some(pong) = rx.recv().await {
+                    if out.write_all(&pong).await.is_err() || out.flush().await.is_err() {
+                        break;
+                    }
+                }
+            }
             out.into_inner()
         }));
     }
     let _ = go_tx.send(true);
-    let mut kept_writers = Vec::new();
-    for t in sender_tasks {
-        if let Ok(w) = t.await {
-            kept_writers.push(w);
-        }
-    }
 
     let mut latency = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram");
-    for r in receivers {
-        match r.await {
-            Ok((receipt, expected)) => {
+    let mut reported = 0;
+    while reported < receivers.len() {
+        // Receivers stop at the deadline; the margin only covers a receiver that died.
+        match tokio::time::timeout_at(deadline + Duration::from_secs(5), done_rx.recv()).await {
+            Ok(Some((receipt, _expected))) => {
+                reported += 1;
                 outcome.delivered += receipt.delivered;
                 outcome.duplicated += receipt.duplicated;
                 outcome.out_of_order += receipt.out_of_order;
-                outcome.lost += expected.saturating_sub(receipt.delivered);
                 let _ = latency.add(&receipt.latency);
             }
-            Err(_) => outcome.timed_out = true,
+            _ => {
+                outcome.timed_out = true;
+                break;
+            }
+        }
+    }
+    let finished = clock.elapsed();
+    let _ = stop_tx.send(true);
+    // Senders are done by now unless the server stopped reading them: bounded all the same.
+    let grace = tokio::time::Instant::now() + Duration::from_secs(5);
+    let mut kept = Vec::new();
+    for t in sender_tasks {
+        let abort = t.abort_handle();
+        match tokio::time::timeout_at(grace, t).await {
+            Ok(Ok(w)) => kept.push(w),
+            Ok(Err(_)) => {}
+            Err(_) => {
+                outcome.timed_out = true;
+                abort.abort();
+            }
+        }
+    }
+    let mut held = Vec::new();
+    for r in receivers {
+        let abort = r.abort_handle();
+        match tokio::time::timeout_at(grace, r).await {
+            Ok(Ok(h)) => held.push(h),
+            Ok(Err(_)) => outcome.timed_out = true,
+            Err(_) => abort.abort(),
         }
     }
     // Receivers that never connected lost everything they should have had.
     outcome.lost = outcome.expected.saturating_sub(outcome.delivered);
     outcome.timed_out |= tokio::time::Instant::now() >= deadline;
-    outcome.send_seconds = (clock.elapsed() - sending_started).as_secs_f64();
+    outcome.send_seconds = (finished - sending_started).as_secs_f64();
     outcome.deliveries_per_second = outcome.delivered as f64 / outcome.send_seconds.max(1e-9);
     outcome.latency_us_p50 = latency.value_at_quantile(0.50);
     outcome.latency_us_p90 = latency.value_at_quantile(0.90);
     outcome.latency_us_p99 = latency.value_at_quantile(0.99);
     outcome.latency_us_max = latency.max();
-    drop(kept_writers);
+    drop(kept);
+    drop(held);
+    drop(writers);
     outcome
 }
 
@@ -385,6 +700,83 @@ mod tests {
         let line = br#"{"type":"message","id":9,"room":"general","username":"b3","content":"3:41:123456 xxx","timestamp":"t"}"#;
         assert_eq!(parse_payload(line), Some((3, 41, 123456)));
         assert_eq!(parse_payload(br#"{"type":"system","message":"x"}"#), None);
+    }
+
+    #[test]
+    fn irc_payloads_are_found_in_privmsg_lines() {
+        let line = b":b3!~b3@127.0.0.1 PRIVMSG #general :3:41:123456 xxx\r\n";
+        assert_eq!(parse_irc_payload(line), Some((3, 41, 123456)));
+        // A single-word trailing parameter may come without its colon.
+        assert_eq!(
+            parse_irc_payload(b":b3!b3@h PRIVMSG #bench-2 3:41:9\r\n"),
+            Some((3, 41, 9))
+        );
+        assert_eq!(
+            parse_irc_payload(b":b3!~b3@h NOTICE #general :3:41:1\r\n"),
+            None
+        );
+        assert_eq!(
+            parse_irc_payload(b":irc.local 366 b1 #general :End of /NAMES list.\r\n"),
+            None
+        );
+        assert_eq!(
+            parse_irc_payload(b":b3!~b3@h PRIVMSG #general :hello\r\n"),
+            None
+        );
+        assert_eq!(parse_irc_payload(b"PING :irc.local\r\n"), None);
+    }
+
+    #[test]
+    fn irc_pings_are_answered_and_commands_split() {
+        assert_eq!(
+            irc_pong_for(b"PING :irc.local\r\n").as_deref(),
+            Some(&b"PONG :irc.local\r\n"[..])
+        );
+        assert_eq!(
+            irc_pong_for(b":srv PING srv\r\n").as_deref(),
+            Some(&b"PONG srv\r\n"[..])
+        );
+        assert_eq!(irc_pong_for(b":b1!u@h PRIVMSG #g :PING x\r\n"), None);
+        assert_eq!(
+            irc_command(b"@time=x :irc.local 001 b0 :Welcome\r\n"),
+            (&b"001"[..], &b"b0 :Welcome\r\n"[..])
+        );
+        assert_eq!(irc_command(b"ERROR :Closing link\r\n").0, &b"ERROR"[..]);
+    }
+
+    fn spec(protocol: Protocol, clients: usize, rooms: usize, senders: usize) -> LoadSpec {
+        LoadSpec {
+            protocol,
+            clients,
+            rooms,
+            senders,
+            messages: 10,
+            rate: None,
+            payload: 0,
+            idle_hold: None,
+            connect_concurrency: 1,
+            timeout: Duration::from_secs(1),
+        }
+    }
+
+    #[test]
+    fn irc_senders_do_not_expect_their_own_messages() {
+        // One room of 100, 10 senders: native echoes to all 100; IRC to the 99 others.
+        assert_eq!(
+            expected_deliveries(&spec(Protocol::Native, 100, 1, 10)),
+            100 * 10 * 10
+        );
+        assert_eq!(
+            expected_deliveries(&spec(Protocol::Irc, 100, 1, 10)),
+            99 * 10 * 10
+        );
+        assert_eq!(expected_for(&spec(Protocol::Irc, 100, 1, 10), 3), 9 * 10);
+        assert_eq!(expected_for(&spec(Protocol::Irc, 100, 1, 10), 50), 10 * 10);
+        // 8 clients in 4 rooms, one sender per room: each room's sender expects nothing.
+        let rooms = spec(Protocol::Irc, 8, 4, 4);
+        assert_eq!(expected_for(&rooms, 0), 0);
+        assert_eq!(expected_for(&rooms, 4), 10);
+        assert_eq!(expected_deliveries(&rooms), 4 * 10);
     }
 
     #[test]

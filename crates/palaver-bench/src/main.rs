@@ -7,6 +7,8 @@
 //! palaver-bench rooms --spawn-server           # many rooms, few members each
 //! palaver-bench history --spawn-server         # store rate, join replay, paging
 //! palaver-bench custom --clients 500 --senders 5 --messages 1000 --rate 50 --addr 127.0.0.1:7878
+//! palaver-bench fanout --protocol irc --addr 127.0.0.1:6667 --server-pid 1234   # any IRC server
+//! palaver-bench fanout --protocol irc --spawn-server       # palaver-server's IRC listener
 //! ```
 //!
 //! With `--spawn-server` it starts `palaver-server` (beside this binary) on a temporary database
@@ -14,6 +16,10 @@
 //! measures its CPU time and memory from `/proc`; against a server of your own, pass
 //! `--server-pid` for the same. It raises its own open-file limit to the hard limit. Every run is
 //! bounded by `--timeout`. `--json` prints one object per run.
+//!
+//! `--protocol irc` runs the same scenarios (all but `history`) over IRC, so that Palaver can be
+//! compared with other IRC servers on one load; with `--spawn-server` the spawned palaver-server
+//! also gets `--irc-bind` on a free port and the load goes there.
 
 mod history;
 mod load;
@@ -26,7 +32,7 @@ use std::time::{Duration, Instant};
 use clap::{Parser, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use load::{LoadSpec, Outcome, Progress};
+use load::{LoadSpec, Outcome, Progress, Protocol};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -49,7 +55,10 @@ struct Args {
     /// Named scenario; its defaults can be overridden by the flags below.
     #[arg(value_enum, default_value = "fanout")]
     scenario: Scenario,
-    /// Server to load (ignored with --spawn-server).
+    /// Protocol the simulated clients speak: Palaver's JSON lines, or IRC.
+    #[arg(long, value_enum, default_value = "native")]
+    protocol: Protocol,
+    /// Server to load (ignored with --spawn-server); with --protocol irc, its IRC port.
     #[arg(long, default_value = "127.0.0.1:7878")]
     addr: String,
     /// Start a palaver-server on a temporary database for this run.
@@ -76,7 +85,7 @@ struct Args {
     /// Messages per second per sender (0: unthrottled).
     #[arg(long)]
     rate: Option<f64>,
-    /// Extra payload bytes per message.
+    /// Extra payload bytes per message (at most 360 with --protocol irc: lines are 512 bytes).
     #[arg(long, default_value_t = 0)]
     payload: usize,
     /// Runs of the scenario (each reported; the summary gives medians).
@@ -124,6 +133,7 @@ fn spec_for(args: &Args, fd_limit: u64) -> LoadSpec {
         Scenario::History | Scenario::Custom => (100, 1, 10, 1_000, None, None),
     };
     LoadSpec {
+        protocol: args.protocol,
         clients: args.clients.unwrap_or(clients),
         rooms: args.rooms.unwrap_or(rooms).max(1),
         senders: args.senders.unwrap_or(senders),
@@ -148,12 +158,7 @@ fn progress_bar(
     if json {
         return None;
     }
-    let expected = if spec.idle_hold.is_some() {
-        spec.clients as u64
-    } else {
-        spec.clients as u64 * spec.senders as u64 * spec.messages / spec.rooms as u64
-            + spec.clients as u64
-    };
+    let expected = spec.clients as u64 + load::expected_deliveries(spec);
     let bar = ProgressBar::new(expected.max(1));
     bar.set_style(
         ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} {msg}")
@@ -178,8 +183,13 @@ fn progress_bar(
 fn print_table(r: &Report) {
     let o = &r.outcome;
     println!(
-        "scenario {:?} run {}: {} clients in {} room(s), {} senders x {} messages{}",
+        "scenario {:?}{} run {}: {} clients in {} room(s), {} senders x {} messages{}",
         r.scenario,
+        if r.spec.protocol == Protocol::Irc {
+            " (IRC)"
+        } else {
+            ""
+        },
         r.run,
         r.spec.clients,
         r.spec.rooms,
@@ -246,6 +256,19 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if args.protocol == Protocol::Irc {
+        anyhow::ensure!(
+            args.scenario != Scenario::History,
+            "the history scenario measures Palaver's own history frames (store, replay on join, \
+             paging), which IRC does not have: run it with --protocol native"
+        );
+        anyhow::ensure!(
+            args.payload <= load::IRC_MAX_PAYLOAD,
+            "--payload {} does not fit in an IRC line (512 bytes): at most {} with --protocol irc",
+            args.payload,
+            load::IRC_MAX_PAYLOAD
+        );
+    }
     let fd_limit = procfs::raise_fd_limit();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -254,7 +277,11 @@ fn main() -> anyhow::Result<()> {
     let mut reports = Vec::new();
     for run in 1..=args.runs {
         let server = if args.spawn_server {
-            Some(spawn::spawn(args.server_bin.clone(), &args.server_args)?)
+            Some(spawn::spawn(
+                args.server_bin.clone(),
+                &args.server_args,
+                args.protocol,
+            )?)
         } else {
             None
         };
@@ -265,8 +292,14 @@ fn main() -> anyhow::Result<()> {
         let pid = server.as_ref().map(|s| s.pid).or(args.server_pid);
         if !args.json && run == 1 {
             if args.spawn_server {
+                let irc = server
+                    .as_ref()
+                    .and_then(|s| s.irc_bind.as_ref())
+                    .map(|a| format!(" --irc-bind {a}"))
+                    .unwrap_or_default();
                 eprintln!(
-                    "spawned palaver-server on {addr} with {}",
+                    "spawned palaver-server on {}{irc} with {}",
+                    server.as_ref().map(|s| s.bind.as_str()).unwrap_or(""),
                     spawn::LOAD_TEST_FLAGS.join(" ")
                 );
             }

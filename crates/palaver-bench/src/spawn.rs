@@ -1,11 +1,14 @@
 //! `--spawn-server`: runs a `palaver-server` on a temporary database with the per-connection
-//! limits lifted for load tests, and stops it when the run is over.
+//! limits lifted for load tests, and stops it when the run is over. For an IRC load it also
+//! opens the server's IRC listener (`--irc-bind`) on a free port, and the load goes there.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+
+use crate::load::Protocol;
 
 /// The flags that lift per-connection limits for load tests (documented in docs/operations.md).
 pub const LOAD_TEST_FLAGS: &[&str] = &[
@@ -23,7 +26,12 @@ pub const LOAD_TEST_FLAGS: &[&str] = &[
 
 pub struct SpawnedServer {
     child: Child,
+    /// Where the load goes: the native listener, or the IRC one for an IRC load.
     pub addr: String,
+    /// The native listener (`--bind`).
+    pub bind: String,
+    /// The IRC listener (`--irc-bind`), for an IRC load.
+    pub irc_bind: Option<String>,
     pub pid: u32,
     _dir: tempfile::TempDir,
 }
@@ -42,16 +50,31 @@ fn server_binary(explicit: Option<PathBuf>) -> PathBuf {
     PathBuf::from("palaver-server")
 }
 
-pub fn spawn(explicit: Option<PathBuf>, extra: &[String]) -> anyhow::Result<SpawnedServer> {
+/// Free loopback ports, distinct: all are held until all are chosen.
+fn free_ports(n: usize) -> anyhow::Result<Vec<u16>> {
+    let held = (0..n)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
+        .collect::<Result<Vec<_>, _>>()?;
+    held.iter().map(|l| Ok(l.local_addr()?.port())).collect()
+}
+
+pub fn spawn(
+    explicit: Option<PathBuf>,
+    extra: &[String],
+    protocol: Protocol,
+) -> anyhow::Result<SpawnedServer> {
     let dir = tempfile::tempdir()?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let addr = format!("127.0.0.1:{port}");
+    let ports = free_ports(2)?;
+    let bind = format!("127.0.0.1:{}", ports[0]);
+    let irc_bind = (protocol == Protocol::Irc).then(|| format!("127.0.0.1:{}", ports[1]));
     let binary = server_binary(explicit);
-    let child = Command::new(&binary)
+    let mut command = Command::new(&binary);
+    if let Some(irc) = &irc_bind {
+        command.arg("--irc-bind").arg(irc);
+    }
+    let mut child = command
         .arg("--bind")
-        .arg(&addr)
+        .arg(&bind)
         .arg("--database")
         .arg(dir.path().join("bench.db"))
         .args(["--no-stdin", "--log-level", "warn"])
@@ -67,16 +90,31 @@ pub fn spawn(explicit: Option<PathBuf>, extra: &[String]) -> anyhow::Result<Spaw
         })?;
     let pid = child.id();
     let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(&addr).is_err() {
-        anyhow::ensure!(
-            Instant::now() < deadline,
-            "the spawned server did not start listening on {addr}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
+    for addr in std::iter::once(&bind).chain(irc_bind.as_ref()) {
+        while std::net::TcpStream::connect(addr).is_err() {
+            if let Ok(Some(status)) = child.try_wait() {
+                anyhow::bail!(
+                    "the spawned server exited ({status}) before listening on {addr}{}",
+                    if irc_bind.is_some() {
+                        " (an IRC load needs a palaver-server with --irc-bind)"
+                    } else {
+                        ""
+                    }
+                );
+            }
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                anyhow::bail!("the spawned server did not start listening on {addr}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
     Ok(SpawnedServer {
         child,
-        addr,
+        addr: irc_bind.clone().unwrap_or_else(|| bind.clone()),
+        bind,
+        irc_bind,
         pid,
         _dir: dir,
     })

@@ -51,6 +51,8 @@ impl ClientConfig {
 
 /// What the session tells its owner.
 #[derive(Debug, Clone)]
+// Events are moved through a channel one at a time; boxing every frame would cost more.
+#[allow(clippy::large_enum_variant)]
 pub enum Event {
     /// Joined (first time or after a reconnect).
     Connected(Box<Welcome>),

@@ -229,5 +229,12 @@ fn describe(event: &HubEvent) -> String {
         HubEvent::Private { sender, target, .. } => format!("private message {sender} → {target}"),
         HubEvent::Announced { message } => format!("Announcement: {message}"),
         HubEvent::Kicked { username, reason } => format!("{username} was kicked ({reason})"),
+        HubEvent::KickedFromRoom {
+            room,
+            username,
+            by,
+            reason,
+        } => format!("{username} was removed from #{room} by {by} ({reason})"),
+        HubEvent::Renamed { old, new } => format!("{old} is now known as {new}"),
     }
 }

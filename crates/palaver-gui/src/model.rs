@@ -294,6 +294,8 @@ impl ChatModel {
                 room,
                 event,
                 username,
+                new_username,
+                ..
             } => {
                 let index = match &room {
                     Some(room) => self.room(room),
@@ -308,6 +310,12 @@ impl ChatModel {
                         }
                         SystemEvent::Left | SystemEvent::Disconnected | SystemEvent::Kicked => {
                             c.members.remove(name);
+                        }
+                        SystemEvent::Renamed => {
+                            c.members.remove(name);
+                            if let Some(new) = new_username {
+                                c.members.insert(new);
+                            }
                         }
                         _ => {}
                     }
@@ -581,6 +589,9 @@ mod tests {
                 name: "general".into(),
                 topic: "hi".into(),
                 members: 2,
+                topic_by: None,
+                topic_at: None,
+                created: None,
             }],
             users: vec!["alice".into(), "bob".into()],
             users_online: 2,
@@ -688,6 +699,9 @@ mod tests {
             room: Some("general".into()),
             event: Some(SystemEvent::Joined),
             username: Some("carol".into()),
+            new_username: None,
+            by: None,
+            reason: None,
         }));
         assert!(m.conversations[0].members.contains("carol"));
         m.apply(Event::Frame(ServerFrame::System {
@@ -696,6 +710,9 @@ mod tests {
             room: Some("general".into()),
             event: Some(SystemEvent::Disconnected),
             username: Some("bob".into()),
+            new_username: None,
+            by: None,
+            reason: None,
         }));
         assert_eq!(
             m.conversations[0].members.iter().collect::<Vec<_>>(),

@@ -80,6 +80,9 @@ fn demo_chat() -> ChatModel {
             name: "general".into(),
             topic: "Palaver demo: say hi!".into(),
             members: 3,
+            topic_by: None,
+            topic_at: None,
+            created: None,
         }],
         users: vec!["alice".into(), "bob".into(), "carol".into()],
         users_online: 3,
@@ -100,6 +103,9 @@ fn demo_chat() -> ChatModel {
         room: Some("general".into()),
         event: Some(SystemEvent::Joined),
         username: Some("dave".into()),
+        new_username: None,
+        by: None,
+        reason: None,
     }));
     chat.apply(Event::Frame(ServerFrame::Server {
         message: "Maintenance at noon".into(),

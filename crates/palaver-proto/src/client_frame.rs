@@ -76,6 +76,47 @@ pub enum ClientFrame {
         #[serde(skip_serializing_if = "Option::is_none")]
         limit: Option<u32>,
     },
+    /// A notice to a room (default `general`) or to one user (`target`): relayed live, never
+    /// stored.
+    Notice {
+        content: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        room: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        target: Option<String>,
+    },
+    /// Go away with a message, or come back (no message).
+    Away {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
+    },
+    /// Change your username.
+    Rename {
+        username: String,
+    },
+    /// Details about the members of `room`, or about one user (`username`).
+    Who {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        room: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        username: Option<String>,
+    },
+    Whois {
+        username: String,
+    },
+    /// Who recently left under a name.
+    Whowas {
+        username: String,
+    },
+    /// Remove a member from a room (room operators only).
+    Kick {
+        room: String,
+        username: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// Server statistics.
+    Info,
     Ping,
     /// Leave the server politely.
     Quit {
@@ -97,6 +138,14 @@ impl ClientFrame {
             ClientFrame::Users { .. } => "users",
             ClientFrame::Topic { .. } => "topic",
             ClientFrame::History { .. } => "history",
+            ClientFrame::Notice { .. } => "notice",
+            ClientFrame::Away { .. } => "away",
+            ClientFrame::Rename { .. } => "rename",
+            ClientFrame::Who { .. } => "who",
+            ClientFrame::Whois { .. } => "whois",
+            ClientFrame::Whowas { .. } => "whowas",
+            ClientFrame::Kick { .. } => "kick",
+            ClientFrame::Info => "info",
             ClientFrame::Ping => "ping",
             ClientFrame::Quit { .. } => "quit",
         }
@@ -230,6 +279,51 @@ fn parse_object(mut o: Map<String, Value>) -> Result<ClientFrame, FrameError> {
                 limit,
             }
         }
+        "notice" => {
+            let content = required_string(&mut o, "content")?;
+            let room = optional_string(&mut o, "room")?;
+            let target = optional_string(&mut o, "target")?;
+            if room.is_some() && target.is_some() {
+                return Err(FrameError::new(
+                    ErrorCode::InvalidField,
+                    "A notice goes to a \"room\" or to a \"target\" user, not both.",
+                ));
+            }
+            ClientFrame::Notice {
+                content,
+                room,
+                target,
+            }
+        }
+        "away" => ClientFrame::Away {
+            message: optional_string(&mut o, "message")?,
+        },
+        "rename" => ClientFrame::Rename {
+            username: required_string(&mut o, "username")?,
+        },
+        "who" => {
+            let room = optional_string(&mut o, "room")?;
+            let username = optional_string(&mut o, "username")?;
+            if room.is_some() == username.is_some() {
+                return Err(FrameError::new(
+                    ErrorCode::InvalidField,
+                    "A who request names either a \"room\" or a \"username\".",
+                ));
+            }
+            ClientFrame::Who { room, username }
+        }
+        "whois" => ClientFrame::Whois {
+            username: required_string(&mut o, "username")?,
+        },
+        "whowas" => ClientFrame::Whowas {
+            username: required_string(&mut o, "username")?,
+        },
+        "kick" => ClientFrame::Kick {
+            room: required_string(&mut o, "room")?,
+            username: required_string(&mut o, "username")?,
+            reason: optional_string(&mut o, "reason")?,
+        },
+        "info" => ClientFrame::Info,
         "ping" => ClientFrame::Ping,
         "quit" => ClientFrame::Quit {
             reason: optional_string(&mut o, "reason")?,
@@ -360,6 +454,33 @@ mod tests {
                 limit: Some(20),
             },
             ClientFrame::Rooms,
+            ClientFrame::Notice {
+                content: "n".into(),
+                room: None,
+                target: Some("bob".into()),
+            },
+            ClientFrame::Away {
+                message: Some("lunch".into()),
+            },
+            ClientFrame::Rename {
+                username: "b2".into(),
+            },
+            ClientFrame::Who {
+                room: Some("general".into()),
+                username: None,
+            },
+            ClientFrame::Whois {
+                username: "b".into(),
+            },
+            ClientFrame::Whowas {
+                username: "b".into(),
+            },
+            ClientFrame::Kick {
+                room: "r".into(),
+                username: "b".into(),
+                reason: None,
+            },
+            ClientFrame::Info,
             ClientFrame::Ping,
             ClientFrame::Quit { reason: None },
         ];

@@ -67,6 +67,8 @@ error_codes! {
     Kicked => "kicked", "You were removed from the server.";
     ServerShuttingDown => "server_shutting_down", "The server is shutting down.";
     StorageFailed => "storage_failed", "The server could not store that message; it was not sent.";
+    NotAuthorized => "not_authorized", "You are not allowed to do that.";
+    TargetNotInRoom => "target_not_in_room", "That user is not in that room.";
 }
 
 impl std::fmt::Display for ErrorCode {

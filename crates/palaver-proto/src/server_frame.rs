@@ -62,6 +62,48 @@ pub struct RoomInfo {
     pub name: String,
     pub topic: String,
     pub members: usize,
+    /// Who set the topic, and when (absent for a topic set before the server started).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic_at: Option<String>,
+    /// When the room was created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
+}
+
+/// Who someone is: the answer to `whois`, one entry of `who` and `whowas`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserInfo {
+    pub username: String,
+    /// The user part of the IRC-style address `username!ident@host`.
+    pub ident: String,
+    /// A cloak naming how the user is connected (`native.palaver`, `irc.palaver`), never an
+    /// address.
+    pub host: String,
+    pub realname: String,
+    /// `native` or `irc`.
+    pub protocol: String,
+    /// The away message, if the user is away.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub away: Option<String>,
+    /// Operator of the room asked about (`who` with a room).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub operator: bool,
+    /// The rooms the user is in (`whois` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rooms: Option<Vec<String>>,
+    /// The rooms among `rooms` the user is an operator of.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub operator_of: Vec<String>,
+    /// When the user joined the server.
+    pub connected: String,
+    /// Seconds since the user last sent a message (`whois` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_seconds: Option<u64>,
+    /// When the user left (`whowas` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub left: Option<String>,
 }
 
 /// The limits a client should respect, announced in `welcome`.
@@ -104,6 +146,8 @@ pub enum SystemEvent {
     Disconnected,
     Kicked,
     Topic,
+    /// `username` is now known as `new_username`.
+    Renamed,
     #[serde(other)]
     Other,
 }
@@ -134,6 +178,15 @@ pub enum ServerFrame {
         event: Option<SystemEvent>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         username: Option<String>,
+        /// For `renamed`: the new name.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        new_username: Option<String>,
+        /// For `kicked` from a room: who removed them.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<String>,
+        /// For departures and kicks: the reason given, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
     },
     Server {
         message: String,
@@ -155,12 +208,20 @@ pub enum ServerFrame {
     JoinedRoom {
         room: RoomInfo,
         members: Vec<String>,
+        /// The members who are operators of the room.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        operators: Vec<String>,
         history: Vec<ChatMessage>,
         #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
         reference: Option<Value>,
     },
     LeftRoom {
         room: String,
+        /// Set when an operator removed you: who, and why.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
         #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
         reference: Option<Value>,
     },
@@ -205,6 +266,62 @@ pub enum ServerFrame {
         replayed: usize,
         /// False when more was missed than the server replays; page the rest with `history`.
         complete: bool,
+    },
+    /// A notice: relayed live to a room's members or one user, never stored or answered
+    /// automatically (IRC's NOTICE).
+    Notice {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        room: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        target: Option<String>,
+        username: String,
+        content: String,
+        timestamp: String,
+    },
+    /// Someone you share a room with (or you) went away (`message`) or came back (no message).
+    Away {
+        username: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
+        #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+        reference: Option<Value>,
+    },
+    /// Your own name changed (others see a `system` notice with event `renamed`).
+    Renamed {
+        old: String,
+        new: String,
+        #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+        reference: Option<Value>,
+    },
+    /// The answer to `who`: the members of a room, or one user.
+    Who {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        room: Option<String>,
+        users: Vec<UserInfo>,
+        #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+        reference: Option<Value>,
+    },
+    Whois {
+        user: Box<UserInfo>,
+        #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+        reference: Option<Value>,
+    },
+    /// Who recently used a name, newest first.
+    Whowas {
+        username: String,
+        entries: Vec<UserInfo>,
+        #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+        reference: Option<Value>,
+    },
+    /// Server statistics.
+    Info {
+        users_online: usize,
+        max_users_online: usize,
+        connections: usize,
+        rooms: usize,
+        started: String,
+        #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+        reference: Option<Value>,
     },
     /// A frame type this client version does not know.
     #[serde(other)]

@@ -4,11 +4,12 @@
 //!
 //! `cargo bench -p palaver-server --bench fanout`
 
-use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
 use palaver_proto::{parse_request, timestamp};
-use palaver_server::hub::{Close, HistoryQuery, Hub, HubConfig, HubEvent, HubIo, SessionId};
+use palaver_server::hub::{
+    Close, HistoryQuery, Hub, HubConfig, HubEvent, HubIo, Outgoing, SessionId,
+};
 use palaver_server::store::{ResumeScope, RoomRecord, StoredMessage};
 
 #[derive(Default)]
@@ -19,9 +20,9 @@ struct CountingIo {
 }
 
 impl HubIo for CountingIo {
-    fn send(&mut self, _session: SessionId, frame: &Bytes) -> bool {
-        // What the runtime does per delivery: share the buffer.
-        let shared = frame.clone();
+    fn send(&mut self, _session: SessionId, frame: &Outgoing) -> bool {
+        // What the runtime does per native delivery: encode once, share the buffer.
+        let shared = frame.json();
         self.bytes += shared.len() as u64;
         self.delivered += 1;
         true

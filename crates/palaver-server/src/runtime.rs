@@ -13,10 +13,11 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
-use palaver_proto::{encode_frame, ErrorCode, Request, ServerFrame};
+use palaver_proto::{ErrorCode, Request, ServerFrame};
 
 use crate::hub::{
-    Close, Departure, HistoryQuery, HistoryTarget, Hub, HubEvent, HubIo, SessionId, UserSummary,
+    Close, Departure, HistoryQuery, HistoryTarget, Hub, HubEvent, HubIo, Outgoing, Profile,
+    SessionId, UserSummary,
 };
 use crate::queue::{OutboundQueue, Push};
 use crate::store::{Backend, ResumeScope, RoomRecord, StoreDone, StoredMessage, WriteOp};
@@ -33,11 +34,46 @@ pub enum Control {
     Abort(ErrorCode),
 }
 
+/// Turns hub frames into a connection's wire format (IRC lines, say), with whatever per
+/// connection state that needs. Runs on the hub's task, so it must be quick.
+pub trait Translator: Send + Sync + std::fmt::Debug {
+    /// The bytes to queue for this frame; `None` when the frame means nothing on this wire.
+    fn translate(&self, out: &Outgoing) -> Option<Bytes>;
+}
+
+/// How a connection wants hub frames written.
+#[derive(Debug, Clone)]
+pub enum Wire {
+    /// The native protocol: one JSON line per frame, encoded once per fan-out.
+    Json,
+    Translated(Arc<dyn Translator>),
+}
+
+impl Wire {
+    pub fn encode(&self, out: &Outgoing) -> Option<Bytes> {
+        match self {
+            Wire::Json => Some(out.json()),
+            Wire::Translated(t) => t.translate(out),
+        }
+    }
+}
+
 /// The hub's grip on one connection.
 #[derive(Debug)]
 pub struct SessionHandle {
     pub queue: Arc<OutboundQueue>,
     pub control: watch::Sender<Control>,
+    pub wire: Wire,
+}
+
+impl SessionHandle {
+    /// Queues a frame without waiting; false if the queue is full.
+    fn offer(&self, out: &Outgoing) -> bool {
+        match self.wire.encode(out) {
+            Some(bytes) => self.queue.try_push(bytes) != Push::Full,
+            None => true,
+        }
+    }
 }
 
 /// Messages to the hub task.
@@ -51,6 +87,17 @@ pub enum HubMsg {
     Request {
         session: SessionId,
         request: Request,
+    },
+    /// What the connection says about itself before joining.
+    Identify {
+        session: SessionId,
+        profile: Profile,
+    },
+    /// Bytes to queue for the session in order with the hub's own replies (the IRC listener's
+    /// local answers, which must not overtake replies to earlier commands).
+    Relay {
+        session: SessionId,
+        bytes: Bytes,
     },
     Gone {
         session: SessionId,
@@ -115,9 +162,9 @@ impl RuntimeIo {
 const QUEUE_WAIT: Duration = Duration::from_secs(30);
 
 impl HubIo for RuntimeIo {
-    fn send(&mut self, session: SessionId, frame: &Bytes) -> bool {
+    fn send(&mut self, session: SessionId, frame: &Outgoing) -> bool {
         match self.sessions.get(&session) {
-            Some(handle) => handle.queue.try_push(frame.clone()) != Push::Full,
+            Some(handle) => handle.offer(frame),
             None => true,
         }
     }
@@ -161,13 +208,14 @@ impl HubIo for RuntimeIo {
             return;
         };
         let queue = handle.queue.clone();
+        let wire = handle.wire.clone();
         if !queue.start_paging() {
             let refusal = ServerFrame::Error {
                 code: ErrorCode::RateLimited,
                 message: "One history request at a time: wait for the page you asked for.".into(),
                 reference: query.reference,
             };
-            let _ = queue.try_push(encode_frame(&refusal));
+            handle.offer(&Outgoing::new(refusal));
             return;
         }
         let reader = Arc::clone(&self.pool_reader);
@@ -213,7 +261,9 @@ impl HubIo for RuntimeIo {
                     }
                 }
             };
-            let _ = tokio::time::timeout(QUEUE_WAIT, queue.push(encode_frame(&frame))).await;
+            if let Some(bytes) = wire.encode(&Outgoing::new(frame)) {
+                let _ = tokio::time::timeout(QUEUE_WAIT, queue.push(bytes)).await;
+            }
             queue.end_paging();
         });
     }
@@ -223,6 +273,7 @@ impl HubIo for RuntimeIo {
             return;
         };
         let queue = handle.queue.clone();
+        let wire = handle.wire.clone();
         let reader = Arc::clone(&self.pool_reader);
         let Some(hub_tx) = self.hub_tx.upgrade() else {
             return;
@@ -250,7 +301,10 @@ impl HubIo for RuntimeIo {
                 };
                 let last = page.messages.last().map(|m| m.id);
                 for message in page.messages {
-                    let bytes = encode_frame(&message.to_chat().into_frame());
+                    let Some(bytes) = wire.encode(&Outgoing::new(message.to_chat().into_frame()))
+                    else {
+                        continue;
+                    };
                     match tokio::time::timeout(QUEUE_WAIT, queue.push(bytes)).await {
                         Ok(Ok(())) => replayed += 1,
                         Ok(Err(_)) => return, // the connection is gone
@@ -313,6 +367,13 @@ impl HubIo for RuntimeIo {
             }
             HubEvent::Announced { message } => tracing::info!(%message, "announcement"),
             HubEvent::Kicked { username, reason } => tracing::info!(%username, %reason, "kicked"),
+            HubEvent::KickedFromRoom {
+                room,
+                username,
+                by,
+                reason,
+            } => tracing::info!(%room, %username, %by, %reason, "kicked from room"),
+            HubEvent::Renamed { old, new } => tracing::info!(%old, %new, "renamed"),
         }
         if self.events.receiver_count() > 0 {
             let _ = self.events.send(ServerEvent {
@@ -381,8 +442,9 @@ fn handle(
             handle,
         } => {
             if hub.is_shutting_down() {
-                let bytes = encode_frame(&ServerFrame::error(ErrorCode::ServerShuttingDown));
-                let _ = handle.queue.try_push(bytes);
+                handle.offer(&Outgoing::new(ServerFrame::error(
+                    ErrorCode::ServerShuttingDown,
+                )));
                 let _ = handle.control.send(Control::Close);
                 return;
             }
@@ -390,6 +452,15 @@ fn handle(
             hub.connect(session, peer, io);
         }
         HubMsg::Request { session, request } => hub.request(session, request, io),
+        HubMsg::Identify { session, profile } => hub.identify(session, profile),
+        HubMsg::Relay { session, bytes } => {
+            if let Some(handle) = io.sessions.get(&session) {
+                if handle.queue.try_push(bytes) == Push::Full {
+                    let departure = Departure::Closed(ErrorCode::SlowConsumer);
+                    hub.disconnect(session, departure, io);
+                }
+            }
+        }
         HubMsg::Gone { session, departure } => hub.disconnect(session, departure, io),
         HubMsg::ResumeDone {
             session,

@@ -6,11 +6,11 @@
 //! unit tests record the calls and answer them by hand. A cluster mode (Redis) will implement
 //! cross-node delivery at this seam.
 
-use bytes::Bytes;
 use serde_json::Value;
 
 use palaver_proto::ErrorCode;
 
+use super::Outgoing;
 use crate::store::{ResumeScope, RoomRecord, StoredMessage};
 
 /// Identifies one connection for its whole life, joined or not.
@@ -102,14 +102,25 @@ pub enum HubEvent {
         username: String,
         reason: String,
     },
+    /// An operator removed someone from a room.
+    KickedFromRoom {
+        room: String,
+        username: String,
+        by: String,
+        reason: String,
+    },
+    Renamed {
+        old: String,
+        new: String,
+    },
 }
 
 /// The effects the hub asks for.
 pub trait HubIo {
-    /// Queues encoded bytes for a session. Returns false when the session's queue is full: the
-    /// hub then disconnects it as a slow consumer. A session that is already gone counts as
-    /// delivered (its departure is on the way).
-    fn send(&mut self, session: SessionId, frame: &Bytes) -> bool;
+    /// Queues a frame for a session, in the session's wire format. Returns false when the
+    /// session's queue is full: the hub then disconnects it as a slow consumer. A session that is
+    /// already gone counts as delivered (its departure is on the way).
+    fn send(&mut self, session: SessionId, frame: &Outgoing) -> bool;
     /// Ends a session's connection.
     fn close(&mut self, session: SessionId, how: Close);
     /// Tells the connection that its session has joined (it stops the join timer).

@@ -15,6 +15,8 @@
 //! fan-out) rather than anyone waiting for it.
 
 pub mod io;
+pub mod outgoing;
+mod profile_requests;
 mod requests;
 pub mod room;
 pub mod session;
@@ -22,20 +24,23 @@ pub mod session;
 mod tests;
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::Arc;
 
-use bytes::Bytes;
 use rustc_hash::FxHashMap;
 use serde_json::Value;
 
-use palaver_proto::{
-    encode_frame, timestamp, validate, ErrorCode, ServerFrame, SystemEvent, DEFAULT_ROOM,
-};
+use palaver_proto::{timestamp, validate, ErrorCode, ServerFrame, SystemEvent, DEFAULT_ROOM};
 
 use crate::store::{MessageKind, RoomRecord, StoredMessage};
 
 pub use io::{Close, Departure, HistoryQuery, HistoryTarget, HubEvent, HubIo, SessionId};
+pub use outgoing::Outgoing;
 use room::Room;
 use session::Session;
+pub use session::{Profile, Protocol};
+
+/// Departed users remembered for `whowas`.
+const WHOWAS_KEEP: usize = 256;
 
 /// The limits and sizes the hub enforces.
 #[derive(Debug, Clone)]
@@ -83,6 +88,23 @@ struct Pending {
     reference: Option<Value>,
     /// For private messages: the target's session when it was sent.
     target: Option<SessionId>,
+    /// The sender's address when it was sent.
+    source: Arc<str>,
+}
+
+/// A `system` notice to a room's members, with what the frame and IRC's translation need.
+#[derive(Debug, Default)]
+struct SystemNotice {
+    text: String,
+    event: Option<SystemEvent>,
+    username: String,
+    new_username: Option<String>,
+    by: Option<String>,
+    reason: Option<String>,
+    /// The address of the user it is about (for IRC's JOIN/PART/QUIT/NICK/KICK source).
+    source: Option<Arc<str>>,
+    /// Shared by the copies of one departure or rename sent to several rooms.
+    event_seq: Option<u64>,
 }
 
 /// A connected user, for dashboards.
@@ -112,6 +134,12 @@ pub struct Hub {
     shutting_down: bool,
     /// Sessions whose queue overflowed during the current call; reaped before it returns.
     slow: Vec<SessionId>,
+    /// Recently departed users, newest last, for `whowas`.
+    whowas: VecDeque<palaver_proto::UserInfo>,
+    /// Numbers the copies of per-user events (see [`Outgoing::event`]).
+    event_seq: u64,
+    max_users_online: usize,
+    started_ms: i64,
 }
 
 impl Hub {
@@ -129,6 +157,10 @@ impl Hub {
             pending: VecDeque::new(),
             shutting_down: false,
             slow: Vec::new(),
+            whowas: VecDeque::new(),
+            event_seq: 0,
+            max_users_online: 0,
+            started_ms: timestamp::now_millis(),
         };
         for r in rooms {
             hub.rooms.insert(
@@ -192,6 +224,15 @@ impl Hub {
         );
     }
 
+    /// What a connection says about itself before it joins (IRC's USER).
+    pub fn identify(&mut self, session: SessionId, profile: Profile) {
+        if let Some(s) = self.sessions.get_mut(&session) {
+            if s.user.is_none() {
+                s.profile = profile;
+            }
+        }
+    }
+
     /// A connection ended or is to be ended.
     pub fn disconnect(&mut self, session: SessionId, departure: Departure, io: &mut impl HubIo) {
         let how = match departure {
@@ -220,6 +261,7 @@ impl Hub {
             };
             debug_assert_eq!(pending.id, message.id, "store reports in id order");
             self.last_fanned = message.id;
+            let source = pending.source.clone();
             let ts = timestamp::format_millis(message.ts_ms);
             if let Some(reference) = pending.reference.clone() {
                 let ack = ServerFrame::Ack {
@@ -243,8 +285,8 @@ impl Hub {
                         content: message.content,
                         timestamp: ts,
                     };
-                    let bytes = encode_frame(&ServerFrame::Message(frame.clone()));
-                    self.fan_out(&room_key, &bytes, None, io);
+                    let out = Outgoing::from_user(ServerFrame::Message(frame.clone()), source);
+                    self.fan_out(&room_key, &out, None, io);
                     let keep = self.config.history_on_join;
                     if let Some(r) = self.rooms.get_mut(&room_key) {
                         r.remember(frame.clone(), keep);
@@ -276,7 +318,9 @@ impl Hub {
                         timestamp: ts.clone(),
                     };
                     if let Some(t) = target_session {
-                        self.send_to(t, &ServerFrame::PrivateMessage(live), io);
+                        let out =
+                            Outgoing::from_user(ServerFrame::PrivateMessage(live), source.clone());
+                        self.send_out(t, &out, io);
                     }
                     let confirmation = ServerFrame::PrivateConfirmation {
                         id: Some(message.id),
@@ -286,7 +330,11 @@ impl Hub {
                         timestamp: ts,
                         reference: pending.reference,
                     };
-                    self.send_to(pending.origin, &confirmation, io);
+                    self.send_out(
+                        pending.origin,
+                        &Outgoing::from_user(confirmation, source),
+                        io,
+                    );
                     io.event(HubEvent::Private {
                         id: message.id,
                         sender,
@@ -294,6 +342,7 @@ impl Hub {
                     });
                 }
             }
+            self.landed(pending.origin, io);
         }
         self.reap_slow(io);
     }
@@ -312,6 +361,7 @@ impl Hub {
                 reference: pending.reference,
             };
             self.send_to(pending.origin, &error, io);
+            self.landed(pending.origin, io);
         }
         self.reap_slow(io);
     }
@@ -330,21 +380,21 @@ impl Hub {
             return;
         };
         let waiting = s.catch_up.take().unwrap_or_default();
-        let marker = encode_frame(&ServerFrame::Resumed {
+        let marker = Outgoing::new(ServerFrame::Resumed {
             since,
             replayed,
             complete,
         });
         self.deliver(session, &marker, io);
-        for bytes in waiting {
-            self.deliver(session, &bytes, io);
+        for out in waiting {
+            self.deliver(session, &out, io);
         }
         self.reap_slow(io);
     }
 
     /// A `server` announcement to everyone joined.
     pub fn announce(&mut self, message: &str, io: &mut impl HubIo) {
-        let bytes = encode_frame(&ServerFrame::Server {
+        let bytes = Outgoing::new(ServerFrame::Server {
             message: message.to_string(),
             timestamp: timestamp::format_millis(self.now()),
         });
@@ -432,8 +482,26 @@ impl Hub {
 
     fn send_to(&mut self, session: SessionId, frame: &ServerFrame, io: &mut impl HubIo) {
         if self.sessions.contains_key(&session) {
-            let bytes = encode_frame(frame);
-            self.deliver(session, &bytes, io);
+            self.deliver(session, &Outgoing::new(frame.clone()), io);
+        }
+    }
+
+    fn send_out(&mut self, session: SessionId, out: &Outgoing, io: &mut impl HubIo) {
+        self.deliver(session, out, io);
+    }
+
+    /// One of the session's messages came back from the store: once none is left, release
+    /// the replies that waited for them.
+    fn landed(&mut self, session: SessionId, io: &mut impl HubIo) {
+        let Some(s) = self.sessions.get_mut(&session) else {
+            return;
+        };
+        s.in_flight = s.in_flight.saturating_sub(1);
+        if s.in_flight == 0 && !s.after_in_flight.is_empty() {
+            let waiting = std::mem::take(&mut s.after_in_flight);
+            for out in waiting {
+                self.deliver(session, &out, io);
+            }
         }
     }
 
@@ -453,7 +521,7 @@ impl Hub {
         self.send_to(session, &frame, io);
     }
 
-    fn deliver(&mut self, session: SessionId, bytes: &Bytes, io: &mut impl HubIo) {
+    fn deliver(&mut self, session: SessionId, bytes: &Outgoing, io: &mut impl HubIo) {
         deliver(
             &mut self.sessions,
             &mut self.slow,
@@ -464,11 +532,11 @@ impl Hub {
         );
     }
 
-    /// Queues one encoded frame for every member of a room (except one, if given).
+    /// Queues one frame for every member of a room (except one, if given).
     fn fan_out(
         &mut self,
         room_key: &str,
-        bytes: &Bytes,
+        bytes: &Outgoing,
         except: Option<SessionId>,
         io: &mut impl HubIo,
     ) {
@@ -492,9 +560,7 @@ impl Hub {
     fn system_to_room(
         &mut self,
         room_key: &str,
-        text: String,
-        event: SystemEvent,
-        username: &str,
+        notice: SystemNotice,
         except: Option<SessionId>,
         io: &mut impl HubIo,
     ) {
@@ -502,19 +568,37 @@ impl Hub {
             return;
         };
         let frame = ServerFrame::System {
-            message: text,
+            message: notice.text,
             timestamp: timestamp::format_millis(timestamp::now_millis()),
             room: Some(room.name.clone()),
-            event: Some(event),
-            username: Some(username.to_string()),
+            event: notice.event,
+            username: Some(notice.username),
+            new_username: notice.new_username,
+            by: notice.by,
+            reason: notice.reason,
         };
-        self.fan_out(room_key, &encode_frame(&frame), except, io);
+        let out = Outgoing::build(frame, notice.source, notice.event_seq);
+        self.fan_out(room_key, &out, except, io);
     }
 
-    /// Takes a member out of a room, telling the others; an empty room forgets its window.
+    /// The address of a joined session's user.
+    fn address(&self, session: SessionId) -> Option<Arc<str>> {
+        self.sessions
+            .get(&session)
+            .and_then(|s| s.user.as_ref())
+            .map(|u| u.address.clone())
+    }
+
+    fn next_event_seq(&mut self) -> u64 {
+        self.event_seq += 1;
+        self.event_seq
+    }
+
+    /// Takes a member out of a room (and its operators); an empty room forgets its window.
     fn leave_room_quietly(&mut self, session: SessionId, room_key: &str) {
         if let Some(room) = self.rooms.get_mut(room_key) {
             room.members.remove(&session);
+            room.operators.remove(&session);
             if room.members.is_empty() {
                 room.recent = None;
             }
@@ -539,13 +623,24 @@ impl Hub {
         };
         self.users.remove(&user.key);
         self.names.remove(&user.name);
+        self.remember_departed(&s.profile, &user);
         let text = match &reason {
             Some(reason) => format!("{} left the chat ({reason})", user.name),
             None => format!("{} left the chat", user.name),
         };
+        let seq = self.next_event_seq();
         for room_key in &user.rooms {
             self.leave_room_quietly(session, room_key);
-            self.system_to_room(room_key, text.clone(), event, &user.name, None, io);
+            let notice = SystemNotice {
+                text: text.clone(),
+                event: Some(event),
+                username: user.name.clone(),
+                reason: reason.clone(),
+                source: Some(user.address.clone()),
+                event_seq: Some(seq),
+                ..SystemNotice::default()
+            };
+            self.system_to_room(room_key, notice, None, io);
         }
         io.event(HubEvent::Left {
             username: user.name,
@@ -595,7 +690,7 @@ fn deliver(
     slow: &mut Vec<SessionId>,
     catch_up_cap: usize,
     session: SessionId,
-    bytes: &Bytes,
+    bytes: &Outgoing,
     io: &mut impl HubIo,
 ) {
     let Some(s) = sessions.get_mut(&session) else {

@@ -7,12 +7,12 @@
 use serde_json::Value;
 
 use palaver_proto::{
-    encode_frame, timestamp, validate, ClientFrame, ErrorCode, Limits, Request, ServerFrame,
-    SystemEvent, Welcome, DEFAULT_ROOM, PROTOCOL_VERSION,
+    timestamp, validate, ClientFrame, ErrorCode, Limits, Request, ServerFrame, SystemEvent,
+    Welcome, DEFAULT_ROOM, PROTOCOL_VERSION,
 };
 
-use super::session::User;
-use super::{Hub, HubEvent, HubIo, Pending, SessionId};
+use super::session::{sanitize_ident, User};
+use super::{Hub, HubEvent, HubIo, Outgoing, Pending, SessionId, SystemNotice};
 use crate::store::{MessageKind, ResumeScope, StoredMessage};
 
 /// At most this many names are listed in `welcome`; `users_online` has the full count.
@@ -28,11 +28,18 @@ impl Hub {
         let joined = self.sessions[&session].user.is_some();
         match frame {
             ClientFrame::Ping => {
-                let pong = ServerFrame::Pong {
+                let pong = Outgoing::new(ServerFrame::Pong {
                     timestamp: timestamp::format_millis(timestamp::now_millis()),
                     reference,
-                };
-                self.send_to(session, &pong, io);
+                });
+                // A barrier: the answers to everything sent before the ping come first, including
+                // the acks of messages still on their way through the store.
+                let s = self.sessions.get_mut(&session).expect("checked above");
+                if s.in_flight > 0 {
+                    s.after_in_flight.push(pong);
+                } else {
+                    self.send_out(session, &pong, io);
+                }
             }
             ClientFrame::Quit { reason } => {
                 let reason = reason
@@ -102,6 +109,22 @@ impl Hub {
                 before,
                 limit,
             } => self.history(session, room, with, before, limit, reference, io),
+            ClientFrame::Notice {
+                content,
+                room,
+                target,
+            } => self.notice(session, content, room, target, reference, io),
+            ClientFrame::Away { message } => self.set_away(session, message, reference, io),
+            ClientFrame::Rename { username } => self.rename(session, &username, reference, io),
+            ClientFrame::Who { room, username } => self.who(session, room, username, reference, io),
+            ClientFrame::Whois { username } => self.whois(session, &username, reference, io),
+            ClientFrame::Whowas { username } => self.whowas(session, &username, reference, io),
+            ClientFrame::Kick {
+                room,
+                username,
+                reason,
+            } => self.kick_from_room(session, &room, &username, reason, reference, io),
+            ClientFrame::Info => self.info(session, reference, io),
         }
         self.reap_slow(io);
     }
@@ -163,22 +186,29 @@ impl Hub {
 
         self.users.insert(key.clone(), session);
         self.names.insert(name.clone());
+        self.max_users_online = self.max_users_online.max(self.names.len());
         let mut room_keys = Vec::with_capacity(room_names.len());
         for (room_key, room_name) in &room_names {
             if !self.rooms.contains_key(room_key) {
                 self.create_room(room_name.clone(), io);
             }
             self.activate_room(room_key, io);
-            if let Some(room) = self.rooms.get_mut(room_key) {
-                room.members.insert(session);
-            }
+            self.add_member(session, room_key);
             room_keys.push(room_key.clone());
         }
         let s = self.sessions.get_mut(&session).expect("session exists");
+        let ident = sanitize_ident(s.profile.ident.as_deref(), &name);
+        let now = timestamp::now_millis();
         s.user = Some(User {
+            address: User::address_of(&name, &ident, s.profile.protocol),
             name: name.clone(),
             key: key.clone(),
             rooms: room_keys.clone(),
+            ident,
+            realname: s.profile.realname.clone().unwrap_or_else(|| name.clone()),
+            away: None,
+            active_ms: now,
+            joined_ms: now,
         });
         io.joined(session, &name);
         io.event(HubEvent::Joined {
@@ -234,6 +264,7 @@ impl Hub {
                 self.send_joined_room(session, room_key, None, io);
             }
         }
+        let source = self.address(session);
         for room_key in &room_keys {
             let text = if room_key == DEFAULT_ROOM {
                 format!("{name} joined the chat")
@@ -241,14 +272,14 @@ impl Hub {
                 let room = &self.rooms[room_key].name;
                 format!("{name} joined #{room}")
             };
-            self.system_to_room(
-                room_key,
+            let notice = SystemNotice {
                 text,
-                SystemEvent::Joined,
-                &name,
-                Some(session),
-                io,
-            );
+                event: Some(SystemEvent::Joined),
+                username: name.clone(),
+                source: source.clone(),
+                ..SystemNotice::default()
+            };
+            self.system_to_room(room_key, notice, Some(session), io);
         }
         if let Some(since) = since {
             self.start_resume(session, since, room_keys, key, io);
@@ -285,6 +316,16 @@ impl Hub {
                 limit: self.config.max_resume,
             },
         );
+    }
+
+    /// Adds a member to a room; whoever enters an empty room becomes its operator.
+    fn add_member(&mut self, session: SessionId, room_key: &str) {
+        if let Some(room) = self.rooms.get_mut(room_key) {
+            if room.members.is_empty() {
+                room.operators.insert(session);
+            }
+            room.members.insert(session);
+        }
     }
 
     /// Loads a room's recent window from the store if it has none (it had no members).
@@ -326,9 +367,17 @@ impl Hub {
             .map(str::to_string)
             .collect();
         members.sort();
+        let mut operators: Vec<String> = room
+            .operators
+            .iter()
+            .filter_map(|id| self.sessions.get(id).and_then(|s| s.name()))
+            .map(str::to_string)
+            .collect();
+        operators.sort();
         let frame = ServerFrame::JoinedRoom {
             room: room.info(),
             members,
+            operators,
             history: room
                 .recent_messages()
                 .into_iter()
@@ -340,7 +389,7 @@ impl Hub {
     }
 
     /// Resolves a room a member names: it must exist and they must be in it.
-    fn member_room(
+    pub(super) fn member_room(
         &mut self,
         session: SessionId,
         raw: &str,
@@ -375,7 +424,7 @@ impl Hub {
     }
 
     /// The checked value, or (having told the session why, with its `ref`) `None`.
-    fn or_refuse<T>(
+    pub(super) fn or_refuse<T>(
         &mut self,
         session: SessionId,
         checked: Result<T, (ErrorCode, String)>,
@@ -391,7 +440,7 @@ impl Hub {
         }
     }
 
-    fn user_of(&self, session: SessionId) -> (String, String) {
+    pub(super) fn user_of(&self, session: SessionId) -> (String, String) {
         let user = self.sessions[&session].user.as_ref().expect("joined");
         (user.name.clone(), user.key.clone())
     }
@@ -419,11 +468,13 @@ impl Hub {
         let id = self.next_id;
         self.next_id += 1;
         let ts_ms = self.now();
+        let source = self.mark_active(session, ts_ms);
         self.pending.push_back(Pending {
             id,
             origin: session,
             reference,
             target: None,
+            source,
         });
         io.persist(StoredMessage {
             id,
@@ -475,11 +526,13 @@ impl Hub {
         let id = self.next_id;
         self.next_id += 1;
         let ts_ms = self.now();
+        let source = self.mark_active(session, ts_ms);
         self.pending.push_back(Pending {
             id,
             origin: session,
             reference,
             target: Some(target_session),
+            source,
         });
         io.persist(StoredMessage {
             id,
@@ -492,6 +545,15 @@ impl Hub {
                 target_key,
             },
         });
+    }
+
+    /// Notes that a session sent a message (idle time, the ping barrier); returns its address.
+    fn mark_active(&mut self, session: SessionId, now_ms: i64) -> std::sync::Arc<str> {
+        let s = self.sessions.get_mut(&session).expect("joined");
+        s.in_flight += 1;
+        let user = s.user.as_mut().expect("joined");
+        user.active_ms = now_ms;
+        user.address.clone()
     }
 
     fn join_room(
@@ -531,9 +593,7 @@ impl Hub {
             self.create_room(name, io);
         }
         self.activate_room(&key, io);
-        if let Some(room) = self.rooms.get_mut(&key) {
-            room.members.insert(session);
-        }
+        self.add_member(session, &key);
         if let Some(user) = self
             .sessions
             .get_mut(&session)
@@ -543,15 +603,14 @@ impl Hub {
         }
         self.send_joined_room(session, &key, reference, io);
         let room_name = self.rooms[&key].name.clone();
-        let text = format!("{username} joined #{room_name}");
-        self.system_to_room(
-            &key,
-            text,
-            SystemEvent::Joined,
-            &username,
-            Some(session),
-            io,
-        );
+        let notice = SystemNotice {
+            text: format!("{username} joined #{room_name}"),
+            event: Some(SystemEvent::Joined),
+            username: username.clone(),
+            source: self.address(session),
+            ..SystemNotice::default()
+        };
+        self.system_to_room(&key, notice, Some(session), io);
         io.event(HubEvent::RoomJoined {
             username,
             room: room_name,
@@ -569,6 +628,7 @@ impl Hub {
             return;
         };
         let (username, _) = self.user_of(session);
+        let source = self.address(session);
         if let Some(user) = self
             .sessions
             .get_mut(&session)
@@ -580,11 +640,19 @@ impl Hub {
         let room_name = self.rooms[&key].name.clone();
         let left = ServerFrame::LeftRoom {
             room: room_name.clone(),
+            by: None,
+            reason: None,
             reference,
         };
         self.send_to(session, &left, io);
-        let text = format!("{username} left #{room_name}");
-        self.system_to_room(&key, text, SystemEvent::Left, &username, None, io);
+        let notice = SystemNotice {
+            text: format!("{username} left #{room_name}"),
+            event: Some(SystemEvent::Left),
+            username: username.clone(),
+            source,
+            ..SystemNotice::default()
+        };
+        self.system_to_room(&key, notice, None, io);
         io.event(HubEvent::RoomLeft {
             username,
             room: room_name,
@@ -652,8 +720,12 @@ impl Hub {
         }
         let topic = topic.trim().to_string();
         let (username, _) = self.user_of(session);
+        let source = self.address(session);
+        let now = timestamp::now_millis();
         let room = self.rooms.get_mut(&key).expect("room exists");
         room.topic = topic.clone();
+        room.topic_by = Some(username.clone());
+        room.topic_ms = Some(now);
         let record = crate::store::RoomRecord {
             key: key.clone(),
             name: room.name.clone(),
@@ -666,15 +738,23 @@ impl Hub {
             room: room_name.clone(),
             topic: topic.clone(),
             username: username.clone(),
-            timestamp: timestamp::format_millis(timestamp::now_millis()),
+            timestamp: timestamp::format_millis(now),
         };
-        self.fan_out(&key, &encode_frame(&frame), None, io);
+        let out = Outgoing::build(frame, source.clone(), None);
+        self.fan_out(&key, &out, None, io);
         let text = if topic.is_empty() {
             format!("{username} cleared the topic of #{room_name}")
         } else {
             format!("{username} set the topic of #{room_name} to: {topic}")
         };
-        self.system_to_room(&key, text, SystemEvent::Topic, &username, None, io);
+        let notice = SystemNotice {
+            text,
+            event: Some(SystemEvent::Topic),
+            username,
+            source,
+            ..SystemNotice::default()
+        };
+        self.system_to_room(&key, notice, None, io);
     }
 
     #[allow(clippy::too_many_arguments)]

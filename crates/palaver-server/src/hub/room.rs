@@ -8,7 +8,7 @@ use std::collections::VecDeque;
 
 use rustc_hash::FxHashSet;
 
-use palaver_proto::{PublicMessage, RoomInfo};
+use palaver_proto::{timestamp, PublicMessage, RoomInfo};
 
 use super::io::SessionId;
 
@@ -19,6 +19,12 @@ pub struct Room {
     pub topic: String,
     pub created_ms: i64,
     pub members: FxHashSet<SessionId>,
+    /// Members who may kick: whoever joined the room while it was empty (IRC's channel
+    /// operators; in memory only).
+    pub operators: FxHashSet<SessionId>,
+    /// Who set the topic and when (milliseconds), since the server started.
+    pub topic_by: Option<String>,
+    pub topic_ms: Option<i64>,
     /// Most recent messages, oldest first; `None` while the room has no members.
     pub recent: Option<VecDeque<PublicMessage>>,
 }
@@ -31,6 +37,9 @@ impl Room {
             topic,
             created_ms,
             members: FxHashSet::default(),
+            operators: FxHashSet::default(),
+            topic_by: None,
+            topic_ms: None,
             recent: None,
         }
     }
@@ -40,6 +49,9 @@ impl Room {
             name: self.name.clone(),
             topic: self.topic.clone(),
             members: self.members.len(),
+            topic_by: self.topic_by.clone(),
+            topic_at: self.topic_ms.map(timestamp::format_millis),
+            created: Some(timestamp::format_millis(self.created_ms)),
         }
     }
 

@@ -1,19 +1,61 @@
 //! One connection as the hub sees it: who it is (once joined), where it is, and whether it is
 //! catching up on missed messages.
 
-use bytes::Bytes;
+use std::sync::Arc;
 
 use super::io::SessionId;
+use super::outgoing::Outgoing;
+
+/// The wire protocol a session speaks. The hub treats both alike; it only shows up in a user's
+/// address (`host`) and in `whois`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Protocol {
+    #[default]
+    Native,
+    Irc,
+}
+
+impl Protocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Native => "native",
+            Protocol::Irc => "irc",
+        }
+    }
+
+    /// The host part of its users' addresses: a cloak, never the peer's IP address.
+    pub fn host(self) -> &'static str {
+        match self {
+            Protocol::Native => "native.palaver",
+            Protocol::Irc => "irc.palaver",
+        }
+    }
+}
+
+/// What a connection says about itself before joining (IRC's USER); natives get defaults.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Profile {
+    pub protocol: Protocol,
+    /// The user part of the address, as given (IRC's USER username); sanitised on join.
+    pub ident: Option<String>,
+    pub realname: Option<String>,
+}
 
 #[derive(Debug)]
 pub struct Session {
     pub id: SessionId,
     pub peer: String,
     pub connected_ms: i64,
+    pub profile: Profile,
     pub user: Option<User>,
     /// While missed messages are being replayed, live frames wait here so that the replay comes
     /// first. Bounded by `HubConfig::catch_up_buffer`.
-    pub catch_up: Option<Vec<Bytes>>,
+    pub catch_up: Option<Vec<Outgoing>>,
+    /// Messages of this session on their way through the store.
+    pub in_flight: usize,
+    /// Replies that must not overtake those messages (a `pong` is a barrier: everything the
+    /// session sent before its `ping` has been answered when the `pong` arrives).
+    pub after_in_flight: Vec<Outgoing>,
 }
 
 /// A joined session's identity and rooms.
@@ -25,6 +67,39 @@ pub struct User {
     pub key: String,
     /// Keys of the rooms this user is in, in the order joined.
     pub rooms: Vec<String>,
+    pub ident: String,
+    pub realname: String,
+    /// `name!ident@host`, shared by the frames about this user.
+    pub address: Arc<str>,
+    pub away: Option<String>,
+    /// When the user last sent a message (for idle time).
+    pub active_ms: i64,
+    pub joined_ms: i64,
+}
+
+impl User {
+    pub fn address_of(name: &str, ident: &str, protocol: Protocol) -> Arc<str> {
+        Arc::from(format!("{name}!{ident}@{}", protocol.host()))
+    }
+}
+
+/// An ident as IRC shows it: `~` (no identd) and up to ten ASCII letters, digits, `_` or `-`
+/// taken from what was given (or from the username).
+pub fn sanitize_ident(given: Option<&str>, username: &str) -> String {
+    let pick = |s: &str| -> String {
+        s.chars()
+            .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'))
+            .take(10)
+            .collect()
+    };
+    let mut ident = given.map(pick).unwrap_or_default();
+    if ident.is_empty() {
+        ident = pick(username);
+    }
+    if ident.is_empty() {
+        ident = "user".into();
+    }
+    format!("~{ident}")
 }
 
 impl Session {
@@ -33,8 +108,11 @@ impl Session {
             id,
             peer,
             connected_ms,
+            profile: Profile::default(),
             user: None,
             catch_up: None,
+            in_flight: 0,
+            after_in_flight: Vec::new(),
         }
     }
 

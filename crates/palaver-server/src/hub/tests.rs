@@ -5,7 +5,6 @@
 
 use std::collections::{HashMap, HashSet};
 
-use bytes::Bytes;
 use serde_json::{json, Value};
 
 use palaver_proto::{parse_request, ErrorCode};
@@ -29,12 +28,13 @@ struct TestIo {
 }
 
 impl HubIo for TestIo {
-    fn send(&mut self, session: SessionId, frame: &Bytes) -> bool {
+    fn send(&mut self, session: SessionId, frame: &Outgoing) -> bool {
         if self.full.contains(&session) || self.full_once.remove(&session) {
             return false;
         }
+        let frame = frame.json();
         assert_eq!(frame.last(), Some(&b'\n'), "every frame ends its line");
-        let value: Value = serde_json::from_slice(frame).expect("frames are JSON");
+        let value: Value = serde_json::from_slice(&frame).expect("frames are JSON");
         self.sent.entry(session).or_default().push(value);
         true
     }

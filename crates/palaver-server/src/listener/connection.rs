@@ -32,7 +32,7 @@ use super::ListenerContext;
 use crate::hub::{Departure, SessionId};
 use crate::limits::TokenBucket;
 use crate::queue::{OutboundQueue, Push};
-use crate::runtime::{Control, HubMsg, SessionHandle};
+use crate::runtime::{Control, HubMsg, SessionHandle, Wire};
 
 /// Serves one connection until it ends.
 pub async fn serve(
@@ -53,6 +53,7 @@ pub async fn serve(
         let handle = SessionHandle {
             queue: Arc::clone(&queue),
             control: control_tx,
+            wire: Wire::Json,
         };
         let registered = ctx
             .hub

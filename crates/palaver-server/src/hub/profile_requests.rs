@@ -1,0 +1,430 @@
+//! The requests about people rather than messages: notices, away, renaming, `who`, `whois`,
+//! `whowas`, kicking from a room, and server statistics. Both protocols use them; they are what
+//! IRC's NOTICE, AWAY, NICK, WHO, WHOIS, WHOWAS, KICK and LUSERS become.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use palaver_proto::{timestamp, validate, ErrorCode, ServerFrame, SystemEvent, UserInfo};
+
+use super::session::{Profile, Session, User};
+use super::{Hub, HubEvent, HubIo, Outgoing, SessionId, SystemNotice, WHOWAS_KEEP};
+
+/// The longest away message kept, in bytes (IRC's AWAYLEN).
+pub const MAX_AWAY_BYTES: usize = 200;
+/// The longest kick reason kept, in bytes (IRC's KICKLEN).
+pub const MAX_REASON_BYTES: usize = 300;
+
+/// At most `max` bytes of `text`, cut at a character boundary.
+pub(super) fn clip(text: &str, max: usize) -> String {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_string()
+}
+
+impl Hub {
+    pub(super) fn notice(
+        &mut self,
+        session: SessionId,
+        content: String,
+        room: Option<String>,
+        target: Option<String>,
+        reference: Option<Value>,
+        io: &mut impl HubIo,
+    ) {
+        let max = self.config.max_message_bytes;
+        if self
+            .or_refuse(session, validate::content(&content, max), &reference, io)
+            .is_none()
+        {
+            return;
+        }
+        let (username, _) = self.user_of(session);
+        let source = self.address(session);
+        let now = timestamp::format_millis(self.now());
+        match target {
+            Some(raw) => {
+                let found = validate::username(&raw)
+                    .ok()
+                    .and_then(|n| self.users.get(&validate::fold(&n)).copied());
+                let Some(target_session) = found else {
+                    let shown: String = raw.chars().take(40).collect();
+                    let message = format!("Nobody named {shown:?} is online.");
+                    return self.error_to(session, ErrorCode::UnknownUser, message, reference, io);
+                };
+                let (target_name, _) = self.user_of(target_session);
+                let frame = ServerFrame::Notice {
+                    room: None,
+                    target: Some(target_name),
+                    username,
+                    content,
+                    timestamp: now,
+                };
+                let out = Outgoing::build(frame, source, None);
+                self.send_out(target_session, &out, io);
+                if target_session != session {
+                    self.send_out(session, &out, io);
+                }
+            }
+            None => {
+                let raw = room.unwrap_or_else(|| palaver_proto::DEFAULT_ROOM.to_string());
+                let Some(key) = self.member_room(session, &raw, &reference, io) else {
+                    return;
+                };
+                let frame = ServerFrame::Notice {
+                    room: Some(self.rooms[&key].name.clone()),
+                    target: None,
+                    username,
+                    content,
+                    timestamp: now,
+                };
+                let out = Outgoing::build(frame, source, None);
+                self.fan_out(&key, &out, None, io);
+            }
+        }
+    }
+
+    /// The sessions sharing at least one room with `session` (not itself).
+    fn neighbours(&self, session: SessionId) -> BTreeSet<SessionId> {
+        let mut out = BTreeSet::new();
+        if let Some(user) = self.sessions.get(&session).and_then(|s| s.user.as_ref()) {
+            for key in &user.rooms {
+                if let Some(room) = self.rooms.get(key) {
+                    out.extend(room.members.iter().copied().filter(|m| *m != session));
+                }
+            }
+        }
+        out
+    }
+
+    pub(super) fn set_away(
+        &mut self,
+        session: SessionId,
+        message: Option<String>,
+        reference: Option<Value>,
+        io: &mut impl HubIo,
+    ) {
+        let message = message
+            .map(|m| clip(m.trim(), MAX_AWAY_BYTES))
+            .filter(|m| !m.is_empty());
+        let Some(user) = self
+            .sessions
+            .get_mut(&session)
+            .and_then(|s| s.user.as_mut())
+        else {
+            return;
+        };
+        user.away = message.clone();
+        let (name, source) = (user.name.clone(), user.address.clone());
+        let others = Outgoing::from_user(
+            ServerFrame::Away {
+                username: name.clone(),
+                message: message.clone(),
+                reference: None,
+            },
+            source.clone(),
+        );
+        for neighbour in self.neighbours(session) {
+            self.send_out(neighbour, &others, io);
+        }
+        let own = ServerFrame::Away {
+            username: name,
+            message,
+            reference,
+        };
+        self.send_out(session, &Outgoing::from_user(own, source), io);
+    }
+
+    pub(super) fn rename(
+        &mut self,
+        session: SessionId,
+        raw: &str,
+        reference: Option<Value>,
+        io: &mut impl HubIo,
+    ) {
+        let Some(new) = self.or_refuse(session, validate::username(raw), &reference, io) else {
+            return;
+        };
+        let new_key = validate::fold(&new);
+        let (old, old_key) = self.user_of(session);
+        if new == old {
+            return;
+        }
+        if new_key != old_key && self.users.contains_key(&new_key) {
+            let message = format!("The username {new:?} is already taken; choose another.");
+            return self.error_to(session, ErrorCode::UsernameTaken, message, reference, io);
+        }
+        let s = self.sessions.get_mut(&session).expect("joined");
+        let protocol = s.profile.protocol;
+        let user = s.user.as_mut().expect("joined");
+        let old_address = user.address.clone();
+        user.name = new.clone();
+        user.key = new_key.clone();
+        user.address = User::address_of(&new, &user.ident, protocol);
+        let rooms = user.rooms.clone();
+        self.users.remove(&old_key);
+        self.users.insert(new_key, session);
+        self.names.remove(&old);
+        self.names.insert(new.clone());
+        let seq = self.next_event_seq();
+        for key in &rooms {
+            let notice = SystemNotice {
+                text: format!("{old} is now known as {new}"),
+                event: Some(SystemEvent::Renamed),
+                username: old.clone(),
+                new_username: Some(new.clone()),
+                source: Some(old_address.clone()),
+                event_seq: Some(seq),
+                ..SystemNotice::default()
+            };
+            self.system_to_room(key, notice, Some(session), io);
+        }
+        let own = ServerFrame::Renamed {
+            old: old.clone(),
+            new: new.clone(),
+            reference,
+        };
+        self.send_out(session, &Outgoing::from_user(own, old_address), io);
+        io.event(HubEvent::Renamed { old, new });
+    }
+
+    /// What `who`, `whois` and `whowas` say about a session's user.
+    fn user_info(&self, s: &Session, detailed: bool) -> Option<UserInfo> {
+        let user = s.user.as_ref()?;
+        let rooms: Vec<&super::room::Room> = user
+            .rooms
+            .iter()
+            .filter_map(|k| self.rooms.get(k))
+            .collect();
+        Some(UserInfo {
+            username: user.name.clone(),
+            ident: user.ident.clone(),
+            host: s.profile.protocol.host().to_string(),
+            realname: user.realname.clone(),
+            protocol: s.profile.protocol.as_str().to_string(),
+            away: user.away.clone(),
+            operator: false,
+            rooms: detailed.then(|| rooms.iter().map(|r| r.name.clone()).collect()),
+            operator_of: if detailed {
+                rooms
+                    .iter()
+                    .filter(|r| r.operators.contains(&s.id))
+                    .map(|r| r.name.clone())
+                    .collect()
+            } else {
+                Vec::new()
+            },
+            connected: timestamp::format_millis(user.joined_ms),
+            idle_seconds: detailed
+                .then(|| ((timestamp::now_millis() - user.active_ms).max(0) / 1000) as u64),
+            left: None,
+        })
+    }
+
+    pub(super) fn who(
+        &mut self,
+        session: SessionId,
+        room: Option<String>,
+        username: Option<String>,
+        reference: Option<Value>,
+        io: &mut impl HubIo,
+    ) {
+        let (room_name, mut users) = match (room, username) {
+            (Some(raw), _) => {
+                let key = validate::room_name(&raw).ok().map(|n| validate::fold(&n));
+                let Some(room) = key.and_then(|k| self.rooms.get(&k)) else {
+                    let shown: String = raw.chars().take(70).collect();
+                    let message = format!("There is no room named {shown:?}.");
+                    return self.error_to(session, ErrorCode::UnknownRoom, message, reference, io);
+                };
+                let users: Vec<UserInfo> = room
+                    .members
+                    .iter()
+                    .filter_map(|id| self.sessions.get(id))
+                    .filter_map(|s| {
+                        let mut info = self.user_info(s, false)?;
+                        info.operator = room.operators.contains(&s.id);
+                        Some(info)
+                    })
+                    .collect();
+                (Some(room.name.clone()), users)
+            }
+            (None, Some(raw)) => {
+                let found = validate::username(&raw)
+                    .ok()
+                    .and_then(|n| self.users.get(&validate::fold(&n)))
+                    .and_then(|id| self.sessions.get(id))
+                    .and_then(|s| self.user_info(s, false));
+                (None, found.into_iter().collect())
+            }
+            (None, None) => (None, Vec::new()),
+        };
+        users.sort_by(|a, b| a.username.cmp(&b.username));
+        let frame = ServerFrame::Who {
+            room: room_name,
+            users,
+            reference,
+        };
+        self.send_to(session, &frame, io);
+    }
+
+    pub(super) fn whois(
+        &mut self,
+        session: SessionId,
+        raw: &str,
+        reference: Option<Value>,
+        io: &mut impl HubIo,
+    ) {
+        let found = validate::username(raw)
+            .ok()
+            .and_then(|n| self.users.get(&validate::fold(&n)))
+            .and_then(|id| self.sessions.get(id))
+            .and_then(|s| self.user_info(s, true));
+        match found {
+            Some(user) => {
+                let frame = ServerFrame::Whois {
+                    user: Box::new(user),
+                    reference,
+                };
+                self.send_to(session, &frame, io)
+            }
+            None => {
+                let shown: String = raw.chars().take(40).collect();
+                let message = format!("Nobody named {shown:?} is online.");
+                self.error_to(session, ErrorCode::UnknownUser, message, reference, io)
+            }
+        }
+    }
+
+    pub(super) fn whowas(
+        &mut self,
+        session: SessionId,
+        raw: &str,
+        reference: Option<Value>,
+        io: &mut impl HubIo,
+    ) {
+        let key = validate::fold(raw);
+        let entries: Vec<UserInfo> = self
+            .whowas
+            .iter()
+            .rev()
+            .filter(|u| validate::fold(&u.username) == key)
+            .cloned()
+            .collect();
+        let frame = ServerFrame::Whowas {
+            username: raw.chars().take(40).collect(),
+            entries,
+            reference,
+        };
+        self.send_to(session, &frame, io);
+    }
+
+    /// Remembers a departing (or renamed) user for `whowas`.
+    pub(super) fn remember_departed(&mut self, profile: &Profile, user: &User) {
+        if self.whowas.len() >= WHOWAS_KEEP {
+            self.whowas.pop_front();
+        }
+        self.whowas.push_back(UserInfo {
+            username: user.name.clone(),
+            ident: user.ident.clone(),
+            host: profile.protocol.host().to_string(),
+            realname: user.realname.clone(),
+            protocol: profile.protocol.as_str().to_string(),
+            away: None,
+            operator: false,
+            rooms: None,
+            operator_of: Vec::new(),
+            connected: timestamp::format_millis(user.joined_ms),
+            idle_seconds: None,
+            left: Some(timestamp::format_millis(timestamp::now_millis())),
+        });
+    }
+
+    pub(super) fn kick_from_room(
+        &mut self,
+        session: SessionId,
+        raw_room: &str,
+        raw_user: &str,
+        reason: Option<String>,
+        reference: Option<Value>,
+        io: &mut impl HubIo,
+    ) {
+        let Some(key) = self.member_room(session, raw_room, &reference, io) else {
+            return;
+        };
+        let room_name = self.rooms[&key].name.clone();
+        if !self.rooms[&key].operators.contains(&session) {
+            let message = format!("Only operators of #{room_name} may remove people from it.");
+            return self.error_to(session, ErrorCode::NotAuthorized, message, reference, io);
+        }
+        let victim = validate::username(raw_user)
+            .ok()
+            .and_then(|n| self.users.get(&validate::fold(&n)).copied());
+        let Some(victim) = victim else {
+            let shown: String = raw_user.chars().take(40).collect();
+            let message = format!("Nobody named {shown:?} is online.");
+            return self.error_to(session, ErrorCode::UnknownUser, message, reference, io);
+        };
+        let (victim_name, _) = self.user_of(victim);
+        if !self.rooms[&key].members.contains(&victim) {
+            let message = format!("{victim_name} is not in #{room_name}.");
+            return self.error_to(session, ErrorCode::TargetNotInRoom, message, reference, io);
+        }
+        let (by, _) = self.user_of(session);
+        let reason = reason
+            .map(|r| clip(r.trim(), MAX_REASON_BYTES))
+            .filter(|r| !r.is_empty());
+        let text = match &reason {
+            Some(r) => format!("{victim_name} was removed from #{room_name} by {by} ({r})"),
+            None => format!("{victim_name} was removed from #{room_name} by {by}"),
+        };
+        let notice = SystemNotice {
+            text,
+            event: Some(SystemEvent::Kicked),
+            username: victim_name.clone(),
+            by: Some(by.clone()),
+            reason: reason.clone(),
+            source: self.address(session),
+            ..SystemNotice::default()
+        };
+        self.system_to_room(&key, notice, Some(victim), io);
+        if let Some(user) = self.sessions.get_mut(&victim).and_then(|s| s.user.as_mut()) {
+            user.rooms.retain(|k| *k != key);
+        }
+        self.leave_room_quietly(victim, &key);
+        let left = ServerFrame::LeftRoom {
+            room: room_name.clone(),
+            by: Some(by.clone()),
+            reason: reason.clone(),
+            reference: None,
+        };
+        let source = self.address(session);
+        self.send_out(victim, &Outgoing::build(left, source, None), io);
+        io.event(HubEvent::KickedFromRoom {
+            room: room_name,
+            username: victim_name,
+            by,
+            reason: reason.unwrap_or_default(),
+        });
+    }
+
+    pub(super) fn info(
+        &mut self,
+        session: SessionId,
+        reference: Option<Value>,
+        io: &mut impl HubIo,
+    ) {
+        let frame = ServerFrame::Info {
+            users_online: self.names.len(),
+            max_users_online: self.max_users_online,
+            connections: self.sessions.len(),
+            rooms: self.rooms.len(),
+            started: timestamp::format_millis(self.started_ms),
+            reference,
+        };
+        self.send_to(session, &frame, io);
+    }
+}

@@ -653,8 +653,20 @@ pub async fn run(addr: &str, spec: &LoadSpec, progress: Arc<Progress>) -> Outcom
     }
     let finished = clock.elapsed();
     let _ = stop_tx.send(true);
-    // Senders are done by now unless the server stopped reading them: bounded all the same.
+    // Receivers stop reading now; senders are done unless the server stopped reading them (then
+    // they are stopped: the run is bounded all the same).
     let grace = tokio::time::Instant::now() + Duration::from_secs(5);
+    let mut held = Vec::new();
+    for r in receivers {
+        let abort = r.abort_handle();
+        match tokio::time::timeout_at(grace, r).await {
+            // A sender task answers its receiver's pings until this channel closes.
+            Ok(Ok((reader, Ponger::ViaSender(_)))) => held.push((reader, Ponger::None)),
+            Ok(Ok(h)) => held.push(h),
+            Ok(Err(_)) => outcome.timed_out = true,
+            Err(_) => abort.abort(),
+        }
+    }
     let mut kept = Vec::new();
     for t in sender_tasks {
         let abort = t.abort_handle();
@@ -665,15 +677,6 @@ pub async fn run(addr: &str, spec: &LoadSpec, progress: Arc<Progress>) -> Outcom
                 outcome.timed_out = true;
                 abort.abort();
             }
-        }
-    }
-    let mut held = Vec::new();
-    for r in receivers {
-        let abort = r.abort_handle();
-        match tokio::time::timeout_at(grace, r).await {
-            Ok(Ok(h)) => held.push(h),
-            Ok(Err(_)) => outcome.timed_out = true,
-            Err(_) => abort.abort(),
         }
     }
     // Receivers that never connected lost everything they should have had.

@@ -16,6 +16,17 @@ use crate::hub::HubConfig;
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     pub bind: SocketAddr,
+    /// Where the IRC listener listens; `None` turns it off.
+    pub irc_bind: Option<SocketAddr>,
+    /// The server's name as IRC clients see it (the source of numerics).
+    pub server_name: String,
+    /// The IRC network name (ISUPPORT NETWORK).
+    pub network_name: String,
+    /// Lines of the message of the day, shown to IRC clients.
+    pub motd: Vec<String>,
+    /// IRC connections silent this long get a PING; as long again without an answer, they are
+    /// closed.
+    pub irc_ping_interval: Duration,
     /// A SQLite file path (`postgres://` URLs are reserved for the PostgreSQL store).
     pub database: String,
     pub hub: HubConfig,
@@ -40,6 +51,16 @@ impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             bind: "127.0.0.1:7878".parse().expect("valid default address"),
+            // Off in the library default (tests and embedded servers opt in); the binary's
+            // default is 127.0.0.1:6667.
+            irc_bind: None,
+            server_name: "palaver".into(),
+            network_name: "Palaver".into(),
+            motd: vec![
+                "Welcome to Palaver: the same rooms for IRC and the Palaver apps.".into(),
+                "Channels are rooms: /join #general to talk with everyone.".into(),
+            ],
+            irc_ping_interval: Duration::from_secs(120),
             database: "palaver.db".into(),
             hub: HubConfig::default(),
             flood_disconnect_after: 30,
@@ -84,6 +105,31 @@ pub struct Args {
     /// Address and port to listen on [default: 127.0.0.1:7878].
     #[arg(long, env = "PALAVER_BIND", value_name = "ADDR:PORT")]
     pub bind: Option<String>,
+
+    /// Address and port of the IRC listener [default: 127.0.0.1:6667].
+    #[arg(long, env = "PALAVER_IRC_BIND", value_name = "ADDR:PORT")]
+    pub irc_bind: Option<String>,
+
+    /// Turn the IRC listener off.
+    #[arg(long, env = "PALAVER_NO_IRC")]
+    pub no_irc: bool,
+
+    /// The server's name as IRC clients see it [default: palaver].
+    #[arg(long, env = "PALAVER_SERVER_NAME", value_name = "NAME")]
+    pub server_name: Option<String>,
+
+    /// The network name IRC clients see [default: Palaver].
+    #[arg(long, env = "PALAVER_NETWORK_NAME", value_name = "NAME")]
+    pub network_name: Option<String>,
+
+    /// A text file whose lines are the message of the day for IRC clients.
+    #[arg(long, env = "PALAVER_MOTD_FILE", value_name = "FILE")]
+    pub motd_file: Option<PathBuf>,
+
+    /// Seconds of silence before an IRC client is pinged; as long again unanswered closes the
+    /// link [default: 120].
+    #[arg(long, env = "PALAVER_IRC_PING_SECS", value_name = "SECS")]
+    pub irc_ping_secs: Option<u64>,
 
     /// SQLite database file for history and rooms [default: palaver.db].
     #[arg(long, env = "PALAVER_DATABASE", value_name = "PATH")]
@@ -183,6 +229,12 @@ impl Args {
         Args {
             config: self.config,
             bind: self.bind.or(file.bind),
+            irc_bind: self.irc_bind.or(file.irc_bind),
+            no_irc: self.no_irc || file.no_irc,
+            server_name: self.server_name.or(file.server_name),
+            network_name: self.network_name.or(file.network_name),
+            motd_file: self.motd_file.or(file.motd_file),
+            irc_ping_secs: self.irc_ping_secs.or(file.irc_ping_secs),
             database: self.database.or(file.database),
             max_frame_bytes: self.max_frame_bytes.or(file.max_frame_bytes),
             max_message_bytes: self.max_message_bytes.or(file.max_message_bytes),
@@ -213,6 +265,27 @@ impl Args {
             Some(text) => resolve_bind(text)?,
             None => d.bind,
         };
+        let irc_bind = match (&self.irc_bind, self.no_irc) {
+            (_, true) => None,
+            (Some(text), false) => Some(resolve_bind(text)?),
+            (None, false) => Some("127.0.0.1:6667".parse().expect("valid default address")),
+        };
+        let motd = match &self.motd_file {
+            Some(path) => std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("cannot read --motd-file {}: {e}", path.display()))?
+                .lines()
+                .map(str::to_string)
+                .collect(),
+            None => d.motd.clone(),
+        };
+        let server_name = self.server_name.clone().unwrap_or(d.server_name.clone());
+        anyhow::ensure!(
+            !server_name.is_empty()
+                && server_name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')),
+            "--server-name must be letters, digits, '.', '-' or '_' (it appears in IRC lines)"
+        );
         let max_frame_bytes = self.max_frame_bytes.unwrap_or(d.hub.max_frame_bytes);
         anyhow::ensure!(
             max_frame_bytes >= 256,
@@ -236,6 +309,14 @@ impl Args {
         let outbound_queue = self.outbound_queue.unwrap_or(d.outbound_queue).max(16);
         Ok(ServerConfig {
             bind,
+            irc_bind,
+            server_name,
+            network_name: self.network_name.clone().unwrap_or(d.network_name.clone()),
+            motd,
+            irc_ping_interval: self
+                .irc_ping_secs
+                .map(|s| Duration::from_secs(s.max(1)))
+                .unwrap_or(d.irc_ping_interval),
             database: self.database.clone().unwrap_or(d.database),
             hub: HubConfig {
                 // The replay leaves at least half the queue free for these (runtime.rs).
@@ -285,6 +366,12 @@ mod tests {
     fn defaults_are_safe() {
         let config = Args::default().server_config().unwrap();
         assert_eq!(config.bind.to_string(), "127.0.0.1:7878");
+        assert_eq!(config.irc_bind.unwrap().to_string(), "127.0.0.1:6667");
+        let no_irc = Args {
+            no_irc: true,
+            ..Args::default()
+        };
+        assert_eq!(no_irc.server_config().unwrap().irc_bind, None);
         assert_eq!(config.database, "palaver.db");
         assert_eq!(config.hub.max_frame_bytes, 16 * 1024);
     }

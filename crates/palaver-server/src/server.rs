@@ -22,7 +22,8 @@ use tokio::task::JoinHandle;
 use crate::config::ServerConfig;
 use crate::hub::{Hub, UserSummary};
 use crate::limits::ConnectionLimiter;
-use crate::listener::{accept::accept_loop, ListenerContext};
+use crate::listener::irc::ServerIdentity;
+use crate::listener::{accept::accept_loop, IrcSettings, ListenerContext, ListenerKind};
 pub use crate::runtime::ServerEvent;
 use crate::runtime::{run_hub, HubMsg, RuntimeIo};
 use crate::store::{self, RoomRecord, StoreWriter};
@@ -30,6 +31,7 @@ use crate::store::{self, RoomRecord, StoreWriter};
 /// A running server.
 pub struct Server {
     local_addr: SocketAddr,
+    irc_addr: Option<SocketAddr>,
     handle: ServerHandle,
     task: JoinHandle<()>,
 }
@@ -72,6 +74,18 @@ impl Server {
             .await
             .with_context(|| format!("cannot listen on {}", config.bind))?;
         let local_addr = listener.local_addr()?;
+        let irc_listener = match config.irc_bind {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("cannot listen for IRC on {addr}"))?,
+            ),
+            None => None,
+        };
+        let irc_addr = match &irc_listener {
+            Some(l) => Some(l.local_addr()?),
+            None => None,
+        };
 
         let (done_tx, done_rx) = mpsc::unbounded_channel();
         let writer = StoreWriter::spawn(
@@ -104,11 +118,49 @@ impl Server {
             outbound_queue: config.outbound_queue,
             outbound_queue_bytes: config.outbound_queue_bytes,
             join_timeout: config.join_timeout,
+            irc: IrcSettings {
+                identity: Arc::new(ServerIdentity {
+                    name: config.server_name.clone(),
+                    network: config.network_name.clone(),
+                    version: env!("CARGO_PKG_VERSION").into(),
+                    created: palaver_proto::timestamp::format_millis(
+                        palaver_proto::timestamp::now_millis(),
+                    ),
+                    motd: config.motd.clone(),
+                    max_message_bytes: config.hub.max_message_bytes,
+                    max_topic_bytes: config.hub.max_topic_bytes,
+                    max_rooms_per_user: config.hub.max_rooms_per_user,
+                    history_page_max: config.hub.history_page_max,
+                }),
+                ping_interval: config.irc_ping_interval,
+            },
         });
         let (stop_tx, stop_rx) = watch::channel(false);
         let (alive_tx, mut alive_rx) = mpsc::channel::<()>(1);
-        let accept_task = tokio::spawn(accept_loop(listener, ctx, stop_rx.clone(), alive_tx));
-        tracing::info!(address = %local_addr, database = %config.database, last_id, "palaver server listening");
+        let native_accept = tokio::spawn(accept_loop(
+            listener,
+            ListenerKind::Native,
+            Arc::clone(&ctx),
+            stop_rx.clone(),
+            alive_tx.clone(),
+        ));
+        let irc_accept = irc_listener.map(|l| {
+            tokio::spawn(accept_loop(
+                l,
+                ListenerKind::Irc,
+                Arc::clone(&ctx),
+                stop_rx.clone(),
+                alive_tx.clone(),
+            ))
+        });
+        drop(alive_tx);
+        let accept_task = async move {
+            let _ = native_accept.await;
+            if let Some(irc) = irc_accept {
+                let _ = irc.await;
+            }
+        };
+        tracing::info!(address = %local_addr, irc = ?irc_addr, database = %config.database, last_id, "palaver server listening");
 
         let handle = ServerHandle {
             hub: hub_tx,
@@ -121,7 +173,7 @@ impl Server {
         let task = tokio::spawn(async move {
             let _ = stop_rx.wait_for(|s| *s).await;
             tracing::info!("shutting down");
-            let _ = accept_task.await;
+            accept_task.await;
             let (reply, replied) = oneshot::channel();
             if supervisor_hub.send(HubMsg::Shutdown(reply)).await.is_ok() {
                 let _ = replied.await;
@@ -135,6 +187,7 @@ impl Server {
         });
         Ok(Server {
             local_addr,
+            irc_addr,
             handle,
             task,
         })
@@ -143,6 +196,11 @@ impl Server {
     /// The address the server listens on (useful with port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// Where the IRC listener listens, if it is on.
+    pub fn irc_addr(&self) -> Option<SocketAddr> {
+        self.irc_addr
     }
 
     pub fn handle(&self) -> ServerHandle {

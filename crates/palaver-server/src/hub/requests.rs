@@ -385,7 +385,8 @@ impl Hub {
                 .collect(),
             reference,
         };
-        self.send_to(session, &frame, io);
+        let out = Outgoing::build(frame, self.address(session), None);
+        self.send_out(session, &out, io);
     }
 
     /// Resolves a room a member names: it must exist and they must be in it.
@@ -644,7 +645,7 @@ impl Hub {
             reason: None,
             reference,
         };
-        self.send_to(session, &left, io);
+        self.send_out(session, &Outgoing::build(left, source.clone(), None), io);
         let notice = SystemNotice {
             text: format!("{username} left #{room_name}"),
             event: Some(SystemEvent::Left),

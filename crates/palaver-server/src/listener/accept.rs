@@ -11,12 +11,14 @@ use tokio::sync::{mpsc, watch};
 
 use palaver_proto::{encode_frame, ErrorCode, ServerFrame};
 
-use super::{connection, ListenerContext};
+use super::{connection, irc, ListenerContext, ListenerKind};
 
 /// Accepts connections until `stop` turns true. Each connection task holds a clone of
-/// `alive`; when all are gone, the receiver side sees the channel close.
+/// `alive`; when all are gone, the receiver side sees the channel close. Both listeners share
+/// one context, so the connection limits count native and IRC connections together.
 pub async fn accept_loop(
     listener: TcpListener,
+    kind: ListenerKind,
     ctx: Arc<ListenerContext>,
     mut stop: watch::Receiver<bool>,
     alive: mpsc::Sender<()>,
@@ -31,14 +33,17 @@ pub async fn accept_loop(
                         let ctx = Arc::clone(&ctx);
                         let alive = alive.clone();
                         tokio::spawn(async move {
-                            connection::serve(stream, peer, session, ctx).await;
+                            match kind {
+                                ListenerKind::Native => connection::serve(stream, peer, session, ctx).await,
+                                ListenerKind::Irc => irc::connection::serve(stream, peer, session, ctx).await,
+                            }
                             drop(permit);
                             drop(alive);
                         });
                     }
                     Err(refusal) => {
                         tracing::warn!(%peer, ?refusal, "connection refused");
-                        tokio::spawn(refuse(stream, refusal.sentence()));
+                        tokio::spawn(refuse(stream, kind, refusal.sentence()));
                     }
                 },
                 Err(e) => {
@@ -51,11 +56,15 @@ pub async fn accept_loop(
     }
 }
 
-async fn refuse(mut stream: TcpStream, sentence: String) {
-    let frame = encode_frame(&ServerFrame::error_with(
-        ErrorCode::TooManyConnections,
-        sentence,
-    ));
+async fn refuse(mut stream: TcpStream, kind: ListenerKind, sentence: String) {
+    let frame = match kind {
+        ListenerKind::Native => encode_frame(&ServerFrame::error_with(
+            ErrorCode::TooManyConnections,
+            sentence,
+        ))
+        .to_vec(),
+        ListenerKind::Irc => format!("ERROR :Closing link: {sentence}\r\n").into_bytes(),
+    };
     let _ = tokio::time::timeout(Duration::from_secs(2), async {
         let _ = stream.write_all(&frame).await;
         let _ = stream.shutdown().await;

@@ -67,7 +67,8 @@ pub async fn serve(
             return;
         }
         let writer = tokio::spawn(
-            write_loop(writer, Arc::clone(&queue), control_rx.clone()).in_current_span(),
+            write_loop(writer, Arc::clone(&queue), control_rx.clone(), json_abort_line)
+                .in_current_span(),
         );
         let departure = read_loop(reader, session, &queue, control_rx, &ctx).await;
         tracing::debug!(?departure, "reader finished");
@@ -213,10 +214,18 @@ const COALESCE: Duration = Duration::from_millis(2);
 /// A connection that wrote less than this long ago counts as busy.
 const BUSY: Duration = Duration::from_millis(20);
 
-async fn write_loop(
+/// The native protocol's last words when a connection is aborted.
+fn json_abort_line(code: ErrorCode) -> Vec<u8> {
+    encode_frame(&ServerFrame::error(code)).to_vec()
+}
+
+/// Sends what the queue holds until it closes; on an abort, `abort_line` gives the protocol's
+/// last words for the error.
+pub async fn write_loop(
     mut writer: OwnedWriteHalf,
     queue: Arc<OutboundQueue>,
     mut control: watch::Receiver<Control>,
+    abort_line: fn(ErrorCode) -> Vec<u8>,
 ) {
     let mut frames: VecDeque<Bytes> = VecDeque::new();
     let mut control_open = true;
@@ -269,8 +278,8 @@ async fn write_loop(
     if let Some(code) = abort {
         // A write may have been cut off mid-line: start the error on a line of its own (clients
         // skip blank lines).
-        let mut frame = b"\n".to_vec();
-        frame.extend_from_slice(&encode_frame(&ServerFrame::error(code)));
+        let mut frame = b"\r\n".to_vec();
+        frame.extend_from_slice(&abort_line(code));
         let _ = tokio::time::timeout(Duration::from_secs(1), writer.write_all(&frame)).await;
     }
     let _ = tokio::time::timeout(Duration::from_secs(1), writer.shutdown()).await;

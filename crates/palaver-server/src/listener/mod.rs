@@ -1,13 +1,15 @@
 //! Ways in. Each listener is a thin adapter: it turns bytes into hub requests and queued hub
-//! frames into bytes, and nothing else. Today: newline-delimited JSON over TCP. IRC and
-//! WebSocket listeners will sit beside it and talk to the same hub.
+//! frames into bytes, and nothing else. Today: newline-delimited JSON over TCP, and IRC. A
+//! WebSocket listener will sit beside them and talk to the same hub.
 //!
 //! - [`accept`]: the accept loop, connection limits, refusal of connections over the limit.
 //! - [`connection`]: one connection's reader (codec, rate limit, join timeout) and writer (drains
 //!   the bounded queue; aborts on a slow consumer).
+//! - [`irc`]: the IRC listener (its own reader and translation; the same writer).
 
 pub mod accept;
 pub mod connection;
+pub mod irc;
 
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
@@ -30,4 +32,19 @@ pub struct ListenerContext {
     pub outbound_queue: usize,
     pub outbound_queue_bytes: usize,
     pub join_timeout: Duration,
+    pub irc: IrcSettings,
+}
+
+/// What the IRC listener's connections share.
+pub struct IrcSettings {
+    pub identity: Arc<irc::ServerIdentity>,
+    /// Silence after which a PING is sent; as long again without an answer closes the link.
+    pub ping_interval: Duration,
+}
+
+/// Which protocol a listener speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListenerKind {
+    Native,
+    Irc,
 }

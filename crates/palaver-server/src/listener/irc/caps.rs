@@ -1,0 +1,88 @@
+//! The IRCv3 capabilities this server offers, as a small bit set.
+//!
+//! Each is implemented as its specification says; `docs/irc.md` lists them. Account-related
+//! capabilities (`account-tag`, `sasl`, `extended-join`) wait for accounts.
+
+/// One capability.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cap {
+    pub name: &'static str,
+    bit: u32,
+}
+
+macro_rules! caps {
+    ($($konst:ident = $name:literal, $bit:literal;)*) => {
+        $(pub const $konst: Cap = Cap { name: $name, bit: 1 << $bit };)*
+        /// Every capability offered, in the order `CAP LS` lists them.
+        pub const ALL: &[Cap] = &[$($konst,)*];
+    };
+}
+
+caps! {
+    AWAY_NOTIFY = "away-notify", 0;
+    BATCH = "batch", 1;
+    CAP_NOTIFY = "cap-notify", 2;
+    CHATHISTORY = "draft/chathistory", 3;
+    ECHO_MESSAGE = "echo-message", 4;
+    LABELED_RESPONSE = "labeled-response", 5;
+    MESSAGE_TAGS = "message-tags", 6;
+    MULTI_PREFIX = "multi-prefix", 7;
+    SERVER_TIME = "server-time", 8;
+    USERHOST_IN_NAMES = "userhost-in-names", 9;
+}
+
+/// The capabilities a connection has enabled.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CapSet(u32);
+
+impl CapSet {
+    pub fn has(self, cap: Cap) -> bool {
+        self.0 & cap.bit != 0
+    }
+
+    pub fn set(&mut self, cap: Cap, on: bool) {
+        if on {
+            self.0 |= cap.bit;
+        } else {
+            self.0 &= !cap.bit;
+        }
+    }
+
+    /// The enabled capabilities' names, space-separated.
+    pub fn names(self) -> String {
+        ALL.iter()
+            .filter(|c| self.has(**c))
+            .map(|c| c.name)
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// Looks up a capability by name.
+pub fn find(name: &str) -> Option<Cap> {
+    ALL.iter().copied().find(|c| c.name.eq_ignore_ascii_case(name))
+}
+
+/// `CAP LS` entries. None of the offered capabilities has a value (draft/chathistory's limit
+/// is in ISUPPORT), so version 302 clients see the same list.
+pub fn ls_entries() -> Vec<&'static str> {
+    ALL.iter().map(|c| c.name).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_and_list() {
+        let mut set = CapSet::default();
+        set.set(SERVER_TIME, true);
+        set.set(BATCH, true);
+        assert!(set.has(BATCH) && set.has(SERVER_TIME) && !set.has(ECHO_MESSAGE));
+        assert_eq!(set.names(), "batch server-time");
+        set.set(BATCH, false);
+        assert_eq!(set.names(), "server-time");
+        assert_eq!(find("ECHO-message"), Some(ECHO_MESSAGE));
+        assert_eq!(find("sasl"), None);
+    }
+}

@@ -1,0 +1,278 @@
+//! One IRC connection: the socket side of [`super::commands`] and [`super::translate`].
+//!
+//! The reader splits lines with the same bounded decoder as the native listener, set to IRC's
+//! limit (8191 bytes of tags plus 512), so a line without an end never grows a buffer past it;
+//! a longer line, or a body over 512 bytes, is answered with 417 ERR_INPUTTOOLONG. Input may
+//! arrive a byte at a time. Flood control is IRC-style fakelag: a client over its rate is read
+//! more slowly, not refused (IRC clients do not retry refused lines). A connection that is
+//! silent for the ping interval gets a PING and is closed if the interval passes again without
+//! a word; one that has not registered within the join timeout is closed.
+//!
+//! The writer is the native listener's: the hub's frames reach the queue already translated.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::BytesMut;
+use tokio::net::tcp::OwnedReadHalf;
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use palaver_proto::irc::{IrcError, IrcMessage, MAX_LINE_BYTES};
+use palaver_proto::{CodecError, ErrorCode, LineDecoder};
+
+use super::commands::{Action, Commands};
+use super::state::{encode_lines, numeric, IrcState};
+use super::translate::IrcWire;
+use crate::hub::{Departure, SessionId};
+use crate::limits::TokenBucket;
+use crate::listener::connection::write_loop;
+use crate::listener::ListenerContext;
+use crate::queue::OutboundQueue;
+use crate::runtime::{Control, HubMsg, SessionHandle, Wire};
+
+/// IRC's last words when the server aborts a connection.
+fn irc_abort_line(code: ErrorCode) -> Vec<u8> {
+    let why = match code {
+        ErrorCode::SlowConsumer => "SendQ exceeded".to_string(),
+        other => other.sentence().to_string(),
+    };
+    format!("ERROR :Closing link: {why}\r\n").into_bytes()
+}
+
+/// Serves one IRC connection until it ends.
+pub async fn serve(
+    stream: TcpStream,
+    peer: SocketAddr,
+    session: SessionId,
+    ctx: Arc<ListenerContext>,
+) {
+    let span = tracing::info_span!("irc", %peer, session);
+    async move {
+        let _ = stream.set_nodelay(true);
+        let (reader, writer) = stream.into_split();
+        let queue = Arc::new(OutboundQueue::new(
+            ctx.outbound_queue,
+            ctx.outbound_queue_bytes,
+        ));
+        let server = Arc::clone(&ctx.irc.identity);
+        let state = Arc::new(Mutex::new(IrcState::default()));
+        let (control_tx, control_rx) = watch::channel(Control::Open);
+        let handle = SessionHandle {
+            queue: Arc::clone(&queue),
+            control: control_tx,
+            wire: Wire::Translated(Arc::new(IrcWire {
+                server: Arc::clone(&server),
+                state: Arc::clone(&state),
+            })),
+        };
+        let registered = ctx
+            .hub
+            .send(HubMsg::Register {
+                session,
+                peer: peer.to_string(),
+                handle,
+            })
+            .await;
+        if registered.is_err() {
+            return;
+        }
+        let writer = tokio::spawn(
+            write_loop(writer, Arc::clone(&queue), control_rx.clone(), irc_abort_line)
+                .in_current_span(),
+        );
+        let commands = Commands::new(server, Arc::clone(&state));
+        let mut control = control_rx.clone();
+        let departure = read_loop(reader, session, commands, &queue, control_rx, &ctx).await;
+        tracing::debug!(?departure, "irc reader finished");
+        let _ = ctx.hub.send(HubMsg::Gone { session, departure }).await;
+        // The hub answers what it was sent before the departure (the QUIT's ERROR line, say) and
+        // then closes the session; only then does the queue stop taking lines.
+        let _ = tokio::time::timeout(
+            Duration::from_secs(5),
+            control.wait_for(|c| matches!(c, Control::Close | Control::Abort(_))),
+        )
+        .await;
+        queue.close();
+        let abort = writer.abort_handle();
+        if tokio::time::timeout(Duration::from_secs(10), writer)
+            .await
+            .is_err()
+        {
+            abort.abort();
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+async fn read_loop(
+    reader: OwnedReadHalf,
+    session: SessionId,
+    mut commands: Commands,
+    queue: &OutboundQueue,
+    mut control: watch::Receiver<Control>,
+    ctx: &ListenerContext,
+) -> Departure {
+    let server_name = ctx.irc.identity.name.clone();
+    let relay = |lines: Vec<IrcMessage>| async move {
+        match encode_lines(&lines) {
+            Some(bytes) => ctx.hub.send(HubMsg::Relay { session, bytes }).await.is_ok(),
+            None => true,
+        }
+    };
+    let mut buf = BytesMut::new();
+    // Two bytes of slack for the CRLF the decoder strips.
+    let mut decoder = LineDecoder::new(MAX_LINE_BYTES + 2);
+    let mut bucket = TokenBucket::new(ctx.rate_per_second, ctx.rate_burst);
+    let register_deadline = Instant::now() + ctx.join_timeout;
+    let mut joined = false;
+    let mut control_open = true;
+    let ping_interval = ctx.irc.ping_interval;
+    let mut last_heard = Instant::now();
+    let mut ping_sent = false;
+    loop {
+        while let Some(line) = decoder.decode(&mut buf) {
+            // Fakelag: over the rate, wait for a token instead of refusing the line.
+            while !bucket.try_take(std::time::Instant::now()) {
+                let wait = Duration::from_secs_f64(1.0 / ctx.rate_per_second.max(0.001));
+                tokio::select! {
+                    biased;
+                    changed = control.changed(), if control_open => {
+                        if changed.is_err() { control_open = false; continue; }
+                        if matches!(&*control.borrow_and_update(), Control::Close | Control::Abort(_)) {
+                            return Departure::Disconnected;
+                        }
+                    }
+                    _ = tokio::time::sleep(wait.min(Duration::from_millis(250))) => {}
+                }
+            }
+            let nick = commands.nick_now();
+            let parsed = match line {
+                Err(CodecError::FrameTooLarge { .. }) => Err(IrcError::InputTooLong),
+                Err(CodecError::InvalidUtf8) => {
+                    let fail = IrcMessage::new(
+                        "FAIL",
+                        ["*", "INVALID_UTF8", "Your line was not UTF-8 and was dropped; this network is UTF-8 only"],
+                    )
+                    .with_source(server_name.as_str());
+                    if !relay(vec![fail]).await {
+                        return Departure::Disconnected;
+                    }
+                    continue;
+                }
+                Ok(bytes) => IrcMessage::parse(std::str::from_utf8(&bytes).unwrap_or_default()),
+            };
+            let message = match parsed {
+                Ok(message) => message,
+                Err(IrcError::Empty | IrcError::NoCommand) => continue,
+                Err(IrcError::InputTooLong | IrcError::TagsTooLong) => {
+                    let line = numeric(&server_name, &nick, "417", ["Input line was too long"]);
+                    if !relay(vec![line]).await {
+                        return Departure::Disconnected;
+                    }
+                    continue;
+                }
+                Err(IrcError::InvalidCommand(command)) => {
+                    let line = numeric(&server_name, &nick, "421", [command.as_str(), "Unknown command"]);
+                    if !relay(vec![line]).await {
+                        return Departure::Disconnected;
+                    }
+                    continue;
+                }
+                Err(IrcError::TooManyParams) => {
+                    let line = numeric(&server_name, &nick, "461", ["*", "Too many parameters"]);
+                    if !relay(vec![line]).await {
+                        return Departure::Disconnected;
+                    }
+                    continue;
+                }
+            };
+            for action in commands.handle(message) {
+                let delivered = match action {
+                    Action::Identify(profile) => {
+                        ctx.hub.send(HubMsg::Identify { session, profile }).await.is_ok()
+                    }
+                    Action::Hub(request) => {
+                        ctx.hub.send(HubMsg::Request { session, request }).await.is_ok()
+                    }
+                    Action::Reply(lines) => relay(lines).await,
+                    Action::Quit(lines, reason) => {
+                        relay(lines).await;
+                        return Departure::Quit(Some(reason));
+                    }
+                };
+                if !delivered {
+                    return Departure::Disconnected;
+                }
+            }
+        }
+        if buf.is_empty() && buf.capacity() > 0 {
+            buf = BytesMut::new();
+        }
+        let ping_due = last_heard + ping_interval * if ping_sent { 2 } else { 1 };
+        tokio::select! {
+            biased;
+            changed = control.changed(), if control_open => {
+                if changed.is_err() {
+                    control_open = false;
+                    continue;
+                }
+                match &*control.borrow_and_update() {
+                    Control::Joined => joined = true,
+                    Control::Open => {}
+                    Control::Close | Control::Abort(_) => return Departure::Disconnected,
+                }
+            }
+            _ = tokio::time::sleep_until(register_deadline), if !joined => {
+                let error = IrcMessage::new("ERROR", ["Closing link: registration timed out"]);
+                relay(vec![error]).await;
+                return Departure::Closed(ErrorCode::JoinTimeout);
+            }
+            _ = tokio::time::sleep_until(ping_due) => {
+                if ping_sent {
+                    let secs = (ping_interval * 2).as_secs();
+                    let error = IrcMessage::new("ERROR", [format!("Closing link: Ping timeout: {secs} seconds")]);
+                    relay(vec![error]).await;
+                    return Departure::Quit(Some(format!("Ping timeout: {secs} seconds")));
+                }
+                ping_sent = true;
+                let ping = IrcMessage::new("PING", [server_name.clone()]);
+                if let Some(bytes) = encode_lines(&[ping]) {
+                    let _ = queue.try_push(bytes);
+                }
+            }
+            ready = reader.readable() => {
+                if ready.is_err() {
+                    return Departure::Disconnected;
+                }
+                match read_available(&reader, &mut buf, decoder.max_line_bytes()) {
+                    Ok(0) => return Departure::Disconnected,
+                    Ok(_) => {
+                        last_heard = Instant::now();
+                        ping_sent = false;
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    Err(_) => return Departure::Disconnected,
+                }
+            }
+        }
+    }
+}
+
+/// Reads what the socket has without waiting, at most about one line's worth beyond what is
+/// buffered. Returns 0 at end of stream.
+fn read_available(
+    reader: &OwnedReadHalf,
+    buf: &mut BytesMut,
+    max_line_bytes: usize,
+) -> std::io::Result<usize> {
+    let mut chunk = [0u8; 8192];
+    let want = chunk.len().min(max_line_bytes + 2);
+    let n = reader.try_read(&mut chunk[..want])?;
+    buf.extend_from_slice(&chunk[..n]);
+    Ok(n)
+}

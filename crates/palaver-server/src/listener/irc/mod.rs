@@ -1,0 +1,22 @@
+//! The IRC listener: IRC clients and bots in the same rooms as native clients.
+//!
+//! A thin translator, like the native listener: [`commands`] turns IRC lines into the same hub
+//! requests a native client sends (JOIN is `join_room`, PRIVMSG is `message` or
+//! `private_message`, WHOIS is `whois` ...), and [`translate`] turns the hub's frames into IRC
+//! lines for this connection's nick and capabilities. Rooms are channels (`general` is
+//! `#general`), users are shared across both protocols and unique across them, and a message
+//! from either side reaches both with the same id and server time.
+//!
+//! - [`connection`]: the socket: line framing (512 bytes plus tags, 417 beyond), fakelag
+//!   instead of refusals, server PINGs and the ping timeout, the registration timeout.
+//! - [`caps`]: the IRCv3 capabilities offered. [`state`]: what the reader and translator share.
+//!
+//! What is supported is listed in `docs/irc.md`.
+
+pub mod caps;
+pub mod commands;
+pub mod connection;
+pub mod state;
+pub mod translate;
+
+pub use state::ServerIdentity;

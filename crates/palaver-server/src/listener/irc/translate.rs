@@ -1,0 +1,1015 @@
+//! Hub frames to IRC lines, for one connection.
+//!
+//! Runs on the hub's task (through [`Translator`]) each time the hub queues a frame for an IRC
+//! session. Frames about chat become what an IRC client expects to see (`message` is PRIVMSG,
+//! a `system` join is JOIN, a departure is one QUIT however many rooms it is announced in);
+//! replies become numerics, chosen by the command that asked (the token in `ref`, see
+//! [`super::state`]). Nothing here blocks or allocates beyond the lines it returns.
+
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use serde_json::Value;
+
+use palaver_proto::irc::IrcMessage;
+use palaver_proto::{
+    validate, ChatMessage, ErrorCode, RoomInfo, ServerFrame, SystemEvent, UserInfo, Welcome,
+};
+
+use super::caps;
+use super::state::{channel, encode_lines, numeric, split_text, Command, IrcState, ServerIdentity};
+use crate::hub::Outgoing;
+use crate::runtime::Translator;
+
+/// The IRC wire of one session.
+#[derive(Debug)]
+pub struct IrcWire {
+    pub server: Arc<ServerIdentity>,
+    pub state: Arc<Mutex<IrcState>>,
+}
+
+impl Translator for IrcWire {
+    fn translate(&self, out: &Outgoing) -> Option<Bytes> {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let lines = Translation {
+            server: &self.server,
+            st: &mut state,
+        }
+        .frame(out);
+        encode_lines(&lines)
+    }
+}
+
+fn token_of(reference: &Option<Value>) -> Option<u64> {
+    reference.as_ref().and_then(Value::as_u64)
+}
+
+/// The text of a Palaver message as IRC shows it: `/me waves` is a CTCP ACTION.
+fn irc_text(content: &str) -> (bool, &str) {
+    match content.strip_prefix("/me ") {
+        Some(action) => (true, action),
+        None => (false, content),
+    }
+}
+
+struct Translation<'a> {
+    server: &'a ServerIdentity,
+    st: &'a mut IrcState,
+}
+
+impl Translation<'_> {
+    fn num(&self, code: &str, params: impl IntoIterator<Item = impl Into<String>>) -> IrcMessage {
+        numeric(&self.server.name, &self.st.nick, code, params)
+    }
+
+    /// Tags for a chat line: `time` with server-time, `msgid` with message-tags.
+    fn chat_tags(&self, timestamp: &str, id: Option<u64>) -> Vec<(String, Option<String>)> {
+        let mut tags = Vec::new();
+        if self.st.caps.has(caps::SERVER_TIME) || self.st.caps.has(caps::MESSAGE_TAGS) {
+            tags.push(("time".into(), Some(timestamp.to_string())));
+        }
+        if let (true, Some(id)) = (self.st.caps.has(caps::MESSAGE_TAGS), id) {
+            tags.push(("msgid".into(), Some(id.to_string())));
+        }
+        tags
+    }
+
+    /// PRIVMSG or NOTICE lines for a message, split to fit, each with the tags.
+    #[allow(clippy::too_many_arguments)]
+    fn chat_lines(
+        &self,
+        source: &str,
+        command: &str,
+        target: &str,
+        content: &str,
+        timestamp: &str,
+        id: Option<u64>,
+    ) -> Vec<IrcMessage> {
+        let (action, text) = irc_text(content);
+        let overhead = 1 + source.len() + 1 + command.len() + 1 + target.len() + 2;
+        let room = 510usize.saturating_sub(overhead + if action { 9 } else { 0 });
+        let tags = self.chat_tags(timestamp, id);
+        split_text(text, room)
+            .into_iter()
+            .map(|piece| {
+                let body = if action {
+                    format!("\u{1}ACTION {piece}\u{1}")
+                } else {
+                    piece.to_string()
+                };
+                IrcMessage {
+                    tags: tags.clone(),
+                    source: Some(source.to_string()),
+                    command: command.to_string(),
+                    params: vec![target.to_string(), body],
+                }
+            })
+            .collect()
+    }
+
+    fn frame(&mut self, out: &Outgoing) -> Vec<IrcMessage> {
+        let source = out.source().unwrap_or("*").to_string();
+        match out.frame() {
+            ServerFrame::Welcome(welcome) => self.welcome(welcome),
+            ServerFrame::Message(m) => {
+                let lines = self.chat_lines(
+                    &source,
+                    "PRIVMSG",
+                    &channel(&m.room),
+                    &m.content,
+                    &m.timestamp,
+                    Some(m.id),
+                );
+                if !self.st.is_me(&m.username) {
+                    return lines;
+                }
+                if !self.st.caps.has(caps::ECHO_MESSAGE) {
+                    return Vec::new();
+                }
+                self.echo(m.id, lines)
+            }
+            ServerFrame::PrivateMessage(m) => {
+                let me = self.st.nick.clone();
+                self.chat_lines(
+                    &source,
+                    "PRIVMSG",
+                    &me,
+                    &m.content,
+                    &m.timestamp,
+                    Some(m.id),
+                )
+            }
+            ServerFrame::PrivateConfirmation {
+                id: Some(id),
+                target,
+                content,
+                delivered: true,
+                timestamp,
+                reference,
+            } => {
+                let token = token_of(reference);
+                let lines = if self.st.caps.has(caps::ECHO_MESSAGE) {
+                    self.chat_lines(&source, "PRIVMSG", target, content, timestamp, Some(*id))
+                } else {
+                    Vec::new()
+                };
+                let mut now = self.st.reply(token, lines);
+                if let Some(token) = token {
+                    now.extend(self.st.finish(token, &self.server.name));
+                }
+                now
+            }
+            ServerFrame::PrivateConfirmation { .. } => Vec::new(),
+            ServerFrame::Notice {
+                room,
+                target,
+                username,
+                content,
+                timestamp,
+            } => {
+                let mine = self.st.is_me(username);
+                let to = match (room, target) {
+                    (Some(room), _) => channel(room),
+                    (None, Some(target)) => target.clone(),
+                    (None, None) => return Vec::new(),
+                };
+                let to_me = target.as_deref().is_some_and(|t| self.st.is_me(t));
+                if mine && !to_me && !self.st.caps.has(caps::ECHO_MESSAGE) {
+                    return Vec::new();
+                }
+                self.chat_lines(&source, "NOTICE", &to, content, timestamp, None)
+            }
+            ServerFrame::System {
+                room: Some(room),
+                event: Some(event),
+                username: Some(username),
+                new_username,
+                by,
+                reason,
+                ..
+            } => self.system(&source, out.event(), room, *event, username, new_username, by, reason),
+            ServerFrame::System { .. } => Vec::new(),
+            ServerFrame::Server { message, .. } => {
+                let nick = self.st.nick.clone();
+                vec![IrcMessage::new("NOTICE", [nick, format!("[Announcement] {message}")])
+                    .with_source(self.server.name.as_str())]
+            }
+            ServerFrame::Topic {
+                room,
+                topic,
+                timestamp,
+                ..
+            } => {
+                let mut line = IrcMessage::new("TOPIC", [channel(room), topic.clone()])
+                    .with_source(source.as_str());
+                line.tags = self.chat_tags(timestamp, None);
+                vec![line]
+            }
+            ServerFrame::Away {
+                username,
+                message,
+                reference,
+            } => {
+                if self.st.is_me(username) {
+                    let Some(token) = token_of(reference) else {
+                        return Vec::new();
+                    };
+                    let line = match message {
+                        Some(_) => self.num("306", ["You have been marked as being away"]),
+                        None => self.num("305", ["You are no longer marked as being away"]),
+                    };
+                    return self.st.reply(Some(token), vec![line]);
+                }
+                if !self.st.caps.has(caps::AWAY_NOTIFY) {
+                    return Vec::new();
+                }
+                let params: Vec<String> = message.iter().cloned().collect();
+                vec![IrcMessage::new("AWAY", params).with_source(source.as_str())]
+            }
+            ServerFrame::Renamed {
+                new, reference, ..
+            } => {
+                let line = IrcMessage::new("NICK", [new.clone()]).with_source(source.as_str());
+                self.st.nick = new.clone();
+                self.st.reply(token_of(reference), vec![line])
+            }
+            ServerFrame::JoinedRoom {
+                room, reference, ..
+            } => self.joined_room(&source, room, token_of(reference)),
+            ServerFrame::LeftRoom {
+                room,
+                by,
+                reason,
+                reference,
+            } => {
+                self.st.channels.remove(&validate::fold(room));
+                let me = self.st.nick.clone();
+                let line = match by {
+                    Some(by) => IrcMessage::new(
+                        "KICK",
+                        [channel(room), me, reason.clone().unwrap_or_else(|| by.clone())],
+                    )
+                    .with_source(source.as_str()),
+                    None => IrcMessage::new("PART", [channel(room)]).with_source(source.as_str()),
+                };
+                self.st.reply(token_of(reference), vec![line])
+            }
+            ServerFrame::Info {
+                users_online,
+                max_users_online,
+                connections,
+                rooms,
+                reference,
+                ..
+            } => {
+                let lines =
+                    self.lusers(*users_online, *max_users_online, *connections, *rooms);
+                self.st.reply(token_of(reference), lines)
+            }
+            ServerFrame::Rooms { rooms, reference } => self.rooms(rooms, token_of(reference)),
+            ServerFrame::Users { users, reference, .. } => {
+                let token = token_of(reference);
+                let Some(Command::Ison { nicks }) = self.command(token) else {
+                    return Vec::new();
+                };
+                let online: Vec<String> = nicks
+                    .iter()
+                    .filter_map(|n| {
+                        let key = validate::fold(n);
+                        users.iter().find(|u| validate::fold(u) == key).cloned()
+                    })
+                    .collect();
+                let line = self.num("303", [online.join(" ")]);
+                self.st.reply(token, vec![line])
+            }
+            ServerFrame::Who {
+                room,
+                users,
+                reference,
+            } => self.who(room.as_deref(), users, token_of(reference)),
+            ServerFrame::Whois { user, reference } => {
+                let lines = self.whois(user);
+                self.st.reply(token_of(reference), lines)
+            }
+            ServerFrame::Whowas {
+                username,
+                entries,
+                reference,
+            } => {
+                let mut lines = Vec::new();
+                if entries.is_empty() {
+                    lines.push(self.num("406", [username.as_str(), "There was no such nickname"]));
+                }
+                for e in entries {
+                    lines.push(self.num(
+                        "314",
+                        [&e.username, &e.ident, &e.host, "*", &e.realname],
+                    ));
+                    let left = e.left.clone().unwrap_or_default();
+                    lines.push(self.num("312", [&e.username, &self.server.name, &left]));
+                }
+                lines.push(self.num("369", [username.as_str(), "End of WHOWAS"]));
+                self.st.reply(token_of(reference), lines)
+            }
+            ServerFrame::History {
+                room,
+                with,
+                messages,
+                reference,
+                ..
+            } => self.history(room.as_deref(), with.as_deref(), messages, token_of(reference)),
+            ServerFrame::Ack { reference, id, .. } => {
+                let Some(token) = reference.as_u64() else {
+                    return Vec::new();
+                };
+                if self.st.caps.has(caps::ECHO_MESSAGE) {
+                    // The echo follows; it carries the label and ends the command.
+                    self.st.echo_labels.push_back((*id, token));
+                    if self.st.echo_labels.len() > 64 {
+                        self.st.echo_labels.pop_front();
+                    }
+                    Vec::new()
+                } else {
+                    self.st.finish(token, &self.server.name)
+                }
+            }
+            ServerFrame::Pong { reference, .. } => {
+                let Some(token) = token_of(reference) else {
+                    return Vec::new();
+                };
+                self.end_of(token)
+            }
+            ServerFrame::Error {
+                code,
+                message,
+                reference,
+            } => self.error(*code, message, token_of(reference)),
+            ServerFrame::Resumed { .. } | ServerFrame::Unknown => Vec::new(),
+        }
+    }
+
+    fn command(&self, token: Option<u64>) -> Option<Command> {
+        token
+            .and_then(|t| self.st.pending.get(&t))
+            .map(|p| p.command.clone())
+    }
+
+    /// The echo of our own message: with the label of the command that sent it, if any.
+    fn echo(&mut self, id: u64, lines: Vec<IrcMessage>) -> Vec<IrcMessage> {
+        let found = self.st.echo_labels.iter().position(|(m, _)| *m == id);
+        let Some(index) = found else {
+            return lines;
+        };
+        let (_, token) = self.st.echo_labels.remove(index).expect("found");
+        let mut now = self.st.reply(Some(token), lines);
+        now.extend(self.st.finish(token, &self.server.name));
+        now
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn system(
+        &mut self,
+        source: &str,
+        event_seq: Option<u64>,
+        room: &str,
+        event: SystemEvent,
+        username: &str,
+        new_username: &Option<String>,
+        by: &Option<String>,
+        reason: &Option<String>,
+    ) -> Vec<IrcMessage> {
+        let chan = channel(room);
+        // One QUIT or NICK per user, however many shared rooms announce it.
+        let once = |st: &mut IrcState| {
+            if event_seq.is_some() && st.last_event == event_seq {
+                return false;
+            }
+            st.last_event = event_seq;
+            true
+        };
+        match event {
+            SystemEvent::Joined => vec![IrcMessage::new("JOIN", [chan]).with_source(source)],
+            SystemEvent::Left => vec![IrcMessage::new("PART", [chan]).with_source(source)],
+            SystemEvent::Kicked if by.is_some() => {
+                let why = reason.clone().or_else(|| by.clone()).unwrap_or_default();
+                vec![IrcMessage::new("KICK", [chan, username.to_string(), why]).with_source(source)]
+            }
+            SystemEvent::Disconnected | SystemEvent::Kicked => {
+                if !once(self.st) {
+                    return Vec::new();
+                }
+                let why = match reason {
+                    Some(r) if event == SystemEvent::Kicked => format!("Killed ({r})"),
+                    Some(r) => r.clone(),
+                    None => "Connection closed".into(),
+                };
+                vec![IrcMessage::new("QUIT", [why]).with_source(source)]
+            }
+            SystemEvent::Renamed => {
+                let Some(new) = new_username else {
+                    return Vec::new();
+                };
+                if !once(self.st) {
+                    return Vec::new();
+                }
+                vec![IrcMessage::new("NICK", [new.clone()]).with_source(source)]
+            }
+            SystemEvent::Topic | SystemEvent::Other => Vec::new(),
+        }
+    }
+
+    fn welcome(&mut self, welcome: &Welcome) -> Vec<IrcMessage> {
+        self.st.nick = welcome.username.clone();
+        self.st.registered = true;
+        self.st.registering = false;
+        let s = self.server;
+        let nick = welcome.username.clone();
+        let mut lines = vec![
+            self.num(
+                "001",
+                [format!("Welcome to the {} IRC Network, {nick}", s.network)],
+            ),
+            self.num(
+                "002",
+                [format!(
+                    "Your host is {}, running version palaver-{}",
+                    s.name, s.version
+                )],
+            ),
+            self.num("003", [format!("This server was created {}", s.created)]),
+            self.num(
+                "004",
+                [
+                    s.name.clone(),
+                    format!("palaver-{}", s.version),
+                    "i".into(),
+                    "no".into(),
+                    "o".into(),
+                ],
+            ),
+        ];
+        let tokens = isupport(s);
+        for chunk in tokens.chunks(12) {
+            let mut params: Vec<String> = chunk.to_vec();
+            params.push("are supported by this server".into());
+            lines.push(self.num("005", params));
+        }
+        lines
+    }
+
+    fn lusers(
+        &self,
+        users: usize,
+        max_users: usize,
+        connections: usize,
+        rooms: usize,
+    ) -> Vec<IrcMessage> {
+        let mut lines = vec![
+            self.num(
+                "251",
+                [format!(
+                    "There are {users} users and 0 invisible on 1 servers"
+                )],
+            ),
+            self.num("252", ["0", "IRC Operators online"]),
+        ];
+        let unknown = connections.saturating_sub(users);
+        if unknown > 0 {
+            lines.push(self.num("253", [unknown.to_string(), "unknown connection(s)".into()]));
+        }
+        lines.push(self.num("254", [rooms.to_string(), "channels formed".into()]));
+        lines.push(self.num(
+            "255",
+            [format!("I have {users} clients and 0 servers")],
+        ));
+        lines.push(self.num(
+            "265",
+            [
+                users.to_string(),
+                max_users.to_string(),
+                format!("Current local users {users}, max {max_users}"),
+            ],
+        ));
+        lines.push(self.num(
+            "266",
+            [
+                users.to_string(),
+                max_users.to_string(),
+                format!("Current global users {users}, max {max_users}"),
+            ],
+        ));
+        lines
+    }
+
+    fn joined_room(&mut self, source: &str, room: &RoomInfo, token: Option<u64>) -> Vec<IrcMessage> {
+        let key = validate::fold(&room.name);
+        let fresh = self.st.channels.insert(key);
+        if let Some(Command::Join { skip_names, .. }) = token
+            .and_then(|t| self.st.pending.get_mut(&t))
+            .map(|p| &mut p.command)
+        {
+            *skip_names = !fresh;
+        }
+        if !fresh {
+            return Vec::new();
+        }
+        let chan = channel(&room.name);
+        let mut lines = vec![IrcMessage::new("JOIN", [chan.clone()]).with_source(source)];
+        if !room.topic.is_empty() {
+            lines.extend(self.topic_lines(room));
+        }
+        self.st.reply(token, lines)
+    }
+
+    fn topic_lines(&self, room: &RoomInfo) -> Vec<IrcMessage> {
+        let chan = channel(&room.name);
+        let mut lines = vec![self.num("332", [chan.clone(), room.topic.clone()])];
+        if let (Some(by), Some(at)) = (&room.topic_by, &room.topic_at) {
+            let secs = palaver_proto::timestamp::parse_millis(at).unwrap_or(0) / 1000;
+            lines.push(self.num("333", [chan, by.clone(), secs.to_string()]));
+        }
+        lines
+    }
+
+    fn rooms(&mut self, rooms: &[RoomInfo], token: Option<u64>) -> Vec<IrcMessage> {
+        let find = |name: &str| {
+            let key = validate::room_name(name).ok().map(|n| validate::fold(&n));
+            rooms
+                .iter()
+                .find(|r| Some(validate::fold(&r.name)) == key)
+                .cloned()
+        };
+        let lines = match self.command(token) {
+            Some(Command::List { only }) => {
+                let mut lines = vec![self.num("321", ["Channel", "Users  Name"])];
+                for r in rooms {
+                    let wanted = only.as_ref().is_none_or(|names| {
+                        names
+                            .iter()
+                            .any(|n| validate::fold(n.trim_start_matches('#')) == validate::fold(&r.name))
+                    });
+                    if wanted {
+                        lines.push(self.num(
+                            "322",
+                            [channel(&r.name), r.members.to_string(), r.topic.clone()],
+                        ));
+                    }
+                }
+                lines.push(self.num("323", ["End of /LIST"]));
+                lines
+            }
+            Some(Command::TopicQuery { channel: chan }) => match find(&chan) {
+                None => vec![self.num("403", [chan.as_str(), "No such channel"])],
+                Some(r) if r.topic.is_empty() => {
+                    vec![self.num("331", [chan.as_str(), "No topic is set"])]
+                }
+                Some(r) => self.topic_lines(&r),
+            },
+            Some(Command::ModeQuery { channel: chan }) => match find(&chan) {
+                None => vec![self.num("403", [chan.as_str(), "No such channel"])],
+                Some(r) => {
+                    let created = r
+                        .created
+                        .as_deref()
+                        .and_then(palaver_proto::timestamp::parse_millis)
+                        .unwrap_or(0)
+                        / 1000;
+                    vec![
+                        self.num("324", [channel(&r.name), "+n".into()]),
+                        self.num("329", [channel(&r.name), created.to_string()]),
+                    ]
+                }
+            },
+            _ => Vec::new(),
+        };
+        self.st.reply(token, lines)
+    }
+
+    /// `@` for a room operator (the only membership prefix here, so multi-prefix changes nothing).
+    fn names_entry(&self, u: &UserInfo) -> String {
+        let prefix = if u.operator { "@" } else { "" };
+        if self.st.caps.has(caps::USERHOST_IN_NAMES) {
+            format!("{prefix}{}!{}@{}", u.username, u.ident, u.host)
+        } else {
+            format!("{prefix}{}", u.username)
+        }
+    }
+
+    fn names_lines(&self, chan: &str, users: &[UserInfo]) -> Vec<IrcMessage> {
+        let mut lines = Vec::new();
+        // 353 lines stay well under 512 bytes: the fixed part plus entries up to ~400 bytes.
+        let mut entries: Vec<String> = Vec::new();
+        let mut size = 0;
+        for u in users {
+            let entry = self.names_entry(u);
+            if size + entry.len() + 1 > 400 && !entries.is_empty() {
+                lines.push(self.num("353", ["=", chan, &entries.join(" ")]));
+                entries.clear();
+                size = 0;
+            }
+            size += entry.len() + 1;
+            entries.push(entry);
+        }
+        if !entries.is_empty() {
+            lines.push(self.num("353", ["=", chan, &entries.join(" ")]));
+        }
+        lines.push(self.num("366", [chan, "End of /NAMES list"]));
+        lines
+    }
+
+    fn who(&mut self, room: Option<&str>, users: &[UserInfo], token: Option<u64>) -> Vec<IrcMessage> {
+        let lines = match self.command(token) {
+            Some(Command::Join { skip_names, .. }) => {
+                if skip_names {
+                    Vec::new()
+                } else {
+                    self.names_lines(&channel(room.unwrap_or("")), users)
+                }
+            }
+            Some(Command::Names { channel: chan }) => {
+                let chan = room.map(channel).unwrap_or(chan);
+                self.names_lines(&chan, users)
+            }
+            Some(Command::Who { mask }) => {
+                let mut lines = Vec::new();
+                for u in users {
+                    let mut flags = String::from(if u.away.is_some() { "G" } else { "H" });
+                    if u.operator {
+                        flags.push('@');
+                    }
+                    let chan = room.map(channel).unwrap_or_else(|| "*".into());
+                    lines.push(self.num(
+                        "352",
+                        [
+                            chan,
+                            u.ident.clone(),
+                            u.host.clone(),
+                            self.server.name.clone(),
+                            u.username.clone(),
+                            flags,
+                            format!("0 {}", u.realname),
+                        ],
+                    ));
+                }
+                lines.push(self.num("315", [mask.as_str(), "End of WHO list"]));
+                lines
+            }
+            Some(Command::Userhost) => {
+                if let Some(u) = users.first() {
+                    let away = if u.away.is_some() { '-' } else { '+' };
+                    let entry = format!("{}={away}{}@{}", u.username, u.ident, u.host);
+                    if let Some(p) = token.and_then(|t| self.st.pending.get_mut(&t)) {
+                        p.collected.push(entry);
+                    }
+                }
+                Vec::new()
+            }
+            _ => Vec::new(),
+        };
+        self.st.reply(token, lines)
+    }
+
+    fn whois(&self, u: &UserInfo) -> Vec<IrcMessage> {
+        let nick = u.username.as_str();
+        let mut lines = vec![self.num("311", [nick, &u.ident, &u.host, "*", &u.realname])];
+        if let Some(rooms) = &u.rooms {
+            if !rooms.is_empty() {
+                let list: Vec<String> = rooms
+                    .iter()
+                    .map(|r| {
+                        let op = if u.operator_of.contains(r) { "@" } else { "" };
+                        format!("{op}#{r}")
+                    })
+                    .collect();
+                lines.push(self.num("319", [nick, &list.join(" ")]));
+            }
+        }
+        lines.push(self.num(
+            "312",
+            [nick, &self.server.name, &format!("{} chat server", self.server.network)],
+        ));
+        if let Some(away) = &u.away {
+            lines.push(self.num("301", [nick, away]));
+        }
+        if u.protocol == "native" {
+            lines.push(self.num("320", [nick, "is using the Palaver app"]));
+        }
+        let signon = palaver_proto::timestamp::parse_millis(&u.connected).unwrap_or(0) / 1000;
+        lines.push(self.num(
+            "317",
+            [
+                nick,
+                &u.idle_seconds.unwrap_or(0).to_string(),
+                &signon.to_string(),
+                "seconds idle, signon time",
+            ],
+        ));
+        lines.push(self.num("318", [nick, "End of /WHOIS list"]));
+        lines
+    }
+
+    fn history(
+        &mut self,
+        room: Option<&str>,
+        with: Option<&str>,
+        messages: &[ChatMessage],
+        token: Option<u64>,
+    ) -> Vec<IrcMessage> {
+        let target = match (room, with, self.command(token)) {
+            (_, _, Some(Command::ChatHistory { target })) => target,
+            (Some(room), _, _) => channel(room),
+            (None, Some(with), _) => with.to_string(),
+            _ => return Vec::new(),
+        };
+        let batch = self.st.caps.has(caps::BATCH).then(|| self.st.next_batch());
+        let mut lines = Vec::new();
+        if let Some(id) = &batch {
+            lines.push(
+                IrcMessage::new("BATCH", [format!("+{id}"), "chathistory".into(), target.clone()])
+                    .with_source(self.server.name.as_str()),
+            );
+        }
+        for m in messages {
+            let (source, to, content, ts, id) = match m {
+                ChatMessage::Message(m) => (
+                    format!("{0}!{0}@palaver", m.username),
+                    channel(&m.room),
+                    &m.content,
+                    &m.timestamp,
+                    m.id,
+                ),
+                ChatMessage::PrivateMessage(m) => (
+                    format!("{0}!{0}@palaver", m.sender),
+                    m.target.clone(),
+                    &m.content,
+                    &m.timestamp,
+                    m.id,
+                ),
+            };
+            for mut line in self.chat_lines(&source, "PRIVMSG", &to, content, ts, Some(id)) {
+                if let Some(b) = &batch {
+                    line.tags.insert(0, ("batch".into(), Some(b.clone())));
+                }
+                lines.push(line);
+            }
+        }
+        if let Some(id) = &batch {
+            lines.push(
+                IrcMessage::new("BATCH", [format!("-{id}")]).with_source(self.server.name.as_str()),
+            );
+        }
+        self.reply_and_finish(token, lines)
+    }
+
+    /// The last reply of a command that has no closing `pong`.
+    fn reply_and_finish(&mut self, token: Option<u64>, lines: Vec<IrcMessage>) -> Vec<IrcMessage> {
+        let mut now = self.st.reply(token, lines);
+        if let Some(token) = token {
+            now.extend(self.st.finish(token, &self.server.name));
+        }
+        now
+    }
+
+    /// The `pong` that closes a command: the replies that only make sense at its end, then the
+    /// labeled reply.
+    fn end_of(&mut self, token: u64) -> Vec<IrcMessage> {
+        let tail = match self.command(Some(token)) {
+            Some(Command::Register) if self.st.registered => {
+                super::commands::motd(self.server, &self.st.nick)
+            }
+            Some(Command::Ping { token: text }) => {
+                vec![IrcMessage::new("PONG", [self.server.name.clone(), text])
+                    .with_source(self.server.name.as_str())]
+            }
+            Some(Command::Userhost) => {
+                let collected = self
+                    .st
+                    .pending
+                    .get(&token)
+                    .map(|p| p.collected.join(" "))
+                    .unwrap_or_default();
+                vec![self.num("302", [collected])]
+            }
+            _ => Vec::new(),
+        };
+        let mut now = self.st.reply(Some(token), tail);
+        now.extend(self.st.finish(token, &self.server.name));
+        now
+    }
+
+    fn error(&mut self, code: ErrorCode, message: &str, token: Option<u64>) -> Vec<IrcMessage> {
+        let command = self.command(token);
+        let fatal = matches!(
+            code,
+            ErrorCode::Kicked
+                | ErrorCode::Flooding
+                | ErrorCode::SlowConsumer
+                | ErrorCode::JoinTimeout
+                | ErrorCode::ServerShuttingDown
+        );
+        if fatal {
+            return vec![IrcMessage::new("ERROR", [format!("Closing link: {message}")])];
+        }
+        let lines = match (&command, code) {
+            (Some(Command::Notice), _) => Vec::new(),
+            // A command that followed a registration the hub refused.
+            (Some(c), ErrorCode::NotJoined) if *c != Command::Register => {
+                vec![self.num("451", ["You have not registered"])]
+            }
+            (Some(Command::Register), ErrorCode::UsernameTaken) => {
+                self.st.registering = false;
+                let nick = self.attempted_nick(message);
+                vec![numeric(&self.server.name, "*", "433", [nick.as_str(), "Nickname is already in use"])]
+            }
+            (Some(Command::Register), ErrorCode::InvalidUsername) => {
+                self.st.registering = false;
+                vec![numeric(&self.server.name, "*", "432", ["*", "Erroneous nickname"])]
+            }
+            // Later steps of a registration that failed say nothing more.
+            (Some(Command::Register), _) => Vec::new(),
+            (Some(Command::Nick { new }), ErrorCode::UsernameTaken) => {
+                vec![self.num("433", [new.as_str(), "Nickname is already in use"])]
+            }
+            (Some(Command::Nick { new }), _) => {
+                vec![self.num("432", [new.as_str(), "Erroneous nickname"])]
+            }
+            (Some(Command::Join { channels, current, .. }), _) => {
+                let chan = channels.get(*current).cloned().unwrap_or_default();
+                if let Some(p) = token.and_then(|t| self.st.pending.get_mut(&t)) {
+                    if let Command::Join { skip_names, .. } = &mut p.command {
+                        *skip_names = true;
+                    }
+                }
+                match code {
+                    ErrorCode::TooManyRooms => {
+                        vec![self.num("405", [chan.as_str(), "You have joined too many channels"])]
+                    }
+                    ErrorCode::InvalidRoomName => {
+                        vec![self.num("403", [chan.as_str(), "No such channel"])]
+                    }
+                    // The names request after a refused join.
+                    ErrorCode::UnknownRoom => Vec::new(),
+                    _ => vec![self.fail("JOIN", code, message)],
+                }
+            }
+            (Some(Command::Privmsg { target }), _) => {
+                let lines = match code {
+                    ErrorCode::UnknownUser => {
+                        vec![self.num("401", [target.as_str(), "No such nick/channel"])]
+                    }
+                    ErrorCode::UnknownRoom | ErrorCode::InvalidRoomName => {
+                        vec![self.num("403", [target.as_str(), "No such channel"])]
+                    }
+                    ErrorCode::NotInRoom => {
+                        vec![self.num("404", [target.as_str(), "Cannot send to channel"])]
+                    }
+                    ErrorCode::InvalidUsername => {
+                        vec![self.num("401", [target.as_str(), "No such nick/channel"])]
+                    }
+                    ErrorCode::EmptyContent => vec![self.num("412", ["No text to send"])],
+                    _ => vec![self.fail("PRIVMSG", code, message)],
+                };
+                let mut now = self.st.reply(token, lines);
+                if let Some(token) = token {
+                    now.extend(self.st.finish(token, &self.server.name));
+                }
+                return now;
+            }
+            (Some(Command::Part), ErrorCode::NotInRoom) => {
+                vec![self.num("442", [self.room_in(message).as_str(), "You're not on that channel"])]
+            }
+            (Some(Command::Part), _) => {
+                vec![self.num("403", [self.room_in(message).as_str(), "No such channel"])]
+            }
+            (Some(Command::Names { channel }), _) => {
+                vec![self.num("366", [channel.as_str(), "End of /NAMES list"])]
+            }
+            (Some(Command::Who { mask }), _) => {
+                vec![self.num("315", [mask.as_str(), "End of WHO list"])]
+            }
+            (Some(Command::Whois { nick }), _) => vec![
+                self.num("401", [nick.as_str(), "No such nick/channel"]),
+                self.num("318", [nick.as_str(), "End of /WHOIS list"]),
+            ],
+            (Some(Command::Userhost), _) => Vec::new(),
+            (Some(Command::Kick { channel }), code) => match code {
+                ErrorCode::NotAuthorized => {
+                    vec![self.num("482", [channel.as_str(), "You're not channel operator"])]
+                }
+                ErrorCode::TargetNotInRoom => {
+                    let nick = self.attempted_nick(message);
+                    vec![self.num("441", [nick.as_str(), channel.as_str(), "They aren't on that channel"])]
+                }
+                ErrorCode::NotInRoom => {
+                    vec![self.num("442", [channel.as_str(), "You're not on that channel"])]
+                }
+                ErrorCode::UnknownUser => {
+                    let nick = self.attempted_nick(message);
+                    vec![self.num("401", [nick.as_str(), "No such nick/channel"])]
+                }
+                _ => vec![self.num("403", [channel.as_str(), "No such channel"])],
+            },
+            (Some(Command::TopicSet), ErrorCode::NotInRoom) => {
+                vec![self.num("442", [self.room_in(message).as_str(), "You're not on that channel"])]
+            }
+            (Some(Command::TopicSet), ErrorCode::UnknownRoom | ErrorCode::InvalidRoomName) => {
+                vec![self.num("403", [self.room_in(message).as_str(), "No such channel"])]
+            }
+            (Some(Command::ChatHistory { target }), _) => {
+                let line = match code {
+                    ErrorCode::NotInRoom | ErrorCode::UnknownRoom | ErrorCode::InvalidUsername => {
+                        IrcMessage::new(
+                            "FAIL",
+                            ["CHATHISTORY", "INVALID_TARGET", "*", target.as_str(), message],
+                        )
+                        .with_source(self.server.name.as_str())
+                    }
+                    _ => self.fail("CHATHISTORY", code, message),
+                };
+                return self.reply_and_finish(token, vec![line]);
+            }
+            (Some(c), _) => vec![self.fail(command_name(c), code, message)],
+            (None, _) => vec![IrcMessage::new("NOTICE", [self.st.nick.clone(), message.to_string()])
+                .with_source(self.server.name.as_str())],
+        };
+        self.st.reply(token, lines)
+    }
+
+    /// An IRCv3 standard reply for errors with no numeric of their own.
+    fn fail(&self, command: &str, code: ErrorCode, message: &str) -> IrcMessage {
+        IrcMessage::new(
+            "FAIL",
+            [command.to_string(), code.as_str().to_ascii_uppercase(), message.to_string()],
+        )
+        .with_source(self.server.name.as_str())
+    }
+
+    /// The quoted name in one of the hub's sentences (`Nobody named "bob" is online.`).
+    fn attempted_nick(&self, message: &str) -> String {
+        quoted(message).unwrap_or_else(|| "*".into())
+    }
+
+    /// The room a hub sentence names, as a channel.
+    fn room_in(&self, message: &str) -> String {
+        quoted(message)
+            .map(|r| channel(r.trim_start_matches('#')))
+            .unwrap_or_else(|| "*".into())
+    }
+}
+
+/// The first double-quoted word of a sentence.
+fn quoted(message: &str) -> Option<String> {
+    let start = message.find('"')? + 1;
+    let end = message[start..].find('"')? + start;
+    Some(message[start..end].to_string())
+}
+
+fn command_name(command: &Command) -> &'static str {
+    match command {
+        Command::Register => "NICK",
+        Command::Join { .. } => "JOIN",
+        Command::Part => "PART",
+        Command::Names { .. } => "NAMES",
+        Command::Who { .. } => "WHO",
+        Command::Whois { .. } => "WHOIS",
+        Command::Whowas { .. } => "WHOWAS",
+        Command::List { .. } => "LIST",
+        Command::TopicQuery { .. } | Command::TopicSet => "TOPIC",
+        Command::Privmsg { .. } => "PRIVMSG",
+        Command::Notice => "NOTICE",
+        Command::Kick { .. } => "KICK",
+        Command::Away => "AWAY",
+        Command::Nick { .. } => "NICK",
+        Command::Lusers => "LUSERS",
+        Command::ModeQuery { .. } => "MODE",
+        Command::Userhost => "USERHOST",
+        Command::Ison { .. } => "ISON",
+        Command::ChatHistory { .. } => "CHATHISTORY",
+        Command::Ping { .. } => "PING",
+    }
+}
+
+/// The RPL_ISUPPORT tokens.
+pub fn isupport(s: &ServerIdentity) -> Vec<String> {
+    vec![
+        "AWAYLEN=200".into(),
+        "CASEMAPPING=rfc8265".into(),
+        format!("CHANLIMIT=#:{}", s.max_rooms_per_user),
+        "CHANMODES=,,,n".into(),
+        format!("CHANNELLEN={}", validate::MAX_ROOM_CHARS + 1),
+        "CHANTYPES=#".into(),
+        format!("CHATHISTORY={}", s.history_page_max),
+        "KICKLEN=300".into(),
+        "LINELEN=512".into(),
+        "MODES=1".into(),
+        "MSGREFTYPES=msgid".into(),
+        format!("NETWORK={}", s.network),
+        format!("NICKLEN={}", validate::MAX_USERNAME_CHARS),
+        "PREFIX=(o)@".into(),
+        "SAFELIST".into(),
+        "TARGMAX=JOIN:,KICK:1,LIST:,NAMES:1,NOTICE:4,PART:,PRIVMSG:4,WHOIS:1".into(),
+        format!("TOPICLEN={}", s.max_topic_bytes),
+        "USERLEN=11".into(),
+        "UTF8ONLY".into(),
+    ]
+}

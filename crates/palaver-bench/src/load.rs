@@ -118,6 +118,28 @@ struct Joined {
     writer: OwnedWriteHalf,
 }
 
+/// Opens a connection, trying afresh every 2 s for up to 30 s. A server with a short listen
+/// backlog (ngIRCd's is 10) drops SYNs when hundreds connect at once, and the kernel retries a
+/// dropped SYN only after 1, 3, 7, 15, 31 s: waiting on that back-off left clients unjoined after
+/// 30 s while the server was idle.
+async fn connect(addr: &str) -> std::io::Result<TcpStream> {
+    for _ in 0..15 {
+        if let Ok(result) =
+            tokio::time::timeout(Duration::from_secs(2), TcpStream::connect(addr)).await
+        {
+            return result;
+        }
+    }
+    Err(std::io::Error::new(
+        std::io::ErrorKind::TimedOut,
+        "connect timed out (15 attempts of 2 s)",
+    ))
+}
+
+/// Connects and joins. A connection that the server has not welcomed within 20 s fails (and is
+/// tried again by the caller): under a connection storm a server whose accept queue is full drops
+/// the handshake's last ACK, and the connection, established for the client, never reaches the
+/// server.
 async fn connect_and_join(
     addr: &str,
     name: &str,
@@ -125,11 +147,25 @@ async fn connect_and_join(
     buffer: usize,
     protocol: Protocol,
 ) -> anyhow::Result<Joined> {
-    if protocol == Protocol::Irc {
-        return irc_connect_and_join(addr, name, room, buffer).await;
-    }
-    let stream = TcpStream::connect(addr).await?;
+    let stream = connect(addr).await?;
     stream.set_nodelay(true)?;
+    let join = async {
+        match protocol {
+            Protocol::Native => native_join(stream, name, room, buffer).await,
+            Protocol::Irc => irc_join(stream, name, room, buffer).await,
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(20), join)
+        .await
+        .unwrap_or_else(|_| anyhow::bail!("not welcomed within 20 s of connecting"))
+}
+
+async fn native_join(
+    stream: TcpStream,
+    name: &str,
+    room: &str,
+    buffer: usize,
+) -> anyhow::Result<Joined> {
     let (read, mut write) = stream.into_split();
     let join = format!("{{\"type\":\"join\",\"username\":\"{name}\",\"rooms\":[\"{room}\"]}}\n");
     write.write_all(join.as_bytes()).await?;
@@ -155,14 +191,12 @@ async fn connect_and_join(
 /// Registers as `name` on an IRC server, joins `#room` and returns once the server has sent the
 /// channel's RPL_ENDOFNAMES (366). Pings are answered; an `ERROR` or an error numeric (400-599)
 /// fails the join with the server's line.
-async fn irc_connect_and_join(
-    addr: &str,
+async fn irc_join(
+    stream: TcpStream,
     name: &str,
     room: &str,
     buffer: usize,
 ) -> anyhow::Result<Joined> {
-    let stream = TcpStream::connect(addr).await?;
-    stream.set_nodelay(true)?;
     let (read, mut write) = stream.into_split();
     let hello = format!("NICK {name}\r\nUSER {name} 0 * :bench\r\n");
     write.write_all(hello.as_bytes()).await?;
@@ -417,23 +451,17 @@ pub async fn run(addr: &str, spec: &LoadSpec, progress: Arc<Progress>) -> Outcom
             let name = format!("b{i}");
             let mut attempt = 0;
             loop {
-                match tokio::time::timeout(
-                    Duration::from_secs(30),
-                    connect_and_join(&addr, &name, &room, buffer, protocol),
-                )
-                .await
-                {
-                    Ok(Ok(joined)) => {
+                // Each attempt: up to 30 s to connect, then 20 s to be welcomed.
+                match connect_and_join(&addr, &name, &room, buffer, protocol).await {
+                    Ok(joined) => {
                         progress.joined.fetch_add(1, Ordering::Relaxed);
                         return Ok(joined);
                     }
-                    Ok(Err(e)) if attempt < 3 => {
+                    Err(_) if attempt < 3 => {
                         attempt += 1;
-                        let _ = e;
                         tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
                     }
-                    Ok(Err(e)) => return Err(e.to_string()),
-                    Err(_) => return Err("join timed out".to_string()),
+                    Err(e) => return Err(e.to_string()),
                 }
             }
         }));

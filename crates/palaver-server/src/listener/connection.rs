@@ -67,8 +67,13 @@ pub async fn serve(
             return;
         }
         let writer = tokio::spawn(
-            write_loop(writer, Arc::clone(&queue), control_rx.clone(), json_abort_line)
-                .in_current_span(),
+            write_loop(
+                writer,
+                Arc::clone(&queue),
+                control_rx.clone(),
+                json_abort_line,
+            )
+            .in_current_span(),
         );
         let departure = read_loop(reader, session, &queue, control_rx, &ctx).await;
         tracing::debug!(?departure, "reader finished");

@@ -41,8 +41,17 @@ impl TestServer {
         TestServer { server, _dir: dir }
     }
 
+    /// A server with its IRC listener on a free port too.
+    pub async fn start_irc() -> TestServer {
+        Self::start_with(|c| c.irc_bind = Some("127.0.0.1:0".parse().unwrap())).await
+    }
+
     pub fn addr(&self) -> SocketAddr {
         self.server.local_addr()
+    }
+
+    pub fn irc_addr(&self) -> SocketAddr {
+        self.server.irc_addr().expect("the IRC listener is on")
     }
 
     pub async fn join(&self, name: &str) -> Connection {

@@ -60,7 +60,9 @@ impl CapSet {
 
 /// Looks up a capability by name.
 pub fn find(name: &str) -> Option<Cap> {
-    ALL.iter().copied().find(|c| c.name.eq_ignore_ascii_case(name))
+    ALL.iter()
+        .copied()
+        .find(|c| c.name.eq_ignore_ascii_case(name))
 }
 
 /// `CAP LS` entries. None of the offered capabilities has a value (draft/chathistory's limit

@@ -332,7 +332,7 @@ impl Commands {
                     };
                     match caps::find(name) {
                         // cap-notify cannot be turned off once implied by 302, as the spec says.
-                        Some(cap) if !(cap == caps::CAP_NOTIFY && !on) => changes.push((cap, on)),
+                        Some(cap) if cap != caps::CAP_NOTIFY || on => changes.push((cap, on)),
                         _ => ok = false,
                     }
                 }
@@ -626,10 +626,7 @@ impl Commands {
             None
         };
         let token = self.lock().begin(Command::Who { mask }, label);
-        let mut actions: Vec<Action> = frame
-            .map(|f| Self::request(token, f))
-            .into_iter()
-            .collect();
+        let mut actions: Vec<Action> = frame.map(|f| Self::request(token, f)).into_iter().collect();
         if actions.is_empty() {
             // A mask matching nobody we can name (`*`, `0`, wildcards): the end of an empty list.
             let mask = match &self.lock().pending.get(&token).map(|p| p.command.clone()) {
@@ -761,20 +758,23 @@ impl Commands {
         let msgid = p[2]
             .strip_prefix("msgid=")
             .and_then(|id| id.parse::<u64>().ok());
-        let before = match (sub.as_str(), p[2].as_str(), msgid) {
-            ("LATEST", "*", _) => None,
-            ("BEFORE", _, Some(id)) => Some(id),
-            ("BEFORE", _, None) => {
-                return fail(self, "INVALID_MSGREFTYPE", "Only msgid references are supported")
-            }
-            _ => {
-                return fail(
+        let before =
+            match (sub.as_str(), p[2].as_str(), msgid) {
+                ("LATEST", "*", _) => None,
+                ("BEFORE", _, Some(id)) => Some(id),
+                ("BEFORE", _, None) => {
+                    return fail(
+                        self,
+                        "INVALID_MSGREFTYPE",
+                        "Only msgid references are supported",
+                    )
+                }
+                _ => return fail(
                     self,
                     "INVALID_PARAMS",
                     "Supported: LATEST <target> * <limit> and BEFORE <target> msgid=<id> <limit>",
-                )
-            }
-        };
+                ),
+            };
         let (room, with) = match target.strip_prefix('#') {
             Some(room) => (Some(room.to_string()), None),
             None => (None, Some(target.clone())),
@@ -830,6 +830,11 @@ pub fn motd(server: &ServerIdentity, nick: &str) -> Vec<IrcMessage> {
     for line in &server.motd {
         lines.push(numeric(&server.name, nick, "372", [format!("- {line}")]));
     }
-    lines.push(numeric(&server.name, nick, "376", ["End of /MOTD command."]));
+    lines.push(numeric(
+        &server.name,
+        nick,
+        "376",
+        ["End of /MOTD command."],
+    ));
     lines
 }

@@ -4,9 +4,9 @@
 //! limit (8191 bytes of tags plus 512), so a line without an end never grows a buffer past it;
 //! a longer line, or a body over 512 bytes, is answered with 417 ERR_INPUTTOOLONG. Input may
 //! arrive a byte at a time. Flood control is IRC-style fakelag: a client over its rate is read
-//! more slowly, not refused (IRC clients do not retry refused lines). A connection that is
-//! silent for the ping interval gets a PING and is closed if the interval passes again without
-//! a word; one that has not registered within the join timeout is closed.
+//! more slowly, not refused (IRC clients do not retry refused lines). A registered connection
+//! that is silent for the ping interval gets a PING and is closed if the interval passes again
+//! without a word; one that has not registered within the join timeout is closed.
 //!
 //! The writer is the native listener's: the hub's frames reach the queue already translated.
 
@@ -81,8 +81,13 @@ pub async fn serve(
             return;
         }
         let writer = tokio::spawn(
-            write_loop(writer, Arc::clone(&queue), control_rx.clone(), irc_abort_line)
-                .in_current_span(),
+            write_loop(
+                writer,
+                Arc::clone(&queue),
+                control_rx.clone(),
+                irc_abort_line,
+            )
+            .in_current_span(),
         );
         let commands = Commands::new(server, Arc::clone(&state));
         let mut control = control_rx.clone();
@@ -156,7 +161,11 @@ async fn read_loop(
                 Err(CodecError::InvalidUtf8) => {
                     let fail = IrcMessage::new(
                         "FAIL",
-                        ["*", "INVALID_UTF8", "Your line was not UTF-8 and was dropped; this network is UTF-8 only"],
+                        [
+                            "*",
+                            "INVALID_UTF8",
+                            "Your line was not UTF-8 and was dropped; this network is UTF-8 only",
+                        ],
                     )
                     .with_source(server_name.as_str());
                     if !relay(vec![fail]).await {
@@ -177,7 +186,12 @@ async fn read_loop(
                     continue;
                 }
                 Err(IrcError::InvalidCommand(command)) => {
-                    let line = numeric(&server_name, &nick, "421", [command.as_str(), "Unknown command"]);
+                    let line = numeric(
+                        &server_name,
+                        &nick,
+                        "421",
+                        [command.as_str(), "Unknown command"],
+                    );
                     if !relay(vec![line]).await {
                         return Departure::Disconnected;
                     }
@@ -193,12 +207,16 @@ async fn read_loop(
             };
             for action in commands.handle(message) {
                 let delivered = match action {
-                    Action::Identify(profile) => {
-                        ctx.hub.send(HubMsg::Identify { session, profile }).await.is_ok()
-                    }
-                    Action::Hub(request) => {
-                        ctx.hub.send(HubMsg::Request { session, request }).await.is_ok()
-                    }
+                    Action::Identify(profile) => ctx
+                        .hub
+                        .send(HubMsg::Identify { session, profile })
+                        .await
+                        .is_ok(),
+                    Action::Hub(request) => ctx
+                        .hub
+                        .send(HubMsg::Request { session, request })
+                        .await
+                        .is_ok(),
                     Action::Reply(lines) => relay(lines).await,
                     Action::Quit(lines, reason) => {
                         relay(lines).await;
@@ -232,7 +250,7 @@ async fn read_loop(
                 relay(vec![error]).await;
                 return Departure::Closed(ErrorCode::JoinTimeout);
             }
-            _ = tokio::time::sleep_until(ping_due) => {
+            _ = tokio::time::sleep_until(ping_due), if joined => {
                 if ping_sent {
                     let secs = (ping_interval * 2).as_secs();
                     let error = IrcMessage::new("ERROR", [format!("Closing link: Ping timeout: {secs} seconds")]);

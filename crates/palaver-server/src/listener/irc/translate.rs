@@ -187,12 +187,23 @@ impl Translation<'_> {
                 by,
                 reason,
                 ..
-            } => self.system(&source, out.event(), room, *event, username, new_username, by, reason),
+            } => self.system(
+                &source,
+                out.event(),
+                room,
+                *event,
+                username,
+                new_username,
+                by,
+                reason,
+            ),
             ServerFrame::System { .. } => Vec::new(),
             ServerFrame::Server { message, .. } => {
                 let nick = self.st.nick.clone();
-                vec![IrcMessage::new("NOTICE", [nick, format!("[Announcement] {message}")])
-                    .with_source(self.server.name.as_str())]
+                vec![
+                    IrcMessage::new("NOTICE", [nick, format!("[Announcement] {message}")])
+                        .with_source(self.server.name.as_str()),
+                ]
             }
             ServerFrame::Topic {
                 room,
@@ -226,9 +237,7 @@ impl Translation<'_> {
                 let params: Vec<String> = message.iter().cloned().collect();
                 vec![IrcMessage::new("AWAY", params).with_source(source.as_str())]
             }
-            ServerFrame::Renamed {
-                new, reference, ..
-            } => {
+            ServerFrame::Renamed { new, reference, .. } => {
                 let line = IrcMessage::new("NICK", [new.clone()]).with_source(source.as_str());
                 self.st.nick = new.clone();
                 self.st.reply(token_of(reference), vec![line])
@@ -247,7 +256,11 @@ impl Translation<'_> {
                 let line = match by {
                     Some(by) => IrcMessage::new(
                         "KICK",
-                        [channel(room), me, reason.clone().unwrap_or_else(|| by.clone())],
+                        [
+                            channel(room),
+                            me,
+                            reason.clone().unwrap_or_else(|| by.clone()),
+                        ],
                     )
                     .with_source(source.as_str()),
                     None => IrcMessage::new("PART", [channel(room)]).with_source(source.as_str()),
@@ -262,12 +275,13 @@ impl Translation<'_> {
                 reference,
                 ..
             } => {
-                let lines =
-                    self.lusers(*users_online, *max_users_online, *connections, *rooms);
+                let lines = self.lusers(*users_online, *max_users_online, *connections, *rooms);
                 self.st.reply(token_of(reference), lines)
             }
             ServerFrame::Rooms { rooms, reference } => self.rooms(rooms, token_of(reference)),
-            ServerFrame::Users { users, reference, .. } => {
+            ServerFrame::Users {
+                users, reference, ..
+            } => {
                 let token = token_of(reference);
                 let Some(Command::Ison { nicks }) = self.command(token) else {
                     return Vec::new();
@@ -301,10 +315,7 @@ impl Translation<'_> {
                     lines.push(self.num("406", [username.as_str(), "There was no such nickname"]));
                 }
                 for e in entries {
-                    lines.push(self.num(
-                        "314",
-                        [&e.username, &e.ident, &e.host, "*", &e.realname],
-                    ));
+                    lines.push(self.num("314", [&e.username, &e.ident, &e.host, "*", &e.realname]));
                     let left = e.left.clone().unwrap_or_default();
                     lines.push(self.num("312", [&e.username, &self.server.name, &left]));
                 }
@@ -317,7 +328,12 @@ impl Translation<'_> {
                 messages,
                 reference,
                 ..
-            } => self.history(room.as_deref(), with.as_deref(), messages, token_of(reference)),
+            } => self.history(
+                room.as_deref(),
+                with.as_deref(),
+                messages,
+                token_of(reference),
+            ),
             ServerFrame::Ack { reference, id, .. } => {
                 let Some(token) = reference.as_u64() else {
                     return Vec::new();
@@ -478,10 +494,7 @@ impl Translation<'_> {
             lines.push(self.num("253", [unknown.to_string(), "unknown connection(s)".into()]));
         }
         lines.push(self.num("254", [rooms.to_string(), "channels formed".into()]));
-        lines.push(self.num(
-            "255",
-            [format!("I have {users} clients and 0 servers")],
-        ));
+        lines.push(self.num("255", [format!("I have {users} clients and 0 servers")]));
         lines.push(self.num(
             "265",
             [
@@ -501,7 +514,12 @@ impl Translation<'_> {
         lines
     }
 
-    fn joined_room(&mut self, source: &str, room: &RoomInfo, token: Option<u64>) -> Vec<IrcMessage> {
+    fn joined_room(
+        &mut self,
+        source: &str,
+        room: &RoomInfo,
+        token: Option<u64>,
+    ) -> Vec<IrcMessage> {
         let key = validate::fold(&room.name);
         let fresh = self.st.channels.insert(key);
         if let Some(Command::Join { skip_names, .. }) = token
@@ -544,9 +562,9 @@ impl Translation<'_> {
                 let mut lines = vec![self.num("321", ["Channel", "Users  Name"])];
                 for r in rooms {
                     let wanted = only.as_ref().is_none_or(|names| {
-                        names
-                            .iter()
-                            .any(|n| validate::fold(n.trim_start_matches('#')) == validate::fold(&r.name))
+                        names.iter().any(|n| {
+                            validate::fold(n.trim_start_matches('#')) == validate::fold(&r.name)
+                        })
                     });
                     if wanted {
                         lines.push(self.num(
@@ -617,7 +635,12 @@ impl Translation<'_> {
         lines
     }
 
-    fn who(&mut self, room: Option<&str>, users: &[UserInfo], token: Option<u64>) -> Vec<IrcMessage> {
+    fn who(
+        &mut self,
+        room: Option<&str>,
+        users: &[UserInfo],
+        token: Option<u64>,
+    ) -> Vec<IrcMessage> {
         let lines = match self.command(token) {
             Some(Command::Join { skip_names, .. }) => {
                 if skip_names {
@@ -686,7 +709,11 @@ impl Translation<'_> {
         }
         lines.push(self.num(
             "312",
-            [nick, &self.server.name, &format!("{} chat server", self.server.network)],
+            [
+                nick,
+                &self.server.name,
+                &format!("{} chat server", self.server.network),
+            ],
         ));
         if let Some(away) = &u.away {
             lines.push(self.num("301", [nick, away]));
@@ -725,8 +752,11 @@ impl Translation<'_> {
         let mut lines = Vec::new();
         if let Some(id) = &batch {
             lines.push(
-                IrcMessage::new("BATCH", [format!("+{id}"), "chathistory".into(), target.clone()])
-                    .with_source(self.server.name.as_str()),
+                IrcMessage::new(
+                    "BATCH",
+                    [format!("+{id}"), "chathistory".into(), target.clone()],
+                )
+                .with_source(self.server.name.as_str()),
             );
         }
         for m in messages {
@@ -808,7 +838,10 @@ impl Translation<'_> {
                 | ErrorCode::ServerShuttingDown
         );
         if fatal {
-            return vec![IrcMessage::new("ERROR", [format!("Closing link: {message}")])];
+            return vec![IrcMessage::new(
+                "ERROR",
+                [format!("Closing link: {message}")],
+            )];
         }
         let lines = match (&command, code) {
             (Some(Command::Notice), _) => Vec::new(),
@@ -819,11 +852,21 @@ impl Translation<'_> {
             (Some(Command::Register), ErrorCode::UsernameTaken) => {
                 self.st.registering = false;
                 let nick = self.attempted_nick(message);
-                vec![numeric(&self.server.name, "*", "433", [nick.as_str(), "Nickname is already in use"])]
+                vec![numeric(
+                    &self.server.name,
+                    "*",
+                    "433",
+                    [nick.as_str(), "Nickname is already in use"],
+                )]
             }
             (Some(Command::Register), ErrorCode::InvalidUsername) => {
                 self.st.registering = false;
-                vec![numeric(&self.server.name, "*", "432", ["*", "Erroneous nickname"])]
+                vec![numeric(
+                    &self.server.name,
+                    "*",
+                    "432",
+                    ["*", "Erroneous nickname"],
+                )]
             }
             // Later steps of a registration that failed say nothing more.
             (Some(Command::Register), _) => Vec::new(),
@@ -833,7 +876,12 @@ impl Translation<'_> {
             (Some(Command::Nick { new }), _) => {
                 vec![self.num("432", [new.as_str(), "Erroneous nickname"])]
             }
-            (Some(Command::Join { channels, current, .. }), _) => {
+            (
+                Some(Command::Join {
+                    channels, current, ..
+                }),
+                _,
+            ) => {
                 let chan = channels.get(*current).cloned().unwrap_or_default();
                 if let Some(p) = token.and_then(|t| self.st.pending.get_mut(&t)) {
                     if let Command::Join { skip_names, .. } = &mut p.command {
@@ -876,7 +924,10 @@ impl Translation<'_> {
                 return now;
             }
             (Some(Command::Part), ErrorCode::NotInRoom) => {
-                vec![self.num("442", [self.room_in(message).as_str(), "You're not on that channel"])]
+                vec![self.num(
+                    "442",
+                    [self.room_in(message).as_str(), "You're not on that channel"],
+                )]
             }
             (Some(Command::Part), _) => {
                 vec![self.num("403", [self.room_in(message).as_str(), "No such channel"])]
@@ -898,7 +949,14 @@ impl Translation<'_> {
                 }
                 ErrorCode::TargetNotInRoom => {
                     let nick = self.attempted_nick(message);
-                    vec![self.num("441", [nick.as_str(), channel.as_str(), "They aren't on that channel"])]
+                    vec![self.num(
+                        "441",
+                        [
+                            nick.as_str(),
+                            channel.as_str(),
+                            "They aren't on that channel",
+                        ],
+                    )]
                 }
                 ErrorCode::NotInRoom => {
                     vec![self.num("442", [channel.as_str(), "You're not on that channel"])]
@@ -910,7 +968,10 @@ impl Translation<'_> {
                 _ => vec![self.num("403", [channel.as_str(), "No such channel"])],
             },
             (Some(Command::TopicSet), ErrorCode::NotInRoom) => {
-                vec![self.num("442", [self.room_in(message).as_str(), "You're not on that channel"])]
+                vec![self.num(
+                    "442",
+                    [self.room_in(message).as_str(), "You're not on that channel"],
+                )]
             }
             (Some(Command::TopicSet), ErrorCode::UnknownRoom | ErrorCode::InvalidRoomName) => {
                 vec![self.num("403", [self.room_in(message).as_str(), "No such channel"])]
@@ -920,7 +981,13 @@ impl Translation<'_> {
                     ErrorCode::NotInRoom | ErrorCode::UnknownRoom | ErrorCode::InvalidUsername => {
                         IrcMessage::new(
                             "FAIL",
-                            ["CHATHISTORY", "INVALID_TARGET", "*", target.as_str(), message],
+                            [
+                                "CHATHISTORY",
+                                "INVALID_TARGET",
+                                "*",
+                                target.as_str(),
+                                message,
+                            ],
                         )
                         .with_source(self.server.name.as_str())
                     }
@@ -929,8 +996,12 @@ impl Translation<'_> {
                 return self.reply_and_finish(token, vec![line]);
             }
             (Some(c), _) => vec![self.fail(command_name(c), code, message)],
-            (None, _) => vec![IrcMessage::new("NOTICE", [self.st.nick.clone(), message.to_string()])
-                .with_source(self.server.name.as_str())],
+            (None, _) => {
+                vec![
+                    IrcMessage::new("NOTICE", [self.st.nick.clone(), message.to_string()])
+                        .with_source(self.server.name.as_str()),
+                ]
+            }
         };
         self.st.reply(token, lines)
     }
@@ -939,7 +1010,11 @@ impl Translation<'_> {
     fn fail(&self, command: &str, code: ErrorCode, message: &str) -> IrcMessage {
         IrcMessage::new(
             "FAIL",
-            [command.to_string(), code.as_str().to_ascii_uppercase(), message.to_string()],
+            [
+                command.to_string(),
+                code.as_str().to_ascii_uppercase(),
+                message.to_string(),
+            ],
         )
         .with_source(self.server.name.as_str())
     }

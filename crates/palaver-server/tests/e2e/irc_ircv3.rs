@@ -1,0 +1,130 @@
+//! IRCv3 capabilities: server-time and message-tags, echo-message, labeled-response with batch,
+//! userhost-in-names, and draft/chathistory served from the same store as native history.
+
+use palaver_client::proto::ServerFrame;
+
+use super::harness::{expect, expect_message, say, TestServer};
+use super::irc_client::{commands, find, Irc};
+
+const ALL: &[&str] = &[
+    "server-time",
+    "message-tags",
+    "echo-message",
+    "labeled-response",
+    "batch",
+    "userhost-in-names",
+    "multi-prefix",
+    "draft/chathistory",
+];
+
+#[tokio::test]
+async fn echo_message_and_labeled_responses() {
+    let server = TestServer::start_irc().await;
+    let mut native = server.join("app").await;
+    let (mut irc, _) = Irc::register(server.irc_addr(), "v3", ALL).await;
+    let (mut plain, _) = Irc::register(server.irc_addr(), "plain", &[]).await;
+    plain.send("JOIN #general").await;
+    plain.sync().await;
+
+    irc.send("@label=j1 JOIN #general").await;
+    let open = irc.message().await;
+    assert_eq!(open.command, "BATCH");
+    assert_eq!(open.tag("label"), Some(Some("j1")));
+    assert_eq!(open.params[1], "labeled-response");
+    let id = open.params[0].trim_start_matches('+').to_string();
+    let rest = irc.until("end of batch", |m| m.command == "BATCH").await;
+    assert_eq!(commands(&rest), ["JOIN", "353", "366", "BATCH"]);
+    assert!(rest[..3]
+        .iter()
+        .all(|m| m.tag("batch") == Some(Some(id.as_str()))));
+    assert_eq!(rest[3].params, [format!("-{id}")]);
+    let names = &rest[1].params[3];
+    assert!(
+        names.contains("v3!~v3@irc.palaver") && names.contains("app!~app@native.palaver"),
+        "{names}"
+    );
+
+    // The echo carries the label, the msgid and the time the others see.
+    irc.send("@label=m1 PRIVMSG #general :echoed").await;
+    let echo = irc.expect("echo", |m| m.command == "PRIVMSG").await;
+    assert_eq!(echo.tag("label"), Some(Some("m1")));
+    assert_eq!(echo.source.as_deref(), Some("v3!~v3@irc.palaver"));
+    let seen = expect_message(&mut native, "echoed").await;
+    assert_eq!(echo.tag("msgid"), Some(Some(seen.id.to_string().as_str())));
+    assert_eq!(echo.tag("time"), Some(Some(seen.timestamp.as_str())));
+    let other = plain.expect("PRIVMSG", |m| m.command == "PRIVMSG").await;
+    assert!(other.tags.is_empty(), "no tags without the caps: {other:?}");
+    // Without echo-message the sender gets nothing back.
+    plain.send("PRIVMSG #general :no echo").await;
+    assert!(find(&plain.sync().await, "PRIVMSG").is_none());
+
+    irc.send("@label=p1 PING :x").await;
+    let pong = irc.expect("PONG", |m| m.command == "PONG").await;
+    assert_eq!(pong.tag("label"), Some(Some("p1")));
+    irc.send("@label=n1 NOTICE nobody :x").await;
+    let ack = irc.expect("ACK", |m| m.command == "ACK").await;
+    assert_eq!(ack.tag("label"), Some(Some("n1")), "no reply becomes ACK");
+    irc.send("@label=w1 WHOIS app").await;
+    let batch = irc.message().await;
+    assert_eq!(
+        (batch.command.as_str(), batch.tag("label")),
+        ("BATCH", Some(Some("w1")))
+    );
+    let rest = irc.until("end", |m| m.command == "BATCH").await;
+    assert_eq!(commands(&rest)[0], "311");
+    irc.send("@label=u1 FROB").await;
+    let unknown = irc.expect("421", |m| m.command == "421").await;
+    assert_eq!(unknown.tag("label"), Some(Some("u1")));
+
+    // A private message echo.
+    irc.send("@label=d1 PRIVMSG app :private").await;
+    let echo = irc.expect("echo", |m| m.command == "PRIVMSG").await;
+    assert_eq!(echo.params, ["app", "private"]);
+    assert_eq!(echo.tag("label"), Some(Some("d1")));
+    expect(
+        &mut native,
+        "dm",
+        |f| matches!(f, ServerFrame::PrivateMessage(m) if m.content == "private"),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn chathistory_reads_the_native_history() {
+    let server = TestServer::start_irc().await;
+    let mut native = server.join("app").await;
+    for i in 0..5 {
+        say(&mut native, &format!("old {i}")).await;
+        expect_message(&mut native, &format!("old {i}")).await;
+    }
+    let (mut irc, _) = Irc::register(server.irc_addr(), "reader", ALL).await;
+    irc.send("JOIN #general").await;
+    irc.sync().await;
+    irc.send("CHATHISTORY LATEST #general * 3").await;
+    let start = irc.expect("BATCH", |m| m.command == "BATCH").await;
+    assert_eq!(start.params[1..], ["chathistory", "#general"]);
+    let batch = irc.until("end", |m| m.command == "BATCH").await;
+    let texts: Vec<&str> = batch
+        .iter()
+        .filter(|m| m.command == "PRIVMSG")
+        .map(|m| m.params[1].as_str())
+        .collect();
+    assert_eq!(texts, ["old 2", "old 3", "old 4"], "oldest first");
+    let first_id = batch[0].tag("msgid").flatten().unwrap().to_string();
+    irc.send(&format!("CHATHISTORY BEFORE #general msgid={first_id} 10"))
+        .await;
+    irc.expect("BATCH", |m| m.command == "BATCH").await;
+    let older = irc.until("end", |m| m.command == "BATCH").await;
+    let texts: Vec<&str> = older
+        .iter()
+        .filter(|m| m.command == "PRIVMSG")
+        .map(|m| m.params[1].as_str())
+        .collect();
+    assert_eq!(texts, ["old 0", "old 1"]);
+    irc.send("CHATHISTORY LATEST #secret * 3").await;
+    let fail = irc.expect("FAIL", |m| m.command == "FAIL").await;
+    assert_eq!(fail.params[..2], ["CHATHISTORY", "INVALID_TARGET"]);
+    irc.send("CHATHISTORY AROUND #general * 3").await;
+    let fail = irc.expect("FAIL", |m| m.command == "FAIL").await;
+    assert_eq!(fail.params[..2], ["CHATHISTORY", "INVALID_PARAMS"]);
+}

@@ -1,0 +1,103 @@
+//! IRC line handling: 512 bytes plus tags, 417 beyond, a line without an end never buffered
+//! past the limit, input a byte at a time, bare LF, and non-UTF-8 refused without harm.
+
+use std::time::Duration;
+
+use tokio::io::AsyncWriteExt;
+
+use palaver_client::proto::ServerFrame;
+
+use super::harness::{expect, TestServer};
+use super::irc_client::{commands, Irc};
+
+#[tokio::test]
+async fn lines_over_512_bytes_get_417_and_the_connection_carries_on() {
+    let server = TestServer::start_irc().await;
+    let mut native = server.join("reader").await;
+    let (mut irc, _) = Irc::register(server.irc_addr(), "writer", &[]).await;
+    irc.send("JOIN #general").await;
+    irc.sync().await;
+    // Exactly 512 bytes with CRLF is allowed.
+    let prefix = "PRIVMSG #general :";
+    let fits = format!("{prefix}{}", "a".repeat(510 - prefix.len()));
+    assert_eq!(fits.len() + 2, 512);
+    irc.send(&fits).await;
+    let long = "a".repeat(510 - prefix.len());
+    expect(
+        &mut native,
+        "the 512-byte line",
+        |f| matches!(f, ServerFrame::Message(m) if m.content == long),
+    )
+    .await;
+    // One byte more is too long.
+    irc.send(&format!("{fits}b")).await;
+    let reply = irc.sync().await;
+    assert_eq!(commands(&reply), ["417"], "{reply:?}");
+    assert_eq!(reply[0].params[0], "writer");
+    // Tags do not count against the 512 (up to their own limit of 8191).
+    irc.send(&format!(
+        "@+example={} PRIVMSG #general :tagged",
+        "t".repeat(4000)
+    ))
+    .await;
+    expect(
+        &mut native,
+        "tagged",
+        |f| matches!(f, ServerFrame::Message(m) if m.content == "tagged"),
+    )
+    .await;
+    // A line of 100 kB without an end: one 417, then the next line works.
+    irc.writer
+        .write_all("x".repeat(100_000).as_bytes())
+        .await
+        .unwrap();
+    irc.send("").await;
+    irc.send("PRIVMSG #general :after the flood").await;
+    let reply = irc.sync().await;
+    assert_eq!(commands(&reply), ["417"], "{reply:?}");
+    expect(
+        &mut native,
+        "after",
+        |f| matches!(f, ServerFrame::Message(m) if m.content == "after the flood"),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn input_fed_byte_by_byte_works() {
+    let server = TestServer::start_irc().await;
+    let mut native = server.join("reader").await;
+    let mut irc = Irc::connect(server.irc_addr()).await;
+    let script = "NICK slow\r\nUSER slow 0 * :Slow Typist\r\nJOIN #general\nPRIVMSG #general :one byte at a time ✓\r\n";
+    for byte in script.as_bytes() {
+        irc.writer.write_all(&[*byte]).await.unwrap();
+        irc.writer.flush().await.unwrap();
+        tokio::time::sleep(Duration::from_micros(200)).await;
+    }
+    let welcome = irc.expect("001", |m| m.command == "001").await;
+    assert_eq!(welcome.params[0], "slow");
+    let m = expect(&mut native, "the message", |f| {
+        matches!(f, ServerFrame::Message(_))
+    })
+    .await;
+    let ServerFrame::Message(m) = m else {
+        unreachable!()
+    };
+    assert_eq!(
+        (m.username.as_str(), m.content.as_str()),
+        ("slow", "one byte at a time ✓")
+    );
+}
+
+#[tokio::test]
+async fn invalid_utf8_is_refused_and_the_connection_carries_on() {
+    let server = TestServer::start_irc().await;
+    let (mut irc, _) = Irc::register(server.irc_addr(), "latin1", &[]).await;
+    irc.writer
+        .write_all(b"PRIVMSG #general :caf\xe9\r\n")
+        .await
+        .unwrap();
+    let reply = irc.sync().await;
+    assert_eq!(commands(&reply), ["FAIL"]);
+    assert_eq!(reply[0].params[..2], ["*", "INVALID_UTF8"]);
+}

@@ -281,8 +281,8 @@ pub fn split_text(text: &str, max: usize) -> Vec<&str> {
             while !rest.is_char_boundary(cut) {
                 cut -= 1;
             }
-            // Prefer to break at a space in the last quarter of the piece.
-            if let Some(space) = rest[..cut].rfind(' ').filter(|s| *s > cut * 3 / 4) {
+            // Prefer to break after a space in the second half of the piece.
+            if let Some(space) = rest[..cut].rfind(" ").filter(|s| *s > cut / 2) {
                 cut = space + 1;
             }
             out.push(&rest[..cut]);

@@ -620,3 +620,173 @@ fn a_room_window_loaded_from_the_store_stops_at_what_was_delivered() {
         "delivered once, live"
     );
 }
+
+#[test]
+fn pong_waits_for_the_messages_sent_before_the_ping() {
+    let (mut hub, mut io) = three_users();
+    send(
+        &mut hub,
+        &mut io,
+        1,
+        json!({"type":"message","content":"one","ref":1}),
+    );
+    send(&mut hub, &mut io, 1, json!({"type":"ping","ref":2}));
+    assert!(
+        io.take(1).is_empty(),
+        "the pong waits behind the message in the store"
+    );
+    settle(&mut hub, &mut io);
+    let types: Vec<String> = io
+        .take(1)
+        .iter()
+        .map(|f| f["type"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(types, ["ack", "message", "pong"]);
+    io.take(2);
+    send(&mut hub, &mut io, 2, json!({"type":"ping"}));
+    assert_eq!(
+        io.types(2),
+        ["pong"],
+        "with nothing in flight it answers at once"
+    );
+}
+
+#[test]
+fn only_a_room_operator_may_kick_and_the_room_is_told() {
+    let (mut hub, mut io) = three_users();
+    // bob creates #den and is its operator; alice and carol join after.
+    send(
+        &mut hub,
+        &mut io,
+        2,
+        json!({"type":"join_room","room":"den"}),
+    );
+    let joined = io.take(2);
+    assert_eq!(joined[0]["operators"], json!(["bob"]));
+    for id in [1, 3] {
+        send(
+            &mut hub,
+            &mut io,
+            id,
+            json!({"type":"join_room","room":"den"}),
+        );
+    }
+    for id in 1..=3 {
+        io.take(id);
+    }
+    send(
+        &mut hub,
+        &mut io,
+        1,
+        json!({"type":"kick","room":"den","username":"carol"}),
+    );
+    assert_eq!(error_code(&io.take(1)).as_deref(), Some("not_authorized"));
+    assert!(io.take(3).is_empty(), "nothing happened to carol");
+    send(
+        &mut hub,
+        &mut io,
+        2,
+        json!({"type":"kick","room":"den","username":"carol","reason":"spam"}),
+    );
+    let carol = io.take(3);
+    assert_eq!(carol[0]["type"], "left_room");
+    assert_eq!(
+        (carol[0]["by"].as_str(), carol[0]["reason"].as_str()),
+        (Some("bob"), Some("spam"))
+    );
+    for id in [1, 2] {
+        let seen = io.take(id);
+        assert_eq!(seen[0]["event"], "kicked");
+        assert_eq!(seen[0]["username"], "carol");
+    }
+    send(
+        &mut hub,
+        &mut io,
+        3,
+        json!({"type":"message","room":"den","content":"back?"}),
+    );
+    assert_eq!(error_code(&io.take(3)).as_deref(), Some("not_in_room"));
+    send(
+        &mut hub,
+        &mut io,
+        2,
+        json!({"type":"kick","room":"den","username":"carol"}),
+    );
+    assert_eq!(
+        error_code(&io.take(2)).as_deref(),
+        Some("target_not_in_room")
+    );
+}
+
+#[test]
+fn rename_away_and_whois() {
+    let (mut hub, mut io) = three_users();
+    send(
+        &mut hub,
+        &mut io,
+        1,
+        json!({"type":"rename","username":"BOB"}),
+    );
+    assert_eq!(error_code(&io.take(1)).as_deref(), Some("username_taken"));
+    send(
+        &mut hub,
+        &mut io,
+        1,
+        json!({"type":"rename","username":"alicia"}),
+    );
+    assert_eq!(io.take(1)[0]["type"], "renamed");
+    let seen = io.take(2);
+    assert_eq!(seen[0]["event"], "renamed");
+    assert_eq!(
+        (
+            seen[0]["username"].as_str(),
+            seen[0]["new_username"].as_str()
+        ),
+        (Some("alice"), Some("alicia"))
+    );
+    // The old name is free, the new one taken.
+    join(&mut hub, &mut io, 4, "alice");
+    send(
+        &mut hub,
+        &mut io,
+        2,
+        json!({"type":"private_message","target":"alicia","content":"hi"}),
+    );
+    settle(&mut hub, &mut io);
+    assert_eq!(io.take(1).last().unwrap()["content"], "hi");
+
+    io.take(3);
+    send(
+        &mut hub,
+        &mut io,
+        1,
+        json!({"type":"away","message":"lunch"}),
+    );
+    assert_eq!(io.take(1)[0]["type"], "away");
+    assert_eq!(
+        io.take(3)[0]["message"],
+        "lunch",
+        "everyone sharing a room is told"
+    );
+    send(
+        &mut hub,
+        &mut io,
+        3,
+        json!({"type":"whois","username":"alicia"}),
+    );
+    let whois = io.take(3);
+    assert_eq!(whois[0]["user"]["away"], "lunch");
+    assert_eq!(whois[0]["user"]["rooms"], json!(["general"]));
+    assert_eq!(whois[0]["user"]["host"], "native.palaver");
+    send(
+        &mut hub,
+        &mut io,
+        3,
+        json!({"type":"whowas","username":"alice"}),
+    );
+    assert_eq!(
+        io.take(3)[0]["entries"],
+        json!([]),
+        "renaming is not leaving"
+    );
+}

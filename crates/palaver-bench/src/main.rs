@@ -88,6 +88,10 @@ struct Args {
     /// Extra payload bytes per message (at most 360 with --protocol irc: lines are 512 bytes).
     #[arg(long, default_value_t = 0)]
     payload: usize,
+    /// Clients connecting and joining at once. ngIRCd's listen backlog is 10: above that, a
+    /// connection storm costs it SYN retries (the bench retries too; joining just takes longer).
+    #[arg(long, default_value_t = 256)]
+    connect_concurrency: usize,
     /// Runs of the scenario (each reported; the summary gives medians).
     #[arg(long, default_value_t = 1)]
     runs: usize,
@@ -145,7 +149,7 @@ fn spec_for(args: &Args, fd_limit: u64) -> LoadSpec {
         },
         payload: args.payload,
         idle_hold: idle,
-        connect_concurrency: 256,
+        connect_concurrency: args.connect_concurrency.max(1),
         timeout: Duration::from_secs(args.timeout),
     }
 }

@@ -69,7 +69,7 @@ pub fn interpret(line: &str, target: &Target) -> Action {
                 (None, Target::Room(room)) => room.clone(),
                 (None, Target::Direct(_)) => return Action::Refuse("Usage: /leave #room".into()),
             };
-            Action::Send(ClientFrame::LeaveRoom { room })
+            Action::Send(ClientFrame::LeaveRoom { room, reason: None })
         }
         "msg" | "query" => match rest.split_once(' ') {
             Some((to, content)) if !content.trim().is_empty() => Action::Private {
@@ -263,7 +263,8 @@ mod tests {
         assert_eq!(
             interpret("/leave", &room()),
             Action::Send(ClientFrame::LeaveRoom {
-                room: "general".into()
+                room: "general".into(),
+                reason: None
             })
         );
         assert_eq!(

@@ -53,6 +53,9 @@ pub enum ClientFrame {
     },
     LeaveRoom {
         room: String,
+        /// Shown to the room's members (IRC's PART reason).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
     },
     /// List rooms with topics and member counts.
     Rooms,
@@ -252,6 +255,7 @@ fn parse_object(mut o: Map<String, Value>) -> Result<ClientFrame, FrameError> {
         },
         "leave_room" => ClientFrame::LeaveRoom {
             room: required_string(&mut o, "room")?,
+            reason: optional_string(&mut o, "reason")?,
         },
         "rooms" => ClientFrame::Rooms,
         "users" => ClientFrame::Users {

@@ -31,6 +31,8 @@ pub enum CodecError {
 #[derive(Debug)]
 pub struct LineDecoder {
     max_line_bytes: usize,
+    /// Refuse lines that are not UTF-8 (on by default).
+    check_utf8: bool,
     /// True while skipping the rest of an oversized line.
     discarding: bool,
     /// How far into the buffer we already looked for a newline, so each byte is scanned once.
@@ -41,9 +43,17 @@ impl LineDecoder {
     pub fn new(max_line_bytes: usize) -> Self {
         Self {
             max_line_bytes,
+            check_utf8: true,
             discarding: false,
             scanned: 0,
         }
+    }
+
+    /// Hands out lines whatever their encoding; the caller checks (the IRC listener names the
+    /// command of a line it refuses for not being UTF-8).
+    pub fn without_utf8_check(mut self) -> Self {
+        self.check_utf8 = false;
+        self
     }
 
     pub fn max_line_bytes(&self) -> usize {
@@ -88,7 +98,7 @@ impl LineDecoder {
                     if line.iter().all(|b| b.is_ascii_whitespace()) {
                         continue;
                     }
-                    if std::str::from_utf8(&line).is_err() {
+                    if self.check_utf8 && std::str::from_utf8(&line).is_err() {
                         return Some(Err(CodecError::InvalidUtf8));
                     }
                     return Some(Ok(line.freeze()));

@@ -107,7 +107,13 @@ impl IrcMessage {
             return Err(IrcError::NoCommand);
         }
         let numeric = command.len() == 3 && command.bytes().all(|b| b.is_ascii_digit());
-        if !numeric && !command.bytes().all(|b| b.is_ascii_alphabetic()) {
+        // Commands are letters (or a numeric); other word characters make an unknown command
+        // (421), anything else an invalid one.
+        if !numeric
+            && !command
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
             return Err(IrcError::InvalidCommand(command.chars().take(32).collect()));
         }
         message.command = command.to_ascii_uppercase();

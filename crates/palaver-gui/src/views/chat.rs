@@ -108,7 +108,7 @@ fn conversations_panel(app: &mut PalaverApp, ui: &mut egui::Ui) {
         chat.select(i);
     }
     if let (Some(room), Some(outbox)) = (leave, &app.outbox) {
-        outbox.send(ClientFrame::LeaveRoom { room });
+        outbox.send(ClientFrame::LeaveRoom { room, reason: None });
     }
 }
 

@@ -16,6 +16,37 @@ pub const MAX_AWAY_BYTES: usize = 200;
 /// The longest kick reason kept, in bytes (IRC's KICKLEN).
 pub const MAX_REASON_BYTES: usize = 300;
 
+/// The most users one `who` with a mask lists.
+const MAX_WHO_MATCHES: usize = 500;
+
+/// Matches `*` (any run) and `?` (one character), as IRC masks do.
+fn glob_match(pattern: &str, text: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    let (mut pi, mut ti) = (0, 0);
+    let (mut star, mut mark) = (None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    while pi < p.len() && p[pi] == '*' {
+        pi += 1;
+    }
+    pi == p.len()
+}
+
 /// At most `max` bytes of `text`, cut at a character boundary.
 pub(super) fn clip(text: &str, max: usize) -> String {
     let mut end = text.len().min(max);
@@ -252,6 +283,19 @@ impl Hub {
                     .collect();
                 (Some(room.name.clone()), users)
             }
+            (None, Some(raw)) if raw.contains(['*', '?']) => {
+                // A mask (`*`, `al*`): everyone whose name matches, up to a bound.
+                let pattern = validate::fold(&raw);
+                let users: Vec<UserInfo> = self
+                    .users
+                    .iter()
+                    .filter(|(key, _)| glob_match(&pattern, key))
+                    .filter_map(|(_, id)| self.sessions.get(id))
+                    .filter_map(|s| self.user_info(s, false))
+                    .take(MAX_WHO_MATCHES)
+                    .collect();
+                (None, users)
+            }
             (None, Some(raw)) => {
                 let found = validate::username(&raw)
                     .ok()
@@ -426,5 +470,18 @@ impl Hub {
             reference,
         };
         self.send_to(session, &frame, io);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glob_match;
+
+    #[test]
+    fn masks_match_like_irc() {
+        assert!(glob_match("*", "anyone"));
+        assert!(glob_match("al*", "alice") && !glob_match("al*", "bob"));
+        assert!(glob_match("?ob", "bob") && !glob_match("?ob", "blob"));
+        assert!(glob_match("*i*e", "alice") && !glob_match("*x*", "alice"));
     }
 }

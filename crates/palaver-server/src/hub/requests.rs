@@ -93,7 +93,9 @@ impl Hub {
                 self.private_message(session, &target, content, reference, io)
             }
             ClientFrame::JoinRoom { room } => self.join_room(session, &room, reference, io),
-            ClientFrame::LeaveRoom { room } => self.leave_room(session, &room, reference, io),
+            ClientFrame::LeaveRoom { room, reason } => {
+                self.leave_room(session, &room, reason, reference, io)
+            }
             ClientFrame::Rooms => {
                 let mut rooms: Vec<_> = self.rooms.values().map(|r| r.info()).collect();
                 rooms.sort_by_cached_key(|r| validate::fold(&r.name));
@@ -524,6 +526,19 @@ impl Hub {
         };
         let (sender, sender_key) = self.user_of(session);
         let (target, target_key) = self.user_of(target_session);
+        let away = self.sessions[&target_session]
+            .user
+            .as_ref()
+            .and_then(|u| u.away.clone());
+        if let Some(message) = away {
+            // The message is still delivered; the sender learns why there may be no answer.
+            let frame = ServerFrame::Away {
+                username: target.clone(),
+                message: Some(message),
+                reference: reference.clone(),
+            };
+            self.send_to(session, &frame, io);
+        }
         let id = self.next_id;
         self.next_id += 1;
         let ts_ms = self.now();
@@ -612,6 +627,19 @@ impl Hub {
             ..SystemNotice::default()
         };
         self.system_to_room(&key, notice, Some(session), io);
+        let away = self.sessions[&session]
+            .user
+            .as_ref()
+            .and_then(|u| u.away.clone());
+        if let (Some(message), Some(source)) = (away, self.address(session)) {
+            // Members learn at once that the newcomer is away (IRC's away-notify on join).
+            let frame = ServerFrame::Away {
+                username: username.clone(),
+                message: Some(message),
+                reference: None,
+            };
+            self.fan_out(&key, &Outgoing::from_user(frame, source), Some(session), io);
+        }
         io.event(HubEvent::RoomJoined {
             username,
             room: room_name,
@@ -622,6 +650,7 @@ impl Hub {
         &mut self,
         session: SessionId,
         raw: &str,
+        reason: Option<String>,
         reference: Option<Value>,
         io: &mut impl HubIo,
     ) {
@@ -639,17 +668,25 @@ impl Hub {
         }
         self.leave_room_quietly(session, &key);
         let room_name = self.rooms[&key].name.clone();
+        let reason = reason
+            .map(|r| super::profile_requests::clip(r.trim(), super::profile_requests::MAX_REASON_BYTES))
+            .filter(|r| !r.is_empty());
         let left = ServerFrame::LeftRoom {
             room: room_name.clone(),
             by: None,
-            reason: None,
+            reason: reason.clone(),
             reference,
         };
         self.send_out(session, &Outgoing::build(left, source.clone(), None), io);
+        let text = match &reason {
+            Some(r) => format!("{username} left #{room_name} ({r})"),
+            None => format!("{username} left #{room_name}"),
+        };
         let notice = SystemNotice {
-            text: format!("{username} left #{room_name}"),
+            text,
             event: Some(SystemEvent::Left),
             username: username.clone(),
+            reason,
             source,
             ..SystemNotice::default()
         };
@@ -720,6 +757,10 @@ impl Hub {
             return self.error_to(session, ErrorCode::ContentTooLong, message, reference, io);
         }
         let topic = topic.trim().to_string();
+        if self.rooms[&key].topic == topic {
+            // Nothing changes, so nobody is told (as IRC servers do).
+            return;
+        }
         let (username, _) = self.user_of(session);
         let source = self.address(session);
         let now = timestamp::now_millis();

@@ -99,5 +99,5 @@ async fn invalid_utf8_is_refused_and_the_connection_carries_on() {
         .unwrap();
     let reply = irc.sync().await;
     assert_eq!(commands(&reply), ["FAIL"]);
-    assert_eq!(reply[0].params[..2], ["*", "INVALID_UTF8"]);
+    assert_eq!(reply[0].params[..2], ["PRIVMSG", "INVALID_UTF8"]);
 }

@@ -122,10 +122,14 @@ impl Commands {
                 let line = self.num("462", ["You may not reregister"]);
                 self.reply(label, vec![line])
             }
-            "PASS" => Vec::new(),
+            "PASS" => self.reply(label, Vec::new()),
             "NICK" => self.nick(p.first(), label),
             "USER" if registered => {
                 let line = self.num("462", ["You may not reregister"]);
+                self.reply(label, vec![line])
+            }
+            "USER" if p[0].is_empty() || p[3].is_empty() => {
+                let line = self.num("461", ["USER", "Not enough parameters"]);
                 self.reply(label, vec![line])
             }
             "USER" => {
@@ -141,7 +145,7 @@ impl Commands {
                 );
                 vec![Self::end(token)]
             }
-            "PONG" => Vec::new(),
+            "PONG" => self.reply(label, Vec::new()),
             "QUIT" => {
                 let reason = p
                     .first()
@@ -179,9 +183,17 @@ impl Commands {
             }
             "WHOWAS" => {
                 let nick = p[0].clone();
-                let token = self
-                    .lock()
-                    .begin(Command::Whowas { nick: nick.clone() }, label);
+                let count = p
+                    .get(1)
+                    .and_then(|c| c.parse::<usize>().ok())
+                    .filter(|c| *c > 0);
+                let token = self.lock().begin(
+                    Command::Whowas {
+                        nick: nick.clone(),
+                        count,
+                    },
+                    label,
+                );
                 vec![
                     Self::request(token, ClientFrame::Whowas { username: nick }),
                     Self::end(token),
@@ -433,7 +445,7 @@ impl Commands {
             let token = self.lock().begin(Command::Part, label);
             let mut actions: Vec<Action> = channels
                 .into_iter()
-                .map(|room| Self::request(token, ClientFrame::LeaveRoom { room }))
+                .map(|room| Self::request(token, ClientFrame::LeaveRoom { room, reason: None }))
                 .collect();
             actions.push(Self::end(token));
             return actions;
@@ -478,6 +490,7 @@ impl Commands {
     }
 
     fn part(&mut self, p: &[String], label: Option<String>) -> Vec<Action> {
+        let reason = p.get(1).filter(|r| !r.is_empty()).cloned();
         let token = self.lock().begin(Command::Part, label);
         let mut actions = Vec::new();
         let mut local = Vec::new();
@@ -487,6 +500,7 @@ impl Commands {
                     token,
                     ClientFrame::LeaveRoom {
                         room: room.to_string(),
+                        reason: reason.clone(),
                     },
                 )),
                 None => local.push(self.num("403", [chan, "No such channel"])),
@@ -611,13 +625,17 @@ impl Commands {
     }
 
     fn who(&mut self, p: &[String], label: Option<String>) -> Vec<Action> {
-        let mask = p.first().cloned().unwrap_or_else(|| "*".into());
+        let mask = p
+            .first()
+            .filter(|m| !m.is_empty() && *m != "0")
+            .cloned()
+            .unwrap_or_else(|| "*".into());
         let frame = if let Some(room) = mask.strip_prefix('#') {
             Some(ClientFrame::Who {
                 room: Some(room.to_string()),
                 username: None,
             })
-        } else if validate::username(&mask).is_ok() {
+        } else if validate::username(&mask).is_ok() || mask.contains(['*', '?']) {
             Some(ClientFrame::Who {
                 room: None,
                 username: Some(mask.clone()),

@@ -131,7 +131,7 @@ async fn read_loop(
     };
     let mut buf = BytesMut::new();
     // Two bytes of slack for the CRLF the decoder strips.
-    let mut decoder = LineDecoder::new(MAX_LINE_BYTES + 2);
+    let mut decoder = LineDecoder::new(MAX_LINE_BYTES + 2).without_utf8_check();
     let mut bucket = TokenBucket::new(ctx.rate_per_second, ctx.rate_burst);
     let register_deadline = Instant::now() + ctx.join_timeout;
     let mut joined = false;
@@ -158,23 +158,32 @@ async fn read_loop(
             let nick = commands.nick_now();
             let parsed = match line {
                 Err(CodecError::FrameTooLarge { .. }) => Err(IrcError::InputTooLong),
-                Err(CodecError::InvalidUtf8) => {
-                    let fail = IrcMessage::new(
-                        "FAIL",
-                        [
-                            "*",
-                            "INVALID_UTF8",
-                            "Your line was not UTF-8 and was dropped; this network is UTF-8 only",
-                        ],
-                    )
-                    .with_source(server_name.as_str());
-                    if !relay(vec![fail]).await {
-                        return Departure::Disconnected;
+                Err(CodecError::InvalidUtf8) => Ok(String::new()),
+                Ok(bytes) => match std::str::from_utf8(&bytes) {
+                    Ok(text) => Ok(text.to_string()),
+                    Err(_) => {
+                        // UTF8ONLY: refused, naming the command (read from a lossy copy).
+                        let lossy = String::from_utf8_lossy(&bytes);
+                        let command = IrcMessage::parse(&lossy)
+                            .map(|m| m.command)
+                            .unwrap_or_else(|_| "*".into());
+                        let fail = IrcMessage::new(
+                            "FAIL",
+                            [
+                                command.as_str(),
+                                "INVALID_UTF8",
+                                "Your line was not UTF-8 and was dropped; this network is UTF-8 only",
+                            ],
+                        )
+                        .with_source(server_name.as_str());
+                        if !relay(vec![fail]).await {
+                            return Departure::Disconnected;
+                        }
+                        continue;
                     }
-                    continue;
-                }
-                Ok(bytes) => IrcMessage::parse(std::str::from_utf8(&bytes).unwrap_or_default()),
+                },
             };
+            let parsed = parsed.and_then(|text| IrcMessage::parse(&text));
             let message = match parsed {
                 Ok(message) => message,
                 Err(IrcError::Empty | IrcError::NoCommand) => continue,

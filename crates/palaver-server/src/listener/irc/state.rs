@@ -57,6 +57,8 @@ pub enum Command {
     },
     Whowas {
         nick: String,
+        /// At most this many entries (WHOWAS's count).
+        count: Option<usize>,
     },
     List {
         only: Option<Vec<String>>,

@@ -177,7 +177,19 @@ impl Translation<'_> {
                 if mine && !to_me && !self.st.caps.has(caps::ECHO_MESSAGE) {
                     return Vec::new();
                 }
-                self.chat_lines(&source, "NOTICE", &to, content, timestamp, None)
+                let lines = self.chat_lines(&source, "NOTICE", &to, content, timestamp, None);
+                if !mine {
+                    return lines;
+                }
+                // Our own notice back: the reply to the oldest NOTICE still open.
+                let token = self
+                    .st
+                    .pending
+                    .iter()
+                    .filter(|(_, p)| p.command == Command::Notice)
+                    .map(|(t, _)| *t)
+                    .min();
+                self.st.reply(token, lines)
             }
             ServerFrame::System {
                 room: Some(room),
@@ -221,6 +233,13 @@ impl Translation<'_> {
                 message,
                 reference,
             } => {
+                if let (false, Some(token), Some(text)) =
+                    (self.st.is_me(username), token_of(reference), message)
+                {
+                    // The answer to messaging someone away: 301, and the message still went.
+                    let line = self.num("301", [username.as_str(), text.as_str()]);
+                    return self.st.reply(Some(token), vec![line]);
+                }
                 if self.st.is_me(username) {
                     let Some(token) = token_of(reference) else {
                         return Vec::new();
@@ -263,7 +282,11 @@ impl Translation<'_> {
                         ],
                     )
                     .with_source(source.as_str()),
-                    None => IrcMessage::new("PART", [channel(room)]).with_source(source.as_str()),
+                    None => {
+                        let mut params = vec![channel(room)];
+                        params.extend(reason.clone());
+                        IrcMessage::new("PART", params).with_source(source.as_str())
+                    }
                 };
                 self.st.reply(token_of(reference), vec![line])
             }
@@ -310,6 +333,11 @@ impl Translation<'_> {
                 entries,
                 reference,
             } => {
+                let count = match self.command(token_of(reference)) {
+                    Some(Command::Whowas { count, .. }) => count.unwrap_or(usize::MAX),
+                    _ => usize::MAX,
+                };
+                let entries = &entries[..entries.len().min(count)];
                 let mut lines = Vec::new();
                 if entries.is_empty() {
                     lines.push(self.num("406", [username.as_str(), "There was no such nickname"]));
@@ -405,7 +433,11 @@ impl Translation<'_> {
         };
         match event {
             SystemEvent::Joined => vec![IrcMessage::new("JOIN", [chan]).with_source(source)],
-            SystemEvent::Left => vec![IrcMessage::new("PART", [chan]).with_source(source)],
+            SystemEvent::Left => {
+                let mut params = vec![chan];
+                params.extend(reason.clone());
+                vec![IrcMessage::new("PART", params).with_source(source)]
+            }
             SystemEvent::Kicked if by.is_some() => {
                 let why = reason.clone().or_else(|| by.clone()).unwrap_or_default();
                 vec![IrcMessage::new("KICK", [chan, username.to_string(), why]).with_source(source)]
@@ -566,7 +598,8 @@ impl Translation<'_> {
                             validate::fold(n.trim_start_matches('#')) == validate::fold(&r.name)
                         })
                     });
-                    if wanted {
+                    // An IRC channel exists while it has members; empty rooms are not listed.
+                    if wanted && r.members > 0 {
                         lines.push(self.num(
                             "322",
                             [channel(&r.name), r.members.to_string(), r.topic.clone()],

@@ -88,6 +88,14 @@ pub enum ClientFrame {
         #[serde(skip_serializing_if = "Option::is_none")]
         target: Option<String>,
     },
+    /// A message of client-only tags and no text (IRC's TAGMSG, e.g. typing notifications) to a
+    /// room or a user: relayed live to IRC clients that asked for message-tags.
+    TagMessage {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        room: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        target: Option<String>,
+    },
     /// Go away with a message, or come back (no message).
     Away {
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -142,6 +150,7 @@ impl ClientFrame {
             ClientFrame::Topic { .. } => "topic",
             ClientFrame::History { .. } => "history",
             ClientFrame::Notice { .. } => "notice",
+            ClientFrame::TagMessage { .. } => "tag_message",
             ClientFrame::Away { .. } => "away",
             ClientFrame::Rename { .. } => "rename",
             ClientFrame::Who { .. } => "who",
@@ -162,6 +171,10 @@ pub struct Request {
     pub frame: ClientFrame,
     #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
     pub reference: Option<Value>,
+    /// IRCv3 client-only tags (`+draft/reply=...`) to relay with a message to those who
+    /// understand them; set by the IRC listener, not part of the native protocol.
+    #[serde(skip)]
+    pub client_tags: Vec<(String, Option<String>)>,
 }
 
 impl Request {
@@ -169,6 +182,7 @@ impl Request {
         Request {
             frame,
             reference: None,
+            client_tags: Vec::new(),
         }
     }
 
@@ -176,6 +190,7 @@ impl Request {
         Request {
             frame,
             reference: Some(reference.into()),
+            client_tags: Vec::new(),
         }
     }
 }
@@ -219,7 +234,11 @@ pub fn parse_request(line: &[u8]) -> Result<Request, FrameError> {
             e.reference = reference.clone();
             e
         })
-        .map(|frame| Request { frame, reference })
+        .map(|frame| Request {
+            frame,
+            reference,
+            client_tags: Vec::new(),
+        })
 }
 
 fn reference(object: &mut Map<String, Value>) -> Result<Option<Value>, FrameError> {
@@ -299,6 +318,10 @@ fn parse_object(mut o: Map<String, Value>) -> Result<ClientFrame, FrameError> {
                 target,
             }
         }
+        "tag_message" => ClientFrame::TagMessage {
+            room: optional_string(&mut o, "room")?,
+            target: optional_string(&mut o, "target")?,
+        },
         "away" => ClientFrame::Away {
             message: optional_string(&mut o, "message")?,
         },

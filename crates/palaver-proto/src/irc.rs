@@ -11,6 +11,8 @@
 pub const MAX_LINE_BYTES: usize = 8191 + 510;
 /// Longest message body (everything after the tags), excluding CRLF.
 pub const MAX_BODY_BYTES: usize = 510;
+/// Longest tag section a client may send, with `@` and the trailing space.
+pub const MAX_CLIENT_TAGS_BYTES: usize = 4096;
 /// Most parameters a message may carry.
 pub const MAX_PARAMS: usize = 15;
 
@@ -85,7 +87,9 @@ impl IrcMessage {
         let mut message = IrcMessage::default();
         if let Some(tagged) = rest.strip_prefix('@') {
             let (tags, after) = tagged.split_once(' ').ok_or(IrcError::NoCommand)?;
-            if tags.len() + 2 > 8191 {
+            // Tags a client sends are limited to 4094 bytes (4096 with `@` and the space); the
+            // 8191 of the specification include the server's own.
+            if tags.len() + 2 > MAX_CLIENT_TAGS_BYTES {
                 return Err(IrcError::TagsTooLong);
             }
             message.tags = parse_tags(tags);
@@ -248,8 +252,13 @@ mod tests {
     fn commands_are_case_insensitive_and_numerics_accepted() {
         assert_eq!(parse("privmsg bob hi").command, "PRIVMSG");
         assert_eq!(parse(":srv 001 alice :Welcome").command, "001");
+        assert_eq!(
+            parse("NO_SUCH-CMD2 x").command,
+            "NO_SUCH-CMD2",
+            "unknown, not invalid"
+        );
         assert!(matches!(
-            IrcMessage::parse("PR1VMSG x"),
+            IrcMessage::parse("PRIV*MSG x"),
             Err(IrcError::InvalidCommand(_))
         ));
         assert_eq!(IrcMessage::parse("   "), Err(IrcError::Empty));

@@ -278,6 +278,15 @@ pub enum ServerFrame {
         content: String,
         timestamp: String,
     },
+    /// Client-only tags without text (IRC's TAGMSG); sent to IRC sessions only.
+    TagMessage {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        room: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        target: Option<String>,
+        username: String,
+        timestamp: String,
+    },
     /// Someone you share a room with (or you) went away (`message`) or came back (no message).
     Away {
         username: String,

@@ -90,6 +90,7 @@ struct Pending {
     target: Option<SessionId>,
     /// The sender's address when it was sent.
     source: Arc<str>,
+    client_tags: Option<outgoing::ClientTags>,
 }
 
 /// A `system` notice to a room's members, with what the frame and IRC's translation need.
@@ -262,6 +263,7 @@ impl Hub {
             debug_assert_eq!(pending.id, message.id, "store reports in id order");
             self.last_fanned = message.id;
             let source = pending.source.clone();
+            let tags = pending.client_tags.clone();
             let ts = timestamp::format_millis(message.ts_ms);
             if let Some(reference) = pending.reference.clone() {
                 let ack = ServerFrame::Ack {
@@ -285,7 +287,7 @@ impl Hub {
                         content: message.content,
                         timestamp: ts,
                     };
-                    let out = Outgoing::from_user(ServerFrame::Message(frame.clone()), source);
+                    let out = Outgoing::message(ServerFrame::Message(frame.clone()), source, tags);
                     self.fan_out(&room_key, &out, None, io);
                     let keep = self.config.history_on_join;
                     if let Some(r) = self.rooms.get_mut(&room_key) {
@@ -318,8 +320,11 @@ impl Hub {
                         timestamp: ts.clone(),
                     };
                     if let Some(t) = target_session {
-                        let out =
-                            Outgoing::from_user(ServerFrame::PrivateMessage(live), source.clone());
+                        let out = Outgoing::message(
+                            ServerFrame::PrivateMessage(live),
+                            source.clone(),
+                            tags.clone(),
+                        );
                         self.send_out(t, &out, io);
                     }
                     let confirmation = ServerFrame::PrivateConfirmation {
@@ -330,11 +335,8 @@ impl Hub {
                         timestamp: ts,
                         reference: pending.reference,
                     };
-                    self.send_out(
-                        pending.origin,
-                        &Outgoing::from_user(confirmation, source),
-                        io,
-                    );
+                    let out = Outgoing::message(confirmation, source, tags);
+                    self.send_out(pending.origin, &out, io);
                     io.event(HubEvent::Private {
                         id: message.id,
                         sender,

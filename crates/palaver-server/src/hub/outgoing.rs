@@ -16,6 +16,9 @@ use bytes::Bytes;
 
 use palaver_proto::{encode_frame, ServerFrame};
 
+/// IRCv3 client-only tags (`+draft/reply=...`) that travel with a message, shared by its copies.
+pub type ClientTags = Arc<[(String, Option<String>)]>;
+
 #[derive(Debug, Clone)]
 pub struct Outgoing(Arc<Inner>);
 
@@ -24,6 +27,8 @@ struct Inner {
     frame: ServerFrame,
     source: Option<Arc<str>>,
     event: Option<u64>,
+    /// Client-only tags that came with a message (IRCv3 message-tags), relayed, never stored.
+    client_tags: Option<ClientTags>,
     json: OnceLock<Bytes>,
 }
 
@@ -42,8 +47,45 @@ impl Outgoing {
             frame,
             source,
             event,
+            client_tags: None,
             json: OnceLock::new(),
         }))
+    }
+
+    /// A frame numbered `event` (a TAGMSG's msgid) with client-only tags.
+    pub fn tagged(
+        frame: ServerFrame,
+        source: Arc<str>,
+        event: u64,
+        client_tags: ClientTags,
+    ) -> Self {
+        Outgoing(Arc::new(Inner {
+            frame,
+            source: Some(source),
+            event: Some(event),
+            client_tags: Some(client_tags),
+            json: OnceLock::new(),
+        }))
+    }
+
+    /// A message from the user at `source`, with the client-only tags it was sent with.
+    pub fn message(
+        frame: ServerFrame,
+        source: Arc<str>,
+        client_tags: Option<ClientTags>,
+    ) -> Self {
+        Outgoing(Arc::new(Inner {
+            frame,
+            source: Some(source),
+            event: None,
+            client_tags,
+            json: OnceLock::new(),
+        }))
+    }
+
+    /// The client-only tags the message was sent with.
+    pub fn client_tags(&self) -> &[(String, Option<String>)] {
+        self.0.client_tags.as_deref().unwrap_or(&[])
     }
 
     pub fn frame(&self) -> &ServerFrame {

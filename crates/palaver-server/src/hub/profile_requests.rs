@@ -57,6 +57,7 @@ pub(super) fn clip(text: &str, max: usize) -> String {
 }
 
 impl Hub {
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn notice(
         &mut self,
         session: SessionId,
@@ -64,6 +65,7 @@ impl Hub {
         room: Option<String>,
         target: Option<String>,
         reference: Option<Value>,
+        client_tags: Option<super::outgoing::ClientTags>,
         io: &mut impl HubIo,
     ) {
         let max = self.config.max_message_bytes;
@@ -94,7 +96,7 @@ impl Hub {
                     content,
                     timestamp: now,
                 };
-                let out = Outgoing::build(frame, source, None);
+                let out = Outgoing::message(frame, source.expect("joined"), client_tags);
                 self.send_out(target_session, &out, io);
                 if target_session != session {
                     self.send_out(session, &out, io);
@@ -112,8 +114,73 @@ impl Hub {
                     content,
                     timestamp: now,
                 };
-                let out = Outgoing::build(frame, source, None);
+                let out = Outgoing::message(frame, source.expect("joined"), client_tags);
                 self.fan_out(&key, &out, None, io);
+            }
+        }
+    }
+
+    /// Relays a TAGMSG to the IRC sessions of a room or to one user, and back to its sender.
+    /// Native clients have nothing to show for tags alone, so they are not sent it.
+    pub(super) fn tag_message(
+        &mut self,
+        session: SessionId,
+        room: Option<String>,
+        target: Option<String>,
+        reference: Option<Value>,
+        client_tags: Option<super::outgoing::ClientTags>,
+        io: &mut impl HubIo,
+    ) {
+        let Some(tags) = client_tags else {
+            return;
+        };
+        let (username, _) = self.user_of(session);
+        let source = self.address(session).expect("joined");
+        let now = timestamp::format_millis(self.now());
+        let seq = self.next_event_seq();
+        let (room_name, recipients): (Option<String>, Vec<SessionId>) = match (&room, &target) {
+            (Some(raw), _) => {
+                let Some(key) = self.member_room(session, raw, &reference, io) else {
+                    return;
+                };
+                let room = &self.rooms[&key];
+                (
+                    Some(room.name.clone()),
+                    room.members.iter().copied().collect(),
+                )
+            }
+            (None, Some(raw)) => {
+                let found = validate::username(raw)
+                    .ok()
+                    .and_then(|n| self.users.get(&validate::fold(&n)).copied());
+                let Some(t) = found else {
+                    let shown: String = raw.chars().take(40).collect();
+                    let message = format!("Nobody named {shown:?} is online.");
+                    return self.error_to(session, ErrorCode::UnknownUser, message, reference, io);
+                };
+                (None, vec![t, session])
+            }
+            (None, None) => return,
+        };
+        let target = match (&room_name, target) {
+            (None, Some(raw)) => validate::username(&raw).ok(),
+            _ => None,
+        };
+        let frame = ServerFrame::TagMessage {
+            room: room_name,
+            target,
+            username,
+            timestamp: now,
+        };
+        let out = Outgoing::tagged(frame, source, seq, tags);
+        let mut seen = BTreeSet::new();
+        for r in recipients {
+            let irc = self
+                .sessions
+                .get(&r)
+                .is_some_and(|s| s.profile.protocol == super::Protocol::Irc);
+            if irc && seen.insert(r) {
+                self.send_out(r, &out, io);
             }
         }
     }

@@ -24,7 +24,13 @@ impl Hub {
         if !self.sessions.contains_key(&session) {
             return;
         }
-        let Request { frame, reference } = request;
+        let Request {
+            frame,
+            reference,
+            client_tags,
+        } = request;
+        let client_tags: Option<super::outgoing::ClientTags> =
+            (!client_tags.is_empty()).then(|| client_tags.into());
         let joined = self.sessions[&session].user.is_some();
         match frame {
             ClientFrame::Ping => {
@@ -87,10 +93,10 @@ impl Hub {
                 );
             }
             ClientFrame::Message { content, room } => {
-                self.public_message(session, content, room, reference, io)
+                self.public_message(session, content, room, reference, client_tags, io)
             }
             ClientFrame::PrivateMessage { target, content } => {
-                self.private_message(session, &target, content, reference, io)
+                self.private_message(session, &target, content, reference, client_tags, io)
             }
             ClientFrame::JoinRoom { room } => self.join_room(session, &room, reference, io),
             ClientFrame::LeaveRoom { room, reason } => {
@@ -115,7 +121,10 @@ impl Hub {
                 content,
                 room,
                 target,
-            } => self.notice(session, content, room, target, reference, io),
+            } => self.notice(session, content, room, target, reference, client_tags, io),
+            ClientFrame::TagMessage { room, target } => {
+                self.tag_message(session, room, target, reference, client_tags, io)
+            }
             ClientFrame::Away { message } => self.set_away(session, message, reference, io),
             ClientFrame::Rename { username } => self.rename(session, &username, reference, io),
             ClientFrame::Who { room, username } => self.who(session, room, username, reference, io),
@@ -448,12 +457,14 @@ impl Hub {
         (user.name.clone(), user.key.clone())
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn public_message(
         &mut self,
         session: SessionId,
         content: String,
         room: Option<String>,
         reference: Option<Value>,
+        client_tags: Option<super::outgoing::ClientTags>,
         io: &mut impl HubIo,
     ) {
         let raw_room = room.unwrap_or_else(|| DEFAULT_ROOM.to_string());
@@ -478,6 +489,7 @@ impl Hub {
             reference,
             target: None,
             source,
+            client_tags,
         });
         io.persist(StoredMessage {
             id,
@@ -492,12 +504,14 @@ impl Hub {
         });
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn private_message(
         &mut self,
         session: SessionId,
         raw_target: &str,
         content: String,
         reference: Option<Value>,
+        client_tags: Option<super::outgoing::ClientTags>,
         io: &mut impl HubIo,
     ) {
         let max = self.config.max_message_bytes;
@@ -549,6 +563,7 @@ impl Hub {
             reference,
             target: Some(target_session),
             source,
+            client_tags,
         });
         io.persist(StoredMessage {
             id,
@@ -669,7 +684,9 @@ impl Hub {
         self.leave_room_quietly(session, &key);
         let room_name = self.rooms[&key].name.clone();
         let reason = reason
-            .map(|r| super::profile_requests::clip(r.trim(), super::profile_requests::MAX_REASON_BYTES))
+            .map(|r| {
+                super::profile_requests::clip(r.trim(), super::profile_requests::MAX_REASON_BYTES)
+            })
             .filter(|r| !r.is_empty());
         let left = ServerFrame::LeftRoom {
             room: room_name.clone(),

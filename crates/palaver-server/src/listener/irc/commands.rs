@@ -84,6 +84,7 @@ impl Commands {
         Action::Hub(Request {
             frame,
             reference: Some(Value::from(token)),
+            client_tags: Vec::new(),
         })
     }
 
@@ -156,8 +157,55 @@ impl Commands {
             }
             "JOIN" => self.join(p, label),
             "PART" => self.part(p, label),
-            "PRIVMSG" | "NOTICE" => self.message(command == "NOTICE", p, label),
-            "TAGMSG" => self.reply(label, Vec::new()),
+            "PRIVMSG" | "NOTICE" => {
+                let client_tags: Vec<(String, Option<String>)> = msg
+                    .tags
+                    .iter()
+                    .filter(|(k, _)| k.starts_with('+'))
+                    .cloned()
+                    .collect();
+                let mut actions = self.message(command == "NOTICE", p, label);
+                for action in &mut actions {
+                    if let Action::Hub(request) = action {
+                        if matches!(
+                            request.frame,
+                            ClientFrame::Message { .. }
+                                | ClientFrame::PrivateMessage { .. }
+                                | ClientFrame::Notice { .. }
+                        ) {
+                            request.client_tags = client_tags.clone();
+                        }
+                    }
+                }
+                actions
+            }
+            "TAGMSG" => {
+                let client_tags: Vec<(String, Option<String>)> = msg
+                    .tags
+                    .iter()
+                    .filter(|(k, _)| k.starts_with('+'))
+                    .cloned()
+                    .collect();
+                let Some(target) = p.first().filter(|t| !t.is_empty()) else {
+                    let line = self.num("411", ["No recipient given (TAGMSG)"]);
+                    return self.reply(label, vec![line]);
+                };
+                let (room, target) = match target.strip_prefix('#') {
+                    Some(room) => (Some(room.to_string()), None),
+                    None => (None, Some(target.clone())),
+                };
+                let token = self.lock().begin(Command::TagMsg, label);
+                let mut request = Request {
+                    frame: ClientFrame::TagMessage { room, target },
+                    reference: Some(Value::from(token)),
+                    client_tags,
+                };
+                if request.client_tags.is_empty() {
+                    // Nothing to relay: just the (labeled) acknowledgement.
+                    request.frame = ClientFrame::Ping;
+                }
+                vec![Action::Hub(request), Self::end(token)]
+            }
             "NAMES" => self.names(p, label),
             "TOPIC" => self.topic(p, label),
             "LIST" => {
@@ -292,6 +340,29 @@ impl Commands {
                 self.reply(label, vec![line])
             }
         }
+    }
+
+    /// The answer to a line that is not UTF-8 (UTF8ONLY): `FAIL <command> INVALID_UTF8`,
+    /// labeled if it was; `lossy` is the line with the bad bytes replaced.
+    pub fn refuse_non_utf8(&self, lossy: &str) -> Vec<Action> {
+        let parsed = IrcMessage::parse(lossy).ok();
+        let command = parsed
+            .as_ref()
+            .map(|m| m.command.clone())
+            .unwrap_or_else(|| "*".into());
+        let label = parsed
+            .as_ref()
+            .and_then(|m| m.tag("label").flatten().map(str::to_string));
+        let fail = IrcMessage::new(
+            "FAIL",
+            [
+                command.as_str(),
+                "INVALID_UTF8",
+                "Your line was not UTF-8 and was dropped; this network is UTF-8 only",
+            ],
+        )
+        .with_source(self.server.name.as_str());
+        self.reply(label, vec![fail])
     }
 
     fn isupport_lines(&self) -> Vec<IrcMessage> {

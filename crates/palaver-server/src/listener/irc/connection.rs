@@ -164,20 +164,12 @@ async fn read_loop(
                     Err(_) => {
                         // UTF8ONLY: refused, naming the command (read from a lossy copy).
                         let lossy = String::from_utf8_lossy(&bytes);
-                        let command = IrcMessage::parse(&lossy)
-                            .map(|m| m.command)
-                            .unwrap_or_else(|_| "*".into());
-                        let fail = IrcMessage::new(
-                            "FAIL",
-                            [
-                                command.as_str(),
-                                "INVALID_UTF8",
-                                "Your line was not UTF-8 and was dropped; this network is UTF-8 only",
-                            ],
-                        )
-                        .with_source(server_name.as_str());
-                        if !relay(vec![fail]).await {
-                            return Departure::Disconnected;
+                        for action in commands.refuse_non_utf8(&lossy) {
+                            if let Action::Reply(lines) = action {
+                                if !relay(lines).await {
+                                    return Departure::Disconnected;
+                                }
+                            }
                         }
                         continue;
                     }

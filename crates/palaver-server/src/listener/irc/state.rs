@@ -71,6 +71,7 @@ pub enum Command {
         target: String,
     },
     Notice,
+    TagMsg,
     Kick {
         channel: String,
     },

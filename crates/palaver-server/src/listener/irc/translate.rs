@@ -34,6 +34,7 @@ impl Translator for IrcWire {
         let lines = Translation {
             server: &self.server,
             st: &mut state,
+            client_tags: out.client_tags(),
         }
         .frame(out);
         encode_lines(&lines)
@@ -55,6 +56,8 @@ fn irc_text(content: &str) -> (bool, &str) {
 struct Translation<'a> {
     server: &'a ServerIdentity,
     st: &'a mut IrcState,
+    /// The client-only tags of the frame being translated.
+    client_tags: &'a [(String, Option<String>)],
 }
 
 impl Translation<'_> {
@@ -62,9 +65,13 @@ impl Translation<'_> {
         numeric(&self.server.name, &self.st.nick, code, params)
     }
 
-    /// Tags for a chat line: `time` with server-time, `msgid` with message-tags.
+    /// Tags for a chat line: `time` with server-time, `msgid` and the sender's client-only tags
+    /// with message-tags.
     fn chat_tags(&self, timestamp: &str, id: Option<u64>) -> Vec<(String, Option<String>)> {
         let mut tags = Vec::new();
+        if self.st.caps.has(caps::MESSAGE_TAGS) {
+            tags.extend(self.client_tags.iter().cloned());
+        }
         if self.st.caps.has(caps::SERVER_TIME) || self.st.caps.has(caps::MESSAGE_TAGS) {
             tags.push(("time".into(), Some(timestamp.to_string())));
         }
@@ -181,15 +188,22 @@ impl Translation<'_> {
                 if !mine {
                     return lines;
                 }
+                // A notice to yourself arrives as a notice, and then as its echo.
+                let mut now = if to_me && self.st.caps.has(caps::ECHO_MESSAGE) {
+                    lines.clone()
+                } else {
+                    Vec::new()
+                };
                 // Our own notice back: the reply to the oldest NOTICE still open.
                 let token = self
                     .st
                     .pending
                     .iter()
-                    .filter(|(_, p)| p.command == Command::Notice)
+                    .filter(|(_, p)| p.command == Command::Notice || p.command == Command::TagMsg)
                     .map(|(t, _)| *t)
                     .min();
-                self.st.reply(token, lines)
+                now.extend(self.st.reply(token, lines));
+                now
             }
             ServerFrame::System {
                 room: Some(room),
@@ -227,6 +241,47 @@ impl Translation<'_> {
                     .with_source(source.as_str());
                 line.tags = self.chat_tags(timestamp, None);
                 vec![line]
+            }
+            ServerFrame::TagMessage {
+                room,
+                target,
+                username,
+                timestamp,
+            } => {
+                if !self.st.caps.has(caps::MESSAGE_TAGS) {
+                    return Vec::new();
+                }
+                let mine = self.st.is_me(username);
+                if mine && !self.st.caps.has(caps::ECHO_MESSAGE) {
+                    return Vec::new();
+                }
+                let to = match (room, target) {
+                    (Some(room), _) => channel(room),
+                    (None, Some(target)) => target.clone(),
+                    (None, None) => return Vec::new(),
+                };
+                let mut tags: Vec<(String, Option<String>)> = self.client_tags.to_vec();
+                tags.push(("time".into(), Some(timestamp.clone())));
+                if let Some(seq) = out.event() {
+                    tags.push(("msgid".into(), Some(format!("t{seq}"))));
+                }
+                let line = IrcMessage {
+                    tags,
+                    source: Some(source.clone()),
+                    command: "TAGMSG".into(),
+                    params: vec![to],
+                };
+                if !mine {
+                    return vec![line];
+                }
+                let token = self
+                    .st
+                    .pending
+                    .iter()
+                    .filter(|(_, p)| p.command == Command::TagMsg)
+                    .map(|(t, _)| *t)
+                    .min();
+                self.st.reply(token, vec![line])
             }
             ServerFrame::Away {
                 username,
@@ -878,6 +933,21 @@ impl Translation<'_> {
         }
         let lines = match (&command, code) {
             (Some(Command::Notice), _) => Vec::new(),
+            (Some(Command::TagMsg), ErrorCode::UnknownUser) => {
+                vec![self.num(
+                    "401",
+                    [
+                        self.attempted_nick(message).as_str(),
+                        "No such nick/channel",
+                    ],
+                )]
+            }
+            (Some(Command::TagMsg), ErrorCode::NotInRoom) => {
+                vec![self.num(
+                    "404",
+                    [self.room_in(message).as_str(), "Cannot send to channel"],
+                )]
+            }
             // A command that followed a registration the hub refused.
             (Some(c), ErrorCode::NotJoined) if *c != Command::Register => {
                 vec![self.num("451", ["You have not registered"])]
@@ -1085,6 +1155,7 @@ fn command_name(command: &Command) -> &'static str {
         Command::TopicQuery { .. } | Command::TopicSet => "TOPIC",
         Command::Privmsg { .. } => "PRIVMSG",
         Command::Notice => "NOTICE",
+        Command::TagMsg => "TAGMSG",
         Command::Kick { .. } => "KICK",
         Command::Away => "AWAY",
         Command::Nick { .. } => "NICK",

@@ -69,11 +69,7 @@ impl Outgoing {
     }
 
     /// A message from the user at `source`, with the client-only tags it was sent with.
-    pub fn message(
-        frame: ServerFrame,
-        source: Arc<str>,
-        client_tags: Option<ClientTags>,
-    ) -> Self {
+    pub fn message(frame: ServerFrame, source: Arc<str>, client_tags: Option<ClientTags>) -> Self {
         Outgoing(Arc::new(Inner {
             frame,
             source: Some(source),

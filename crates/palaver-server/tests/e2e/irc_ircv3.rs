@@ -76,6 +76,18 @@ async fn echo_message_and_labeled_responses() {
     let unknown = irc.expect("421", |m| m.command == "421").await;
     assert_eq!(unknown.tag("label"), Some(Some("u1")));
 
+    // Several targets under one label: one batch with every echo.
+    irc.send("@label=m2 PRIVMSG #general,app :to both").await;
+    let open = irc.expect("BATCH", |m| m.command == "BATCH").await;
+    assert_eq!(open.tag("label"), Some(Some("m2")));
+    let rest = irc.until("end", |m| m.command == "BATCH").await;
+    let targets: Vec<&str> = rest
+        .iter()
+        .filter(|m| m.command == "PRIVMSG")
+        .map(|m| m.params[0].as_str())
+        .collect();
+    assert_eq!(targets, ["#general", "app"]);
+
     // A private message echo.
     irc.send("@label=d1 PRIVMSG app :private").await;
     let echo = irc.expect("echo", |m| m.command == "PRIVMSG").await;

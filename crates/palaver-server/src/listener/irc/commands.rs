@@ -606,7 +606,22 @@ impl Commands {
         let content = palaver_text(text);
         let mut actions = Vec::new();
         let mut label = label;
-        for target in targets.split(',').filter(|t| !t.is_empty()).take(4) {
+        let targets: Vec<&str> = targets
+            .split(',')
+            .filter(|t| !t.is_empty())
+            .take(4)
+            .collect();
+        // One reply for all targets when it must be labeled or covers several targets.
+        let shared = (!notice && (label.is_some() || targets.len() > 1)).then(|| {
+            self.lock().begin(
+                Command::Privmsg {
+                    target: targets.first().copied().unwrap_or_default().to_string(),
+                    closes_on_pong: true,
+                },
+                label.take(),
+            )
+        });
+        for target in targets {
             let room = target.strip_prefix('#').map(str::to_string);
             if notice {
                 let token = self.lock().begin(Command::Notice, label.take());
@@ -625,12 +640,16 @@ impl Commands {
                 actions.push(Self::end(token));
                 continue;
             }
-            let token = self.lock().begin(
-                Command::Privmsg {
-                    target: target.to_string(),
-                },
-                label.take(),
-            );
+            let token = match shared {
+                Some(token) => token,
+                None => self.lock().begin(
+                    Command::Privmsg {
+                        target: target.to_string(),
+                        closes_on_pong: false,
+                    },
+                    label.take(),
+                ),
+            };
             let frame = match room {
                 Some(room) => ClientFrame::Message {
                     content: content.clone(),
@@ -643,6 +662,7 @@ impl Commands {
             };
             actions.push(Self::request(token, frame));
         }
+        actions.extend(shared.map(Self::end));
         actions
     }
 

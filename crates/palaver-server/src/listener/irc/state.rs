@@ -69,6 +69,9 @@ pub enum Command {
     TopicSet,
     Privmsg {
         target: String,
+        /// Several targets or a label: the reply ends at the closing `pong` (after every
+        /// target's ack), not at the first ack.
+        closes_on_pong: bool,
     },
     Notice,
     TagMsg,

@@ -161,9 +161,7 @@ impl Translation<'_> {
                     Vec::new()
                 };
                 let mut now = self.st.reply(token, lines);
-                if let Some(token) = token {
-                    now.extend(self.st.finish(token, &self.server.name));
-                }
+                now.extend(self.finish_message(token));
                 now
             }
             ServerFrame::PrivateConfirmation { .. } => Vec::new(),
@@ -429,7 +427,7 @@ impl Translation<'_> {
                     }
                     Vec::new()
                 } else {
-                    self.st.finish(token, &self.server.name)
+                    self.finish_message(Some(token))
                 }
             }
             ServerFrame::Pong { reference, .. } => {
@@ -461,8 +459,23 @@ impl Translation<'_> {
         };
         let (_, token) = self.st.echo_labels.remove(index).expect("found");
         let mut now = self.st.reply(Some(token), lines);
-        now.extend(self.st.finish(token, &self.server.name));
+        now.extend(self.finish_message(Some(token)));
         now
+    }
+
+    /// Ends a PRIVMSG's reply at its ack, echo or error, unless it waits for its `pong`.
+    fn finish_message(&mut self, token: Option<u64>) -> Vec<IrcMessage> {
+        match (token, self.command(token)) {
+            (
+                Some(_),
+                Some(Command::Privmsg {
+                    closes_on_pong: true,
+                    ..
+                }),
+            )
+            | (None, _) => Vec::new(),
+            (Some(token), _) => self.st.finish(token, &self.server.name),
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1003,27 +1016,27 @@ impl Translation<'_> {
                     _ => vec![self.fail("JOIN", code, message)],
                 }
             }
-            (Some(Command::Privmsg { target }), _) => {
+            (Some(Command::Privmsg { target, .. }), _) => {
+                // With several targets, the hub's sentence names the one at fault.
+                let nick = quoted(message).unwrap_or_else(|| target.clone());
+                let chan = quoted(message)
+                    .map(|r| channel(r.trim_start_matches('#')))
+                    .unwrap_or_else(|| target.clone());
                 let lines = match code {
-                    ErrorCode::UnknownUser => {
-                        vec![self.num("401", [target.as_str(), "No such nick/channel"])]
+                    ErrorCode::UnknownUser | ErrorCode::InvalidUsername => {
+                        vec![self.num("401", [nick.as_str(), "No such nick/channel"])]
                     }
                     ErrorCode::UnknownRoom | ErrorCode::InvalidRoomName => {
-                        vec![self.num("403", [target.as_str(), "No such channel"])]
+                        vec![self.num("403", [chan.as_str(), "No such channel"])]
                     }
                     ErrorCode::NotInRoom => {
-                        vec![self.num("404", [target.as_str(), "Cannot send to channel"])]
-                    }
-                    ErrorCode::InvalidUsername => {
-                        vec![self.num("401", [target.as_str(), "No such nick/channel"])]
+                        vec![self.num("404", [chan.as_str(), "Cannot send to channel"])]
                     }
                     ErrorCode::EmptyContent => vec![self.num("412", ["No text to send"])],
                     _ => vec![self.fail("PRIVMSG", code, message)],
                 };
                 let mut now = self.st.reply(token, lines);
-                if let Some(token) = token {
-                    now.extend(self.st.finish(token, &self.server.name));
-                }
+                now.extend(self.finish_message(token));
                 return now;
             }
             (Some(Command::Part), ErrorCode::NotInRoom) => {

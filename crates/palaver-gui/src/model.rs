@@ -372,11 +372,65 @@ impl ChatModel {
                 self.insert_history(history, None);
                 self.select(i);
             }
-            ServerFrame::LeftRoom { room, .. } => {
+            ServerFrame::LeftRoom {
+                room, by, reason, ..
+            } => {
                 if let Some(i) = self.find(&ConversationId::Room(validate::fold(&room))) {
                     self.conversations.remove(i);
                     self.active = self.active.min(self.conversations.len().saturating_sub(1));
                 }
+                if let Some(by) = by {
+                    let why = reason.map(|r| format!(" ({r})")).unwrap_or_default();
+                    let text = format!("You were removed from #{room} by {by}{why}.");
+                    let i = self.active;
+                    self.push_line(i, local_line(LineKind::Error, text));
+                }
+            }
+            ServerFrame::Notice {
+                room,
+                target,
+                username,
+                content,
+                timestamp: ts,
+            } => {
+                let (index, kind) = match (room, target) {
+                    (Some(room), _) => {
+                        let kind = if username == self.me {
+                            LineKind::Own
+                        } else {
+                            LineKind::Other
+                        };
+                        (self.room(&room), kind)
+                    }
+                    (None, Some(target)) if username == self.me => {
+                        (self.open_direct_quietly(&target), LineKind::PrivateSent)
+                    }
+                    (None, Some(_)) => (
+                        self.open_direct_quietly(&username),
+                        LineKind::PrivateReceived,
+                    ),
+                    (None, None) => return,
+                };
+                let line = Line {
+                    id: None,
+                    ts_ms: timestamp::parse_millis(&ts).unwrap_or_else(timestamp::now_millis),
+                    kind,
+                    author: Some(username),
+                    text: content,
+                    action: false,
+                    mention: false,
+                };
+                self.push_line(index, line);
+            }
+            ServerFrame::Away {
+                username,
+                message: Some(message),
+                reference: Some(_),
+            } if username != self.me => {
+                // The answer to our private message: they may not reply soon.
+                let i = self.open_direct_quietly(&username);
+                let text = format!("{username} is away: {message}");
+                self.push_line(i, local_line(LineKind::System, text));
             }
             ServerFrame::Topic { room, topic, .. } => {
                 let i = self.room(&room);
@@ -736,5 +790,30 @@ mod tests {
         let line = &m.conversations[0].lines[0];
         assert!(line.action);
         assert_eq!(line.text, "waves");
+    }
+
+    #[test]
+    fn notices_from_irc_and_removals_are_shown() {
+        let mut m = ChatModel::new("alice", "x");
+        m.apply(welcome("alice", vec![]));
+        m.apply(Event::Frame(ServerFrame::Notice {
+            room: Some("general".into()),
+            target: None,
+            username: "ircbot".into(),
+            content: "build passed".into(),
+            timestamp: "2026-01-01T00:00:00.000Z".into(),
+        }));
+        let line = m.conversations[0].lines.last().unwrap();
+        assert_eq!(
+            (line.kind, line.author.as_deref(), line.text.as_str()),
+            (LineKind::Other, Some("ircbot"), "build passed")
+        );
+        m.apply(Event::Frame(ServerFrame::LeftRoom {
+            room: "general".into(),
+            by: Some("op".into()),
+            reason: Some("spam".into()),
+            reference: None,
+        }));
+        assert!(m.find(&ConversationId::Room("general".into())).is_none());
     }
 }

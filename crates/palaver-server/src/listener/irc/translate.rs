@@ -963,7 +963,11 @@ impl Translation<'_> {
             }
             // A command that followed a registration the hub refused.
             (Some(c), ErrorCode::NotJoined) if *c != Command::Register => {
-                vec![self.num("451", ["You have not registered"])]
+                let line = self.num("451", ["You have not registered"]);
+                let mut now = self.st.reply(token, vec![line]);
+                // A PRIVMSG has no closing pong to end it.
+                now.extend(self.finish_message(token));
+                return now;
             }
             (Some(Command::Register), ErrorCode::UsernameTaken) => {
                 self.st.registering = false;

@@ -300,7 +300,7 @@ fn main() -> anyhow::Result<()> {
                     .as_ref()
                     .and_then(|s| s.irc_bind.as_ref())
                     .map(|a| format!(" --irc-bind {a}"))
-                    .unwrap_or_default();
+                    .unwrap_or_else(|| " --no-irc".into());
                 eprintln!(
                     "spawned palaver-server on {}{irc} with {}",
                     server.as_ref().map(|s| s.bind.as_str()).unwrap_or(""),
@@ -418,11 +418,29 @@ fn main() -> anyhow::Result<()> {
     if reports.len() > 1 && !args.json {
         let m = |f: &dyn Fn(&Report) -> Option<f64>| median(reports.iter().filter_map(f).collect());
         println!("medians over {} runs:", reports.len());
-        println!("  deliveries/s {:.0}, p99 {:.0} µs, server CPU/delivery {:.0} ns, RSS/client {:.0} bytes",
-            m(&|r| Some(r.outcome.deliveries_per_second)),
-            m(&|r| Some(r.outcome.latency_us_p99 as f64)),
-            m(&|r| r.server_cpu_ns_per_delivery),
-            m(&|r| r.server_rss_bytes_per_client));
+        // A figure no run has (no --server-pid; RSS per client outside `idle`) is left out.
+        let shown = |label: &str, value: f64, unit: &str| {
+            (!value.is_nan()).then(|| format!("{label} {value:.0} {unit}"))
+        };
+        let figures: Vec<String> = [
+            shown(
+                "deliveries/s",
+                m(&|r| Some(r.outcome.deliveries_per_second)),
+                "",
+            ),
+            shown("p99", m(&|r| Some(r.outcome.latency_us_p99 as f64)), "µs"),
+            shown(
+                "server CPU/delivery",
+                m(&|r| r.server_cpu_ns_per_delivery),
+                "ns",
+            ),
+            shown("RSS/client", m(&|r| r.server_rss_bytes_per_client), "bytes"),
+        ]
+        .into_iter()
+        .flatten()
+        .map(|f| f.trim_end().to_string())
+        .collect();
+        println!("  {}", figures.join(", "));
     }
     let failed = reports
         .iter()

@@ -1,6 +1,7 @@
 //! `--spawn-server`: runs a `palaver-server` on a temporary database with the per-connection
 //! limits lifted for load tests, and stops it when the run is over. For an IRC load it also
-//! opens the server's IRC listener (`--irc-bind`) on a free port, and the load goes there.
+//! opens the server's IRC listener (`--irc-bind`) on a free port, and the load goes there; for a
+//! native load the IRC listener is off (`--no-irc`).
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -69,9 +70,12 @@ pub fn spawn(
     let irc_bind = (protocol == Protocol::Irc).then(|| format!("127.0.0.1:{}", ports[1]));
     let binary = server_binary(explicit);
     let mut command = Command::new(&binary);
-    if let Some(irc) = &irc_bind {
-        command.arg("--irc-bind").arg(irc);
-    }
+    match &irc_bind {
+        Some(irc) => command.arg("--irc-bind").arg(irc),
+        // Otherwise the server would open its IRC listener on the fixed default port (6667),
+        // which two spawned servers (or any other IRC server here) cannot share.
+        None => command.arg("--no-irc"),
+    };
     let mut child = command
         .arg("--bind")
         .arg(&bind)

@@ -10,7 +10,7 @@
 //! (a departure, a rename), a number common to all copies ([`Outgoing::event`]) so that it can
 //! announce them once, as IRC's QUIT and NICK are.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use bytes::Bytes;
 
@@ -30,6 +30,8 @@ struct Inner {
     /// Client-only tags that came with a message (IRCv3 message-tags), relayed, never stored.
     client_tags: Option<ClientTags>,
     json: OnceLock<Bytes>,
+    /// Other wire formats' encodings, by a key the wire chooses (see [`Outgoing::cached`]).
+    others: Mutex<Vec<(u32, Bytes)>>,
 }
 
 impl Outgoing {
@@ -49,6 +51,7 @@ impl Outgoing {
             event,
             client_tags: None,
             json: OnceLock::new(),
+            others: Mutex::new(Vec::new()),
         }))
     }
 
@@ -65,6 +68,7 @@ impl Outgoing {
             event: Some(event),
             client_tags: Some(client_tags),
             json: OnceLock::new(),
+            others: Mutex::new(Vec::new()),
         }))
     }
 
@@ -76,6 +80,7 @@ impl Outgoing {
             event: None,
             client_tags,
             json: OnceLock::new(),
+            others: Mutex::new(Vec::new()),
         }))
     }
 
@@ -96,6 +101,19 @@ impl Outgoing {
     /// Shared by the copies of one per-user event sent to several rooms.
     pub fn event(&self) -> Option<u64> {
         self.0.event
+    }
+
+    /// An encoding for another wire format, made once per `key` and shared by every recipient
+    /// that asks with the same key (IRC: one per combination of the capabilities that change
+    /// the line, so a fan-out to a thousand IRC clients formats the line once or twice).
+    pub fn cached(&self, key: u32, encode: impl FnOnce() -> Option<Bytes>) -> Option<Bytes> {
+        let mut others = self.0.others.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, bytes)) = others.iter().find(|(k, _)| *k == key) {
+            return Some(bytes.clone());
+        }
+        let bytes = encode()?;
+        others.push((key, bytes.clone()));
+        Some(bytes)
     }
 
     /// The native wire encoding: one JSON line, encoded on first use.

@@ -31,6 +31,24 @@ pub struct IrcWire {
 impl Translator for IrcWire {
     fn translate(&self, out: &Outgoing) -> Option<Bytes> {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        // Someone else's message reads the same for every client with the same line-changing
+        // capabilities: format it once per fan-out and share the bytes. (Names in hub frames are
+        // the canonical ones, so plain equality tells whether it is ours.)
+        if let ServerFrame::Message(m) = out.frame() {
+            if m.username != state.nick {
+                let key = state.caps.bits_in(&[caps::SERVER_TIME, caps::MESSAGE_TAGS]);
+                let state = &mut *state;
+                return out.cached(key, || {
+                    let lines = Translation {
+                        server: &self.server,
+                        st: state,
+                        client_tags: out.client_tags(),
+                    }
+                    .frame(out);
+                    encode_lines(&lines)
+                });
+            }
+        }
         let lines = Translation {
             server: &self.server,
             st: &mut state,

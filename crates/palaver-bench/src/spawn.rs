@@ -12,6 +12,9 @@ use anyhow::Context;
 use crate::load::Protocol;
 
 /// The flags that lift per-connection limits for load tests (documented in docs/operations.md).
+/// The outbound queues are deeper than the defaults: the unthrottled fan-out produces faster
+/// than the load generator, on the same two cores, can read, and with 8,192 frames a receiver
+/// that fell behind for a moment was (rightly) dropped as a slow consumer in some runs.
 pub const LOAD_TEST_FLAGS: &[&str] = &[
     "--rate-per-second",
     "0",
@@ -20,7 +23,9 @@ pub const LOAD_TEST_FLAGS: &[&str] = &[
     "--max-connections-per-ip",
     "1000000",
     "--outbound-queue",
-    "8192",
+    "32768",
+    "--outbound-queue-bytes",
+    "16777216",
     "--join-timeout-secs",
     "120",
 ];

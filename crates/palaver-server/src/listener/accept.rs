@@ -32,14 +32,20 @@ pub async fn accept_loop(
                         let session = ctx.next_session.fetch_add(1, Ordering::Relaxed);
                         let ctx = Arc::clone(&ctx);
                         let alive = alive.clone();
-                        tokio::spawn(async move {
-                            match kind {
-                                ListenerKind::Native => connection::serve(stream, peer, session, ctx).await,
-                                ListenerKind::Irc => irc::connection::serve(stream, peer, session, ctx).await,
-                            }
-                            drop(permit);
-                            drop(alive);
-                        });
+                        // One task type per protocol: a task holding either future would be as large
+                        // as the larger of the two for every connection.
+                        match kind {
+                            ListenerKind::Native => tokio::spawn(async move {
+                                connection::serve(stream, peer, session, ctx).await;
+                                drop(permit);
+                                drop(alive);
+                            }),
+                            ListenerKind::Irc => tokio::spawn(async move {
+                                irc::connection::serve(stream, peer, session, ctx).await;
+                                drop(permit);
+                                drop(alive);
+                            }),
+                        };
                     }
                     Err(refusal) => {
                         tracing::warn!(%peer, ?refusal, "connection refused");

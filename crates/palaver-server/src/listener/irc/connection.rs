@@ -123,11 +123,15 @@ async fn read_loop(
     ctx: &ListenerContext,
 ) -> Departure {
     let server_name = ctx.irc.identity.name.clone();
-    let relay = |lines: Vec<IrcMessage>| async move {
-        match encode_lines(&lines) {
-            Some(bytes) => ctx.hub.send(HubMsg::Relay { session, bytes }).await.is_ok(),
-            None => true,
-        }
+    // Boxed: the reader's state machine holds a pointer instead of the whole send future, and an
+    // idle connection is that much smaller.
+    let relay = |lines: Vec<IrcMessage>| {
+        Box::pin(async move {
+            match encode_lines(&lines) {
+                Some(bytes) => ctx.hub.send(HubMsg::Relay { session, bytes }).await.is_ok(),
+                None => true,
+            }
+        })
     };
     let mut buf = BytesMut::new();
     // Two bytes of slack for the CRLF the decoder strips.

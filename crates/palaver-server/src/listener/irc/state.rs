@@ -194,6 +194,10 @@ impl IrcState {
         let Some(p) = self.pending.remove(&token) else {
             return Vec::new();
         };
+        if self.pending.is_empty() && self.pending.capacity() > 0 {
+            // An idle connection keeps no table (it matters at tens of thousands of them).
+            self.pending = HashMap::new();
+        }
         let Some(label) = p.label else {
             return p.lines;
         };

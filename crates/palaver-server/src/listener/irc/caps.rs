@@ -50,7 +50,9 @@ impl CapSet {
 
     /// Only the capabilities in `mask`, as a number (a cache key).
     pub fn bits_in(self, mask: &[Cap]) -> u32 {
-        mask.iter().filter(|c| self.has(**c)).fold(0, |acc, c| acc | c.bit)
+        mask.iter()
+            .filter(|c| self.has(**c))
+            .fold(0, |acc, c| acc | c.bit)
     }
 
     /// The enabled capabilities' names, space-separated.

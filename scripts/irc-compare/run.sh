@@ -34,6 +34,7 @@ PALAVER_IRC_PORT=26669
 PALAVER_PORT=27878
 # The same per-connection limits palaver-bench --spawn-server lifts (crates/palaver-bench/src/spawn.rs).
 PALAVER_FLAGS=(--rate-per-second 0 --max-connections 1000000 --max-connections-per-ip 1000000
+    --max-new-connections-per-minute 0
     --outbound-queue 32768 --outbound-queue-bytes 16777216 --join-timeout-secs 120)
 
 die() { echo "run.sh: $*" >&2; exit 1; }

@@ -22,6 +22,8 @@ pub const LOAD_TEST_FLAGS: &[&str] = &[
     "1000000",
     "--max-connections-per-ip",
     "1000000",
+    "--max-new-connections-per-minute",
+    "0",
     "--outbound-queue",
     "32768",
     "--outbound-queue-bytes",

@@ -57,6 +57,33 @@ pub fn fold(name: &str) -> String {
     name.nfc().flat_map(char::to_lowercase).collect()
 }
 
+/// The keys under which names that look alike collide, from the Unicode TS #39 skeleton (each
+/// character replaced by its confusable prototype: Cyrillic `а` by Latin `a`, `I` by `l`, `0` by
+/// `O` ...). The skeleton is case-sensitive and names are not, so there are two: the skeleton
+/// of the lowercased name (`ALICE` is `alice`) and the lowercased skeleton of the name as
+/// written (`aIice`, with a capital i, is `alice`). Two names look alike when any of their keys
+/// are equal; two people online may not have names that look alike.
+pub fn lookalike_keys(name: &str) -> Vec<String> {
+    let nfc: String = name.nfc().collect();
+    let folded: String = nfc.chars().flat_map(char::to_lowercase).collect();
+    let first: String = unicode_security::skeleton(&folded).collect();
+    let written: String = unicode_security::skeleton(&nfc)
+        .flat_map(char::to_lowercase)
+        .collect();
+    let second: String = unicode_security::skeleton(&written).collect();
+    if first == second {
+        vec![first]
+    } else {
+        vec![first, second]
+    }
+}
+
+/// True when two names look alike (see [`lookalike_keys`]).
+pub fn look_alike(a: &str, b: &str) -> bool {
+    let b_keys = lookalike_keys(b);
+    lookalike_keys(a).iter().any(|k| b_keys.contains(k))
+}
+
 /// Checks a message body: not blank, at most `max_bytes` bytes of UTF-8.
 pub fn content(raw: &str, max_bytes: usize) -> Result<(), (ErrorCode, String)> {
     if raw.trim().is_empty() {
@@ -107,6 +134,16 @@ mod tests {
         let decomposed = "Zoe\u{301}"; // e + combining acute
         assert_eq!(username(decomposed).unwrap(), "Zoé");
         assert_eq!(fold(decomposed), fold("ZOÉ"));
+    }
+
+    #[test]
+    fn lookalike_names_share_a_key() {
+        for lookalike in ["aIice", "\u{430}lice", "ALICE", "a\u{217C}ice", "Alice"] {
+            assert!(look_alike(lookalike, "alice"), "{lookalike:?}");
+        }
+        assert!(!look_alike("alicia", "alice"));
+        assert!(!look_alike("bob", "rob"));
+        assert!(look_alike("b0b", "bob"), "digit zero and letter o");
     }
 
     #[test]

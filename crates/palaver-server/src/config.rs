@@ -38,6 +38,8 @@ pub struct ServerConfig {
     pub outbound_queue_bytes: usize,
     pub max_connections: usize,
     pub max_connections_per_ip: usize,
+    /// New connections per minute from one address; 0 = no limit.
+    pub max_new_connections_per_minute: u32,
     pub join_timeout: Duration,
     /// Operations waiting for the store writer before senders are slowed down.
     pub store_queue: usize,
@@ -68,6 +70,7 @@ impl Default for ServerConfig {
             outbound_queue_bytes: 4 * 1024 * 1024,
             max_connections: 10_000,
             max_connections_per_ip: 100,
+            max_new_connections_per_minute: 60,
             join_timeout: Duration::from_secs(10),
             store_queue: 65_536,
             store_batch_max: 4_096,
@@ -171,6 +174,10 @@ pub struct Args {
     #[arg(long, env = "PALAVER_MAX_CONNECTIONS_PER_IP", value_name = "N")]
     pub max_connections_per_ip: Option<usize>,
 
+    /// New connections per minute from one address, 0 for no limit [default: 60].
+    #[arg(long, env = "PALAVER_MAX_NEW_CONNECTIONS_PER_MINUTE", value_name = "N")]
+    pub max_new_connections_per_minute: Option<u32>,
+
     /// Seconds a new connection has to send a valid join [default: 10].
     #[arg(long, env = "PALAVER_JOIN_TIMEOUT_SECS", value_name = "SECS")]
     pub join_timeout_secs: Option<u64>,
@@ -245,6 +252,9 @@ impl Args {
             outbound_queue_bytes: self.outbound_queue_bytes.or(file.outbound_queue_bytes),
             max_connections: self.max_connections.or(file.max_connections),
             max_connections_per_ip: self.max_connections_per_ip.or(file.max_connections_per_ip),
+            max_new_connections_per_minute: self
+                .max_new_connections_per_minute
+                .or(file.max_new_connections_per_minute),
             join_timeout_secs: self.join_timeout_secs.or(file.join_timeout_secs),
             history_on_join: self.history_on_join.or(file.history_on_join),
             history_page_max: self.history_page_max.or(file.history_page_max),
@@ -335,6 +345,9 @@ impl Args {
             max_connections_per_ip: self
                 .max_connections_per_ip
                 .unwrap_or(d.max_connections_per_ip),
+            max_new_connections_per_minute: self
+                .max_new_connections_per_minute
+                .unwrap_or(d.max_new_connections_per_minute),
             join_timeout: self
                 .join_timeout_secs
                 .map(Duration::from_secs)

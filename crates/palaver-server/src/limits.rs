@@ -1,5 +1,7 @@
 //! Limits that keep one client from hurting the others: a token bucket per connection for
-//! rate limiting, and a counter of connections in total and per IP address.
+//! rate limiting, a counter of connections in total and per IP address, and a token bucket per
+//! IP address for new connections (a connection flood from one address is refused at accept,
+//! before it costs a task).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -27,6 +29,12 @@ impl TokenBucket {
         }
     }
 
+    /// True when the bucket has refilled completely (it can be forgotten).
+    fn is_full(&self, now: Instant) -> bool {
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.tokens + elapsed * self.rate >= self.capacity
+    }
+
     /// Takes one token if there is one.
     pub fn try_take(&mut self, now: Instant) -> bool {
         if self.rate <= 0.0 || !self.rate.is_finite() {
@@ -49,6 +57,8 @@ impl TokenBucket {
 pub enum Refusal {
     Total(usize),
     PerIp(usize),
+    /// Too many new connections from one address in the last minute.
+    TooFast(u32),
 }
 
 impl Refusal {
@@ -58,6 +68,9 @@ impl Refusal {
             Refusal::PerIp(n) => {
                 format!("Too many connections from your address (at most {n}); close one first.")
             }
+            Refusal::TooFast(n) => format!(
+                "Too many new connections from your address (at most {n} a minute); wait a little."
+            ),
         }
     }
 }
@@ -66,21 +79,39 @@ impl Refusal {
 struct Counts {
     total: usize,
     per_ip: HashMap<IpAddr, usize>,
+    /// New connections per address, for the per-minute limit.
+    arrivals: HashMap<IpAddr, TokenBucket>,
 }
+
+/// Forget addresses whose arrival bucket is full once this many are tracked.
+const ARRIVALS_SWEEP_AT: usize = 4096;
 
 /// Counts open connections; a [`ConnectionPermit`] gives its slot back when dropped.
 #[derive(Debug)]
 pub struct ConnectionLimiter {
     max_total: usize,
     max_per_ip: usize,
+    /// New connections per minute per address; 0 = no limit.
+    new_per_minute: u32,
     counts: Mutex<Counts>,
 }
 
 impl ConnectionLimiter {
     pub fn new(max_total: usize, max_per_ip: usize) -> Arc<Self> {
+        Self::with_arrival_limit(max_total, max_per_ip, 0)
+    }
+
+    /// Also refuses an address's new connections beyond `new_per_minute` a minute (as a
+    /// burst of that many, refilled evenly over the minute).
+    pub fn with_arrival_limit(
+        max_total: usize,
+        max_per_ip: usize,
+        new_per_minute: u32,
+    ) -> Arc<Self> {
         Arc::new(ConnectionLimiter {
             max_total,
             max_per_ip,
+            new_per_minute,
             counts: Mutex::new(Counts::default()),
         })
     }
@@ -89,6 +120,20 @@ impl ConnectionLimiter {
         let mut counts = self.counts.lock().expect("limiter lock");
         if counts.total >= self.max_total {
             return Err(Refusal::Total(self.max_total));
+        }
+        if self.new_per_minute > 0 {
+            let now = Instant::now();
+            if counts.arrivals.len() >= ARRIVALS_SWEEP_AT {
+                counts.arrivals.retain(|_, bucket| !bucket.is_full(now));
+            }
+            let rate = f64::from(self.new_per_minute) / 60.0;
+            let bucket = counts
+                .arrivals
+                .entry(ip)
+                .or_insert_with(|| TokenBucket::new(rate, self.new_per_minute));
+            if !bucket.try_take(now) {
+                return Err(Refusal::TooFast(self.new_per_minute));
+            }
         }
         let from_ip = counts.per_ip.entry(ip).or_insert(0);
         if *from_ip >= self.max_per_ip {
@@ -163,5 +208,21 @@ mod tests {
         drop(p1);
         let _p4 = limiter.try_acquire(a).unwrap();
         assert_eq!(limiter.open_connections(), 3);
+    }
+
+    #[test]
+    fn arrivals_per_address_are_limited_per_minute() {
+        let limiter = ConnectionLimiter::with_arrival_limit(100, 100, 5);
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        let b: IpAddr = "10.0.0.2".parse().unwrap();
+        // Five new connections (closed at once) are fine; the sixth within the minute is not.
+        for _ in 0..5 {
+            drop(limiter.try_acquire(a).unwrap());
+        }
+        assert_eq!(limiter.try_acquire(a).unwrap_err(), Refusal::TooFast(5));
+        assert!(
+            limiter.try_acquire(b).is_ok(),
+            "other addresses are not affected"
+        );
     }
 }

@@ -109,7 +109,11 @@ impl Server {
 
         let ctx = Arc::new(ListenerContext {
             hub: hub_tx.clone(),
-            limiter: ConnectionLimiter::new(config.max_connections, config.max_connections_per_ip),
+            limiter: ConnectionLimiter::with_arrival_limit(
+                config.max_connections,
+                config.max_connections_per_ip,
+                config.max_new_connections_per_minute,
+            ),
             next_session: AtomicU64::new(1),
             max_frame_bytes: config.hub.max_frame_bytes,
             rate_per_second: config.hub.rate_per_second,

@@ -17,6 +17,8 @@
 pub mod io;
 pub mod outgoing;
 mod profile_requests;
+#[cfg(test)]
+mod properties;
 mod requests;
 pub mod room;
 pub mod session;
@@ -123,6 +125,8 @@ pub struct Hub {
     sessions: FxHashMap<SessionId, Session>,
     /// Folded username -> session.
     users: HashMap<String, SessionId>,
+    /// Look-alike keys of the names online (`validate::lookalike_keys`) -> session.
+    lookalikes: HashMap<String, SessionId>,
     /// Names online as shown, sorted: the welcome lists the first few without sorting everyone.
     names: BTreeSet<String>,
     /// Folded room name -> room.
@@ -150,6 +154,7 @@ impl Hub {
             config,
             sessions: FxHashMap::default(),
             users: HashMap::new(),
+            lookalikes: HashMap::new(),
             names: BTreeSet::new(),
             rooms: HashMap::new(),
             next_id: last_id + 1,
@@ -467,6 +472,7 @@ impl Hub {
             io.close(id, Close::Graceful);
         }
         self.users.clear();
+        self.lookalikes.clear();
         self.names.clear();
         for room in self.rooms.values_mut() {
             room.members.clear();
@@ -591,6 +597,30 @@ impl Hub {
             .map(|u| u.address.clone())
     }
 
+    /// Someone else online whose name looks like `name`, if anyone.
+    fn lookalike_of(&self, name: &str, session: SessionId) -> Option<String> {
+        validate::lookalike_keys(name)
+            .iter()
+            .filter_map(|k| self.lookalikes.get(k))
+            .find(|s| **s != session)
+            .and_then(|s| self.sessions.get(s))
+            .and_then(|s| s.name().map(str::to_string))
+    }
+
+    fn claim_lookalikes(&mut self, name: &str, session: SessionId) {
+        for key in validate::lookalike_keys(name) {
+            self.lookalikes.insert(key, session);
+        }
+    }
+
+    fn release_lookalikes(&mut self, name: &str, session: SessionId) {
+        for key in validate::lookalike_keys(name) {
+            if self.lookalikes.get(&key) == Some(&session) {
+                self.lookalikes.remove(&key);
+            }
+        }
+    }
+
     fn next_event_seq(&mut self) -> u64 {
         self.event_seq += 1;
         self.event_seq
@@ -624,6 +654,7 @@ impl Hub {
             return;
         };
         self.users.remove(&user.key);
+        self.release_lookalikes(&user.name, session);
         self.names.remove(&user.name);
         self.remember_departed(&s.profile, &user);
         let text = match &reason {

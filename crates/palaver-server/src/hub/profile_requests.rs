@@ -255,6 +255,12 @@ impl Hub {
             let message = format!("The username {new:?} is already taken; choose another.");
             return self.error_to(session, ErrorCode::UsernameTaken, message, reference, io);
         }
+        if let Some(other) = self.lookalike_of(&new, session) {
+            let message = format!(
+                "The username {new:?} looks too much like {other:?}, who is online; choose another."
+            );
+            return self.error_to(session, ErrorCode::UsernameTaken, message, reference, io);
+        }
         let s = self.sessions.get_mut(&session).expect("joined");
         let protocol = s.profile.protocol;
         let user = s.user.as_mut().expect("joined");
@@ -265,6 +271,8 @@ impl Hub {
         let rooms = user.rooms.clone();
         self.users.remove(&old_key);
         self.users.insert(new_key, session);
+        self.release_lookalikes(&old, session);
+        self.claim_lookalikes(&new, session);
         self.names.remove(&old);
         self.names.insert(new.clone());
         let seq = self.next_event_seq();

@@ -158,6 +158,12 @@ impl Hub {
             let message = format!("The username {name:?} is already taken; choose another.");
             return self.error_to(session, ErrorCode::UsernameTaken, message, reference, io);
         }
+        if let Some(other) = self.lookalike_of(&name, session) {
+            let message = format!(
+                "The username {name:?} looks too much like {other:?}, who is online; choose another."
+            );
+            return self.error_to(session, ErrorCode::UsernameTaken, message, reference, io);
+        }
         self.ensure_default_room(io);
 
         // The rooms to enter: as asked (default: general), valid, distinct, within the limit.
@@ -196,6 +202,7 @@ impl Hub {
         }
 
         self.users.insert(key.clone(), session);
+        self.claim_lookalikes(&name, session);
         self.names.insert(name.clone());
         self.max_users_online = self.max_users_online.max(self.names.len());
         let mut room_keys = Vec::with_capacity(room_names.len());

@@ -13,8 +13,8 @@ use super::*;
 use crate::store::{ResumeScope, RoomRecord, StoredMessage};
 
 #[derive(Default)]
-struct TestIo {
-    sent: HashMap<SessionId, Vec<Value>>,
+pub(super) struct TestIo {
+    pub(super) sent: HashMap<SessionId, Vec<Value>>,
     closed: Vec<(SessionId, Close)>,
     joined: Vec<SessionId>,
     persisted: Vec<StoredMessage>,
@@ -75,7 +75,7 @@ impl HubIo for TestIo {
 
 impl TestIo {
     /// Frames received by a session since the last call.
-    fn take(&mut self, session: SessionId) -> Vec<Value> {
+    pub(super) fn take(&mut self, session: SessionId) -> Vec<Value> {
         self.sent.remove(&session).unwrap_or_default()
     }
 
@@ -87,20 +87,20 @@ impl TestIo {
     }
 }
 
-fn config() -> HubConfig {
+pub(super) fn config() -> HubConfig {
     HubConfig {
         catch_up_buffer: 8,
         ..HubConfig::default()
     }
 }
 
-fn send(hub: &mut Hub, io: &mut TestIo, session: SessionId, frame: Value) {
+pub(super) fn send(hub: &mut Hub, io: &mut TestIo, session: SessionId, frame: Value) {
     let request = parse_request(frame.to_string().as_bytes()).expect("valid frame");
     hub.request(session, request, io);
 }
 
 /// Plays the store writer: everything persisted is reported stored, in order.
-fn settle(hub: &mut Hub, io: &mut TestIo) {
+pub(super) fn settle(hub: &mut Hub, io: &mut TestIo) {
     let batch = std::mem::take(&mut io.persisted);
     io.stored.extend(batch.iter().cloned());
     hub.stored(batch, io);

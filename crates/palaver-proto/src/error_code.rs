@@ -69,6 +69,7 @@ error_codes! {
     StorageFailed => "storage_failed", "The server could not store that message; it was not sent.";
     NotAuthorized => "not_authorized", "You are not allowed to do that.";
     TargetNotInRoom => "target_not_in_room", "That user is not in that room.";
+    TlsRequired => "tls_required", "This port speaks TLS; connect with TLS.";
 }
 
 impl std::fmt::Display for ErrorCode {

@@ -27,6 +27,8 @@ pub struct ServerConfig {
     /// IRC connections silent this long get a PING; as long again without an answer, they are
     /// closed.
     pub irc_ping_interval: Duration,
+    /// TLS listeners, when a certificate is configured.
+    pub tls: Option<TlsConfig>,
     /// A SQLite file path (`postgres://` URLs are reserved for the PostgreSQL store).
     pub database: String,
     pub hub: HubConfig,
@@ -63,6 +65,7 @@ impl Default for ServerConfig {
                 "Channels are rooms: /join #general to talk with everyone.".into(),
             ],
             irc_ping_interval: Duration::from_secs(120),
+            tls: None,
             database: "palaver.db".into(),
             hub: HubConfig::default(),
             flood_disconnect_after: 30,
@@ -77,6 +80,36 @@ impl Default for ServerConfig {
             shutdown_grace: Duration::from_secs(3),
         }
     }
+}
+
+/// The TLS side of the server.
+#[derive(Debug, Clone)]
+pub struct TlsConfig {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    /// The native protocol over TLS.
+    pub bind: SocketAddr,
+    /// IRC over TLS (when the IRC listener is on).
+    pub irc_bind: Option<SocketAddr>,
+    /// No plain-text listeners at all.
+    pub only: bool,
+}
+
+/// `palaver-server` subcommands (none runs the server).
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// Write a self-signed certificate and key for a first run, and print its fingerprint.
+    GenCert {
+        /// Where to write the certificate.
+        #[arg(long, default_value = "palaver-cert.pem")]
+        cert: PathBuf,
+        /// Where to write the private key.
+        #[arg(long, default_value = "palaver-key.pem")]
+        key: PathBuf,
+        /// Host names and addresses the certificate is for (repeatable).
+        #[arg(long = "name", default_values = ["localhost", "127.0.0.1"])]
+        names: Vec<String>,
+    },
 }
 
 /// Log output format.
@@ -100,6 +133,10 @@ pub enum LogFormat {
 )]
 #[serde(default, deny_unknown_fields)]
 pub struct Args {
+    #[command(subcommand)]
+    #[serde(skip)]
+    pub command: Option<Command>,
+
     /// TOML file with any of these settings (flags and environment variables take precedence).
     #[arg(long, env = "PALAVER_CONFIG", value_name = "FILE")]
     #[serde(skip)]
@@ -133,6 +170,26 @@ pub struct Args {
     /// link [default: 120].
     #[arg(long, env = "PALAVER_IRC_PING_SECS", value_name = "SECS")]
     pub irc_ping_secs: Option<u64>,
+
+    /// PEM certificate (chain) for the TLS listeners; with --tls-key turns TLS on.
+    #[arg(long, env = "PALAVER_TLS_CERT", value_name = "PEM")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key for --tls-cert.
+    #[arg(long, env = "PALAVER_TLS_KEY", value_name = "PEM")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Address of the native protocol over TLS [default: 127.0.0.1:7879].
+    #[arg(long, env = "PALAVER_TLS_BIND", value_name = "ADDR:PORT")]
+    pub tls_bind: Option<String>,
+
+    /// Address of IRC over TLS [default: 127.0.0.1:6697].
+    #[arg(long, env = "PALAVER_IRC_TLS_BIND", value_name = "ADDR:PORT")]
+    pub irc_tls_bind: Option<String>,
+
+    /// Only the TLS listeners: no plain-text port at all.
+    #[arg(long, env = "PALAVER_TLS_ONLY")]
+    pub tls_only: bool,
 
     /// SQLite database file for history and rooms [default: palaver.db].
     #[arg(long, env = "PALAVER_DATABASE", value_name = "PATH")]
@@ -234,7 +291,13 @@ impl Args {
 
     fn or(self, file: Args) -> Args {
         Args {
+            command: self.command,
             config: self.config,
+            tls_cert: self.tls_cert.or(file.tls_cert),
+            tls_key: self.tls_key.or(file.tls_key),
+            tls_bind: self.tls_bind.or(file.tls_bind),
+            irc_tls_bind: self.irc_tls_bind.or(file.irc_tls_bind),
+            tls_only: self.tls_only || file.tls_only,
             bind: self.bind.or(file.bind),
             irc_bind: self.irc_bind.or(file.irc_bind),
             no_irc: self.no_irc || file.no_irc,
@@ -279,6 +342,28 @@ impl Args {
             (_, true) => None,
             (Some(text), false) => Some(resolve_bind(text)?),
             (None, false) => Some("127.0.0.1:6667".parse().expect("valid default address")),
+        };
+        let tls = match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Some(TlsConfig {
+                cert: cert.clone(),
+                key: key.clone(),
+                bind: resolve_bind(self.tls_bind.as_deref().unwrap_or("127.0.0.1:7879"))?,
+                irc_bind: match irc_bind {
+                    Some(_) => Some(resolve_bind(
+                        self.irc_tls_bind.as_deref().unwrap_or("127.0.0.1:6697"),
+                    )?),
+                    None => None,
+                },
+                only: self.tls_only,
+            }),
+            (None, None) => {
+                anyhow::ensure!(
+                    !self.tls_only,
+                    "--tls-only needs a certificate: --tls-cert and --tls-key (palaver-server gen-cert makes one)"
+                );
+                None
+            }
+            _ => anyhow::bail!("TLS needs both --tls-cert and --tls-key"),
         };
         let motd = match &self.motd_file {
             Some(path) => std::fs::read_to_string(path)
@@ -327,6 +412,7 @@ impl Args {
                 .irc_ping_secs
                 .map(|s| Duration::from_secs(s.max(1)))
                 .unwrap_or(d.irc_ping_interval),
+            tls,
             database: self.database.clone().unwrap_or(d.database),
             hub: HubConfig {
                 // The replay leaves at least half the queue free for these (runtime.rs).

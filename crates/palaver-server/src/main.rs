@@ -9,11 +9,14 @@ use anyhow::Context;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-use palaver_server::config::{Args, LogFormat};
+use palaver_server::config::{Args, Command, LogFormat};
 use palaver_server::{Server, ServerHandle};
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse().with_config_file()?;
+    if let Some(Command::GenCert { cert, key, names }) = &args.command {
+        return gen_cert(cert, key, names);
+    }
     init_logging(&args)?;
     let config = args.server_config()?;
     raise_fd_limit();
@@ -36,6 +39,51 @@ fn main() -> anyhow::Result<()> {
     })?;
     // Do not wait for the console thread blocked on stdin.
     runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+    Ok(())
+}
+
+/// Writes a self-signed certificate and key (refusing to overwrite), and prints how to use them.
+fn gen_cert(cert: &std::path::Path, key: &std::path::Path, names: &[String]) -> anyhow::Result<()> {
+    for path in [cert, key] {
+        anyhow::ensure!(
+            !path.exists(),
+            "{} already exists; remove it or choose another path",
+            path.display()
+        );
+    }
+    let (cert_pem, key_pem, fingerprint) = palaver_server::listener::tls::self_signed(names)?;
+    std::fs::write(cert, cert_pem).with_context(|| format!("cannot write {}", cert.display()))?;
+    write_private(key, &key_pem)?;
+    println!(
+        "Wrote {} and {} for {}.",
+        cert.display(),
+        key.display(),
+        names.join(", ")
+    );
+    println!("SHA-256 fingerprint: {fingerprint}");
+    println!(
+        "Start with: palaver-server --tls-cert {} --tls-key {}",
+        cert.display(),
+        key.display()
+    );
+    println!("Clients pin this fingerprint on first use; tell your users to compare it.");
+    Ok(())
+}
+
+/// Writes a file only its owner can read.
+fn write_private(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    file.write_all(text.as_bytes())?;
     Ok(())
 }
 

@@ -23,15 +23,33 @@ use crate::config::ServerConfig;
 use crate::hub::{Hub, UserSummary};
 use crate::limits::ConnectionLimiter;
 use crate::listener::irc::ServerIdentity;
-use crate::listener::{accept::accept_loop, IrcSettings, ListenerContext, ListenerKind};
+use crate::listener::{accept::accept_loop, tls, IrcSettings, ListenerContext, ListenerKind};
 pub use crate::runtime::ServerEvent;
 use crate::runtime::{run_hub, HubMsg, RuntimeIo};
 use crate::store::{self, RoomRecord, StoreWriter};
+
+/// Where a running server listens.
+#[derive(Debug, Clone, Default)]
+pub struct Addresses {
+    pub native: Option<SocketAddr>,
+    pub irc: Option<SocketAddr>,
+    pub native_tls: Option<SocketAddr>,
+    pub irc_tls: Option<SocketAddr>,
+    /// SHA-256 fingerprint of the TLS certificate.
+    pub fingerprint: Option<String>,
+}
+
+async fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen{what} on {addr}"))
+}
 
 /// A running server.
 pub struct Server {
     local_addr: SocketAddr,
     irc_addr: Option<SocketAddr>,
+    addrs: Addresses,
     handle: ServerHandle,
     task: JoinHandle<()>,
 }
@@ -70,22 +88,44 @@ impl Server {
             })
             .await??;
 
-        let listener = TcpListener::bind(config.bind)
-            .await
-            .with_context(|| format!("cannot listen on {}", config.bind))?;
-        let local_addr = listener.local_addr()?;
-        let irc_listener = match config.irc_bind {
-            Some(addr) => Some(
-                TcpListener::bind(addr)
-                    .await
-                    .with_context(|| format!("cannot listen for IRC on {addr}"))?,
-            ),
+        // Every listener: (socket, protocol, TLS or not). Plain ones unless --tls-only.
+        let tls = match &config.tls {
+            Some(t) => {
+                let (acceptor, fingerprint) = tls::load_acceptor(&t.cert, &t.key)?;
+                tracing::info!(%fingerprint, "TLS certificate loaded (SHA-256 fingerprint)");
+                Some((t.clone(), acceptor, fingerprint))
+            }
             None => None,
         };
-        let irc_addr = match &irc_listener {
-            Some(l) => Some(l.local_addr()?),
-            None => None,
-        };
+        let plain = !tls.as_ref().is_some_and(|(t, _, _)| t.only);
+        let mut listeners = Vec::new();
+        let mut addrs = Addresses::default();
+        if plain {
+            let l = bind(config.bind, "").await?;
+            addrs.native = Some(l.local_addr()?);
+            listeners.push((l, ListenerKind::Native, None));
+            if let Some(addr) = config.irc_bind {
+                let l = bind(addr, " for IRC").await?;
+                addrs.irc = Some(l.local_addr()?);
+                listeners.push((l, ListenerKind::Irc, None));
+            }
+        }
+        if let Some((t, acceptor, fingerprint)) = &tls {
+            let l = bind(t.bind, " with TLS").await?;
+            addrs.native_tls = Some(l.local_addr()?);
+            listeners.push((l, ListenerKind::Native, Some(acceptor.clone())));
+            if let Some(addr) = t.irc_bind {
+                let l = bind(addr, " for IRC with TLS").await?;
+                addrs.irc_tls = Some(l.local_addr()?);
+                listeners.push((l, ListenerKind::Irc, Some(acceptor.clone())));
+            }
+            addrs.fingerprint = Some(fingerprint.clone());
+        }
+        let local_addr = addrs
+            .native
+            .or(addrs.native_tls)
+            .expect("a native listener");
+        let irc_addr = addrs.irc;
 
         let (done_tx, done_rx) = mpsc::unbounded_channel();
         let writer = StoreWriter::spawn(
@@ -141,30 +181,35 @@ impl Server {
         });
         let (stop_tx, stop_rx) = watch::channel(false);
         let (alive_tx, mut alive_rx) = mpsc::channel::<()>(1);
-        let native_accept = tokio::spawn(accept_loop(
-            listener,
-            ListenerKind::Native,
-            Arc::clone(&ctx),
-            stop_rx.clone(),
-            alive_tx.clone(),
-        ));
-        let irc_accept = irc_listener.map(|l| {
-            tokio::spawn(accept_loop(
-                l,
-                ListenerKind::Irc,
-                Arc::clone(&ctx),
-                stop_rx.clone(),
-                alive_tx.clone(),
-            ))
-        });
+        let accept_tasks: Vec<_> = listeners
+            .into_iter()
+            .map(|(listener, kind, tls)| {
+                tokio::spawn(accept_loop(
+                    listener,
+                    kind,
+                    tls,
+                    Arc::clone(&ctx),
+                    stop_rx.clone(),
+                    alive_tx.clone(),
+                ))
+            })
+            .collect();
         drop(alive_tx);
         let accept_task = async move {
-            let _ = native_accept.await;
-            if let Some(irc) = irc_accept {
-                let _ = irc.await;
+            for task in accept_tasks {
+                let _ = task.await;
             }
         };
-        tracing::info!(address = %local_addr, irc = ?irc_addr, database = %config.database, last_id, "palaver server listening");
+        tracing::info!(
+            address = %local_addr,
+            native = ?addrs.native,
+            irc = ?addrs.irc,
+            native_tls = ?addrs.native_tls,
+            irc_tls = ?addrs.irc_tls,
+            database = %config.database,
+            last_id,
+            "palaver server listening"
+        );
 
         let handle = ServerHandle {
             hub: hub_tx,
@@ -192,6 +237,7 @@ impl Server {
         Ok(Server {
             local_addr,
             irc_addr,
+            addrs,
             handle,
             task,
         })
@@ -205,6 +251,11 @@ impl Server {
     /// Where the IRC listener listens, if it is on.
     pub fn irc_addr(&self) -> Option<SocketAddr> {
         self.irc_addr
+    }
+
+    /// Every address the server listens on, and its certificate's fingerprint.
+    pub fn addresses(&self) -> &Addresses {
+        &self.addrs
     }
 
     pub fn handle(&self) -> ServerHandle {

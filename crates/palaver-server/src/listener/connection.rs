@@ -19,15 +19,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
 use tokio::time::Instant;
 use tracing::Instrument;
 
 use palaver_proto::{encode_frame, parse_request, CodecError, ErrorCode, LineDecoder, ServerFrame};
 
+use super::stream::{ReadSide, WriteSide};
 use super::ListenerContext;
 use crate::hub::{Departure, SessionId};
 use crate::limits::TokenBucket;
@@ -36,15 +35,13 @@ use crate::runtime::{Control, HubMsg, SessionHandle, Wire};
 
 /// Serves one connection until it ends.
 pub async fn serve(
-    stream: TcpStream,
+    (reader, writer): (ReadSide, WriteSide),
     peer: SocketAddr,
     session: SessionId,
     ctx: Arc<ListenerContext>,
 ) {
     let span = tracing::info_span!("conn", %peer, session);
     async move {
-        let _ = stream.set_nodelay(true);
-        let (reader, writer) = stream.into_split();
         let queue = Arc::new(OutboundQueue::new(
             ctx.outbound_queue,
             ctx.outbound_queue_bytes,
@@ -99,7 +96,7 @@ fn reply(queue: &OutboundQueue, frame: ServerFrame) -> bool {
 }
 
 async fn read_loop(
-    reader: OwnedReadHalf,
+    mut reader: ReadSide,
     session: SessionId,
     queue: &OutboundQueue,
     mut control: watch::Receiver<Control>,
@@ -185,33 +182,14 @@ async fn read_loop(
                 ));
                 return Departure::Closed(ErrorCode::JoinTimeout);
             }
-            ready = reader.readable() => {
-                if ready.is_err() {
-                    return Departure::Disconnected;
-                }
-                match read_available(&reader, &mut buf, ctx.max_frame_bytes) {
-                    Ok(0) => return Departure::Disconnected,
+            read = reader.read_some(&mut buf, ctx.max_frame_bytes) => {
+                match read {
+                    Ok(0) | Err(_) => return Departure::Disconnected,
                     Ok(_) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                    Err(_) => return Departure::Disconnected,
                 }
             }
         }
     }
-}
-
-/// Reads what the socket has (without waiting) into `buf`, at most about one frame's worth
-/// beyond what is already there, so the codec can keep its bound. Returns 0 at end of stream.
-fn read_available(
-    reader: &OwnedReadHalf,
-    buf: &mut BytesMut,
-    max_frame_bytes: usize,
-) -> std::io::Result<usize> {
-    let mut chunk = [0u8; 8192];
-    let want = chunk.len().min(max_frame_bytes + 2);
-    let n = reader.try_read(&mut chunk[..want])?;
-    buf.extend_from_slice(&chunk[..n]);
-    Ok(n)
 }
 
 /// How long a busy connection's writer waits to gather frames into one write.
@@ -226,8 +204,8 @@ fn json_abort_line(code: ErrorCode) -> Vec<u8> {
 
 /// Sends what the queue holds until it closes; on an abort, `abort_line` gives the protocol's
 /// last words for the error.
-pub async fn write_loop(
-    mut writer: OwnedWriteHalf,
+pub async fn write_loop<W: AsyncWrite + Unpin>(
+    mut writer: W,
     queue: Arc<OutboundQueue>,
     mut control: watch::Receiver<Control>,
     abort_line: fn(ErrorCode) -> Vec<u8>,
@@ -293,8 +271,8 @@ pub async fn write_loop(
 /// Writes every frame in `frames` (emptying it). A lone frame is written as it is; a burst is
 /// joined into one buffer per 256 KiB and written with one call each. The buffer lives only for
 /// the burst, so an idle connection keeps none.
-async fn write_frames(
-    writer: &mut OwnedWriteHalf,
+async fn write_frames<W: AsyncWrite + Unpin>(
+    writer: &mut W,
     frames: &mut VecDeque<Bytes>,
 ) -> std::io::Result<()> {
     const BURST_BYTES: usize = 256 * 1024;

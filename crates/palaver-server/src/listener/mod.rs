@@ -10,6 +10,8 @@
 pub mod accept;
 pub mod connection;
 pub mod irc;
+pub mod stream;
+pub mod tls;
 
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;

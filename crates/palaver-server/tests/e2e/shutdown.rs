@@ -12,7 +12,7 @@ use crate::harness::*;
 async fn sigterm_notifies_clients_flushes_and_exits_zero() {
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_palaver-server"))
-        .args(["--bind", "127.0.0.1:0", "--log-format", "json"])
+        .args(["--bind", "127.0.0.1:0", "--no-irc", "--log-format", "json"])
         .arg("--database")
         .arg(dir.path().join("p.db"))
         .stdin(Stdio::piped())

@@ -15,8 +15,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::BytesMut;
-use tokio::net::tcp::OwnedReadHalf;
-use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::Instant;
 use tracing::Instrument;
@@ -30,6 +28,7 @@ use super::translate::IrcWire;
 use crate::hub::{Departure, SessionId};
 use crate::limits::TokenBucket;
 use crate::listener::connection::write_loop;
+use crate::listener::stream::{ReadSide, WriteSide};
 use crate::listener::ListenerContext;
 use crate::queue::OutboundQueue;
 use crate::runtime::{Control, HubMsg, SessionHandle, Wire};
@@ -45,15 +44,13 @@ fn irc_abort_line(code: ErrorCode) -> Vec<u8> {
 
 /// Serves one IRC connection until it ends.
 pub async fn serve(
-    stream: TcpStream,
+    (reader, writer): (ReadSide, WriteSide),
     peer: SocketAddr,
     session: SessionId,
     ctx: Arc<ListenerContext>,
 ) {
     let span = tracing::info_span!("irc", %peer, session);
     async move {
-        let _ = stream.set_nodelay(true);
-        let (reader, writer) = stream.into_split();
         let queue = Arc::new(OutboundQueue::new(
             ctx.outbound_queue,
             ctx.outbound_queue_bytes,
@@ -115,7 +112,7 @@ pub async fn serve(
 }
 
 async fn read_loop(
-    reader: OwnedReadHalf,
+    mut reader: ReadSide,
     session: SessionId,
     mut commands: Commands,
     queue: &OutboundQueue,
@@ -268,34 +265,15 @@ async fn read_loop(
                     let _ = queue.try_push(bytes);
                 }
             }
-            ready = reader.readable() => {
-                if ready.is_err() {
-                    return Departure::Disconnected;
-                }
-                match read_available(&reader, &mut buf, decoder.max_line_bytes()) {
-                    Ok(0) => return Departure::Disconnected,
+            read = reader.read_some(&mut buf, decoder.max_line_bytes()) => {
+                match read {
+                    Ok(0) | Err(_) => return Departure::Disconnected,
                     Ok(_) => {
                         last_heard = Instant::now();
                         ping_sent = false;
                     }
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                    Err(_) => return Departure::Disconnected,
                 }
             }
         }
     }
-}
-
-/// Reads what the socket has without waiting, at most about one line's worth beyond what is
-/// buffered. Returns 0 at end of stream.
-fn read_available(
-    reader: &OwnedReadHalf,
-    buf: &mut BytesMut,
-    max_line_bytes: usize,
-) -> std::io::Result<usize> {
-    let mut chunk = [0u8; 8192];
-    let want = chunk.len().min(max_line_bytes + 2);
-    let n = reader.try_read(&mut chunk[..want])?;
-    buf.extend_from_slice(&chunk[..n]);
-    Ok(n)
 }

@@ -21,6 +21,18 @@ use palaver_proto::client_frame::Request;
 use palaver_proto::{validate, ClientFrame, ErrorCode, ServerFrame, Welcome};
 
 use crate::connection::{Connection, ConnectionError, FrameReader, FrameWriter};
+use crate::tls::{TlsSettings, Trust};
+
+/// Opens the connection the config asks for: plain, or TLS with the trust it was given.
+async fn open(config: &ClientConfig) -> Result<(Connection, Option<Trust>), ConnectionError> {
+    match &config.tls {
+        None => Ok((Connection::connect(config.addr.as_str()).await?, None)),
+        Some(settings) => {
+            let (conn, trust) = Connection::connect_tls(&config.addr, settings).await?;
+            Ok((conn, Some(trust)))
+        }
+    }
+}
 
 /// How to reach the server and who to be.
 #[derive(Debug, Clone)]
@@ -34,6 +46,8 @@ pub struct ClientConfig {
     pub reconnect: bool,
     pub backoff_initial: Duration,
     pub backoff_max: Duration,
+    /// Connect with TLS (system roots, or the fingerprint pinned on first use).
+    pub tls: Option<TlsSettings>,
 }
 
 impl ClientConfig {
@@ -45,6 +59,7 @@ impl ClientConfig {
             reconnect: true,
             backoff_initial: Duration::from_millis(250),
             backoff_max: Duration::from_secs(30),
+            tls: None,
         }
     }
 }
@@ -64,6 +79,8 @@ pub enum Event {
     Reconnecting { attempt: u32, delay: Duration },
     /// The session is over (quit, kicked, or the server refused us for good).
     Closed { reason: String },
+    /// The connection is encrypted, and why its certificate is trusted (after `Connected`).
+    Secured(Trust),
 }
 
 /// The server's answer to a message sent with [`Client::send_message`].
@@ -106,7 +123,7 @@ impl Client {
         config: ClientConfig,
     ) -> Result<(Client, mpsc::Receiver<Event>), ClientError> {
         validate::username(&config.username).map_err(|(_, m)| ClientError::InvalidUsername(m))?;
-        let mut conn = Connection::connect(config.addr.as_str()).await?;
+        let (mut conn, trust) = open(&config).await?;
         let welcome = conn
             .join_as(ClientFrame::Join {
                 username: config.username.clone(),
@@ -128,6 +145,9 @@ impl Client {
             config,
         };
         let _ = events_tx.send(Event::Connected(welcome)).await;
+        if let Some(trust) = trust {
+            let _ = events_tx.send(Event::Secured(trust)).await;
+        }
         tokio::spawn(run(state, conn, commands_rx, events_tx));
         Ok((
             Client {
@@ -374,8 +394,18 @@ async fn reconnect(
             }
         }
         delay = (delay * 2).min(state.config.backoff_max);
-        let Ok(mut conn) = Connection::connect(state.config.addr.as_str()).await else {
-            continue;
+        let (mut conn, trust) = match open(&state.config).await {
+            Ok(opened) => opened,
+            Err(e @ ConnectionError::CertificateChanged { .. }) => {
+                // Never retry into a certificate that is not the one pinned.
+                let _ = events
+                    .send(Event::Closed {
+                        reason: e.to_string(),
+                    })
+                    .await;
+                return None;
+            }
+            Err(_) => continue,
         };
         let join = ClientFrame::Join {
             username: state.config.username.clone(),
@@ -385,6 +415,9 @@ async fn reconnect(
         match conn.join_as(join).await {
             Ok(welcome) => {
                 let _ = events.send(Event::Connected(welcome)).await;
+                if let Some(trust) = trust {
+                    let _ = events.send(Event::Secured(trust)).await;
+                }
                 return Some(conn);
             }
             // Our old connection may still be registered until the server notices it is gone.

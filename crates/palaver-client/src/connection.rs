@@ -3,9 +3,13 @@
 use std::time::Duration;
 
 use bytes::BytesMut;
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use std::sync::Arc;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio::net::{TcpStream, ToSocketAddrs};
+use tokio_rustls::rustls;
+
+use crate::tls::{PinningVerifier, TlsSettings, Trust};
 
 use palaver_proto::client_frame::Request;
 use palaver_proto::{ClientFrame, CodecError, ErrorCode, LineDecoder, ServerFrame, Welcome};
@@ -30,18 +34,32 @@ pub enum ConnectionError {
     Refused { code: ErrorCode, message: String },
     #[error("timed out waiting for the server")]
     Timeout,
+    #[error(
+        "The server's certificate for {host} has changed: it was {expected}, it is now {got}. \
+         This could be someone intercepting the connection, or the server got a new certificate. \
+         Refusing to connect. If the server's owner confirms the new fingerprint, remove the line \
+         for {host} from {file}."
+    )]
+    CertificateChanged {
+        host: String,
+        expected: String,
+        got: String,
+        file: String,
+    },
+    #[error("TLS with {host} failed: {reason}")]
+    Tls { host: String, reason: String },
 }
 
 /// The reading half: frames in.
 pub struct FrameReader {
-    reader: OwnedReadHalf,
+    reader: Box<dyn AsyncRead + Send + Unpin>,
     buf: BytesMut,
     decoder: LineDecoder,
 }
 
 /// The writing half: requests out.
 pub struct FrameWriter {
-    writer: BufWriter<OwnedWriteHalf>,
+    writer: BufWriter<Box<dyn AsyncWrite + Send + Unpin>>,
 }
 
 /// A connection, both halves.
@@ -65,8 +83,80 @@ impl Connection {
         Ok(Self::from_stream(stream))
     }
 
+    /// Connects with TLS to `addr` (`host:port`): the certificate must be trusted by the system
+    /// or match the fingerprint pinned for `addr` (pinned now if there is none; see [`Trust`]).
+    pub async fn connect_tls(
+        addr: &str,
+        settings: &TlsSettings,
+    ) -> Result<(Self, Trust), ConnectionError> {
+        let stream = TcpStream::connect(addr)
+            .await
+            .map_err(|source| ConnectionError::Connect {
+                addr: addr.to_string(),
+                source,
+            })?;
+        let _ = stream.set_nodelay(true);
+        let host = addr.rsplit_once(':').map(|(h, _)| h).unwrap_or(addr);
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let name = rustls::pki_types::ServerName::try_from(host.to_string()).map_err(|e| {
+            ConnectionError::Tls {
+                host: addr.to_string(),
+                reason: e.to_string(),
+            }
+        })?;
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let verifier = Arc::new(PinningVerifier::new(
+            settings,
+            addr.to_string(),
+            Arc::clone(&provider),
+        ));
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| ConnectionError::Tls {
+                host: addr.to_string(),
+                reason: e.to_string(),
+            })?
+            .dangerous()
+            .with_custom_certificate_verifier(verifier.clone())
+            .with_no_client_auth();
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+        let result = connector.connect(name, stream).await;
+        let outcome = verifier
+            .outcome
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        match (result, outcome) {
+            (Ok(tls), Some(Ok(trust))) => {
+                let (r, w) = tokio::io::split(tls);
+                Ok((Self::from_halves(Box::new(r), Box::new(w)), trust))
+            }
+            (_, Some(Err(changed))) => Err(ConnectionError::CertificateChanged {
+                host: addr.to_string(),
+                expected: changed.expected,
+                got: changed.got,
+                file: settings.known_hosts.display().to_string(),
+            }),
+            (Err(e), _) => Err(ConnectionError::Tls {
+                host: addr.to_string(),
+                reason: e.to_string(),
+            }),
+            (Ok(_), None) => Err(ConnectionError::Tls {
+                host: addr.to_string(),
+                reason: "the certificate was not checked".into(),
+            }),
+        }
+    }
+
     pub fn from_stream(stream: TcpStream) -> Self {
         let (reader, writer) = stream.into_split();
+        Self::from_halves(Box::new(reader), Box::new(writer))
+    }
+
+    fn from_halves(
+        reader: Box<dyn AsyncRead + Send + Unpin>,
+        writer: Box<dyn AsyncWrite + Send + Unpin>,
+    ) -> Self {
         Connection {
             reader: FrameReader {
                 reader,

@@ -21,6 +21,8 @@ use crate::views::chat::ChatView;
 pub struct Settings {
     pub host: String,
     pub port: String,
+    /// Connect with TLS.
+    pub tls: bool,
     pub username: String,
     pub dark: bool,
     pub host_bind: String,
@@ -33,6 +35,7 @@ impl Default for Settings {
         Settings {
             host: "127.0.0.1".into(),
             port: "7878".into(),
+            tls: false,
             username: String::new(),
             dark: true,
             host_bind: "127.0.0.1".into(),
@@ -141,6 +144,9 @@ impl PalaverApp {
         let mut config = ClientConfig::new(format!("{host}:{port}"), username.clone());
         config.backoff_initial = self.reconnect_initial;
         config.backoff_max = std::time::Duration::from_secs(10);
+        if self.settings.tls {
+            config.tls = Some(palaver_client::TlsSettings::default());
+        }
         self.connecting = true;
         self.net = Some(net::connect(&self.runtime, config, self.repaint_fn()));
     }

@@ -35,6 +35,10 @@ struct Args {
     /// Username to fill in.
     #[arg(long, env = "PALAVER_USER")]
     user: Option<String>,
+    /// Connect with TLS (certificates checked against the system's roots, or pinned on first
+    /// use in ~/.config/palaver/known_hosts).
+    #[arg(long)]
+    tls: bool,
     /// Connect right away with the settings above.
     #[arg(long)]
     connect: bool,
@@ -101,6 +105,9 @@ fn window(args: Args) -> anyhow::Result<()> {
             }
             if let Some(user) = args.user.clone() {
                 settings.username = user;
+            }
+            if args.tls {
+                settings.tls = true;
             }
             if args.light {
                 settings.dark = false;

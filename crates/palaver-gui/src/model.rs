@@ -231,6 +231,11 @@ impl ChatModel {
                 self.status = Status::Disconnected(reason.clone());
                 self.local_everywhere(LineKind::Error, format!("Session ended: {reason}"));
             }
+            Event::Secured(trust) => {
+                if let Some(text) = trust_notice(&trust) {
+                    self.local_everywhere(LineKind::System, text);
+                }
+            }
         }
     }
 
@@ -591,6 +596,20 @@ impl ChatModel {
             }
         }
         names.into_iter().collect()
+    }
+}
+
+/// What to tell the user about how a TLS connection is trusted (nothing when a certificate
+/// authority vouches for it or the pin matched).
+pub fn trust_notice(trust: &palaver_client::Trust) -> Option<String> {
+    match trust {
+        palaver_client::Trust::PinnedNow { fingerprint, file } => Some(format!(
+            "First TLS connection to this server: its certificate is not signed by an authority this \
+             system trusts, so its fingerprint was pinned in {}. Compare it with the one the server \
+             printed: {fingerprint}",
+            file.display()
+        )),
+        _ => None,
     }
 }
 

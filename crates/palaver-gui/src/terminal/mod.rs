@@ -36,6 +36,10 @@ pub struct ChatArgs {
     /// In line mode, print every frame from the server as a JSON line.
     #[arg(long)]
     pub json: bool,
+    /// Connect with TLS: certificates checked against the system's roots, or pinned on first
+    /// use (in ~/.config/palaver/known_hosts, or PALAVER_KNOWN_HOSTS), refused if it changes.
+    #[arg(long)]
+    pub tls: bool,
 }
 
 impl ChatArgs {
@@ -43,6 +47,9 @@ impl ChatArgs {
         let mut config = ClientConfig::new(format!("{}:{}", self.host, self.port), username);
         if !self.rooms.is_empty() {
             config.rooms = self.rooms.clone();
+        }
+        if self.tls {
+            config.tls = Some(palaver_client::TlsSettings::default());
         }
         config
     }

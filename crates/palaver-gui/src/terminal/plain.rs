@@ -280,5 +280,10 @@ fn print_event(event: &Event, me: &str, json: bool) {
             )
         }
         Event::Closed { reason } => eprintln!("palaver: session ended: {reason}"),
+        Event::Secured(trust) => {
+            if let Some(text) = crate::model::trust_notice(trust) {
+                eprintln!("palaver: warning: {text}");
+            }
+        }
     }
 }

@@ -46,6 +46,10 @@ pub fn show(app: &mut PalaverApp, ui: &mut egui::Ui) {
                         submit |=
                             port.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
                     });
+                    ui.checkbox(
+                        &mut app.settings.tls,
+                        "Use TLS (encrypted; the port is usually 7879)",
+                    );
                     error(ui, &app.connect_errors.address);
                     ui.add_space(8.0);
                     let label = ui.label("Username");

@@ -14,7 +14,7 @@ pub const WAIT: Duration = Duration::from_secs(10);
 pub struct TestServer {
     pub server: Server,
     /// Keeps the database directory alive as long as the server.
-    _dir: tempfile::TempDir,
+    pub _dir: tempfile::TempDir,
 }
 
 pub fn test_config(db: PathBuf) -> ServerConfig {

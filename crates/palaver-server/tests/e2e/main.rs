@@ -14,3 +14,4 @@ mod irc_real_client;
 mod irc_registration;
 mod limits;
 mod shutdown;
+mod tls;

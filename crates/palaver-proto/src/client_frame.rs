@@ -18,6 +18,23 @@ use crate::error_code::ErrorCode;
 /// The longest accepted `ref` string, in bytes.
 pub const MAX_REF_BYTES: usize = 64;
 
+/// A password: never shown by `Debug`, so it cannot end up in a log by accident.
+#[derive(Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
 /// Which conversation a `history` request pages through.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum HistoryScope {
@@ -37,6 +54,24 @@ pub enum ClientFrame {
         since: Option<u64>,
         #[serde(skip_serializing_if = "Option::is_none")]
         rooms: Option<Vec<String>>,
+    },
+    /// `join` for a registered name: the same, with the account's password.
+    Login {
+        username: String,
+        password: Secret,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        since: Option<u64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        rooms: Option<Vec<String>>,
+    },
+    /// Registers the name you joined with as an account protected by this password.
+    Register {
+        password: Secret,
+    },
+    /// Changes your account's password.
+    ChangePassword {
+        old: Secret,
+        new: Secret,
     },
     /// A public message; without `room` it goes to `general`.
     Message {
@@ -141,6 +176,9 @@ impl ClientFrame {
     pub fn kind(&self) -> &'static str {
         match self {
             ClientFrame::Join { .. } => "join",
+            ClientFrame::Login { .. } => "login",
+            ClientFrame::Register { .. } => "register",
+            ClientFrame::ChangePassword { .. } => "change_password",
             ClientFrame::Message { .. } => "message",
             ClientFrame::PrivateMessage { .. } => "private_message",
             ClientFrame::JoinRoom { .. } => "join_room",
@@ -260,6 +298,19 @@ fn parse_object(mut o: Map<String, Value>) -> Result<ClientFrame, FrameError> {
             username: required_string(&mut o, "username")?,
             since: optional_u64(&mut o, "since")?,
             rooms: optional_string_list(&mut o, "rooms")?,
+        },
+        "login" => ClientFrame::Login {
+            username: required_string(&mut o, "username")?,
+            password: Secret(required_string(&mut o, "password")?),
+            since: optional_u64(&mut o, "since")?,
+            rooms: optional_string_list(&mut o, "rooms")?,
+        },
+        "register" => ClientFrame::Register {
+            password: Secret(required_string(&mut o, "password")?),
+        },
+        "change_password" => ClientFrame::ChangePassword {
+            old: Secret(required_string(&mut o, "old")?),
+            new: Secret(required_string(&mut o, "new")?),
         },
         "message" => ClientFrame::Message {
             content: required_string(&mut o, "content")?,
@@ -569,6 +620,19 @@ mod tests {
             "]".repeat(100_000)
         );
         assert_eq!(code(&deep), ErrorCode::InvalidJson);
+    }
+
+    #[test]
+    fn passwords_never_show_in_debug_output() {
+        let r = parse(r#"{"type":"login","username":"a","password":"hunter2"}"#).unwrap();
+        assert!(!format!("{r:?}").contains("hunter2"));
+        let r =
+            parse(r#"{"type":"change_password","old":"hunter2","new":"correct horse"}"#).unwrap();
+        let shown = format!("{r:?}");
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("horse"),
+            "{shown}"
+        );
     }
 
     #[test]

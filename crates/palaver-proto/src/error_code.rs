@@ -70,6 +70,11 @@ error_codes! {
     NotAuthorized => "not_authorized", "You are not allowed to do that.";
     TargetNotInRoom => "target_not_in_room", "That user is not in that room.";
     TlsRequired => "tls_required", "This port speaks TLS; connect with TLS.";
+    InvalidCredentials => "invalid_credentials", "That name and password do not match an account.";
+    AccountRequired => "account_required", "Log in with an account to use that name (or this server).";
+    TooManyAttempts => "too_many_attempts", "Too many login attempts; wait a minute and try again.";
+    AlreadyRegistered => "already_registered", "That name is already registered.";
+    WeakPassword => "weak_password", "Passwords must be at least 8 characters.";
 }
 
 impl std::fmt::Display for ErrorCode {

@@ -24,7 +24,7 @@ pub mod server_frame;
 pub mod timestamp;
 pub mod validate;
 
-pub use client_frame::{parse_request, ClientFrame, FrameError, HistoryScope, Request};
+pub use client_frame::{parse_request, ClientFrame, FrameError, HistoryScope, Request, Secret};
 pub use codec::{encode_frame, CodecError, LineDecoder, DEFAULT_MAX_FRAME_BYTES};
 pub use error_code::ErrorCode;
 pub use server_frame::{

@@ -322,6 +322,17 @@ pub enum ServerFrame {
         #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
         reference: Option<Value>,
     },
+    /// Your name is now a registered account (the answer to `register`).
+    Registered {
+        username: String,
+        #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+        reference: Option<Value>,
+    },
+    /// The answer to `change_password`.
+    PasswordChanged {
+        #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+        reference: Option<Value>,
+    },
     /// Server statistics.
     Info {
         users_online: usize,

@@ -110,6 +110,11 @@ pub enum Command {
         #[arg(long = "name", default_values = ["localhost", "127.0.0.1"])]
         names: Vec<String>,
     },
+    /// Create an account: the password is read from standard input (one line).
+    AccountAdd {
+        /// The name to register.
+        name: String,
+    },
 }
 
 /// Log output format.
@@ -186,6 +191,11 @@ pub struct Args {
     /// Address of IRC over TLS [default: 127.0.0.1:6697].
     #[arg(long, env = "PALAVER_IRC_TLS_BIND", value_name = "ADDR:PORT")]
     pub irc_tls_bind: Option<String>,
+
+    /// Only people with an account may join (accounts: `palaver-server account add NAME`, or
+    /// `register` while this is off).
+    #[arg(long, env = "PALAVER_REQUIRE_ACCOUNT")]
+    pub require_account: bool,
 
     /// Only the TLS listeners: no plain-text port at all.
     #[arg(long, env = "PALAVER_TLS_ONLY")]
@@ -298,6 +308,7 @@ impl Args {
             tls_bind: self.tls_bind.or(file.tls_bind),
             irc_tls_bind: self.irc_tls_bind.or(file.irc_tls_bind),
             tls_only: self.tls_only || file.tls_only,
+            require_account: self.require_account || file.require_account,
             bind: self.bind.or(file.bind),
             irc_bind: self.irc_bind.or(file.irc_bind),
             no_irc: self.no_irc || file.no_irc,
@@ -399,6 +410,7 @@ impl Args {
             max_rooms_per_user: self.max_rooms_per_user.unwrap_or(d.hub.max_rooms_per_user),
             max_rooms: self.max_rooms.unwrap_or(d.hub.max_rooms),
             max_resume: self.max_resume.unwrap_or(d.hub.max_resume),
+            require_account: self.require_account,
             ..d.hub.clone()
         };
         let outbound_queue = self.outbound_queue.unwrap_or(d.outbound_queue).max(16);

@@ -14,8 +14,10 @@ use palaver_server::{Server, ServerHandle};
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse().with_config_file()?;
-    if let Some(Command::GenCert { cert, key, names }) = &args.command {
-        return gen_cert(cert, key, names);
+    match &args.command {
+        Some(Command::GenCert { cert, key, names }) => return gen_cert(cert, key, names),
+        Some(Command::AccountAdd { name }) => return account_add(&args, name),
+        None => {}
     }
     init_logging(&args)?;
     let config = args.server_config()?;
@@ -67,6 +69,27 @@ fn gen_cert(cert: &std::path::Path, key: &std::path::Path, names: &[String]) -> 
         key.display()
     );
     println!("Clients pin this fingerprint on first use; tell your users to compare it.");
+    Ok(())
+}
+
+/// `palaver-server account-add NAME`: registers a name with a password read from stdin.
+fn account_add(args: &Args, name: &str) -> anyhow::Result<()> {
+    let config = args.server_config()?;
+    let name = palaver_proto::validate::username(name).map_err(|(_, m)| anyhow::anyhow!(m))?;
+    let mut password = String::new();
+    std::io::stdin()
+        .read_line(&mut password)
+        .context("cannot read the password from standard input")?;
+    let password = password.trim_end_matches(['\r', '\n']);
+    palaver_server::store::accounts::password_acceptable(password)
+        .map_err(|(_, m)| anyhow::anyhow!(m))?;
+    // The store creates the tables on first open.
+    drop(palaver_server::store::open(&config.database)?);
+    let accounts = palaver_server::store::accounts::Accounts::open(&config.database)?;
+    accounts
+        .create(&palaver_proto::validate::fold(&name), &name, password)
+        .map_err(|code| anyhow::anyhow!("{} ({code})", code.sentence()))?;
+    println!("Registered {name} in {}.", config.database);
     Ok(())
 }
 

@@ -13,13 +13,14 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
-use palaver_proto::{ErrorCode, Request, ServerFrame};
+use palaver_proto::{ErrorCode, Request, Secret, ServerFrame};
 
 use crate::hub::{
     Close, Departure, HistoryQuery, HistoryTarget, Hub, HubEvent, HubIo, Outgoing, Profile,
     SessionId, UserSummary,
 };
 use crate::queue::{OutboundQueue, Push};
+use crate::store::accounts::Accounts;
 use crate::store::{Backend, ResumeScope, RoomRecord, StoreDone, StoredMessage, WriteOp};
 
 /// What a connection's tasks are told by the hub.
@@ -93,6 +94,22 @@ pub enum HubMsg {
         session: SessionId,
         profile: Profile,
     },
+    /// The answer to a password check.
+    PasswordChecked {
+        session: SessionId,
+        key: String,
+        result: Result<(), ErrorCode>,
+    },
+    AccountCreated {
+        session: SessionId,
+        key: String,
+        name: String,
+        result: Result<(), ErrorCode>,
+    },
+    PasswordChanged {
+        session: SessionId,
+        result: Result<(), ErrorCode>,
+    },
     /// Bytes to queue for the session in order with the hub's own replies (the IRC listener's
     /// local answers, which must not overtake replies to earlier commands).
     Relay {
@@ -138,6 +155,8 @@ pub struct RuntimeIo {
     pool_reader: Arc<Mutex<Box<dyn Backend>>>,
     hub_tx: mpsc::WeakSender<HubMsg>,
     events: broadcast::Sender<ServerEvent>,
+    /// Accounts (argon2 checks run on the blocking pool).
+    pub accounts: Option<Arc<Accounts>>,
 }
 
 impl RuntimeIo {
@@ -154,6 +173,7 @@ impl RuntimeIo {
             pool_reader: Arc::new(Mutex::new(pool_reader)),
             hub_tx,
             events,
+            accounts: None,
         }
     }
 }
@@ -343,6 +363,79 @@ impl HubIo for RuntimeIo {
         });
     }
 
+    fn check_password(&mut self, session: SessionId, key: String, password: Secret, peer: String) {
+        let (Some(accounts), Some(hub)) = (self.accounts.clone(), self.hub_tx.upgrade()) else {
+            return;
+        };
+        let ip = peer.parse::<std::net::SocketAddr>().ok().map(|a| a.ip());
+        tokio::spawn(async move {
+            let result = if !accounts.allow_attempt(&key, ip) {
+                Err(ErrorCode::TooManyAttempts)
+            } else {
+                let check_key = key.clone();
+                let ok = tokio::task::spawn_blocking(move || {
+                    accounts.verify(&check_key, password.expose())
+                })
+                .await
+                .unwrap_or(false);
+                if ok {
+                    Ok(())
+                } else {
+                    Err(ErrorCode::InvalidCredentials)
+                }
+            };
+            if result.is_err() {
+                tracing::info!(account = %key, "login refused");
+            }
+            let _ = hub
+                .send(HubMsg::PasswordChecked {
+                    session,
+                    key,
+                    result,
+                })
+                .await;
+        });
+    }
+
+    fn create_account(&mut self, session: SessionId, key: String, name: String, password: Secret) {
+        let (Some(accounts), Some(hub)) = (self.accounts.clone(), self.hub_tx.upgrade()) else {
+            return;
+        };
+        tokio::spawn(async move {
+            let (k, n) = (key.clone(), name.clone());
+            let result =
+                tokio::task::spawn_blocking(move || accounts.create(&k, &n, password.expose()))
+                    .await
+                    .unwrap_or(Err(ErrorCode::StorageFailed));
+            let _ = hub
+                .send(HubMsg::AccountCreated {
+                    session,
+                    key,
+                    name,
+                    result,
+                })
+                .await;
+        });
+    }
+
+    fn change_password(&mut self, session: SessionId, key: String, old: Secret, new: Secret) {
+        let (Some(accounts), Some(hub)) = (self.accounts.clone(), self.hub_tx.upgrade()) else {
+            return;
+        };
+        tokio::spawn(async move {
+            let result = if !accounts.allow_attempt(&key, None) {
+                Err(ErrorCode::TooManyAttempts)
+            } else {
+                tokio::task::spawn_blocking(move || {
+                    accounts.change(&key, old.expose(), new.expose())
+                })
+                .await
+                .unwrap_or(Err(ErrorCode::StorageFailed))
+            };
+            let _ = hub.send(HubMsg::PasswordChanged { session, result }).await;
+        });
+    }
+
     fn event(&mut self, event: HubEvent) {
         match &event {
             HubEvent::Connected { session, peer } => {
@@ -374,6 +467,7 @@ impl HubIo for RuntimeIo {
                 reason,
             } => tracing::info!(%room, %username, %by, %reason, "kicked from room"),
             HubEvent::Renamed { old, new } => tracing::info!(%old, %new, "renamed"),
+            HubEvent::Registered { username } => tracing::info!(%username, "account registered"),
         }
         if self.events.receiver_count() > 0 {
             let _ = self.events.send(ServerEvent {
@@ -453,6 +547,18 @@ fn handle(
         }
         HubMsg::Request { session, request } => hub.request(session, request, io),
         HubMsg::Identify { session, profile } => hub.identify(session, profile),
+        HubMsg::PasswordChecked {
+            session,
+            key,
+            result,
+        } => hub.password_checked(session, key, result, io),
+        HubMsg::AccountCreated {
+            session,
+            key,
+            name,
+            result,
+        } => hub.account_created(session, key, name, result, io),
+        HubMsg::PasswordChanged { session, result } => hub.password_changed(session, result, io),
         HubMsg::Relay { session, bytes } => {
             if let Some(handle) = io.sessions.get(&session) {
                 if handle.queue.try_push(bytes) == Push::Full {

@@ -26,6 +26,7 @@ use crate::listener::irc::ServerIdentity;
 use crate::listener::{accept::accept_loop, tls, IrcSettings, ListenerContext, ListenerKind};
 pub use crate::runtime::ServerEvent;
 use crate::runtime::{run_hub, HubMsg, RuntimeIo};
+use crate::store::accounts::Accounts;
 use crate::store::{self, RoomRecord, StoreWriter};
 
 /// Where a running server listens.
@@ -66,7 +67,7 @@ impl Server {
     /// Opens the store, binds, and starts serving.
     pub async fn start(config: ServerConfig) -> anyhow::Result<Server> {
         let database = config.database.clone();
-        let (writer_db, hub_db, pool_db, last_id, rooms) =
+        let (writer_db, hub_db, pool_db, last_id, rooms, accounts, account_names) =
             tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
                 let mut writer_db = store::open(&database)
                     .with_context(|| format!("cannot open database {database:?}"))?;
@@ -83,8 +84,19 @@ impl Server {
                     rooms.push(general);
                 }
                 let hub_db = store::open(&database)?;
+                let accounts = Accounts::open(&database)
+                    .with_context(|| format!("cannot open the accounts in {database:?}"))?;
+                let account_names = accounts.names()?;
                 let pool_db = store::open(&database)?;
-                Ok((writer_db, hub_db, pool_db, last_id, rooms))
+                Ok((
+                    writer_db,
+                    hub_db,
+                    pool_db,
+                    last_id,
+                    rooms,
+                    accounts,
+                    account_names,
+                ))
             })
             .await??;
 
@@ -136,8 +148,10 @@ impl Server {
         );
         let (hub_tx, hub_rx) = mpsc::channel(8192);
         let (events, _) = broadcast::channel(1024);
-        let io = RuntimeIo::new(hub_db, pool_db, hub_tx.downgrade(), events.clone());
-        let hub = Hub::new(config.hub.clone(), last_id, rooms);
+        let mut io = RuntimeIo::new(hub_db, pool_db, hub_tx.downgrade(), events.clone());
+        io.accounts = Some(Arc::new(accounts));
+        let mut hub = Hub::new(config.hub.clone(), last_id, rooms);
+        hub.load_accounts(account_names);
         let hub_task = tokio::spawn(run_hub(
             hub,
             io,

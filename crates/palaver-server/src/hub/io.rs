@@ -8,7 +8,7 @@
 
 use serde_json::Value;
 
-use palaver_proto::ErrorCode;
+use palaver_proto::{ErrorCode, Secret};
 
 use super::Outgoing;
 use crate::store::{ResumeScope, RoomRecord, StoredMessage};
@@ -113,6 +113,10 @@ pub enum HubEvent {
         old: String,
         new: String,
     },
+    /// A name became a registered account.
+    Registered {
+        username: String,
+    },
 }
 
 /// The effects the hub asks for.
@@ -137,4 +141,17 @@ pub trait HubIo {
     /// through [`super::Hub::resume_done`].
     fn replay_missed(&mut self, session: SessionId, scope: ResumeScope);
     fn event(&mut self, event: HubEvent);
+    /// Checks a password for the account `key` (rate-limited, off the hub's task); the answer
+    /// comes back through [`super::Hub::password_checked`].
+    fn check_password(&mut self, session: SessionId, key: String, password: Secret, peer: String) {
+        let _ = (session, key, password, peer);
+    }
+    /// Creates an account; the answer comes back through [`super::Hub::account_created`].
+    fn create_account(&mut self, session: SessionId, key: String, name: String, password: Secret) {
+        let _ = (session, key, name, password);
+    }
+    /// Changes a password; the answer comes back through [`super::Hub::password_changed`].
+    fn change_password(&mut self, session: SessionId, key: String, old: Secret, new: Secret) {
+        let _ = (session, key, old, new);
+    }
 }

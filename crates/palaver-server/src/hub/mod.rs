@@ -14,6 +14,7 @@
 //! A member whose queue is full is a slow consumer: it is disconnected (after the current
 //! fan-out) rather than anyone waiting for it.
 
+mod accounts;
 pub mod io;
 pub mod outgoing;
 mod profile_requests;
@@ -62,6 +63,8 @@ pub struct HubConfig {
     pub max_resume: usize,
     /// Live frames held for a session while its missed messages replay.
     pub catch_up_buffer: usize,
+    /// Only people with an account may join.
+    pub require_account: bool,
 }
 
 impl Default for HubConfig {
@@ -78,6 +81,7 @@ impl Default for HubConfig {
             max_rooms: 10_000,
             max_resume: 5_000,
             catch_up_buffer: 511,
+            require_account: false,
         }
     }
 }
@@ -127,6 +131,10 @@ pub struct Hub {
     users: HashMap<String, SessionId>,
     /// Look-alike keys of the names online (`validate::lookalike_keys`) -> session.
     lookalikes: HashMap<String, SessionId>,
+    /// Folded registered names.
+    registered: std::collections::HashSet<String>,
+    /// Look-alike keys of registered names -> the name.
+    registered_lookalikes: HashMap<String, String>,
     /// Names online as shown, sorted: the welcome lists the first few without sorting everyone.
     names: BTreeSet<String>,
     /// Folded room name -> room.
@@ -155,6 +163,8 @@ impl Hub {
             sessions: FxHashMap::default(),
             users: HashMap::new(),
             lookalikes: HashMap::new(),
+            registered: std::collections::HashSet::new(),
+            registered_lookalikes: HashMap::new(),
             names: BTreeSet::new(),
             rooms: HashMap::new(),
             next_id: last_id + 1,

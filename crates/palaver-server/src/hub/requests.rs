@@ -83,6 +83,12 @@ impl Hub {
                     self.join(session, &username, since, rooms, reference, io);
                 }
             }
+            ClientFrame::Login {
+                username,
+                password,
+                since,
+                rooms,
+            } => self.login(session, username, password, since, rooms, reference, io),
             _ if !joined => {
                 self.error_to(
                     session,
@@ -136,11 +142,15 @@ impl Hub {
                 reason,
             } => self.kick_from_room(session, &room, &username, reason, reference, io),
             ClientFrame::Info => self.info(session, reference, io),
+            ClientFrame::Register { password } => self.register(session, password, reference, io),
+            ClientFrame::ChangePassword { old, new } => {
+                self.change_password(session, old, new, reference, io)
+            }
         }
         self.reap_slow(io);
     }
 
-    fn join(
+    pub(super) fn join(
         &mut self,
         session: SessionId,
         raw_name: &str,
@@ -157,6 +167,9 @@ impl Hub {
         if self.users.contains_key(&key) {
             let message = format!("The username {name:?} is already taken; choose another.");
             return self.error_to(session, ErrorCode::UsernameTaken, message, reference, io);
+        }
+        if let Err((code, message)) = self.may_use_name(session, &name, &key) {
+            return self.error_to(session, code, message, reference, io);
         }
         if let Some(other) = self.lookalike_of(&name, session) {
             let message = format!(

@@ -56,6 +56,19 @@ pub struct Session {
     /// Replies that must not overtake those messages (a `pong` is a barrier: everything the
     /// session sent before its `ping` has been answered when the `pong` arrives).
     pub after_in_flight: Vec<Outgoing>,
+    /// The account this connection proved it owns (folded name), once it has.
+    pub account: Option<String>,
+    /// A `login` whose password is being checked: the join to do if it is right.
+    pub login: Option<PendingLogin>,
+}
+
+/// The join a `login` makes once its password checks out.
+#[derive(Debug)]
+pub struct PendingLogin {
+    pub username: String,
+    pub since: Option<u64>,
+    pub rooms: Option<Vec<String>>,
+    pub reference: Option<serde_json::Value>,
 }
 
 /// A joined session's identity and rooms.
@@ -113,6 +126,8 @@ impl Session {
             catch_up: None,
             in_flight: 0,
             after_in_flight: Vec::new(),
+            account: None,
+            login: None,
         }
     }
 

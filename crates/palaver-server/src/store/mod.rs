@@ -9,6 +9,7 @@
 //! - [`sqlite`]: the SQLite backend (WAL journal, `synchronous=FULL`: a message is on disk when
 //!   its transaction returns, which is before anyone is told about it).
 
+pub mod accounts;
 pub mod sqlite;
 pub mod writer;
 

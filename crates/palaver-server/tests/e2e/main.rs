@@ -2,6 +2,7 @@
 //! clients, and assertions on what a user would notice.
 
 mod abuse;
+mod accounts;
 mod bad_input;
 mod chat;
 mod harness;

@@ -459,6 +459,21 @@ impl Translation<'_> {
                 message,
                 reference,
             } => self.error(*code, message, token_of(reference)),
+            ServerFrame::Registered { username, .. } => {
+                let nick = self.st.nick.clone();
+                vec![IrcMessage::new(
+                    "NOTICE",
+                    [nick, format!("{username} is now a registered account.")],
+                )
+                .with_source(self.server.name.as_str())]
+            }
+            ServerFrame::PasswordChanged { .. } => {
+                let nick = self.st.nick.clone();
+                vec![
+                    IrcMessage::new("NOTICE", [nick, "Your password was changed.".to_string()])
+                        .with_source(self.server.name.as_str()),
+                ]
+            }
             ServerFrame::Resumed { .. } | ServerFrame::Unknown => Vec::new(),
         }
     }

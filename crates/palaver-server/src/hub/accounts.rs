@@ -1,0 +1,271 @@
+//! Accounts in the hub: who may use a registered name, `login`, `register` and
+//! `change_password`. The hub decides; the slow part (argon2, the database) is an effect
+//! ([`HubIo::check_password`] and friends) whose answer comes back as a method call.
+
+use serde_json::Value;
+
+use palaver_proto::{validate, ErrorCode, Secret, ServerFrame};
+
+use super::session::PendingLogin;
+use super::{Hub, HubEvent, HubIo, SessionId};
+use crate::store::accounts::password_acceptable;
+
+impl Hub {
+    /// Registers the names that have accounts (at startup).
+    pub fn load_accounts(&mut self, names: Vec<String>) {
+        for name in names {
+            self.remember_account(&name);
+        }
+    }
+
+    fn remember_account(&mut self, name: &str) {
+        self.registered.insert(validate::fold(name));
+        for key in validate::lookalike_keys(name) {
+            self.registered_lookalikes.insert(key, name.to_string());
+        }
+    }
+
+    /// Whether this connection may take `name` (folded `key`): a registered name needs its
+    /// account, a look-alike of a registered name is refused, and a server that requires
+    /// accounts refuses guests.
+    pub(super) fn may_use_name(
+        &self,
+        session: SessionId,
+        name: &str,
+        key: &str,
+    ) -> Result<(), (ErrorCode, String)> {
+        let account = self.sessions.get(&session).and_then(|s| s.account.clone());
+        if self.registered.contains(key) && account.as_deref() != Some(key) {
+            return Err((
+                ErrorCode::AccountRequired,
+                format!("The name {name:?} is registered: log in with its password, or choose another name."),
+            ));
+        }
+        if account.as_deref() != Some(key) {
+            if let Some(registered) = validate::lookalike_keys(name)
+                .iter()
+                .find_map(|k| self.registered_lookalikes.get(k))
+                .filter(|r| validate::fold(r) != key)
+            {
+                return Err((
+                    ErrorCode::UsernameTaken,
+                    format!("The username {name:?} looks too much like the registered name {registered:?}; choose another."),
+                ));
+            }
+        }
+        if self.config.require_account && account.is_none() {
+            return Err((
+                ErrorCode::AccountRequired,
+                "This server is for account holders: log in with your name and password.".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn login(
+        &mut self,
+        session: SessionId,
+        username: String,
+        password: Secret,
+        since: Option<u64>,
+        rooms: Option<Vec<String>>,
+        reference: Option<Value>,
+        io: &mut impl HubIo,
+    ) {
+        let s = &self.sessions[&session];
+        let (joined_as, checking, peer) = (
+            s.name().map(str::to_string),
+            s.login.is_some(),
+            s.peer.clone(),
+        );
+        if let Some(name) = joined_as {
+            let message = format!("You have already joined as {name:?}.");
+            return self.error_to(session, ErrorCode::AlreadyJoined, message, reference, io);
+        }
+        if checking {
+            let message = "A login is already being checked; wait for its answer.";
+            return self.error_to(session, ErrorCode::TooManyAttempts, message, reference, io);
+        }
+        let Some(name) = self.or_refuse(session, validate::username(&username), &reference, io)
+        else {
+            return;
+        };
+        let key = validate::fold(&name);
+        self.sessions.get_mut(&session).expect("exists").login = Some(PendingLogin {
+            username: name,
+            since,
+            rooms,
+            reference,
+        });
+        io.check_password(session, key, password, peer);
+    }
+
+    /// The answer to [`HubIo::check_password`].
+    pub fn password_checked(
+        &mut self,
+        session: SessionId,
+        key: String,
+        result: Result<(), ErrorCode>,
+        io: &mut impl HubIo,
+    ) {
+        let Some(s) = self.sessions.get_mut(&session) else {
+            return;
+        };
+        let Some(login) = s.login.take() else {
+            return;
+        };
+        match result {
+            Ok(()) => {
+                s.account = Some(key);
+                // An account created outside this server (`account-add`) is known from now on.
+                self.remember_account(&login.username);
+                self.join(
+                    session,
+                    &login.username,
+                    login.since,
+                    login.rooms,
+                    login.reference,
+                    io,
+                );
+            }
+            Err(code) => {
+                // The same answer whether the name has no account or the password is wrong.
+                let message = match code {
+                    ErrorCode::TooManyAttempts => {
+                        "Too many login attempts for that name or from your address; wait a minute."
+                    }
+                    _ => "That name and password do not match an account.",
+                };
+                self.error_to(session, code, message, login.reference, io);
+            }
+        }
+        self.reap_slow(io);
+    }
+
+    pub(super) fn register(
+        &mut self,
+        session: SessionId,
+        password: Secret,
+        reference: Option<Value>,
+        io: &mut impl HubIo,
+    ) {
+        let (name, key) = self.user_of(session);
+        if self.registered.contains(&key) {
+            let message = format!("{name:?} is already a registered account.");
+            return self.error_to(
+                session,
+                ErrorCode::AlreadyRegistered,
+                message,
+                reference,
+                io,
+            );
+        }
+        if self
+            .or_refuse(
+                session,
+                password_acceptable(password.expose()),
+                &reference,
+                io,
+            )
+            .is_none()
+        {
+            return;
+        }
+        if let Some(s) = self.sessions.get_mut(&session) {
+            s.login = Some(PendingLogin {
+                username: name.clone(),
+                since: None,
+                rooms: None,
+                reference,
+            });
+        }
+        io.create_account(session, key, name, password);
+    }
+
+    /// The answer to [`HubIo::create_account`].
+    pub fn account_created(
+        &mut self,
+        session: SessionId,
+        key: String,
+        name: String,
+        result: Result<(), ErrorCode>,
+        io: &mut impl HubIo,
+    ) {
+        if result.is_ok() {
+            self.remember_account(&name);
+            io.event(HubEvent::Registered {
+                username: name.clone(),
+            });
+        }
+        let Some(s) = self.sessions.get_mut(&session) else {
+            return;
+        };
+        let reference = s.login.take().and_then(|l| l.reference);
+        match result {
+            Ok(()) => {
+                s.account = Some(key);
+                let frame = ServerFrame::Registered {
+                    username: name,
+                    reference,
+                };
+                self.send_to(session, &frame, io);
+            }
+            Err(code) => self.error_to(session, code, code.sentence(), reference, io),
+        }
+        self.reap_slow(io);
+    }
+
+    pub(super) fn change_password(
+        &mut self,
+        session: SessionId,
+        old: Secret,
+        new: Secret,
+        reference: Option<Value>,
+        io: &mut impl HubIo,
+    ) {
+        let Some(key) = self.sessions[&session].account.clone() else {
+            let message = "Only an account's owner can change its password: log in first.";
+            return self.error_to(session, ErrorCode::AccountRequired, message, reference, io);
+        };
+        if self
+            .or_refuse(session, password_acceptable(new.expose()), &reference, io)
+            .is_none()
+        {
+            return;
+        }
+        if let Some(s) = self.sessions.get_mut(&session) {
+            s.login = Some(PendingLogin {
+                username: String::new(),
+                since: None,
+                rooms: None,
+                reference,
+            });
+        }
+        io.change_password(session, key, old, new);
+    }
+
+    /// The answer to [`HubIo::change_password`].
+    pub fn password_changed(
+        &mut self,
+        session: SessionId,
+        result: Result<(), ErrorCode>,
+        io: &mut impl HubIo,
+    ) {
+        let Some(s) = self.sessions.get_mut(&session) else {
+            return;
+        };
+        let reference = s.login.take().and_then(|l| l.reference);
+        match result {
+            Ok(()) => self.send_to(session, &ServerFrame::PasswordChanged { reference }, io),
+            Err(code) => {
+                let message = match code {
+                    ErrorCode::InvalidCredentials => "The old password is not right.",
+                    other => other.sentence(),
+                };
+                self.error_to(session, code, message, reference, io)
+            }
+        }
+        self.reap_slow(io);
+    }
+}

@@ -1,0 +1,258 @@
+//! Accounts: registered names and their passwords, in the same SQLite file as the history.
+//!
+//! Passwords are hashed with argon2id (RustCrypto's `argon2`, its default OWASP parameters:
+//! 19 MiB, 2 passes) with a random salt per account, and only the PHC string is stored; a
+//! password is never logged or kept. Checking a password for a name that has no account costs
+//! the same hash, so timing does not tell which names are registered.
+//!
+//! Login attempts are rate-limited before any hashing: 3 a minute per account (as ergo) and 10
+//! a minute per address, so guessing is slow and cannot be used to burn the server's CPU.
+//! Hashing runs on the blocking pool, never on the hub's task.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use rusqlite::{params, Connection, OptionalExtension};
+
+use palaver_proto::ErrorCode;
+
+use crate::limits::TokenBucket;
+
+/// Shortest password accepted.
+pub const MIN_PASSWORD_CHARS: usize = 8;
+/// Longest password accepted, in bytes.
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+/// Login attempts per minute per account, and per address.
+pub const ATTEMPTS_PER_ACCOUNT_PER_MINUTE: u32 = 3;
+pub const ATTEMPTS_PER_ADDRESS_PER_MINUTE: u32 = 10;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS accounts (
+    name_key   TEXT PRIMARY KEY,
+    name       TEXT NOT NULL,
+    password   TEXT NOT NULL,
+    created_ms INTEGER NOT NULL
+);
+";
+
+pub struct Accounts {
+    conn: Mutex<Connection>,
+    attempts: Mutex<HashMap<String, TokenBucket>>,
+    /// A hash to verify against when a name has no account (same cost as a real check).
+    decoy: String,
+}
+
+/// Checks a new password against the rules.
+pub fn password_acceptable(password: &str) -> Result<(), (ErrorCode, String)> {
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err((
+            ErrorCode::WeakPassword,
+            format!("Passwords must be at least {MIN_PASSWORD_CHARS} characters."),
+        ));
+    }
+    if password.len() > MAX_PASSWORD_BYTES {
+        return Err((
+            ErrorCode::WeakPassword,
+            format!("Passwords may be at most {MAX_PASSWORD_BYTES} bytes."),
+        ));
+    }
+    Ok(())
+}
+
+fn hash(password: &str) -> String {
+    use ring::rand::SecureRandom;
+    let mut bytes = [0u8; 16];
+    ring::rand::SystemRandom::new()
+        .fill(&mut bytes)
+        .expect("the system's random number generator works");
+    let salt = SaltString::encode_b64(&bytes).expect("16 bytes make a valid salt");
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .expect("argon2 with default parameters hashes any input")
+        .to_string()
+}
+
+fn matches(stored: &str, password: &str) -> bool {
+    PasswordHash::new(stored)
+        .map(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+impl Accounts {
+    pub fn open(path: &str) -> rusqlite::Result<Accounts> {
+        let path = path.strip_prefix("sqlite://").unwrap_or(path);
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Accounts {
+            conn: Mutex::new(conn),
+            attempts: Mutex::new(HashMap::new()),
+            decoy: hash("not a password anyone has"),
+        })
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Every registered name, as registered.
+    pub fn names(&self) -> rusqlite::Result<Vec<String>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT name FROM accounts ORDER BY name_key")?;
+        let names = stmt.query_map([], |r| r.get(0))?.collect();
+        names
+    }
+
+    /// Takes one login attempt for `key` from `ip`; false when either is over its rate.
+    pub fn allow_attempt(&self, key: &str, ip: Option<IpAddr>) -> bool {
+        let now = Instant::now();
+        let mut attempts = self.attempts.lock().unwrap_or_else(|p| p.into_inner());
+        if attempts.len() > 10_000 {
+            attempts.clear();
+        }
+        let per_account = attempts
+            .entry(format!("account:{key}"))
+            .or_insert_with(|| {
+                TokenBucket::new(
+                    f64::from(ATTEMPTS_PER_ACCOUNT_PER_MINUTE) / 60.0,
+                    ATTEMPTS_PER_ACCOUNT_PER_MINUTE,
+                )
+            })
+            .try_take(now);
+        let per_address = match ip {
+            Some(ip) => attempts
+                .entry(format!("ip:{ip}"))
+                .or_insert_with(|| {
+                    TokenBucket::new(
+                        f64::from(ATTEMPTS_PER_ADDRESS_PER_MINUTE) / 60.0,
+                        ATTEMPTS_PER_ADDRESS_PER_MINUTE,
+                    )
+                })
+                .try_take(now),
+            None => true,
+        };
+        per_account && per_address
+    }
+
+    /// True when `key` has an account and `password` is its password (slow: call it off the
+    /// hub's task).
+    pub fn verify(&self, key: &str, password: &str) -> bool {
+        let stored: Option<String> = self
+            .conn()
+            .query_row(
+                "SELECT password FROM accounts WHERE name_key = ?1",
+                params![key],
+                |r| r.get(0),
+            )
+            .optional()
+            .unwrap_or(None);
+        match stored {
+            Some(stored) => matches(&stored, password),
+            None => {
+                let _ = matches(&self.decoy, password);
+                false
+            }
+        }
+    }
+
+    /// Registers `name` (folded `key`) with a password (slow).
+    pub fn create(&self, key: &str, name: &str, password: &str) -> Result<(), ErrorCode> {
+        let hashed = hash(password);
+        let inserted = self.conn().execute(
+            "INSERT INTO accounts (name_key, name, password, created_ms) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT(name_key) DO NOTHING",
+            params![key, name, hashed, palaver_proto::timestamp::now_millis()],
+        );
+        match inserted {
+            Ok(1) => Ok(()),
+            Ok(_) => Err(ErrorCode::AlreadyRegistered),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot store an account");
+                Err(ErrorCode::StorageFailed)
+            }
+        }
+    }
+
+    /// Changes a password after checking the old one (slow).
+    pub fn change(&self, key: &str, old: &str, new: &str) -> Result<(), ErrorCode> {
+        if !self.verify(key, old) {
+            return Err(ErrorCode::InvalidCredentials);
+        }
+        let hashed = hash(new);
+        match self.conn().execute(
+            "UPDATE accounts SET password = ?2 WHERE name_key = ?1",
+            params![key, hashed],
+        ) {
+            Ok(1) => Ok(()),
+            Ok(_) => Err(ErrorCode::InvalidCredentials),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot change a password");
+                Err(ErrorCode::StorageFailed)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_hashed_verified_and_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("a.db");
+        let accounts = Accounts::open(db.to_str().unwrap()).unwrap();
+        accounts.create("alice", "Alice", "correct horse").unwrap();
+        assert_eq!(
+            accounts.create("alice", "ALICE", "other password"),
+            Err(ErrorCode::AlreadyRegistered)
+        );
+        assert!(accounts.verify("alice", "correct horse"));
+        assert!(!accounts.verify("alice", "wrong horse"));
+        assert!(!accounts.verify("nobody", "correct horse"));
+        let stored: String = accounts
+            .conn()
+            .query_row("SELECT password FROM accounts", [], |r| r.get(0))
+            .unwrap();
+        assert!(stored.starts_with("$argon2id$"), "{stored}");
+        assert!(!stored.contains("correct horse"));
+        assert_eq!(
+            accounts.change("alice", "wrong", "battery staple"),
+            Err(ErrorCode::InvalidCredentials)
+        );
+        accounts
+            .change("alice", "correct horse", "battery staple")
+            .unwrap();
+        assert!(accounts.verify("alice", "battery staple"));
+        assert_eq!(accounts.names().unwrap(), vec!["Alice".to_string()]);
+    }
+
+    #[test]
+    fn attempts_are_limited_per_account_and_per_address() {
+        let dir = tempfile::tempdir().unwrap();
+        let accounts = Accounts::open(dir.path().join("a.db").to_str().unwrap()).unwrap();
+        let ip: IpAddr = "10.0.0.1".parse().unwrap();
+        let other: IpAddr = "10.0.0.2".parse().unwrap();
+        assert!((0..3).all(|_| accounts.allow_attempt("alice", Some(ip))));
+        assert!(
+            !accounts.allow_attempt("alice", Some(other)),
+            "per account, from anywhere"
+        );
+        assert!(accounts.allow_attempt("bob", Some(other)));
+        let many: Vec<bool> = (0..12)
+            .map(|i| accounts.allow_attempt(&format!("u{i}"), Some(ip)))
+            .collect();
+        assert!(
+            many.iter().filter(|ok| !**ok).count() >= 2,
+            "per address too"
+        );
+    }
+}

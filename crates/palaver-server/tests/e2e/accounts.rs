@@ -1,0 +1,200 @@
+//! Accounts: a registered name is protected (also against look-alikes and across restarts), a
+//! wrong password is refused with the same answer as an unknown name, guessing is slowed down,
+//! passwords can be changed, and a server can require accounts.
+
+use palaver_client::proto::{ClientFrame, ErrorCode, Secret, ServerFrame};
+use palaver_client::{Connection, ConnectionError};
+use palaver_server::Server;
+
+use crate::harness::*;
+
+async fn login(
+    server: &TestServer,
+    name: &str,
+    password: &str,
+) -> Result<Connection, (ErrorCode, String)> {
+    let mut conn = Connection::connect(server.addr()).await.unwrap();
+    let frame = ClientFrame::Login {
+        username: name.into(),
+        password: Secret(password.into()),
+        since: None,
+        rooms: None,
+    };
+    match conn.join_as(frame).await {
+        Ok(_) => Ok(conn),
+        Err(ConnectionError::Refused { code, message }) => Err((code, message)),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+async fn guest(server: &TestServer, name: &str) -> Result<Connection, (ErrorCode, String)> {
+    match Connection::join(server.addr(), name).await {
+        Ok((conn, _)) => Ok(conn),
+        Err(ConnectionError::Refused { code, message }) => Err((code, message)),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+fn refused(result: Result<Connection, (ErrorCode, String)>) -> (ErrorCode, String) {
+    match result {
+        Err(refusal) => refusal,
+        Ok(_) => panic!("accepted, but should have been refused"),
+    }
+}
+
+async fn register(conn: &mut Connection, password: &str) -> ServerFrame {
+    conn.send(&ClientFrame::Register {
+        password: Secret(password.into()),
+    })
+    .await
+    .unwrap();
+    expect(conn, "register answer", |f| {
+        matches!(
+            f,
+            ServerFrame::Registered { .. } | ServerFrame::Error { .. }
+        )
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_registered_name_is_protected_and_only_its_password_opens_it() {
+    let server = TestServer::start().await;
+    let mut alice = server.join("alice").await;
+    let weak = register(&mut alice, "short").await;
+    assert_eq!(error_code(&weak), Some("weak_password"));
+    let done = register(&mut alice, "correct horse battery").await;
+    assert!(
+        matches!(done, ServerFrame::Registered { ref username, .. } if username == "alice"),
+        "{done:?}"
+    );
+    drop(alice);
+
+    // Nobody else may take the name, in any case or disguise, even once alice is gone.
+    let mut answer = None;
+    for _ in 0..100 {
+        // Until the server has noticed alice left, the name is simply taken.
+        match guest(&server, "alice").await {
+            Err((ErrorCode::UsernameTaken, _)) | Ok(_) => {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await
+            }
+            Err(r) => {
+                answer = Some(r);
+                break;
+            }
+        }
+    }
+    let (code, message) = answer.expect("the registered name is refused to guests");
+    assert_eq!(code, ErrorCode::AccountRequired, "{message}");
+    assert_eq!(
+        refused(guest(&server, "ALICE").await).0,
+        ErrorCode::AccountRequired
+    );
+    let (code, message) = refused(guest(&server, "\u{430}lice").await);
+    assert_eq!(code, ErrorCode::UsernameTaken, "{message}");
+    assert!(message.contains("registered"), "{message}");
+
+    // A wrong password and an unknown name get the very same answer.
+    let wrong = refused(login(&server, "alice", "not the password").await);
+    let unknown = refused(login(&server, "nobody-at-all", "not the password").await);
+    assert_eq!(wrong.0, ErrorCode::InvalidCredentials);
+    assert_eq!(
+        wrong, unknown,
+        "the answer does not tell whether the name exists"
+    );
+
+    let mut alice = login(&server, "alice", "correct horse battery")
+        .await
+        .expect("login");
+    let mut bob = server.join("bob").await;
+    say(&mut alice, "it is really me").await;
+    let m = expect_message(&mut bob, "it is really me").await;
+    assert_eq!(m.username, "alice");
+}
+
+#[tokio::test]
+async fn guessing_passwords_is_slowed_to_three_a_minute() {
+    let server = TestServer::start().await;
+    let mut carol = server.join("carol").await;
+    register(&mut carol, "the real password").await;
+    drop(carol);
+    for guess in ["guess one", "guess two", "guess three"] {
+        let (code, _) = refused(login(&server, "carol", guess).await);
+        assert_eq!(code, ErrorCode::InvalidCredentials);
+    }
+    // The fourth attempt within the minute is not even checked, right or wrong.
+    let (code, message) = refused(login(&server, "carol", "the real password").await);
+    assert_eq!(code, ErrorCode::TooManyAttempts, "{message}");
+}
+
+#[tokio::test]
+async fn passwords_can_be_changed_and_accounts_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("p.db");
+    let config = test_config(db.clone());
+    let server = Server::start(config.clone()).await.unwrap();
+    let (mut dave, _) = Connection::join(server.local_addr(), "dave").await.unwrap();
+    register(&mut dave, "first password").await;
+    for (old, new, expected) in [
+        ("wrong one", "second password", "error"),
+        ("first password", "2short", "error"),
+        ("first password", "second password", "password_changed"),
+    ] {
+        dave.send(&ClientFrame::ChangePassword {
+            old: Secret(old.into()),
+            new: Secret(new.into()),
+        })
+        .await
+        .unwrap();
+        let answer = expect(&mut dave, "answer", |f| {
+            matches!(
+                f,
+                ServerFrame::PasswordChanged { .. } | ServerFrame::Error { .. }
+            )
+        })
+        .await;
+        let kind = match answer {
+            ServerFrame::PasswordChanged { .. } => "password_changed",
+            _ => "error",
+        };
+        assert_eq!(kind, expected, "{old} -> {new}");
+    }
+    drop(dave);
+    server.shutdown().await;
+
+    let server = Server::start(config).await.unwrap();
+    let refused = Connection::join(server.local_addr(), "dave").await;
+    assert!(matches!(
+        refused,
+        Err(ConnectionError::Refused {
+            code: ErrorCode::AccountRequired,
+            ..
+        })
+    ));
+    let mut conn = Connection::connect(server.local_addr()).await.unwrap();
+    conn.join_as(ClientFrame::Login {
+        username: "dave".into(),
+        password: Secret("second password".into()),
+        since: None,
+        rooms: None,
+    })
+    .await
+    .expect("the new password opens the account after a restart");
+}
+
+#[tokio::test]
+async fn a_server_can_require_accounts() {
+    let server = TestServer::start_with(|c| c.hub.require_account = true).await;
+    let (code, message) = refused(guest(&server, "erin").await);
+    assert_eq!(code, ErrorCode::AccountRequired, "{message}");
+    // An account made by the operator (as `palaver-server account-add` does) gets in.
+    let accounts = palaver_server::store::accounts::Accounts::open(
+        &test_config(server._dir.path().join("palaver.db")).database,
+    )
+    .unwrap();
+    accounts.create("erin", "erin", "operator made").unwrap();
+    // Made behind the running server's back: the database is what a login is checked against.
+    login(&server, "erin", "operator made")
+        .await
+        .expect("login with an account");
+}

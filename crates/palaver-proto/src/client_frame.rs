@@ -64,6 +64,11 @@ pub enum ClientFrame {
         #[serde(skip_serializing_if = "Option::is_none")]
         rooms: Option<Vec<String>>,
     },
+    /// Proves you own an account without joining yet (IRC's SASL; `login` is this and `join`).
+    Authenticate {
+        username: String,
+        password: Secret,
+    },
     /// Registers the name you joined with as an account protected by this password.
     Register {
         password: Secret,
@@ -178,6 +183,7 @@ impl ClientFrame {
             ClientFrame::Join { .. } => "join",
             ClientFrame::Login { .. } => "login",
             ClientFrame::Register { .. } => "register",
+            ClientFrame::Authenticate { .. } => "authenticate",
             ClientFrame::ChangePassword { .. } => "change_password",
             ClientFrame::Message { .. } => "message",
             ClientFrame::PrivateMessage { .. } => "private_message",
@@ -304,6 +310,10 @@ fn parse_object(mut o: Map<String, Value>) -> Result<ClientFrame, FrameError> {
             password: Secret(required_string(&mut o, "password")?),
             since: optional_u64(&mut o, "since")?,
             rooms: optional_string_list(&mut o, "rooms")?,
+        },
+        "authenticate" => ClientFrame::Authenticate {
+            username: required_string(&mut o, "username")?,
+            password: Secret(required_string(&mut o, "password")?),
         },
         "register" => ClientFrame::Register {
             password: Secret(required_string(&mut o, "password")?),

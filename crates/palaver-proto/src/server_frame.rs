@@ -322,6 +322,12 @@ pub enum ServerFrame {
         #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
         reference: Option<Value>,
     },
+    /// You proved you own this account (the answer to `authenticate`).
+    Authenticated {
+        username: String,
+        #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+        reference: Option<Value>,
+    },
     /// Your name is now a registered account (the answer to `register`).
     Registered {
         username: String,

@@ -62,10 +62,13 @@ impl Hub {
         Ok(())
     }
 
+    /// `login` (`join` = true) and `authenticate` (false): check the password, then join or
+    /// just answer.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn login(
         &mut self,
         session: SessionId,
+        join: bool,
         username: String,
         password: Secret,
         since: Option<u64>,
@@ -93,6 +96,7 @@ impl Hub {
         };
         let key = validate::fold(&name);
         self.sessions.get_mut(&session).expect("exists").login = Some(PendingLogin {
+            join,
             username: name,
             since,
             rooms,
@@ -120,14 +124,22 @@ impl Hub {
                 s.account = Some(key);
                 // An account created outside this server (`account-add`) is known from now on.
                 self.remember_account(&login.username);
-                self.join(
-                    session,
-                    &login.username,
-                    login.since,
-                    login.rooms,
-                    login.reference,
-                    io,
-                );
+                if login.join {
+                    self.join(
+                        session,
+                        &login.username,
+                        login.since,
+                        login.rooms,
+                        login.reference,
+                        io,
+                    );
+                } else {
+                    let frame = ServerFrame::Authenticated {
+                        username: login.username,
+                        reference: login.reference,
+                    };
+                    self.send_to(session, &frame, io);
+                }
             }
             Err(code) => {
                 // The same answer whether the name has no account or the password is wrong.
@@ -174,6 +186,7 @@ impl Hub {
         }
         if let Some(s) = self.sessions.get_mut(&session) {
             s.login = Some(PendingLogin {
+                join: false,
                 username: name.clone(),
                 since: None,
                 rooms: None,
@@ -236,6 +249,7 @@ impl Hub {
         }
         if let Some(s) = self.sessions.get_mut(&session) {
             s.login = Some(PendingLogin {
+                join: false,
                 username: String::new(),
                 since: None,
                 rooms: None,

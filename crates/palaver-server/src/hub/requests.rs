@@ -88,7 +88,12 @@ impl Hub {
                 password,
                 since,
                 rooms,
-            } => self.login(session, username, password, since, rooms, reference, io),
+            } => self.login(
+                session, true, username, password, since, rooms, reference, io,
+            ),
+            ClientFrame::Authenticate { username, password } => self.login(
+                session, false, username, password, None, None, reference, io,
+            ),
             _ if !joined => {
                 self.error_to(
                     session,

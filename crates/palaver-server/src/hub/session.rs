@@ -65,6 +65,8 @@ pub struct Session {
 /// The join a `login` makes once its password checks out.
 #[derive(Debug)]
 pub struct PendingLogin {
+    /// Join once the password is right (`login`), or only answer (`authenticate`).
+    pub join: bool,
     pub username: String,
     pub since: Option<u64>,
     pub rooms: Option<Vec<String>>,

@@ -198,3 +198,64 @@ async fn a_server_can_require_accounts() {
         .await
         .expect("login with an account");
 }
+
+#[tokio::test]
+async fn irc_users_register_with_register_and_log_in_with_sasl_plain() {
+    use crate::irc_client::Irc;
+    use base64::Engine;
+    let server = TestServer::start_irc().await;
+    let caps = ["sasl", "draft/account-registration"];
+    let (mut irc, _) = Irc::register(server.irc_addr(), "frank", &caps).await;
+    irc.send("REGISTER * * short").await;
+    let fail = irc.expect("FAIL", |m| m.command == "FAIL").await;
+    assert_eq!(fail.params[..2], ["REGISTER", "WEAK_PASSWORD"]);
+    irc.send("REGISTER * * franks-password").await;
+    let ok = irc.expect("REGISTER", |m| m.command == "REGISTER").await;
+    assert_eq!(ok.params[..2], ["SUCCESS", "frank"]);
+    irc.send("QUIT").await;
+    irc.closed().await;
+
+    // Without SASL the nick is refused; with the right password SASL logs in first.
+    let mut other = Irc::connect(server.irc_addr()).await;
+    other.send("NICK frank").await;
+    other.send("USER f 0 * :F").await;
+    let taken = other.expect("433", |m| m.command == "433").await;
+    assert!(taken.params[2].contains("registered"), "{taken:?}");
+
+    let sasl = |user: &str, password: &str| {
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}\0{user}\0{password}"))
+    };
+    let mut wrong = Irc::connect(server.irc_addr()).await;
+    wrong.send("CAP LS 302").await;
+    wrong.send("CAP REQ :sasl").await;
+    wrong.send("AUTHENTICATE PLAIN").await;
+    wrong
+        .expect("AUTHENTICATE +", |m| m.command == "AUTHENTICATE")
+        .await;
+    wrong
+        .send(&format!("AUTHENTICATE {}", sasl("frank", "guessing")))
+        .await;
+    wrong.expect("904", |m| m.command == "904").await;
+
+    let mut good = Irc::connect(server.irc_addr()).await;
+    good.send("CAP LS 302").await;
+    let ls = good.expect("LS", |m| m.command == "CAP").await;
+    assert!(ls.params[2].split(' ').any(|c| c == "sasl=PLAIN"), "{ls:?}");
+    good.send("CAP REQ :sasl").await;
+    good.send("AUTHENTICATE PLAIN").await;
+    good.expect("AUTHENTICATE +", |m| m.command == "AUTHENTICATE")
+        .await;
+    good.send(&format!(
+        "AUTHENTICATE {}",
+        sasl("frank", "franks-password")
+    ))
+    .await;
+    let logged_in = good.expect("900", |m| m.command == "900").await;
+    assert_eq!(logged_in.params[2], "frank");
+    good.expect("903", |m| m.command == "903").await;
+    good.send("NICK frank").await;
+    good.send("USER f 0 * :F").await;
+    good.send("CAP END").await;
+    let welcome = good.expect("001", |m| m.command == "001").await;
+    assert_eq!(welcome.params[0], "frank");
+}

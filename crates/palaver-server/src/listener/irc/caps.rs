@@ -29,6 +29,8 @@ caps! {
     MULTI_PREFIX = "multi-prefix", 7;
     SERVER_TIME = "server-time", 8;
     USERHOST_IN_NAMES = "userhost-in-names", 9;
+    SASL = "sasl", 10;
+    ACCOUNT_REGISTRATION = "draft/account-registration", 11;
 }
 
 /// The capabilities a connection has enabled.
@@ -72,10 +74,18 @@ pub fn find(name: &str) -> Option<Cap> {
         .find(|c| c.name.eq_ignore_ascii_case(name))
 }
 
-/// `CAP LS` entries. None of the offered capabilities has a value (draft/chathistory's limit
-/// is in ISUPPORT), so version 302 clients see the same list.
-pub fn ls_entries() -> Vec<&'static str> {
-    ALL.iter().map(|c| c.name).collect()
+/// `CAP LS` entries; version 302 clients see the values (`sasl=PLAIN`, the registration
+/// rules).
+pub fn ls_entries(version_302: bool) -> Vec<String> {
+    ALL.iter()
+        .map(|c| match (*c, version_302) {
+            (SASL, true) => "sasl=PLAIN".to_string(),
+            (ACCOUNT_REGISTRATION, true) => {
+                "draft/account-registration=custom-account-name".to_string()
+            }
+            _ => c.name.to_string(),
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -92,6 +102,7 @@ mod tests {
         set.set(BATCH, false);
         assert_eq!(set.names(), "server-time");
         assert_eq!(find("ECHO-message"), Some(ECHO_MESSAGE));
-        assert_eq!(find("sasl"), None);
+        assert_eq!(find("sasl"), Some(SASL));
+        assert_eq!(find("account-notify"), None);
     }
 }

@@ -36,10 +36,21 @@ pub struct Commands {
     /// NICK and USER as given before registration.
     nick: Option<String>,
     user: Option<(String, String)>,
+    /// SASL PLAIN in progress: the base64 received so far (None: not started).
+    sasl: Option<String>,
 }
 
 /// Commands a connection may use before it has registered.
-const BEFORE_REGISTRATION: &[&str] = &["CAP", "NICK", "USER", "PASS", "PING", "PONG", "QUIT"];
+const BEFORE_REGISTRATION: &[&str] = &[
+    "CAP",
+    "NICK",
+    "USER",
+    "PASS",
+    "PING",
+    "PONG",
+    "QUIT",
+    "AUTHENTICATE",
+];
 
 impl Commands {
     pub fn new(server: Arc<ServerIdentity>, state: Arc<Mutex<IrcState>>) -> Self {
@@ -48,6 +59,7 @@ impl Commands {
             state,
             nick: None,
             user: None,
+            sasl: None,
         }
     }
 
@@ -327,6 +339,41 @@ impl Commands {
                 ]
             }
             "CHATHISTORY" => self.chathistory(p, label),
+            "AUTHENTICATE" => self.authenticate(p, label),
+            "REGISTER" => {
+                // REGISTER <account> <email> <password>; the account is your nick ("*").
+                let account = if p[0] == "*" {
+                    self.lock().nick.clone()
+                } else {
+                    p[0].clone()
+                };
+                if !self.lock().is_me(&account) {
+                    let line = IrcMessage::new(
+                        "FAIL",
+                        [
+                            "REGISTER",
+                            "ACCOUNT_NAME_MUST_BE_NICK",
+                            account.as_str(),
+                            "Register the nick you are using",
+                        ],
+                    )
+                    .with_source(self.server.name.as_str());
+                    return self.reply(label, vec![line]);
+                }
+                let token = self
+                    .lock()
+                    .begin(Command::RegisterAccount { account }, label);
+                vec![
+                    // No closing ping: the answer comes after the password is hashed, off the
+                    // hub's task; the `registered` or `error` frame ends the command.
+                    Self::request(
+                        token,
+                        ClientFrame::Register {
+                            password: palaver_proto::Secret(p[2].clone()),
+                        },
+                    ),
+                ]
+            }
             "OPER" => {
                 let line = self.num("491", ["No O-lines for your host"]);
                 self.reply(label, vec![line])
@@ -397,7 +444,10 @@ impl Commands {
                         st.caps.set(caps::CAP_NOTIFY, true);
                     }
                 }
-                let line = cap_line(vec!["LS".into(), caps::ls_entries().join(" ")]);
+                let line = cap_line(vec![
+                    "LS".into(),
+                    caps::ls_entries(version >= 302).join(" "),
+                ]);
                 self.reply(label, vec![line])
             }
             "LIST" => {
@@ -483,6 +533,8 @@ impl Commands {
         let (Some(nick), Some((ident, realname))) = (self.nick.clone(), self.user.clone()) else {
             return Vec::new();
         };
+        // After SASL the account's name is the nick (one identity across protocols).
+        let nick = self.lock().account.clone().unwrap_or(nick);
         let token = {
             let mut st = self.lock();
             if st.registered || st.registering || st.cap_negotiating {
@@ -507,6 +559,81 @@ impl Commands {
             ),
             Self::request(token, ClientFrame::Info),
             Self::end(token),
+        ]
+    }
+
+    /// SASL PLAIN: `AUTHENTICATE PLAIN`, `+`, then the base64 of `authzid\0authcid\0password`
+    /// in 400-byte chunks.
+    fn authenticate(&mut self, p: &[String], label: Option<String>) -> Vec<Action> {
+        use base64::Engine;
+        let (registered, negotiated, account) = {
+            let st = self.lock();
+            (st.registered, st.caps.has(caps::SASL), st.account.clone())
+        };
+        if registered || account.is_some() {
+            let line = self.num("907", ["You have already authenticated using SASL"]);
+            return self.reply(label, vec![line]);
+        }
+        if !negotiated {
+            let line = self.num(
+                "904",
+                ["SASL authentication failed: request the sasl capability first"],
+            );
+            return self.reply(label, vec![line]);
+        }
+        let arg = p[0].as_str();
+        if arg == "*" {
+            self.sasl = None;
+            let line = self.num("906", ["SASL authentication aborted"]);
+            return self.reply(label, vec![line]);
+        }
+        let Some(buffer) = self.sasl.as_mut() else {
+            if arg.eq_ignore_ascii_case("PLAIN") {
+                self.sasl = Some(String::new());
+                let line = IrcMessage::new("AUTHENTICATE", ["+"]);
+                return self.reply(label, vec![line]);
+            }
+            let lines = vec![
+                self.num("908", ["PLAIN", "are available SASL mechanisms"]),
+                self.num("904", ["SASL authentication failed"]),
+            ];
+            return self.reply(label, lines);
+        };
+        if arg != "+" {
+            buffer.push_str(arg);
+        }
+        if arg.len() == 400 {
+            return Vec::new(); // more chunks follow
+        }
+        let encoded = self.sasl.take().unwrap_or_default();
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(encoded.as_bytes())
+            .ok()
+            .and_then(|bytes| String::from_utf8(bytes).ok());
+        let parts: Option<(String, String)> = decoded.and_then(|text| {
+            let mut fields = text.split('\0');
+            let _authzid = fields.next()?;
+            let authcid = fields.next()?.to_string();
+            let password = fields.next()?.to_string();
+            Some((authcid, password))
+        });
+        let Some((username, password)) = parts else {
+            let line = self.num(
+                "904",
+                ["SASL authentication failed: malformed PLAIN message"],
+            );
+            return self.reply(label, vec![line]);
+        };
+        let token = self.lock().begin(Command::Sasl, label);
+        vec![
+            // Ended by the `authenticated` or `error` frame (the check runs off the hub's task).
+            Self::request(
+                token,
+                ClientFrame::Authenticate {
+                    username,
+                    password: palaver_proto::Secret(password),
+                },
+            ),
         ]
     }
 
@@ -908,8 +1035,9 @@ fn min_params(command: &str) -> usize {
     match command {
         "USER" => 4,
         "KICK" => 2,
+        "REGISTER" => 3,
         "CAP" | "PASS" | "PING" | "JOIN" | "PART" | "TOPIC" | "WHOWAS" | "MODE" | "USERHOST"
-        | "ISON" => 1,
+        | "ISON" | "AUTHENTICATE" => 1,
         _ => 0,
     }
 }

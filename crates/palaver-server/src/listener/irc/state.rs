@@ -96,6 +96,12 @@ pub enum Command {
     Ping {
         token: String,
     },
+    /// AUTHENTICATE PLAIN.
+    Sasl,
+    /// REGISTER (draft/account-registration).
+    RegisterAccount {
+        account: String,
+    },
 }
 
 /// A command waiting for its replies.
@@ -129,6 +135,8 @@ pub struct IrcState {
     /// Message ids whose echo should carry a command's label: (id, token).
     pub echo_labels: VecDeque<(u64, u64)>,
     pub batch_seq: u64,
+    /// The account proved with SASL (its name joins at registration).
+    pub account: Option<String>,
 }
 
 impl Default for IrcState {
@@ -146,6 +154,7 @@ impl Default for IrcState {
             last_event: None,
             echo_labels: VecDeque::new(),
             batch_seq: 0,
+            account: None,
         }
     }
 }

@@ -459,13 +459,39 @@ impl Translation<'_> {
                 message,
                 reference,
             } => self.error(*code, message, token_of(reference)),
-            ServerFrame::Registered { username, .. } => {
-                let nick = self.st.nick.clone();
-                vec![IrcMessage::new(
-                    "NOTICE",
-                    [nick, format!("{username} is now a registered account.")],
+            ServerFrame::Authenticated {
+                username,
+                reference,
+            } => {
+                self.st.account = Some(username.clone());
+                let lines = vec![
+                    self.num(
+                        "900",
+                        [
+                            format!("{username}!~{username}@irc.palaver"),
+                            username.clone(),
+                            format!("You are now logged in as {username}"),
+                        ],
+                    ),
+                    self.num("903", ["SASL authentication successful"]),
+                ];
+                self.reply_and_finish(token_of(reference), lines)
+            }
+            ServerFrame::Registered {
+                username,
+                reference,
+            } => {
+                self.st.account = Some(username.clone());
+                let line = IrcMessage::new(
+                    "REGISTER",
+                    [
+                        "SUCCESS".to_string(),
+                        username.clone(),
+                        format!("{username} is now a registered account"),
+                    ],
                 )
-                .with_source(self.server.name.as_str())]
+                .with_source(self.server.name.as_str());
+                self.reply_and_finish(token_of(reference), vec![line])
             }
             ServerFrame::PasswordChanged { .. } => {
                 let nick = self.st.nick.clone();
@@ -979,6 +1005,20 @@ impl Translation<'_> {
         }
         let lines = match (&command, code) {
             (Some(Command::Notice), _) => Vec::new(),
+            (Some(Command::Sasl), _) => {
+                let line = self.num("904", ["SASL authentication failed"]);
+                return self.reply_and_finish(token, vec![line]);
+            }
+            (Some(Command::RegisterAccount { account }), code) => {
+                let kind = match code {
+                    ErrorCode::AlreadyRegistered => "ACCOUNT_EXISTS",
+                    ErrorCode::WeakPassword => "WEAK_PASSWORD",
+                    _ => "TEMPORARILY_UNAVAILABLE",
+                };
+                let line = IrcMessage::new("FAIL", ["REGISTER", kind, account.as_str(), message])
+                    .with_source(self.server.name.as_str());
+                return self.reply_and_finish(token, vec![line]);
+            }
             (Some(Command::TagMsg), ErrorCode::UnknownUser) => {
                 vec![self.num(
                     "401",
@@ -1001,6 +1041,16 @@ impl Translation<'_> {
                 // A PRIVMSG has no closing pong to end it.
                 now.extend(self.finish_message(token));
                 return now;
+            }
+            (Some(Command::Register), ErrorCode::AccountRequired) => {
+                self.st.registering = false;
+                let nick = self.attempted_nick(message);
+                vec![numeric(
+                    &self.server.name,
+                    "*",
+                    "433",
+                    [nick.as_str(), message],
+                )]
             }
             (Some(Command::Register), ErrorCode::UsernameTaken) => {
                 self.st.registering = false;
@@ -1215,6 +1265,8 @@ fn command_name(command: &Command) -> &'static str {
         Command::Ison { .. } => "ISON",
         Command::ChatHistory { .. } => "CHATHISTORY",
         Command::Ping { .. } => "PING",
+        Command::Sasl => "AUTHENTICATE",
+        Command::RegisterAccount { .. } => "REGISTER",
     }
 }
 

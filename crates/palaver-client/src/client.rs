@@ -23,6 +23,23 @@ use palaver_proto::{validate, ClientFrame, ErrorCode, ServerFrame, Welcome};
 use crate::connection::{Connection, ConnectionError, FrameReader, FrameWriter};
 use crate::tls::{TlsSettings, Trust};
 
+/// `join` for a guest, `login` with a password.
+fn join_frame(config: &ClientConfig, since: Option<u64>, rooms: Vec<String>) -> ClientFrame {
+    match &config.password {
+        Some(password) => ClientFrame::Login {
+            username: config.username.clone(),
+            password: password.clone(),
+            since,
+            rooms: Some(rooms),
+        },
+        None => ClientFrame::Join {
+            username: config.username.clone(),
+            since,
+            rooms: Some(rooms),
+        },
+    }
+}
+
 /// Opens the connection the config asks for: plain, or TLS with the trust it was given.
 async fn open(config: &ClientConfig) -> Result<(Connection, Option<Trust>), ConnectionError> {
     match &config.tls {
@@ -48,6 +65,8 @@ pub struct ClientConfig {
     pub backoff_max: Duration,
     /// Connect with TLS (system roots, or the fingerprint pinned on first use).
     pub tls: Option<TlsSettings>,
+    /// Log in to the account of `username` with this password (a guest without).
+    pub password: Option<palaver_proto::Secret>,
 }
 
 impl ClientConfig {
@@ -60,6 +79,7 @@ impl ClientConfig {
             backoff_initial: Duration::from_millis(250),
             backoff_max: Duration::from_secs(30),
             tls: None,
+            password: None,
         }
     }
 }
@@ -125,11 +145,7 @@ impl Client {
         validate::username(&config.username).map_err(|(_, m)| ClientError::InvalidUsername(m))?;
         let (mut conn, trust) = open(&config).await?;
         let welcome = conn
-            .join_as(ClientFrame::Join {
-                username: config.username.clone(),
-                since: None,
-                rooms: Some(config.rooms.clone()),
-            })
+            .join_as(join_frame(&config, None, config.rooms.clone()))
             .await
             .map_err(|e| match e {
                 ConnectionError::Refused { code, message } => ClientError::Server { code, message },
@@ -407,11 +423,7 @@ async fn reconnect(
             }
             Err(_) => continue,
         };
-        let join = ClientFrame::Join {
-            username: state.config.username.clone(),
-            since: Some(state.last_seen),
-            rooms: Some(state.rooms.clone()),
-        };
+        let join = join_frame(&state.config, Some(state.last_seen), state.rooms.clone());
         match conn.join_as(join).await {
             Ok(welcome) => {
                 let _ = events.send(Event::Connected(welcome)).await;

@@ -68,6 +68,8 @@ pub struct PalaverApp {
     pub screen: Screen,
     pub connecting: bool,
     pub connect_errors: ConnectErrors,
+    /// The account password typed on the connect screen (never saved).
+    pub password: String,
     net: Option<mpsc::UnboundedReceiver<NetEvent>>,
     pub outbox: Option<Outbox>,
     pub chat: Option<ChatModel>,
@@ -108,6 +110,7 @@ impl PalaverApp {
             screen: Screen::Connect,
             connecting: false,
             connect_errors: ConnectErrors::default(),
+            password: String::new(),
             net: None,
             outbox: None,
             chat: None,
@@ -146,6 +149,9 @@ impl PalaverApp {
         config.backoff_max = std::time::Duration::from_secs(10);
         if self.settings.tls {
             config.tls = Some(palaver_client::TlsSettings::default());
+        }
+        if !self.password.is_empty() {
+            config.password = Some(palaver_proto::Secret(self.password.clone()));
         }
         self.connecting = true;
         self.net = Some(net::connect(&self.runtime, config, self.repaint_fn()));

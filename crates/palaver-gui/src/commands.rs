@@ -15,6 +15,13 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("/msg name text", "send a private message"),
     ("/me text", "describe an action: * alice waves"),
     ("/topic text", "set the current room's topic"),
+    (
+        "/kick name [reason]",
+        "remove someone from the room (room operators)",
+    ),
+    ("/away [message]", "mark yourself away (no message: back)"),
+    ("/register password", "protect your name with a password"),
+    ("/password old new", "change your account's password"),
     ("/help", "list the commands"),
 ];
 
@@ -91,6 +98,36 @@ pub fn interpret(line: &str, target: &Target) -> Action {
                 topic: rest.to_string(),
             }),
             Target::Direct(_) => Action::Refuse("Topics belong to rooms; switch to a room first.".into()),
+        },
+        "kick" => match (rest.split_once(' '), target) {
+            (_, Target::Direct(_)) => Action::Refuse("Kick from a room: switch to the room first.".into()),
+            (Some((name, reason)), Target::Room(room)) => Action::Send(ClientFrame::Kick {
+                room: room.clone(),
+                username: name.to_string(),
+                reason: Some(reason.trim().to_string()).filter(|r| !r.is_empty()),
+            }),
+            (None, Target::Room(room)) if !rest.is_empty() => Action::Send(ClientFrame::Kick {
+                room: room.clone(),
+                username: rest.to_string(),
+                reason: None,
+            }),
+            _ => Action::Refuse("Usage: /kick name [reason]".into()),
+        },
+        "away" => Action::Send(ClientFrame::Away {
+            message: Some(rest.to_string()).filter(|m| !m.is_empty()),
+        }),
+        "register" => match rest.split_whitespace().collect::<Vec<_>>().as_slice() {
+            [password] => Action::Send(ClientFrame::Register {
+                password: palaver_proto::Secret(password.to_string()),
+            }),
+            _ => Action::Refuse("Usage: /register password (one word, at least 8 characters)".into()),
+        },
+        "password" => match rest.split_whitespace().collect::<Vec<_>>().as_slice() {
+            [old, new] => Action::Send(ClientFrame::ChangePassword {
+                old: palaver_proto::Secret(old.to_string()),
+                new: palaver_proto::Secret(new.to_string()),
+            }),
+            _ => Action::Refuse("Usage: /password old new".into()),
         },
         "help" | "?" => Action::Help,
         "quit" | "exit" => Action::Quit,
@@ -333,5 +370,35 @@ mod tests {
         assert_eq!(r.down(), Some("two"));
         assert_eq!(r.down(), Some(""));
         assert_eq!(r.down(), None);
+    }
+
+    #[test]
+    fn account_and_moderation_commands() {
+        let room = Target::Room("general".into());
+        assert_eq!(
+            interpret("/kick bob spamming links", &room),
+            Action::Send(ClientFrame::Kick {
+                room: "general".into(),
+                username: "bob".into(),
+                reason: Some("spamming links".into())
+            })
+        );
+        assert!(matches!(interpret("/kick", &room), Action::Refuse(_)));
+        assert!(matches!(
+            interpret("/register hunter2hunter2", &room),
+            Action::Send(ClientFrame::Register { .. })
+        ));
+        assert!(matches!(
+            interpret("/register two words", &room),
+            Action::Refuse(_)
+        ));
+        assert!(matches!(
+            interpret("/password old-one new-one", &room),
+            Action::Send(ClientFrame::ChangePassword { .. })
+        ));
+        assert_eq!(
+            interpret("/away", &room),
+            Action::Send(ClientFrame::Away { message: None })
+        );
     }
 }

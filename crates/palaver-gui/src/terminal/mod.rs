@@ -40,6 +40,10 @@ pub struct ChatArgs {
     /// use (in ~/.config/palaver/known_hosts, or PALAVER_KNOWN_HOSTS), refused if it changes.
     #[arg(long)]
     pub tls: bool,
+    /// Log in to your account: the password is read from PALAVER_PASSWORD (never a flag, so it
+    /// stays out of the process list and shell history).
+    #[arg(long)]
+    pub login: bool,
 }
 
 impl ChatArgs {
@@ -51,12 +55,21 @@ impl ChatArgs {
         if self.tls {
             config.tls = Some(palaver_client::TlsSettings::default());
         }
+        if self.login {
+            config.password = std::env::var("PALAVER_PASSWORD")
+                .ok()
+                .map(palaver_proto::Secret);
+        }
         config
     }
 }
 
 /// Runs `palaver chat`: the full-screen UI on a terminal, line mode otherwise.
 pub fn run(args: ChatArgs) -> ExitCode {
+    if args.login && std::env::var_os("PALAVER_PASSWORD").is_none() {
+        eprintln!("palaver: --login reads the password from PALAVER_PASSWORD, which is not set");
+        return ExitCode::from(2);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

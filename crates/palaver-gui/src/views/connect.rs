@@ -61,6 +61,17 @@ pub fn show(app: &mut PalaverApp, ui: &mut egui::Ui) {
                     let name = name.labelled_by(label.id);
                     submit |= name.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
                     error(ui, &app.connect_errors.username);
+                    ui.add_space(8.0);
+                    let label = ui.label("Password (if the name is registered)");
+                    let password = ui.add(
+                        egui::TextEdit::singleline(&mut app.password)
+                            .password(true)
+                            .hint_text("leave empty to join as a guest")
+                            .desired_width(form_width),
+                    );
+                    let password = password.labelled_by(label.id);
+                    submit |=
+                        password.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
                     ui.add_space(12.0);
                     let connect = ui.add_sized([form_width, 32.0], egui::Button::new("Connect"));
                     submit |= connect.clicked();

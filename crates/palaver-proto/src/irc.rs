@@ -43,6 +43,9 @@ pub enum IrcError {
     TagsTooLong,
     #[error("more than 15 parameters")]
     TooManyParams,
+    /// NUL, or a CR or LF inside the message (only CRLF may end it).
+    #[error("NUL, CR or LF inside a message")]
+    InvalidCharacter,
 }
 
 impl IrcMessage {
@@ -79,7 +82,12 @@ impl IrcMessage {
 
     /// Parses one line (without its CRLF).
     pub fn parse(line: &str) -> Result<IrcMessage, IrcError> {
-        let line = line.trim_end_matches(['\r', '\n']);
+        let line = line.strip_suffix('\n').unwrap_or(line);
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if line.contains(['\r', '\n', '\0']) {
+            // A bare CR could end the line for one program and not another: refused.
+            return Err(IrcError::InvalidCharacter);
+        }
         let mut rest = line.trim_start_matches(' ');
         if rest.is_empty() {
             return Err(IrcError::Empty);
@@ -176,7 +184,15 @@ impl IrcMessage {
             if i == last && (param.is_empty() || param.contains(' ') || param.starts_with(':')) {
                 out.push(':');
             }
-            out.push_str(param);
+            // No parameter may end the line early or hide a second line (CR, LF, NUL).
+            if param.contains(['\r', '\n', '\0']) {
+                out.extend(param.chars().map(|c| match c {
+                    '\r' | '\n' | '\0' => ' ',
+                    c => c,
+                }));
+            } else {
+                out.push_str(param);
+            }
         }
         out
     }
@@ -343,5 +359,23 @@ mod tests {
             }
         }
         assert_eq!(got, vec!["NICK", "USER"]);
+    }
+
+    #[test]
+    fn a_bare_cr_is_refused_and_never_written() {
+        // Found by the irc_line fuzzer: "NICK aR a \r " lost its last parameter on the way
+        // back out; a CR inside a line is now refused.
+        assert_eq!(
+            IrcMessage::parse("NICK aR a \r "),
+            Err(IrcError::InvalidCharacter)
+        );
+        assert_eq!(
+            IrcMessage::parse("PING a\0b"),
+            Err(IrcError::InvalidCharacter)
+        );
+        let m = IrcMessage::new("PRIVMSG", ["#general", "hi\rPRIVMSG #x :evil\nQUIT"]);
+        let line = m.to_line();
+        assert!(!line.contains(['\r', '\n']), "{line:?}");
+        assert_eq!(IrcMessage::parse(&line).unwrap().params.len(), 2);
     }
 }

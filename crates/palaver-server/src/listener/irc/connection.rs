@@ -199,6 +199,21 @@ async fn read_loop(
                     }
                     continue;
                 }
+                Err(IrcError::InvalidCharacter) => {
+                    let fail = IrcMessage::new(
+                        "FAIL",
+                        [
+                            "*",
+                            "INVALID_PARAMS",
+                            "NUL, CR or LF inside a line; it was dropped",
+                        ],
+                    )
+                    .with_source(server_name.as_str());
+                    if !relay(vec![fail]).await {
+                        return Departure::Disconnected;
+                    }
+                    continue;
+                }
                 Err(IrcError::TooManyParams) => {
                     let line = numeric(&server_name, &nick, "461", ["*", "Too many parameters"]);
                     if !relay(vec![line]).await {

@@ -290,8 +290,8 @@ pub fn channel(room: &str) -> String {
 pub fn split_text(text: &str, max: usize) -> Vec<&str> {
     let max = max.max(4);
     let mut out = Vec::new();
-    for line in text.split('\n') {
-        let mut rest = line.trim_end_matches('\r');
+    for line in text.split(['\n', '\r']) {
+        let mut rest = line;
         if rest.trim().is_empty() {
             continue;
         }

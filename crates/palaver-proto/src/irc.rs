@@ -199,8 +199,10 @@ impl IrcMessage {
 }
 
 fn parse_tags(text: &str) -> Vec<(String, Option<String>)> {
+    // A tag needs a key: `@=x` or `@;` carry nothing (found by the irc_line fuzzer: such a tag
+    // could not be written back out).
     text.split(';')
-        .filter(|t| !t.is_empty())
+        .filter(|t| !t.is_empty() && !t.starts_with('='))
         .map(|tag| match tag.split_once('=') {
             Some((key, value)) => {
                 let value = unescape_tag_value(value);

@@ -75,6 +75,7 @@ error_codes! {
     TooManyAttempts => "too_many_attempts", "Too many login attempts; wait a minute and try again.";
     AlreadyRegistered => "already_registered", "That name is already registered.";
     WeakPassword => "weak_password", "Passwords must be at least 8 characters.";
+    RoomFull => "room_full", "That room has as many members as the server allows.";
 }
 
 impl std::fmt::Display for ErrorCode {

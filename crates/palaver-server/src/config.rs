@@ -265,6 +265,10 @@ pub struct Args {
     #[arg(long, env = "PALAVER_MAX_ROOMS_PER_USER", value_name = "N")]
     pub max_rooms_per_user: Option<usize>,
 
+    /// Most members one room may have [default: 20000].
+    #[arg(long, env = "PALAVER_MAX_MEMBERS_PER_ROOM", value_name = "N")]
+    pub max_members_per_room: Option<usize>,
+
     /// Most rooms on the server [default: 10000].
     #[arg(long, env = "PALAVER_MAX_ROOMS", value_name = "N")]
     pub max_rooms: Option<usize>,
@@ -335,6 +339,7 @@ impl Args {
             max_resume: self.max_resume.or(file.max_resume),
             max_rooms_per_user: self.max_rooms_per_user.or(file.max_rooms_per_user),
             max_rooms: self.max_rooms.or(file.max_rooms),
+            max_members_per_room: self.max_members_per_room.or(file.max_members_per_room),
             store_batch_max: self.store_batch_max.or(file.store_batch_max),
             log_level: self.log_level.or(file.log_level),
             log_format: self.log_format.or(file.log_format),
@@ -409,6 +414,10 @@ impl Args {
                 .max(1),
             max_rooms_per_user: self.max_rooms_per_user.unwrap_or(d.hub.max_rooms_per_user),
             max_rooms: self.max_rooms.unwrap_or(d.hub.max_rooms),
+            max_members_per_room: self
+                .max_members_per_room
+                .unwrap_or(d.hub.max_members_per_room)
+                .max(1),
             max_resume: self.max_resume.unwrap_or(d.hub.max_resume),
             require_account: self.require_account,
             ..d.hub.clone()

@@ -65,6 +65,8 @@ pub struct HubConfig {
     pub catch_up_buffer: usize,
     /// Only people with an account may join.
     pub require_account: bool,
+    /// Most members one room may have.
+    pub max_members_per_room: usize,
 }
 
 impl Default for HubConfig {
@@ -82,6 +84,7 @@ impl Default for HubConfig {
             max_resume: 5_000,
             catch_up_buffer: 511,
             require_account: false,
+            max_members_per_room: 20_000,
         }
     }
 }

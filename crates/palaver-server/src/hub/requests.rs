@@ -194,7 +194,16 @@ impl Hub {
                     if room_names.iter().any(|(k, _)| *k == room_key) {
                         continue;
                     }
-                    if room_names.len() >= self.config.max_rooms_per_user {
+                    if self
+                        .rooms
+                        .get(&room_key)
+                        .is_some_and(|r| r.members.len() >= self.config.max_members_per_room)
+                    {
+                        refusals.push((
+                            ErrorCode::RoomFull,
+                            format!("Not joined to {room:?}: it has as many members as the server allows."),
+                        ));
+                    } else if room_names.len() >= self.config.max_rooms_per_user {
                         refusals.push((
                             ErrorCode::TooManyRooms,
                             format!(
@@ -634,6 +643,17 @@ impl Hub {
             .is_some_and(|r| r.members.contains(&session))
         {
             return self.send_joined_room(session, &key, reference, io);
+        }
+        if self
+            .rooms
+            .get(&key)
+            .is_some_and(|r| r.members.len() >= self.config.max_members_per_room)
+        {
+            let message = format!(
+                "#{name} has {} members, the most a room may have here.",
+                self.config.max_members_per_room
+            );
+            return self.error_to(session, ErrorCode::RoomFull, message, reference, io);
         }
         if in_rooms >= self.config.max_rooms_per_user {
             let message = format!(

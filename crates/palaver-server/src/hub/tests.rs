@@ -790,3 +790,39 @@ fn rename_away_and_whois() {
         "renaming is not leaving"
     );
 }
+
+#[test]
+fn a_full_room_refuses_newcomers() {
+    let mut hub = Hub::new(
+        HubConfig {
+            max_members_per_room: 2,
+            ..config()
+        },
+        0,
+        Vec::new(),
+    );
+    let mut io = TestIo::default();
+    join(&mut hub, &mut io, 1, "alice");
+    join(&mut hub, &mut io, 2, "bob");
+    send(
+        &mut hub,
+        &mut io,
+        1,
+        json!({"type":"join_room","room":"small"}),
+    );
+    send(
+        &mut hub,
+        &mut io,
+        2,
+        json!({"type":"join_room","room":"small"}),
+    );
+    join(&mut hub, &mut io, 3, "carol");
+    io.take(3);
+    send(
+        &mut hub,
+        &mut io,
+        3,
+        json!({"type":"join_room","room":"small"}),
+    );
+    assert_eq!(error_code(&io.take(3)).as_deref(), Some("room_full"));
+}

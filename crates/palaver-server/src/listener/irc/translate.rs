@@ -1095,6 +1095,9 @@ impl Translation<'_> {
                     ErrorCode::TooManyRooms => {
                         vec![self.num("405", [chan.as_str(), "You have joined too many channels"])]
                     }
+                    ErrorCode::RoomFull => {
+                        vec![self.num("471", [chan.as_str(), "Cannot join channel (+l)"])]
+                    }
                     ErrorCode::InvalidRoomName => {
                         vec![self.num("403", [chan.as_str(), "No such channel"])]
                     }

@@ -20,6 +20,24 @@ pub const COMMANDS: &[(&str, &str)] = &[
         "remove someone from the room (room operators)",
     ),
     ("/away [message]", "mark yourself away (no message: back)"),
+    (
+        "/mute name [minutes]",
+        "silence someone in this room (moderators)",
+    ),
+    ("/unmute name", "let someone speak again (moderators)"),
+    (
+        "/ban name [minutes] [reason]",
+        "ban a name from the server (admins)",
+    ),
+    ("/unban name", "lift a ban (admins)"),
+    (
+        "/lock, /unlock",
+        "only moderators may enter this room (moderators)",
+    ),
+    (
+        "/announce text",
+        "a server announcement to everyone (admins)",
+    ),
     ("/register password", "protect your name with a password"),
     ("/password old new", "change your account's password"),
     ("/help", "list the commands"),
@@ -113,6 +131,59 @@ pub fn interpret(line: &str, target: &Target) -> Action {
             }),
             _ => Action::Refuse("Usage: /kick name [reason]".into()),
         },
+        "mute" | "unmute" | "lock" | "unlock" if matches!(target, Target::Direct(_)) => {
+            Action::Refuse(format!("/{name} works in a room; switch to the room first."))
+        }
+        "mute" => match rest.split_whitespace().collect::<Vec<_>>().as_slice() {
+            [who, rest @ ..] => Action::Send(ClientFrame::Mute {
+                username: who.to_string(),
+                room: room_of(target),
+                minutes: rest.first().and_then(|m| m.parse().ok()),
+            }),
+            [] => Action::Refuse("Usage: /mute name [minutes]".into()),
+        },
+        "unmute" => match rest.split_whitespace().next() {
+            Some(who) => Action::Send(ClientFrame::Unmute {
+                username: who.to_string(),
+                room: room_of(target),
+            }),
+            None => Action::Refuse("Usage: /unmute name".into()),
+        },
+        "ban" => {
+            let mut words = rest.split_whitespace();
+            match words.next() {
+                Some(who) => {
+                    let mut rest: Vec<&str> = words.collect();
+                    let minutes = rest.first().and_then(|m| m.parse::<u64>().ok());
+                    if minutes.is_some() {
+                        rest.remove(0);
+                    }
+                    let reason = rest.join(" ");
+                    Action::Send(ClientFrame::Ban {
+                        username: Some(who.to_string()),
+                        address: None,
+                        minutes,
+                        reason: Some(reason).filter(|r| !r.is_empty()),
+                    })
+                }
+                None => Action::Refuse("Usage: /ban name [minutes] [reason]".into()),
+            }
+        }
+        "unban" => match rest.split_whitespace().next() {
+            Some(who) => Action::Send(ClientFrame::Unban {
+                username: Some(who.to_string()),
+                address: None,
+            }),
+            None => Action::Refuse("Usage: /unban name".into()),
+        },
+        "lock" | "unlock" => Action::Send(ClientFrame::LockRoom {
+            room: room_of(target).unwrap_or_default(),
+            locked: name.eq_ignore_ascii_case("lock"),
+        }),
+        "announce" if !rest.is_empty() => Action::Send(ClientFrame::Announce {
+            message: rest.to_string(),
+        }),
+        "announce" => Action::Refuse("Usage: /announce text".into()),
         "away" => Action::Send(ClientFrame::Away {
             message: Some(rest.to_string()).filter(|m| !m.is_empty()),
         }),
@@ -132,6 +203,13 @@ pub fn interpret(line: &str, target: &Target) -> Action {
         "help" | "?" => Action::Help,
         "quit" | "exit" => Action::Quit,
         other => Action::Refuse(format!("Unknown command /{other}; type /help for the list (start with // to send a line beginning with /).")),
+    }
+}
+
+fn room_of(target: &Target) -> Option<String> {
+    match target {
+        Target::Room(room) => Some(room.clone()),
+        Target::Direct(_) => None,
     }
 }
 
@@ -400,5 +478,26 @@ mod tests {
             interpret("/away", &room),
             Action::Send(ClientFrame::Away { message: None })
         );
+        assert_eq!(
+            interpret("/ban mallory 30 posting spam", &room),
+            Action::Send(ClientFrame::Ban {
+                username: Some("mallory".into()),
+                address: None,
+                minutes: Some(30),
+                reason: Some("posting spam".into())
+            })
+        );
+        assert_eq!(
+            interpret("/mute bob 5", &room),
+            Action::Send(ClientFrame::Mute {
+                username: "bob".into(),
+                room: Some("general".into()),
+                minutes: Some(5)
+            })
+        );
+        assert!(matches!(
+            interpret("/lock", &room),
+            Action::Send(ClientFrame::LockRoom { locked: true, .. })
+        ));
     }
 }

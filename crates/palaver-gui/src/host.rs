@@ -237,5 +237,6 @@ fn describe(event: &HubEvent) -> String {
         } => format!("{username} was removed from #{room} by {by} ({reason})"),
         HubEvent::Renamed { old, new } => format!("{old} is now known as {new}"),
         HubEvent::Registered { username } => format!("{username} registered the name"),
+        HubEvent::Moderation { by, message, .. } => format!("{by}: {message}"),
     }
 }

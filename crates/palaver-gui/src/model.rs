@@ -391,6 +391,16 @@ impl ChatModel {
                     self.push_line(i, local_line(LineKind::Error, text));
                 }
             }
+            ServerFrame::Done { message, .. } => {
+                let i = self.active;
+                self.push_line(i, local_line(LineKind::System, message));
+            }
+            ServerFrame::Registered { username, .. } => {
+                let i = self.active;
+                let text =
+                    format!("{username} is now your account: log in with its password next time.");
+                self.push_line(i, local_line(LineKind::System, text));
+            }
             ServerFrame::Notice {
                 room,
                 target,

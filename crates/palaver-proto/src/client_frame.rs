@@ -168,6 +168,58 @@ pub enum ClientFrame {
     },
     /// Server statistics.
     Info,
+    /// Admins: an announcement to everyone.
+    Announce {
+        message: String,
+    },
+    /// Admins: ban an account (`username`) or an address (`address`), for `minutes` (absent:
+    /// until lifted). A banned user online is disconnected.
+    Ban {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        username: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        address: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        minutes: Option<u64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    Unban {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        username: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        address: Option<String>,
+    },
+    /// Admins and the room's moderators: `username` may not speak in `room` (every room, for
+    /// admins, without `room`) for `minutes`.
+    Mute {
+        username: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        room: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        minutes: Option<u64>,
+    },
+    Unmute {
+        username: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        room: Option<String>,
+    },
+    /// Admins and moderators: a locked room takes no new members but its moderators and admins.
+    LockRoom {
+        room: String,
+        locked: bool,
+    },
+    /// Admins: removes a room (its members are taken out; its history stays in the store).
+    DeleteRoom {
+        room: String,
+    },
+    /// Admins: make `username` a moderator of `room` (`revoke` to undo).
+    Grant {
+        room: String,
+        username: String,
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        revoke: bool,
+    },
     Ping,
     /// Leave the server politely.
     Quit {
@@ -202,6 +254,14 @@ impl ClientFrame {
             ClientFrame::Whowas { .. } => "whowas",
             ClientFrame::Kick { .. } => "kick",
             ClientFrame::Info => "info",
+            ClientFrame::Announce { .. } => "announce",
+            ClientFrame::Ban { .. } => "ban",
+            ClientFrame::Unban { .. } => "unban",
+            ClientFrame::Mute { .. } => "mute",
+            ClientFrame::Unmute { .. } => "unmute",
+            ClientFrame::LockRoom { .. } => "lock_room",
+            ClientFrame::DeleteRoom { .. } => "delete_room",
+            ClientFrame::Grant { .. } => "grant",
             ClientFrame::Ping => "ping",
             ClientFrame::Quit { .. } => "quit",
         }
@@ -412,6 +472,58 @@ fn parse_object(mut o: Map<String, Value>) -> Result<ClientFrame, FrameError> {
             reason: optional_string(&mut o, "reason")?,
         },
         "info" => ClientFrame::Info,
+        "announce" => ClientFrame::Announce {
+            message: required_string(&mut o, "message")?,
+        },
+        "ban" | "unban" => {
+            let username = optional_string(&mut o, "username")?;
+            let address = optional_string(&mut o, "address")?;
+            if username.is_some() == address.is_some() {
+                return Err(FrameError::new(
+                    ErrorCode::InvalidField,
+                    "A ban names either a \"username\" or an \"address\".",
+                ));
+            }
+            if kind == "ban" {
+                ClientFrame::Ban {
+                    username,
+                    address,
+                    minutes: optional_u64(&mut o, "minutes")?,
+                    reason: optional_string(&mut o, "reason")?,
+                }
+            } else {
+                ClientFrame::Unban { username, address }
+            }
+        }
+        "mute" => ClientFrame::Mute {
+            username: required_string(&mut o, "username")?,
+            room: optional_string(&mut o, "room")?,
+            minutes: optional_u64(&mut o, "minutes")?,
+        },
+        "unmute" => ClientFrame::Unmute {
+            username: required_string(&mut o, "username")?,
+            room: optional_string(&mut o, "room")?,
+        },
+        "lock_room" => ClientFrame::LockRoom {
+            room: required_string(&mut o, "room")?,
+            locked: match o.remove("locked") {
+                None | Some(Value::Null) => true,
+                Some(Value::Bool(b)) => b,
+                Some(_) => return Err(wrong_type("locked", "true or false")),
+            },
+        },
+        "delete_room" => ClientFrame::DeleteRoom {
+            room: required_string(&mut o, "room")?,
+        },
+        "grant" => ClientFrame::Grant {
+            room: required_string(&mut o, "room")?,
+            username: required_string(&mut o, "username")?,
+            revoke: match o.remove("revoke") {
+                None | Some(Value::Null) => false,
+                Some(Value::Bool(b)) => b,
+                Some(_) => return Err(wrong_type("revoke", "true or false")),
+            },
+        },
         "ping" => ClientFrame::Ping,
         "quit" => ClientFrame::Quit {
             reason: optional_string(&mut o, "reason")?,

@@ -76,6 +76,9 @@ error_codes! {
     AlreadyRegistered => "already_registered", "That name is already registered.";
     WeakPassword => "weak_password", "Passwords must be at least 8 characters.";
     RoomFull => "room_full", "That room has as many members as the server allows.";
+    Banned => "banned", "You are banned from this server.";
+    Muted => "muted", "You are muted and cannot send messages here for now.";
+    RoomLocked => "room_locked", "That room is locked; only its moderators may enter.";
 }
 
 impl std::fmt::Display for ErrorCode {

@@ -339,6 +339,15 @@ pub enum ServerFrame {
         #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
         reference: Option<Value>,
     },
+    /// An admin or moderator action was carried out (the answer to `ban`, `mute`, ...).
+    Done {
+        /// The request's type (`ban`, `mute`, `lock_room` ...).
+        action: String,
+        /// A sentence saying what happened.
+        message: String,
+        #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+        reference: Option<Value>,
+    },
     /// Server statistics.
     Info {
         users_online: usize,

@@ -29,6 +29,8 @@ pub struct ServerConfig {
     pub irc_ping_interval: Duration,
     /// TLS listeners, when a certificate is configured.
     pub tls: Option<TlsConfig>,
+    /// Accounts that are admins (besides those stored with `admin-add`).
+    pub admins: Vec<String>,
     /// A SQLite file path (`postgres://` URLs are reserved for the PostgreSQL store).
     pub database: String,
     pub hub: HubConfig,
@@ -66,6 +68,7 @@ impl Default for ServerConfig {
             ],
             irc_ping_interval: Duration::from_secs(120),
             tls: None,
+            admins: Vec::new(),
             database: "palaver.db".into(),
             hub: HubConfig::default(),
             flood_disconnect_after: 30,
@@ -109,6 +112,11 @@ pub enum Command {
         /// Host names and addresses the certificate is for (repeatable).
         #[arg(long = "name", default_values = ["localhost", "127.0.0.1"])]
         names: Vec<String>,
+    },
+    /// Make an account an admin (stored in the database; effective when they log in).
+    AdminAdd {
+        /// The account's name.
+        name: String,
     },
     /// Create an account: the password is read from standard input (one line).
     AccountAdd {
@@ -196,6 +204,17 @@ pub struct Args {
     /// `register` while this is off).
     #[arg(long, env = "PALAVER_REQUIRE_ACCOUNT")]
     pub require_account: bool,
+
+    /// An account that is an admin (repeatable; in the file: `admin = ["alice"]`). Admins must
+    /// log in to their account for it to count.
+    #[arg(
+        long = "admin",
+        env = "PALAVER_ADMINS",
+        value_delimiter = ',',
+        value_name = "NAME"
+    )]
+    #[serde(default)]
+    pub admin: Vec<String>,
 
     /// Only the TLS listeners: no plain-text port at all.
     #[arg(long, env = "PALAVER_TLS_ONLY")]
@@ -313,6 +332,11 @@ impl Args {
             irc_tls_bind: self.irc_tls_bind.or(file.irc_tls_bind),
             tls_only: self.tls_only || file.tls_only,
             require_account: self.require_account || file.require_account,
+            admin: if self.admin.is_empty() {
+                file.admin
+            } else {
+                self.admin
+            },
             bind: self.bind.or(file.bind),
             irc_bind: self.irc_bind.or(file.irc_bind),
             no_irc: self.no_irc || file.no_irc,
@@ -434,6 +458,7 @@ impl Args {
                 .map(|s| Duration::from_secs(s.max(1)))
                 .unwrap_or(d.irc_ping_interval),
             tls,
+            admins: self.admin.clone(),
             database: self.database.clone().unwrap_or(d.database),
             hub: HubConfig {
                 // The replay leaves at least half the queue free for these (runtime.rs).

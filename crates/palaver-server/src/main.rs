@@ -17,6 +17,17 @@ fn main() -> anyhow::Result<()> {
     match &args.command {
         Some(Command::GenCert { cert, key, names }) => return gen_cert(cert, key, names),
         Some(Command::AccountAdd { name }) => return account_add(&args, name),
+        Some(Command::AdminAdd { name }) => {
+            let config = args.server_config()?;
+            drop(palaver_server::store::open(&config.database)?);
+            let accounts = palaver_server::store::accounts::Accounts::open(&config.database)?;
+            accounts.add_admin(name)?;
+            println!(
+                "{name} is an admin of {} (once logged in to that account).",
+                config.database
+            );
+            return Ok(());
+        }
         None => {}
     }
     init_logging(&args)?;

@@ -363,6 +363,17 @@ impl HubIo for RuntimeIo {
         });
     }
 
+    fn save_moderation(&mut self, record: crate::hub::moderation::ModerationRecord) {
+        let Some(accounts) = self.accounts.clone() else {
+            return;
+        };
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = accounts.save_moderation(&record) {
+                tracing::error!(error = %e, ?record, "cannot store a moderation change");
+            }
+        });
+    }
+
     fn check_password(&mut self, session: SessionId, key: String, password: Secret, peer: String) {
         let (Some(accounts), Some(hub)) = (self.accounts.clone(), self.hub_tx.upgrade()) else {
             return;
@@ -468,6 +479,11 @@ impl HubIo for RuntimeIo {
             } => tracing::info!(%room, %username, %by, %reason, "kicked from room"),
             HubEvent::Renamed { old, new } => tracing::info!(%old, %new, "renamed"),
             HubEvent::Registered { username } => tracing::info!(%username, "account registered"),
+            HubEvent::Moderation {
+                by,
+                action,
+                message,
+            } => tracing::info!(%by, %action, %message, "moderation"),
         }
         if self.events.receiver_count() > 0 {
             let _ = self.events.send(ServerEvent {

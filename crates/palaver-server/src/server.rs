@@ -67,7 +67,7 @@ impl Server {
     /// Opens the store, binds, and starts serving.
     pub async fn start(config: ServerConfig) -> anyhow::Result<Server> {
         let database = config.database.clone();
-        let (writer_db, hub_db, pool_db, last_id, rooms, accounts, account_names) =
+        let (writer_db, hub_db, pool_db, last_id, rooms, accounts, account_names, moderation) =
             tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
                 let mut writer_db = store::open(&database)
                     .with_context(|| format!("cannot open database {database:?}"))?;
@@ -87,6 +87,7 @@ impl Server {
                 let accounts = Accounts::open(&database)
                     .with_context(|| format!("cannot open the accounts in {database:?}"))?;
                 let account_names = accounts.names()?;
+                let moderation = accounts.load_moderation()?;
                 let pool_db = store::open(&database)?;
                 Ok((
                     writer_db,
@@ -96,6 +97,7 @@ impl Server {
                     rooms,
                     accounts,
                     account_names,
+                    moderation,
                 ))
             })
             .await??;
@@ -152,6 +154,9 @@ impl Server {
         io.accounts = Some(Arc::new(accounts));
         let mut hub = Hub::new(config.hub.clone(), last_id, rooms);
         hub.load_accounts(account_names);
+        let mut moderation = moderation;
+        moderation.admins.extend(config.admins.iter().cloned());
+        hub.load_moderation(moderation);
         let hub_task = tokio::spawn(run_hub(
             hub,
             io,

@@ -117,6 +117,12 @@ pub enum HubEvent {
     Registered {
         username: String,
     },
+    /// An admin or moderator acted.
+    Moderation {
+        by: String,
+        action: String,
+        message: String,
+    },
 }
 
 /// The effects the hub asks for.
@@ -149,6 +155,10 @@ pub trait HubIo {
     /// Creates an account; the answer comes back through [`super::Hub::account_created`].
     fn create_account(&mut self, session: SessionId, key: String, name: String, password: Secret) {
         let _ = (session, key, name, password);
+    }
+    /// Stores a ban, a lifted ban, a moderator or a deleted room.
+    fn save_moderation(&mut self, record: super::moderation::ModerationRecord) {
+        let _ = record;
     }
     /// Changes a password; the answer comes back through [`super::Hub::password_changed`].
     fn change_password(&mut self, session: SessionId, key: String, old: Secret, new: Secret) {

@@ -16,6 +16,7 @@
 
 mod accounts;
 pub mod io;
+pub mod moderation;
 pub mod outgoing;
 mod profile_requests;
 #[cfg(test)]
@@ -138,6 +139,7 @@ pub struct Hub {
     registered: std::collections::HashSet<String>,
     /// Look-alike keys of registered names -> the name.
     registered_lookalikes: HashMap<String, String>,
+    moderation: moderation::Moderation,
     /// Names online as shown, sorted: the welcome lists the first few without sorting everyone.
     names: BTreeSet<String>,
     /// Folded room name -> room.
@@ -168,6 +170,7 @@ impl Hub {
             lookalikes: HashMap::new(),
             registered: std::collections::HashSet::new(),
             registered_lookalikes: HashMap::new(),
+            moderation: moderation::Moderation::default(),
             names: BTreeSet::new(),
             rooms: HashMap::new(),
             next_id: last_id + 1,
@@ -237,10 +240,16 @@ impl Hub {
             session,
             peer: peer.clone(),
         });
+        let banned = self.address_ban(&peer);
         self.sessions.insert(
             session,
             Session::new(session, peer, timestamp::now_millis()),
         );
+        if let Some(message) = banned {
+            self.error_to(session, ErrorCode::Banned, message, None, io);
+            self.sessions.remove(&session);
+            io.close(session, Close::Graceful);
+        }
     }
 
     /// What a connection says about itself before it joins (IRC's USER).

@@ -475,8 +475,9 @@ impl Hub {
             return;
         };
         let room_name = self.rooms[&key].name.clone();
-        if !self.rooms[&key].operators.contains(&session) {
-            let message = format!("Only operators of #{room_name} may remove people from it.");
+        if !self.moderates(session, &key) {
+            let message =
+                format!("Only operators and moderators of #{room_name} may remove people from it.");
             return self.error_to(session, ErrorCode::NotAuthorized, message, reference, io);
         }
         let victim = validate::username(raw_user)

@@ -148,6 +148,35 @@ impl Hub {
             } => self.kick_from_room(session, &room, &username, reason, reference, io),
             ClientFrame::Info => self.info(session, reference, io),
             ClientFrame::Register { password } => self.register(session, password, reference, io),
+            ClientFrame::Announce { message } => {
+                self.announce_request(session, message, reference, io)
+            }
+            ClientFrame::Ban {
+                username,
+                address,
+                minutes,
+                reason,
+            } => self.ban(session, username, address, minutes, reason, reference, io),
+            ClientFrame::Unban { username, address } => {
+                self.unban(session, username, address, reference, io)
+            }
+            ClientFrame::Mute {
+                username,
+                room,
+                minutes,
+            } => self.mute(session, username, room, minutes, false, reference, io),
+            ClientFrame::Unmute { username, room } => {
+                self.mute(session, username, room, None, true, reference, io)
+            }
+            ClientFrame::LockRoom { room, locked } => {
+                self.lock_room(session, room, locked, reference, io)
+            }
+            ClientFrame::DeleteRoom { room } => self.delete_room(session, room, reference, io),
+            ClientFrame::Grant {
+                room,
+                username,
+                revoke,
+            } => self.grant(session, room, username, revoke, reference, io),
             ClientFrame::ChangePassword { old, new } => {
                 self.change_password(session, old, new, reference, io)
             }
@@ -175,6 +204,9 @@ impl Hub {
         }
         if let Err((code, message)) = self.may_use_name(session, &name, &key) {
             return self.error_to(session, code, message, reference, io);
+        }
+        if let Some(message) = self.name_ban(&key) {
+            return self.error_to(session, ErrorCode::Banned, message, reference, io);
         }
         if let Some(other) = self.lookalike_of(&name, session) {
             let message = format!(
@@ -505,6 +537,11 @@ impl Hub {
         let Some(room_key) = self.member_room(session, &raw_room, &reference, io) else {
             return;
         };
+        if self.muted(session, Some(&room_key)) {
+            let message =
+                format!("You are muted in #{raw_room} for now; the message was not sent.");
+            return self.error_to(session, ErrorCode::Muted, message, reference, io);
+        }
         let max = self.config.max_message_bytes;
         if self
             .or_refuse(session, validate::content(&content, max), &reference, io)
@@ -554,6 +591,10 @@ impl Hub {
             .is_none()
         {
             return;
+        }
+        if self.muted(session, None) {
+            let message = "You are muted for now; the message was not sent.";
+            return self.error_to(session, ErrorCode::Muted, message, reference, io);
         }
         let target = validate::username(raw_target)
             .ok()
@@ -654,6 +695,10 @@ impl Hub {
                 self.config.max_members_per_room
             );
             return self.error_to(session, ErrorCode::RoomFull, message, reference, io);
+        }
+        if self.room_locked(&key) && !self.moderates(session, &key) {
+            let message = format!("#{name} is locked: only its moderators may enter for now.");
+            return self.error_to(session, ErrorCode::RoomLocked, message, reference, io);
         }
         if in_rooms >= self.config.max_rooms_per_user {
             let message = format!(

@@ -826,3 +826,45 @@ fn a_full_room_refuses_newcomers() {
     );
     assert_eq!(error_code(&io.take(3)).as_deref(), Some("room_full"));
 }
+
+#[test]
+fn an_address_ban_turns_that_address_away_and_no_other() {
+    let mut hub = Hub::new(config(), 0, Vec::new());
+    let mut io = TestIo::default();
+    hub.load_accounts(vec!["root".into()]);
+    hub.load_moderation(super::moderation::ModerationState {
+        admins: vec!["root".into()],
+        ..Default::default()
+    });
+    hub.connect(1, "10.0.0.1:1000".into(), &mut io);
+    send(
+        &mut hub,
+        &mut io,
+        1,
+        json!({"type":"login","username":"root","password":"pw"}),
+    );
+    hub.password_checked(1, "root".into(), Ok(()), &mut io);
+    assert!(io.joined.contains(&1));
+    join(&mut hub, &mut io, 2, "alice"); // 127.0.0.1:40002
+    hub.connect(3, "10.0.0.9:5000".into(), &mut io);
+    io.take(1);
+    send(
+        &mut hub,
+        &mut io,
+        1,
+        json!({"type":"ban","address":"10.0.0.9","minutes":10}),
+    );
+    assert_eq!(io.take(1)[0]["type"], "done");
+    assert!(
+        io.closed.iter().any(|(s, _)| *s == 3),
+        "the connection from there is closed"
+    );
+    hub.connect(4, "10.0.0.9:5001".into(), &mut io);
+    assert_eq!(error_code(&io.take(4)).as_deref(), Some("banned"));
+    assert!(io.closed.iter().any(|(s, _)| *s == 4));
+    hub.connect(5, "10.0.0.10:1".into(), &mut io);
+    assert!(
+        !io.closed.iter().any(|(s, _)| *s == 5),
+        "other addresses are fine"
+    );
+}

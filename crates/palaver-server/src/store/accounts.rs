@@ -20,6 +20,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use palaver_proto::ErrorCode;
 
+use crate::hub::moderation::{Ban, BanTarget, ModerationRecord, ModerationState};
 use crate::limits::TokenBucket;
 
 /// Shortest password accepted.
@@ -36,6 +37,22 @@ CREATE TABLE IF NOT EXISTS accounts (
     name       TEXT NOT NULL,
     password   TEXT NOT NULL,
     created_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS admins (
+    name_key TEXT PRIMARY KEY
+);
+CREATE TABLE IF NOT EXISTS room_moderators (
+    room_key TEXT NOT NULL,
+    name_key TEXT NOT NULL,
+    PRIMARY KEY (room_key, name_key)
+);
+CREATE TABLE IF NOT EXISTS bans (
+    kind     TEXT NOT NULL,
+    target   TEXT NOT NULL,
+    until_ms INTEGER,
+    reason   TEXT NOT NULL,
+    by_name  TEXT NOT NULL,
+    PRIMARY KEY (kind, target)
 );
 ";
 
@@ -109,6 +126,109 @@ impl Accounts {
         let mut stmt = conn.prepare("SELECT name FROM accounts ORDER BY name_key")?;
         let names = stmt.query_map([], |r| r.get(0))?.collect();
         names
+    }
+
+    /// Makes `name` an admin (it takes effect once they log in to that account).
+    pub fn add_admin(&self, name: &str) -> rusqlite::Result<()> {
+        self.conn().execute(
+            "INSERT OR IGNORE INTO admins (name_key) VALUES (?1)",
+            params![palaver_proto::validate::fold(name)],
+        )?;
+        Ok(())
+    }
+
+    /// Admins, moderators and bans, for the hub at startup.
+    pub fn load_moderation(&self) -> rusqlite::Result<ModerationState> {
+        let conn = self.conn();
+        let admins = conn
+            .prepare("SELECT name_key FROM admins")?
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<Vec<String>>>()?;
+        let moderators = conn
+            .prepare("SELECT room_key, name_key FROM room_moderators")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<Vec<(String, String)>>>()?;
+        let bans = conn
+            .prepare("SELECT kind, target, until_ms, reason, by_name FROM bans")?
+            .query_map([], |r| {
+                let kind: String = r.get(0)?;
+                let target: String = r.get(1)?;
+                Ok((kind, target, r.get(2)?, r.get(3)?, r.get(4)?))
+            })?
+            .collect::<rusqlite::Result<Vec<(String, String, Option<i64>, String, String)>>>()?
+            .into_iter()
+            .filter_map(|(kind, target, until_ms, reason, by)| {
+                let target = match kind.as_str() {
+                    "name" => BanTarget::Name(target),
+                    _ => BanTarget::Address(target.parse().ok()?),
+                };
+                Some(Ban {
+                    target,
+                    until_ms,
+                    reason,
+                    by,
+                })
+            })
+            .collect();
+        Ok(ModerationState {
+            admins,
+            moderators,
+            bans,
+        })
+    }
+
+    /// Writes one moderation change.
+    pub fn save_moderation(&self, record: &ModerationRecord) -> rusqlite::Result<()> {
+        let conn = self.conn();
+        let target = |t: &BanTarget| match t {
+            BanTarget::Name(n) => ("name", n.clone()),
+            BanTarget::Address(ip) => ("address", ip.to_string()),
+        };
+        match record {
+            ModerationRecord::Ban(ban) => {
+                let (kind, value) = target(&ban.target);
+                conn.execute(
+                    "INSERT OR REPLACE INTO bans (kind, target, until_ms, reason, by_name)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![kind, value, ban.until_ms, ban.reason, ban.by],
+                )?;
+            }
+            ModerationRecord::Unban(t) => {
+                let (kind, value) = target(t);
+                conn.execute(
+                    "DELETE FROM bans WHERE kind = ?1 AND target = ?2",
+                    params![kind, value],
+                )?;
+            }
+            ModerationRecord::Moderator {
+                room_key,
+                name_key,
+                granted: true,
+            } => {
+                conn.execute(
+                    "INSERT OR IGNORE INTO room_moderators (room_key, name_key) VALUES (?1, ?2)",
+                    params![room_key, name_key],
+                )?;
+            }
+            ModerationRecord::Moderator {
+                room_key,
+                name_key,
+                granted: false,
+            } => {
+                conn.execute(
+                    "DELETE FROM room_moderators WHERE room_key = ?1 AND name_key = ?2",
+                    params![room_key, name_key],
+                )?;
+            }
+            ModerationRecord::DeleteRoom { room_key } => {
+                conn.execute("DELETE FROM rooms WHERE room_key = ?1", params![room_key])?;
+                conn.execute(
+                    "DELETE FROM room_moderators WHERE room_key = ?1",
+                    params![room_key],
+                )?;
+            }
+        }
+        Ok(())
     }
 
     /// Takes one login attempt for `key` from `ip`; false when either is over its rate.

@@ -14,5 +14,6 @@ mod irc_lines;
 mod irc_real_client;
 mod irc_registration;
 mod limits;
+mod moderation;
 mod shutdown;
 mod tls;

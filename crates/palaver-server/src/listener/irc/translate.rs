@@ -500,6 +500,11 @@ impl Translation<'_> {
                         .with_source(self.server.name.as_str()),
                 ]
             }
+            ServerFrame::Done { message, .. } => {
+                let nick = self.st.nick.clone();
+                vec![IrcMessage::new("NOTICE", [nick, message.clone()])
+                    .with_source(self.server.name.as_str())]
+            }
             ServerFrame::Resumed { .. } | ServerFrame::Unknown => Vec::new(),
         }
     }

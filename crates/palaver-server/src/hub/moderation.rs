@@ -1,0 +1,508 @@
+//! Roles and moderation: admins (named in the configuration or with `palaver-server
+//! admin-add`, effective once logged in to their account), moderators per room (granted by an
+//! admin), and what they may do: announce, ban accounts or addresses for a while or for good,
+//! mute, lock and delete rooms, grant moderators, kick. Everyone else gets `not_authorized`.
+//! Every action is logged (a [`HubEvent::Moderation`]); bans and moderators are stored, so they
+//! survive restarts; mutes and locks last while the server runs.
+
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
+
+use serde_json::Value;
+
+use palaver_proto::{timestamp, validate, ErrorCode, ServerFrame, SystemEvent, DEFAULT_ROOM};
+
+use super::{Close, Hub, HubEvent, HubIo, SessionId, SystemNotice};
+
+/// What a ban is on.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum BanTarget {
+    /// A folded name (account or guest).
+    Name(String),
+    Address(IpAddr),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ban {
+    pub target: BanTarget,
+    /// Milliseconds since the epoch; `None` until lifted.
+    pub until_ms: Option<i64>,
+    pub reason: String,
+    pub by: String,
+}
+
+impl Ban {
+    fn active(&self, now: i64) -> bool {
+        self.until_ms.is_none_or(|until| until > now)
+    }
+
+    fn describe(&self) -> String {
+        let until = match self.until_ms {
+            Some(ms) => format!(" until {}", timestamp::format_millis(ms)),
+            None => String::new(),
+        };
+        let reason = if self.reason.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", self.reason)
+        };
+        format!("You are banned from this server{until}{reason}.")
+    }
+}
+
+/// What moderation keeps across restarts, as loaded at startup and written as it changes.
+#[derive(Debug, Clone, Default)]
+pub struct ModerationState {
+    /// Folded account names.
+    pub admins: Vec<String>,
+    /// (room key, folded account name).
+    pub moderators: Vec<(String, String)>,
+    pub bans: Vec<Ban>,
+}
+
+/// A change for the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModerationRecord {
+    Ban(Ban),
+    Unban(BanTarget),
+    Moderator {
+        room_key: String,
+        name_key: String,
+        granted: bool,
+    },
+    DeleteRoom {
+        room_key: String,
+    },
+}
+
+/// Moderation state in the hub.
+#[derive(Debug, Default)]
+pub struct Moderation {
+    admins: HashSet<String>,
+    moderators: HashMap<String, HashSet<String>>,
+    bans: HashMap<BanTarget, Ban>,
+    /// (room key or None for everywhere, folded name) -> until (ms) or None.
+    mutes: HashMap<(Option<String>, String), Option<i64>>,
+    locked: HashSet<String>,
+}
+
+fn until(minutes: Option<u64>) -> Option<i64> {
+    minutes.map(|m| timestamp::now_millis() + (m.min(10 * 365 * 24 * 60) as i64) * 60_000)
+}
+
+impl Hub {
+    /// Loads admins, moderators and bans (at startup).
+    pub fn load_moderation(&mut self, state: ModerationState) {
+        let m = &mut self.moderation;
+        m.admins
+            .extend(state.admins.iter().map(|a| validate::fold(a)));
+        for (room, name) in state.moderators {
+            m.moderators.entry(room).or_default().insert(name);
+        }
+        for ban in state.bans {
+            m.bans.insert(ban.target.clone(), ban);
+        }
+    }
+
+    pub(super) fn is_admin(&self, session: SessionId) -> bool {
+        self.sessions
+            .get(&session)
+            .and_then(|s| s.account.as_ref())
+            .is_some_and(|a| self.moderation.admins.contains(a))
+    }
+
+    /// Admins, the room's moderators, and its operator (who entered it while it was empty).
+    pub(super) fn moderates(&self, session: SessionId, room_key: &str) -> bool {
+        if self.is_admin(session) {
+            return true;
+        }
+        if self
+            .rooms
+            .get(room_key)
+            .is_some_and(|r| r.operators.contains(&session))
+        {
+            return true;
+        }
+        let account = self.sessions.get(&session).and_then(|s| s.account.as_ref());
+        account.is_some_and(|a| {
+            self.moderation
+                .moderators
+                .get(room_key)
+                .is_some_and(|m| m.contains(a))
+        })
+    }
+
+    /// The ban on a name, if one is in force.
+    pub(super) fn name_ban(&self, key: &str) -> Option<String> {
+        let now = timestamp::now_millis();
+        self.moderation
+            .bans
+            .get(&BanTarget::Name(key.to_string()))
+            .filter(|b| b.active(now))
+            .map(Ban::describe)
+    }
+
+    /// The ban on an address (`ip:port` as the connection reports it), if one is in force.
+    pub(super) fn address_ban(&self, peer: &str) -> Option<String> {
+        let ip = peer.parse::<std::net::SocketAddr>().ok()?.ip();
+        let now = timestamp::now_millis();
+        self.moderation
+            .bans
+            .get(&BanTarget::Address(ip))
+            .filter(|b| b.active(now))
+            .map(Ban::describe)
+    }
+
+    /// Whether a muted user may not speak in `room_key` now.
+    pub(super) fn muted(&self, session: SessionId, room_key: Option<&str>) -> bool {
+        let Some(key) = self
+            .sessions
+            .get(&session)
+            .and_then(|s| s.user.as_ref())
+            .map(|u| u.key.clone())
+        else {
+            return false;
+        };
+        let now = timestamp::now_millis();
+        let active = |scope: Option<String>| {
+            self.moderation
+                .mutes
+                .get(&(scope, key.clone()))
+                .is_some_and(|until| until.is_none_or(|u| u > now))
+        };
+        active(None) || room_key.is_some_and(|r| active(Some(r.to_string())))
+    }
+
+    pub(super) fn room_locked(&self, room_key: &str) -> bool {
+        self.moderation.locked.contains(room_key)
+    }
+
+    fn done(
+        &mut self,
+        session: SessionId,
+        action: &str,
+        message: String,
+        reference: Option<Value>,
+        io: &mut impl HubIo,
+    ) {
+        let by = self.user_of(session).0;
+        tracing::info!(%by, action, %message, "moderation");
+        io.event(HubEvent::Moderation {
+            by,
+            action: action.to_string(),
+            message: message.clone(),
+        });
+        let frame = ServerFrame::Done {
+            action: action.into(),
+            message,
+            reference,
+        };
+        self.send_to(session, &frame, io);
+    }
+
+    fn refuse(
+        &mut self,
+        session: SessionId,
+        what: &str,
+        reference: Option<Value>,
+        io: &mut impl HubIo,
+    ) {
+        let message = format!("Only {what} may do that.");
+        self.error_to(session, ErrorCode::NotAuthorized, message, reference, io);
+    }
+
+    pub(super) fn announce_request(
+        &mut self,
+        session: SessionId,
+        message: String,
+        reference: Option<Value>,
+        io: &mut impl HubIo,
+    ) {
+        if !self.is_admin(session) {
+            return self.refuse(session, "admins", reference, io);
+        }
+        let text: String = message.trim().chars().take(1000).collect();
+        self.announce(&text, io);
+        self.done(
+            session,
+            "announce",
+            format!("Announced: {text}"),
+            reference,
+            io,
+        );
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn ban(
+        &mut self,
+        session: SessionId,
+        username: Option<String>,
+        address: Option<String>,
+        minutes: Option<u64>,
+        reason: Option<String>,
+        reference: Option<Value>,
+        io: &mut impl HubIo,
+    ) {
+        if !self.is_admin(session) {
+            return self.refuse(session, "admins", reference, io);
+        }
+        let target = match (username, address) {
+            (Some(name), _) => BanTarget::Name(validate::fold(&name)),
+            (None, Some(address)) => match address.parse::<IpAddr>() {
+                Ok(ip) => BanTarget::Address(ip),
+                Err(_) => {
+                    let message = format!("{address:?} is not an IP address.");
+                    return self.error_to(session, ErrorCode::InvalidField, message, reference, io);
+                }
+            },
+            (None, None) => return,
+        };
+        let by = self.user_of(session).0;
+        let ban = Ban {
+            target: target.clone(),
+            until_ms: until(minutes),
+            reason: reason.unwrap_or_default().chars().take(300).collect(),
+            by,
+        };
+        self.moderation.bans.insert(target.clone(), ban.clone());
+        io.save_moderation(ModerationRecord::Ban(ban.clone()));
+        // Whoever the ban covers leaves now.
+        let covered: Vec<SessionId> = self
+            .sessions
+            .values()
+            .filter(|s| match &target {
+                BanTarget::Name(key) => s.user.as_ref().is_some_and(|u| &u.key == key),
+                BanTarget::Address(ip) => s
+                    .peer
+                    .parse::<std::net::SocketAddr>()
+                    .is_ok_and(|p| p.ip() == *ip),
+            })
+            .map(|s| s.id)
+            .filter(|id| *id != session)
+            .collect();
+        for victim in covered {
+            self.error_to(victim, ErrorCode::Banned, ban.describe(), None, io);
+            self.remove_session(
+                victim,
+                Some("banned".into()),
+                SystemEvent::Kicked,
+                Close::Graceful,
+                io,
+            );
+        }
+        let what = match &target {
+            BanTarget::Name(name) => format!("the name {name:?}"),
+            BanTarget::Address(ip) => format!("the address {ip}"),
+        };
+        let how_long = match minutes {
+            Some(m) => format!(" for {m} minutes"),
+            None => String::new(),
+        };
+        self.done(
+            session,
+            "ban",
+            format!("Banned {what}{how_long}."),
+            reference,
+            io,
+        );
+    }
+
+    pub(super) fn unban(
+        &mut self,
+        session: SessionId,
+        username: Option<String>,
+        address: Option<String>,
+        reference: Option<Value>,
+        io: &mut impl HubIo,
+    ) {
+        if !self.is_admin(session) {
+            return self.refuse(session, "admins", reference, io);
+        }
+        let target = match (username, address.and_then(|a| a.parse::<IpAddr>().ok())) {
+            (Some(name), _) => BanTarget::Name(validate::fold(&name)),
+            (None, Some(ip)) => BanTarget::Address(ip),
+            (None, None) => return,
+        };
+        let lifted = self.moderation.bans.remove(&target).is_some();
+        io.save_moderation(ModerationRecord::Unban(target));
+        let message = if lifted {
+            "The ban is lifted."
+        } else {
+            "There was no such ban."
+        };
+        self.done(session, "unban", message.into(), reference, io);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn mute(
+        &mut self,
+        session: SessionId,
+        username: String,
+        room: Option<String>,
+        minutes: Option<u64>,
+        unmute: bool,
+        reference: Option<Value>,
+        io: &mut impl HubIo,
+    ) {
+        let room_key = room
+            .as_deref()
+            .map(|r| validate::fold(r.trim_start_matches('#')));
+        let allowed = match &room_key {
+            Some(key) => self.moderates(session, key),
+            None => self.is_admin(session),
+        };
+        if !allowed {
+            let who = if room_key.is_some() {
+                "the room's moderators and admins"
+            } else {
+                "admins"
+            };
+            return self.refuse(session, who, reference, io);
+        }
+        let key = validate::fold(&username);
+        let scope = match &room_key {
+            Some(r) => format!("in #{r}"),
+            None => "everywhere".into(),
+        };
+        if unmute {
+            self.moderation.mutes.remove(&(room_key, key));
+            return self.done(
+                session,
+                "unmute",
+                format!("{username} may speak {scope} again."),
+                reference,
+                io,
+            );
+        }
+        self.moderation
+            .mutes
+            .insert((room_key, key), until(minutes));
+        let how_long = minutes
+            .map(|m| format!(" for {m} minutes"))
+            .unwrap_or_default();
+        self.done(
+            session,
+            "mute",
+            format!("{username} is muted {scope}{how_long}."),
+            reference,
+            io,
+        );
+    }
+
+    pub(super) fn lock_room(
+        &mut self,
+        session: SessionId,
+        room: String,
+        locked: bool,
+        reference: Option<Value>,
+        io: &mut impl HubIo,
+    ) {
+        let key = validate::fold(room.trim_start_matches('#'));
+        let Some(name) = self.rooms.get(&key).map(|r| r.name.clone()) else {
+            let message = format!("There is no room named {room:?}.");
+            return self.error_to(session, ErrorCode::UnknownRoom, message, reference, io);
+        };
+        if !self.moderates(session, &key) {
+            return self.refuse(session, "the room's moderators and admins", reference, io);
+        }
+        if locked {
+            self.moderation.locked.insert(key.clone());
+        } else {
+            self.moderation.locked.remove(&key);
+        }
+        let by = self.user_of(session).0;
+        let text = if locked {
+            format!("{by} locked #{name}: only its moderators may enter")
+        } else {
+            format!("{by} unlocked #{name}")
+        };
+        let notice = SystemNotice {
+            text: text.clone(),
+            event: Some(SystemEvent::Other),
+            username: by,
+            ..SystemNotice::default()
+        };
+        self.system_to_room(&key, notice, None, io);
+        self.done(session, "lock_room", text, reference, io);
+    }
+
+    pub(super) fn delete_room(
+        &mut self,
+        session: SessionId,
+        room: String,
+        reference: Option<Value>,
+        io: &mut impl HubIo,
+    ) {
+        if !self.is_admin(session) {
+            return self.refuse(session, "admins", reference, io);
+        }
+        let key = validate::fold(room.trim_start_matches('#'));
+        if key == DEFAULT_ROOM {
+            let message = "general is where everyone starts; it cannot be deleted.";
+            return self.error_to(session, ErrorCode::InvalidField, message, reference, io);
+        }
+        let Some(removed) = self.rooms.remove(&key) else {
+            let message = format!("There is no room named {room:?}.");
+            return self.error_to(session, ErrorCode::UnknownRoom, message, reference, io);
+        };
+        let by = self.user_of(session).0;
+        for member in removed.members {
+            if let Some(user) = self.sessions.get_mut(&member).and_then(|s| s.user.as_mut()) {
+                user.rooms.retain(|k| *k != key);
+            }
+            let left = ServerFrame::LeftRoom {
+                room: removed.name.clone(),
+                by: Some(by.clone()),
+                reason: Some("the room was deleted".into()),
+                reference: None,
+            };
+            self.send_to(member, &left, io);
+        }
+        self.moderation.locked.remove(&key);
+        self.moderation.moderators.remove(&key);
+        io.save_moderation(ModerationRecord::DeleteRoom { room_key: key });
+        let message = format!("#{} is deleted.", removed.name);
+        self.done(session, "delete_room", message, reference, io);
+    }
+
+    pub(super) fn grant(
+        &mut self,
+        session: SessionId,
+        room: String,
+        username: String,
+        revoke: bool,
+        reference: Option<Value>,
+        io: &mut impl HubIo,
+    ) {
+        if !self.is_admin(session) {
+            return self.refuse(session, "admins", reference, io);
+        }
+        let room_key = validate::fold(room.trim_start_matches('#'));
+        let name_key = validate::fold(&username);
+        if !self.registered.contains(&name_key) {
+            let message = format!("Only accounts can moderate: {username:?} is not registered.");
+            return self.error_to(session, ErrorCode::AccountRequired, message, reference, io);
+        }
+        let set = self
+            .moderation
+            .moderators
+            .entry(room_key.clone())
+            .or_default();
+        if revoke {
+            set.remove(&name_key);
+        } else {
+            set.insert(name_key.clone());
+        }
+        io.save_moderation(ModerationRecord::Moderator {
+            room_key: room_key.clone(),
+            name_key,
+            granted: !revoke,
+        });
+        let message = if revoke {
+            format!("{username} no longer moderates #{room_key}.")
+        } else {
+            format!("{username} moderates #{room_key}.")
+        };
+        self.done(session, "grant", message, reference, io);
+    }
+}

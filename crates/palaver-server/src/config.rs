@@ -29,7 +29,7 @@ pub struct ServerConfig {
     pub irc_ping_interval: Duration,
     /// TLS listeners, when a certificate is configured.
     pub tls: Option<TlsConfig>,
-    /// Accounts that are admins (besides those stored with `admin-add`).
+    /// Accounts that are admins (besides those stored with `admin add`).
     pub admins: Vec<String>,
     /// A SQLite file path (`postgres://` URLs are reserved for the PostgreSQL store).
     pub database: String,
@@ -113,13 +113,31 @@ pub enum Command {
         #[arg(long = "name", default_values = ["localhost", "127.0.0.1"])]
         names: Vec<String>,
     },
+    /// Admins: `palaver-server admin add NAME`.
+    Admin {
+        #[command(subcommand)]
+        action: AdminAction,
+    },
+    /// Accounts: `palaver-server account add NAME` (the password is read from standard input).
+    Account {
+        #[command(subcommand)]
+        action: AccountAction,
+    },
+}
+
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum AdminAction {
     /// Make an account an admin (stored in the database; effective when they log in).
-    AdminAdd {
+    Add {
         /// The account's name.
         name: String,
     },
-    /// Create an account: the password is read from standard input (one line).
-    AccountAdd {
+}
+
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum AccountAction {
+    /// Create an account; the password is one line of standard input.
+    Add {
         /// The name to register.
         name: String,
     },

@@ -9,15 +9,19 @@ use anyhow::Context;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-use palaver_server::config::{Args, Command, LogFormat};
+use palaver_server::config::{AccountAction, AdminAction, Args, Command, LogFormat};
 use palaver_server::{Server, ServerHandle};
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse().with_config_file()?;
     match &args.command {
         Some(Command::GenCert { cert, key, names }) => return gen_cert(cert, key, names),
-        Some(Command::AccountAdd { name }) => return account_add(&args, name),
-        Some(Command::AdminAdd { name }) => {
+        Some(Command::Account {
+            action: AccountAction::Add { name },
+        }) => return account_add(&args, name),
+        Some(Command::Admin {
+            action: AdminAction::Add { name },
+        }) => {
             let config = args.server_config()?;
             drop(palaver_server::store::open(&config.database)?);
             let accounts = palaver_server::store::accounts::Accounts::open(&config.database)?;
@@ -83,7 +87,7 @@ fn gen_cert(cert: &std::path::Path, key: &std::path::Path, names: &[String]) -> 
     Ok(())
 }
 
-/// `palaver-server account-add NAME`: registers a name with a password read from stdin.
+/// `palaver-server account add NAME`: registers a name with a password read from stdin.
 fn account_add(args: &Args, name: &str) -> anyhow::Result<()> {
     let config = args.server_config()?;
     let name = palaver_proto::validate::username(name).map_err(|(_, m)| anyhow::anyhow!(m))?;

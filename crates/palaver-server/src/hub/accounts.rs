@@ -122,7 +122,7 @@ impl Hub {
         match result {
             Ok(()) => {
                 s.account = Some(key);
-                // An account created outside this server (`account-add`) is known from now on.
+                // An account created outside this server (`account add`) is known from now on.
                 self.remember_account(&login.username);
                 if login.join {
                     self.join(

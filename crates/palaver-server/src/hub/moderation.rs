@@ -1,5 +1,5 @@
 //! Roles and moderation: admins (named in the configuration or with `palaver-server
-//! admin-add`, effective once logged in to their account), moderators per room (granted by an
+//! admin add`, effective once logged in to their account), moderators per room (granted by an
 //! admin), and what they may do: announce, ban accounts or addresses for a while or for good,
 //! mute, lock and delete rooms, grant moderators, kick. Everyone else gets `not_authorized`.
 //! Every action is logged (a [`HubEvent::Moderation`]); bans and moderators are stored, so they

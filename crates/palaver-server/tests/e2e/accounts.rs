@@ -187,7 +187,7 @@ async fn a_server_can_require_accounts() {
     let server = TestServer::start_with(|c| c.hub.require_account = true).await;
     let (code, message) = refused(guest(&server, "erin").await);
     assert_eq!(code, ErrorCode::AccountRequired, "{message}");
-    // An account made by the operator (as `palaver-server account-add` does) gets in.
+    // An account made by the operator (as `palaver-server account add` does) gets in.
     let accounts = palaver_server::store::accounts::Accounts::open(
         &test_config(server._dir.path().join("palaver.db")).database,
     )

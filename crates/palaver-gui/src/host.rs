@@ -136,6 +136,16 @@ impl Host {
         }
     }
 
+    /// Bans a user's name for an hour.
+    pub fn ban(&self, runtime: &Handle, username: &str) {
+        if let Some(handle) = self.handle.clone() {
+            let name = username.to_string();
+            runtime.spawn(async move {
+                handle.ban(&name, Some(60), "banned by the host").await;
+            });
+        }
+    }
+
     /// Sends the announcement box's text to everyone.
     pub fn announce(&mut self, runtime: &Handle) {
         let text = self.announcement.trim().to_string();

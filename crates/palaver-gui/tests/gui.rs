@@ -383,6 +383,34 @@ fn the_host_dashboard_starts_lists_kicks_announces_and_stops() {
         a.host.users.is_empty()
     });
 
+    // Ban: the name is out at once and refused when it comes back.
+    let (mut dave, _) = world
+        .runtime
+        .block_on(palaver_client::Connection::join(addr, "dave"))
+        .unwrap();
+    run_until(&mut host, "dave listed", |a| {
+        a.host.users.iter().any(|u| u.username == "dave")
+    });
+    host.get_by_label("Ban 1h").click();
+    host.step();
+    let banned = world.runtime.block_on(async {
+        loop {
+            match dave.recv_timeout(Duration::from_secs(10)).await {
+                Ok(ServerFrame::Error { code, .. }) => break code.as_str().to_string(),
+                Ok(_) => continue,
+                Err(e) => panic!("{e}"),
+            }
+        }
+    });
+    assert_eq!(banned, "banned");
+    let again = world
+        .runtime
+        .block_on(palaver_client::Connection::join(addr, "dave"));
+    assert!(again.is_err(), "a banned name cannot come back");
+    run_until(&mut host, "dave gone from the list", |a| {
+        a.host.users.is_empty()
+    });
+
     // A second host on the same port says why it cannot start.
     let mut second = world.app("127.0.0.1", 7878);
     {

@@ -132,6 +132,12 @@ pub enum HubMsg {
         reason: String,
         reply: oneshot::Sender<bool>,
     },
+    /// The operator bans a name (the dashboard's Ban button).
+    Ban {
+        username: String,
+        minutes: Option<u64>,
+        reason: String,
+    },
     Users(oneshot::Sender<Vec<UserSummary>>),
     Shutdown(oneshot::Sender<()>),
 }
@@ -598,6 +604,11 @@ fn handle(
         } => {
             let _ = reply.send(hub.kick(&username, &reason, io));
         }
+        HubMsg::Ban {
+            username,
+            minutes,
+            reason,
+        } => hub.operator_ban(&username, minutes, &reason, io),
         HubMsg::Users(reply) => {
             let _ = reply.send(hub.users());
         }

@@ -313,6 +313,18 @@ impl ServerHandle {
         answer.await.unwrap_or(false)
     }
 
+    /// Bans a name (for `minutes`, or until lifted): stored, and whoever uses it leaves now.
+    pub async fn ban(&self, username: &str, minutes: Option<u64>, reason: &str) {
+        let _ = self
+            .hub
+            .send(HubMsg::Ban {
+                username: username.to_string(),
+                minutes,
+                reason: reason.to_string(),
+            })
+            .await;
+    }
+
     /// Everyone joined, sorted by name (empty once the server has stopped).
     pub async fn users(&self) -> Vec<UserSummary> {
         let (reply, answer) = oneshot::channel();

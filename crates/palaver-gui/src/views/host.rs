@@ -99,6 +99,7 @@ pub fn show(app: &mut PalaverApp, ui: &mut egui::Ui) {
             let ui = &mut columns[0];
             ui.label(RichText::new(format!("Connected users ({})", app.host.users.len())).strong());
             let mut kick = None;
+            let mut ban = None;
             egui::ScrollArea::vertical()
                 .id_salt("host-users")
                 .max_height(220.0)
@@ -114,6 +115,16 @@ pub fn show(app: &mut PalaverApp, ui: &mut egui::Ui) {
                             {
                                 kick = Some(user.username.clone());
                             }
+                            if ui
+                                .small_button("Ban 1h")
+                                .on_hover_text(format!(
+                                    "Ban the name {} for an hour (stored: it lasts across restarts)",
+                                    user.username
+                                ))
+                                .clicked()
+                            {
+                                ban = Some(user.username.clone());
+                            }
                         });
                     }
                     if app.host.users.is_empty() {
@@ -122,6 +133,9 @@ pub fn show(app: &mut PalaverApp, ui: &mut egui::Ui) {
                 });
             if let Some(name) = kick {
                 app.host.kick(&app.runtime, &name);
+            }
+            if let Some(name) = ban {
+                app.host.ban(&app.runtime, &name);
             }
             ui.add_space(8.0);
             ui.label(RichText::new("Announcement to everyone").strong());

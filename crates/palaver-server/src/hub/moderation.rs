@@ -264,32 +264,7 @@ impl Hub {
             reason: reason.unwrap_or_default().chars().take(300).collect(),
             by,
         };
-        self.moderation.bans.insert(target.clone(), ban.clone());
-        io.save_moderation(ModerationRecord::Ban(ban.clone()));
-        // Whoever the ban covers leaves now.
-        let covered: Vec<SessionId> = self
-            .sessions
-            .values()
-            .filter(|s| match &target {
-                BanTarget::Name(key) => s.user.as_ref().is_some_and(|u| &u.key == key),
-                BanTarget::Address(ip) => s
-                    .peer
-                    .parse::<std::net::SocketAddr>()
-                    .is_ok_and(|p| p.ip() == *ip),
-            })
-            .map(|s| s.id)
-            .filter(|id| *id != session)
-            .collect();
-        for victim in covered {
-            self.error_to(victim, ErrorCode::Banned, ban.describe(), None, io);
-            self.remove_session(
-                victim,
-                Some("banned".into()),
-                SystemEvent::Kicked,
-                Close::Graceful,
-                io,
-            );
-        }
+        self.apply_ban(ban, Some(session), io);
         let what = match &target {
             BanTarget::Name(name) => format!("the name {name:?}"),
             BanTarget::Address(ip) => format!("the address {ip}"),
@@ -305,6 +280,59 @@ impl Hub {
             reference,
             io,
         );
+    }
+
+    /// The server operator (the dashboard) bans a name.
+    pub fn operator_ban(
+        &mut self,
+        username: &str,
+        minutes: Option<u64>,
+        reason: &str,
+        io: &mut impl HubIo,
+    ) {
+        let ban = Ban {
+            target: BanTarget::Name(validate::fold(username)),
+            until_ms: until(minutes),
+            reason: reason.chars().take(300).collect(),
+            by: "the operator".into(),
+        };
+        io.event(HubEvent::Moderation {
+            by: "the operator".into(),
+            action: "ban".into(),
+            message: format!("Banned {username:?}"),
+        });
+        self.apply_ban(ban, None, io);
+        self.reap_slow(io);
+    }
+
+    /// Records a ban and disconnects whoever it covers (but `except`, the admin acting).
+    fn apply_ban(&mut self, ban: Ban, except: Option<SessionId>, io: &mut impl HubIo) {
+        let target = ban.target.clone();
+        self.moderation.bans.insert(target.clone(), ban.clone());
+        io.save_moderation(ModerationRecord::Ban(ban.clone()));
+        let covered: Vec<SessionId> = self
+            .sessions
+            .values()
+            .filter(|s| match &target {
+                BanTarget::Name(key) => s.user.as_ref().is_some_and(|u| &u.key == key),
+                BanTarget::Address(ip) => s
+                    .peer
+                    .parse::<std::net::SocketAddr>()
+                    .is_ok_and(|p| p.ip() == *ip),
+            })
+            .map(|s| s.id)
+            .filter(|id| Some(*id) != except)
+            .collect();
+        for victim in covered {
+            self.error_to(victim, ErrorCode::Banned, ban.describe(), None, io);
+            self.remove_session(
+                victim,
+                Some("banned".into()),
+                SystemEvent::Kicked,
+                Close::Graceful,
+                io,
+            );
+        }
     }
 
     pub(super) fn unban(

@@ -42,52 +42,90 @@ pub async fn serve(
 ) {
     let span = tracing::info_span!("conn", %peer, session);
     async move {
-        let queue = Arc::new(OutboundQueue::new(
-            ctx.outbound_queue,
-            ctx.outbound_queue_bytes,
-        ));
-        let (control_tx, control_rx) = watch::channel(Control::Open);
-        let handle = SessionHandle {
-            queue: Arc::clone(&queue),
-            control: control_tx,
-            wire: Wire::Json,
-        };
-        let registered = ctx
-            .hub
-            .send(HubMsg::Register {
-                session,
-                peer: peer.to_string(),
-                handle,
-            })
-            .await;
-        if registered.is_err() {
+        let Some(opened) = open(&ctx, session, peer, Wire::Json, writer, json_abort_line).await
+        else {
             return;
-        }
-        let writer = tokio::spawn(
-            write_loop(
-                writer,
-                Arc::clone(&queue),
-                control_rx.clone(),
-                json_abort_line,
-            )
-            .in_current_span(),
-        );
-        let departure = read_loop(reader, session, &queue, control_rx, &ctx).await;
+        };
+        let departure =
+            read_loop(reader, session, &opened.queue, opened.control.clone(), &ctx).await;
         tracing::debug!(?departure, "reader finished");
-        let _ = ctx.hub.send(HubMsg::Gone { session, departure }).await;
-        // The writer sends what is queued, then stops.
-        queue.close();
-        // A peer that stopped reading must not keep the writer (and its socket) forever.
-        let abort = writer.abort_handle();
-        if tokio::time::timeout(Duration::from_secs(10), writer)
-            .await
-            .is_err()
-        {
-            abort.abort();
-        }
+        close(&ctx, session, departure, opened).await;
     }
     .instrument(span)
     .await
+}
+
+/// A connection registered with the hub, with its writer running: what every protocol shares.
+pub struct Opened {
+    pub queue: Arc<OutboundQueue>,
+    pub control: watch::Receiver<Control>,
+    writer: tokio::task::JoinHandle<()>,
+}
+
+/// Registers a connection with the hub (its frames to be written by `wire`) and starts the
+/// writer. `None` when the hub is gone.
+pub async fn open(
+    ctx: &ListenerContext,
+    session: SessionId,
+    peer: SocketAddr,
+    wire: Wire,
+    writer: WriteSide,
+    abort_line: fn(ErrorCode) -> Vec<u8>,
+) -> Option<Opened> {
+    let queue = Arc::new(OutboundQueue::new(
+        ctx.outbound_queue,
+        ctx.outbound_queue_bytes,
+    ));
+    let (control_tx, control_rx) = watch::channel(Control::Open);
+    let handle = SessionHandle {
+        queue: Arc::clone(&queue),
+        control: control_tx,
+        wire,
+    };
+    let register = HubMsg::Register {
+        session,
+        peer: peer.to_string(),
+        handle,
+    };
+    ctx.hub.send(register).await.ok()?;
+    let writer = tokio::spawn(
+        write_loop(writer, Arc::clone(&queue), control_rx.clone(), abort_line).in_current_span(),
+    );
+    Some(Opened {
+        queue,
+        control: control_rx,
+        writer,
+    })
+}
+
+/// Tells the hub the connection is over, lets it answer what was sent before (a QUIT's last
+/// words, say) and close the session, then lets the writer send what is queued. A peer that
+/// stopped reading cannot keep the writer, and its socket, for more than 10 seconds.
+pub async fn close(
+    ctx: &ListenerContext,
+    session: SessionId,
+    departure: Departure,
+    opened: Opened,
+) {
+    let Opened {
+        queue,
+        mut control,
+        writer,
+    } = opened;
+    let _ = ctx.hub.send(HubMsg::Gone { session, departure }).await;
+    let _ = tokio::time::timeout(
+        Duration::from_secs(5),
+        control.wait_for(|c| matches!(c, Control::Close | Control::Abort(_))),
+    )
+    .await;
+    queue.close();
+    let abort = writer.abort_handle();
+    if tokio::time::timeout(Duration::from_secs(10), writer)
+        .await
+        .is_err()
+    {
+        abort.abort();
+    }
 }
 
 /// Queues an error for this connection. Returns false when the queue is full or closed.

@@ -27,11 +27,11 @@ use super::state::{encode_lines, numeric, IrcState};
 use super::translate::IrcWire;
 use crate::hub::{Departure, SessionId};
 use crate::limits::TokenBucket;
-use crate::listener::connection::write_loop;
+use crate::listener::connection::{close, open};
 use crate::listener::stream::{ReadSide, WriteSide};
 use crate::listener::ListenerContext;
 use crate::queue::OutboundQueue;
-use crate::runtime::{Control, HubMsg, SessionHandle, Wire};
+use crate::runtime::{Control, HubMsg, Wire};
 
 /// IRC's last words when the server aborts a connection.
 fn irc_abort_line(code: ErrorCode) -> Vec<u8> {
@@ -51,61 +51,20 @@ pub async fn serve(
 ) {
     let span = tracing::info_span!("irc", %peer, session);
     async move {
-        let queue = Arc::new(OutboundQueue::new(
-            ctx.outbound_queue,
-            ctx.outbound_queue_bytes,
-        ));
         let server = Arc::clone(&ctx.irc.identity);
         let state = Arc::new(Mutex::new(IrcState::default()));
-        let (control_tx, control_rx) = watch::channel(Control::Open);
-        let handle = SessionHandle {
-            queue: Arc::clone(&queue),
-            control: control_tx,
-            wire: Wire::Translated(Arc::new(IrcWire {
-                server: Arc::clone(&server),
-                state: Arc::clone(&state),
-            })),
-        };
-        let registered = ctx
-            .hub
-            .send(HubMsg::Register {
-                session,
-                peer: peer.to_string(),
-                handle,
-            })
-            .await;
-        if registered.is_err() {
+        let wire = Wire::Translated(Arc::new(IrcWire {
+            server: Arc::clone(&server),
+            state: Arc::clone(&state),
+        }));
+        let Some(opened) = open(&ctx, session, peer, wire, writer, irc_abort_line).await else {
             return;
-        }
-        let writer = tokio::spawn(
-            write_loop(
-                writer,
-                Arc::clone(&queue),
-                control_rx.clone(),
-                irc_abort_line,
-            )
-            .in_current_span(),
-        );
+        };
         let commands = Commands::new(server, Arc::clone(&state));
-        let mut control = control_rx.clone();
-        let departure = read_loop(reader, session, commands, &queue, control_rx, &ctx).await;
+        let control = opened.control.clone();
+        let departure = read_loop(reader, session, commands, &opened.queue, control, &ctx).await;
         tracing::debug!(?departure, "irc reader finished");
-        let _ = ctx.hub.send(HubMsg::Gone { session, departure }).await;
-        // The hub answers what it was sent before the departure (the QUIT's ERROR line, say) and
-        // then closes the session; only then does the queue stop taking lines.
-        let _ = tokio::time::timeout(
-            Duration::from_secs(5),
-            control.wait_for(|c| matches!(c, Control::Close | Control::Abort(_))),
-        )
-        .await;
-        queue.close();
-        let abort = writer.abort_handle();
-        if tokio::time::timeout(Duration::from_secs(10), writer)
-            .await
-            .is_err()
-        {
-            abort.abort();
-        }
+        close(&ctx, session, departure, opened).await;
     }
     .instrument(span)
     .await

@@ -110,6 +110,10 @@ pub enum HubMsg {
         session: SessionId,
         result: Result<(), ErrorCode>,
     },
+    /// A history page (or its refusal) is queued.
+    HistoryDone {
+        session: SessionId,
+    },
     /// Bytes to queue for the session in order with the hub's own replies (the IRC listener's
     /// local answers, which must not overtake replies to earlier commands).
     Relay {
@@ -230,7 +234,15 @@ impl HubIo for RuntimeIo {
     }
 
     fn fetch_history(&mut self, query: HistoryQuery) {
+        let session = query.session;
+        let hub = self.hub_tx.upgrade();
+        let done = move || async move {
+            if let Some(hub) = hub {
+                let _ = hub.send(HubMsg::HistoryDone { session }).await;
+            }
+        };
         let Some(handle) = self.sessions.get(&query.session) else {
+            tokio::spawn(done());
             return;
         };
         let queue = handle.queue.clone();
@@ -242,6 +254,7 @@ impl HubIo for RuntimeIo {
                 reference: query.reference,
             };
             handle.offer(&Outgoing::new(refusal));
+            tokio::spawn(done());
             return;
         }
         let reader = Arc::clone(&self.pool_reader);
@@ -291,6 +304,7 @@ impl HubIo for RuntimeIo {
                 let _ = tokio::time::timeout(QUEUE_WAIT, queue.push(bytes)).await;
             }
             queue.end_paging();
+            done().await;
         });
     }
 
@@ -581,6 +595,7 @@ fn handle(
             result,
         } => hub.account_created(session, key, name, result, io),
         HubMsg::PasswordChanged { session, result } => hub.password_changed(session, result, io),
+        HubMsg::HistoryDone { session } => hub.history_done(session, io),
         HubMsg::Relay { session, bytes } => {
             if let Some(handle) = io.sessions.get(&session) {
                 if handle.queue.try_push(bytes) == Push::Full {

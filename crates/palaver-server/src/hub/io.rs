@@ -141,7 +141,8 @@ pub trait HubIo {
     /// The most recent public messages of a room with ids below `before`, read synchronously
     /// when a room with no members becomes active again.
     fn recent_messages(&mut self, room_key: &str, before: u64, limit: usize) -> Vec<StoredMessage>;
-    /// Fetches a history page and sends it to the session.
+    /// Fetches a history page and sends it to the session, then reports back through
+    /// [`super::Hub::history_done`].
     fn fetch_history(&mut self, query: HistoryQuery);
     /// Fetches and sends, in order, the messages a resuming session missed, then reports back
     /// through [`super::Hub::resume_done`].

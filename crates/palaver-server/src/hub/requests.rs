@@ -954,5 +954,16 @@ impl Hub {
             before,
             limit,
         });
+        // The page is read off the hub's task; a later `ping` waits for it like for a message
+        // in the store (see `history_done`).
+        if let Some(s) = self.sessions.get_mut(&session) {
+            s.in_flight += 1;
+        }
+    }
+
+    /// A history page (or its refusal) has been queued for the session.
+    pub fn history_done(&mut self, session: SessionId, io: &mut impl HubIo) {
+        self.landed(session, io);
+        self.reap_slow(io);
     }
 }

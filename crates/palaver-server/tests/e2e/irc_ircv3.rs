@@ -133,6 +133,17 @@ async fn chathistory_reads_the_native_history() {
         .map(|m| m.params[1].as_str())
         .collect();
     assert_eq!(texts, ["old 0", "old 1"]);
+    // LATEST after a message: the newest ones, but only those after it.
+    irc.send(&format!("CHATHISTORY LATEST #general msgid={first_id} 10"))
+        .await;
+    irc.expect("BATCH", |m| m.command == "BATCH").await;
+    let newer = irc.until("end", |m| m.command == "BATCH").await;
+    let texts: Vec<&str> = newer
+        .iter()
+        .filter(|m| m.command == "PRIVMSG")
+        .map(|m| m.params[1].as_str())
+        .collect();
+    assert_eq!(texts, ["old 3", "old 4"]);
     irc.send("CHATHISTORY LATEST #secret * 3").await;
     let fail = irc.expect("FAIL", |m| m.command == "FAIL").await;
     assert_eq!(fail.params[..2], ["CHATHISTORY", "INVALID_TARGET"]);

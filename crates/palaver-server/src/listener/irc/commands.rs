@@ -996,7 +996,7 @@ impl Commands {
             .and_then(|id| id.parse::<u64>().ok());
         let before =
             match (sub.as_str(), p[2].as_str(), msgid) {
-                ("LATEST", "*", _) => None,
+                ("LATEST", "*", _) | ("LATEST", _, Some(_)) => None,
                 ("BEFORE", _, Some(id)) => Some(id),
                 ("BEFORE", _, None) => {
                     return fail(
@@ -1008,16 +1008,21 @@ impl Commands {
                 _ => return fail(
                     self,
                     "INVALID_PARAMS",
-                    "Supported: LATEST <target> * <limit> and BEFORE <target> msgid=<id> <limit>",
+                    "Supported: LATEST <target> *|msgid=<id> <limit> and BEFORE <target> msgid=<id> <limit>",
                 ),
             };
         let (room, with) = match target.strip_prefix('#') {
             Some(room) => (Some(room.to_string()), None),
             None => (None, Some(target.clone())),
         };
-        let token = self
-            .lock()
-            .begin(Command::ChatHistory { target }, label.clone());
+        let token = self.lock().begin(
+            Command::ChatHistory {
+                target,
+                // LATEST msgid=X: the newest messages, but only those after X.
+                after: msgid.filter(|_| sub == "LATEST"),
+            },
+            label.clone(),
+        );
         vec![Self::request(
             token,
             ClientFrame::History {

@@ -908,7 +908,7 @@ impl Translation<'_> {
         token: Option<u64>,
     ) -> Vec<IrcMessage> {
         let target = match (room, with, self.command(token)) {
-            (_, _, Some(Command::ChatHistory { target })) => target,
+            (_, _, Some(Command::ChatHistory { target, .. })) => target,
             (Some(room), _, _) => channel(room),
             (None, Some(with), _) => with.to_string(),
             _ => return Vec::new(),
@@ -924,7 +924,11 @@ impl Translation<'_> {
                 .with_source(self.server.name.as_str()),
             );
         }
-        for m in messages {
+        let after = match self.command(token) {
+            Some(Command::ChatHistory { after, .. }) => after,
+            _ => None,
+        };
+        for m in messages.iter().filter(|m| after.is_none_or(|a| m.id() > a)) {
             let (source, to, content, ts, id) = match m {
                 ChatMessage::Message(m) => (
                     format!("{0}!{0}@palaver", m.username),
@@ -1187,7 +1191,7 @@ impl Translation<'_> {
             (Some(Command::TopicSet), ErrorCode::UnknownRoom | ErrorCode::InvalidRoomName) => {
                 vec![self.num("403", [self.room_in(message).as_str(), "No such channel"])]
             }
-            (Some(Command::ChatHistory { target }), _) => {
+            (Some(Command::ChatHistory { target, .. }), _) => {
                 let line = match code {
                     ErrorCode::NotInRoom | ErrorCode::UnknownRoom | ErrorCode::InvalidUsername => {
                         IrcMessage::new(

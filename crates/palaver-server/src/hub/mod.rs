@@ -611,6 +611,12 @@ impl Hub {
         self.fan_out(room_key, &out, except, io);
     }
 
+    /// The session of the user online under a name a client typed (any case), if any.
+    fn online(&self, raw: &str) -> Option<SessionId> {
+        let name = validate::username(raw).ok()?;
+        self.users.get(&validate::fold(&name)).copied()
+    }
+
     /// The address of a joined session's user.
     fn address(&self, session: SessionId) -> Option<Arc<str>> {
         self.sessions

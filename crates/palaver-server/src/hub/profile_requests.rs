@@ -80,9 +80,7 @@ impl Hub {
         let now = timestamp::format_millis(self.now());
         match target {
             Some(raw) => {
-                let found = validate::username(&raw)
-                    .ok()
-                    .and_then(|n| self.users.get(&validate::fold(&n)).copied());
+                let found = self.online(&raw);
                 let Some(target_session) = found else {
                     let shown: String = raw.chars().take(40).collect();
                     let message = format!("Nobody named {shown:?} is online.");
@@ -150,9 +148,7 @@ impl Hub {
                 )
             }
             (None, Some(raw)) => {
-                let found = validate::username(raw)
-                    .ok()
-                    .and_then(|n| self.users.get(&validate::fold(&n)).copied());
+                let found = self.online(raw);
                 let Some(t) = found else {
                     let shown: String = raw.chars().take(40).collect();
                     let message = format!("Nobody named {shown:?} is online.");
@@ -372,10 +368,9 @@ impl Hub {
                 (None, users)
             }
             (None, Some(raw)) => {
-                let found = validate::username(&raw)
-                    .ok()
-                    .and_then(|n| self.users.get(&validate::fold(&n)))
-                    .and_then(|id| self.sessions.get(id))
+                let found = self
+                    .online(&raw)
+                    .and_then(|id| self.sessions.get(&id))
                     .and_then(|s| self.user_info(s, false));
                 (None, found.into_iter().collect())
             }
@@ -397,10 +392,9 @@ impl Hub {
         reference: Option<Value>,
         io: &mut impl HubIo,
     ) {
-        let found = validate::username(raw)
-            .ok()
-            .and_then(|n| self.users.get(&validate::fold(&n)))
-            .and_then(|id| self.sessions.get(id))
+        let found = self
+            .online(raw)
+            .and_then(|id| self.sessions.get(&id))
             .and_then(|s| self.user_info(s, true));
         match found {
             Some(user) => {
@@ -480,9 +474,7 @@ impl Hub {
                 format!("Only operators and moderators of #{room_name} may remove people from it.");
             return self.error_to(session, ErrorCode::NotAuthorized, message, reference, io);
         }
-        let victim = validate::username(raw_user)
-            .ok()
-            .and_then(|n| self.users.get(&validate::fold(&n)).copied());
+        let victim = self.online(raw_user);
         let Some(victim) = victim else {
             let shown: String = raw_user.chars().take(40).collect();
             let message = format!("Nobody named {shown:?} is online.");

@@ -596,9 +596,7 @@ impl Hub {
             let message = "You are muted for now; the message was not sent.";
             return self.error_to(session, ErrorCode::Muted, message, reference, io);
         }
-        let target = validate::username(raw_target)
-            .ok()
-            .and_then(|name| self.users.get(&validate::fold(&name)).copied());
+        let target = self.online(raw_target);
         let Some(target_session) = target else {
             let shown: String = raw_target.chars().take(40).collect();
             let confirmation = ServerFrame::PrivateConfirmation {

@@ -68,11 +68,7 @@ impl Hub {
         client_tags: Option<super::outgoing::ClientTags>,
         io: &mut impl HubIo,
     ) {
-        let max = self.config.max_message_bytes;
-        if self
-            .or_refuse(session, validate::content(&content, max), &reference, io)
-            .is_none()
-        {
+        if !self.content_ok(session, &content, &reference, io) {
             return;
         }
         let (username, _) = self.user_of(session);

@@ -501,6 +501,20 @@ impl Hub {
         Some(key)
     }
 
+    /// Whether message content may be sent (not blank, not too long); if not, the session
+    /// has been told why.
+    pub(super) fn content_ok(
+        &mut self,
+        session: SessionId,
+        content: &str,
+        reference: &Option<Value>,
+        io: &mut impl HubIo,
+    ) -> bool {
+        let max = self.config.max_message_bytes;
+        self.or_refuse(session, validate::content(content, max), reference, io)
+            .is_some()
+    }
+
     /// The checked value, or (having told the session why, with its `ref`) `None`.
     pub(super) fn or_refuse<T>(
         &mut self,
@@ -542,11 +556,7 @@ impl Hub {
                 format!("You are muted in #{raw_room} for now; the message was not sent.");
             return self.error_to(session, ErrorCode::Muted, message, reference, io);
         }
-        let max = self.config.max_message_bytes;
-        if self
-            .or_refuse(session, validate::content(&content, max), &reference, io)
-            .is_none()
-        {
+        if !self.content_ok(session, &content, &reference, io) {
             return;
         }
         let (username, username_key) = self.user_of(session);
@@ -585,11 +595,7 @@ impl Hub {
         client_tags: Option<super::outgoing::ClientTags>,
         io: &mut impl HubIo,
     ) {
-        let max = self.config.max_message_bytes;
-        if self
-            .or_refuse(session, validate::content(&content, max), &reference, io)
-            .is_none()
-        {
+        if !self.content_ok(session, &content, &reference, io) {
             return;
         }
         if self.muted(session, None) {

@@ -105,6 +105,22 @@ impl Commands {
         Self::request(token, ClientFrame::Ping)
     }
 
+    /// Starts `command` and asks the hub `frames` for it, closed by a `ping`.
+    fn ask(
+        &self,
+        command: Command,
+        label: Option<String>,
+        frames: impl IntoIterator<Item = ClientFrame>,
+    ) -> Vec<Action> {
+        let token = self.lock().begin(command, label);
+        let mut actions: Vec<Action> = frames
+            .into_iter()
+            .map(|f| Self::request(token, f))
+            .collect();
+        actions.push(Self::end(token));
+        actions
+    }
+
     /// One line from the client.
     pub fn handle(&mut self, msg: IrcMessage) -> Vec<Action> {
         let label = msg
@@ -225,21 +241,18 @@ impl Commands {
                     .first()
                     .filter(|f| !f.is_empty())
                     .map(|f| f.split(',').map(str::to_string).collect());
-                let token = self.lock().begin(Command::List { only }, label);
-                vec![Self::request(token, ClientFrame::Rooms), Self::end(token)]
+                self.ask(Command::List { only }, label, [ClientFrame::Rooms])
             }
             "WHO" => self.who(p, label),
             "WHOIS" => {
                 // WHOIS [server] nick
                 let nick = p.last().cloned().unwrap_or_default();
                 let nick = nick.split(',').next().unwrap_or_default().to_string();
-                let token = self
-                    .lock()
-                    .begin(Command::Whois { nick: nick.clone() }, label);
-                vec![
-                    Self::request(token, ClientFrame::Whois { username: nick }),
-                    Self::end(token),
-                ]
+                self.ask(
+                    Command::Whois { nick: nick.clone() },
+                    label,
+                    [ClientFrame::Whois { username: nick }],
+                )
             }
             "WHOWAS" => {
                 let nick = p[0].clone();
@@ -247,32 +260,22 @@ impl Commands {
                     .get(1)
                     .and_then(|c| c.parse::<usize>().ok())
                     .filter(|c| *c > 0);
-                let token = self.lock().begin(
+                self.ask(
                     Command::Whowas {
                         nick: nick.clone(),
                         count,
                     },
                     label,
-                );
-                vec![
-                    Self::request(token, ClientFrame::Whowas { username: nick }),
-                    Self::end(token),
-                ]
+                    [ClientFrame::Whowas { username: nick }],
+                )
             }
             "MODE" => self.mode(p, label),
             "KICK" => self.kick(p, label),
             "AWAY" => {
                 let message = p.first().filter(|m| !m.is_empty()).cloned();
-                let token = self.lock().begin(Command::Away, label);
-                vec![
-                    Self::request(token, ClientFrame::Away { message }),
-                    Self::end(token),
-                ]
+                self.ask(Command::Away, label, [ClientFrame::Away { message }])
             }
-            "LUSERS" => {
-                let token = self.lock().begin(Command::Lusers, label);
-                vec![Self::request(token, ClientFrame::Info), Self::end(token)]
-            }
+            "LUSERS" => self.ask(Command::Lusers, label, [ClientFrame::Info]),
             "MOTD" => {
                 let nick = self.lock().nick.clone();
                 self.reply(label, motd(&self.server, &nick))
@@ -308,22 +311,11 @@ impl Commands {
                 self.reply(label, lines)
             }
             "USERHOST" => {
-                let token = self.lock().begin(Command::Userhost, label);
-                let mut actions: Vec<Action> = p
-                    .iter()
-                    .take(5)
-                    .map(|nick| {
-                        Self::request(
-                            token,
-                            ClientFrame::Who {
-                                room: None,
-                                username: Some(nick.clone()),
-                            },
-                        )
-                    })
-                    .collect();
-                actions.push(Self::end(token));
-                actions
+                let asks = p.iter().take(5).map(|nick| ClientFrame::Who {
+                    room: None,
+                    username: Some(nick.clone()),
+                });
+                self.ask(Command::Userhost, label, asks)
             }
             "ISON" => {
                 let nicks: Vec<String> = p
@@ -332,11 +324,11 @@ impl Commands {
                     .filter(|n| !n.is_empty())
                     .map(str::to_string)
                     .collect();
-                let token = self.lock().begin(Command::Ison { nicks }, label);
-                vec![
-                    Self::request(token, ClientFrame::Users { room: None }),
-                    Self::end(token),
-                ]
+                self.ask(
+                    Command::Ison { nicks },
+                    label,
+                    [ClientFrame::Users { room: None }],
+                )
             }
             "CHATHISTORY" => self.chathistory(p, label),
             "AUTHENTICATE" => self.authenticate(p, label),
@@ -802,22 +794,16 @@ impl Commands {
             let line = self.num("366", ["*", "End of /NAMES list"]);
             return self.reply(label, vec![line]);
         };
-        let token = self.lock().begin(
+        self.ask(
             Command::Names {
                 channel: chan.to_string(),
             },
             label,
-        );
-        vec![
-            Self::request(
-                token,
-                ClientFrame::Who {
-                    room: Some(chan.trim_start_matches('#').to_string()),
-                    username: None,
-                },
-            ),
-            Self::end(token),
-        ]
+            [ClientFrame::Who {
+                room: Some(chan.trim_start_matches('#').to_string()),
+                username: None,
+            }],
+        )
     }
 
     fn topic(&mut self, p: &[String], label: Option<String>) -> Vec<Action> {
@@ -836,10 +822,11 @@ impl Commands {
                 Self::end(token),
             ];
         }
-        let token = self
-            .lock()
-            .begin(Command::TopicQuery { channel: chan }, label);
-        vec![Self::request(token, ClientFrame::Rooms), Self::end(token)]
+        self.ask(
+            Command::TopicQuery { channel: chan },
+            label,
+            [ClientFrame::Rooms],
+        )
     }
 
     fn who(&mut self, p: &[String], label: Option<String>) -> Vec<Action> {
@@ -952,23 +939,15 @@ impl Commands {
         let chan = p[0].clone();
         let room = chan.trim_start_matches('#').to_string();
         let reason = p.get(2).cloned();
-        let token = self.lock().begin(Command::Kick { channel: chan }, label);
-        let mut actions: Vec<Action> = p[1]
+        let kicks = p[1]
             .split(',')
             .filter(|n| !n.is_empty())
-            .map(|nick| {
-                Self::request(
-                    token,
-                    ClientFrame::Kick {
-                        room: room.clone(),
-                        username: nick.to_string(),
-                        reason: reason.clone(),
-                    },
-                )
-            })
-            .collect();
-        actions.push(Self::end(token));
-        actions
+            .map(|nick| ClientFrame::Kick {
+                room: room.clone(),
+                username: nick.to_string(),
+                reason: reason.clone(),
+            });
+        self.ask(Command::Kick { channel: chan }, label, kicks)
     }
 
     /// `CHATHISTORY LATEST <target> * <limit>` and `BEFORE <target> msgid=<id> <limit>`, from

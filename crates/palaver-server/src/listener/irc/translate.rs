@@ -1051,25 +1051,16 @@ impl Translation<'_> {
                 now.extend(self.finish_message(token));
                 return now;
             }
-            (Some(Command::Register), ErrorCode::AccountRequired) => {
+            (Some(Command::Register), ErrorCode::AccountRequired | ErrorCode::UsernameTaken) => {
                 self.st.registering = false;
                 let nick = self.attempted_nick(message);
-                vec![numeric(
-                    &self.server.name,
-                    "*",
-                    "433",
-                    [nick.as_str(), message],
-                )]
-            }
-            (Some(Command::Register), ErrorCode::UsernameTaken) => {
-                self.st.registering = false;
-                let nick = self.attempted_nick(message);
-                vec![numeric(
-                    &self.server.name,
-                    "*",
-                    "433",
-                    [nick.as_str(), "Nickname is already in use"],
-                )]
+                // A registered nick says so (log in with SASL); a taken one says it is in use.
+                let why = if code == ErrorCode::AccountRequired {
+                    message
+                } else {
+                    "Nickname is already in use"
+                };
+                vec![numeric(&self.server.name, "*", "433", [nick.as_str(), why])]
             }
             (Some(Command::Register), ErrorCode::InvalidUsername) => {
                 self.st.registering = false;

@@ -7,7 +7,7 @@
 //!
 //! When the connection drops (the server restarted, the network blinked), the task reconnects
 //! with exponential backoff and joins again with `since` set to the newest message id it has
-//! seen and the rooms it was in. The server replays everything missed, in order, before live
+//! seen, the rooms it was in and the session's `resume_token`. The server replays everything missed, in order, before live
 //! traffic, so the event stream has no gap and no duplicate. Being kicked, or a name the server
 //! refuses, ends the session instead.
 
@@ -18,24 +18,31 @@ use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
 use palaver_proto::client_frame::Request;
-use palaver_proto::{validate, ClientFrame, ErrorCode, ServerFrame, Welcome};
+use palaver_proto::{validate, ClientFrame, ErrorCode, Secret, ServerFrame, Welcome};
 
 use crate::connection::{Connection, ConnectionError, FrameReader, FrameWriter};
 use crate::tls::{TlsSettings, Trust};
 
-/// `join` for a guest, `login` with a password.
-fn join_frame(config: &ClientConfig, since: Option<u64>, rooms: Vec<String>) -> ClientFrame {
+/// `join` for a guest, `login` with a password; `resume_token` continues an earlier session.
+fn join_frame(
+    config: &ClientConfig,
+    since: Option<u64>,
+    rooms: Vec<String>,
+    resume_token: Option<Secret>,
+) -> ClientFrame {
     match &config.password {
         Some(password) => ClientFrame::Login {
             username: config.username.clone(),
             password: password.clone(),
             since,
             rooms: Some(rooms),
+            resume_token,
         },
         None => ClientFrame::Join {
             username: config.username.clone(),
             since,
             rooms: Some(rooms),
+            resume_token,
         },
     }
 }
@@ -145,7 +152,7 @@ impl Client {
         validate::username(&config.username).map_err(|(_, m)| ClientError::InvalidUsername(m))?;
         let (mut conn, trust) = open(&config).await?;
         let welcome = conn
-            .join_as(join_frame(&config, None, config.rooms.clone()))
+            .join_as(join_frame(&config, None, config.rooms.clone(), None))
             .await
             .map_err(|e| match e {
                 ConnectionError::Refused { code, message } => ClientError::Server { code, message },
@@ -156,6 +163,7 @@ impl Client {
         let state = SessionState {
             rooms: welcome.rooms.iter().map(|r| r.name.clone()).collect(),
             last_seen: welcome.last_id,
+            resume_token: welcome.resume_token.clone(),
             pending: HashMap::new(),
             next_ref: 1,
             config,
@@ -227,6 +235,9 @@ struct SessionState {
     rooms: Vec<String>,
     /// The newest message id seen: where a resume starts.
     last_seen: u64,
+    /// The session's secret from its welcome: a reconnect continues the same session (a
+    /// guest's private history stays its own).
+    resume_token: Option<Secret>,
     pending: HashMap<u64, AckReply>,
     next_ref: u64,
 }
@@ -423,9 +434,17 @@ async fn reconnect(
             }
             Err(_) => continue,
         };
-        let join = join_frame(&state.config, Some(state.last_seen), state.rooms.clone());
+        let join = join_frame(
+            &state.config,
+            Some(state.last_seen),
+            state.rooms.clone(),
+            state.resume_token.clone(),
+        );
         match conn.join_as(join).await {
             Ok(welcome) => {
+                if welcome.resume_token.is_some() {
+                    state.resume_token = welcome.resume_token.clone();
+                }
                 let _ = events.send(Event::Connected(welcome)).await;
                 if let Some(trust) = trust {
                     let _ = events.send(Event::Secured(trust)).await;

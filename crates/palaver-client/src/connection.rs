@@ -180,6 +180,7 @@ impl Connection {
                 username: username.to_string(),
                 since: None,
                 rooms: None,
+                resume_token: None,
             })
             .await?;
         Ok((conn, welcome))

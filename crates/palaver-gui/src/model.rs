@@ -681,6 +681,7 @@ mod tests {
             history,
             last_id: 0,
             timestamp: "2026-01-01T00:00:00.000Z".into(),
+            resume_token: None,
         }))
     }
 

@@ -95,6 +95,7 @@ fn demo_chat() -> ChatModel {
         ],
         last_id: 5,
         timestamp: timestamp::format_millis(T0),
+        resume_token: None,
     })));
     let ts = |m: i64| timestamp::format_millis(T0 + m * 60_000);
     chat.apply(Event::Frame(ServerFrame::System {

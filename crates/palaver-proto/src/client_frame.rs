@@ -19,7 +19,7 @@ use crate::error_code::ErrorCode;
 pub const MAX_REF_BYTES: usize = 64;
 
 /// A password: never shown by `Debug`, so it cannot end up in a log by accident.
-#[derive(Clone, PartialEq, Eq, Serialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(transparent)]
 pub struct Secret(pub String);
 
@@ -47,13 +47,16 @@ pub enum HistoryScope {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientFrame {
     /// Pick a username. `since` resumes after the last message id seen; `rooms` are joined at
-    /// once (default: `general`).
+    /// once (default: `general`); `resume_token` (from an earlier `welcome`) continues that
+    /// session, with its private history.
     Join {
         username: String,
         #[serde(skip_serializing_if = "Option::is_none")]
         since: Option<u64>,
         #[serde(skip_serializing_if = "Option::is_none")]
         rooms: Option<Vec<String>>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        resume_token: Option<Secret>,
     },
     /// `join` for a registered name: the same, with the account's password.
     Login {
@@ -63,6 +66,8 @@ pub enum ClientFrame {
         since: Option<u64>,
         #[serde(skip_serializing_if = "Option::is_none")]
         rooms: Option<Vec<String>>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        resume_token: Option<Secret>,
     },
     /// Proves you own an account without joining yet (IRC's SASL; `login` is this and `join`).
     Authenticate {
@@ -364,12 +369,14 @@ fn parse_object(mut o: Map<String, Value>) -> Result<ClientFrame, FrameError> {
             username: required_string(&mut o, "username")?,
             since: optional_u64(&mut o, "since")?,
             rooms: optional_string_list(&mut o, "rooms")?,
+            resume_token: optional_resume_token(&mut o)?,
         },
         "login" => ClientFrame::Login {
             username: required_string(&mut o, "username")?,
             password: Secret(required_string(&mut o, "password")?),
             since: optional_u64(&mut o, "since")?,
             rooms: optional_string_list(&mut o, "rooms")?,
+            resume_token: optional_resume_token(&mut o)?,
         },
         "authenticate" => ClientFrame::Authenticate {
             username: required_string(&mut o, "username")?,
@@ -558,6 +565,18 @@ fn optional_string(o: &mut Map<String, Value>, field: &str) -> Result<Option<Str
     }
 }
 
+/// A `resume_token` as a `welcome` hands it out: 64 lowercase hexadecimal digits.
+fn optional_resume_token(o: &mut Map<String, Value>) -> Result<Option<Secret>, FrameError> {
+    match optional_string(o, "resume_token")? {
+        None => Ok(None),
+        Some(token) if crate::validate::resume_token(&token) => Ok(Some(Secret(token))),
+        Some(_) => Err(FrameError::new(
+            ErrorCode::InvalidField,
+            "The field \"resume_token\" must be the token a welcome gave you (64 hexadecimal digits).",
+        )),
+    }
+}
+
 fn optional_u64(o: &mut Map<String, Value>, field: &str) -> Result<Option<u64>, FrameError> {
     match o.remove(field) {
         None | Some(Value::Null) => Ok(None),
@@ -616,7 +635,8 @@ mod tests {
             ClientFrame::Join {
                 username: "user123".into(),
                 since: None,
-                rooms: None
+                rooms: None,
+                resume_token: None,
             }
         );
         assert_eq!(
@@ -646,6 +666,7 @@ mod tests {
                 username: "a".into(),
                 since: Some(9),
                 rooms: Some(vec!["general".into(), "rust".into()]),
+                resume_token: Some(Secret("0123456789abcdef".repeat(4))),
             },
             ClientFrame::History {
                 room: Some("rust".into()),

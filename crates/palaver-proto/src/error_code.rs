@@ -72,13 +72,14 @@ error_codes! {
     TlsRequired => "tls_required", "This port speaks TLS; connect with TLS.";
     InvalidCredentials => "invalid_credentials", "That name and password do not match an account.";
     AccountRequired => "account_required", "Log in with an account to use that name (or this server).";
-    TooManyAttempts => "too_many_attempts", "Too many login attempts; wait a minute and try again.";
+    TooManyAttempts => "too_many_attempts", "Too many password attempts; wait a minute and try again.";
     AlreadyRegistered => "already_registered", "That name is already registered.";
     WeakPassword => "weak_password", "Passwords must be at least 8 characters.";
     RoomFull => "room_full", "That room has as many members as the server allows.";
     Banned => "banned", "You are banned from this server.";
     Muted => "muted", "You are muted and cannot send messages here for now.";
     RoomLocked => "room_locked", "That room is locked; only its moderators may enter.";
+    ServerBusy => "server_busy", "The server is too busy to do that right now; try again in a moment.";
 }
 
 impl std::fmt::Display for ErrorCode {

@@ -135,6 +135,10 @@ pub struct Welcome {
     /// The id of the newest message delivered so far on this server.
     pub last_id: u64,
     pub timestamp: String,
+    /// This session's secret: give it back in `join` (or `login`) when reconnecting to continue
+    /// the session, private history included. Keep it like a password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume_token: Option<crate::Secret>,
 }
 
 /// What a `system` notice is about, for clients that keep member lists.

@@ -53,6 +53,14 @@ fn name(raw: &str, max_chars: usize) -> Result<String, String> {
 }
 
 /// The case-insensitive key under which names are unique: NFC, then lowercase.
+/// Whether a `resume_token` has the form the server hands out: 64 lowercase hex digits.
+pub fn resume_token(token: &str) -> bool {
+    token.len() == 64
+        && token
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
 pub fn fold(name: &str) -> String {
     name.nfc().flat_map(char::to_lowercase).collect()
 }

@@ -11,6 +11,7 @@ use clap::Parser;
 use serde::Deserialize;
 
 use crate::hub::HubConfig;
+use crate::passwords::{PasswordConfig, ThrottleConfig, WorkersConfig};
 
 /// Everything the server needs to run, resolved.
 #[derive(Debug, Clone)]
@@ -51,6 +52,8 @@ pub struct ServerConfig {
     pub store_batch_max: usize,
     /// How long shutdown waits for queued frames to reach clients.
     pub shutdown_grace: Duration,
+    /// How often passwords may be tried, and how many are hashed at once.
+    pub passwords: PasswordConfig,
 }
 
 impl Default for ServerConfig {
@@ -81,6 +84,7 @@ impl Default for ServerConfig {
             store_queue: 65_536,
             store_batch_max: 4_096,
             shutdown_grace: Duration::from_secs(3),
+            passwords: PasswordConfig::default(),
         }
     }
 }
@@ -282,6 +286,21 @@ pub struct Args {
     #[arg(long, env = "PALAVER_MAX_NEW_CONNECTIONS_PER_MINUTE", value_name = "N")]
     pub max_new_connections_per_minute: Option<u32>,
 
+    /// Threads that hash passwords, each holding 19 MiB while it works; 0 for half the cores
+    /// [default: 0].
+    #[arg(long, env = "PALAVER_PASSWORD_WORKERS", value_name = "N")]
+    pub password_workers: Option<usize>,
+
+    /// Password checks that may wait for a hashing thread; more are refused with server_busy
+    /// [default: 64].
+    #[arg(long, env = "PALAVER_PASSWORD_QUEUE", value_name = "N")]
+    pub password_queue: Option<usize>,
+
+    /// Password attempts (login, register, change) per minute from one address (IPv6: one /64),
+    /// 0 for no limit [default: 10].
+    #[arg(long, env = "PALAVER_PASSWORD_ATTEMPTS_PER_ADDRESS", value_name = "N")]
+    pub password_attempts_per_address: Option<u32>,
+
     /// Seconds a new connection has to send a valid join [default: 10].
     #[arg(long, env = "PALAVER_JOIN_TIMEOUT_SECS", value_name = "SECS")]
     pub join_timeout_secs: Option<u64>,
@@ -376,6 +395,11 @@ impl Args {
                 .max_new_connections_per_minute
                 .or(file.max_new_connections_per_minute),
             join_timeout_secs: self.join_timeout_secs.or(file.join_timeout_secs),
+            password_workers: self.password_workers.or(file.password_workers),
+            password_queue: self.password_queue.or(file.password_queue),
+            password_attempts_per_address: self
+                .password_attempts_per_address
+                .or(file.password_attempts_per_address),
             history_on_join: self.history_on_join.or(file.history_on_join),
             history_page_max: self.history_page_max.or(file.history_page_max),
             max_resume: self.max_resume.or(file.max_resume),
@@ -505,6 +529,18 @@ impl Args {
             store_queue: d.store_queue,
             store_batch_max: self.store_batch_max.unwrap_or(d.store_batch_max).max(1),
             shutdown_grace: d.shutdown_grace,
+            passwords: PasswordConfig {
+                throttle: ThrottleConfig {
+                    per_address: self
+                        .password_attempts_per_address
+                        .unwrap_or(d.passwords.throttle.per_address),
+                    ..d.passwords.throttle.clone()
+                },
+                workers: WorkersConfig {
+                    workers: self.password_workers.unwrap_or(d.passwords.workers.workers),
+                    queue: self.password_queue.unwrap_or(d.passwords.workers.queue),
+                },
+            },
         })
     }
 }

@@ -11,6 +11,7 @@
 //! - [`store`]: history and rooms behind a trait; SQLite with group commit by default.
 //! - [`queue`]: each connection's bounded outbound queue of shared frames.
 //! - [`limits`]: token buckets and connection counting.
+//! - [`passwords`]: how often passwords may be tried, and the threads that hash them.
 //! - [`config`]: flags, environment variables and the TOML file.
 //! - [`server`]: starts all of the above and stops it gracefully ([`Server`], [`ServerHandle`]).
 
@@ -18,6 +19,7 @@ pub mod config;
 pub mod hub;
 pub mod limits;
 pub mod listener;
+pub mod passwords;
 pub mod queue;
 pub mod runtime;
 pub mod server;

@@ -13,15 +13,18 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
-use palaver_proto::{ErrorCode, Request, Secret, ServerFrame};
+use palaver_proto::{ErrorCode, Request, ServerFrame};
 
 use crate::hub::{
-    Close, Departure, HistoryQuery, HistoryTarget, Hub, HubEvent, HubIo, Outgoing, Profile,
-    SessionId, UserSummary,
+    Close, Departure, HistoryQuery, HistoryTarget, Hub, HubEvent, HubIo, Outgoing, PasswordOp,
+    PasswordRequest, Profile, SessionId, UserSummary,
 };
+use crate::passwords::{Attempt, Passwords};
 use crate::queue::{OutboundQueue, Push};
 use crate::store::accounts::Accounts;
-use crate::store::{Backend, ResumeScope, RoomRecord, StoreDone, StoredMessage, WriteOp};
+use crate::store::{
+    Backend, DirectSide, ResumeScope, RoomRecord, StoreDone, StoredMessage, WriteOp,
+};
 
 /// What a connection's tasks are told by the hub.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -165,8 +168,10 @@ pub struct RuntimeIo {
     pool_reader: Arc<Mutex<Box<dyn Backend>>>,
     hub_tx: mpsc::WeakSender<HubMsg>,
     events: broadcast::Sender<ServerEvent>,
-    /// Accounts (argon2 checks run on the blocking pool).
+    /// Accounts, for moderation records.
     pub accounts: Option<Arc<Accounts>>,
+    /// Password checks and changes: throttled, hashed on threads of their own.
+    pub passwords: Option<Passwords>,
 }
 
 impl RuntimeIo {
@@ -184,6 +189,7 @@ impl RuntimeIo {
             hub_tx,
             events,
             accounts: None,
+            passwords: None,
         }
     }
 }
@@ -221,6 +227,10 @@ impl HubIo for RuntimeIo {
 
     fn save_room(&mut self, room: RoomRecord) {
         self.writes.push(WriteOp::Room(room));
+    }
+
+    fn reassign_private_history(&mut self, from: String, to: String) {
+        self.writes.push(WriteOp::ReassignOwner { from, to });
     }
 
     fn recent_messages(&mut self, room_key: &str, before: u64, limit: usize) -> Vec<StoredMessage> {
@@ -272,8 +282,17 @@ impl HubIo for RuntimeIo {
                 match &lookup {
                     HistoryTarget::Room { key, .. } => db.room_page(key, before, limit),
                     HistoryTarget::Direct {
-                        my_key, other_key, ..
-                    } => db.direct_page(my_key, other_key, before, limit),
+                        my_key,
+                        my_owner,
+                        other_key,
+                        ..
+                    } => {
+                        let me = DirectSide {
+                            key: my_key.clone(),
+                            owner: my_owner.clone(),
+                        };
+                        db.direct_page(&me, other_key, before, limit)
+                    }
                 }
             })
             .await;
@@ -394,77 +413,69 @@ impl HubIo for RuntimeIo {
         });
     }
 
-    fn check_password(&mut self, session: SessionId, key: String, password: Secret, peer: String) {
-        let (Some(accounts), Some(hub)) = (self.accounts.clone(), self.hub_tx.upgrade()) else {
+    fn password_work(&mut self, request: PasswordRequest) {
+        let (Some(passwords), Some(hub)) = (self.passwords.as_mut(), self.hub_tx.upgrade()) else {
             return;
         };
-        let ip = peer.parse::<std::net::SocketAddr>().ok().map(|a| a.ip());
-        tokio::spawn(async move {
-            let result = if !accounts.allow_attempt(&key, ip) {
-                Err(ErrorCode::TooManyAttempts)
-            } else {
-                let check_key = key.clone();
-                let ok = tokio::task::spawn_blocking(move || {
-                    accounts.verify(&check_key, password.expose())
-                })
-                .await
-                .unwrap_or(false);
-                if ok {
-                    Ok(())
-                } else {
-                    Err(ErrorCode::InvalidCredentials)
-                }
-            };
-            if result.is_err() {
-                tracing::info!(account = %key, "login refused");
+        let PasswordRequest { session, peer, op } = request;
+        let address = peer.parse::<std::net::SocketAddr>().ok().map(|a| a.ip());
+        let mut attempt = Attempt {
+            session,
+            address,
+            account: None,
+        };
+        match op {
+            PasswordOp::Check { key, password } => {
+                let (check_key, answer_key) = (key.clone(), key.clone());
+                attempt.account = Some(&key);
+                passwords.run(
+                    attempt,
+                    hub,
+                    move |accounts| match accounts.verify(&check_key, password.expose()) {
+                        true => Ok(()),
+                        false => Err(ErrorCode::InvalidCredentials),
+                    },
+                    move |result| {
+                        if result.is_err() {
+                            tracing::info!(account = %answer_key, ?result, "login refused");
+                        }
+                        HubMsg::PasswordChecked {
+                            session,
+                            key: answer_key,
+                            result,
+                        }
+                    },
+                );
             }
-            let _ = hub
-                .send(HubMsg::PasswordChecked {
-                    session,
-                    key,
-                    result,
-                })
-                .await;
-        });
-    }
-
-    fn create_account(&mut self, session: SessionId, key: String, name: String, password: Secret) {
-        let (Some(accounts), Some(hub)) = (self.accounts.clone(), self.hub_tx.upgrade()) else {
-            return;
-        };
-        tokio::spawn(async move {
-            let (k, n) = (key.clone(), name.clone());
-            let result =
-                tokio::task::spawn_blocking(move || accounts.create(&k, &n, password.expose()))
-                    .await
-                    .unwrap_or(Err(ErrorCode::StorageFailed));
-            let _ = hub
-                .send(HubMsg::AccountCreated {
-                    session,
-                    key,
-                    name,
-                    result,
-                })
-                .await;
-        });
-    }
-
-    fn change_password(&mut self, session: SessionId, key: String, old: Secret, new: Secret) {
-        let (Some(accounts), Some(hub)) = (self.accounts.clone(), self.hub_tx.upgrade()) else {
-            return;
-        };
-        tokio::spawn(async move {
-            let result = if !accounts.allow_attempt(&key, None) {
-                Err(ErrorCode::TooManyAttempts)
-            } else {
-                tokio::task::spawn_blocking(move || {
-                    accounts.change(&key, old.expose(), new.expose())
-                })
-                .await
-                .unwrap_or(Err(ErrorCode::StorageFailed))
-            };
-            let _ = hub.send(HubMsg::PasswordChanged { session, result }).await;
-        });
+            PasswordOp::Create {
+                key,
+                name,
+                password,
+            } => {
+                let (k, n) = (key.clone(), name.clone());
+                passwords.run(
+                    attempt,
+                    hub,
+                    move |accounts| accounts.create(&k, &n, password.expose()),
+                    move |result| HubMsg::AccountCreated {
+                        session,
+                        key,
+                        name,
+                        result,
+                    },
+                );
+            }
+            PasswordOp::Change { key, old, new } => {
+                let k = key.clone();
+                attempt.account = Some(&key);
+                passwords.run(
+                    attempt,
+                    hub,
+                    move |accounts| accounts.change(&k, old.expose(), new.expose()),
+                    move |result| HubMsg::PasswordChanged { session, result },
+                );
+            }
+        }
     }
 
     fn event(&mut self, event: HubEvent) {

@@ -24,6 +24,7 @@ use crate::hub::{Hub, UserSummary};
 use crate::limits::ConnectionLimiter;
 use crate::listener::irc::ServerIdentity;
 use crate::listener::{accept::accept_loop, tls, IrcSettings, ListenerContext, ListenerKind};
+use crate::passwords::Passwords;
 pub use crate::runtime::ServerEvent;
 use crate::runtime::{run_hub, HubMsg, RuntimeIo};
 use crate::store::accounts::Accounts;
@@ -151,7 +152,12 @@ impl Server {
         let (hub_tx, hub_rx) = mpsc::channel(8192);
         let (events, _) = broadcast::channel(1024);
         let mut io = RuntimeIo::new(hub_db, pool_db, hub_tx.downgrade(), events.clone());
-        io.accounts = Some(Arc::new(accounts));
+        let accounts = Arc::new(accounts);
+        io.passwords = Some(
+            Passwords::start(Arc::clone(&accounts), &config.passwords)
+                .context("cannot start the password hashing threads")?,
+        );
+        io.accounts = Some(accounts);
         let mut hub = Hub::new(config.hub.clone(), last_id, rooms);
         hub.load_accounts(account_names);
         let mut moderation = moderation;

@@ -1,13 +1,13 @@
 //! Accounts in the hub: who may use a registered name, `login`, `register` and
 //! `change_password`. The hub decides; the slow part (argon2, the database) is an effect
-//! ([`HubIo::check_password`] and friends) whose answer comes back as a method call.
+//! ([`HubIo::password_work`]) whose answer comes back as a method call.
 
 use serde_json::Value;
 
 use palaver_proto::{validate, ErrorCode, Secret, ServerFrame};
 
 use super::session::PendingLogin;
-use super::{Hub, HubEvent, HubIo, SessionId};
+use super::{identity, Hub, HubEvent, HubIo, PasswordOp, PasswordRequest, SessionId};
 use crate::store::accounts::password_acceptable;
 
 impl Hub {
@@ -62,50 +62,65 @@ impl Hub {
         Ok(())
     }
 
-    /// `login` (`join` = true) and `authenticate` (false): check the password, then join or
+    /// `login` (`then.join` set) and `authenticate` (not): check the password, then join or
     /// just answer.
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn login(
         &mut self,
         session: SessionId,
-        join: bool,
-        username: String,
         password: Secret,
-        since: Option<u64>,
-        rooms: Option<Vec<String>>,
-        reference: Option<Value>,
+        then: PendingLogin,
         io: &mut impl HubIo,
     ) {
-        let s = &self.sessions[&session];
-        let (joined_as, checking, peer) = (
-            s.name().map(str::to_string),
-            s.login.is_some(),
-            s.peer.clone(),
-        );
-        if let Some(name) = joined_as {
+        let reference = then.reference.clone();
+        if let Some(name) = self.sessions[&session].name() {
             let message = format!("You have already joined as {name:?}.");
             return self.error_to(session, ErrorCode::AlreadyJoined, message, reference, io);
         }
-        if checking {
-            let message = "A login is already being checked; wait for its answer.";
-            return self.error_to(session, ErrorCode::TooManyAttempts, message, reference, io);
-        }
-        let Some(name) = self.or_refuse(session, validate::username(&username), &reference, io)
+        let Some(peer) = self.begin_password_work(session, &reference, io) else {
+            return;
+        };
+        let Some(name) =
+            self.or_refuse(session, validate::username(&then.username), &reference, io)
         else {
             return;
         };
         let key = validate::fold(&name);
         self.sessions.get_mut(&session).expect("exists").login = Some(PendingLogin {
-            join,
             username: name,
-            since,
-            rooms,
-            reference,
+            ..then
         });
-        io.check_password(session, key, password, peer);
+        io.password_work(PasswordRequest {
+            session,
+            peer,
+            op: PasswordOp::Check { key, password },
+        });
     }
 
-    /// The answer to [`HubIo::check_password`].
+    /// The peer of a session that may start password work now: one operation at a time per
+    /// connection (with the throttle, this bounds what one connection can queue to one job).
+    fn begin_password_work(
+        &mut self,
+        session: SessionId,
+        reference: &Option<Value>,
+        io: &mut impl HubIo,
+    ) -> Option<String> {
+        let s = self.sessions.get(&session)?;
+        if s.login.is_some() {
+            let message =
+                "A password is already being checked for this connection; wait for its answer.";
+            self.error_to(
+                session,
+                ErrorCode::TooManyAttempts,
+                message,
+                reference.clone(),
+                io,
+            );
+            return None;
+        }
+        Some(s.peer.clone())
+    }
+
+    /// The answer to a [`PasswordOp::Check`].
     pub fn password_checked(
         &mut self,
         session: SessionId,
@@ -124,15 +139,8 @@ impl Hub {
                 s.account = Some(key);
                 // An account created outside this server (`account add`) is known from now on.
                 self.remember_account(&login.username);
-                if login.join {
-                    self.join(
-                        session,
-                        &login.username,
-                        login.since,
-                        login.rooms,
-                        login.reference,
-                        io,
-                    );
+                if let Some(ask) = login.join {
+                    self.join(session, &login.username, ask, login.reference, io);
                 } else {
                     let frame = ServerFrame::Authenticated {
                         username: login.username,
@@ -147,6 +155,7 @@ impl Hub {
                     ErrorCode::TooManyAttempts => {
                         "Too many login attempts for that name or from your address; wait a minute."
                     }
+                    ErrorCode::ServerBusy => ErrorCode::ServerBusy.sentence(),
                     _ => "That name and password do not match an account.",
                 };
                 self.error_to(session, code, message, login.reference, io);
@@ -184,19 +193,28 @@ impl Hub {
         {
             return;
         }
+        let Some(peer) = self.begin_password_work(session, &reference, io) else {
+            return;
+        };
         if let Some(s) = self.sessions.get_mut(&session) {
             s.login = Some(PendingLogin {
-                join: false,
+                join: None,
                 username: name.clone(),
-                since: None,
-                rooms: None,
                 reference,
             });
         }
-        io.create_account(session, key, name, password);
+        io.password_work(PasswordRequest {
+            session,
+            peer,
+            op: PasswordOp::Create {
+                key,
+                name,
+                password,
+            },
+        });
     }
 
-    /// The answer to [`HubIo::create_account`].
+    /// The answer to a [`PasswordOp::Create`].
     pub fn account_created(
         &mut self,
         session: SessionId,
@@ -217,6 +235,12 @@ impl Hub {
         let reference = s.login.take().and_then(|l| l.reference);
         match result {
             Ok(()) => {
+                // The session's private history so far becomes the account's.
+                let owner = identity::account_owner(&key);
+                if let Some(user) = s.user.as_mut() {
+                    let guest = std::mem::replace(&mut user.owner, owner.clone());
+                    io.reassign_private_history(guest, owner);
+                }
                 s.account = Some(key);
                 let frame = ServerFrame::Registered {
                     username: name,
@@ -247,19 +271,24 @@ impl Hub {
         {
             return;
         }
+        let Some(peer) = self.begin_password_work(session, &reference, io) else {
+            return;
+        };
         if let Some(s) = self.sessions.get_mut(&session) {
             s.login = Some(PendingLogin {
-                join: false,
+                join: None,
                 username: String::new(),
-                since: None,
-                rooms: None,
                 reference,
             });
         }
-        io.change_password(session, key, old, new);
+        io.password_work(PasswordRequest {
+            session,
+            peer,
+            op: PasswordOp::Change { key, old, new },
+        });
     }
 
-    /// The answer to [`HubIo::change_password`].
+    /// The answer to a [`PasswordOp::Change`].
     pub fn password_changed(
         &mut self,
         session: SessionId,

@@ -45,6 +45,8 @@ pub enum HistoryTarget {
     },
     Direct {
         my_key: String,
+        /// Only my side's messages that I owned (see `identity.rs`).
+        my_owner: String,
         other_key: String,
         with: String,
     },
@@ -59,6 +61,33 @@ pub struct HistoryQuery {
     /// Only messages with ids below this.
     pub before: u64,
     pub limit: usize,
+}
+
+/// Password work a session asked for, with where it came from (for the throttle).
+#[derive(Debug)]
+pub struct PasswordRequest {
+    pub session: SessionId,
+    pub peer: String,
+    pub op: PasswordOp,
+}
+
+/// The password operations. Keys are folded account names.
+#[derive(Debug)]
+pub enum PasswordOp {
+    /// Is this the account's password (`login`, `authenticate`)?
+    Check { key: String, password: Secret },
+    /// Register `name` with this password.
+    Create {
+        key: String,
+        name: String,
+        password: Secret,
+    },
+    /// Change the account's password, given the old one.
+    Change {
+        key: String,
+        old: Secret,
+        new: Secret,
+    },
 }
 
 /// What happened, for the log and for dashboards.
@@ -148,21 +177,20 @@ pub trait HubIo {
     /// through [`super::Hub::resume_done`].
     fn replay_missed(&mut self, session: SessionId, scope: ResumeScope);
     fn event(&mut self, event: HubEvent);
-    /// Checks a password for the account `key` (rate-limited, off the hub's task); the answer
-    /// comes back through [`super::Hub::password_checked`].
-    fn check_password(&mut self, session: SessionId, key: String, password: Secret, peer: String) {
-        let _ = (session, key, password, peer);
+    /// Does slow password work off the hub's task (throttled, on bounded hashing threads); the
+    /// answer comes back through [`super::Hub::password_checked`],
+    /// [`super::Hub::account_created`] or [`super::Hub::password_changed`].
+    fn password_work(&mut self, request: PasswordRequest) {
+        let _ = request;
     }
-    /// Creates an account; the answer comes back through [`super::Hub::account_created`].
-    fn create_account(&mut self, session: SessionId, key: String, name: String, password: Secret) {
-        let _ = (session, key, name, password);
+    /// Gives the private messages stored for owner `from` to owner `to` (a guest who
+    /// registered: the account keeps what the session had), after the messages already on
+    /// their way to the store.
+    fn reassign_private_history(&mut self, from: String, to: String) {
+        let _ = (from, to);
     }
     /// Stores a ban, a lifted ban, a moderator or a deleted room.
     fn save_moderation(&mut self, record: super::moderation::ModerationRecord) {
         let _ = record;
-    }
-    /// Changes a password; the answer comes back through [`super::Hub::password_changed`].
-    fn change_password(&mut self, session: SessionId, key: String, old: Secret, new: Secret) {
-        let _ = (session, key, old, new);
     }
 }

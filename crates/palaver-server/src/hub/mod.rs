@@ -15,6 +15,7 @@
 //! fan-out) rather than anyone waiting for it.
 
 mod accounts;
+mod identity;
 pub mod io;
 pub mod moderation;
 pub mod outgoing;
@@ -37,7 +38,10 @@ use palaver_proto::{timestamp, validate, ErrorCode, ServerFrame, SystemEvent, DE
 
 use crate::store::{MessageKind, RoomRecord, StoredMessage};
 
-pub use io::{Close, Departure, HistoryQuery, HistoryTarget, HubEvent, HubIo, SessionId};
+pub use io::{
+    Close, Departure, HistoryQuery, HistoryTarget, HubEvent, HubIo, PasswordOp, PasswordRequest,
+    SessionId,
+};
 pub use outgoing::Outgoing;
 use room::Room;
 use session::Session;

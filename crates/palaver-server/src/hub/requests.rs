@@ -7,11 +7,12 @@
 use serde_json::Value;
 
 use palaver_proto::{
-    timestamp, validate, ClientFrame, ErrorCode, Limits, Request, ServerFrame, SystemEvent,
+    timestamp, validate, ClientFrame, ErrorCode, Limits, Request, Secret, ServerFrame, SystemEvent,
     Welcome, DEFAULT_ROOM, PROTOCOL_VERSION,
 };
 
-use super::session::{sanitize_ident, User};
+use super::identity;
+use super::session::{sanitize_ident, JoinAsk, PendingLogin, User};
 use super::{Hub, HubEvent, HubIo, Outgoing, Pending, SessionId, SystemNotice};
 use crate::store::{MessageKind, ResumeScope, StoredMessage};
 
@@ -66,6 +67,7 @@ impl Hub {
                 username,
                 since,
                 rooms,
+                resume_token,
             } => {
                 if joined {
                     let name = self.sessions[&session]
@@ -80,7 +82,12 @@ impl Hub {
                         io,
                     );
                 } else {
-                    self.join(session, &username, since, rooms, reference, io);
+                    let ask = JoinAsk {
+                        since,
+                        rooms,
+                        resume_token,
+                    };
+                    self.join(session, &username, ask, reference, io);
                 }
             }
             ClientFrame::Login {
@@ -88,12 +95,27 @@ impl Hub {
                 password,
                 since,
                 rooms,
-            } => self.login(
-                session, true, username, password, since, rooms, reference, io,
-            ),
-            ClientFrame::Authenticate { username, password } => self.login(
-                session, false, username, password, None, None, reference, io,
-            ),
+                resume_token,
+            } => {
+                let then = PendingLogin {
+                    join: Some(JoinAsk {
+                        since,
+                        rooms,
+                        resume_token,
+                    }),
+                    username,
+                    reference,
+                };
+                self.login(session, password, then, io)
+            }
+            ClientFrame::Authenticate { username, password } => {
+                let then = PendingLogin {
+                    join: None,
+                    username,
+                    reference,
+                };
+                self.login(session, password, then, io)
+            }
             _ if !joined => {
                 self.error_to(
                     session,
@@ -188,11 +210,15 @@ impl Hub {
         &mut self,
         session: SessionId,
         raw_name: &str,
-        since: Option<u64>,
-        rooms: Option<Vec<String>>,
+        ask: JoinAsk,
         reference: Option<Value>,
         io: &mut impl HubIo,
     ) {
+        let JoinAsk {
+            since,
+            rooms,
+            resume_token,
+        } = ask;
         let Some(name) = self.or_refuse(session, validate::username(raw_name), &reference, io)
         else {
             return;
@@ -276,7 +302,15 @@ impl Hub {
         let s = self.sessions.get_mut(&session).expect("session exists");
         let ident = sanitize_ident(s.profile.ident.as_deref(), &name);
         let now = timestamp::now_millis();
+        // A returning guest continues its session (and sees its private history again);
+        // everyone else starts a new one.
+        let resume_token = resume_token.map_or_else(identity::new_resume_token, |t| t.0);
+        let owner = match &s.account {
+            Some(account) => identity::account_owner(account),
+            None => identity::guest_owner(&resume_token),
+        };
         s.user = Some(User {
+            owner,
             address: User::address_of(&name, &ident, s.profile.protocol),
             name: name.clone(),
             key: key.clone(),
@@ -330,6 +364,7 @@ impl Hub {
             history,
             last_id: self.last_fanned,
             timestamp: timestamp::format_millis(timestamp::now_millis()),
+            resume_token: Some(Secret(resume_token)),
         }));
         self.send_to(session, &welcome, io);
         for (code, message) in refusals {
@@ -359,7 +394,7 @@ impl Hub {
             self.system_to_room(room_key, notice, Some(session), io);
         }
         if let Some(since) = since {
-            self.start_resume(session, since, room_keys, key, io);
+            self.start_resume(session, since, room_keys, io);
         }
     }
 
@@ -369,9 +404,10 @@ impl Hub {
         session: SessionId,
         since: u64,
         room_keys: Vec<String>,
-        user_key: String,
         io: &mut impl HubIo,
     ) {
+        let user = self.sessions[&session].user.as_ref().expect("joined");
+        let (user_key, owner) = (user.key.clone(), user.owner.clone());
         if since >= self.last_fanned {
             let marker = ServerFrame::Resumed {
                 since,
@@ -390,6 +426,7 @@ impl Hub {
                 upto: self.last_fanned,
                 room_keys,
                 user_key,
+                owner,
                 limit: self.config.max_resume,
             },
         );
@@ -619,6 +656,15 @@ impl Hub {
         };
         let (sender, sender_key) = self.user_of(session);
         let (target, target_key) = self.user_of(target_session);
+        let owner_of = |s: SessionId| {
+            self.sessions[&s]
+                .user
+                .as_ref()
+                .expect("joined")
+                .owner
+                .clone()
+        };
+        let (sender_owner, target_owner) = (owner_of(session), owner_of(target_session));
         let away = self.sessions[&target_session]
             .user
             .as_ref()
@@ -651,8 +697,10 @@ impl Hub {
             kind: MessageKind::Private {
                 sender,
                 sender_key,
+                sender_owner,
                 target,
                 target_key,
+                target_owner,
             },
         });
     }
@@ -928,9 +976,10 @@ impl Hub {
                 else {
                     return;
                 };
-                let (_, my_key) = self.user_of(session);
+                let user = self.sessions[&session].user.as_ref().expect("joined");
                 super::HistoryTarget::Direct {
-                    my_key,
+                    my_key: user.key.clone(),
+                    my_owner: user.owner.clone(),
                     other_key: validate::fold(&other),
                     with: other,
                 }

@@ -62,15 +62,25 @@ pub struct Session {
     pub login: Option<PendingLogin>,
 }
 
-/// The join a `login` makes once its password checks out.
+/// Password work under way for a session, and what to do once it is answered.
 #[derive(Debug)]
 pub struct PendingLogin {
-    /// Join once the password is right (`login`), or only answer (`authenticate`).
-    pub join: bool,
+    /// The join to make once the password is right (`login`); `None` only answers
+    /// (`authenticate`, `register`, `change_password`).
+    pub join: Option<JoinAsk>,
     pub username: String,
-    pub since: Option<u64>,
-    pub rooms: Option<Vec<String>>,
     pub reference: Option<serde_json::Value>,
+}
+
+/// What a `join` (or `login`) asks for besides the name.
+#[derive(Debug, Default)]
+pub struct JoinAsk {
+    /// Resume after this message id.
+    pub since: Option<u64>,
+    /// Rooms to enter (default: general).
+    pub rooms: Option<Vec<String>>,
+    /// Continue the session this token was handed out to.
+    pub resume_token: Option<palaver_proto::Secret>,
 }
 
 /// A joined session's identity and rooms.
@@ -86,6 +96,8 @@ pub struct User {
     pub realname: String,
     /// `name!ident@host`, shared by the frames about this user.
     pub address: Arc<str>,
+    /// Who this user's private messages belong to (see `identity.rs`).
+    pub owner: String,
     pub away: Option<String>,
     /// When the user last sent a message (for idle time).
     pub active_ms: i64,

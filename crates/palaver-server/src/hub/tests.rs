@@ -476,14 +476,20 @@ fn history_requests_stop_at_what_was_delivered() {
         json!({"type":"history","with":"Alice"}),
     );
     let q = io.history_queries.pop().unwrap();
+    let HistoryTarget::Direct {
+        my_key,
+        my_owner,
+        other_key,
+        with,
+    } = q.target
+    else {
+        panic!("a private history page: {:?}", q.target);
+    };
     assert_eq!(
-        q.target,
-        HistoryTarget::Direct {
-            my_key: "bob".into(),
-            other_key: "alice".into(),
-            with: "Alice".into()
-        }
+        (my_key.as_str(), other_key.as_str(), with.as_str()),
+        ("bob", "alice", "Alice")
     );
+    assert!(my_owner.starts_with("guest:"), "{my_owner}");
 }
 
 #[test]

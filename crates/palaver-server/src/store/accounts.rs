@@ -5,14 +5,10 @@
 //! password is never logged or kept. Checking a password for a name that has no account costs
 //! the same hash, so timing does not tell which names are registered.
 //!
-//! Login attempts are rate-limited before any hashing: 3 a minute per account (as ergo) and 10
-//! a minute per address, so guessing is slow and cannot be used to burn the server's CPU.
-//! Hashing runs on the blocking pool, never on the hub's task.
+//! Hashing and checking are slow on purpose: they are called only from the password threads
+//! (`crate::passwords`), which also decide how often anyone may try.
 
-use std::collections::HashMap;
-use std::net::IpAddr;
 use std::sync::Mutex;
-use std::time::Instant;
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
@@ -21,15 +17,11 @@ use rusqlite::{params, Connection, OptionalExtension};
 use palaver_proto::ErrorCode;
 
 use crate::hub::moderation::{Ban, BanTarget, ModerationRecord, ModerationState};
-use crate::limits::TokenBucket;
 
 /// Shortest password accepted.
 pub const MIN_PASSWORD_CHARS: usize = 8;
 /// Longest password accepted, in bytes.
 pub const MAX_PASSWORD_BYTES: usize = 1024;
-/// Login attempts per minute per account, and per address.
-pub const ATTEMPTS_PER_ACCOUNT_PER_MINUTE: u32 = 3;
-pub const ATTEMPTS_PER_ADDRESS_PER_MINUTE: u32 = 10;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS accounts (
@@ -58,7 +50,6 @@ CREATE TABLE IF NOT EXISTS bans (
 
 pub struct Accounts {
     conn: Mutex<Connection>,
-    attempts: Mutex<HashMap<String, TokenBucket>>,
     /// A hash to verify against when a name has no account (same cost as a real check).
     decoy: String,
 }
@@ -111,7 +102,6 @@ impl Accounts {
         conn.execute_batch(SCHEMA)?;
         Ok(Accounts {
             conn: Mutex::new(conn),
-            attempts: Mutex::new(HashMap::new()),
             decoy: hash("not a password anyone has"),
         })
     }
@@ -231,37 +221,6 @@ impl Accounts {
         Ok(())
     }
 
-    /// Takes one login attempt for `key` from `ip`; false when either is over its rate.
-    pub fn allow_attempt(&self, key: &str, ip: Option<IpAddr>) -> bool {
-        let now = Instant::now();
-        let mut attempts = self.attempts.lock().unwrap_or_else(|p| p.into_inner());
-        if attempts.len() > 10_000 {
-            attempts.clear();
-        }
-        let per_account = attempts
-            .entry(format!("account:{key}"))
-            .or_insert_with(|| {
-                TokenBucket::new(
-                    f64::from(ATTEMPTS_PER_ACCOUNT_PER_MINUTE) / 60.0,
-                    ATTEMPTS_PER_ACCOUNT_PER_MINUTE,
-                )
-            })
-            .try_take(now);
-        let per_address = match ip {
-            Some(ip) => attempts
-                .entry(format!("ip:{ip}"))
-                .or_insert_with(|| {
-                    TokenBucket::new(
-                        f64::from(ATTEMPTS_PER_ADDRESS_PER_MINUTE) / 60.0,
-                        ATTEMPTS_PER_ADDRESS_PER_MINUTE,
-                    )
-                })
-                .try_take(now),
-            None => true,
-        };
-        per_account && per_address
-    }
-
     /// True when `key` has an account and `password` is its password (slow: call it off the
     /// hub's task).
     pub fn verify(&self, key: &str, password: &str) -> bool {
@@ -353,26 +312,5 @@ mod tests {
             .unwrap();
         assert!(accounts.verify("alice", "battery staple"));
         assert_eq!(accounts.names().unwrap(), vec!["Alice".to_string()]);
-    }
-
-    #[test]
-    fn attempts_are_limited_per_account_and_per_address() {
-        let dir = tempfile::tempdir().unwrap();
-        let accounts = Accounts::open(dir.path().join("a.db").to_str().unwrap()).unwrap();
-        let ip: IpAddr = "10.0.0.1".parse().unwrap();
-        let other: IpAddr = "10.0.0.2".parse().unwrap();
-        assert!((0..3).all(|_| accounts.allow_attempt("alice", Some(ip))));
-        assert!(
-            !accounts.allow_attempt("alice", Some(other)),
-            "per account, from anywhere"
-        );
-        assert!(accounts.allow_attempt("bob", Some(other)));
-        let many: Vec<bool> = (0..12)
-            .map(|i| accounts.allow_attempt(&format!("u{i}"), Some(ip)))
-            .collect();
-        assert!(
-            many.iter().filter(|ok| !**ok).count() >= 2,
-            "per address too"
-        );
     }
 }

@@ -36,11 +36,15 @@ pub enum MessageKind {
         username: String,
         username_key: String,
     },
+    /// Each side also has its owner (an account or a guest session, see `hub/identity.rs`):
+    /// history is shown to a side only when both name and owner match.
     Private {
         sender: String,
         sender_key: String,
+        sender_owner: String,
         target: String,
         target_key: String,
+        target_owner: String,
     },
 }
 
@@ -86,6 +90,13 @@ pub struct Page {
     pub has_more: bool,
 }
 
+/// One side of private conversations: a folded name and its owner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectSide {
+    pub key: String,
+    pub owner: String,
+}
+
 /// Where missed messages are looked for when a client resumes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResumeScope {
@@ -94,8 +105,9 @@ pub struct ResumeScope {
     pub upto: u64,
     /// Public messages of these rooms (folded keys)...
     pub room_keys: Vec<String>,
-    /// ...and private messages from or to this user (folded key).
+    /// ...and private messages from or to this user (folded key) that this owner had.
     pub user_key: String,
+    pub owner: String,
     pub limit: usize,
 }
 
@@ -107,6 +119,8 @@ pub enum StoreError {
     Unsupported(String),
     #[error("the store writer has stopped")]
     Stopped,
+    #[error("the database's schema is version {found}, newer than this build of Palaver understands (up to {supported}): run a newer palaver-server")]
+    TooNew { found: i64, supported: i64 },
 }
 
 /// The operations every store offers. Implementations are blocking; callers run them on the
@@ -121,14 +135,17 @@ pub trait Backend: Send + 'static {
     fn rooms(&mut self) -> Result<Vec<RoomRecord>, StoreError>;
     /// Up to `limit` public messages of a room with ids below `before`, oldest first.
     fn room_page(&mut self, room_key: &str, before: u64, limit: usize) -> Result<Page, StoreError>;
-    /// Up to `limit` private messages between two users with ids below `before`, oldest first.
+    /// Up to `limit` private messages between `me` and another user with ids below `before`,
+    /// oldest first: only those whose side for `me` had the owner `my_owner`.
     fn direct_page(
         &mut self,
-        a_key: &str,
-        b_key: &str,
+        me: &DirectSide,
+        other_key: &str,
         before: u64,
         limit: usize,
     ) -> Result<Page, StoreError>;
+    /// Gives the private messages of owner `from` to owner `to`, on both sides.
+    fn reassign_owner(&mut self, from: &str, to: &str) -> Result<(), StoreError>;
     /// Messages a resuming client missed, oldest first, at most `scope.limit`; `has_more` tells
     /// whether the limit cut the list short.
     fn missed(&mut self, scope: &ResumeScope) -> Result<Page, StoreError>;

@@ -30,6 +30,11 @@ const GATHER: std::time::Duration = std::time::Duration::from_millis(1);
 pub enum WriteOp {
     Message(StoredMessage),
     Room(RoomRecord),
+    /// Private messages of one owner become another's (after every message queued before).
+    ReassignOwner {
+        from: String,
+        to: String,
+    },
 }
 
 /// What became of a batch of messages.
@@ -39,6 +44,14 @@ pub enum StoreDone {
     Stored(Vec<StoredMessage>),
     /// Not stored (the transaction failed); the error is for the log.
     Failed(Vec<StoredMessage>, String),
+}
+
+fn reassign_owners(backend: &mut dyn Backend, reassign: &mut Vec<(String, String)>) {
+    for (from, to) in reassign.drain(..) {
+        if let Err(e) = backend.reassign_owner(&from, &to) {
+            tracing::error!(error = %e, "could not give a guest's private history to its new account");
+        }
+    }
 }
 
 /// The handle to the writer thread.
@@ -61,6 +74,7 @@ impl StoreWriter {
             .name("palaver-store-writer".into())
             .spawn(move || {
                 let mut batch = Vec::with_capacity(max_batch);
+                let mut reassign = Vec::new();
                 let mut last_commit = std::time::Instant::now() - BUSY;
                 while let Some(first) = rx.blocking_recv() {
                     let mut next = Some(first);
@@ -74,8 +88,10 @@ impl StoreWriter {
                                         tracing::error!(room = %room.name, error = %e, "could not save room");
                                     }
                                 }
+                                // After this batch: it may hold the owner's earlier messages.
+                                WriteOp::ReassignOwner { from, to } => reassign.push((from, to)),
                             }
-                            if batch.len() < max_batch {
+                            if batch.len() < max_batch && reassign.is_empty() {
                                 next = rx.try_recv().ok();
                             }
                         }
@@ -92,6 +108,7 @@ impl StoreWriter {
                         }
                     }
                     if batch.is_empty() {
+                        reassign_owners(backend.as_mut(), &mut reassign);
                         continue;
                     }
                     last_commit = std::time::Instant::now();
@@ -103,6 +120,7 @@ impl StoreWriter {
                             StoreDone::Failed(taken, e.to_string())
                         }
                     };
+                    reassign_owners(backend.as_mut(), &mut reassign);
                     if done.send(outcome).is_err() {
                         // Nobody listens for completions any more (shutdown); keep storing.
                     }

@@ -19,6 +19,7 @@ async fn login(
         password: Secret(password.into()),
         since: None,
         rooms: None,
+        resume_token: None,
     };
     match conn.join_as(frame).await {
         Ok(_) => Ok(conn),
@@ -177,6 +178,7 @@ async fn passwords_can_be_changed_and_accounts_survive_a_restart() {
         password: Secret("second password".into()),
         since: None,
         rooms: None,
+        resume_token: None,
     })
     .await
     .expect("the new password opens the account after a restart");

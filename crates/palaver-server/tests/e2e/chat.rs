@@ -118,6 +118,7 @@ async fn names_are_unique_ignoring_case_and_a_refused_name_can_be_retried() {
                 username: taken.into(),
                 since: None,
                 rooms: None,
+                resume_token: None,
             })
             .await
             .unwrap_err();
@@ -131,6 +132,7 @@ async fn names_are_unique_ignoring_case_and_a_refused_name_can_be_retried() {
             username: "no spaces".into(),
             since: None,
             rooms: None,
+            resume_token: None,
         })
         .await
         .unwrap_err();
@@ -143,6 +145,7 @@ async fn names_are_unique_ignoring_case_and_a_refused_name_can_be_retried() {
             username: "alice_2".into(),
             since: None,
             rooms: None,
+            resume_token: None,
         })
         .await
         .unwrap();

@@ -25,7 +25,8 @@ async fn history_survives_a_restart_and_pages_backwards() {
     let (mut alice, _) = palaver_client::Connection::join(addr, "alice")
         .await
         .unwrap();
-    let (mut bob, _) = palaver_client::Connection::join(addr, "bob").await.unwrap();
+    let (mut bob, bob_welcome) = palaver_client::Connection::join(addr, "bob").await.unwrap();
+    let bob_token = bob_welcome.resume_token.clone();
     for n in 0..120 {
         say(&mut alice, &format!("public {n}")).await;
     }
@@ -100,9 +101,18 @@ async fn history_survives_a_restart_and_pages_backwards() {
         messages.is_empty(),
         "carol sees no one else's private messages"
     );
-    let (mut bob, _) = palaver_client::Connection::join(server.local_addr(), "bob")
+    // bob's session continues with its token (a guest's private history is its session's).
+    let mut bob = palaver_client::Connection::connect(server.local_addr())
         .await
         .unwrap();
+    bob.join_as(ClientFrame::Join {
+        username: "bob".into(),
+        since: None,
+        rooms: None,
+        resume_token: bob_token,
+    })
+    .await
+    .unwrap();
     bob.send(&ClientFrame::History {
         room: None,
         with: Some("Alice".into()),
@@ -158,6 +168,7 @@ async fn a_returning_client_gets_what_it_missed_in_order_then_live_traffic() {
             username: "bob".into(),
             since: Some(last_seen),
             rooms: None,
+            resume_token: None,
         })
         .await
         .unwrap();
@@ -275,6 +286,7 @@ async fn a_long_absence_is_replayed_whole_and_history_is_served_one_page_at_a_ti
         username: "bob".into(),
         since: Some(last_seen),
         rooms: None,
+        resume_token: None,
     })
     .await
     .unwrap();

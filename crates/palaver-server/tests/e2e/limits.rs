@@ -90,6 +90,7 @@ async fn a_slow_reader_is_disconnected_while_the_others_keep_receiving() {
             username: "sender".into(),
             since: None,
             rooms: None,
+            resume_token: None,
         })
         .await
         .unwrap();

@@ -15,5 +15,6 @@ mod irc_real_client;
 mod irc_registration;
 mod limits;
 mod moderation;
+mod private_history;
 mod shutdown;
 mod tls;

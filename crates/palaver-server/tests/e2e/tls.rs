@@ -39,6 +39,7 @@ async fn tls_join(addr: SocketAddr, settings: &TlsSettings, name: &str) -> (Conn
         username: name.into(),
         since: None,
         rooms: None,
+        resume_token: None,
     })
     .await
     .expect("join over TLS");

@@ -547,6 +547,7 @@ impl Commands {
                     username: nick,
                     since: None,
                     rooms: Some(Vec::new()),
+                    resume_token: None,
                 },
             ),
             Self::request(token, ClientFrame::Info),

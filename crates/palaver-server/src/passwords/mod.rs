@@ -30,10 +30,15 @@ pub struct PasswordConfig {
     pub workers: WorkersConfig,
 }
 
+/// The slow part: hashing or checking, against the accounts store.
+type Work = Box<dyn FnOnce(&Accounts) -> Result<(), ErrorCode> + Send>;
+/// The message that tells the hub how it went.
+type Answer = Box<dyn FnOnce(Result<(), ErrorCode>) -> HubMsg + Send>;
+
 /// One password operation on its way to a hashing thread.
 struct Job {
-    work: Box<dyn FnOnce(&Accounts) -> Result<(), ErrorCode> + Send>,
-    answer: Box<dyn FnOnce(Result<(), ErrorCode>) -> HubMsg + Send>,
+    work: Work,
+    answer: Answer,
     hub: mpsc::Sender<HubMsg>,
 }
 
@@ -41,6 +46,8 @@ struct Job {
 pub struct Passwords {
     throttle: AttemptThrottle,
     workers: HashWorkers<Job>,
+    /// When a full queue was last logged (at most once a second: a flood must not flood the log).
+    last_busy_log: Option<Instant>,
 }
 
 impl Passwords {
@@ -57,6 +64,7 @@ impl Passwords {
         Ok(Passwords {
             throttle: AttemptThrottle::new(config.throttle.clone()),
             workers,
+            last_busy_log: None,
         })
     }
 
@@ -75,12 +83,21 @@ impl Passwords {
             answer: Box::new(answer),
             hub,
         };
-        let refused = match self.throttle.try_attempt(attempt, Instant::now()) {
+        let now = Instant::now();
+        let refused = match self.throttle.try_attempt(attempt, now) {
             Err(code) => (code, job),
             Ok(()) => match self.workers.try_run(job) {
                 Ok(()) => return,
                 Err(job) => {
-                    tracing::warn!("the password hashing queue is full: refused (server_busy)");
+                    if self
+                        .last_busy_log
+                        .is_none_or(|last| now.duration_since(last).as_secs() >= 1)
+                    {
+                        self.last_busy_log = Some(now);
+                        tracing::warn!(
+                            "the password hashing queue is full: refusing with server_busy"
+                        );
+                    }
                     (ErrorCode::ServerBusy, job)
                 }
             },

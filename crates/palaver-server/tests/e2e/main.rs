@@ -15,6 +15,7 @@ mod irc_real_client;
 mod irc_registration;
 mod limits;
 mod moderation;
+mod password_abuse;
 mod private_history;
 mod shutdown;
 mod tls;

@@ -119,11 +119,13 @@ pub async fn close(
     )
     .await;
     queue.close();
+    // An aborted connection's writer may wait for its last words to fit (see `LAST_WORDS`).
+    let grace = match *control.borrow() {
+        Control::Abort(_) => LAST_WORDS + Duration::from_secs(2),
+        _ => Duration::from_secs(10),
+    };
     let abort = writer.abort_handle();
-    if tokio::time::timeout(Duration::from_secs(10), writer)
-        .await
-        .is_err()
-    {
+    if tokio::time::timeout(grace, writer).await.is_err() {
         abort.abort();
     }
 }
@@ -235,6 +237,13 @@ const COALESCE: Duration = Duration::from_millis(2);
 /// A connection that wrote less than this long ago counts as busy.
 const BUSY: Duration = Duration::from_millis(20);
 
+/// How long an aborted connection's last words (why it was closed: `slow_consumer`, IRC's
+/// `ERROR :SendQ exceeded`) may wait for room. A reader that fell behind still has the kernel's
+/// socket buffers full of older frames; the words go out behind them, and a client that reads
+/// again within this time learns why it was dropped. Nothing else is sent meanwhile, and the
+/// session is already gone from the hub.
+pub const LAST_WORDS: Duration = Duration::from_secs(30);
+
 /// The native protocol's last words when a connection is aborted.
 fn json_abort_line(code: ErrorCode) -> Vec<u8> {
     encode_frame(&ServerFrame::error(code)).to_vec()
@@ -301,7 +310,7 @@ pub async fn write_loop<W: AsyncWrite + Unpin>(
         // skip blank lines).
         let mut frame = b"\r\n".to_vec();
         frame.extend_from_slice(&abort_line(code));
-        let _ = tokio::time::timeout(Duration::from_secs(1), writer.write_all(&frame)).await;
+        let _ = tokio::time::timeout(LAST_WORDS, writer.write_all(&frame)).await;
     }
     let _ = tokio::time::timeout(Duration::from_secs(1), writer.shutdown()).await;
 }

@@ -101,3 +101,74 @@ async fn invalid_utf8_is_refused_and_the_connection_carries_on() {
     assert_eq!(commands(&reply), ["FAIL"]);
     assert_eq!(reply[0].params[..2], ["PRIVMSG", "INVALID_UTF8"]);
 }
+
+#[tokio::test]
+async fn thousands_of_lines_at_once_are_an_excess_flood_but_a_paste_is_only_slowed() {
+    let server = TestServer::start_with(|c| {
+        c.irc_bind = Some("127.0.0.1:0".parse().unwrap());
+        c.hub.rate_per_second = 5.0;
+        c.hub.rate_burst = 10;
+    })
+    .await;
+    let mut native = server.join("watcher").await;
+
+    // A paste of 30 lines: over the rate, so it is slowed (fakelag), and all of it arrives.
+    let (mut paster, _) = Irc::register(server.irc_addr(), "paster", &[]).await;
+    paster.send("JOIN #general").await;
+    paster.sync().await;
+    let paste: String = (0..30)
+        .map(|n| format!("PRIVMSG #general :paste {n}\r\n"))
+        .collect();
+    paster.writer.write_all(paste.as_bytes()).await.unwrap();
+    for n in 0..30 {
+        let text = format!("paste {n}");
+        expect(
+            &mut native,
+            "a pasted line",
+            |f| matches!(f, ServerFrame::Message(m) if m.content == text),
+        )
+        .await;
+    }
+
+    // 10,000 lines in one go: disconnected at once, not drained for half an hour.
+    let (mut flooder, _) = Irc::register(server.irc_addr(), "flooder", &[]).await;
+    flooder.send("JOIN #general").await;
+    flooder.sync().await;
+    let flood: String = (0..10_000)
+        .map(|n| format!("PRIVMSG #general :flood {n}\r\n"))
+        .collect();
+    let mut writer = flooder.writer;
+    let sending = tokio::spawn(async move {
+        // The server stops reading once it has had enough; the write may fail then.
+        let _ = writer.write_all(flood.as_bytes()).await;
+        writer
+    });
+    flooder.writer = match tokio::time::timeout(Duration::from_secs(2), sending).await {
+        Ok(writer) => writer.unwrap(),
+        Err(_) => panic!("the server should read the flood until it decides"),
+    };
+    let lines = flooder.closed().await;
+    assert!(
+        lines
+            .iter()
+            .any(|l| l == "ERROR :Closing link: Excess Flood"),
+        "{lines:?}"
+    );
+    let mut relayed = 0;
+    loop {
+        match expect(&mut native, "the flooder's departure", |f| {
+            matches!(f, ServerFrame::Message(_) | ServerFrame::System { .. })
+        })
+        .await
+        {
+            ServerFrame::Message(m) if m.content.starts_with("flood ") => relayed += 1,
+            ServerFrame::System { message, .. }
+                if message == "flooder left the chat (flooding)" =>
+            {
+                break
+            }
+            _ => {}
+        }
+    }
+    assert!(relayed < 100, "{relayed} flood lines were relayed");
+}

@@ -141,7 +141,27 @@ async fn a_slow_reader_is_disconnected_while_the_others_keep_receiving() {
     sending.await.unwrap();
     let users = server.server.handle().users().await;
     assert!(!users.iter().any(|u| u.username == "sloth"));
-    drop(slow);
+    // The sloth reads again a few seconds later: behind what its socket still held, it finds
+    // why it was dropped.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let mut slow = slow;
+    let mut last = None;
+    loop {
+        match slow.recv_timeout(WAIT).await {
+            Ok(frame) => last = Some(frame),
+            Err(palaver_client::ConnectionError::Closed)
+            | Err(palaver_client::ConnectionError::Io(_)) => break,
+            // The frame the abort cut short.
+            Err(palaver_client::ConnectionError::BadFrame(_)) => continue,
+            Err(e) => panic!("reading what the sloth was sent: {e}"),
+        }
+    }
+    assert_eq!(
+        last.as_ref().and_then(error_code),
+        Some("slow_consumer"),
+        "last words: {:.300}",
+        format!("{last:?}")
+    );
 }
 
 #[tokio::test]

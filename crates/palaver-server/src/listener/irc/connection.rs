@@ -4,7 +4,8 @@
 //! limit (8191 bytes of tags plus 512), so a line without an end never grows a buffer past it;
 //! a longer line, or a body over 512 bytes, is answered with 417 ERR_INPUTTOOLONG. Input may
 //! arrive a byte at a time. Flood control is IRC-style fakelag: a client over its rate is read
-//! more slowly, not refused (IRC clients do not retry refused lines). A registered connection
+//! more slowly, not refused (IRC clients do not retry refused lines); one that sends more than
+//! [`RECVQ_BYTES`] ahead of what it may is disconnected ("Excess Flood"). A registered connection
 //! that is silent for the ping interval gets a PING and is closed if the interval passes again
 //! without a word; one that has not registered within the join timeout is closed.
 //!
@@ -32,6 +33,12 @@ use crate::listener::stream::{ReadSide, WriteSide};
 use crate::listener::ListenerContext;
 use crate::queue::OutboundQueue;
 use crate::runtime::{Control, HubMsg, Wire};
+
+/// The most a client may have sent that is not handled yet (its lines wait while it is over
+/// its rate). A pasted screenful fits; thousands of lines in one go do not: that client is
+/// disconnected with "Excess Flood", as ergo and InspIRCd do, instead of being drained at the
+/// fakelag rate for half an hour.
+pub const RECVQ_BYTES: usize = 32 * 1024;
 
 /// IRC's last words when the server aborts a connection.
 fn irc_abort_line(code: ErrorCode) -> Vec<u8> {
@@ -101,7 +108,9 @@ async fn read_loop(
     let mut ping_sent = false;
     loop {
         while let Some(line) = decoder.decode(&mut buf) {
-            // Fakelag: over the rate, wait for a token instead of refusing the line.
+            // Fakelag: over the rate, wait for a token instead of refusing the line. Meanwhile
+            // whatever else arrives is read into the receive queue; a client that keeps sending
+            // until the queue holds more than RECVQ_BYTES is flooding and is let go.
             while !bucket.try_take(std::time::Instant::now()) {
                 let wait = Duration::from_secs_f64(1.0 / ctx.rate_per_second.max(0.001));
                 tokio::select! {
@@ -110,6 +119,20 @@ async fn read_loop(
                         if changed.is_err() { control_open = false; continue; }
                         if matches!(&*control.borrow_and_update(), Control::Close | Control::Abort(_)) {
                             return Departure::Disconnected;
+                        }
+                    }
+                    read = reader.read_some(&mut buf, decoder.max_line_bytes()) => {
+                        match read {
+                            Ok(0) | Err(_) => return Departure::Disconnected,
+                            Ok(_) => {
+                                last_heard = Instant::now();
+                                ping_sent = false;
+                            }
+                        }
+                        if buf.len() > RECVQ_BYTES {
+                            let error = IrcMessage::new("ERROR", ["Closing link: Excess Flood"]);
+                            relay(vec![error]).await;
+                            return Departure::Closed(ErrorCode::Flooding);
                         }
                     }
                     _ = tokio::time::sleep(wait.min(Duration::from_millis(250))) => {}

@@ -269,6 +269,16 @@ fn irc_command(line: &[u8]) -> (&[u8], &[u8]) {
     (&rest[..end], params)
 }
 
+/// The answer to a server's ping on this line, if it is one.
+fn pong_for(protocol: Protocol, line: &[u8]) -> Option<Vec<u8>> {
+    match protocol {
+        Protocol::Irc => irc_pong_for(line),
+        Protocol::Native => line
+            .starts_with(br#"{"type":"ping""#)
+            .then(|| b"{\"type\":\"pong\"}\n".to_vec()),
+    }
+}
+
 /// The `PONG` answering a server's `PING` line (`PING :token`, with or without a prefix), or
 /// `None` for any other line.
 fn irc_pong_for(line: &[u8]) -> Option<Vec<u8>> {
@@ -374,8 +384,8 @@ impl Receipt {
     }
 }
 
-/// How a receiver answers the server's pings: on the connection's writer, which it owns; through
-/// the sender task that owns the writer; or not at all (the native protocol has no pings).
+/// How a receiver answers the server's pings (IRC `PING`, native `ping`): on the connection's
+/// writer, which it owns; through the sender task that owns the writer; or not at all.
 enum Ponger {
     None,
     Direct(OwnedWriteHalf),
@@ -396,11 +406,12 @@ impl Ponger {
     }
 }
 
-/// Keeps an idle IRC connection answered (PING -> PONG) until `stop` or until the server closes it.
-async fn hold_irc(
+/// Keeps a connection read and its pings answered until `stop` or until the server closes it.
+async fn hold(
     reader: &mut BufReader<OwnedReadHalf>,
     ponger: &mut Ponger,
     stop: &mut watch::Receiver<bool>,
+    protocol: Protocol,
 ) {
     let mut line = Vec::with_capacity(256);
     if *stop.borrow_and_update() {
@@ -413,7 +424,7 @@ async fn hold_irc(
             _ = stop.changed() => break,
             read = reader.read_until(b'\n', &mut line) => match read {
                 Ok(n) if n > 0 => {
-                    if let Some(pong) = irc_pong_for(&line) {
+                    if let Some(pong) = pong_for(protocol, &line) {
                         ponger.pong(pong).await;
                     }
                 }
@@ -485,7 +496,7 @@ pub async fn run(addr: &str, spec: &LoadSpec, progress: Arc<Progress>) -> Outcom
     outcome.clients_joined = joined.iter().filter(|j| j.is_some()).count();
     outcome.connect_seconds = (clock.elapsed() - joining).as_secs_f64();
 
-    if let Some(hold) = spec.idle_hold {
+    if let Some(hold_for) = spec.idle_hold {
         // Keep every connection open and read (so nobody is a slow consumer), then stop.
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut holders = Vec::new();
@@ -495,7 +506,7 @@ pub async fn run(addr: &str, spec: &LoadSpec, progress: Arc<Progress>) -> Outcom
                 let Joined { mut reader, writer } = j;
                 if irc {
                     let mut ponger = Ponger::Direct(writer);
-                    hold_irc(&mut reader, &mut ponger, &mut stop).await;
+                    hold(&mut reader, &mut ponger, &mut stop, protocol).await;
                     return;
                 }
                 let mut sink = [0u8; 512];
@@ -508,7 +519,7 @@ pub async fn run(addr: &str, spec: &LoadSpec, progress: Arc<Progress>) -> Outcom
                 drop(writer);
             }));
         }
-        tokio::time::sleep(hold).await;
+        tokio::time::sleep(hold_for).await;
         let _ = stop_tx.send(true);
         for h in holders {
             let _ = h.await;
@@ -532,11 +543,7 @@ pub async fn run(addr: &str, spec: &LoadSpec, progress: Arc<Progress>) -> Outcom
             pongs.push(None);
             continue;
         };
-        let mut ponger = if !irc {
-            writers.push(Some(writer));
-            pongs.push(None);
-            Ponger::None
-        } else if i < total_senders {
+        let mut ponger = if i < total_senders {
             // The sender task owns the writer; it writes this receiver's pongs too.
             let (tx, rx) = mpsc::unbounded_channel();
             writers.push(Some(writer));
@@ -577,15 +584,13 @@ pub async fn run(addr: &str, spec: &LoadSpec, progress: Arc<Progress>) -> Outcom
                     let now = clock.elapsed().as_nanos() as u64;
                     receipt.record(sender, seq, sent, now);
                     progress.delivered.fetch_add(1, Ordering::Relaxed);
-                } else if irc {
-                    if let Some(pong) = irc_pong_for(&line) {
-                        ponger.pong(pong).await;
-                    }
+                } else if let Some(pong) = pong_for(protocol, &line) {
+                    ponger.pong(pong).await;
                 }
             }
             let _ = done.send((receipt, expected));
-            if irc && open {
-                hold_irc(&mut reader, &mut ponger, &mut stop).await;
+            if open {
+                hold(&mut reader, &mut ponger, &mut stop, protocol).await;
             }
             // Both halves live until the run is over: no connection closes while others count.
             (reader, ponger)
@@ -648,7 +653,7 @@ pub async fn run(addr: &str, spec: &LoadSpec, progress: Arc<Progress>) -> Outcom
                 }
             }
             let _ = out.flush().await;
-            // IRC: answer this client's pings until its receiver is done.
+            // Answer this client's pings until its receiver is done.
             if let Some(mut rx) = pongs {
                 while let Some(pong) = rx.recv().await {
                     if out.write_all(&pong).await.is_err() || out.flush().await.is_err() {
@@ -768,6 +773,11 @@ mod tests {
             Some(&b"PONG srv\r\n"[..])
         );
         assert_eq!(irc_pong_for(b":b1!u@h PRIVMSG #g :PING x\r\n"), None);
+        assert_eq!(
+            pong_for(Protocol::Native, br#"{"type":"ping","timestamp":"x"}"#).as_deref(),
+            Some(&b"{\"type\":\"pong\"}\n"[..])
+        );
+        assert_eq!(pong_for(Protocol::Native, br#"{"type":"pong"}"#), None);
         assert_eq!(
             irc_command(b"@time=x :irc.local 001 b0 :Welcome\r\n"),
             (&b"001"[..], &b"b0 :Welcome\r\n"[..])

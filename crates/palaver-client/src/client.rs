@@ -321,6 +321,12 @@ async fn serve(
                 }
             },
             frame = reader.recv() => match frame {
+                Ok(ServerFrame::Ping { .. }) => {
+                    // The server checks that we are still here.
+                    if let Err(e) = writer.send(&ClientFrame::Pong).await {
+                        return Ending::Lost(e.to_string());
+                    }
+                }
                 Ok(frame) => {
                     if let Some(ending) = observe(state, &frame) {
                         let _ = events.send(Event::Frame(frame)).await;
@@ -372,7 +378,8 @@ fn observe(state: &mut SessionState, frame: &ServerFrame) -> Option<Ending> {
                     message: message.clone(),
                 }));
             }
-            if *code == ErrorCode::Kicked {
+            // Removed, or continued on another connection: reconnecting would only fight it.
+            if matches!(code, ErrorCode::Kicked | ErrorCode::SessionReplaced) {
                 return Some(Ending::Over(message.clone()));
             }
         }

@@ -225,7 +225,10 @@ pub enum ClientFrame {
         #[serde(skip_serializing_if = "std::ops::Not::not")]
         revoke: bool,
     },
+    /// Answered with `pong` once everything sent before it has been answered (a barrier).
     Ping,
+    /// The answer to the server's `ping`: I am still here.
+    Pong,
     /// Leave the server politely.
     Quit {
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -268,6 +271,7 @@ impl ClientFrame {
             ClientFrame::DeleteRoom { .. } => "delete_room",
             ClientFrame::Grant { .. } => "grant",
             ClientFrame::Ping => "ping",
+            ClientFrame::Pong => "pong",
             ClientFrame::Quit { .. } => "quit",
         }
     }
@@ -532,6 +536,7 @@ fn parse_object(mut o: Map<String, Value>) -> Result<ClientFrame, FrameError> {
             },
         },
         "ping" => ClientFrame::Ping,
+        "pong" => ClientFrame::Pong,
         "quit" => ClientFrame::Quit {
             reason: optional_string(&mut o, "reason")?,
         },
@@ -703,6 +708,7 @@ mod tests {
             },
             ClientFrame::Info,
             ClientFrame::Ping,
+            ClientFrame::Pong,
             ClientFrame::Quit { reason: None },
         ];
         for frame in frames {

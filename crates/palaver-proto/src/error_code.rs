@@ -80,6 +80,8 @@ error_codes! {
     Muted => "muted", "You are muted and cannot send messages here for now.";
     RoomLocked => "room_locked", "That room is locked; only its moderators may enter.";
     ServerBusy => "server_busy", "The server is too busy to do that right now; try again in a moment.";
+    SessionReplaced => "session_replaced", "This session continued on a new connection, so this one was closed.";
+    PingTimeout => "ping_timeout", "Nothing arrived from you for too long (not even an answer to a ping), so the connection was closed.";
 }
 
 impl std::fmt::Display for ErrorCode {

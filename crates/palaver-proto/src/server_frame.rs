@@ -259,6 +259,11 @@ pub enum ServerFrame {
         #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
         reference: Option<Value>,
     },
+    /// The server asks whether the client is still there: answer with `pong` (any frame will
+    /// do). A connection silent for two ping intervals is closed (`ping_timeout`).
+    Ping {
+        timestamp: String,
+    },
     Pong {
         timestamp: String,
         #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]

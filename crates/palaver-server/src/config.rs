@@ -28,6 +28,8 @@ pub struct ServerConfig {
     /// IRC connections silent this long get a PING; as long again without an answer, they are
     /// closed.
     pub irc_ping_interval: Duration,
+    /// The same for native connections (a `ping` frame, answered by `pong`).
+    pub ping_interval: Duration,
     /// TLS listeners, when a certificate is configured.
     pub tls: Option<TlsConfig>,
     /// Accounts that are admins (besides those stored with `admin add`).
@@ -70,6 +72,7 @@ impl Default for ServerConfig {
                 "Channels are rooms: /join #general to talk with everyone.".into(),
             ],
             irc_ping_interval: Duration::from_secs(120),
+            ping_interval: Duration::from_secs(60),
             tls: None,
             admins: Vec::new(),
             database: "palaver.db".into(),
@@ -205,6 +208,11 @@ pub struct Args {
     /// link [default: 120].
     #[arg(long, env = "PALAVER_IRC_PING_SECS", value_name = "SECS")]
     pub irc_ping_secs: Option<u64>,
+
+    /// Seconds of silence before a native client is sent a `ping`; as long again without a word
+    /// closes the connection (ping_timeout) [default: 60].
+    #[arg(long, env = "PALAVER_PING_SECS", value_name = "SECS")]
+    pub ping_secs: Option<u64>,
 
     /// PEM certificate (chain) for the TLS listeners; with --tls-key turns TLS on.
     #[arg(long, env = "PALAVER_TLS_CERT", value_name = "PEM")]
@@ -381,6 +389,7 @@ impl Args {
             network_name: self.network_name.or(file.network_name),
             motd_file: self.motd_file.or(file.motd_file),
             irc_ping_secs: self.irc_ping_secs.or(file.irc_ping_secs),
+            ping_secs: self.ping_secs.or(file.ping_secs),
             database: self.database.or(file.database),
             max_frame_bytes: self.max_frame_bytes.or(file.max_frame_bytes),
             max_message_bytes: self.max_message_bytes.or(file.max_message_bytes),
@@ -499,6 +508,10 @@ impl Args {
                 .irc_ping_secs
                 .map(|s| Duration::from_secs(s.max(1)))
                 .unwrap_or(d.irc_ping_interval),
+            ping_interval: self
+                .ping_secs
+                .map(|s| Duration::from_secs(s.max(1)))
+                .unwrap_or(d.ping_interval),
             tls,
             admins: self.admin.clone(),
             database: self.database.clone().unwrap_or(d.database),

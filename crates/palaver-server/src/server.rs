@@ -187,6 +187,7 @@ impl Server {
             outbound_queue: config.outbound_queue,
             outbound_queue_bytes: config.outbound_queue_bytes,
             join_timeout: config.join_timeout,
+            ping_interval: config.ping_interval,
             irc: IrcSettings {
                 identity: Arc::new(ServerIdentity {
                     name: config.server_name.clone(),

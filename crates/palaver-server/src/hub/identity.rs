@@ -3,8 +3,10 @@
 //! Names are not identities: a guest's name is free again the moment the guest leaves, and the
 //! next person to type it must not read what the last one wrote. So each side of a stored
 //! private message carries an *owner*: `account:<name>` for someone logged in to an account
-//! (their history follows the account), or `guest:<digest>` for a guest, where the digest is
-//! the SHA-256 of the session's secret `resume_token`. Private history is shown to a side only
+//! (their history follows the account), or `guest:<session key>` for a guest, where the session
+//! key is the SHA-256 of the session's secret `resume_token`. The same key lets a reconnect with
+//! the token take its name over from a connection of the same session that has not noticed it
+//! is dead yet. Private history is shown to a side only
 //! when both its name and its owner match. A guest who reconnects with the token from its
 //! `welcome` is the same owner again; anyone else who takes the name is a new owner and sees
 //! nothing of the old one's conversations.
@@ -24,10 +26,16 @@ pub fn new_resume_token() -> String {
     hex(&bytes)
 }
 
-/// The owner of a guest session's private messages.
-pub fn guest_owner(resume_token: &str) -> String {
+/// What identifies a session without revealing its token: the first 128 bits of the token's
+/// SHA-256, in hex. Two connections with the same token are the same session.
+pub fn session_key(resume_token: &str) -> String {
     let digest = digest::digest(&digest::SHA256, resume_token.as_bytes());
-    format!("guest:{}", hex(&digest.as_ref()[..16]))
+    hex(&digest.as_ref()[..16])
+}
+
+/// The owner of a guest session's private messages.
+pub fn guest_owner(session_key: &str) -> String {
+    format!("guest:{session_key}")
 }
 
 /// The owner of an account's private messages (`key` is the folded name).
@@ -55,10 +63,10 @@ mod tests {
         let b = new_resume_token();
         assert_ne!(a, b);
         assert!(palaver_proto::validate::resume_token(&a), "{a}");
-        assert_eq!(guest_owner(&a), guest_owner(&a));
-        assert_ne!(guest_owner(&a), guest_owner(&b));
+        assert_eq!(session_key(&a), session_key(&a));
+        assert_ne!(session_key(&a), session_key(&b));
         assert!(
-            !guest_owner(&a).contains(&a),
+            !guest_owner(&session_key(&a)).contains(&a),
             "the token itself is never stored"
         );
         assert_eq!(account_owner("alice"), "account:alice");

@@ -13,7 +13,7 @@ use palaver_proto::{
 
 use super::identity;
 use super::session::{sanitize_ident, JoinAsk, PendingLogin, User};
-use super::{Hub, HubEvent, HubIo, Outgoing, Pending, SessionId, SystemNotice};
+use super::{Close, Hub, HubEvent, HubIo, Outgoing, Pending, SessionId, SystemNotice};
 use crate::store::{MessageKind, ResumeScope, StoredMessage};
 
 /// At most this many names are listed in `welcome`; `users_online` has the full count.
@@ -48,6 +48,8 @@ impl Hub {
                     self.send_out(session, &pong, io);
                 }
             }
+            // The answer to a keepalive ping; the connection already noted that the client lives.
+            ClientFrame::Pong => {}
             ClientFrame::Quit { reason } => {
                 let reason = reason
                     .map(|r| r.chars().take(200).collect::<String>())
@@ -224,15 +226,24 @@ impl Hub {
             return;
         };
         let key = validate::fold(&name);
-        if self.users.contains_key(&key) {
-            let message = format!("The username {name:?} is already taken; choose another.");
-            return self.error_to(session, ErrorCode::UsernameTaken, message, reference, io);
-        }
         if let Err((code, message)) = self.may_use_name(session, &name, &key) {
             return self.error_to(session, code, message, reference, io);
         }
         if let Some(message) = self.name_ban(&key) {
             return self.error_to(session, ErrorCode::Banned, message, reference, io);
+        }
+        // A returning session (same token) takes over from its old connection, which may not
+        // know yet that it is dead; anyone else finds the name taken.
+        let session_key = resume_token
+            .as_ref()
+            .map(|t| identity::session_key(t.expose()));
+        if let Some(&holder) = self.users.get(&key) {
+            let holder_key = self.sessions[&holder].user.as_ref().map(|u| &u.session_key);
+            if session_key.is_none() || holder_key != session_key.as_ref() {
+                let message = format!("The username {name:?} is already taken; choose another.");
+                return self.error_to(session, ErrorCode::UsernameTaken, message, reference, io);
+            }
+            self.replace_session(holder, io);
         }
         if let Some(other) = self.lookalike_of(&name, session) {
             let message = format!(
@@ -305,12 +316,14 @@ impl Hub {
         // A returning guest continues its session (and sees its private history again);
         // everyone else starts a new one.
         let resume_token = resume_token.map_or_else(identity::new_resume_token, |t| t.0);
+        let session_key = session_key.unwrap_or_else(|| identity::session_key(&resume_token));
         let owner = match &s.account {
             Some(account) => identity::account_owner(account),
-            None => identity::guest_owner(&resume_token),
+            None => identity::guest_owner(&session_key),
         };
         s.user = Some(User {
             owner,
+            session_key,
             address: User::address_of(&name, &ident, s.profile.protocol),
             name: name.clone(),
             key: key.clone(),
@@ -396,6 +409,19 @@ impl Hub {
         if let Some(since) = since {
             self.start_resume(session, since, room_keys, io);
         }
+    }
+
+    /// Closes the old connection of a session that has come back on a new one.
+    fn replace_session(&mut self, old: SessionId, io: &mut impl HubIo) {
+        let message = "You connected again from elsewhere, so this connection was closed.";
+        self.error_to(old, ErrorCode::SessionReplaced, message, None, io);
+        self.remove_session(
+            old,
+            Some("reconnected".into()),
+            SystemEvent::Disconnected,
+            Close::Graceful,
+            io,
+        );
     }
 
     /// Replays what a returning client missed (ids after `since`) before any live frame.

@@ -98,6 +98,8 @@ pub struct User {
     pub address: Arc<str>,
     /// Who this user's private messages belong to (see `identity.rs`).
     pub owner: String,
+    /// The session's key (digest of its resume token): a join with the same token takes over.
+    pub session_key: String,
     pub away: Option<String>,
     /// When the user last sent a message (for idle time).
     pub active_ms: i64,

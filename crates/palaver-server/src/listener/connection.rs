@@ -1,8 +1,9 @@
 //! One connection: a reader that turns lines into requests and a writer that drains the queue.
 //!
 //! The reader enforces what is per connection: the line codec's size limit, the token-bucket
-//! rate limit (every line counts, valid or not), the join timeout, and disconnection of a client
-//! that keeps flooding after being refused. Protocol errors it finds itself (bad JSON, a line too
+//! rate limit (every line counts, valid or not), the join timeout, disconnection of a client
+//! that keeps flooding after being refused, and keepalive: a silent connection is pinged and, if
+//! it stays silent, closed (`ping_timeout`). Protocol errors it finds itself (bad JSON, a line too
 //! long) are answered on the spot through the connection's own queue; everything else goes to
 //! the hub.
 //!
@@ -24,8 +25,12 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use palaver_proto::{encode_frame, parse_request, CodecError, ErrorCode, LineDecoder, ServerFrame};
+use palaver_proto::{
+    encode_frame, parse_request, timestamp, ClientFrame, CodecError, ErrorCode, LineDecoder,
+    ServerFrame,
+};
 
+use super::liveness::{Due, Liveness};
 use super::stream::{ReadSide, WriteSide};
 use super::ListenerContext;
 use crate::hub::{Departure, SessionId};
@@ -149,6 +154,7 @@ async fn read_loop(
     let join_deadline = Instant::now() + ctx.join_timeout;
     let mut joined = false;
     let mut control_open = true;
+    let mut liveness = Liveness::new(ctx.ping_interval);
     loop {
         while let Some(line) = decoder.decode(&mut buf) {
             if !bucket.try_take(std::time::Instant::now()) {
@@ -177,6 +183,8 @@ async fn read_loop(
                 ),
                 Err(CodecError::InvalidUtf8) => ServerFrame::error(ErrorCode::InvalidUtf8),
                 Ok(line) => match parse_request(&line) {
+                    // The answer to our ping: being read at all was the point.
+                    Ok(request) if request.frame == ClientFrame::Pong => continue,
                     Ok(request) => {
                         if ctx
                             .hub
@@ -222,10 +230,25 @@ async fn read_loop(
                 ));
                 return Departure::Closed(ErrorCode::JoinTimeout);
             }
+            _ = tokio::time::sleep_until(liveness.deadline()), if joined => match liveness.due() {
+                Due::Ping => {
+                    let ping = ServerFrame::Ping {
+                        timestamp: timestamp::format_millis(timestamp::now_millis()),
+                    };
+                    reply(queue, ping);
+                }
+                Due::Silent => {
+                    reply(queue, ServerFrame::error_with(
+                        ErrorCode::PingTimeout,
+                        format!("Nothing arrived from you for {} seconds, so the connection was closed.", liveness.limit().as_secs()),
+                    ));
+                    return Departure::Closed(ErrorCode::PingTimeout);
+                }
+            },
             read = reader.read_some(&mut buf, ctx.max_frame_bytes) => {
                 match read {
                     Ok(0) | Err(_) => return Departure::Disconnected,
-                    Ok(_) => {}
+                    Ok(_) => liveness.heard(),
                 }
             }
         }

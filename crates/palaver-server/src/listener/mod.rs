@@ -6,10 +6,12 @@
 //! - [`connection`]: one connection's reader (codec, rate limit, join timeout) and writer (drains
 //!   the bounded queue; aborts on a slow consumer).
 //! - [`irc`]: the IRC listener (its own reader and translation; the same writer).
+//! - [`liveness`]: when to ping a silent peer, and when to give up on it (both listeners).
 
 pub mod accept;
 pub mod connection;
 pub mod irc;
+pub mod liveness;
 pub mod stream;
 pub mod tls;
 
@@ -34,6 +36,9 @@ pub struct ListenerContext {
     pub outbound_queue: usize,
     pub outbound_queue_bytes: usize,
     pub join_timeout: Duration,
+    /// Native connections silent this long get a `ping`; as long again without a word closes
+    /// them (`ping_timeout`).
+    pub ping_interval: Duration,
     pub irc: IrcSettings,
 }
 

@@ -17,5 +17,6 @@ mod limits;
 mod moderation;
 mod password_abuse;
 mod private_history;
+mod sessions;
 mod shutdown;
 mod tls;

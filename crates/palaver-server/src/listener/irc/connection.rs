@@ -29,6 +29,7 @@ use super::translate::IrcWire;
 use crate::hub::{Departure, SessionId};
 use crate::limits::TokenBucket;
 use crate::listener::connection::{close, open};
+use crate::listener::liveness::{Due, Liveness};
 use crate::listener::stream::{ReadSide, WriteSide};
 use crate::listener::ListenerContext;
 use crate::queue::OutboundQueue;
@@ -103,9 +104,7 @@ async fn read_loop(
     let register_deadline = Instant::now() + ctx.join_timeout;
     let mut joined = false;
     let mut control_open = true;
-    let ping_interval = ctx.irc.ping_interval;
-    let mut last_heard = Instant::now();
-    let mut ping_sent = false;
+    let mut liveness = Liveness::new(ctx.irc.ping_interval);
     loop {
         while let Some(line) = decoder.decode(&mut buf) {
             // Fakelag: over the rate, wait for a token instead of refusing the line. Meanwhile
@@ -124,10 +123,7 @@ async fn read_loop(
                     read = reader.read_some(&mut buf, decoder.max_line_bytes()) => {
                         match read {
                             Ok(0) | Err(_) => return Departure::Disconnected,
-                            Ok(_) => {
-                                last_heard = Instant::now();
-                                ping_sent = false;
-                            }
+                            Ok(_) => liveness.heard(),
                         }
                         if buf.len() > RECVQ_BYTES {
                             let error = IrcMessage::new("ERROR", ["Closing link: Excess Flood"]);
@@ -230,7 +226,6 @@ async fn read_loop(
         if buf.is_empty() && buf.capacity() > 0 {
             buf = BytesMut::new();
         }
-        let ping_due = last_heard + ping_interval * if ping_sent { 2 } else { 1 };
         tokio::select! {
             biased;
             changed = control.changed(), if control_open => {
@@ -249,26 +244,24 @@ async fn read_loop(
                 relay(vec![error]).await;
                 return Departure::Closed(ErrorCode::JoinTimeout);
             }
-            _ = tokio::time::sleep_until(ping_due), if joined => {
-                if ping_sent {
-                    let secs = (ping_interval * 2).as_secs();
+            _ = tokio::time::sleep_until(liveness.deadline()), if joined => match liveness.due() {
+                Due::Ping => {
+                    let ping = IrcMessage::new("PING", [server_name.clone()]);
+                    if let Some(bytes) = encode_lines(&[ping]) {
+                        let _ = queue.try_push(bytes);
+                    }
+                }
+                Due::Silent => {
+                    let secs = liveness.limit().as_secs();
                     let error = IrcMessage::new("ERROR", [format!("Closing link: Ping timeout: {secs} seconds")]);
                     relay(vec![error]).await;
                     return Departure::Quit(Some(format!("Ping timeout: {secs} seconds")));
                 }
-                ping_sent = true;
-                let ping = IrcMessage::new("PING", [server_name.clone()]);
-                if let Some(bytes) = encode_lines(&[ping]) {
-                    let _ = queue.try_push(bytes);
-                }
-            }
+            },
             read = reader.read_some(&mut buf, decoder.max_line_bytes()) => {
                 match read {
                     Ok(0) | Err(_) => return Departure::Disconnected,
-                    Ok(_) => {
-                        last_heard = Instant::now();
-                        ping_sent = false;
-                    }
+                    Ok(_) => liveness.heard(),
                 }
             }
         }

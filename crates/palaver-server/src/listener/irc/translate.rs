@@ -448,6 +448,8 @@ impl Translation<'_> {
                     self.finish_message(Some(token))
                 }
             }
+            // The native keepalive; IRC has PING of its own (connection.rs).
+            ServerFrame::Ping { .. } => Vec::new(),
             ServerFrame::Pong { reference, .. } => {
                 let Some(token) = token_of(reference) else {
                     return Vec::new();

@@ -370,6 +370,7 @@ fn observe(state: &mut SessionState, frame: &ServerFrame) -> Option<Ending> {
             code,
             message,
             reference,
+            ..
         } => {
             if let Some(reply) = reference_number(reference).and_then(|r| state.pending.remove(&r))
             {

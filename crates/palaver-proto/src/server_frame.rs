@@ -196,9 +196,13 @@ pub enum ServerFrame {
         message: String,
         timestamp: String,
     },
+    /// A refusal: `code` for programs, `message` for people, and `subject` (the user or room
+    /// it is about, when there is one) so that programs need not read the sentence.
     Error {
         code: ErrorCode,
         message: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        subject: Option<String>,
         #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
         reference: Option<Value>,
     },
@@ -382,6 +386,7 @@ impl ServerFrame {
         ServerFrame::Error {
             code,
             message: message.into(),
+            subject: None,
             reference: None,
         }
     }

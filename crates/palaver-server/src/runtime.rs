@@ -261,6 +261,7 @@ impl HubIo for RuntimeIo {
             let refusal = ServerFrame::Error {
                 code: ErrorCode::RateLimited,
                 message: "One history request at a time: wait for the page you asked for.".into(),
+                subject: None,
                 reference: query.reference,
             };
             handle.offer(&Outgoing::new(refusal));
@@ -315,6 +316,7 @@ impl HubIo for RuntimeIo {
                     ServerFrame::Error {
                         code: ErrorCode::StorageFailed,
                         message: "The server could not read that history; try again.".into(),
+                        subject: None,
                         reference,
                     }
                 }

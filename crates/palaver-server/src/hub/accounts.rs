@@ -79,8 +79,8 @@ impl Hub {
         let Some(peer) = self.begin_password_work(session, &reference, io) else {
             return;
         };
-        let Some(name) =
-            self.or_refuse(session, validate::username(&then.username), &reference, io)
+        let checked = validate::username(&then.username);
+        let Some(name) = self.or_refuse_about(session, checked, &then.username, &reference, io)
         else {
             return;
         };

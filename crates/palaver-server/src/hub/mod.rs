@@ -22,6 +22,7 @@ pub mod outgoing;
 mod profile_requests;
 #[cfg(test)]
 mod properties;
+pub mod refusal;
 mod requests;
 pub mod room;
 pub mod session;
@@ -43,6 +44,7 @@ pub use io::{
     SessionId,
 };
 pub use outgoing::Outgoing;
+pub use refusal::Refusal;
 use room::Room;
 use session::Session;
 pub use session::{Profile, Protocol};
@@ -391,6 +393,7 @@ impl Hub {
             let error = ServerFrame::Error {
                 code: ErrorCode::StorageFailed,
                 message: ErrorCode::StorageFailed.sentence().into(),
+                subject: None,
                 reference: pending.reference,
             };
             self.send_to(pending.origin, &error, io);
@@ -463,6 +466,7 @@ impl Hub {
         let notice = ServerFrame::Error {
             code: ErrorCode::Kicked,
             message: format!("You were removed from the server: {reason}."),
+            subject: None,
             reference: None,
         };
         self.send_to(session, &notice, io);
@@ -539,6 +543,7 @@ impl Hub {
         }
     }
 
+    /// Refuses a request with an error about nothing in particular (see [`Hub::refuse`]).
     fn error_to(
         &mut self,
         session: SessionId,
@@ -547,9 +552,21 @@ impl Hub {
         reference: Option<Value>,
         io: &mut impl HubIo,
     ) {
+        self.refuse(session, Refusal::new(code, message), reference, io);
+    }
+
+    /// Refuses a request: an `error` frame with the refusal's code, subject and sentence.
+    fn refuse(
+        &mut self,
+        session: SessionId,
+        refusal: Refusal,
+        reference: Option<Value>,
+        io: &mut impl HubIo,
+    ) {
         let frame = ServerFrame::Error {
-            code,
-            message: message.into(),
+            code: refusal.code,
+            message: refusal.message,
+            subject: refusal.subject,
             reference,
         };
         self.send_to(session, &frame, io);

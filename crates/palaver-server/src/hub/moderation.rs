@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use palaver_proto::{timestamp, validate, ErrorCode, ServerFrame, SystemEvent, DEFAULT_ROOM};
 
-use super::{Close, Hub, HubEvent, HubIo, SessionId, SystemNotice};
+use super::{Close, Hub, HubEvent, HubIo, Refusal, SessionId, SystemNotice};
 
 /// What a ban is on.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -200,7 +200,8 @@ impl Hub {
         self.send_to(session, &frame, io);
     }
 
-    fn refuse(
+    /// Refuses an action only `what` (admins, moderators) may take.
+    fn not_authorized(
         &mut self,
         session: SessionId,
         what: &str,
@@ -219,7 +220,7 @@ impl Hub {
         io: &mut impl HubIo,
     ) {
         if !self.is_admin(session) {
-            return self.refuse(session, "admins", reference, io);
+            return self.not_authorized(session, "admins", reference, io);
         }
         let text: String = message.trim().chars().take(1000).collect();
         self.announce(&text, io);
@@ -244,7 +245,7 @@ impl Hub {
         io: &mut impl HubIo,
     ) {
         if !self.is_admin(session) {
-            return self.refuse(session, "admins", reference, io);
+            return self.not_authorized(session, "admins", reference, io);
         }
         let target = match (username, address) {
             (Some(name), _) => BanTarget::Name(validate::fold(&name)),
@@ -344,7 +345,7 @@ impl Hub {
         io: &mut impl HubIo,
     ) {
         if !self.is_admin(session) {
-            return self.refuse(session, "admins", reference, io);
+            return self.not_authorized(session, "admins", reference, io);
         }
         let target = match (username, address.and_then(|a| a.parse::<IpAddr>().ok())) {
             (Some(name), _) => BanTarget::Name(validate::fold(&name)),
@@ -385,7 +386,7 @@ impl Hub {
             } else {
                 "admins"
             };
-            return self.refuse(session, who, reference, io);
+            return self.not_authorized(session, who, reference, io);
         }
         let key = validate::fold(&username);
         let scope = match &room_key {
@@ -428,10 +429,11 @@ impl Hub {
         let key = validate::fold(room.trim_start_matches('#'));
         let Some(name) = self.rooms.get(&key).map(|r| r.name.clone()) else {
             let message = format!("There is no room named {room:?}.");
-            return self.error_to(session, ErrorCode::UnknownRoom, message, reference, io);
+            let refusal = Refusal::new(ErrorCode::UnknownRoom, message).about(room.as_str());
+            return self.refuse(session, refusal, reference, io);
         };
         if !self.moderates(session, &key) {
-            return self.refuse(session, "the room's moderators and admins", reference, io);
+            return self.not_authorized(session, "the room's moderators and admins", reference, io);
         }
         if locked {
             self.moderation.locked.insert(key.clone());
@@ -462,7 +464,7 @@ impl Hub {
         io: &mut impl HubIo,
     ) {
         if !self.is_admin(session) {
-            return self.refuse(session, "admins", reference, io);
+            return self.not_authorized(session, "admins", reference, io);
         }
         let key = validate::fold(room.trim_start_matches('#'));
         if key == DEFAULT_ROOM {
@@ -471,7 +473,8 @@ impl Hub {
         }
         let Some(removed) = self.rooms.remove(&key) else {
             let message = format!("There is no room named {room:?}.");
-            return self.error_to(session, ErrorCode::UnknownRoom, message, reference, io);
+            let refusal = Refusal::new(ErrorCode::UnknownRoom, message).about(room.as_str());
+            return self.refuse(session, refusal, reference, io);
         };
         let by = self.user_of(session).0;
         for member in removed.members {
@@ -503,7 +506,7 @@ impl Hub {
         io: &mut impl HubIo,
     ) {
         if !self.is_admin(session) {
-            return self.refuse(session, "admins", reference, io);
+            return self.not_authorized(session, "admins", reference, io);
         }
         let room_key = validate::fold(room.trim_start_matches('#'));
         let name_key = validate::fold(&username);

@@ -9,7 +9,7 @@ use serde_json::Value;
 use palaver_proto::{timestamp, validate, ErrorCode, ServerFrame, SystemEvent, UserInfo};
 
 use super::session::{Profile, Session, User};
-use super::{Hub, HubEvent, HubIo, Outgoing, SessionId, SystemNotice, WHOWAS_KEEP};
+use super::{Hub, HubEvent, HubIo, Outgoing, Refusal, SessionId, SystemNotice, WHOWAS_KEEP};
 
 /// The longest away message kept, in bytes (IRC's AWAYLEN).
 pub const MAX_AWAY_BYTES: usize = 200;
@@ -80,7 +80,8 @@ impl Hub {
                 let Some(target_session) = found else {
                     let shown: String = raw.chars().take(40).collect();
                     let message = format!("Nobody named {shown:?} is online.");
-                    return self.error_to(session, ErrorCode::UnknownUser, message, reference, io);
+                    let refusal = Refusal::new(ErrorCode::UnknownUser, message).about(shown);
+                    return self.refuse(session, refusal, reference, io);
                 };
                 let (target_name, _) = self.user_of(target_session);
                 let frame = ServerFrame::Notice {
@@ -148,7 +149,8 @@ impl Hub {
                 let Some(t) = found else {
                     let shown: String = raw.chars().take(40).collect();
                     let message = format!("Nobody named {shown:?} is online.");
-                    return self.error_to(session, ErrorCode::UnknownUser, message, reference, io);
+                    let refusal = Refusal::new(ErrorCode::UnknownUser, message).about(shown);
+                    return self.refuse(session, refusal, reference, io);
                 };
                 (None, vec![t, session])
             }
@@ -235,7 +237,8 @@ impl Hub {
         reference: Option<Value>,
         io: &mut impl HubIo,
     ) {
-        let Some(new) = self.or_refuse(session, validate::username(raw), &reference, io) else {
+        let Some(new) = self.or_refuse_about(session, validate::username(raw), raw, &reference, io)
+        else {
             return;
         };
         let new_key = validate::fold(&new);
@@ -245,13 +248,15 @@ impl Hub {
         }
         if new_key != old_key && self.users.contains_key(&new_key) {
             let message = format!("The username {new:?} is already taken; choose another.");
-            return self.error_to(session, ErrorCode::UsernameTaken, message, reference, io);
+            let refusal = Refusal::new(ErrorCode::UsernameTaken, message).about(&new);
+            return self.refuse(session, refusal, reference, io);
         }
         if let Some(other) = self.lookalike_of(&new, session) {
             let message = format!(
                 "The username {new:?} looks too much like {other:?}, who is online; choose another."
             );
-            return self.error_to(session, ErrorCode::UsernameTaken, message, reference, io);
+            let refusal = Refusal::new(ErrorCode::UsernameTaken, message).about(&new);
+            return self.refuse(session, refusal, reference, io);
         }
         let s = self.sessions.get_mut(&session).expect("joined");
         let protocol = s.profile.protocol;
@@ -336,7 +341,8 @@ impl Hub {
                 let Some(room) = key.and_then(|k| self.rooms.get(&k)) else {
                     let shown: String = raw.chars().take(70).collect();
                     let message = format!("There is no room named {shown:?}.");
-                    return self.error_to(session, ErrorCode::UnknownRoom, message, reference, io);
+                    let refusal = Refusal::new(ErrorCode::UnknownRoom, message).about(shown);
+                    return self.refuse(session, refusal, reference, io);
                 };
                 let users: Vec<UserInfo> = room
                     .members
@@ -403,7 +409,8 @@ impl Hub {
             None => {
                 let shown: String = raw.chars().take(40).collect();
                 let message = format!("Nobody named {shown:?} is online.");
-                self.error_to(session, ErrorCode::UnknownUser, message, reference, io)
+                let refusal = Refusal::new(ErrorCode::UnknownUser, message).about(shown);
+                self.refuse(session, refusal, reference, io)
             }
         }
     }
@@ -474,12 +481,14 @@ impl Hub {
         let Some(victim) = victim else {
             let shown: String = raw_user.chars().take(40).collect();
             let message = format!("Nobody named {shown:?} is online.");
-            return self.error_to(session, ErrorCode::UnknownUser, message, reference, io);
+            let refusal = Refusal::new(ErrorCode::UnknownUser, message).about(shown);
+            return self.refuse(session, refusal, reference, io);
         };
         let (victim_name, _) = self.user_of(victim);
         if !self.rooms[&key].members.contains(&victim) {
             let message = format!("{victim_name} is not in #{room_name}.");
-            return self.error_to(session, ErrorCode::TargetNotInRoom, message, reference, io);
+            let refusal = Refusal::new(ErrorCode::TargetNotInRoom, message).about(&victim_name);
+            return self.refuse(session, refusal, reference, io);
         }
         let (by, _) = self.user_of(session);
         let reason = reason

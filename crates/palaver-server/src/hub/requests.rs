@@ -13,7 +13,7 @@ use palaver_proto::{
 
 use super::identity;
 use super::session::{sanitize_ident, JoinAsk, PendingLogin, User};
-use super::{Close, Hub, HubEvent, HubIo, Outgoing, Pending, SessionId, SystemNotice};
+use super::{Close, Hub, HubEvent, HubIo, Outgoing, Pending, Refusal, SessionId, SystemNotice};
 use crate::store::{MessageKind, ResumeScope, StoredMessage};
 
 /// At most this many names are listed in `welcome`; `users_online` has the full count.
@@ -221,16 +221,17 @@ impl Hub {
             rooms,
             resume_token,
         } = ask;
-        let Some(name) = self.or_refuse(session, validate::username(raw_name), &reference, io)
-        else {
+        let checked = validate::username(raw_name);
+        let Some(name) = self.or_refuse_about(session, checked, raw_name, &reference, io) else {
             return;
         };
         let key = validate::fold(&name);
-        if let Err((code, message)) = self.may_use_name(session, &name, &key) {
-            return self.error_to(session, code, message, reference, io);
+        if let Err(refusal) = self.may_use_name(session, &name, &key) {
+            return self.refuse(session, Refusal::from(refusal).about(&name), reference, io);
         }
         if let Some(message) = self.name_ban(&key) {
-            return self.error_to(session, ErrorCode::Banned, message, reference, io);
+            let refusal = Refusal::new(ErrorCode::Banned, message).about(&name);
+            return self.refuse(session, refusal, reference, io);
         }
         // A returning session (same token) takes over from its old connection, which may not
         // know yet that it is dead; anyone else finds the name taken.
@@ -241,7 +242,8 @@ impl Hub {
             let holder_key = self.sessions[&holder].user.as_ref().map(|u| &u.session_key);
             if session_key.is_none() || holder_key != session_key.as_ref() {
                 let message = format!("The username {name:?} is already taken; choose another.");
-                return self.error_to(session, ErrorCode::UsernameTaken, message, reference, io);
+                let refusal = Refusal::new(ErrorCode::UsernameTaken, message).about(&name);
+                return self.refuse(session, refusal, reference, io);
             }
             self.replace_session(holder, io);
         }
@@ -249,7 +251,8 @@ impl Hub {
             let message = format!(
                 "The username {name:?} looks too much like {other:?}, who is online; choose another."
             );
-            return self.error_to(session, ErrorCode::UsernameTaken, message, reference, io);
+            let refusal = Refusal::new(ErrorCode::UsernameTaken, message).about(&name);
+            return self.refuse(session, refusal, reference, io);
         }
         self.ensure_default_room(io);
 
@@ -268,18 +271,21 @@ impl Hub {
                         .get(&room_key)
                         .is_some_and(|r| r.members.len() >= self.config.max_members_per_room)
                     {
-                        refusals.push((
+                        refusals.push(Refusal::new(
                             ErrorCode::RoomFull,
                             format!("Not joined to {room:?}: it has as many members as the server allows."),
-                        ));
+                        ).about(&room));
                     } else if room_names.len() >= self.config.max_rooms_per_user {
-                        refusals.push((
-                            ErrorCode::TooManyRooms,
-                            format!(
-                                "Not joined to {room:?}: you may be in at most {} rooms.",
-                                self.config.max_rooms_per_user
-                            ),
-                        ));
+                        refusals.push(
+                            Refusal::new(
+                                ErrorCode::TooManyRooms,
+                                format!(
+                                    "Not joined to {room:?}: you may be in at most {} rooms.",
+                                    self.config.max_rooms_per_user
+                                ),
+                            )
+                            .about(&room),
+                        );
                     } else if !self.rooms.contains_key(&room_key)
                         && self.rooms.len()
                             + room_names
@@ -288,12 +294,12 @@ impl Hub {
                                 .count()
                             >= self.config.max_rooms
                     {
-                        refusals.push((ErrorCode::TooManyRooms, format!("Room {room:?} was not created: the server has as many rooms as it allows.")));
+                        refusals.push(Refusal::new(ErrorCode::TooManyRooms, format!("Room {room:?} was not created: the server has as many rooms as it allows.")).about(&room));
                     } else {
                         room_names.push((room_key, room));
                     }
                 }
-                Err(refusal) => refusals.push(refusal),
+                Err(refusal) => refusals.push(Refusal::from(refusal).about(&raw)),
             }
         }
 
@@ -380,8 +386,8 @@ impl Hub {
             resume_token: Some(Secret(resume_token)),
         }));
         self.send_to(session, &welcome, io);
-        for (code, message) in refusals {
-            self.error_to(session, code, message, reference.clone(), io);
+        for refusal in refusals {
+            self.refuse(session, refusal, reference.clone(), io);
         }
         // Rooms other than general get their own joined_room frame with their recent messages.
         if since.is_none() {
@@ -537,28 +543,18 @@ impl Hub {
         reference: &Option<Value>,
         io: &mut impl HubIo,
     ) -> Option<String> {
-        let name = self.or_refuse(session, validate::room_name(raw), reference, io)?;
+        let name = self.or_refuse_about(session, validate::room_name(raw), raw, reference, io)?;
         let key = validate::fold(&name);
         if !self.rooms.contains_key(&key) {
             let message = format!("There is no room named {name:?}.");
-            self.error_to(
-                session,
-                ErrorCode::UnknownRoom,
-                message,
-                reference.clone(),
-                io,
-            );
+            let refusal = Refusal::new(ErrorCode::UnknownRoom, message).about(&name);
+            self.refuse(session, refusal, reference.clone(), io);
             return None;
         }
         if !self.rooms[&key].members.contains(&session) {
             let message = format!("You are not in {name:?}; join it first.");
-            self.error_to(
-                session,
-                ErrorCode::NotInRoom,
-                message,
-                reference.clone(),
-                io,
-            );
+            let refusal = Refusal::new(ErrorCode::NotInRoom, message).about(&name);
+            self.refuse(session, refusal, reference.clone(), io);
             return None;
         }
         Some(key)
@@ -595,6 +591,25 @@ impl Hub {
         }
     }
 
+    /// [`Hub::or_refuse`] for a check of a name the client gave: the refusal is about it.
+    pub(super) fn or_refuse_about<T>(
+        &mut self,
+        session: SessionId,
+        checked: Result<T, (ErrorCode, String)>,
+        subject: &str,
+        reference: &Option<Value>,
+        io: &mut impl HubIo,
+    ) -> Option<T> {
+        match checked {
+            Ok(value) => Some(value),
+            Err(refusal) => {
+                let refusal = Refusal::from(refusal).about(subject);
+                self.refuse(session, refusal, reference.clone(), io);
+                None
+            }
+        }
+    }
+
     pub(super) fn user_of(&self, session: SessionId) -> (String, String) {
         let user = self.sessions[&session].user.as_ref().expect("joined");
         (user.name.clone(), user.key.clone())
@@ -617,7 +632,8 @@ impl Hub {
         if self.muted(session, Some(&room_key)) {
             let message =
                 format!("You are muted in #{raw_room} for now; the message was not sent.");
-            return self.error_to(session, ErrorCode::Muted, message, reference, io);
+            let refusal = Refusal::new(ErrorCode::Muted, message).about(&raw_room);
+            return self.refuse(session, refusal, reference, io);
         }
         if !self.content_ok(session, &content, &reference, io) {
             return;
@@ -678,7 +694,8 @@ impl Hub {
             };
             self.send_to(session, &confirmation, io);
             let message = format!("Nobody named {shown:?} is online; the message was not sent.");
-            return self.error_to(session, ErrorCode::UnknownUser, message, reference, io);
+            let refusal = Refusal::new(ErrorCode::UnknownUser, message).about(shown);
+            return self.refuse(session, refusal, reference, io);
         };
         let (sender, sender_key) = self.user_of(session);
         let (target, target_key) = self.user_of(target_session);
@@ -747,7 +764,9 @@ impl Hub {
         reference: Option<Value>,
         io: &mut impl HubIo,
     ) {
-        let Some(name) = self.or_refuse(session, validate::room_name(raw), &reference, io) else {
+        let Some(name) =
+            self.or_refuse_about(session, validate::room_name(raw), raw, &reference, io)
+        else {
             return;
         };
         let key = validate::fold(&name);
@@ -772,22 +791,26 @@ impl Hub {
                 "#{name} has {} members, the most a room may have here.",
                 self.config.max_members_per_room
             );
-            return self.error_to(session, ErrorCode::RoomFull, message, reference, io);
+            let refusal = Refusal::new(ErrorCode::RoomFull, message).about(&name);
+            return self.refuse(session, refusal, reference, io);
         }
         if self.room_locked(&key) && !self.moderates(session, &key) {
             let message = format!("#{name} is locked: only its moderators may enter for now.");
-            return self.error_to(session, ErrorCode::RoomLocked, message, reference, io);
+            let refusal = Refusal::new(ErrorCode::RoomLocked, message).about(&name);
+            return self.refuse(session, refusal, reference, io);
         }
         if in_rooms >= self.config.max_rooms_per_user {
             let message = format!(
                 "You are in {in_rooms} rooms, the most the server allows; leave one first."
             );
-            return self.error_to(session, ErrorCode::TooManyRooms, message, reference, io);
+            let refusal = Refusal::new(ErrorCode::TooManyRooms, message).about(&name);
+            return self.refuse(session, refusal, reference, io);
         }
         if !self.rooms.contains_key(&key) {
             if self.rooms.len() >= self.config.max_rooms {
                 let message = "The server has as many rooms as it allows; join an existing one.";
-                return self.error_to(session, ErrorCode::TooManyRooms, message, reference, io);
+                let refusal = Refusal::new(ErrorCode::TooManyRooms, message).about(&name);
+                return self.refuse(session, refusal, reference, io);
             }
             self.create_room(name, io);
         }
@@ -897,13 +920,8 @@ impl Hub {
                     Some(r) => (Some(r.name.clone()), r.members.iter().copied().collect()),
                     None => {
                         let message = format!("There is no room named {raw:?}.");
-                        return self.error_to(
-                            session,
-                            ErrorCode::UnknownRoom,
-                            message,
-                            reference,
-                            io,
-                        );
+                        let refusal = Refusal::new(ErrorCode::UnknownRoom, message).about(&raw);
+                        return self.refuse(session, refusal, reference, io);
                     }
                 }
             }
@@ -997,9 +1015,13 @@ impl Hub {
     ) {
         let target = match with {
             Some(other) => {
-                let Some(other) =
-                    self.or_refuse(session, validate::username(&other), &reference, io)
-                else {
+                let Some(other) = self.or_refuse_about(
+                    session,
+                    validate::username(&other),
+                    &other,
+                    &reference,
+                    io,
+                ) else {
                     return;
                 };
                 let user = self.sessions[&session].user.as_ref().expect("joined");

@@ -199,6 +199,7 @@ async fn read_loop(
                     Err(e) => ServerFrame::Error {
                         code: e.code,
                         message: e.message,
+                        subject: None,
                         reference: e.reference,
                     },
                 },

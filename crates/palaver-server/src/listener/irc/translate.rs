@@ -459,8 +459,9 @@ impl Translation<'_> {
             ServerFrame::Error {
                 code,
                 message,
+                subject,
                 reference,
-            } => self.error(*code, message, token_of(reference)),
+            } => self.error(*code, message, subject.as_deref(), token_of(reference)),
             ServerFrame::Authenticated {
                 username,
                 reference,
@@ -998,8 +999,24 @@ impl Translation<'_> {
         now
     }
 
-    fn error(&mut self, code: ErrorCode, message: &str, token: Option<u64>) -> Vec<IrcMessage> {
+    /// The IRC reply to a refusal, built from its code and subject (never from the sentence,
+    /// which only travels as the human-readable last parameter).
+    fn error(
+        &mut self,
+        code: ErrorCode,
+        message: &str,
+        subject: Option<&str>,
+        token: Option<u64>,
+    ) -> Vec<IrcMessage> {
         let command = self.command(token);
+        // The nick or the channel the refusal is about.
+        let nick_or = |fallback: &str| subject.unwrap_or(fallback).to_string();
+        let channel_or = |fallback: &str| {
+            subject.map_or_else(
+                || fallback.to_string(),
+                |room| channel(room.trim_start_matches('#')),
+            )
+        };
         let fatal = matches!(
             code,
             ErrorCode::Kicked
@@ -1031,19 +1048,10 @@ impl Translation<'_> {
                 return self.reply_and_finish(token, vec![line]);
             }
             (Some(Command::TagMsg), ErrorCode::UnknownUser) => {
-                vec![self.num(
-                    "401",
-                    [
-                        self.attempted_nick(message).as_str(),
-                        "No such nick/channel",
-                    ],
-                )]
+                vec![self.num("401", [nick_or("*").as_str(), "No such nick/channel"])]
             }
             (Some(Command::TagMsg), ErrorCode::NotInRoom) => {
-                vec![self.num(
-                    "404",
-                    [self.room_in(message).as_str(), "Cannot send to channel"],
-                )]
+                vec![self.num("404", [channel_or("*").as_str(), "Cannot send to channel"])]
             }
             // A command that followed a registration the hub refused.
             (Some(c), ErrorCode::NotJoined) if *c != Command::Register => {
@@ -1055,7 +1063,7 @@ impl Translation<'_> {
             }
             (Some(Command::Register), ErrorCode::AccountRequired | ErrorCode::UsernameTaken) => {
                 self.st.registering = false;
-                let nick = self.attempted_nick(message);
+                let nick = nick_or("*");
                 // A registered nick says so (log in with SASL); a taken one says it is in use.
                 let why = if code == ErrorCode::AccountRequired {
                     message
@@ -1109,11 +1117,9 @@ impl Translation<'_> {
                 }
             }
             (Some(Command::Privmsg { target, .. }), _) => {
-                // With several targets, the hub's sentence names the one at fault.
-                let nick = quoted(message).unwrap_or_else(|| target.clone());
-                let chan = quoted(message)
-                    .map(|r| channel(r.trim_start_matches('#')))
-                    .unwrap_or_else(|| target.clone());
+                // With several targets, the refusal's subject is the one at fault.
+                let nick = nick_or(target);
+                let chan = channel_or(target);
                 let lines = match code {
                     ErrorCode::UnknownUser | ErrorCode::InvalidUsername => {
                         vec![self.num("401", [nick.as_str(), "No such nick/channel"])]
@@ -1134,11 +1140,11 @@ impl Translation<'_> {
             (Some(Command::Part), ErrorCode::NotInRoom) => {
                 vec![self.num(
                     "442",
-                    [self.room_in(message).as_str(), "You're not on that channel"],
+                    [channel_or("*").as_str(), "You're not on that channel"],
                 )]
             }
             (Some(Command::Part), _) => {
-                vec![self.num("403", [self.room_in(message).as_str(), "No such channel"])]
+                vec![self.num("403", [channel_or("*").as_str(), "No such channel"])]
             }
             (Some(Command::Names { channel }), _) => {
                 vec![self.num("366", [channel.as_str(), "End of /NAMES list"])]
@@ -1156,7 +1162,7 @@ impl Translation<'_> {
                     vec![self.num("482", [channel.as_str(), "You're not channel operator"])]
                 }
                 ErrorCode::TargetNotInRoom => {
-                    let nick = self.attempted_nick(message);
+                    let nick = nick_or("*");
                     vec![self.num(
                         "441",
                         [
@@ -1170,7 +1176,7 @@ impl Translation<'_> {
                     vec![self.num("442", [channel.as_str(), "You're not on that channel"])]
                 }
                 ErrorCode::UnknownUser => {
-                    let nick = self.attempted_nick(message);
+                    let nick = nick_or("*");
                     vec![self.num("401", [nick.as_str(), "No such nick/channel"])]
                 }
                 _ => vec![self.num("403", [channel.as_str(), "No such channel"])],
@@ -1178,11 +1184,11 @@ impl Translation<'_> {
             (Some(Command::TopicSet), ErrorCode::NotInRoom) => {
                 vec![self.num(
                     "442",
-                    [self.room_in(message).as_str(), "You're not on that channel"],
+                    [channel_or("*").as_str(), "You're not on that channel"],
                 )]
             }
             (Some(Command::TopicSet), ErrorCode::UnknownRoom | ErrorCode::InvalidRoomName) => {
-                vec![self.num("403", [self.room_in(message).as_str(), "No such channel"])]
+                vec![self.num("403", [channel_or("*").as_str(), "No such channel"])]
             }
             (Some(Command::ChatHistory { target, .. }), _) => {
                 let line = match code {
@@ -1226,25 +1232,6 @@ impl Translation<'_> {
         )
         .with_source(self.server.name.as_str())
     }
-
-    /// The quoted name in one of the hub's sentences (`Nobody named "bob" is online.`).
-    fn attempted_nick(&self, message: &str) -> String {
-        quoted(message).unwrap_or_else(|| "*".into())
-    }
-
-    /// The room a hub sentence names, as a channel.
-    fn room_in(&self, message: &str) -> String {
-        quoted(message)
-            .map(|r| channel(r.trim_start_matches('#')))
-            .unwrap_or_else(|| "*".into())
-    }
-}
-
-/// The first double-quoted word of a sentence.
-fn quoted(message: &str) -> Option<String> {
-    let start = message.find('"')? + 1;
-    let end = message[start..].find('"')? + start;
-    Some(message[start..end].to_string())
 }
 
 fn command_name(command: &Command) -> &'static str {
@@ -1298,4 +1285,71 @@ pub fn isupport(s: &ServerIdentity) -> Vec<String> {
         "USERLEN=11".into(),
         "UTF8ONLY".into(),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wire(nick: &str) -> IrcWire {
+        let state = IrcState {
+            nick: nick.into(),
+            registered: true,
+            ..IrcState::default()
+        };
+        IrcWire {
+            server: Arc::new(ServerIdentity {
+                name: "palaver".into(),
+                network: "Palaver".into(),
+                version: "0".into(),
+                created: "today".into(),
+                motd: Vec::new(),
+                max_message_bytes: 4096,
+                max_topic_bytes: 390,
+                max_rooms_per_user: 50,
+                history_page_max: 200,
+            }),
+            state: Arc::new(Mutex::new(state)),
+        }
+    }
+
+    fn refusal(code: ErrorCode, subject: &str, token: u64) -> Outgoing {
+        Outgoing::new(ServerFrame::Error {
+            code,
+            // Worded with no quotes at all: the numerics must not depend on the sentence.
+            message: "refused for a reason worded any way at all".into(),
+            subject: Some(subject.into()),
+            reference: Some(Value::from(token)),
+        })
+    }
+
+    fn lines(wire: &IrcWire, out: &Outgoing) -> String {
+        String::from_utf8(wire.translate(out).unwrap().to_vec()).unwrap()
+    }
+
+    #[test]
+    fn numerics_name_the_refusals_subject_whatever_the_sentence_says() {
+        let wire = wire("me");
+        let command = Command::Privmsg {
+            target: "bob,#rust".into(),
+            closes_on_pong: true,
+        };
+        let token = wire.state.lock().unwrap().begin(command, None);
+        let text = lines(&wire, &refusal(ErrorCode::UnknownUser, "bob", token));
+        assert!(
+            text.starts_with(":palaver 401 me bob :No such nick/channel"),
+            "{text}"
+        );
+        let text = lines(&wire, &refusal(ErrorCode::NotInRoom, "rust", token));
+        assert!(
+            text.starts_with(":palaver 404 me #rust :Cannot send to channel"),
+            "{text}"
+        );
+        let token = wire.state.lock().unwrap().begin(Command::Part, None);
+        let text = lines(&wire, &refusal(ErrorCode::NotInRoom, "Lobby", token));
+        assert!(
+            text.starts_with(":palaver 442 me #Lobby :You're not on that channel"),
+            "{text}"
+        );
+    }
 }

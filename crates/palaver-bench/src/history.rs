@@ -133,7 +133,7 @@ pub async fn run(
                 let list = page["messages"].as_array().cloned().unwrap_or_default();
                 messages_read += list.len() as u64;
                 pages_read += 1;
-                before = list.first().and_then(|m| m["id"].as_u64());
+                before = list.first().and_then(|m| m["seq"].as_u64());
                 if before.is_none() || page["has_more"] == false {
                     break;
                 }

@@ -6,8 +6,9 @@
 //! that the message is stored (or refuses it).
 //!
 //! When the connection drops (the server restarted, the network blinked), the task reconnects
-//! with exponential backoff and joins again with `since` set to the newest message id it has
-//! seen, the rooms it was in and the session's `resume_token`. The server replays everything missed, in order, before live
+//! with exponential backoff and joins again with `since` set to its cursors (the last seq seen
+//! in each room and private conversation), the rooms it was in and the session's
+//! `resume_token`. The server replays everything missed, in order, before live
 //! traffic, so the event stream has no gap and no duplicate. Being kicked, or a name the server
 //! refuses, ends the session instead.
 
@@ -18,7 +19,7 @@ use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
 use palaver_proto::client_frame::Request;
-use palaver_proto::{validate, ClientFrame, ErrorCode, Secret, ServerFrame, Welcome};
+use palaver_proto::{validate, ClientFrame, Cursors, ErrorCode, Secret, ServerFrame, Welcome};
 
 use crate::connection::{Connection, ConnectionError, FrameReader, FrameWriter};
 use crate::tls::{TlsSettings, Trust};
@@ -26,7 +27,7 @@ use crate::tls::{TlsSettings, Trust};
 /// `join` for a guest, `login` with a password; `resume_token` continues an earlier session.
 fn join_frame(
     config: &ClientConfig,
-    since: Option<u64>,
+    since: Option<Cursors>,
     rooms: Vec<String>,
     resume_token: Option<Secret>,
 ) -> ClientFrame {
@@ -114,6 +115,8 @@ pub enum Event {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Ack {
     pub id: u64,
+    /// Its place in its conversation.
+    pub seq: u64,
     pub timestamp: String,
 }
 
@@ -160,14 +163,16 @@ impl Client {
             })?;
         let (events_tx, events_rx) = mpsc::channel(4096);
         let (commands_tx, commands_rx) = mpsc::channel(256);
-        let state = SessionState {
+        let mut state = SessionState {
             rooms: welcome.rooms.iter().map(|r| r.name.clone()).collect(),
-            last_seen: welcome.last_id,
-            resume_token: welcome.resume_token.clone(),
+            me: String::new(),
+            cursors: Cursors::new(),
+            resume_token: None,
             pending: HashMap::new(),
             next_ref: 1,
             config,
         };
+        state.welcomed(&welcome);
         let _ = events_tx.send(Event::Connected(welcome)).await;
         if let Some(trust) = trust {
             let _ = events_tx.send(Event::Secured(trust)).await;
@@ -233,8 +238,10 @@ impl Client {
 struct SessionState {
     config: ClientConfig,
     rooms: Vec<String>,
-    /// The newest message id seen: where a resume starts.
-    last_seen: u64,
+    /// Our name, folded (private conversations are keyed by the other name).
+    me: String,
+    /// The last seq seen in each conversation: where a resume starts.
+    cursors: Cursors,
     /// The session's secret from its welcome: a reconnect continues the same session (a
     /// guest's private history stays its own).
     resume_token: Option<Secret>,
@@ -346,22 +353,59 @@ fn reference_number(reference: &Option<Value>) -> Option<u64> {
     reference.as_ref().and_then(Value::as_u64)
 }
 
-/// Updates the session from a frame: last seen id, rooms, acknowledgements.
+impl SessionState {
+    /// A welcome (first or after a reconnect): our name, our token, and a cursor at the newest
+    /// message for each room we have none for (we were shown its recent window).
+    fn welcomed(&mut self, welcome: &Welcome) {
+        self.me = validate::fold(&welcome.username);
+        if welcome.resume_token.is_some() {
+            self.resume_token = welcome.resume_token.clone();
+        }
+        for room in &welcome.rooms {
+            self.cursors
+                .entry(validate::fold(&room.name))
+                .or_insert(room.last_seq);
+        }
+    }
+
+    /// Notes that we have seen `seq` in `conversation`.
+    fn seen(&mut self, conversation: String, seq: u64) {
+        let cursor = self.cursors.entry(conversation).or_default();
+        *cursor = (*cursor).max(seq);
+    }
+}
+
+/// A private conversation's cursor key: `@` and the other user's folded name.
+fn direct(other: &str) -> String {
+    format!("@{}", validate::fold(other))
+}
+
+/// Updates the session from a frame: cursors, rooms, acknowledgements.
 fn observe(state: &mut SessionState, frame: &ServerFrame) -> Option<Ending> {
     match frame {
-        ServerFrame::Message(m) => state.last_seen = state.last_seen.max(m.id),
-        ServerFrame::PrivateMessage(m) => state.last_seen = state.last_seen.max(m.id),
-        ServerFrame::PrivateConfirmation { id: Some(id), .. } => {
-            state.last_seen = state.last_seen.max(*id)
+        ServerFrame::Message(m) => state.seen(validate::fold(&m.room), m.seq),
+        ServerFrame::PrivateMessage(m) => {
+            let other = match validate::fold(&m.sender) == state.me {
+                true => &m.target,
+                false => &m.sender,
+            };
+            state.seen(direct(other), m.seq)
         }
+        ServerFrame::PrivateConfirmation {
+            seq: Some(seq),
+            target,
+            ..
+        } => state.seen(direct(target), *seq),
         ServerFrame::Ack {
             reference,
             id,
+            seq,
             timestamp,
         } => {
             if let Some(reply) = reference.as_u64().and_then(|r| state.pending.remove(&r)) {
                 let _ = reply.send(Ok(Ack {
                     id: *id,
+                    seq: *seq,
                     timestamp: timestamp.clone(),
                 }));
             }
@@ -388,10 +432,13 @@ fn observe(state: &mut SessionState, frame: &ServerFrame) -> Option<Ending> {
             let key = validate::fold(&room.name);
             state.rooms.retain(|r| validate::fold(r) != key);
             state.rooms.push(room.name.clone());
+            // Shown with its recent window: what came before is history, not missed.
+            state.seen(key, room.last_seq);
         }
         ServerFrame::LeftRoom { room, .. } => {
             let key = validate::fold(room);
             state.rooms.retain(|r| validate::fold(r) != key);
+            state.cursors.remove(&key);
         }
         _ => {}
     }
@@ -444,15 +491,13 @@ async fn reconnect(
         };
         let join = join_frame(
             &state.config,
-            Some(state.last_seen),
+            Some(state.cursors.clone()),
             state.rooms.clone(),
             state.resume_token.clone(),
         );
         match conn.join_as(join).await {
             Ok(welcome) => {
-                if welcome.resume_token.is_some() {
-                    state.resume_token = welcome.resume_token.clone();
-                }
+                state.welcomed(&welcome);
                 let _ = events.send(Event::Connected(welcome)).await;
                 if let Some(trust) = trust {
                     let _ = events.send(Event::Secured(trust)).await;

@@ -34,6 +34,8 @@ pub enum LineKind {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Line {
     pub id: Option<u64>,
+    /// The message's place in its conversation: lines are kept in seq order.
+    pub seq: Option<u64>,
     pub ts_ms: i64,
     pub kind: LineKind,
     pub author: Option<String>,
@@ -83,8 +85,9 @@ impl Conversation {
     }
 
     /// The smallest message id shown, where paging back starts.
-    pub fn oldest_id(&self) -> Option<u64> {
-        self.lines.iter().filter_map(|l| l.id).min()
+    /// The seq of the oldest message shown: the next history page ends before it.
+    pub fn oldest_seq(&self) -> Option<u64> {
+        self.lines.iter().filter_map(|l| l.seq).min()
     }
 
     pub fn is_room(&self) -> bool {
@@ -179,6 +182,7 @@ impl ChatModel {
     pub fn local(&mut self, kind: LineKind, text: impl Into<String>) {
         let line = Line {
             id: None,
+            seq: None,
             ts_ms: timestamp::now_millis(),
             kind,
             author: None,
@@ -245,6 +249,7 @@ impl ChatModel {
         for c in self.conversations.iter_mut().filter(|c| c.is_room()) {
             c.lines.push(Line {
                 id: None,
+                seq: None,
                 ts_ms: now,
                 kind,
                 author: None,
@@ -267,6 +272,7 @@ impl ChatModel {
             }
             ServerFrame::PrivateConfirmation {
                 id: Some(id),
+                seq,
                 target,
                 content,
                 timestamp,
@@ -274,6 +280,7 @@ impl ChatModel {
             } => {
                 let message = ChatMessage::PrivateMessage(palaver_proto::PrivateMessage {
                     id,
+                    seq: seq.unwrap_or(0),
                     sender: self.me.clone(),
                     target,
                     content,
@@ -327,6 +334,7 @@ impl ChatModel {
                 }
                 let line = Line {
                     id: None,
+                    seq: None,
                     ts_ms: timestamp::parse_millis(&ts).unwrap_or_else(timestamp::now_millis),
                     kind: LineKind::System,
                     author: None,
@@ -345,6 +353,7 @@ impl ChatModel {
                     if self.conversations[i].is_room() {
                         let line = Line {
                             id: None,
+                            seq: None,
                             ts_ms,
                             kind: LineKind::Server,
                             author: None,
@@ -428,6 +437,7 @@ impl ChatModel {
                 };
                 let line = Line {
                     id: None,
+                    seq: None,
                     ts_ms: timestamp::parse_millis(&ts).unwrap_or_else(timestamp::now_millis),
                     kind,
                     author: Some(username),
@@ -488,6 +498,7 @@ impl ChatModel {
     /// Where a message belongs, and how it looks.
     fn classify(&mut self, message: &ChatMessage) -> (usize, Line) {
         let me = validate::fold(&self.me);
+        let seq = message.seq();
         let (index, kind, author, content, id, ts) = match message {
             ChatMessage::Message(m) => {
                 let kind = if validate::fold(&m.username) == me {
@@ -529,6 +540,7 @@ impl ChatModel {
         let mention = kind == LineKind::Other && mentions(&text, &self.me);
         let line = Line {
             id: Some(id),
+            seq: Some(seq),
             ts_ms: timestamp::parse_millis(ts).unwrap_or_else(timestamp::now_millis),
             kind,
             author: Some(author),
@@ -563,16 +575,16 @@ impl ChatModel {
             }
             let (index, line) = self.classify(&message);
             let lines = &mut self.conversations[index].lines;
-            let id = line.id.unwrap_or(0);
-            let newest = lines.iter().rev().find_map(|l| l.id);
-            if newest.is_none_or(|newest| newest < id) {
+            let seq = line.seq.unwrap_or(0);
+            let newest = lines.iter().rev().find_map(|l| l.seq);
+            if newest.is_none_or(|newest| newest < seq) {
                 lines.push(line);
                 continue;
             }
-            // Insert before the first line with a larger id (lines without ids stay put).
+            // Insert before the first line with a larger seq (lines without seqs stay put).
             let at = lines
                 .iter()
-                .position(|l| l.id.is_some_and(|other| other > id))
+                .position(|l| l.seq.is_some_and(|other| other > seq))
                 .unwrap_or(lines.len());
             lines.insert(at, line);
         }
@@ -626,6 +638,7 @@ pub fn trust_notice(trust: &palaver_client::Trust) -> Option<String> {
 fn local_line(kind: LineKind, text: String) -> Line {
     Line {
         id: None,
+        seq: None,
         ts_ms: timestamp::now_millis(),
         kind,
         author: None,
@@ -675,11 +688,11 @@ mod tests {
                 topic_by: None,
                 topic_at: None,
                 created: None,
+                last_seq: 0,
             }],
             users: vec!["alice".into(), "bob".into()],
             users_online: 2,
             history,
-            last_id: 0,
             timestamp: "2026-01-01T00:00:00.000Z".into(),
             resume_token: None,
         }))
@@ -688,6 +701,7 @@ mod tests {
     fn public(id: u64, user: &str, text: &str) -> ChatMessage {
         ChatMessage::Message(PublicMessage {
             id,
+            seq: id,
             room: "general".into(),
             username: user.into(),
             content: text.into(),
@@ -698,6 +712,7 @@ mod tests {
     fn private(id: u64, from: &str, to: &str, text: &str) -> ServerFrame {
         ServerFrame::PrivateMessage(PrivateMessage {
             id,
+            seq: id,
             sender: from.into(),
             target: to.into(),
             content: text.into(),
@@ -740,6 +755,7 @@ mod tests {
         assert_eq!(m.conversations[i].unread, 0);
         m.apply(Event::Frame(ServerFrame::PrivateConfirmation {
             id: Some(6),
+            seq: Some(2),
             target: "bob".into(),
             content: "hi".into(),
             delivered: true,

@@ -20,6 +20,8 @@ pub enum JoinError {
 }
 
 /// What the network side reports to the UI.
+// Events move through a channel one at a time; boxing every one would cost more.
+#[allow(clippy::large_enum_variant)]
 pub enum NetEvent {
     Joined(Client),
     JoinFailed(JoinError),

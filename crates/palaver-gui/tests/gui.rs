@@ -451,6 +451,7 @@ fn a_conversation_of_100000_messages_draws_only_what_is_in_view() {
             .map(|id| {
                 palaver_client::proto::ChatMessage::Message(palaver_client::proto::PublicMessage {
                     id,
+                    seq: id,
                     room: "general".into(),
                     username: if id % 3 == 0 {
                         "alice".into()

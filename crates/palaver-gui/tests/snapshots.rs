@@ -55,6 +55,7 @@ const T0: i64 = 1_795_600_000_000; // 2026-11-25 09:46:40 UTC
 fn public(id: u64, user: &str, text: &str, minutes: i64) -> ChatMessage {
     ChatMessage::Message(PublicMessage {
         id,
+        seq: id,
         room: "general".into(),
         username: user.into(),
         content: text.into(),
@@ -83,6 +84,7 @@ fn demo_chat() -> ChatModel {
             topic_by: None,
             topic_at: None,
             created: None,
+            last_seq: 5,
         }],
         users: vec!["alice".into(), "bob".into(), "carol".into()],
         users_online: 3,
@@ -93,7 +95,6 @@ fn demo_chat() -> ChatModel {
             public(4, "bob", "/me does a little dance", 3),
             public(5, "carol", "alice, can you review the hub changes?", 4),
         ],
-        last_id: 5,
         timestamp: timestamp::format_millis(T0),
         resume_token: None,
     })));
@@ -114,6 +115,7 @@ fn demo_chat() -> ChatModel {
     }));
     chat.apply(Event::Frame(ServerFrame::PrivateMessage(PrivateMessage {
         id: 6,
+        seq: 1,
         sender: "bob".into(),
         target: "alice".into(),
         content: "psst: lunch at 12?".into(),

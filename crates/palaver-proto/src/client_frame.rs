@@ -18,6 +18,13 @@ use crate::error_code::ErrorCode;
 /// The longest accepted `ref` string, in bytes.
 pub const MAX_REF_BYTES: usize = 64;
 
+/// Where a client stands in each conversation: conversation -> the last seq it has seen. Rooms
+/// by name (`"general"`), private conversations as `@` and the other user's name (`"@bob"`).
+pub type Cursors = std::collections::BTreeMap<String, u64>;
+
+/// The most conversations one `since` may name.
+pub const MAX_CURSORS: usize = 1_000;
+
 /// A password: never shown by `Debug`, so it cannot end up in a log by accident.
 #[derive(Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(transparent)]
@@ -46,13 +53,13 @@ pub enum HistoryScope {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientFrame {
-    /// Pick a username. `since` resumes after the last message id seen; `rooms` are joined at
-    /// once (default: `general`); `resume_token` (from an earlier `welcome`) continues that
-    /// session, with its private history.
+    /// Pick a username. `since` resumes after the last message seen in each conversation;
+    /// `rooms` are joined at once (default: `general`); `resume_token` (from an earlier
+    /// `welcome`) continues that session, with its private history.
     Join {
         username: String,
         #[serde(skip_serializing_if = "Option::is_none")]
-        since: Option<u64>,
+        since: Option<Cursors>,
         #[serde(skip_serializing_if = "Option::is_none")]
         rooms: Option<Vec<String>>,
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -63,7 +70,7 @@ pub enum ClientFrame {
         username: String,
         password: Secret,
         #[serde(skip_serializing_if = "Option::is_none")]
-        since: Option<u64>,
+        since: Option<Cursors>,
         #[serde(skip_serializing_if = "Option::is_none")]
         rooms: Option<Vec<String>>,
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -113,7 +120,9 @@ pub enum ClientFrame {
         room: String,
         topic: String,
     },
-    /// Page backwards through a room's or a direct conversation's history.
+    /// Page backwards through a room's or a direct conversation's history: the newest `limit`
+    /// messages before `before` (a seq) or before the message `before_id`, and (with `after_id`)
+    /// only those after the message `after_id`.
     History {
         #[serde(skip_serializing_if = "Option::is_none")]
         room: Option<String>,
@@ -121,6 +130,10 @@ pub enum ClientFrame {
         with: Option<String>,
         #[serde(skip_serializing_if = "Option::is_none")]
         before: Option<u64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        before_id: Option<u64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        after_id: Option<u64>,
         #[serde(skip_serializing_if = "Option::is_none")]
         limit: Option<u32>,
     },
@@ -371,14 +384,14 @@ fn parse_object(mut o: Map<String, Value>) -> Result<ClientFrame, FrameError> {
     let frame = match kind.as_str() {
         "join" => ClientFrame::Join {
             username: required_string(&mut o, "username")?,
-            since: optional_u64(&mut o, "since")?,
+            since: optional_cursors(&mut o)?,
             rooms: optional_string_list(&mut o, "rooms")?,
             resume_token: optional_resume_token(&mut o)?,
         },
         "login" => ClientFrame::Login {
             username: required_string(&mut o, "username")?,
             password: Secret(required_string(&mut o, "password")?),
-            since: optional_u64(&mut o, "since")?,
+            since: optional_cursors(&mut o)?,
             rooms: optional_string_list(&mut o, "rooms")?,
             resume_token: optional_resume_token(&mut o)?,
         },
@@ -431,6 +444,8 @@ fn parse_object(mut o: Map<String, Value>) -> Result<ClientFrame, FrameError> {
                 room,
                 with,
                 before: optional_u64(&mut o, "before")?,
+                before_id: optional_u64(&mut o, "before_id")?,
+                after_id: optional_u64(&mut o, "after_id")?,
                 limit,
             }
         }
@@ -570,6 +585,35 @@ fn optional_string(o: &mut Map<String, Value>, field: &str) -> Result<Option<Str
     }
 }
 
+/// `since`: an object from conversation to the last seq seen. Protocol 1's single number (a
+/// message id) is refused: ids no longer say what came before what.
+fn optional_cursors(o: &mut Map<String, Value>) -> Result<Option<Cursors>, FrameError> {
+    match o.remove("since") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(_)) => Err(FrameError::new(
+            ErrorCode::InvalidField,
+            "\"since\" is an object of cursors since protocol 2, e.g. {\"general\": 120, \"@bob\": 3}: \
+             the last seq seen in each room (by name) and private conversation (@ and the other name).",
+        )),
+        Some(Value::Object(map)) => {
+            if map.len() > MAX_CURSORS {
+                return Err(FrameError::new(
+                    ErrorCode::InvalidField,
+                    format!("\"since\" may name at most {MAX_CURSORS} conversations."),
+                ));
+            }
+            map.into_iter()
+                .map(|(conversation, seq)| match seq.as_u64() {
+                    Some(seq) => Ok((conversation, seq)),
+                    None => Err(wrong_type("since", "an object of non-negative integers")),
+                })
+                .collect::<Result<Cursors, _>>()
+                .map(Some)
+        }
+        Some(_) => Err(wrong_type("since", "an object of cursors")),
+    }
+}
+
 /// A `resume_token` as a `welcome` hands it out: 64 lowercase hexadecimal digits.
 fn optional_resume_token(o: &mut Map<String, Value>) -> Result<Option<Secret>, FrameError> {
     match optional_string(o, "resume_token")? {
@@ -669,7 +713,7 @@ mod tests {
         let frames = [
             ClientFrame::Join {
                 username: "a".into(),
-                since: Some(9),
+                since: Some(Cursors::from([("general".into(), 120), ("@bob".into(), 3)])),
                 rooms: Some(vec!["general".into(), "rust".into()]),
                 resume_token: Some(Secret("0123456789abcdef".repeat(4))),
             },
@@ -677,6 +721,8 @@ mod tests {
                 room: Some("rust".into()),
                 with: None,
                 before: Some(100),
+                before_id: None,
+                after_id: Some(7),
                 limit: Some(20),
             },
             ClientFrame::Rooms,
@@ -759,6 +805,28 @@ mod tests {
         assert_eq!(err.code, ErrorCode::MissingField);
         assert!(err.message.contains("\"content\""), "{}", err.message);
         assert_eq!(err.reference, Some(json!("c7")));
+    }
+
+    #[test]
+    fn since_is_an_object_of_cursors_and_the_old_number_is_refused_clearly() {
+        let r =
+            parse(r#"{"type":"join","username":"a","since":{"general":120,"@bob":3}}"#).unwrap();
+        let ClientFrame::Join { since, .. } = r.frame else {
+            panic!("{:?}", r.frame)
+        };
+        let since = since.unwrap();
+        assert_eq!(since.get("general"), Some(&120));
+        assert_eq!(since.get("@bob"), Some(&3));
+        let old = parse(r#"{"type":"join","username":"a","since":41}"#).unwrap_err();
+        assert_eq!(old.code, ErrorCode::InvalidField);
+        assert!(old.message.contains("protocol 2"), "{}", old.message);
+        for bad in [r#"{"general":-1}"#, r#"{"general":"1"}"#, r#"[1]"#] {
+            let e = parse(&format!(
+                r#"{{"type":"join","username":"a","since":{bad}}}"#
+            ))
+            .unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidField, "{bad}");
+        }
     }
 
     #[test]

@@ -24,7 +24,9 @@ pub mod server_frame;
 pub mod timestamp;
 pub mod validate;
 
-pub use client_frame::{parse_request, ClientFrame, FrameError, HistoryScope, Request, Secret};
+pub use client_frame::{
+    parse_request, ClientFrame, Cursors, FrameError, HistoryScope, Request, Secret,
+};
 pub use codec::{encode_frame, CodecError, LineDecoder, DEFAULT_MAX_FRAME_BYTES};
 pub use error_code::ErrorCode;
 pub use server_frame::{
@@ -36,4 +38,4 @@ pub use server_frame::{
 pub const DEFAULT_ROOM: &str = "general";
 
 /// This protocol's version, sent in `welcome`.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;

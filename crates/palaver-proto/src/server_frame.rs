@@ -13,8 +13,12 @@ use crate::error_code::ErrorCode;
 /// A public message in a room, as delivered live and as stored in history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PublicMessage {
-    /// Server-assigned, strictly increasing across all messages of the server.
+    /// Unique on the server (for de-duplication, replies, IRC `msgid`); says nothing of order.
     pub id: u64,
+    /// The message's place in its room: 1 for the first, one more for each after it. Within a
+    /// room, seq order is the order messages were stored and are delivered in.
+    #[serde(default)]
+    pub seq: u64,
     pub room: String,
     pub username: String,
     pub content: String,
@@ -25,6 +29,9 @@ pub struct PublicMessage {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PrivateMessage {
     pub id: u64,
+    /// The message's place in the conversation of its two users (see [`PublicMessage::seq`]).
+    #[serde(default)]
+    pub seq: u64,
     pub sender: String,
     pub target: String,
     pub content: String,
@@ -44,6 +51,14 @@ impl ChatMessage {
         match self {
             ChatMessage::Message(m) => m.id,
             ChatMessage::PrivateMessage(m) => m.id,
+        }
+    }
+
+    /// The message's place in its conversation.
+    pub fn seq(&self) -> u64 {
+        match self {
+            ChatMessage::Message(m) => m.seq,
+            ChatMessage::PrivateMessage(m) => m.seq,
         }
     }
 
@@ -70,6 +85,10 @@ pub struct RoomInfo {
     /// When the room was created.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created: Option<String>,
+    /// The seq of the room's newest message (0 before the first): a client that has seen up to
+    /// here resumes with it as the room's cursor.
+    #[serde(default)]
+    pub last_seq: u64,
 }
 
 /// Who someone is: the answer to `whois`, one entry of `who` and `whowas`.
@@ -132,8 +151,6 @@ pub struct Welcome {
     pub users_online: usize,
     /// Recent messages of `general` (empty when resuming with `since`).
     pub history: Vec<ChatMessage>,
-    /// The id of the newest message delivered so far on this server.
-    pub last_id: u64,
     pub timestamp: String,
     /// This session's secret: give it back in `join` (or `login`) when reconnecting to continue
     /// the session, private history included. Keep it like a password.
@@ -166,6 +183,8 @@ pub enum ServerFrame {
     PrivateConfirmation {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         id: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
         target: String,
         content: String,
         delivered: bool,
@@ -211,6 +230,9 @@ pub enum ServerFrame {
         #[serde(rename = "ref")]
         reference: Value,
         id: u64,
+        /// The message's place in its conversation.
+        #[serde(default)]
+        seq: u64,
         timestamp: String,
     },
     JoinedRoom {
@@ -275,7 +297,6 @@ pub enum ServerFrame {
     },
     /// Ends the replay of missed messages after a `join` with `since`.
     Resumed {
-        since: u64,
         replayed: usize,
         /// False when more was missed than the server replays; page the rest with `history`.
         complete: bool,
@@ -401,6 +422,7 @@ mod tests {
     fn seed_fields_are_present_on_the_wire() {
         let frame = ServerFrame::Message(PublicMessage {
             id: 7,
+            seq: 0,
             room: "general".into(),
             username: "alice".into(),
             content: "hi".into(),
@@ -423,6 +445,7 @@ mod tests {
     fn frames_round_trip_and_unknown_types_are_tolerated() {
         let frame = ServerFrame::PrivateConfirmation {
             id: Some(3),
+            seq: Some(1),
             target: "bob".into(),
             content: "psst".into(),
             delivered: true,
@@ -439,6 +462,7 @@ mod tests {
     fn history_entries_carry_their_type() {
         let m = ChatMessage::PrivateMessage(PrivateMessage {
             id: 1,
+            seq: 0,
             sender: "a".into(),
             target: "b".into(),
             content: "c".into(),

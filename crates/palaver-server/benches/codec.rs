@@ -17,6 +17,7 @@ fn codec(c: &mut Criterion) {
 
     let frame = ServerFrame::Message(PublicMessage {
         id: 123_456,
+        seq: 42,
         room: "general".into(),
         username: "alice".into(),
         content: "The quick brown fox jumps over the lazy dog".into(),

@@ -32,6 +32,7 @@ fn run(messages: u64, batch_max: usize) -> f64 {
             };
             let message = StoredMessage {
                 id,
+                seq: 0,
                 ts_ms: 1_800_000_000_000 + id as i64,
                 content: content.clone(),
                 kind,

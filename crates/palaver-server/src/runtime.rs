@@ -16,14 +16,14 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use palaver_proto::{ErrorCode, Request, ServerFrame};
 
 use crate::hub::{
-    Close, Departure, HistoryQuery, HistoryTarget, Hub, HubEvent, HubIo, Outgoing, PasswordOp,
-    PasswordRequest, Profile, SessionId, UserSummary,
+    Close, Departure, HistoryQuery, Hub, HubEvent, HubIo, Outgoing, PasswordOp, PasswordRequest,
+    Profile, ReplayReport, SessionId, UserSummary,
 };
 use crate::passwords::{Attempt, Passwords};
 use crate::queue::{OutboundQueue, Push};
 use crate::store::accounts::Accounts;
 use crate::store::{
-    Backend, DirectSide, ResumeScope, RoomRecord, StoreDone, StoredMessage, WriteOp,
+    Backend, Conversation, PageQuery, ResumeScope, RoomRecord, StoreDone, StoredMessage, WriteOp,
 };
 
 /// What a connection's tasks are told by the hub.
@@ -129,9 +129,7 @@ pub enum HubMsg {
     },
     ResumeDone {
         session: SessionId,
-        since: u64,
-        replayed: usize,
-        complete: bool,
+        report: ReplayReport,
     },
     Announce(String),
     Kick {
@@ -234,7 +232,13 @@ impl HubIo for RuntimeIo {
     }
 
     fn recent_messages(&mut self, room_key: &str, before: u64, limit: usize) -> Vec<StoredMessage> {
-        match self.hub_reader.room_page(room_key, before, limit) {
+        let room = Conversation::Room(room_key.to_string());
+        let query = PageQuery {
+            before: Some(before),
+            limit,
+            ..PageQuery::default()
+        };
+        match self.hub_reader.page(&room, &query) {
             Ok(page) => page.messages,
             Err(e) => {
                 tracing::error!(room = room_key, error = %e, "could not read recent messages");
@@ -272,45 +276,27 @@ impl HubIo for RuntimeIo {
         tokio::spawn(async move {
             let HistoryQuery {
                 reference,
-                target,
-                before,
-                limit,
+                conversation,
+                room,
+                with,
+                page,
                 ..
             } = query;
-            let lookup = target.clone();
-            let page = tokio::task::spawn_blocking(move || {
-                let mut db = reader.lock().expect("reader lock");
-                match &lookup {
-                    HistoryTarget::Room { key, .. } => db.room_page(key, before, limit),
-                    HistoryTarget::Direct {
-                        my_key,
-                        my_owner,
-                        other_key,
-                        ..
-                    } => {
-                        let me = DirectSide {
-                            key: my_key.clone(),
-                            owner: my_owner.clone(),
-                        };
-                        db.direct_page(&me, other_key, before, limit)
-                    }
-                }
+            let read = tokio::task::spawn_blocking(move || {
+                reader
+                    .lock()
+                    .expect("reader lock")
+                    .page(&conversation, &page)
             })
             .await;
-            let frame = match page {
-                Ok(Ok(page)) => {
-                    let (room, with) = match target {
-                        HistoryTarget::Room { name, .. } => (Some(name), None),
-                        HistoryTarget::Direct { with, .. } => (None, Some(with)),
-                    };
-                    ServerFrame::History {
-                        room,
-                        with,
-                        messages: page.messages.iter().map(StoredMessage::to_chat).collect(),
-                        has_more: page.has_more,
-                        reference,
-                    }
-                }
+            let frame = match read {
+                Ok(Ok(page)) => ServerFrame::History {
+                    room,
+                    with,
+                    messages: page.messages.iter().map(StoredMessage::to_chat).collect(),
+                    has_more: page.has_more,
+                    reference,
+                },
                 other => {
                     tracing::error!(?other, "history read failed");
                     ServerFrame::Error {
@@ -340,45 +326,54 @@ impl HubIo for RuntimeIo {
             return;
         };
         tokio::spawn(async move {
-            let since = scope.since;
-            let mut scope = scope;
-            let mut replayed = 0;
-            let mut complete = true;
-            // Page by page (each at most `limit`) until everything up to `upto` is queued.
-            loop {
-                let reader = Arc::clone(&reader);
-                let query = scope.clone();
-                let page = tokio::task::spawn_blocking(move || {
-                    reader.lock().expect("reader lock").missed(&query)
-                })
-                .await;
-                let page = match page {
-                    Ok(Ok(page)) => page,
-                    other => {
-                        tracing::error!(?other, "resume read failed");
-                        complete = false;
+            let mut report = ReplayReport {
+                complete: true,
+                ..ReplayReport::default()
+            };
+            // Conversation by conversation, each in seq order, page by page.
+            'conversations: for (conversation, after) in scope.conversations {
+                let key = conversation.key();
+                let conversation = Arc::new(conversation);
+                let mut after = after;
+                loop {
+                    let (reader, conversation) = (Arc::clone(&reader), Arc::clone(&conversation));
+                    let limit = scope.limit;
+                    let page = tokio::task::spawn_blocking(move || {
+                        reader
+                            .lock()
+                            .expect("reader lock")
+                            .after(&conversation, after, limit)
+                    })
+                    .await;
+                    let page = match page {
+                        Ok(Ok(page)) => page,
+                        other => {
+                            tracing::error!(?other, "resume read failed");
+                            report.complete = false;
+                            break 'conversations;
+                        }
+                    };
+                    for message in page.messages {
+                        after = message.seq;
+                        let Some(bytes) =
+                            wire.encode(&Outgoing::new(message.to_chat().into_frame()))
+                        else {
+                            continue;
+                        };
+                        match tokio::time::timeout(QUEUE_WAIT, queue.push(bytes)).await {
+                            Ok(Ok(())) => report.replayed += 1,
+                            Ok(Err(_)) => return, // the connection is gone
+                            Err(_) => {
+                                let departure = Departure::Closed(ErrorCode::SlowConsumer);
+                                let _ = hub_tx.send(HubMsg::Gone { session, departure }).await;
+                                return;
+                            }
+                        }
+                        report.newest.insert(key.clone(), after);
+                    }
+                    if !page.has_more {
                         break;
                     }
-                };
-                let last = page.messages.last().map(|m| m.id);
-                for message in page.messages {
-                    let Some(bytes) = wire.encode(&Outgoing::new(message.to_chat().into_frame()))
-                    else {
-                        continue;
-                    };
-                    match tokio::time::timeout(QUEUE_WAIT, queue.push(bytes)).await {
-                        Ok(Ok(())) => replayed += 1,
-                        Ok(Err(_)) => return, // the connection is gone
-                        Err(_) => {
-                            let departure = Departure::Closed(ErrorCode::SlowConsumer);
-                            let _ = hub_tx.send(HubMsg::Gone { session, departure }).await;
-                            return;
-                        }
-                    }
-                }
-                match (page.has_more, last) {
-                    (true, Some(last)) => scope.since = last,
-                    _ => break,
                 }
             }
             // The frames held back meanwhile (at most half a queue) must fit when released.
@@ -393,14 +388,7 @@ impl HubIo for RuntimeIo {
                 let _ = hub_tx.send(HubMsg::Gone { session, departure }).await;
                 return;
             }
-            let _ = hub_tx
-                .send(HubMsg::ResumeDone {
-                    session,
-                    since,
-                    replayed,
-                    complete,
-                })
-                .await;
+            let _ = hub_tx.send(HubMsg::ResumeDone { session, report }).await;
         });
     }
 
@@ -618,12 +606,7 @@ fn handle(
             }
         }
         HubMsg::Gone { session, departure } => hub.disconnect(session, departure, io),
-        HubMsg::ResumeDone {
-            session,
-            since,
-            replayed,
-            complete,
-        } => hub.resume_done(session, since, replayed, complete, io),
+        HubMsg::ResumeDone { session, report } => hub.resume_done(session, report, io),
         HubMsg::Announce(text) => hub.announce(&text, io),
         HubMsg::Kick {
             username,

@@ -80,6 +80,7 @@ impl Server {
                         name: palaver_proto::DEFAULT_ROOM.into(),
                         topic: String::new(),
                         created_ms: palaver_proto::timestamp::now_millis(),
+                        last_seq: 0,
                     };
                     writer_db.save_room(&general)?;
                     rooms.push(general);

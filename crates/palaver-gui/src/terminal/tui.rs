@@ -184,13 +184,17 @@ impl TuiApp {
                 ConversationId::Room(_) => ClientFrame::History {
                     room: Some(c.title.clone()),
                     with: None,
-                    before: c.oldest_id(),
+                    before: c.oldest_seq(),
+                    before_id: None,
+                    after_id: None,
                     limit: Some(100),
                 },
                 ConversationId::Direct(_) => ClientFrame::History {
                     room: None,
                     with: Some(c.title.clone()),
-                    before: c.oldest_id(),
+                    before: c.oldest_seq(),
+                    before_id: None,
+                    after_id: None,
                     limit: Some(100),
                 },
             };

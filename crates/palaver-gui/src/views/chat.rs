@@ -331,13 +331,17 @@ fn central(app: &mut PalaverApp, ui: &mut egui::Ui) {
             ConversationId::Room(_) => ClientFrame::History {
                 room: Some(conv.title.clone()),
                 with: None,
-                before: conv.oldest_id(),
+                before: conv.oldest_seq(),
+                before_id: None,
+                after_id: None,
                 limit: Some(100),
             },
             ConversationId::Direct(_) => ClientFrame::History {
                 room: None,
                 with: Some(conv.title.clone()),
-                before: conv.oldest_id(),
+                before: conv.oldest_seq(),
+                before_id: None,
+                after_id: None,
                 limit: Some(100),
             },
         };

@@ -11,7 +11,7 @@ use serde_json::Value;
 use palaver_proto::{ErrorCode, Secret};
 
 use super::Outgoing;
-use crate::store::{ResumeScope, RoomRecord, StoredMessage};
+use crate::store::{Conversation, PageQuery, ResumeScope, RoomRecord, StoredMessage};
 
 /// Identifies one connection for its whole life, joined or not.
 pub type SessionId = u64;
@@ -36,31 +36,17 @@ pub enum Departure {
     Closed(ErrorCode),
 }
 
-/// Which conversation a history page is for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HistoryTarget {
-    Room {
-        key: String,
-        name: String,
-    },
-    Direct {
-        my_key: String,
-        /// Only my side's messages that I owned (see `identity.rs`).
-        my_owner: String,
-        other_key: String,
-        with: String,
-    },
-}
-
-/// A history page to fetch and send to `session` (no reply to the hub needed).
+/// A history page to fetch and send to `session` (the hub hears back through
+/// [`super::Hub::history_done`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct HistoryQuery {
     pub session: SessionId,
     pub reference: Option<Value>,
-    pub target: HistoryTarget,
-    /// Only messages with ids below this.
-    pub before: u64,
-    pub limit: usize,
+    pub conversation: Conversation,
+    /// What the `history` frame names: the room, or the other user.
+    pub room: Option<String>,
+    pub with: Option<String>,
+    pub page: PageQuery,
 }
 
 /// Password work a session asked for, with where it came from (for the throttle).
@@ -88,6 +74,16 @@ pub enum PasswordOp {
         old: Secret,
         new: Secret,
     },
+}
+
+/// What a resume replay sent: how many messages, whether it could read everything, and the
+/// newest seq it sent in each conversation (by store key), so that live frames held meanwhile
+/// are not sent a second time.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReplayReport {
+    pub replayed: usize,
+    pub complete: bool,
+    pub newest: std::collections::HashMap<String, u64>,
 }
 
 /// What happened, for the log and for dashboards.
@@ -167,7 +163,7 @@ pub trait HubIo {
     /// Stores a message; the hub hears back through [`super::Hub::stored`].
     fn persist(&mut self, message: StoredMessage);
     fn save_room(&mut self, room: RoomRecord);
-    /// The most recent public messages of a room with ids below `before`, read synchronously
+    /// The most recent public messages of a room with seqs below `before`, read synchronously
     /// when a room with no members becomes active again.
     fn recent_messages(&mut self, room_key: &str, before: u64, limit: usize) -> Vec<StoredMessage>;
     /// Fetches a history page and sends it to the session, then reports back through

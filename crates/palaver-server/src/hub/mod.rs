@@ -4,12 +4,13 @@
 //! effects go out through [`HubIo`]. There is no socket, task or lock in here, so the whole chat
 //! logic is tested by calling methods and reading what was sent (see `tests.rs`).
 //!
-//! The life of a public message: [`Hub::request`] validates it, assigns the next id and a
-//! timestamp, and asks for it to be persisted. When the store reports the batch durable,
-//! [`Hub::stored`] acknowledges it to its sender and fans it out: encoded once into `Bytes`, the
-//! same buffer is queued for every member. Ids are assigned and fanned out in one order, so every
-//! client sees one order, and `last_fanned` splits history (ids up to it) from live traffic
-//! (ids after it) exactly.
+//! The life of a public message: [`Hub::request`] validates it, assigns an id and a timestamp,
+//! and asks for it to be persisted. The store gives it the next seq of its conversation in the
+//! transaction that commits it; when the store reports the batch durable, [`Hub::stored`]
+//! acknowledges it to its sender and fans it out: encoded once into `Bytes`, the same buffer is
+//! queued for every member. Batches come back in commit order, so within a conversation every
+//! client sees seq order, and a room's `last_seq` splits its history (up to it) from live
+//! traffic (after it) exactly.
 //!
 //! A member whose queue is full is a slow consumer: it is disconnected (after the current
 //! fan-out) rather than anyone waiting for it.
@@ -37,10 +38,11 @@ use serde_json::Value;
 
 use palaver_proto::{timestamp, validate, ErrorCode, ServerFrame, SystemEvent, DEFAULT_ROOM};
 
+use crate::store::sqlite::dm_key;
 use crate::store::{MessageKind, RoomRecord, StoredMessage};
 
 pub use io::{
-    Close, Departure, HistoryQuery, HistoryTarget, HubEvent, HubIo, PasswordOp, PasswordRequest,
+    Close, Departure, HistoryQuery, HubEvent, HubIo, PasswordOp, PasswordRequest, ReplayReport,
     SessionId,
 };
 pub use outgoing::Outgoing;
@@ -150,9 +152,8 @@ pub struct Hub {
     names: BTreeSet<String>,
     /// Folded room name -> room.
     rooms: HashMap<String, Room>,
+    /// Ids are unique, not ordered: order lives in each conversation's seqs.
     next_id: u64,
-    /// The newest id fanned out: everything up to it is history, everything after is live.
-    last_fanned: u64,
     last_ts: i64,
     pending: VecDeque<Pending>,
     shutting_down: bool,
@@ -180,7 +181,6 @@ impl Hub {
             names: BTreeSet::new(),
             rooms: HashMap::new(),
             next_id: last_id + 1,
-            last_fanned: last_id,
             last_ts: 0,
             pending: VecDeque::new(),
             shutting_down: false,
@@ -193,7 +193,7 @@ impl Hub {
         for r in rooms {
             hub.rooms.insert(
                 r.key.clone(),
-                Room::new(r.name, r.key, r.topic, r.created_ms),
+                Room::new(r.name, r.key, r.topic, r.created_ms, r.last_seq),
             );
         }
         hub
@@ -201,11 +201,6 @@ impl Hub {
 
     pub fn config(&self) -> &HubConfig {
         &self.config
-    }
-
-    /// The newest message id delivered so far.
-    pub fn last_fanned(&self) -> u64 {
-        self.last_fanned
     }
 
     /// Messages sent to the store and not yet reported back.
@@ -293,8 +288,10 @@ impl Hub {
                 );
                 continue;
             };
-            debug_assert_eq!(pending.id, message.id, "store reports in id order");
-            self.last_fanned = message.id;
+            debug_assert_eq!(
+                pending.id, message.id,
+                "store reports in the order persisted"
+            );
             let source = pending.source.clone();
             let tags = pending.client_tags.clone();
             let ts = timestamp::format_millis(message.ts_ms);
@@ -302,6 +299,7 @@ impl Hub {
                 let ack = ServerFrame::Ack {
                     reference,
                     id: message.id,
+                    seq: message.seq,
                     timestamp: ts.clone(),
                 };
                 self.send_to(pending.origin, &ack, io);
@@ -315,6 +313,7 @@ impl Hub {
                 } => {
                     let frame = palaver_proto::PublicMessage {
                         id: message.id,
+                        seq: message.seq,
                         room: room.clone(),
                         username: username.clone(),
                         content: message.content,
@@ -324,6 +323,7 @@ impl Hub {
                     self.fan_out(&room_key, &out, None, io);
                     let keep = self.config.history_on_join;
                     if let Some(r) = self.rooms.get_mut(&room_key) {
+                        r.last_seq = r.last_seq.max(message.seq);
                         r.remember(frame.clone(), keep);
                     }
                     io.event(HubEvent::Message {
@@ -347,6 +347,7 @@ impl Hub {
                     });
                     let live = palaver_proto::PrivateMessage {
                         id: message.id,
+                        seq: message.seq,
                         sender: sender.clone(),
                         target: target.clone(),
                         content: message.content.clone(),
@@ -362,6 +363,7 @@ impl Hub {
                     }
                     let confirmation = ServerFrame::PrivateConfirmation {
                         id: Some(message.id),
+                        seq: Some(message.seq),
                         target: target.clone(),
                         content: message.content,
                         delivered: target_session.is_some(),
@@ -389,7 +391,6 @@ impl Hub {
                 continue;
             };
             debug_assert_eq!(pending.id, message.id);
-            self.last_fanned = self.last_fanned.max(message.id);
             let error = ServerFrame::Error {
                 code: ErrorCode::StorageFailed,
                 message: ErrorCode::StorageFailed.sentence().into(),
@@ -404,26 +405,25 @@ impl Hub {
 
     /// The missed messages of a resuming session have been sent: mark the end of the replay and
     /// release the live frames that waited for it.
-    pub fn resume_done(
-        &mut self,
-        session: SessionId,
-        since: u64,
-        replayed: usize,
-        complete: bool,
-        io: &mut impl HubIo,
-    ) {
+    pub fn resume_done(&mut self, session: SessionId, report: ReplayReport, io: &mut impl HubIo) {
         let Some(s) = self.sessions.get_mut(&session) else {
             return;
         };
         let waiting = s.catch_up.take().unwrap_or_default();
+        let me = s.user.as_ref().map(|u| u.key.clone()).unwrap_or_default();
         let marker = Outgoing::new(ServerFrame::Resumed {
-            since,
-            replayed,
-            complete,
+            replayed: report.replayed,
+            complete: report.complete,
         });
         self.deliver(session, &marker, io);
         for out in waiting {
-            self.deliver(session, &out, io);
+            // A message committed before the replay read its conversation, but delivered
+            // after the session started waiting, came in the replay already.
+            let replayed = conversation_seq(out.frame(), &me)
+                .is_some_and(|(key, seq)| report.newest.get(&key).is_some_and(|n| seq <= *n));
+            if !replayed {
+                self.deliver(session, &out, io);
+            }
         }
         self.reap_slow(io);
     }
@@ -757,12 +757,30 @@ impl Hub {
             name: name.clone(),
             topic: String::new(),
             created_ms,
+            last_seq: 0,
         });
         self.rooms.insert(
             key.clone(),
-            Room::new(name, key.clone(), String::new(), created_ms),
+            Room::new(name, key.clone(), String::new(), created_ms, 0),
         );
         key
+    }
+}
+
+/// The conversation (store key) and seq of a stored message's frame, as seen by user `me`.
+fn conversation_seq(frame: &ServerFrame, me: &str) -> Option<(String, u64)> {
+    match frame {
+        ServerFrame::Message(m) => Some((validate::fold(&m.room), m.seq)),
+        ServerFrame::PrivateMessage(m) => Some((
+            dm_key(&validate::fold(&m.sender), &validate::fold(&m.target)),
+            m.seq,
+        )),
+        ServerFrame::PrivateConfirmation {
+            seq: Some(seq),
+            target,
+            ..
+        } => Some((dm_key(me, &validate::fold(target)), *seq)),
+        _ => None,
     }
 }
 

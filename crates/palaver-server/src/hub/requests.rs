@@ -7,14 +7,25 @@
 use serde_json::Value;
 
 use palaver_proto::{
-    timestamp, validate, ClientFrame, ErrorCode, Limits, Request, Secret, ServerFrame, SystemEvent,
-    Welcome, DEFAULT_ROOM, PROTOCOL_VERSION,
+    timestamp, validate, ClientFrame, Cursors, ErrorCode, Limits, Request, Secret, ServerFrame,
+    SystemEvent, Welcome, DEFAULT_ROOM, PROTOCOL_VERSION,
 };
 
 use super::identity;
 use super::session::{sanitize_ident, JoinAsk, PendingLogin, User};
 use super::{Close, Hub, HubEvent, HubIo, Outgoing, Pending, Refusal, SessionId, SystemNotice};
-use crate::store::{MessageKind, ResumeScope, StoredMessage};
+use std::collections::HashMap;
+
+use crate::store::{Conversation, DirectSide, MessageKind, PageQuery, ResumeScope, StoredMessage};
+
+/// A joining client's cursors, keyed as the hub keys conversations.
+#[derive(Debug, Default)]
+struct JoinCursors {
+    /// Folded room name -> last seq seen.
+    rooms: HashMap<String, u64>,
+    /// The other user's folded name -> last seq seen.
+    directs: HashMap<String, u64>,
+}
 
 /// At most this many names are listed in `welcome`; `users_online` has the full count.
 const WELCOME_USERS_MAX: usize = 200;
@@ -150,8 +161,18 @@ impl Hub {
                 room,
                 with,
                 before,
+                before_id,
+                after_id,
                 limit,
-            } => self.history(session, room, with, before, limit, reference, io),
+            } => {
+                let bounds = PageQuery {
+                    before,
+                    before_id,
+                    after_id,
+                    limit: 0,
+                };
+                self.history(session, room, with, bounds, limit, reference, io)
+            }
             ClientFrame::Notice {
                 content,
                 room,
@@ -221,6 +242,7 @@ impl Hub {
             rooms,
             resume_token,
         } = ask;
+        let since_given = since.is_some();
         let checked = validate::username(raw_name);
         let Some(name) = self.or_refuse_about(session, checked, raw_name, &reference, io) else {
             return;
@@ -348,8 +370,11 @@ impl Hub {
 
         let users_online = self.names.len();
         let users: Vec<String> = self.names.iter().take(WELCOME_USERS_MAX).cloned().collect();
-        let history = match since {
-            None => self
+        // Conversations the client has cursors for are replayed from there; the rooms it has
+        // none for show their recent window, as on a first join.
+        let cursors = since.map(|since| self.cursors(&since)).unwrap_or_default();
+        let history = match cursors.rooms.contains_key(DEFAULT_ROOM) {
+            false => self
                 .rooms
                 .get(DEFAULT_ROOM)
                 .filter(|r| r.members.contains(&session))
@@ -360,7 +385,7 @@ impl Hub {
                         .collect()
                 })
                 .unwrap_or_default(),
-            Some(_) => Vec::new(),
+            true => Vec::new(),
         };
         let welcome = ServerFrame::Welcome(Box::new(Welcome {
             username: name.clone(),
@@ -381,7 +406,6 @@ impl Hub {
             users,
             users_online,
             history,
-            last_id: self.last_fanned,
             timestamp: timestamp::format_millis(timestamp::now_millis()),
             resume_token: Some(Secret(resume_token)),
         }));
@@ -390,10 +414,11 @@ impl Hub {
             self.refuse(session, refusal, reference.clone(), io);
         }
         // Rooms other than general get their own joined_room frame with their recent messages.
-        if since.is_none() {
-            for room_key in room_keys.iter().filter(|k| *k != DEFAULT_ROOM) {
-                self.send_joined_room(session, room_key, None, io);
-            }
+        for room_key in room_keys
+            .iter()
+            .filter(|k| *k != DEFAULT_ROOM && !cursors.rooms.contains_key(*k))
+        {
+            self.send_joined_room(session, room_key, None, io);
         }
         let source = self.address(session);
         for room_key in &room_keys {
@@ -412,9 +437,31 @@ impl Hub {
             };
             self.system_to_room(room_key, notice, Some(session), io);
         }
-        if let Some(since) = since {
-            self.start_resume(session, since, room_keys, io);
+        if since_given {
+            self.start_resume(session, cursors, &room_keys, io);
         }
+    }
+
+    /// A client's cursors, keyed as the hub keys conversations: rooms by folded name, private
+    /// conversations by the other user's folded name. Unknown names are skipped.
+    fn cursors(&self, since: &Cursors) -> JoinCursors {
+        let mut cursors = JoinCursors::default();
+        for (conversation, &seq) in since {
+            match conversation.strip_prefix('@') {
+                Some(other) => {
+                    if let Ok(other) = validate::username(other) {
+                        cursors.directs.insert(validate::fold(&other), seq);
+                    }
+                }
+                None => {
+                    let room = conversation.trim_start_matches('#');
+                    if let Ok(room) = validate::room_name(room) {
+                        cursors.rooms.insert(validate::fold(&room), seq);
+                    }
+                }
+            }
+        }
+        cursors
     }
 
     /// Closes the old connection of a session that has come back on a new one.
@@ -430,19 +477,36 @@ impl Hub {
         );
     }
 
-    /// Replays what a returning client missed (ids after `since`) before any live frame.
+    /// Replays what a returning client missed (each conversation after its cursor) before any
+    /// live frame: live frames wait meanwhile (see [`Hub::resume_done`]).
     fn start_resume(
         &mut self,
         session: SessionId,
-        since: u64,
-        room_keys: Vec<String>,
+        cursors: JoinCursors,
+        room_keys: &[String],
         io: &mut impl HubIo,
     ) {
         let user = self.sessions[&session].user.as_ref().expect("joined");
-        let (user_key, owner) = (user.key.clone(), user.owner.clone());
-        if since >= self.last_fanned {
+        let me = DirectSide {
+            key: user.key.clone(),
+            owner: user.owner.clone(),
+        };
+        let mut conversations = Vec::new();
+        for key in room_keys {
+            let (Some(&after), Some(room)) = (cursors.rooms.get(key), self.rooms.get(key)) else {
+                continue;
+            };
+            // A room whose newest message the client has seen has nothing to replay.
+            if after < room.last_seq {
+                conversations.push((Conversation::Room(key.clone()), after));
+            }
+        }
+        for (other_key, after) in cursors.directs {
+            let me = me.clone();
+            conversations.push((Conversation::Direct { me, other_key }, after));
+        }
+        if conversations.is_empty() {
             let marker = ServerFrame::Resumed {
-                since,
                 replayed: 0,
                 complete: true,
             };
@@ -451,17 +515,11 @@ impl Hub {
         if let Some(s) = self.sessions.get_mut(&session) {
             s.catch_up = Some(Vec::new());
         }
-        io.replay_missed(
-            session,
-            ResumeScope {
-                since,
-                upto: self.last_fanned,
-                room_keys,
-                user_key,
-                owner,
-                limit: self.config.max_resume,
-            },
-        );
+        let scope = ResumeScope {
+            conversations,
+            limit: self.config.max_resume,
+        };
+        io.replay_missed(session, scope);
     }
 
     /// Adds a member to a room; whoever enters an empty room becomes its operator.
@@ -477,11 +535,11 @@ impl Hub {
     /// Loads a room's recent window from the store if it has none (it had no members).
     fn activate_room(&mut self, room_key: &str, io: &mut impl HubIo) {
         let limit = self.config.history_on_join;
-        // Only what was fanned out: a message committed but not yet delivered arrives live.
-        let before = self.last_fanned + 1;
         let Some(room) = self.rooms.get_mut(room_key) else {
             return;
         };
+        // Only what was fanned out: a message committed but not yet delivered arrives live.
+        let before = room.last_seq + 1;
         if room.recent.is_some() {
             return;
         }
@@ -653,6 +711,7 @@ impl Hub {
         });
         io.persist(StoredMessage {
             id,
+            seq: 0,
             ts_ms,
             content,
             kind: MessageKind::Public {
@@ -686,6 +745,7 @@ impl Hub {
             let shown: String = raw_target.chars().take(40).collect();
             let confirmation = ServerFrame::PrivateConfirmation {
                 id: None,
+                seq: None,
                 target: shown.clone(),
                 content,
                 delivered: false,
@@ -735,6 +795,7 @@ impl Hub {
         });
         io.persist(StoredMessage {
             id,
+            seq: 0,
             ts_ms,
             content,
             kind: MessageKind::Private {
@@ -976,6 +1037,7 @@ impl Hub {
             name: room.name.clone(),
             topic: topic.clone(),
             created_ms: room.created_ms,
+            last_seq: 0,
         };
         let room_name = room.name.clone();
         io.save_room(record);
@@ -1003,57 +1065,68 @@ impl Hub {
     }
 
     #[allow(clippy::too_many_arguments)]
+    #[allow(clippy::too_many_arguments)]
     fn history(
         &mut self,
         session: SessionId,
         room: Option<String>,
         with: Option<String>,
-        before: Option<u64>,
+        bounds: PageQuery,
         limit: Option<u32>,
         reference: Option<Value>,
         io: &mut impl HubIo,
     ) {
-        let target = match with {
+        let (conversation, room, with, newest) = match with {
             Some(other) => {
-                let Some(other) = self.or_refuse_about(
-                    session,
-                    validate::username(&other),
-                    &other,
-                    &reference,
-                    io,
-                ) else {
+                let checked = validate::username(&other);
+                let Some(other) = self.or_refuse_about(session, checked, &other, &reference, io)
+                else {
                     return;
                 };
                 let user = self.sessions[&session].user.as_ref().expect("joined");
-                super::HistoryTarget::Direct {
-                    my_key: user.key.clone(),
-                    my_owner: user.owner.clone(),
-                    other_key: validate::fold(&other),
-                    with: other,
-                }
+                let me = DirectSide {
+                    key: user.key.clone(),
+                    owner: user.owner.clone(),
+                };
+                let other_key = validate::fold(&other);
+                (
+                    Conversation::Direct { me, other_key },
+                    None,
+                    Some(other),
+                    None,
+                )
             }
             None => {
                 let raw = room.unwrap_or_else(|| DEFAULT_ROOM.to_string());
                 let Some(key) = self.member_room(session, &raw, &reference, io) else {
                     return;
                 };
-                super::HistoryTarget::Room {
-                    name: self.rooms[&key].name.clone(),
-                    key,
-                }
+                let room = &self.rooms[&key];
+                let (name, newest) = (room.name.clone(), room.last_seq);
+                (Conversation::Room(key), Some(name), None, Some(newest))
             }
         };
         let limit = limit
             .map(|l| l as usize)
             .unwrap_or(self.config.history_on_join)
             .min(self.config.history_page_max);
-        let before = before.unwrap_or(u64::MAX).min(self.last_fanned + 1);
+        // A room's page ends at what was delivered: what is stored but not yet delivered
+        // arrives live, and must not come twice.
+        let before = match newest {
+            Some(newest) => Some(bounds.before.unwrap_or(u64::MAX).min(newest + 1)),
+            None => bounds.before,
+        };
         io.fetch_history(super::HistoryQuery {
             session,
             reference,
-            target,
-            before,
-            limit,
+            conversation,
+            room,
+            with,
+            page: PageQuery {
+                before,
+                limit,
+                ..bounds
+            },
         });
         // The page is read off the hub's task; a later `ping` waits for it like for a message
         // in the store (see `history_done`).

@@ -27,10 +27,13 @@ pub struct Room {
     pub topic_ms: Option<i64>,
     /// Most recent messages, oldest first; `None` while the room has no members.
     pub recent: Option<VecDeque<PublicMessage>>,
+    /// The seq of the newest message delivered: what is stored up to here is history, what
+    /// comes after arrives live.
+    pub last_seq: u64,
 }
 
 impl Room {
-    pub fn new(name: String, key: String, topic: String, created_ms: i64) -> Self {
+    pub fn new(name: String, key: String, topic: String, created_ms: i64, last_seq: u64) -> Self {
         Room {
             name,
             key,
@@ -41,6 +44,7 @@ impl Room {
             topic_by: None,
             topic_ms: None,
             recent: None,
+            last_seq,
         }
     }
 
@@ -52,6 +56,7 @@ impl Room {
             topic_by: self.topic_by.clone(),
             topic_at: self.topic_ms.map(timestamp::format_millis),
             created: Some(timestamp::format_millis(self.created_ms)),
+            last_seq: self.last_seq,
         }
     }
 

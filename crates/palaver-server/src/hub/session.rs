@@ -75,8 +75,8 @@ pub struct PendingLogin {
 /// What a `join` (or `login`) asks for besides the name.
 #[derive(Debug, Default)]
 pub struct JoinAsk {
-    /// Resume after this message id.
-    pub since: Option<u64>,
+    /// Resume each of these conversations after its last seq seen.
+    pub since: Option<palaver_proto::Cursors>,
     /// Rooms to enter (default: general).
     pub rooms: Option<Vec<String>>,
     /// Continue the session this token was handed out to.

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use palaver_proto::{parse_request, ErrorCode};
 
 use super::*;
-use crate::store::{ResumeScope, RoomRecord, StoredMessage};
+use crate::store::{Conversation, DirectSide, ResumeScope, RoomRecord, StoredMessage};
 
 #[derive(Default)]
 pub(super) struct TestIo {
@@ -25,6 +25,8 @@ pub(super) struct TestIo {
     full: HashSet<SessionId>,
     /// Sessions whose next send fails once (a queue that was full for a moment).
     full_once: HashSet<SessionId>,
+    /// Each conversation's last seq, as the store keeps it.
+    seqs: HashMap<String, u64>,
 }
 
 impl HubIo for TestIo {
@@ -55,7 +57,7 @@ impl HubIo for TestIo {
             .stored
             .iter()
             .filter(|m| {
-                m.id < before
+                m.seq < before
                     && matches!(&m.kind, MessageKind::Public { room_key: k, .. } if k == room_key)
             })
             .cloned()
@@ -101,9 +103,21 @@ pub(super) fn send(hub: &mut Hub, io: &mut TestIo, session: SessionId, frame: Va
 
 /// Plays the store writer: everything persisted is reported stored, in order.
 pub(super) fn settle(hub: &mut Hub, io: &mut TestIo) {
-    let batch = std::mem::take(&mut io.persisted);
-    io.stored.extend(batch.iter().cloned());
+    let batch = commit(io);
     hub.stored(batch, io);
+}
+
+/// What the store does with the messages persisted so far: numbers them in their
+/// conversations and keeps them. The hub has not heard back yet.
+fn commit(io: &mut TestIo) -> Vec<StoredMessage> {
+    let mut batch = std::mem::take(&mut io.persisted);
+    for m in &mut batch {
+        let seq = io.seqs.entry(m.conversation_key()).or_default();
+        *seq += 1;
+        m.seq = *seq;
+    }
+    io.stored.extend(batch.iter().cloned());
+    batch
 }
 
 fn join(hub: &mut Hub, io: &mut TestIo, session: SessionId, name: &str) {
@@ -403,7 +417,7 @@ fn disconnect_tells_the_room_and_frees_the_name() {
 }
 
 #[test]
-fn resume_replays_before_live_traffic() {
+fn resume_replays_before_live_traffic_and_nothing_twice() {
     let (mut hub, mut io) = three_users();
     for text in ["m1", "m2", "m3"] {
         send(
@@ -415,7 +429,8 @@ fn resume_replays_before_live_traffic() {
     }
     settle(&mut hub, &mut io);
     let seen = io.take(2);
-    let last_seen = seen[0]["id"].as_u64().unwrap();
+    let last_seen = seen[0]["seq"].as_u64().unwrap();
+    assert_eq!(last_seen, 1);
     hub.disconnect(2, Departure::Disconnected, &mut io);
     io.sent.clear();
 
@@ -424,29 +439,47 @@ fn resume_replays_before_live_traffic() {
         &mut hub,
         &mut io,
         5,
-        json!({"type":"join","username":"bob","since":last_seen}),
+        json!({"type":"join","username":"bob","since":{"general":last_seen,"@Carol":4}}),
     );
     assert_eq!(io.types(5), vec!["welcome"]);
     let (session, scope) = io.replays.pop().unwrap();
     assert_eq!(session, 5);
-    assert_eq!(scope.since, last_seen);
-    assert_eq!(scope.upto, hub.last_fanned());
-    assert_eq!(scope.user_key, "bob");
-
-    // Live traffic during the replay waits for it.
-    send(
-        &mut hub,
-        &mut io,
-        1,
-        json!({"type":"message","content":"live"}),
+    let mut conversations = scope.conversations.clone();
+    conversations.sort_by_key(|(c, _)| c.key());
+    let Conversation::Direct { me, other_key } = &conversations[0].0 else {
+        panic!("{conversations:?}");
+    };
+    assert_eq!((me.key.as_str(), other_key.as_str()), ("bob", "carol"));
+    assert_eq!(conversations[0].1, 4);
+    assert_eq!(
+        conversations[1],
+        (Conversation::Room("general".into()), last_seen)
     );
-    settle(&mut hub, &mut io);
+
+    // Live traffic during the replay waits for it: m4 was committed before the replay read
+    // general (so the replay sent it) but delivered after; "live" came later.
+    for text in ["m4", "live"] {
+        send(
+            &mut hub,
+            &mut io,
+            1,
+            json!({"type":"message","content":text}),
+        );
+        settle(&mut hub, &mut io);
+    }
     assert!(io.take(5).is_empty());
-    hub.resume_done(5, last_seen, 2, true, &mut io);
+    let report = ReplayReport {
+        replayed: 3,
+        complete: true,
+        newest: HashMap::from([("general".to_string(), 4)]),
+    };
+    hub.resume_done(5, report, &mut io);
     let after = io.take(5);
     assert_eq!(after[0]["type"], "resumed");
-    assert_eq!(after[0]["replayed"], 2);
+    assert_eq!(after[0]["replayed"], 3);
+    assert_eq!(after.len(), 2, "m4 is not sent twice: {after:?}");
     assert_eq!(after[1]["content"], "live");
+    assert_eq!(after[1]["seq"], 5);
 }
 
 #[test]
@@ -467,8 +500,12 @@ fn history_requests_stop_at_what_was_delivered() {
     );
     send(&mut hub, &mut io, 2, json!({"type":"history","limit":1000}));
     let q = io.history_queries.pop().unwrap();
-    assert_eq!(q.before, hub.last_fanned() + 1);
-    assert_eq!(q.limit, hub.config().history_page_max);
+    assert_eq!(
+        q.page.before,
+        Some(2),
+        "seq 1 was delivered, seq 2 is not yet"
+    );
+    assert_eq!(q.page.limit, hub.config().history_page_max);
     send(
         &mut hub,
         &mut io,
@@ -476,20 +513,16 @@ fn history_requests_stop_at_what_was_delivered() {
         json!({"type":"history","with":"Alice"}),
     );
     let q = io.history_queries.pop().unwrap();
-    let HistoryTarget::Direct {
-        my_key,
-        my_owner,
+    let Conversation::Direct {
+        me: DirectSide { key, owner },
         other_key,
-        with,
-    } = q.target
+    } = q.conversation
     else {
-        panic!("a private history page: {:?}", q.target);
+        panic!("a private history page: {:?}", q.conversation);
     };
-    assert_eq!(
-        (my_key.as_str(), other_key.as_str(), with.as_str()),
-        ("bob", "alice", "Alice")
-    );
-    assert!(my_owner.starts_with("guest:"), "{my_owner}");
+    assert_eq!((key.as_str(), other_key.as_str()), ("bob", "alice"));
+    assert_eq!(q.with.as_deref(), Some("Alice"));
+    assert!(owner.starts_with("guest:"), "{owner}");
 }
 
 #[test]
@@ -608,8 +641,7 @@ fn a_room_window_loaded_from_the_store_stops_at_what_was_delivered() {
         json!({"type":"leave_room","room":"quiet"}),
     );
     // Committed by the store, not yet reported to the hub.
-    let committed = std::mem::take(&mut io.persisted);
-    io.stored.extend(committed.iter().cloned());
+    let committed = commit(&mut io);
     send(
         &mut hub,
         &mut io,

@@ -20,7 +20,11 @@ pub use writer::{StoreDone, StoreWriter, WriteOp};
 /// A message as stored: one row of history.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredMessage {
+    /// Unique on the server; says nothing of order.
     pub id: u64,
+    /// Its place in its conversation, assigned by the store in the transaction that commits it
+    /// (0 until then): within a conversation, seq order is commit order.
+    pub seq: u64,
     /// Milliseconds since the Unix epoch.
     pub ts_ms: i64,
     pub content: String,
@@ -49,12 +53,25 @@ pub enum MessageKind {
 }
 
 impl StoredMessage {
+    /// The conversation it belongs to: the room's key, or both users' keys in order.
+    pub fn conversation_key(&self) -> String {
+        match &self.kind {
+            MessageKind::Public { room_key, .. } => room_key.clone(),
+            MessageKind::Private {
+                sender_key,
+                target_key,
+                ..
+            } => sqlite::dm_key(sender_key, target_key),
+        }
+    }
+
     /// The message as clients see it.
     pub fn to_chat(&self) -> ChatMessage {
         let timestamp = timestamp::format_millis(self.ts_ms);
         match &self.kind {
             MessageKind::Public { room, username, .. } => ChatMessage::Message(PublicMessage {
                 id: self.id,
+                seq: self.seq,
                 room: room.clone(),
                 username: username.clone(),
                 content: self.content.clone(),
@@ -63,6 +80,7 @@ impl StoredMessage {
             MessageKind::Private { sender, target, .. } => {
                 ChatMessage::PrivateMessage(PrivateMessage {
                     id: self.id,
+                    seq: self.seq,
                     sender: sender.clone(),
                     target: target.clone(),
                     content: self.content.clone(),
@@ -80,13 +98,15 @@ pub struct RoomRecord {
     pub name: String,
     pub topic: String,
     pub created_ms: i64,
+    /// The seq of its newest message (read from the store; not written by `save_room`).
+    pub last_seq: u64,
 }
 
 /// A page of history, oldest first.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Page {
     pub messages: Vec<StoredMessage>,
-    /// True when older messages exist before the first one of this page.
+    /// True when more exist beyond this page (older ones for `page`, newer for `after`).
     pub has_more: bool,
 }
 
@@ -97,17 +117,44 @@ pub struct DirectSide {
     pub owner: String,
 }
 
-/// Where missed messages are looked for when a client resumes.
+/// Which conversation to read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Conversation {
+    /// A room, by its folded name.
+    Room(String),
+    /// The private conversation of `me` with `other_key`, only the messages whose side for `me`
+    /// had `me.owner` (see `hub/identity.rs`).
+    Direct { me: DirectSide, other_key: String },
+}
+
+impl Conversation {
+    /// The key its messages are filed under.
+    pub fn key(&self) -> String {
+        match self {
+            Conversation::Room(key) => key.clone(),
+            Conversation::Direct { me, other_key } => sqlite::dm_key(&me.key, other_key),
+        }
+    }
+}
+
+/// Which page of a conversation: the newest `limit` messages below the bounds, oldest first.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PageQuery {
+    /// Only seqs below this.
+    pub before: Option<u64>,
+    /// Only messages before the message with this id (none if there is no such message).
+    pub before_id: Option<u64>,
+    /// Only messages after the message with this id (none if there is no such message).
+    pub after_id: Option<u64>,
+    pub limit: usize,
+}
+
+/// What a resuming client missed: each conversation after its cursor.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResumeScope {
-    /// Messages with ids in `(since, upto]`.
-    pub since: u64,
-    pub upto: u64,
-    /// Public messages of these rooms (folded keys)...
-    pub room_keys: Vec<String>,
-    /// ...and private messages from or to this user (folded key) that this owner had.
-    pub user_key: String,
-    pub owner: String,
+    /// Conversations and the last seq the client saw in each.
+    pub conversations: Vec<(Conversation, u64)>,
+    /// Messages read per page.
     pub limit: usize,
 }
 
@@ -127,28 +174,27 @@ pub enum StoreError {
 /// writer thread or a blocking-task pool, never directly on an async worker (except for the
 /// hub's short room-activation read, see `docs/architecture.md`).
 pub trait Backend: Send + 'static {
-    /// Stores a batch in one transaction: all of it, or (on error) none of it.
-    fn append(&mut self, batch: &[StoredMessage]) -> Result<(), StoreError>;
+    /// Stores a batch in one transaction: all of it, or (on error) none of it. Each message
+    /// gets the next seq of its conversation inside that transaction.
+    fn append(&mut self, batch: &mut [StoredMessage]) -> Result<(), StoreError>;
     fn save_room(&mut self, room: &RoomRecord) -> Result<(), StoreError>;
     /// The highest message id stored, or 0.
     fn last_id(&mut self) -> Result<u64, StoreError>;
+    /// Every room, with the seq of its newest message.
     fn rooms(&mut self) -> Result<Vec<RoomRecord>, StoreError>;
-    /// Up to `limit` public messages of a room with ids below `before`, oldest first.
-    fn room_page(&mut self, room_key: &str, before: u64, limit: usize) -> Result<Page, StoreError>;
-    /// Up to `limit` private messages between `me` and another user with ids below `before`,
-    /// oldest first: only those whose side for `me` had the owner `my_owner`.
-    fn direct_page(
+    /// A page of a conversation: the newest `limit` messages within the query's bounds, oldest
+    /// first; `has_more` tells whether older ones exist.
+    fn page(&mut self, conversation: &Conversation, query: &PageQuery) -> Result<Page, StoreError>;
+    /// Up to `limit` messages of a conversation after seq `after`, oldest first; `has_more`
+    /// tells whether more follow.
+    fn after(
         &mut self,
-        me: &DirectSide,
-        other_key: &str,
-        before: u64,
+        conversation: &Conversation,
+        after: u64,
         limit: usize,
     ) -> Result<Page, StoreError>;
     /// Gives the private messages of owner `from` to owner `to`, on both sides.
     fn reassign_owner(&mut self, from: &str, to: &str) -> Result<(), StoreError>;
-    /// Messages a resuming client missed, oldest first, at most `scope.limit`; `has_more` tells
-    /// whether the limit cut the list short.
-    fn missed(&mut self, scope: &ResumeScope) -> Result<Page, StoreError>;
 }
 
 /// Opens the backend a `--database` value names, once per connection wanted.

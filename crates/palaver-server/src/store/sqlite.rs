@@ -3,15 +3,22 @@
 //! `synchronous=FULL` makes every commit wait for the WAL to reach the disk, so a message is
 //! durable before the server acknowledges or broadcasts it. The writer's group commit is what
 //! keeps that affordable: one fsync covers a whole batch.
+//!
+//! Each conversation (a room, or the private conversation of two users) numbers its messages:
+//! `conversations` holds each one's last seq, and the transaction that stores a batch raises it
+//! by the batch's count for that conversation and numbers the messages in batch order. So within
+//! a conversation seq order is commit order, also if several writers shared the database.
+
+use std::collections::HashMap;
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::{
-    Backend, DirectSide, MessageKind, Page, ResumeScope, RoomRecord, StoreError, StoredMessage,
+    Backend, Conversation, MessageKind, Page, PageQuery, RoomRecord, StoreError, StoredMessage,
 };
 
 /// The schema version this build writes; a database with a newer one is refused.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS messages (
@@ -26,10 +33,15 @@ CREATE TABLE IF NOT EXISTS messages (
     dm_key       TEXT,
     content      TEXT NOT NULL,
     sender_owner TEXT,
-    target_owner TEXT
+    target_owner TEXT,
+    conv_key     TEXT NOT NULL,
+    seq          INTEGER NOT NULL
 );
-CREATE INDEX IF NOT EXISTS messages_by_room ON messages(room_key, id) WHERE room_key IS NOT NULL;
-CREATE INDEX IF NOT EXISTS messages_by_dm ON messages(dm_key, id) WHERE dm_key IS NOT NULL;
+CREATE UNIQUE INDEX IF NOT EXISTS messages_by_conversation ON messages(conv_key, seq);
+CREATE TABLE IF NOT EXISTS conversations (
+    conv_key TEXT PRIMARY KEY,
+    last_seq INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS rooms (
     room_key   TEXT PRIMARY KEY,
     name       TEXT NOT NULL,
@@ -53,8 +65,26 @@ UPDATE messages SET target_owner = 'account:' || target_key
  WHERE room_key IS NULL AND EXISTS (SELECT 1 FROM accounts a
        WHERE a.name_key = messages.target_key AND a.created_ms <= messages.ts_ms);
 ";
+/// Version 2 to 3: a seq per conversation, numbered in id order (ids were in commit order).
+const TO_VERSION_3: &str = "
+ALTER TABLE messages ADD COLUMN conv_key TEXT NOT NULL DEFAULT '';
+ALTER TABLE messages ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
+UPDATE messages SET conv_key = COALESCE(room_key, dm_key);
+CREATE TEMP TABLE numbered (id INTEGER PRIMARY KEY, n INTEGER NOT NULL);
+INSERT INTO numbered SELECT id, ROW_NUMBER() OVER (PARTITION BY conv_key ORDER BY id) FROM messages;
+UPDATE messages SET seq = numbered.n FROM numbered WHERE numbered.id = messages.id;
+DROP TABLE numbered;
+DROP INDEX IF EXISTS messages_by_room;
+DROP INDEX IF EXISTS messages_by_dm;
+CREATE TABLE IF NOT EXISTS conversations (conv_key TEXT PRIMARY KEY, last_seq INTEGER NOT NULL);
+INSERT INTO conversations SELECT conv_key, MAX(seq) FROM messages GROUP BY conv_key;
+";
 
-const COLUMNS: &str = "id, ts_ms, room_key, room, sender, sender_key, target, target_key, content, sender_owner, target_owner";
+const COLUMNS: &str = "id, ts_ms, room_key, room, sender, sender_key, target, target_key, content, sender_owner, target_owner, seq";
+
+/// Private messages only where `me` (?me_key) owned its side (?me_owner).
+const MY_SIDE: &str =
+    "(sender_key = :me_key AND sender_owner = :me_owner OR target_key = :me_key AND target_owner = :me_owner)";
 
 pub struct SqliteBackend {
     conn: Connection,
@@ -68,6 +98,16 @@ impl SqliteBackend {
         conn.pragma_update(None, "synchronous", "FULL")?;
         migrate(&conn)?;
         Ok(SqliteBackend { conn })
+    }
+
+    /// The seq of the message `id` in conversation `key`, if there is one.
+    fn seq_of(&self, key: &str, id: u64) -> Result<Option<u64>, StoreError> {
+        let seq: Option<i64> = self
+            .conn
+            .prepare_cached("SELECT seq FROM messages WHERE id = ?1 AND conv_key = ?2")?
+            .query_row(params![clamp(id), key], |r| r.get(0))
+            .optional()?;
+        Ok(seq.map(|s| s as u64))
     }
 }
 
@@ -97,6 +137,10 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
                 conn.execute_batch(TO_VERSION_2_ACCOUNTS)?;
             }
             tracing::info!("database schema upgraded to version 2 (owners of private messages)");
+        }
+        if !fresh && version < 3 {
+            conn.execute_batch(TO_VERSION_3)?;
+            tracing::info!("database schema upgraded to version 3 (a seq per conversation)");
         }
         conn.execute_batch(SCHEMA)?;
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
@@ -141,37 +185,98 @@ fn row_to_message(row: &Row<'_>) -> rusqlite::Result<StoredMessage> {
     };
     Ok(StoredMessage {
         id: id as u64,
+        seq: row.get::<_, i64>(11)? as u64,
         ts_ms: row.get(1)?,
         content: row.get(8)?,
         kind,
     })
 }
 
-/// Turns a newest-first list fetched with one extra row into an oldest-first page.
-fn page_from_newest_first(mut rows: Vec<StoredMessage>, limit: usize) -> Page {
-    let has_more = rows.len() > limit;
-    rows.truncate(limit);
-    rows.reverse();
-    Page {
-        messages: rows,
-        has_more,
+fn clamp(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// The SQL condition and parameters that pick a conversation's rows.
+fn conversation_filter(
+    conversation: &Conversation,
+) -> (String, Vec<(&'static str, rusqlite::types::Value)>) {
+    let key = conversation.key();
+    match conversation {
+        Conversation::Room(_) => ("conv_key = :conv".into(), vec![(":conv", key.into())]),
+        Conversation::Direct { me, .. } => (
+            format!("conv_key = :conv AND {MY_SIDE}"),
+            vec![
+                (":conv", key.into()),
+                (":me_key", me.key.clone().into()),
+                (":me_owner", me.owner.clone().into()),
+            ],
+        ),
     }
 }
 
-fn clamp_id(id: u64) -> i64 {
-    i64::try_from(id).unwrap_or(i64::MAX)
+impl SqliteBackend {
+    /// Rows of one conversation with `low < seq < high`, newest first (`desc`) or oldest
+    /// first, at most `limit + 1` of them.
+    fn rows(
+        &mut self,
+        conversation: &Conversation,
+        low: u64,
+        high: u64,
+        desc: bool,
+        limit: usize,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        let (filter, mut values) = conversation_filter(conversation);
+        let order = if desc { "DESC" } else { "ASC" };
+        let sql = format!(
+            "SELECT {COLUMNS} FROM messages WHERE {filter} AND seq > :low AND seq < :high
+             ORDER BY seq {order} LIMIT :limit"
+        );
+        values.push((":low", clamp(low).into()));
+        values.push((":high", clamp(high).into()));
+        values.push((":limit", (limit as i64 + 1).into()));
+        let named: Vec<(&str, &dyn rusqlite::ToSql)> = values
+            .iter()
+            .map(|(name, value)| (*name, value as &dyn rusqlite::ToSql))
+            .collect();
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt
+            .query_map(named.as_slice(), row_to_message)?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
 }
 
 impl Backend for SqliteBackend {
-    fn append(&mut self, batch: &[StoredMessage]) -> Result<(), StoreError> {
+    fn append(&mut self, batch: &mut [StoredMessage]) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
         {
+            // One bump of each conversation's counter per batch, then number in batch order.
+            let mut counts: HashMap<String, u64> = HashMap::new();
+            let keys: Vec<String> = batch.iter().map(StoredMessage::conversation_key).collect();
+            for key in &keys {
+                *counts.entry(key.clone()).or_default() += 1;
+            }
+            let mut next: HashMap<String, u64> = HashMap::with_capacity(counts.len());
+            {
+                let mut bump = tx.prepare_cached(
+                    "INSERT INTO conversations (conv_key, last_seq) VALUES (?1, ?2)
+                     ON CONFLICT(conv_key) DO UPDATE SET last_seq = last_seq + excluded.last_seq
+                     RETURNING last_seq",
+                )?;
+                for (key, n) in counts {
+                    let last: i64 = bump.query_row(params![key, clamp(n)], |r| r.get(0))?;
+                    next.insert(key, last as u64 - n + 1);
+                }
+            }
             let mut insert = tx.prepare_cached(
-                "INSERT INTO messages (id, ts_ms, room_key, room, sender, sender_key, target, target_key, dm_key, content, sender_owner, target_owner)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                "INSERT INTO messages (id, ts_ms, room_key, room, sender, sender_key, target, target_key, dm_key, content, sender_owner, target_owner, conv_key, seq)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
             )?;
-            for m in batch {
-                let id = clamp_id(m.id);
+            for (m, key) in batch.iter_mut().zip(keys) {
+                let seq = next.get_mut(&key).expect("counted above");
+                m.seq = *seq;
+                *seq += 1;
+                let id = clamp(m.id);
                 match &m.kind {
                     MessageKind::Public {
                         room,
@@ -190,7 +295,9 @@ impl Backend for SqliteBackend {
                         None::<&str>,
                         m.content,
                         None::<&str>,
-                        None::<&str>
+                        None::<&str>,
+                        key,
+                        clamp(m.seq)
                     ])?,
                     MessageKind::Private {
                         sender,
@@ -208,10 +315,12 @@ impl Backend for SqliteBackend {
                         sender_key,
                         target,
                         target_key,
-                        dm_key(sender_key, target_key),
+                        key,
                         m.content,
                         sender_owner,
-                        target_owner
+                        target_owner,
+                        key,
+                        clamp(m.seq)
                     ])?,
                 };
             }
@@ -240,7 +349,9 @@ impl Backend for SqliteBackend {
 
     fn rooms(&mut self) -> Result<Vec<RoomRecord>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT room_key, name, topic, created_ms FROM rooms ORDER BY room_key",
+            "SELECT r.room_key, r.name, r.topic, r.created_ms, COALESCE(c.last_seq, 0)
+             FROM rooms r LEFT JOIN conversations c ON c.conv_key = r.room_key
+             ORDER BY r.room_key",
         )?;
         let rooms = stmt
             .query_map([], |r| {
@@ -249,50 +360,52 @@ impl Backend for SqliteBackend {
                     name: r.get(1)?,
                     topic: r.get(2)?,
                     created_ms: r.get(3)?,
+                    last_seq: r.get::<_, i64>(4)? as u64,
                 })
             })?
             .collect::<Result<Vec<_>, _>>()?;
         Ok(rooms)
     }
 
-    fn room_page(&mut self, room_key: &str, before: u64, limit: usize) -> Result<Page, StoreError> {
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM messages WHERE room_key = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3"
-        ))?;
-        let rows = stmt
-            .query_map(
-                params![room_key, clamp_id(before), limit as i64 + 1],
-                row_to_message,
-            )?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(page_from_newest_first(rows, limit))
+    fn page(&mut self, conversation: &Conversation, query: &PageQuery) -> Result<Page, StoreError> {
+        let key = conversation.key();
+        let mut high = query.before.unwrap_or(u64::MAX);
+        if let Some(id) = query.before_id {
+            match self.seq_of(&key, id)? {
+                Some(seq) => high = high.min(seq),
+                None => return Ok(Page::default()),
+            }
+        }
+        let low = match query.after_id {
+            Some(id) => match self.seq_of(&key, id)? {
+                Some(seq) => seq,
+                None => return Ok(Page::default()),
+            },
+            None => 0,
+        };
+        let mut rows = self.rows(conversation, low, high, true, query.limit)?;
+        let has_more = rows.len() > query.limit;
+        rows.truncate(query.limit);
+        rows.reverse();
+        Ok(Page {
+            messages: rows,
+            has_more,
+        })
     }
 
-    fn direct_page(
+    fn after(
         &mut self,
-        me: &DirectSide,
-        other_key: &str,
-        before: u64,
+        conversation: &Conversation,
+        after: u64,
         limit: usize,
     ) -> Result<Page, StoreError> {
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM messages WHERE dm_key = ?1 AND id < ?2
-             AND (sender_key = ?4 AND sender_owner = ?5 OR target_key = ?4 AND target_owner = ?5)
-             ORDER BY id DESC LIMIT ?3"
-        ))?;
-        let rows = stmt
-            .query_map(
-                params![
-                    dm_key(&me.key, other_key),
-                    clamp_id(before),
-                    limit as i64 + 1,
-                    me.key,
-                    me.owner
-                ],
-                row_to_message,
-            )?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(page_from_newest_first(rows, limit))
+        let mut rows = self.rows(conversation, after, u64::MAX, false, limit)?;
+        let has_more = rows.len() > limit;
+        rows.truncate(limit);
+        Ok(Page {
+            messages: rows,
+            has_more,
+        })
     }
 
     fn reassign_owner(&mut self, from: &str, to: &str) -> Result<(), StoreError> {
@@ -308,51 +421,17 @@ impl Backend for SqliteBackend {
         tx.commit()?;
         Ok(())
     }
-
-    fn missed(&mut self, scope: &ResumeScope) -> Result<Page, StoreError> {
-        // Room keys are few (a user's rooms); inline them as parameters ?5.. .
-        let placeholders: Vec<String> = (0..scope.room_keys.len())
-            .map(|i| format!("?{}", i + 6))
-            .collect();
-        let room_clause = if placeholders.is_empty() {
-            String::new()
-        } else {
-            format!("room_key IN ({}) OR ", placeholders.join(","))
-        };
-        let sql = format!(
-            "SELECT {COLUMNS} FROM messages WHERE id > ?1 AND id <= ?2
-             AND ({room_clause}room_key IS NULL
-                  AND (sender_key = ?3 AND sender_owner = ?5 OR target_key = ?3 AND target_owner = ?5))
-             ORDER BY id ASC LIMIT ?4"
-        );
-        let mut stmt = self.conn.prepare(&sql)?;
-        let mut values: Vec<rusqlite::types::Value> = vec![
-            clamp_id(scope.since).into(),
-            clamp_id(scope.upto).into(),
-            scope.user_key.clone().into(),
-            (scope.limit as i64 + 1).into(),
-            scope.owner.clone().into(),
-        ];
-        values.extend(scope.room_keys.iter().map(|k| k.clone().into()));
-        let mut rows = stmt
-            .query_map(rusqlite::params_from_iter(values), row_to_message)?
-            .collect::<Result<Vec<_>, _>>()?;
-        let has_more = rows.len() > scope.limit;
-        rows.truncate(scope.limit);
-        Ok(Page {
-            messages: rows,
-            has_more,
-        })
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::DirectSide;
 
     fn public(id: u64, room: &str, user: &str, text: &str) -> StoredMessage {
         StoredMessage {
             id,
+            seq: 0,
             ts_ms: 1_000 + id as i64,
             content: text.into(),
             kind: MessageKind::Public {
@@ -373,6 +452,7 @@ mod tests {
         let ((sender, sender_owner), (target, target_owner)) = (side(from), side(to));
         StoredMessage {
             id,
+            seq: 0,
             ts_ms: 1_000 + id as i64,
             content: text.into(),
             kind: MessageKind::Private {
@@ -386,16 +466,40 @@ mod tests {
         }
     }
 
-    fn me(name: &str) -> DirectSide {
+    /// `name`'s side of its conversation with `other` (`name#n`: the n-th holder of the name).
+    fn direct(name: &str, other: &str) -> Conversation {
         let owner = if name.contains('#') {
             format!("guest:{name}")
         } else {
             format!("guest:{name}#1")
         };
-        DirectSide {
+        let me = DirectSide {
             key: name.split('#').next().unwrap().to_lowercase(),
             owner,
+        };
+        Conversation::Direct {
+            me,
+            other_key: other.into(),
         }
+    }
+
+    fn room(key: &str) -> Conversation {
+        Conversation::Room(key.into())
+    }
+
+    fn newest(limit: usize) -> PageQuery {
+        PageQuery {
+            limit,
+            ..PageQuery::default()
+        }
+    }
+
+    fn ids(page: &Page) -> Vec<u64> {
+        page.messages.iter().map(|m| m.id).collect()
+    }
+
+    fn seqs(page: &Page) -> Vec<u64> {
+        page.messages.iter().map(|m| m.seq).collect()
     }
 
     fn open_temp() -> (tempfile::TempDir, SqliteBackend) {
@@ -406,101 +510,190 @@ mod tests {
     }
 
     #[test]
-    fn pages_backwards_oldest_first() {
-        let (_dir, mut db) = open_temp();
-        let batch: Vec<_> = (1..=10)
-            .map(|i| public(i, "general", "alice", &format!("m{i}")))
-            .collect();
-        db.append(&batch).unwrap();
-        db.append(&[public(11, "rust", "bob", "elsewhere")])
+    fn each_conversation_numbers_its_messages_in_commit_order() {
+        let (dir, mut db) = open_temp();
+        let mut batch = vec![
+            public(10, "general", "alice", "g1"),
+            private(11, "alice", "bob", "d1"),
+            public(12, "rust", "bob", "r1"),
+            public(13, "general", "bob", "g2"),
+            private(14, "bob", "alice", "d2"),
+        ];
+        db.append(&mut batch).unwrap();
+        let numbered: Vec<(u64, u64)> = batch.iter().map(|m| (m.id, m.seq)).collect();
+        assert_eq!(numbered, [(10, 1), (11, 1), (12, 1), (13, 2), (14, 2)]);
+        // Ids need not grow: order is the seq's.
+        let mut later = vec![public(5, "general", "carol", "g3")];
+        db.append(&mut later).unwrap();
+        assert_eq!(later[0].seq, 3);
+        drop(db);
+        let mut db = SqliteBackend::open(dir.path().join("t.db").to_str().unwrap()).unwrap();
+        let mut again = vec![private(20, "alice", "bob", "d3")];
+        db.append(&mut again).unwrap();
+        assert_eq!(again[0].seq, 3, "numbering goes on across restarts");
+        let general = db.page(&room("general"), &newest(10)).unwrap();
+        assert_eq!(ids(&general), [10, 13, 5]);
+        assert_eq!(seqs(&general), [1, 2, 3]);
+        let rooms: Vec<(String, u64)> = {
+            db.save_room(&RoomRecord {
+                key: "general".into(),
+                name: "general".into(),
+                topic: String::new(),
+                created_ms: 1,
+                last_seq: 0,
+            })
             .unwrap();
-        assert_eq!(db.last_id().unwrap(), 11);
+            db.rooms()
+                .unwrap()
+                .into_iter()
+                .map(|r| (r.key, r.last_seq))
+                .collect()
+        };
+        assert_eq!(rooms, [("general".to_string(), 3)]);
+    }
 
-        let page = db.room_page("general", u64::MAX, 4).unwrap();
-        let ids: Vec<u64> = page.messages.iter().map(|m| m.id).collect();
-        assert_eq!(ids, vec![7, 8, 9, 10]);
+    #[test]
+    fn pages_backwards_oldest_first_by_seq_or_by_message() {
+        let (_dir, mut db) = open_temp();
+        let mut batch: Vec<_> = (1..=10)
+            .map(|i| public(100 + i, "general", "alice", &format!("m{i}")))
+            .collect();
+        db.append(&mut batch).unwrap();
+        db.append(&mut [public(111, "rust", "bob", "elsewhere")])
+            .unwrap();
+        assert_eq!(db.last_id().unwrap(), 111);
+
+        let page = db.page(&room("general"), &newest(4)).unwrap();
+        assert_eq!(seqs(&page), [7, 8, 9, 10]);
         assert!(page.has_more);
-        let page = db.room_page("general", 3, 4).unwrap();
-        assert_eq!(
-            page.messages.iter().map(|m| m.id).collect::<Vec<_>>(),
-            vec![1, 2]
-        );
+        let before = PageQuery {
+            before: Some(3),
+            ..newest(4)
+        };
+        let page = db.page(&room("general"), &before).unwrap();
+        assert_eq!(seqs(&page), [1, 2]);
         assert!(!page.has_more);
         assert_eq!(page.messages[0], batch[0]);
+        // By message id (IRC's msgid): before 105 (seq 5), and after 108 (seq 8).
+        let before_id = PageQuery {
+            before_id: Some(105),
+            ..newest(2)
+        };
+        assert_eq!(
+            seqs(&db.page(&room("general"), &before_id).unwrap()),
+            [3, 4]
+        );
+        let after_id = PageQuery {
+            after_id: Some(108),
+            ..newest(10)
+        };
+        assert_eq!(
+            seqs(&db.page(&room("general"), &after_id).unwrap()),
+            [9, 10]
+        );
+        // A message of another conversation, or none at all, bounds nothing: an empty page.
+        let elsewhere = PageQuery {
+            before_id: Some(111),
+            ..newest(10)
+        };
+        assert!(db
+            .page(&room("general"), &elsewhere)
+            .unwrap()
+            .messages
+            .is_empty());
+    }
+
+    #[test]
+    fn resuming_reads_a_conversation_after_its_cursor_in_pages() {
+        let (_dir, mut db) = open_temp();
+        let mut batch: Vec<_> = (1..=7)
+            .map(|i| public(i, "general", "x", &format!("g{i}")))
+            .collect();
+        batch.push(private(8, "bob", "alice", "to me"));
+        batch.push(private(9, "bob", "carol", "not mine"));
+        db.append(&mut batch).unwrap();
+        let page = db.after(&room("general"), 2, 3).unwrap();
+        assert_eq!(seqs(&page), [3, 4, 5]);
+        assert!(page.has_more);
+        let page = db.after(&room("general"), 5, 3).unwrap();
+        assert_eq!(seqs(&page), [6, 7]);
+        assert!(!page.has_more);
+        let mine = db.after(&direct("alice", "bob"), 0, 10).unwrap();
+        assert_eq!(ids(&mine), [8]);
+        assert!(db
+            .after(&direct("alice", "carol"), 0, 10)
+            .unwrap()
+            .messages
+            .is_empty());
     }
 
     #[test]
     fn private_history_belongs_to_its_two_parties() {
         let (_dir, mut db) = open_temp();
-        db.append(&[
+        db.append(&mut [
             private(1, "alice", "bob", "a->b"),
             private(2, "bob", "alice", "b->a"),
             private(3, "alice", "carol", "a->c"),
         ])
         .unwrap();
-        let page = db.direct_page(&me("bob"), "alice", u64::MAX, 50).unwrap();
-        assert_eq!(
-            page.messages.iter().map(|m| m.id).collect::<Vec<_>>(),
-            vec![1, 2]
-        );
-        let page = db.direct_page(&me("carol"), "bob", u64::MAX, 50).unwrap();
+        let page = db.page(&direct("bob", "alice"), &newest(50)).unwrap();
+        assert_eq!(ids(&page), [1, 2]);
+        let page = db.page(&direct("carol", "bob"), &newest(50)).unwrap();
         assert!(page.messages.is_empty());
     }
 
     #[test]
     fn a_later_holder_of_a_name_sees_none_of_the_earlier_ones_private_history() {
         let (_dir, mut db) = open_temp();
-        db.append(&[
+        db.append(&mut [
             private(1, "alice", "bob", "to the first bob"),
             private(2, "bob", "alice", "from the first bob"),
             private(3, "bob", "carol", "first bob to carol"),
             private(4, "alice", "bob#2", "to the second bob"),
         ])
         .unwrap();
-        let ids = |page: Page| page.messages.iter().map(|m| m.id).collect::<Vec<_>>();
         assert_eq!(
-            ids(db.direct_page(&me("bob#2"), "alice", u64::MAX, 50).unwrap()),
-            vec![4]
+            ids(&db.page(&direct("bob#2", "alice"), &newest(50)).unwrap()),
+            [4]
         );
         assert!(db
-            .direct_page(&me("bob#2"), "carol", u64::MAX, 50)
+            .page(&direct("bob#2", "carol"), &newest(50))
             .unwrap()
             .messages
             .is_empty());
         assert_eq!(
-            ids(db.direct_page(&me("bob"), "alice", u64::MAX, 50).unwrap()),
-            vec![1, 2]
+            ids(&db.page(&direct("bob", "alice"), &newest(50)).unwrap()),
+            [1, 2]
         );
         // alice was alice all along: she sees her conversations with both.
         assert_eq!(
-            ids(db.direct_page(&me("alice"), "bob", u64::MAX, 50).unwrap()),
-            vec![1, 2, 4]
+            ids(&db.page(&direct("alice", "bob"), &newest(50)).unwrap()),
+            [1, 2, 4]
         );
-        let scope = |who: &str| ResumeScope {
-            since: 0,
-            upto: 10,
-            room_keys: vec![],
-            user_key: me(who).key,
-            owner: me(who).owner,
-            limit: 100,
-        };
-        assert_eq!(ids(db.missed(&scope("bob#2")).unwrap()), vec![4]);
-        assert_eq!(ids(db.missed(&scope("bob")).unwrap()), vec![1, 2, 3]);
+        assert_eq!(
+            ids(&db.after(&direct("bob#2", "alice"), 0, 50).unwrap()),
+            [4]
+        );
+        assert_eq!(ids(&db.after(&direct("bob", "carol"), 0, 50).unwrap()), [3]);
         // The first bob registers: his messages become the account's.
         db.reassign_owner("guest:bob#1", "account:bob").unwrap();
-        let account = DirectSide {
-            key: "bob".into(),
-            owner: "account:bob".into(),
+        let account = Conversation::Direct {
+            me: DirectSide {
+                key: "bob".into(),
+                owner: "account:bob".into(),
+            },
+            other_key: "alice".into(),
         };
-        assert_eq!(
-            ids(db.direct_page(&account, "alice", u64::MAX, 50).unwrap()),
-            vec![1, 2]
-        );
-        assert!(db.missed(&scope("bob")).unwrap().messages.is_empty());
+        assert_eq!(ids(&db.page(&account, &newest(50)).unwrap()), [1, 2]);
+        assert!(db
+            .after(&direct("bob", "carol"), 0, 50)
+            .unwrap()
+            .messages
+            .is_empty());
     }
 
     #[test]
-    fn version_1_databases_are_upgraded_and_old_private_messages_kept_only_for_accounts() {
+    fn version_1_databases_are_upgraded_with_owners_and_seqs() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("old.db");
         {
@@ -509,33 +702,38 @@ mod tests {
                 "CREATE TABLE messages (id INTEGER PRIMARY KEY, ts_ms INTEGER NOT NULL, room_key TEXT,
                    room TEXT, sender TEXT NOT NULL, sender_key TEXT NOT NULL, target TEXT,
                    target_key TEXT, dm_key TEXT, content TEXT NOT NULL);
+                 CREATE INDEX messages_by_room ON messages(room_key, id) WHERE room_key IS NOT NULL;
+                 CREATE TABLE rooms (room_key TEXT PRIMARY KEY, name TEXT NOT NULL,
+                   topic TEXT NOT NULL DEFAULT '', created_ms INTEGER NOT NULL);
                  CREATE TABLE accounts (name_key TEXT PRIMARY KEY, name TEXT NOT NULL,
                    password TEXT NOT NULL, created_ms INTEGER NOT NULL);
                  INSERT INTO accounts VALUES ('alice', 'alice', 'x', 1500);
+                 INSERT INTO rooms VALUES ('general', 'general', '', 1);
                  INSERT INTO messages VALUES (1, 1000, NULL, NULL, 'alice', 'alice', 'bob', 'bob', 'alice' || char(0) || 'bob', 'before alice registered');
                  INSERT INTO messages VALUES (2, 2000, NULL, NULL, 'bob', 'bob', 'alice', 'alice', 'alice' || char(0) || 'bob', 'after');
-                 INSERT INTO messages VALUES (3, 2001, 'general', 'general', 'bob', 'bob', NULL, NULL, NULL, 'public');
+                 INSERT INTO messages VALUES (3, 2001, 'general', 'general', 'bob', 'bob', NULL, NULL, NULL, 'public 1');
+                 INSERT INTO messages VALUES (4, 2002, 'general', 'general', 'bob', 'bob', NULL, NULL, NULL, 'public 2');
                  PRAGMA user_version = 1;",
             )
             .unwrap();
         }
         let mut db = SqliteBackend::open(path.to_str().unwrap()).unwrap();
-        let alice = DirectSide {
-            key: "alice".into(),
-            owner: "account:alice".into(),
+        let alice = Conversation::Direct {
+            me: DirectSide {
+                key: "alice".into(),
+                owner: "account:alice".into(),
+            },
+            other_key: "bob".into(),
         };
-        let page = db.direct_page(&alice, "bob", u64::MAX, 50).unwrap();
-        assert_eq!(
-            page.messages.iter().map(|m| m.id).collect::<Vec<_>>(),
-            vec![2]
-        );
-        assert_eq!(
-            db.room_page("general", u64::MAX, 10)
-                .unwrap()
-                .messages
-                .len(),
-            1
-        );
+        let page = db.page(&alice, &newest(50)).unwrap();
+        assert_eq!((ids(&page), seqs(&page)), (vec![2], vec![2]));
+        let general = db.page(&room("general"), &newest(10)).unwrap();
+        assert_eq!((ids(&general), seqs(&general)), (vec![3, 4], vec![1, 2]));
+        assert_eq!(db.rooms().unwrap()[0].last_seq, 2);
+        // New messages continue each conversation's numbering.
+        let mut next = vec![public(5, "general", "carol", "public 3")];
+        db.append(&mut next).unwrap();
+        assert_eq!(next[0].seq, 3);
         let version: i64 = db
             .conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
@@ -553,36 +751,6 @@ mod tests {
     }
 
     #[test]
-    fn missed_messages_cover_my_rooms_and_my_private_messages_only() {
-        let (_dir, mut db) = open_temp();
-        db.append(&[
-            public(1, "general", "x", "old"),
-            public(2, "general", "x", "g"),
-            public(3, "secret", "x", "not mine"),
-            private(4, "bob", "alice", "to me"),
-            private(5, "alice", "bob", "from me"),
-            private(6, "bob", "carol", "not mine"),
-            public(7, "general", "x", "too new"),
-        ])
-        .unwrap();
-        let page = db
-            .missed(&ResumeScope {
-                since: 1,
-                upto: 6,
-                room_keys: vec!["general".into()],
-                user_key: "alice".into(),
-                owner: "guest:alice#1".into(),
-                limit: 100,
-            })
-            .unwrap();
-        assert_eq!(
-            page.messages.iter().map(|m| m.id).collect::<Vec<_>>(),
-            vec![2, 4, 5]
-        );
-        assert!(!page.has_more);
-    }
-
-    #[test]
     fn rooms_and_topics_persist() {
         let (dir, mut db) = open_temp();
         let mut room = RoomRecord {
@@ -590,6 +758,7 @@ mod tests {
             name: "Rust".into(),
             topic: String::new(),
             created_ms: 5,
+            last_seq: 0,
         };
         db.save_room(&room).unwrap();
         room.topic = "crabs".into();

@@ -112,8 +112,8 @@ impl StoreWriter {
                         continue;
                     }
                     last_commit = std::time::Instant::now();
-                    let taken = std::mem::replace(&mut batch, Vec::with_capacity(max_batch));
-                    let outcome = match backend.append(&taken) {
+                    let mut taken = std::mem::replace(&mut batch, Vec::with_capacity(max_batch));
+                    let outcome = match backend.append(&mut taken) {
                         Ok(()) => StoreDone::Stored(taken),
                         Err(e) => {
                             tracing::error!(error = %e, messages = taken.len(), "could not store messages");
@@ -166,6 +166,7 @@ mod tests {
         for id in 1..=500u64 {
             tx.blocking_send(WriteOp::Message(StoredMessage {
                 id,
+                seq: 0,
                 ts_ms: id as i64,
                 content: format!("m{id}"),
                 kind: MessageKind::Public {

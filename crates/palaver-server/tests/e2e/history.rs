@@ -1,6 +1,6 @@
 //! History: it survives restarts, pages backwards, and a returning client misses nothing.
 
-use palaver_client::proto::{ChatMessage, ClientFrame, ServerFrame};
+use palaver_client::proto::{ChatMessage, ClientFrame, Cursors, ServerFrame};
 use palaver_client::{Client, ClientConfig, Event};
 use palaver_server::Server;
 
@@ -54,12 +54,14 @@ async fn history_survives_a_restart_and_pages_backwards() {
     assert_eq!(recent.last().unwrap(), "public 119");
 
     // Page further back from the oldest one shown.
-    let oldest = welcome.history[0].id();
+    let oldest = welcome.history[0].seq();
     carol
         .send(&ClientFrame::History {
             room: None,
             with: None,
             before: Some(oldest),
+            before_id: None,
+            after_id: None,
             limit: Some(100),
         })
         .await
@@ -86,6 +88,8 @@ async fn history_survives_a_restart_and_pages_backwards() {
             room: None,
             with: Some("alice".into()),
             before: None,
+            before_id: None,
+            after_id: None,
             limit: None,
         })
         .await
@@ -117,6 +121,8 @@ async fn history_survives_a_restart_and_pages_backwards() {
         room: None,
         with: Some("Alice".into()),
         before: None,
+        before_id: None,
+        after_id: None,
         limit: None,
     })
     .await
@@ -139,7 +145,7 @@ async fn a_returning_client_gets_what_it_missed_in_order_then_live_traffic() {
     let mut alice = server.join("alice").await;
     let mut bob = server.join("bob").await;
     say(&mut alice, "before").await;
-    let last_seen = expect_message(&mut bob, "before").await.id;
+    let last_seen = expect_message(&mut bob, "before").await.seq;
     drop(bob);
     expect(
         &mut alice,
@@ -166,7 +172,7 @@ async fn a_returning_client_gets_what_it_missed_in_order_then_live_traffic() {
     let welcome = bob
         .join_as(ClientFrame::Join {
             username: "bob".into(),
-            since: Some(last_seen),
+            since: Some(Cursors::from([("general".to_string(), last_seen)])),
             rooms: None,
             resume_token: None,
         })
@@ -186,12 +192,8 @@ async fn a_returning_client_gets_what_it_missed_in_order_then_live_traffic() {
                     break;
                 }
             }
-            ServerFrame::Resumed {
-                replayed,
-                complete,
-                since,
-            } => {
-                assert_eq!((replayed, complete, since), (5, true, last_seen));
+            ServerFrame::Resumed { replayed, complete } => {
+                assert_eq!((replayed, complete), (5, true));
                 got.push("<resumed>".into());
             }
             _ => {}
@@ -273,7 +275,7 @@ async fn a_long_absence_is_replayed_whole_and_history_is_served_one_page_at_a_ti
     let mut alice = server.join("alice").await;
     let mut bob = server.join("bob").await;
     say(&mut alice, "seen").await;
-    let last_seen = expect_message(&mut bob, "seen").await.id;
+    let last_seen = expect_message(&mut bob, "seen").await.seq;
     drop(bob);
     for n in 0..10 {
         say(&mut alice, &format!("away {n}")).await;
@@ -284,7 +286,7 @@ async fn a_long_absence_is_replayed_whole_and_history_is_served_one_page_at_a_ti
         .unwrap();
     bob.join_as(ClientFrame::Join {
         username: "bob".into(),
-        since: Some(last_seen),
+        since: Some(Cursors::from([("general".to_string(), last_seen)])),
         rooms: None,
         resume_token: None,
     })
@@ -326,4 +328,111 @@ async fn a_long_absence_is_replayed_whole_and_history_is_served_one_page_at_a_ti
         }
     }
     assert_eq!(pages, 1);
+}
+
+#[tokio::test]
+async fn cursors_resume_rooms_and_private_conversations_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("palaver.db");
+    let server = Server::start(test_config(db.clone())).await.unwrap();
+    let (mut alice, _) = palaver_client::Connection::join(server.local_addr(), "alice")
+        .await
+        .unwrap();
+    let (mut bob, welcome) = palaver_client::Connection::join(server.local_addr(), "bob")
+        .await
+        .unwrap();
+    let token = welcome.resume_token.clone();
+    say(&mut alice, "g1").await;
+    let general_seen = expect_message(&mut bob, "g1").await.seq;
+    alice
+        .send(&ClientFrame::PrivateMessage {
+            target: "bob".into(),
+            content: "d1".into(),
+        })
+        .await
+        .unwrap();
+    let direct_seen = match expect(&mut bob, "d1", |f| {
+        matches!(f, ServerFrame::PrivateMessage(_))
+    })
+    .await
+    {
+        ServerFrame::PrivateMessage(m) => m.seq,
+        _ => unreachable!(),
+    };
+    assert_eq!(
+        (general_seen, direct_seen),
+        (1, 1),
+        "each conversation counts from 1"
+    );
+    // bob's connection stops being read (a laptop lid): what follows never reaches him.
+    for text in ["g2", "g3"] {
+        say(&mut alice, text).await;
+    }
+    for text in ["d2", "d3"] {
+        alice
+            .send(&ClientFrame::PrivateMessage {
+                target: "bob".into(),
+                content: text.into(),
+            })
+            .await
+            .unwrap();
+    }
+    expect(
+        &mut alice,
+        "d3 stored",
+        |f| matches!(f, ServerFrame::PrivateConfirmation { content, .. } if content == "d3"),
+    )
+    .await;
+    drop((alice, bob));
+    server.shutdown().await;
+
+    let server = Server::start(test_config(db)).await.unwrap();
+    let (mut alice, _) = palaver_client::Connection::join(server.local_addr(), "alice")
+        .await
+        .unwrap();
+    let mut bob = palaver_client::Connection::connect(server.local_addr())
+        .await
+        .unwrap();
+    let cursors = Cursors::from([
+        ("general".to_string(), general_seen),
+        ("@alice".to_string(), direct_seen),
+    ]);
+    bob.join_as(ClientFrame::Join {
+        username: "bob".into(),
+        since: Some(cursors),
+        rooms: None,
+        resume_token: token,
+    })
+    .await
+    .unwrap();
+    say(&mut alice, "live").await;
+    let mut general = Vec::new();
+    let mut direct = Vec::new();
+    let mut resumed = None;
+    loop {
+        match bob.recv_timeout(WAIT).await.unwrap() {
+            ServerFrame::Message(m) => {
+                general.push((m.seq, m.content.clone()));
+                if m.content == "live" {
+                    break;
+                }
+            }
+            ServerFrame::PrivateMessage(m) => direct.push((m.seq, m.content)),
+            ServerFrame::Resumed { replayed, complete } => {
+                assert!(
+                    general.len() == 2 && direct.len() == 2,
+                    "the replay comes first"
+                );
+                resumed = Some((replayed, complete));
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(resumed, Some((4, true)));
+    assert_eq!(
+        general,
+        [(2, "g2".into()), (3, "g3".into()), (4, "live".to_string())]
+    );
+    assert_eq!(direct, [(2, "d2".to_string()), (3, "d3".into())]);
+    server.shutdown().await;
 }

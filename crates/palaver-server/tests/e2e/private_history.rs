@@ -4,7 +4,7 @@
 //! `CHATHISTORY`). An account keeps its private history across sessions, including what it said
 //! as a guest before registering.
 
-use palaver_client::proto::{ChatMessage, ClientFrame, Secret, ServerFrame};
+use palaver_client::proto::{ChatMessage, ClientFrame, Cursors, Secret, ServerFrame};
 use palaver_client::Connection;
 use palaver_server::Server;
 
@@ -32,6 +32,8 @@ async fn private_history(conn: &mut Connection, with: &str) -> Vec<String> {
         room: None,
         with: Some(with.into()),
         before: None,
+        before_id: None,
+        after_id: None,
         limit: Some(100),
     })
     .await
@@ -55,7 +57,7 @@ async fn private_history(conn: &mut Connection, with: &str) -> Vec<String> {
 async fn join_with(
     addr: std::net::SocketAddr,
     name: &str,
-    since: Option<u64>,
+    since: Option<Cursors>,
     resume_token: Option<Secret>,
 ) -> (Connection, Box<palaver_client::proto::Welcome>) {
     let mut conn = Connection::connect(addr).await.unwrap();
@@ -123,8 +125,14 @@ async fn a_later_holder_of_a_guest_name_gets_none_of_its_private_history() {
     )
     .await;
 
-    // Natively: a resume from the very beginning, then history pages.
-    let (mut mallory, _) = join_with(server.addr(), "bob", Some(0), None).await;
+    // Natively: a resume from the very beginning of general and of bob's conversations, then
+    // history pages.
+    let everything = Cursors::from([
+        ("general".to_string(), 0),
+        ("@alice".to_string(), 0),
+        ("@carol".to_string(), 0),
+    ]);
+    let (mut mallory, _) = join_with(server.addr(), "bob", Some(everything), None).await;
     let mut replayed = Vec::new();
     loop {
         match expect(&mut mallory, "replay", |_| true).await {

@@ -995,20 +995,19 @@ impl Commands {
             Some(room) => (Some(room.to_string()), None),
             None => (None, Some(target.clone())),
         };
-        let token = self.lock().begin(
-            Command::ChatHistory {
-                target,
-                // LATEST msgid=X: the newest messages, but only those after X.
-                after: msgid.filter(|_| sub == "LATEST"),
-            },
-            label.clone(),
-        );
+        // LATEST msgid=X: the newest messages, but only those after X.
+        let after_id = msgid.filter(|_| sub == "LATEST");
+        let token = self
+            .lock()
+            .begin(Command::ChatHistory { target }, label.clone());
         vec![Self::request(
             token,
             ClientFrame::History {
                 room,
                 with,
-                before,
+                before: None,
+                before_id: before,
+                after_id,
                 limit: Some(limit),
             },
         )]

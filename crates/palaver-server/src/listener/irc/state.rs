@@ -92,8 +92,6 @@ pub enum Command {
     },
     ChatHistory {
         target: String,
-        /// Only messages with ids above this.
-        after: Option<u64>,
     },
     Ping {
         token: String,

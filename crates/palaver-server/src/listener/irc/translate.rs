@@ -171,6 +171,7 @@ impl Translation<'_> {
                 delivered: true,
                 timestamp,
                 reference,
+                ..
             } => {
                 let token = token_of(reference);
                 let lines = if self.st.caps.has(caps::ECHO_MESSAGE) {
@@ -927,11 +928,7 @@ impl Translation<'_> {
                 .with_source(self.server.name.as_str()),
             );
         }
-        let after = match self.command(token) {
-            Some(Command::ChatHistory { after, .. }) => after,
-            _ => None,
-        };
-        for m in messages.iter().filter(|m| after.is_none_or(|a| m.id() > a)) {
+        for m in messages {
             let (source, to, content, ts, id) = match m {
                 ChatMessage::Message(m) => (
                     format!("{0}!{0}@palaver", m.username),

@@ -33,14 +33,7 @@ impl HubIo for CountingIo {
         self.persisted.push(message);
     }
     fn save_room(&mut self, _room: RoomRecord) {}
-    fn recent_messages(
-        &mut self,
-        _room_key: &str,
-        _before: u64,
-        _limit: usize,
-    ) -> Vec<StoredMessage> {
-        Vec::new()
-    }
+    fn load_window(&mut self, _room_key: String, _before: u64, _limit: usize) {}
     fn fetch_history(&mut self, _query: HistoryQuery) {}
     fn replay_missed(&mut self, _session: SessionId, _scope: ResumeScope) {}
     fn event(&mut self, _event: HubEvent) {}

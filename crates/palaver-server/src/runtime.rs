@@ -131,6 +131,11 @@ pub enum HubMsg {
         session: SessionId,
         report: ReplayReport,
     },
+    /// A room's recent messages, read for `Hub::window_loaded`.
+    WindowLoaded {
+        room_key: String,
+        messages: Vec<StoredMessage>,
+    },
     Announce(String),
     Kick {
         username: String,
@@ -160,9 +165,8 @@ pub struct RuntimeIo {
     /// Session ids are ours (sequential), so a fast non-DoS-resistant hash is safe here.
     sessions: FxHashMap<SessionId, SessionHandle>,
     writes: Vec<WriteOp>,
-    /// The hub's own read connection, for short synchronous reads.
-    hub_reader: Box<dyn Backend>,
-    /// Shared read connection for history pages and replays on the blocking pool.
+    /// Shared read connection for windows, history pages and replays, used on the blocking
+    /// pool (the hub itself never reads: it never waits for the store).
     pool_reader: Arc<Mutex<Box<dyn Backend>>>,
     hub_tx: mpsc::WeakSender<HubMsg>,
     events: broadcast::Sender<ServerEvent>,
@@ -174,7 +178,6 @@ pub struct RuntimeIo {
 
 impl RuntimeIo {
     pub fn new(
-        hub_reader: Box<dyn Backend>,
         pool_reader: Box<dyn Backend>,
         hub_tx: mpsc::WeakSender<HubMsg>,
         events: broadcast::Sender<ServerEvent>,
@@ -182,7 +185,6 @@ impl RuntimeIo {
         RuntimeIo {
             sessions: FxHashMap::default(),
             writes: Vec::new(),
-            hub_reader,
             pool_reader: Arc::new(Mutex::new(pool_reader)),
             hub_tx,
             events,
@@ -231,20 +233,31 @@ impl HubIo for RuntimeIo {
         self.writes.push(WriteOp::ReassignOwner { from, to });
     }
 
-    fn recent_messages(&mut self, room_key: &str, before: u64, limit: usize) -> Vec<StoredMessage> {
-        let room = Conversation::Room(room_key.to_string());
-        let query = PageQuery {
-            before: Some(before),
-            limit,
-            ..PageQuery::default()
+    fn load_window(&mut self, room_key: String, before: u64, limit: usize) {
+        let (Some(hub), reader) = (self.hub_tx.upgrade(), Arc::clone(&self.pool_reader)) else {
+            return;
         };
-        match self.hub_reader.page(&room, &query) {
-            Ok(page) => page.messages,
-            Err(e) => {
-                tracing::error!(room = room_key, error = %e, "could not read recent messages");
-                Vec::new()
-            }
-        }
+        tokio::spawn(async move {
+            let room = Conversation::Room(room_key.clone());
+            let query = PageQuery {
+                before: Some(before),
+                limit,
+                ..PageQuery::default()
+            };
+            let read = tokio::task::spawn_blocking(move || {
+                reader.lock().expect("reader lock").page(&room, &query)
+            })
+            .await;
+            let messages = match read {
+                Ok(Ok(page)) => page.messages,
+                other => {
+                    // The room opens with an empty window rather than not at all.
+                    tracing::error!(room = %room_key, ?other, "could not read a room's recent messages");
+                    Vec::new()
+                }
+            };
+            let _ = hub.send(HubMsg::WindowLoaded { room_key, messages }).await;
+        });
     }
 
     fn fetch_history(&mut self, query: HistoryQuery) {
@@ -607,6 +620,7 @@ fn handle(
         }
         HubMsg::Gone { session, departure } => hub.disconnect(session, departure, io),
         HubMsg::ResumeDone { session, report } => hub.resume_done(session, report, io),
+        HubMsg::WindowLoaded { room_key, messages } => hub.window_loaded(&room_key, messages, io),
         HubMsg::Announce(text) => hub.announce(&text, io),
         HubMsg::Kick {
             username,

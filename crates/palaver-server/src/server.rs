@@ -68,7 +68,7 @@ impl Server {
     /// Opens the store, binds, and starts serving.
     pub async fn start(config: ServerConfig) -> anyhow::Result<Server> {
         let database = config.database.clone();
-        let (writer_db, hub_db, pool_db, last_id, rooms, accounts, account_names, moderation) =
+        let (writer_db, pool_db, last_id, rooms, accounts, account_names, moderation) =
             tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
                 let mut writer_db = store::open(&database)
                     .with_context(|| format!("cannot open database {database:?}"))?;
@@ -85,7 +85,6 @@ impl Server {
                     writer_db.save_room(&general)?;
                     rooms.push(general);
                 }
-                let hub_db = store::open(&database)?;
                 let accounts = Accounts::open(&database)
                     .with_context(|| format!("cannot open the accounts in {database:?}"))?;
                 let account_names = accounts.names()?;
@@ -93,7 +92,6 @@ impl Server {
                 let pool_db = store::open(&database)?;
                 Ok((
                     writer_db,
-                    hub_db,
                     pool_db,
                     last_id,
                     rooms,
@@ -152,7 +150,7 @@ impl Server {
         );
         let (hub_tx, hub_rx) = mpsc::channel(8192);
         let (events, _) = broadcast::channel(1024);
-        let mut io = RuntimeIo::new(hub_db, pool_db, hub_tx.downgrade(), events.clone());
+        let mut io = RuntimeIo::new(pool_db, hub_tx.downgrade(), events.clone());
         let accounts = Arc::new(accounts);
         io.passwords = Some(
             Passwords::start(Arc::clone(&accounts), &config.passwords)

@@ -163,9 +163,9 @@ pub trait HubIo {
     /// Stores a message; the hub hears back through [`super::Hub::stored`].
     fn persist(&mut self, message: StoredMessage);
     fn save_room(&mut self, room: RoomRecord);
-    /// The most recent public messages of a room with seqs below `before`, read synchronously
-    /// when a room with no members becomes active again.
-    fn recent_messages(&mut self, room_key: &str, before: u64, limit: usize) -> Vec<StoredMessage>;
+    /// Reads the newest `limit` messages of a room with seqs below `before` (its window, when it
+    /// gets a first member again); the answer comes back through [`super::Hub::window_loaded`].
+    fn load_window(&mut self, room_key: String, before: u64, limit: usize);
     /// Fetches a history page and sends it to the session, then reports back through
     /// [`super::Hub::history_done`].
     fn fetch_history(&mut self, query: HistoryQuery);

@@ -29,6 +29,7 @@ pub mod room;
 pub mod session;
 #[cfg(test)]
 mod tests;
+mod windows;
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
@@ -409,21 +410,32 @@ impl Hub {
         let Some(s) = self.sessions.get_mut(&session) else {
             return;
         };
-        let waiting = s.catch_up.take().unwrap_or_default();
+        s.resuming = false;
         let me = s.user.as_ref().map(|u| u.key.clone()).unwrap_or_default();
+        // A message committed before the replay read its conversation, but delivered after the
+        // session started waiting, came in the replay already.
+        let held = s.catch_up.take().unwrap_or_default();
+        let held: Vec<Outgoing> = held
+            .into_iter()
+            .filter(|out| {
+                conversation_seq(out.frame(), &me)
+                    .is_none_or(|(key, seq)| report.newest.get(&key).is_none_or(|n| seq > *n))
+            })
+            .collect();
         let marker = Outgoing::new(ServerFrame::Resumed {
             replayed: report.replayed,
             complete: report.complete,
         });
+        if s.gate.is_some() {
+            // Windows are still on their way: the gate releases the held frames.
+            let mut waiting = vec![marker];
+            waiting.extend(held);
+            s.catch_up = Some(waiting);
+            return;
+        }
         self.deliver(session, &marker, io);
-        for out in waiting {
-            // A message committed before the replay read its conversation, but delivered
-            // after the session started waiting, came in the replay already.
-            let replayed = conversation_seq(out.frame(), &me)
-                .is_some_and(|(key, seq)| report.newest.get(&key).is_some_and(|n| seq <= *n));
-            if !replayed {
-                self.deliver(session, &out, io);
-            }
+        for out in held {
+            self.deliver(session, &out, io);
         }
         self.reap_slow(io);
     }

@@ -12,20 +12,10 @@ use palaver_proto::{
 };
 
 use super::identity;
-use super::session::{sanitize_ident, JoinAsk, PendingLogin, User};
+use super::session::{sanitize_ident, AfterWindows, JoinAsk, JoinCursors, PendingLogin, User};
 use super::{Close, Hub, HubEvent, HubIo, Outgoing, Pending, Refusal, SessionId, SystemNotice};
-use std::collections::HashMap;
 
 use crate::store::{Conversation, DirectSide, MessageKind, PageQuery, ResumeScope, StoredMessage};
-
-/// A joining client's cursors, keyed as the hub keys conversations.
-#[derive(Debug, Default)]
-struct JoinCursors {
-    /// Folded room name -> last seq seen.
-    rooms: HashMap<String, u64>,
-    /// The other user's folded name -> last seq seen.
-    directs: HashMap<String, u64>,
-}
 
 /// At most this many names are listed in `welcome`; `users_online` has the full count.
 const WELCOME_USERS_MAX: usize = 200;
@@ -330,11 +320,14 @@ impl Hub {
         self.names.insert(name.clone());
         self.max_users_online = self.max_users_online.max(self.names.len());
         let mut room_keys = Vec::with_capacity(room_names.len());
+        let mut awaiting = Vec::new();
         for (room_key, room_name) in &room_names {
             if !self.rooms.contains_key(room_key) {
                 self.create_room(room_name.clone(), io);
             }
-            self.activate_room(room_key, io);
+            if !self.activate_room(room_key, io) {
+                awaiting.push(room_key.clone());
+            }
             self.add_member(session, room_key);
             room_keys.push(room_key.clone());
         }
@@ -373,21 +366,9 @@ impl Hub {
         // Conversations the client has cursors for are replayed from there; the rooms it has
         // none for show their recent window, as on a first join.
         let cursors = since.map(|since| self.cursors(&since)).unwrap_or_default();
-        let history = match cursors.rooms.contains_key(DEFAULT_ROOM) {
-            false => self
-                .rooms
-                .get(DEFAULT_ROOM)
-                .filter(|r| r.members.contains(&session))
-                .map(|r| {
-                    r.recent_messages()
-                        .into_iter()
-                        .map(palaver_proto::ChatMessage::Message)
-                        .collect()
-                })
-                .unwrap_or_default(),
-            true => Vec::new(),
-        };
-        let welcome = ServerFrame::Welcome(Box::new(Welcome {
+        let with_history = room_keys.iter().any(|k| k == DEFAULT_ROOM)
+            && !cursors.rooms.contains_key(DEFAULT_ROOM);
+        let welcome = Welcome {
             username: name.clone(),
             server: "palaver".into(),
             version: env!("CARGO_PKG_VERSION").into(),
@@ -405,21 +386,31 @@ impl Hub {
                 .collect(),
             users,
             users_online,
-            history,
+            // Filled in once the window is in memory (see `windows.rs`).
+            history: Vec::new(),
             timestamp: timestamp::format_millis(timestamp::now_millis()),
             resume_token: Some(Secret(resume_token)),
-        }));
-        self.send_to(session, &welcome, io);
-        for refusal in refusals {
-            self.refuse(session, refusal, reference.clone(), io);
-        }
+        };
+        let mut then = vec![self.welcome_step(welcome, with_history)];
+        then.extend(
+            refusals
+                .into_iter()
+                .map(|refusal| AfterWindows::Refuse(refusal, reference.clone())),
+        );
         // Rooms other than general get their own joined_room frame with their recent messages.
-        for room_key in room_keys
-            .iter()
-            .filter(|k| *k != DEFAULT_ROOM && !cursors.rooms.contains_key(*k))
-        {
-            self.send_joined_room(session, room_key, None, io);
+        then.extend(
+            room_keys
+                .iter()
+                .filter(|k| *k != DEFAULT_ROOM && !cursors.rooms.contains_key(*k))
+                .map(|k| self.joined_room_step(k, None)),
+        );
+        if since_given {
+            then.push(AfterWindows::Resume {
+                cursors,
+                room_keys: room_keys.clone(),
+            });
         }
+        self.after_windows(session, awaiting, then, io);
         let source = self.address(session);
         for room_key in &room_keys {
             let text = if room_key == DEFAULT_ROOM {
@@ -436,9 +427,6 @@ impl Hub {
                 ..SystemNotice::default()
             };
             self.system_to_room(room_key, notice, Some(session), io);
-        }
-        if since_given {
-            self.start_resume(session, cursors, &room_keys, io);
         }
     }
 
@@ -479,7 +467,7 @@ impl Hub {
 
     /// Replays what a returning client missed (each conversation after its cursor) before any
     /// live frame: live frames wait meanwhile (see [`Hub::resume_done`]).
-    fn start_resume(
+    pub(super) fn start_resume(
         &mut self,
         session: SessionId,
         cursors: JoinCursors,
@@ -513,7 +501,8 @@ impl Hub {
             return self.send_to(session, &marker, io);
         }
         if let Some(s) = self.sessions.get_mut(&session) {
-            s.catch_up = Some(Vec::new());
+            s.resuming = true;
+            s.catch_up.get_or_insert_with(Vec::new);
         }
         let scope = ResumeScope {
             conversations,
@@ -532,32 +521,13 @@ impl Hub {
         }
     }
 
-    /// Loads a room's recent window from the store if it has none (it had no members).
-    fn activate_room(&mut self, room_key: &str, io: &mut impl HubIo) {
-        let limit = self.config.history_on_join;
-        let Some(room) = self.rooms.get_mut(room_key) else {
-            return;
-        };
-        // Only what was fanned out: a message committed but not yet delivered arrives live.
-        let before = room.last_seq + 1;
-        if room.recent.is_some() {
-            return;
-        }
-        let recent = io
-            .recent_messages(room_key, before, limit)
-            .iter()
-            .filter_map(|m| match m.to_chat() {
-                palaver_proto::ChatMessage::Message(m) => Some(m),
-                palaver_proto::ChatMessage::PrivateMessage(_) => None,
-            })
-            .collect();
-        room.recent = Some(recent);
-    }
-
-    fn send_joined_room(
+    /// A room's `joined_room` with its window up to seq `upto` (what came later reaches the
+    /// session live).
+    pub(super) fn send_joined_room(
         &mut self,
         session: SessionId,
         room_key: &str,
+        upto: u64,
         reference: Option<Value>,
         io: &mut impl HubIo,
     ) {
@@ -579,14 +549,13 @@ impl Hub {
             .collect();
         operators.sort();
         let frame = ServerFrame::JoinedRoom {
-            room: room.info(),
+            room: palaver_proto::RoomInfo {
+                last_seq: upto,
+                ..room.info()
+            },
             members,
             operators,
-            history: room
-                .recent_messages()
-                .into_iter()
-                .map(palaver_proto::ChatMessage::Message)
-                .collect(),
+            history: self.window_of(room_key, upto),
             reference,
         };
         let out = Outgoing::build(frame, self.address(session), None);
@@ -841,7 +810,8 @@ impl Hub {
             .get(&key)
             .is_some_and(|r| r.members.contains(&session))
         {
-            return self.send_joined_room(session, &key, reference, io);
+            let upto = self.rooms[&key].last_seq;
+            return self.send_joined_room(session, &key, upto, reference, io);
         }
         if self
             .rooms
@@ -875,7 +845,7 @@ impl Hub {
             }
             self.create_room(name, io);
         }
-        self.activate_room(&key, io);
+        let ready = self.activate_room(&key, io);
         self.add_member(session, &key);
         if let Some(user) = self
             .sessions
@@ -884,7 +854,9 @@ impl Hub {
         {
             user.rooms.push(key.clone());
         }
-        self.send_joined_room(session, &key, reference, io);
+        let awaiting = if ready { Vec::new() } else { vec![key.clone()] };
+        let then = vec![self.joined_room_step(&key, reference)];
+        self.after_windows(session, awaiting, then, io);
         let room_name = self.rooms[&key].name.clone();
         let notice = SystemNotice {
             text: format!("{username} joined #{room_name}"),

@@ -27,6 +27,10 @@ pub struct Room {
     pub topic_ms: Option<i64>,
     /// Most recent messages, oldest first; `None` while the room has no members.
     pub recent: Option<VecDeque<PublicMessage>>,
+    /// While the window is being read: the messages delivered meanwhile (see `windows.rs`).
+    pub loading: Option<Vec<PublicMessage>>,
+    /// Sessions waiting for the window.
+    pub waiting: Vec<SessionId>,
     /// The seq of the newest message delivered: what is stored up to here is history, what
     /// comes after arrives live.
     pub last_seq: u64,
@@ -44,6 +48,8 @@ impl Room {
             topic_by: None,
             topic_ms: None,
             recent: None,
+            loading: None,
+            waiting: Vec::new(),
             last_seq,
         }
     }
@@ -62,6 +68,10 @@ impl Room {
 
     /// Remembers a message fanned out to the room, keeping at most `keep`.
     pub fn remember(&mut self, message: PublicMessage, keep: usize) {
+        if let Some(arrived) = &mut self.loading {
+            arrived.push(message);
+            return;
+        }
         if let Some(recent) = &mut self.recent {
             if keep == 0 {
                 return;

@@ -56,6 +56,10 @@ pub struct Session {
     /// Replies that must not overtake those messages (a `pong` is a barrier: everything the
     /// session sent before its `ping` has been answered when the `pong` arrives).
     pub after_in_flight: Vec<Outgoing>,
+    /// A resume replay is running (`catch_up` holds live frames until it ends).
+    pub resuming: bool,
+    /// Replies waiting for room windows being read (see `windows.rs`).
+    pub gate: Option<Gate>,
     /// The account this connection proved it owns (folded name), once it has.
     pub account: Option<String>,
     /// A `login` whose password is being checked: the join to do if it is right.
@@ -81,6 +85,47 @@ pub struct JoinAsk {
     pub rooms: Option<Vec<String>>,
     /// Continue the session this token was handed out to.
     pub resume_token: Option<palaver_proto::Secret>,
+}
+
+/// Replies that wait until the windows of some rooms have been read.
+#[derive(Debug, Default)]
+pub struct Gate {
+    /// Rooms whose windows are still on their way.
+    pub rooms: Vec<String>,
+    /// What to do then, in order.
+    pub then: Vec<AfterWindows>,
+}
+
+/// A step deferred until windows are in.
+#[derive(Debug)]
+pub enum AfterWindows {
+    /// Send the welcome.
+    Welcome {
+        welcome: Box<palaver_proto::Welcome>,
+        /// Show general's window up to this seq as the `history`.
+        history_upto: Option<u64>,
+    },
+    /// Send the room's `joined_room`, its window up to `upto`.
+    JoinedRoom {
+        room_key: String,
+        reference: Option<serde_json::Value>,
+        upto: u64,
+    },
+    Refuse(super::Refusal, Option<serde_json::Value>),
+    /// Replay what a returning client missed.
+    Resume {
+        cursors: JoinCursors,
+        room_keys: Vec<String>,
+    },
+}
+
+/// A joining client's cursors, keyed as the hub keys conversations.
+#[derive(Debug, Default)]
+pub struct JoinCursors {
+    /// Folded room name -> last seq seen.
+    pub rooms: std::collections::HashMap<String, u64>,
+    /// The other user's folded name -> last seq seen.
+    pub directs: std::collections::HashMap<String, u64>,
 }
 
 /// A joined session's identity and rooms.
@@ -140,6 +185,8 @@ impl Session {
             profile: Profile::default(),
             user: None,
             catch_up: None,
+            resuming: false,
+            gate: None,
             in_flight: 0,
             after_in_flight: Vec::new(),
             account: None,

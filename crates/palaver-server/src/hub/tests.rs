@@ -27,6 +27,8 @@ pub(super) struct TestIo {
     full_once: HashSet<SessionId>,
     /// Each conversation's last seq, as the store keeps it.
     seqs: HashMap<String, u64>,
+    /// Window reads asked for: (room key, before, limit).
+    windows: Vec<(String, u64, usize)>,
 }
 
 impl HubIo for TestIo {
@@ -52,19 +54,8 @@ impl HubIo for TestIo {
     fn save_room(&mut self, room: RoomRecord) {
         self.rooms_saved.push(room);
     }
-    fn recent_messages(&mut self, room_key: &str, before: u64, limit: usize) -> Vec<StoredMessage> {
-        let mut v: Vec<_> = self
-            .stored
-            .iter()
-            .filter(|m| {
-                m.seq < before
-                    && matches!(&m.kind, MessageKind::Public { room_key: k, .. } if k == room_key)
-            })
-            .cloned()
-            .collect();
-        let skip = v.len().saturating_sub(limit);
-        v.drain(..skip);
-        v
+    fn load_window(&mut self, room_key: String, before: u64, limit: usize) {
+        self.windows.push((room_key, before, limit));
     }
     fn fetch_history(&mut self, query: HistoryQuery) {
         self.history_queries.push(query);
@@ -102,9 +93,30 @@ pub(super) fn send(hub: &mut Hub, io: &mut TestIo, session: SessionId, frame: Va
 }
 
 /// Plays the store writer: everything persisted is reported stored, in order.
+/// The store catches up: what was persisted is stored and reported, and the window reads
+/// asked for are answered.
 pub(super) fn settle(hub: &mut Hub, io: &mut TestIo) {
     let batch = commit(io);
     hub.stored(batch, io);
+    serve_windows(hub, io);
+}
+
+/// Answers the window reads asked for, from what the store holds.
+fn serve_windows(hub: &mut Hub, io: &mut TestIo) {
+    for (room_key, before, limit) in std::mem::take(&mut io.windows) {
+        let mut window: Vec<_> = io
+            .stored
+            .iter()
+            .filter(|m| {
+                m.seq < before
+                    && matches!(&m.kind, MessageKind::Public { room_key: k, .. } if *k == room_key)
+            })
+            .cloned()
+            .collect();
+        let skip = window.len().saturating_sub(limit);
+        window.drain(..skip);
+        hub.window_loaded(&room_key, window, io);
+    }
 }
 
 /// What the store does with the messages persisted so far: numbers them in their
@@ -905,4 +917,98 @@ fn an_address_ban_turns_that_address_away_and_no_other() {
         !io.closed.iter().any(|(s, _)| *s == 5),
         "other addresses are fine"
     );
+}
+
+#[test]
+fn joining_an_empty_room_waits_for_its_window_without_blocking_anyone_or_repeating() {
+    let (mut hub, mut io) = three_users();
+    for text in ["old 1", "old 2"] {
+        send(
+            &mut hub,
+            &mut io,
+            1,
+            json!({"type":"join_room","room":"quiet"}),
+        );
+        send(
+            &mut hub,
+            &mut io,
+            1,
+            json!({"type":"message","room":"quiet","content":text}),
+        );
+    }
+    settle(&mut hub, &mut io);
+    send(
+        &mut hub,
+        &mut io,
+        1,
+        json!({"type":"leave_room","room":"quiet"}),
+    );
+    io.sent.clear();
+
+    // The room is empty: its window is read off the hub's task, once for both joiners.
+    send(
+        &mut hub,
+        &mut io,
+        2,
+        json!({"type":"join_room","room":"quiet","ref":"b"}),
+    );
+    send(
+        &mut hub,
+        &mut io,
+        3,
+        json!({"type":"join_room","room":"quiet"}),
+    );
+    assert_eq!(io.windows.len(), 1, "one read for the room");
+    assert!(io.take(2).is_empty() && io.take(3).is_empty(), "they wait");
+    // Meanwhile the hub goes on: general works, and a joiner's own message is delivered (held
+    // for the joiners until their window is shown).
+    send(
+        &mut hub,
+        &mut io,
+        1,
+        json!({"type":"message","content":"in general"}),
+    );
+    send(
+        &mut hub,
+        &mut io,
+        3,
+        json!({"type":"message","room":"quiet","content":"while loading"}),
+    );
+    let batch = commit(&mut io);
+    hub.stored(batch, &mut io);
+    assert_eq!(io.take(1)[0]["content"], "in general");
+    assert!(io.take(2).is_empty(), "held behind the window");
+
+    serve_windows(&mut hub, &mut io);
+    for session in [2, 3] {
+        let got = io.take(session);
+        assert_eq!(got[0]["type"], "joined_room", "{got:?}");
+        let history: Vec<&str> = got[0]["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["content"].as_str().unwrap())
+            .collect();
+        // The window up to what was delivered when they joined; the rest arrives live.
+        assert_eq!(history, ["old 1", "old 2"]);
+        assert_eq!(got[0]["room"]["last_seq"], 2);
+        let contents: Vec<&str> = got[1..]
+            .iter()
+            .filter_map(|f| f["content"].as_str())
+            .collect();
+        assert_eq!(
+            contents,
+            ["in general", "while loading"],
+            "nothing twice, nothing lost"
+        );
+    }
+    // The next joiner finds the window in memory: no read.
+    send(
+        &mut hub,
+        &mut io,
+        1,
+        json!({"type":"join_room","room":"quiet"}),
+    );
+    assert!(io.windows.is_empty());
+    assert_eq!(io.take(1)[0]["history"].as_array().unwrap().len(), 3);
 }

@@ -171,8 +171,7 @@ pub enum StoreError {
 }
 
 /// The operations every store offers. Implementations are blocking; callers run them on the
-/// writer thread or a blocking-task pool, never directly on an async worker (except for the
-/// hub's short room-activation read, see `docs/architecture.md`).
+/// writer thread or a blocking-task pool, never on an async worker, and never on the hub's task.
 pub trait Backend: Send + 'static {
     /// Stores a batch in one transaction: all of it, or (on error) none of it. Each message
     /// gets the next seq of its conversation inside that transaction.

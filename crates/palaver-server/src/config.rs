@@ -34,7 +34,7 @@ pub struct ServerConfig {
     pub tls: Option<TlsConfig>,
     /// Accounts that are admins (besides those stored with `admin add`).
     pub admins: Vec<String>,
-    /// A SQLite file path (`postgres://` URLs are reserved for the PostgreSQL store).
+    /// A SQLite file path, or a `postgres://` URL.
     pub database: String,
     pub hub: HubConfig,
     /// Disconnect after this many rate-limited frames in a row.
@@ -250,7 +250,8 @@ pub struct Args {
     #[arg(long, env = "PALAVER_TLS_ONLY")]
     pub tls_only: bool,
 
-    /// SQLite database file for history and rooms [default: palaver.db].
+    /// Where history, rooms and accounts live: a SQLite file, or a PostgreSQL server as
+    /// postgres://user:password@host:port/database [default: palaver.db].
     #[arg(long, env = "PALAVER_DATABASE", value_name = "PATH")]
     pub database: Option<String>,
 

@@ -14,6 +14,7 @@
 //! - [`passwords`]: how often passwords may be tried, and the threads that hash them.
 //! - [`config`]: flags, environment variables and the TOML file.
 //! - [`server`]: starts all of the above and stops it gracefully ([`Server`], [`ServerHandle`]).
+//! - [`testing`]: a throwaway PostgreSQL cluster for tests.
 
 pub mod config;
 pub mod hub;
@@ -24,6 +25,7 @@ pub mod queue;
 pub mod runtime;
 pub mod server;
 pub mod store;
+pub mod testing;
 
 pub use config::ServerConfig;
 pub use server::{Server, ServerEvent, ServerHandle};

@@ -39,7 +39,7 @@ use serde_json::Value;
 
 use palaver_proto::{timestamp, validate, ErrorCode, ServerFrame, SystemEvent, DEFAULT_ROOM};
 
-use crate::store::sqlite::dm_key;
+use crate::store::dm_key;
 use crate::store::{MessageKind, RoomRecord, StoredMessage};
 
 pub use io::{

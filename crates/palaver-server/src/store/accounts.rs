@@ -1,4 +1,5 @@
-//! Accounts: registered names and their passwords, in the same SQLite file as the history.
+//! Accounts: registered names and their passwords, where the history is kept (the SQLite file
+//! or the PostgreSQL server; the rows are `account_rows.rs`'s).
 //!
 //! Passwords are hashed with argon2id (RustCrypto's `argon2`, its default OWASP parameters:
 //! 19 MiB, 2 passes) with a random salt per account, and only the PHC string is stored; a
@@ -14,41 +15,17 @@ use std::cell::RefCell;
 
 use argon2::password_hash::{self, Output, ParamsString, PasswordHash, Salt, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
-use rusqlite::{params, Connection, OptionalExtension};
 
 use palaver_proto::ErrorCode;
 
+use super::account_rows::{AccountRows, PostgresAccountRows, SqliteAccountRows};
+use super::StoreError;
 use crate::hub::moderation::{Ban, BanTarget, ModerationRecord, ModerationState};
 
 /// Shortest password accepted.
 pub const MIN_PASSWORD_CHARS: usize = 8;
 /// Longest password accepted, in bytes.
 pub const MAX_PASSWORD_BYTES: usize = 1024;
-
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS accounts (
-    name_key   TEXT PRIMARY KEY,
-    name       TEXT NOT NULL,
-    password   TEXT NOT NULL,
-    created_ms INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS admins (
-    name_key TEXT PRIMARY KEY
-);
-CREATE TABLE IF NOT EXISTS room_moderators (
-    room_key TEXT NOT NULL,
-    name_key TEXT NOT NULL,
-    PRIMARY KEY (room_key, name_key)
-);
-CREATE TABLE IF NOT EXISTS bans (
-    kind     TEXT NOT NULL,
-    target   TEXT NOT NULL,
-    until_ms INTEGER,
-    reason   TEXT NOT NULL,
-    by_name  TEXT NOT NULL,
-    PRIMARY KEY (kind, target)
-);
-";
 
 /// What a password is checked against when the name has no account, so that the answer takes
 /// as long as for a real account (argon2id with the default parameters; no one knows a password
@@ -57,7 +34,7 @@ const DECOY: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$/WXQelHxQ9y+1S9is+8T3A$0uexrQB6N2Lib/5KpNK2OmecYhgyWevbYpGTFU8dRp8";
 
 pub struct Accounts {
-    conn: Mutex<Connection>,
+    rows: Mutex<Box<dyn AccountRows>>,
 }
 
 /// Checks a new password against the rules.
@@ -148,56 +125,38 @@ fn matches(stored: &str, password: &str) -> bool {
 }
 
 impl Accounts {
-    pub fn open(path: &str) -> rusqlite::Result<Accounts> {
-        let path = path.strip_prefix("sqlite://").unwrap_or(path);
-        let conn = Connection::open(path)?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        conn.execute_batch(SCHEMA)?;
+    /// The accounts kept where `database` (a SQLite path or a `postgres://` URL) keeps history.
+    pub fn open(database: &str) -> Result<Accounts, StoreError> {
+        let rows: Box<dyn AccountRows> = if super::is_postgres(database) {
+            Box::new(PostgresAccountRows::open(database)?)
+        } else {
+            let path = database.strip_prefix("sqlite://").unwrap_or(database);
+            Box::new(SqliteAccountRows::open(path)?)
+        };
         Ok(Accounts {
-            conn: Mutex::new(conn),
+            rows: Mutex::new(rows),
         })
     }
 
-    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
-        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    fn rows(&self) -> std::sync::MutexGuard<'_, Box<dyn AccountRows>> {
+        self.rows.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Every registered name, as registered.
-    pub fn names(&self) -> rusqlite::Result<Vec<String>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare("SELECT name FROM accounts ORDER BY name_key")?;
-        let names = stmt.query_map([], |r| r.get(0))?.collect();
-        names
+    pub fn names(&self) -> Result<Vec<String>, StoreError> {
+        self.rows().names()
     }
 
     /// Makes `name` an admin (it takes effect once they log in to that account).
-    pub fn add_admin(&self, name: &str) -> rusqlite::Result<()> {
-        self.conn().execute(
-            "INSERT OR IGNORE INTO admins (name_key) VALUES (?1)",
-            params![palaver_proto::validate::fold(name)],
-        )?;
-        Ok(())
+    pub fn add_admin(&self, name: &str) -> Result<(), StoreError> {
+        self.rows().add_admin(&palaver_proto::validate::fold(name))
     }
 
     /// Admins, moderators and bans, for the hub at startup.
-    pub fn load_moderation(&self) -> rusqlite::Result<ModerationState> {
-        let conn = self.conn();
-        let admins = conn
-            .prepare("SELECT name_key FROM admins")?
-            .query_map([], |r| r.get(0))?
-            .collect::<rusqlite::Result<Vec<String>>>()?;
-        let moderators = conn
-            .prepare("SELECT room_key, name_key FROM room_moderators")?
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<rusqlite::Result<Vec<(String, String)>>>()?;
-        let bans = conn
-            .prepare("SELECT kind, target, until_ms, reason, by_name FROM bans")?
-            .query_map([], |r| {
-                let kind: String = r.get(0)?;
-                let target: String = r.get(1)?;
-                Ok((kind, target, r.get(2)?, r.get(3)?, r.get(4)?))
-            })?
-            .collect::<rusqlite::Result<Vec<(String, String, Option<i64>, String, String)>>>()?
+    pub fn load_moderation(&self) -> Result<ModerationState, StoreError> {
+        let mut rows = self.rows();
+        let bans = rows
+            .bans()?
             .into_iter()
             .filter_map(|(kind, target, until_ms, reason, by)| {
                 let target = match kind.as_str() {
@@ -213,78 +172,24 @@ impl Accounts {
             })
             .collect();
         Ok(ModerationState {
-            admins,
-            moderators,
+            admins: rows.admins()?,
+            moderators: rows.moderators()?,
             bans,
         })
     }
 
     /// Writes one moderation change.
-    pub fn save_moderation(&self, record: &ModerationRecord) -> rusqlite::Result<()> {
-        let conn = self.conn();
-        let target = |t: &BanTarget| match t {
-            BanTarget::Name(n) => ("name", n.clone()),
-            BanTarget::Address(ip) => ("address", ip.to_string()),
-        };
-        match record {
-            ModerationRecord::Ban(ban) => {
-                let (kind, value) = target(&ban.target);
-                conn.execute(
-                    "INSERT OR REPLACE INTO bans (kind, target, until_ms, reason, by_name)
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![kind, value, ban.until_ms, ban.reason, ban.by],
-                )?;
-            }
-            ModerationRecord::Unban(t) => {
-                let (kind, value) = target(t);
-                conn.execute(
-                    "DELETE FROM bans WHERE kind = ?1 AND target = ?2",
-                    params![kind, value],
-                )?;
-            }
-            ModerationRecord::Moderator {
-                room_key,
-                name_key,
-                granted: true,
-            } => {
-                conn.execute(
-                    "INSERT OR IGNORE INTO room_moderators (room_key, name_key) VALUES (?1, ?2)",
-                    params![room_key, name_key],
-                )?;
-            }
-            ModerationRecord::Moderator {
-                room_key,
-                name_key,
-                granted: false,
-            } => {
-                conn.execute(
-                    "DELETE FROM room_moderators WHERE room_key = ?1 AND name_key = ?2",
-                    params![room_key, name_key],
-                )?;
-            }
-            ModerationRecord::DeleteRoom { room_key } => {
-                conn.execute("DELETE FROM rooms WHERE room_key = ?1", params![room_key])?;
-                conn.execute(
-                    "DELETE FROM room_moderators WHERE room_key = ?1",
-                    params![room_key],
-                )?;
-            }
-        }
-        Ok(())
+    pub fn save_moderation(&self, record: &ModerationRecord) -> Result<(), StoreError> {
+        self.rows().save_moderation(record)
     }
 
     /// True when `key` has an account and `password` is its password (slow: call it off the
     /// hub's task).
     pub fn verify(&self, key: &str, password: &str) -> bool {
-        let stored: Option<String> = self
-            .conn()
-            .query_row(
-                "SELECT password FROM accounts WHERE name_key = ?1",
-                params![key],
-                |r| r.get(0),
-            )
-            .optional()
-            .unwrap_or(None);
+        let stored = self.rows().password(key).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "cannot read an account");
+            None
+        });
         match stored {
             Some(stored) => matches(&stored, password),
             None => {
@@ -297,14 +202,10 @@ impl Accounts {
     /// Registers `name` (folded `key`) with a password (slow).
     pub fn create(&self, key: &str, name: &str, password: &str) -> Result<(), ErrorCode> {
         let hashed = hash(password);
-        let inserted = self.conn().execute(
-            "INSERT INTO accounts (name_key, name, password, created_ms) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT(name_key) DO NOTHING",
-            params![key, name, hashed, palaver_proto::timestamp::now_millis()],
-        );
-        match inserted {
-            Ok(1) => Ok(()),
-            Ok(_) => Err(ErrorCode::AlreadyRegistered),
+        let now = palaver_proto::timestamp::now_millis();
+        match self.rows().insert(key, name, &hashed, now) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(ErrorCode::AlreadyRegistered),
             Err(e) => {
                 tracing::error!(error = %e, "cannot store an account");
                 Err(ErrorCode::StorageFailed)
@@ -318,12 +219,9 @@ impl Accounts {
             return Err(ErrorCode::InvalidCredentials);
         }
         let hashed = hash(new);
-        match self.conn().execute(
-            "UPDATE accounts SET password = ?2 WHERE name_key = ?1",
-            params![key, hashed],
-        ) {
-            Ok(1) => Ok(()),
-            Ok(_) => Err(ErrorCode::InvalidCredentials),
+        match self.rows().set_password(key, &hashed) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(ErrorCode::InvalidCredentials),
             Err(e) => {
                 tracing::error!(error = %e, "cannot change a password");
                 Err(ErrorCode::StorageFailed)
@@ -349,10 +247,7 @@ mod tests {
         assert!(accounts.verify("alice", "correct horse"));
         assert!(!accounts.verify("alice", "wrong horse"));
         assert!(!accounts.verify("nobody", "correct horse"));
-        let stored: String = accounts
-            .conn()
-            .query_row("SELECT password FROM accounts", [], |r| r.get(0))
-            .unwrap();
+        let stored: String = accounts.rows().password("alice").unwrap().unwrap();
         assert!(stored.starts_with("$argon2id$"), "{stored}");
         assert!(!stored.contains("correct horse"));
         assert_eq!(

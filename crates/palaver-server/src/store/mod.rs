@@ -1,5 +1,5 @@
 //! History and rooms, behind one trait so the embedded SQLite default and a server database
-//! (PostgreSQL, later) are interchangeable.
+//! (PostgreSQL) are interchangeable.
 //!
 //! - [`Backend`]: the blocking operations a store must offer. Each backend instance is one
 //!   database connection, used by one thread at a time.
@@ -8,14 +8,29 @@
 //!   batch, not per message.
 //! - [`sqlite`]: the SQLite backend (WAL journal, `synchronous=FULL`: a message is on disk when
 //!   its transaction returns, which is before anyone is told about it).
+//! - [`postgres`]: the PostgreSQL backend (`--database postgres://...`), same behaviour.
+//! - [`accounts`], [`account_rows`]: accounts and moderation, on either.
 
+pub mod account_rows;
 pub mod accounts;
+mod contract;
+pub mod postgres;
 pub mod sqlite;
 pub mod writer;
 
 use palaver_proto::{timestamp, ChatMessage, PrivateMessage, PublicMessage};
 
 pub use writer::{StoreDone, StoreWriter, WriteOp};
+
+/// The key a private conversation is filed under: both folded names, in order, joined by `@`
+/// (which no name or room has, so it never collides with a room's key).
+pub fn dm_key(a_key: &str, b_key: &str) -> String {
+    if a_key <= b_key {
+        format!("{a_key}@{b_key}")
+    } else {
+        format!("{b_key}@{a_key}")
+    }
+}
 
 /// A message as stored: one row of history.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,7 +76,7 @@ impl StoredMessage {
                 sender_key,
                 target_key,
                 ..
-            } => sqlite::dm_key(sender_key, target_key),
+            } => dm_key(sender_key, target_key),
         }
     }
 
@@ -132,7 +147,7 @@ impl Conversation {
     pub fn key(&self) -> String {
         match self {
             Conversation::Room(key) => key.clone(),
-            Conversation::Direct { me, other_key } => sqlite::dm_key(&me.key, other_key),
+            Conversation::Direct { me, other_key } => dm_key(&me.key, other_key),
         }
     }
 }
@@ -162,8 +177,8 @@ pub struct ResumeScope {
 pub enum StoreError {
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
-    #[error("unsupported database {0:?}: give a SQLite file path (postgres:// is not available in this build)")]
-    Unsupported(String),
+    #[error("PostgreSQL: {0}")]
+    Postgres(#[from] ::postgres::Error),
     #[error("the store writer has stopped")]
     Stopped,
     #[error("the database's schema is version {found}, newer than this build of Palaver understands (up to {supported}): run a newer palaver-server")]
@@ -196,10 +211,15 @@ pub trait Backend: Send + 'static {
     fn reassign_owner(&mut self, from: &str, to: &str) -> Result<(), StoreError>;
 }
 
+/// Whether a `--database` value names a PostgreSQL server (else it is a SQLite file).
+pub fn is_postgres(database: &str) -> bool {
+    database.starts_with("postgres://") || database.starts_with("postgresql://")
+}
+
 /// Opens the backend a `--database` value names, once per connection wanted.
 pub fn open(database: &str) -> Result<Box<dyn Backend>, StoreError> {
-    if database.starts_with("postgres://") || database.starts_with("postgresql://") {
-        return Err(StoreError::Unsupported(database.to_string()));
+    if is_postgres(database) {
+        return Ok(Box::new(postgres::PostgresBackend::open(database)?));
     }
     let path = database.strip_prefix("sqlite://").unwrap_or(database);
     Ok(Box::new(sqlite::SqliteBackend::open(path)?))

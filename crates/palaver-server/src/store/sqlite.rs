@@ -69,7 +69,10 @@ UPDATE messages SET target_owner = 'account:' || target_key
 const TO_VERSION_3: &str = "
 ALTER TABLE messages ADD COLUMN conv_key TEXT NOT NULL DEFAULT '';
 ALTER TABLE messages ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
-UPDATE messages SET conv_key = COALESCE(room_key, dm_key);
+UPDATE messages SET conv_key = CASE
+    WHEN room_key IS NOT NULL THEN room_key
+    WHEN sender_key <= target_key THEN sender_key || '@' || target_key
+    ELSE target_key || '@' || sender_key END;
 CREATE TEMP TABLE numbered (id INTEGER PRIMARY KEY, n INTEGER NOT NULL);
 INSERT INTO numbered SELECT id, ROW_NUMBER() OVER (PARTITION BY conv_key ORDER BY id) FROM messages;
 UPDATE messages SET seq = numbered.n FROM numbered WHERE numbered.id = messages.id;
@@ -153,15 +156,6 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
         }
     }
     result
-}
-
-/// The key a private conversation is filed under: both folded names, in order.
-pub fn dm_key(a_key: &str, b_key: &str) -> String {
-    if a_key <= b_key {
-        format!("{a_key}\u{0}{b_key}")
-    } else {
-        format!("{b_key}\u{0}{a_key}")
-    }
 }
 
 fn row_to_message(row: &Row<'_>) -> rusqlite::Result<StoredMessage> {
@@ -426,271 +420,17 @@ impl Backend for SqliteBackend {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::contract::{contract_tests, ids, newest, public, room, seqs};
     use crate::store::DirectSide;
 
-    fn public(id: u64, room: &str, user: &str, text: &str) -> StoredMessage {
-        StoredMessage {
-            id,
-            seq: 0,
-            ts_ms: 1_000 + id as i64,
-            content: text.into(),
-            kind: MessageKind::Public {
-                room: room.into(),
-                room_key: room.to_lowercase(),
-                username: user.into(),
-                username_key: user.to_lowercase(),
-            },
-        }
-    }
-
-    /// A private message; each side's owner is `name#n` (the n-th holder of the name).
-    fn private(id: u64, from: &str, to: &str, text: &str) -> StoredMessage {
-        let side = |s: &str| match s.split_once('#') {
-            Some((name, _)) => (name.to_string(), format!("guest:{s}")),
-            None => (s.to_string(), format!("guest:{s}#1")),
-        };
-        let ((sender, sender_owner), (target, target_owner)) = (side(from), side(to));
-        StoredMessage {
-            id,
-            seq: 0,
-            ts_ms: 1_000 + id as i64,
-            content: text.into(),
-            kind: MessageKind::Private {
-                sender_key: sender.to_lowercase(),
-                sender,
-                sender_owner,
-                target_key: target.to_lowercase(),
-                target,
-                target_owner,
-            },
-        }
-    }
-
-    /// `name`'s side of its conversation with `other` (`name#n`: the n-th holder of the name).
-    fn direct(name: &str, other: &str) -> Conversation {
-        let owner = if name.contains('#') {
-            format!("guest:{name}")
-        } else {
-            format!("guest:{name}#1")
-        };
-        let me = DirectSide {
-            key: name.split('#').next().unwrap().to_lowercase(),
-            owner,
-        };
-        Conversation::Direct {
-            me,
-            other_key: other.into(),
-        }
-    }
-
-    fn room(key: &str) -> Conversation {
-        Conversation::Room(key.into())
-    }
-
-    fn newest(limit: usize) -> PageQuery {
-        PageQuery {
-            limit,
-            ..PageQuery::default()
-        }
-    }
-
-    fn ids(page: &Page) -> Vec<u64> {
-        page.messages.iter().map(|m| m.id).collect()
-    }
-
-    fn seqs(page: &Page) -> Vec<u64> {
-        page.messages.iter().map(|m| m.seq).collect()
-    }
-
-    fn open_temp() -> (tempfile::TempDir, SqliteBackend) {
+    fn sqlite() -> Option<(tempfile::TempDir, impl Fn() -> Box<dyn Backend>)> {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t.db");
-        let backend = SqliteBackend::open(path.to_str().unwrap()).unwrap();
-        (dir, backend)
+        let path = dir.path().join("t.db").to_str().unwrap().to_string();
+        let open = move || Box::new(SqliteBackend::open(&path).unwrap()) as Box<dyn Backend>;
+        Some((dir, open))
     }
 
-    #[test]
-    fn each_conversation_numbers_its_messages_in_commit_order() {
-        let (dir, mut db) = open_temp();
-        let mut batch = vec![
-            public(10, "general", "alice", "g1"),
-            private(11, "alice", "bob", "d1"),
-            public(12, "rust", "bob", "r1"),
-            public(13, "general", "bob", "g2"),
-            private(14, "bob", "alice", "d2"),
-        ];
-        db.append(&mut batch).unwrap();
-        let numbered: Vec<(u64, u64)> = batch.iter().map(|m| (m.id, m.seq)).collect();
-        assert_eq!(numbered, [(10, 1), (11, 1), (12, 1), (13, 2), (14, 2)]);
-        // Ids need not grow: order is the seq's.
-        let mut later = vec![public(5, "general", "carol", "g3")];
-        db.append(&mut later).unwrap();
-        assert_eq!(later[0].seq, 3);
-        drop(db);
-        let mut db = SqliteBackend::open(dir.path().join("t.db").to_str().unwrap()).unwrap();
-        let mut again = vec![private(20, "alice", "bob", "d3")];
-        db.append(&mut again).unwrap();
-        assert_eq!(again[0].seq, 3, "numbering goes on across restarts");
-        let general = db.page(&room("general"), &newest(10)).unwrap();
-        assert_eq!(ids(&general), [10, 13, 5]);
-        assert_eq!(seqs(&general), [1, 2, 3]);
-        let rooms: Vec<(String, u64)> = {
-            db.save_room(&RoomRecord {
-                key: "general".into(),
-                name: "general".into(),
-                topic: String::new(),
-                created_ms: 1,
-                last_seq: 0,
-            })
-            .unwrap();
-            db.rooms()
-                .unwrap()
-                .into_iter()
-                .map(|r| (r.key, r.last_seq))
-                .collect()
-        };
-        assert_eq!(rooms, [("general".to_string(), 3)]);
-    }
-
-    #[test]
-    fn pages_backwards_oldest_first_by_seq_or_by_message() {
-        let (_dir, mut db) = open_temp();
-        let mut batch: Vec<_> = (1..=10)
-            .map(|i| public(100 + i, "general", "alice", &format!("m{i}")))
-            .collect();
-        db.append(&mut batch).unwrap();
-        db.append(&mut [public(111, "rust", "bob", "elsewhere")])
-            .unwrap();
-        assert_eq!(db.last_id().unwrap(), 111);
-
-        let page = db.page(&room("general"), &newest(4)).unwrap();
-        assert_eq!(seqs(&page), [7, 8, 9, 10]);
-        assert!(page.has_more);
-        let before = PageQuery {
-            before: Some(3),
-            ..newest(4)
-        };
-        let page = db.page(&room("general"), &before).unwrap();
-        assert_eq!(seqs(&page), [1, 2]);
-        assert!(!page.has_more);
-        assert_eq!(page.messages[0], batch[0]);
-        // By message id (IRC's msgid): before 105 (seq 5), and after 108 (seq 8).
-        let before_id = PageQuery {
-            before_id: Some(105),
-            ..newest(2)
-        };
-        assert_eq!(
-            seqs(&db.page(&room("general"), &before_id).unwrap()),
-            [3, 4]
-        );
-        let after_id = PageQuery {
-            after_id: Some(108),
-            ..newest(10)
-        };
-        assert_eq!(
-            seqs(&db.page(&room("general"), &after_id).unwrap()),
-            [9, 10]
-        );
-        // A message of another conversation, or none at all, bounds nothing: an empty page.
-        let elsewhere = PageQuery {
-            before_id: Some(111),
-            ..newest(10)
-        };
-        assert!(db
-            .page(&room("general"), &elsewhere)
-            .unwrap()
-            .messages
-            .is_empty());
-    }
-
-    #[test]
-    fn resuming_reads_a_conversation_after_its_cursor_in_pages() {
-        let (_dir, mut db) = open_temp();
-        let mut batch: Vec<_> = (1..=7)
-            .map(|i| public(i, "general", "x", &format!("g{i}")))
-            .collect();
-        batch.push(private(8, "bob", "alice", "to me"));
-        batch.push(private(9, "bob", "carol", "not mine"));
-        db.append(&mut batch).unwrap();
-        let page = db.after(&room("general"), 2, 3).unwrap();
-        assert_eq!(seqs(&page), [3, 4, 5]);
-        assert!(page.has_more);
-        let page = db.after(&room("general"), 5, 3).unwrap();
-        assert_eq!(seqs(&page), [6, 7]);
-        assert!(!page.has_more);
-        let mine = db.after(&direct("alice", "bob"), 0, 10).unwrap();
-        assert_eq!(ids(&mine), [8]);
-        assert!(db
-            .after(&direct("alice", "carol"), 0, 10)
-            .unwrap()
-            .messages
-            .is_empty());
-    }
-
-    #[test]
-    fn private_history_belongs_to_its_two_parties() {
-        let (_dir, mut db) = open_temp();
-        db.append(&mut [
-            private(1, "alice", "bob", "a->b"),
-            private(2, "bob", "alice", "b->a"),
-            private(3, "alice", "carol", "a->c"),
-        ])
-        .unwrap();
-        let page = db.page(&direct("bob", "alice"), &newest(50)).unwrap();
-        assert_eq!(ids(&page), [1, 2]);
-        let page = db.page(&direct("carol", "bob"), &newest(50)).unwrap();
-        assert!(page.messages.is_empty());
-    }
-
-    #[test]
-    fn a_later_holder_of_a_name_sees_none_of_the_earlier_ones_private_history() {
-        let (_dir, mut db) = open_temp();
-        db.append(&mut [
-            private(1, "alice", "bob", "to the first bob"),
-            private(2, "bob", "alice", "from the first bob"),
-            private(3, "bob", "carol", "first bob to carol"),
-            private(4, "alice", "bob#2", "to the second bob"),
-        ])
-        .unwrap();
-        assert_eq!(
-            ids(&db.page(&direct("bob#2", "alice"), &newest(50)).unwrap()),
-            [4]
-        );
-        assert!(db
-            .page(&direct("bob#2", "carol"), &newest(50))
-            .unwrap()
-            .messages
-            .is_empty());
-        assert_eq!(
-            ids(&db.page(&direct("bob", "alice"), &newest(50)).unwrap()),
-            [1, 2]
-        );
-        // alice was alice all along: she sees her conversations with both.
-        assert_eq!(
-            ids(&db.page(&direct("alice", "bob"), &newest(50)).unwrap()),
-            [1, 2, 4]
-        );
-        assert_eq!(
-            ids(&db.after(&direct("bob#2", "alice"), 0, 50).unwrap()),
-            [4]
-        );
-        assert_eq!(ids(&db.after(&direct("bob", "carol"), 0, 50).unwrap()), [3]);
-        // The first bob registers: his messages become the account's.
-        db.reassign_owner("guest:bob#1", "account:bob").unwrap();
-        let account = Conversation::Direct {
-            me: DirectSide {
-                key: "bob".into(),
-                owner: "account:bob".into(),
-            },
-            other_key: "alice".into(),
-        };
-        assert_eq!(ids(&db.page(&account, &newest(50)).unwrap()), [1, 2]);
-        assert!(db
-            .after(&direct("bob", "carol"), 0, 50)
-            .unwrap()
-            .messages
-            .is_empty());
-    }
+    contract_tests!(sqlite);
 
     #[test]
     fn version_1_databases_are_upgraded_with_owners_and_seqs() {
@@ -748,23 +488,5 @@ mod tests {
             .unwrap();
         let refused = SqliteBackend::open(path.to_str().unwrap()).err().unwrap();
         assert!(refused.to_string().contains("newer"), "{refused}");
-    }
-
-    #[test]
-    fn rooms_and_topics_persist() {
-        let (dir, mut db) = open_temp();
-        let mut room = RoomRecord {
-            key: "rust".into(),
-            name: "Rust".into(),
-            topic: String::new(),
-            created_ms: 5,
-            last_seq: 0,
-        };
-        db.save_room(&room).unwrap();
-        room.topic = "crabs".into();
-        db.save_room(&room).unwrap();
-        drop(db);
-        let mut db = SqliteBackend::open(dir.path().join("t.db").to_str().unwrap()).unwrap();
-        assert_eq!(db.rooms().unwrap(), vec![room]);
     }
 }

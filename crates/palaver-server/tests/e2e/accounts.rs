@@ -190,11 +190,13 @@ async fn a_server_can_require_accounts() {
     let (code, message) = refused(guest(&server, "erin").await);
     assert_eq!(code, ErrorCode::AccountRequired, "{message}");
     // An account made by the operator (as `palaver-server account add` does) gets in.
-    let accounts = palaver_server::store::accounts::Accounts::open(
-        &test_config(server._dir.path().join("palaver.db")).database,
-    )
+    let database = test_config(server._dir.path().join("palaver.db")).database;
+    tokio::task::spawn_blocking(move || {
+        let accounts = palaver_server::store::accounts::Accounts::open(&database).unwrap();
+        accounts.create("erin", "erin", "operator made").unwrap();
+    })
+    .await
     .unwrap();
-    accounts.create("erin", "erin", "operator made").unwrap();
     // Made behind the running server's back: the database is what a login is checked against.
     login(&server, "erin", "operator made")
         .await

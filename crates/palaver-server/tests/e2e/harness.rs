@@ -10,6 +10,34 @@ use palaver_server::{Server, ServerConfig};
 
 pub const WAIT: Duration = Duration::from_secs(10);
 
+/// Which store a test crate runs the end-to-end tests on (`crate::BACKEND`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The `--database` for a test's store at `path`: that SQLite file, or (in the PostgreSQL run)
+/// a database of the throwaway cluster, the same one for the same path (a restarted server
+/// finds its history). Without PostgreSQL the PostgreSQL run falls back to SQLite, saying so
+/// once; under `CI=true` it fails instead.
+pub fn database_for(path: &std::path::Path) -> String {
+    if crate::BACKEND == Backend::Sqlite {
+        return path.to_string_lossy().into_owned();
+    }
+    static DATABASES: std::sync::Mutex<Option<std::collections::HashMap<PathBuf, String>>> =
+        std::sync::Mutex::new(None);
+    let Some(cluster) = palaver_server::testing::shared("the end-to-end tests") else {
+        return path.to_string_lossy().into_owned();
+    };
+    let mut databases = DATABASES.lock().unwrap_or_else(|p| p.into_inner());
+    databases
+        .get_or_insert_with(Default::default)
+        .entry(path.to_path_buf())
+        .or_insert_with(|| cluster.new_database())
+        .clone()
+}
+
 /// A server on a free port with its own database; limits relaxed unless a test sets them.
 pub struct TestServer {
     pub server: Server,
@@ -20,7 +48,7 @@ pub struct TestServer {
 pub fn test_config(db: PathBuf) -> ServerConfig {
     let mut config = ServerConfig {
         bind: "127.0.0.1:0".parse().unwrap(),
-        database: db.to_string_lossy().into_owned(),
+        database: database_for(&db),
         ..ServerConfig::default()
     };
     config.hub.rate_per_second = 1000.0;

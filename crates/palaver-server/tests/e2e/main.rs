@@ -1,6 +1,9 @@
 //! End-to-end tests: a real server on a real TCP socket (port 0, a temporary SQLite file), real
 //! clients, and assertions on what a user would notice.
 
+/// This crate runs the end-to-end tests on SQLite; `e2e_postgres` runs them on PostgreSQL.
+pub const BACKEND: harness::Backend = harness::Backend::Sqlite;
+
 mod abuse;
 mod accounts;
 mod bad_input;

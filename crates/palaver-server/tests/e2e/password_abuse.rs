@@ -198,7 +198,7 @@ impl ServerProcess {
             .unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_palaver-server"))
             .args(["--bind", &addr.to_string(), "--no-irc", "--no-stdin"])
-            .args(["--database", dir.path().join("p.db").to_str().unwrap()])
+            .args(["--database", &database_for(&dir.path().join("p.db"))])
             .args(["--log-level", "warn"])
             .args(flags)
             .stdin(Stdio::null())

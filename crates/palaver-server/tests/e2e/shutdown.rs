@@ -14,7 +14,7 @@ async fn sigterm_notifies_clients_flushes_and_exits_zero() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_palaver-server"))
         .args(["--bind", "127.0.0.1:0", "--no-irc", "--log-format", "json"])
         .arg("--database")
-        .arg(dir.path().join("p.db"))
+        .arg(crate::harness::database_for(&dir.path().join("p.db")))
         .stdin(Stdio::piped())
         .stderr(Stdio::piped())
         .stdout(Stdio::null())

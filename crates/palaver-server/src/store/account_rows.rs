@@ -1,0 +1,335 @@
+//! Where accounts, admins, room moderators and bans are kept: the rows behind
+//! [`super::accounts::Accounts`], in the SQLite file or on the PostgreSQL server that holds the
+//! history. Hashing and every rule live in `accounts.rs`; this is only storage.
+
+use postgres::{Client, NoTls};
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::StoreError;
+use crate::hub::moderation::{BanTarget, ModerationRecord};
+
+/// A stored ban: kind (`name` or `address`), target, until (ms), reason, by whom.
+pub type BanRow = (String, String, Option<i64>, String, String);
+
+/// The storage operations of accounts and moderation.
+pub trait AccountRows: Send {
+    /// Every registered name, as registered, by key.
+    fn names(&mut self) -> Result<Vec<String>, StoreError>;
+    fn add_admin(&mut self, key: &str) -> Result<(), StoreError>;
+    fn admins(&mut self) -> Result<Vec<String>, StoreError>;
+    /// (room key, name key) of every moderator.
+    fn moderators(&mut self) -> Result<Vec<(String, String)>, StoreError>;
+    fn bans(&mut self) -> Result<Vec<BanRow>, StoreError>;
+    fn save_moderation(&mut self, record: &ModerationRecord) -> Result<(), StoreError>;
+    /// The PHC string of an account's password.
+    fn password(&mut self, key: &str) -> Result<Option<String>, StoreError>;
+    /// Adds an account; false when the name is taken.
+    fn insert(
+        &mut self,
+        key: &str,
+        name: &str,
+        hashed: &str,
+        created_ms: i64,
+    ) -> Result<bool, StoreError>;
+    /// Replaces a password; false when there is no such account.
+    fn set_password(&mut self, key: &str, hashed: &str) -> Result<bool, StoreError>;
+}
+
+fn ban_target(t: &BanTarget) -> (&'static str, String) {
+    match t {
+        BanTarget::Name(n) => ("name", n.clone()),
+        BanTarget::Address(ip) => ("address", ip.to_string()),
+    }
+}
+
+const SQLITE_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS accounts (
+    name_key   TEXT PRIMARY KEY,
+    name       TEXT NOT NULL,
+    password   TEXT NOT NULL,
+    created_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS admins (
+    name_key TEXT PRIMARY KEY
+);
+CREATE TABLE IF NOT EXISTS room_moderators (
+    room_key TEXT NOT NULL,
+    name_key TEXT NOT NULL,
+    PRIMARY KEY (room_key, name_key)
+);
+CREATE TABLE IF NOT EXISTS bans (
+    kind     TEXT NOT NULL,
+    target   TEXT NOT NULL,
+    until_ms INTEGER,
+    reason   TEXT NOT NULL,
+    by_name  TEXT NOT NULL,
+    PRIMARY KEY (kind, target)
+);
+";
+
+/// Accounts in the SQLite file.
+pub struct SqliteAccountRows {
+    conn: Connection,
+}
+
+impl SqliteAccountRows {
+    pub fn open(path: &str) -> Result<Self, StoreError> {
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.execute_batch(SQLITE_SCHEMA)?;
+        Ok(SqliteAccountRows { conn })
+    }
+}
+
+impl AccountRows for SqliteAccountRows {
+    fn names(&mut self) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT name FROM accounts ORDER BY name_key")?;
+        let names = stmt
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        Ok(names)
+    }
+
+    fn add_admin(&mut self, key: &str) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT OR IGNORE INTO admins (name_key) VALUES (?1)",
+            params![key],
+        )?;
+        Ok(())
+    }
+
+    fn admins(&mut self) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self.conn.prepare("SELECT name_key FROM admins")?;
+        let admins = stmt
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        Ok(admins)
+    }
+
+    fn moderators(&mut self) -> Result<Vec<(String, String)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT room_key, name_key FROM room_moderators")?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
+    fn bans(&mut self) -> Result<Vec<BanRow>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT kind, target, until_ms, reason, by_name FROM bans")?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
+    fn save_moderation(&mut self, record: &ModerationRecord) -> Result<(), StoreError> {
+        let conn = &self.conn;
+        match record {
+            ModerationRecord::Ban(ban) => {
+                let (kind, value) = ban_target(&ban.target);
+                conn.execute(
+                    "INSERT OR REPLACE INTO bans (kind, target, until_ms, reason, by_name)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![kind, value, ban.until_ms, ban.reason, ban.by],
+                )?;
+            }
+            ModerationRecord::Unban(t) => {
+                let (kind, value) = ban_target(t);
+                conn.execute(
+                    "DELETE FROM bans WHERE kind = ?1 AND target = ?2",
+                    params![kind, value],
+                )?;
+            }
+            ModerationRecord::Moderator {
+                room_key,
+                name_key,
+                granted,
+            } => {
+                let sql = if *granted {
+                    "INSERT OR IGNORE INTO room_moderators (room_key, name_key) VALUES (?1, ?2)"
+                } else {
+                    "DELETE FROM room_moderators WHERE room_key = ?1 AND name_key = ?2"
+                };
+                conn.execute(sql, params![room_key, name_key])?;
+            }
+            ModerationRecord::DeleteRoom { room_key } => {
+                conn.execute("DELETE FROM rooms WHERE room_key = ?1", params![room_key])?;
+                conn.execute(
+                    "DELETE FROM room_moderators WHERE room_key = ?1",
+                    params![room_key],
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    fn password(&mut self, key: &str) -> Result<Option<String>, StoreError> {
+        let stored = self
+            .conn
+            .query_row(
+                "SELECT password FROM accounts WHERE name_key = ?1",
+                params![key],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(stored)
+    }
+
+    fn insert(
+        &mut self,
+        key: &str,
+        name: &str,
+        hashed: &str,
+        created_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let n = self.conn.execute(
+            "INSERT INTO accounts (name_key, name, password, created_ms) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT(name_key) DO NOTHING",
+            params![key, name, hashed, created_ms],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn set_password(&mut self, key: &str, hashed: &str) -> Result<bool, StoreError> {
+        let n = self.conn.execute(
+            "UPDATE accounts SET password = ?2 WHERE name_key = ?1",
+            params![key, hashed],
+        )?;
+        Ok(n == 1)
+    }
+}
+
+/// Accounts on the PostgreSQL server (tables created by `postgres.rs`'s migration).
+pub struct PostgresAccountRows {
+    client: Client,
+}
+
+impl PostgresAccountRows {
+    pub fn open(url: &str) -> Result<Self, StoreError> {
+        let mut client = Client::connect(url, NoTls)?;
+        super::postgres::migrate(&mut client)?;
+        Ok(PostgresAccountRows { client })
+    }
+}
+
+impl AccountRows for PostgresAccountRows {
+    fn names(&mut self) -> Result<Vec<String>, StoreError> {
+        let rows = self
+            .client
+            .query("SELECT name FROM accounts ORDER BY name_key", &[])?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    fn add_admin(&mut self, key: &str) -> Result<(), StoreError> {
+        self.client.execute(
+            "INSERT INTO admins (name_key) VALUES ($1) ON CONFLICT DO NOTHING",
+            &[&key],
+        )?;
+        Ok(())
+    }
+
+    fn admins(&mut self) -> Result<Vec<String>, StoreError> {
+        let rows = self.client.query("SELECT name_key FROM admins", &[])?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    fn moderators(&mut self) -> Result<Vec<(String, String)>, StoreError> {
+        let rows = self
+            .client
+            .query("SELECT room_key, name_key FROM room_moderators", &[])?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    fn bans(&mut self) -> Result<Vec<BanRow>, StoreError> {
+        let rows = self.client.query(
+            "SELECT kind, target, until_ms, reason, by_name FROM bans",
+            &[],
+        )?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)))
+            .collect())
+    }
+
+    fn save_moderation(&mut self, record: &ModerationRecord) -> Result<(), StoreError> {
+        let client = &mut self.client;
+        match record {
+            ModerationRecord::Ban(ban) => {
+                let (kind, value) = ban_target(&ban.target);
+                client.execute(
+                    "INSERT INTO bans (kind, target, until_ms, reason, by_name) VALUES ($1, $2, $3, $4, $5)
+                     ON CONFLICT (kind, target) DO UPDATE SET until_ms = EXCLUDED.until_ms,
+                       reason = EXCLUDED.reason, by_name = EXCLUDED.by_name",
+                    &[&kind, &value, &ban.until_ms, &ban.reason, &ban.by],
+                )?;
+            }
+            ModerationRecord::Unban(t) => {
+                let (kind, value) = ban_target(t);
+                client.execute(
+                    "DELETE FROM bans WHERE kind = $1 AND target = $2",
+                    &[&kind, &value],
+                )?;
+            }
+            ModerationRecord::Moderator {
+                room_key,
+                name_key,
+                granted,
+            } => {
+                let sql = if *granted {
+                    "INSERT INTO room_moderators (room_key, name_key) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+                } else {
+                    "DELETE FROM room_moderators WHERE room_key = $1 AND name_key = $2"
+                };
+                client.execute(sql, &[room_key, name_key])?;
+            }
+            ModerationRecord::DeleteRoom { room_key } => {
+                let mut tx = client.transaction()?;
+                tx.execute("DELETE FROM rooms WHERE room_key = $1", &[room_key])?;
+                tx.execute(
+                    "DELETE FROM room_moderators WHERE room_key = $1",
+                    &[room_key],
+                )?;
+                tx.commit()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn password(&mut self, key: &str) -> Result<Option<String>, StoreError> {
+        let row = self
+            .client
+            .query_opt("SELECT password FROM accounts WHERE name_key = $1", &[&key])?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
+    fn insert(
+        &mut self,
+        key: &str,
+        name: &str,
+        hashed: &str,
+        created_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let n = self.client.execute(
+            "INSERT INTO accounts (name_key, name, password, created_ms) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (name_key) DO NOTHING",
+            &[&key, &name, &hashed, &created_ms],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn set_password(&mut self, key: &str, hashed: &str) -> Result<bool, StoreError> {
+        let n = self.client.execute(
+            "UPDATE accounts SET password = $2 WHERE name_key = $1",
+            &[&key, &hashed],
+        )?;
+        Ok(n == 1)
+    }
+}

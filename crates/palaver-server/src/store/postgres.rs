@@ -1,0 +1,474 @@
+//! The PostgreSQL store: the same history, rooms and seqs as the SQLite one, on a server several
+//! Palaver nodes can share.
+//!
+//! It uses `postgres`, the blocking face of rust-postgres (`tokio-postgres` underneath): the
+//! store's callers are the writer thread and the blocking pool, never an async task, so the
+//! blocking client fits them without an async trait. A batch is one transaction: one statement
+//! raises the counters of the batch's conversations (`INSERT .. ON CONFLICT .. DO UPDATE ..
+//! RETURNING`, in key order, so two writers never wait on each other in a cycle), one statement
+//! inserts every message (`UNNEST` of column arrays). The counter rows are locked until the
+//! commit, so within a conversation seq order is commit order even with several writers.
+//!
+//! The schema carries its version in `palaver_schema`; migrations run at start under an advisory
+//! lock (so nodes starting together do not race), and a newer schema than this build knows is
+//! refused.
+
+use std::collections::BTreeMap;
+
+use postgres::{Client, NoTls, Row};
+
+use super::{
+    Backend, Conversation, MessageKind, Page, PageQuery, RoomRecord, StoreError, StoredMessage,
+};
+
+/// The schema version this build writes (the same numbering as SQLite's).
+pub const SCHEMA_VERSION: i32 = 3;
+
+/// Any number ("palaver" in ASCII): all nodes use it to take turns migrating.
+const MIGRATION_LOCK: i64 = 0x0070_616c_6176_6572;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS messages (
+    id           BIGINT PRIMARY KEY,
+    ts_ms        BIGINT NOT NULL,
+    room_key     TEXT,
+    room         TEXT,
+    sender       TEXT NOT NULL,
+    sender_key   TEXT NOT NULL,
+    target       TEXT,
+    target_key   TEXT,
+    content      TEXT NOT NULL,
+    sender_owner TEXT,
+    target_owner TEXT,
+    conv_key     TEXT NOT NULL,
+    seq          BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS messages_by_conversation ON messages (conv_key, seq);
+CREATE TABLE IF NOT EXISTS conversations (
+    conv_key TEXT PRIMARY KEY,
+    last_seq BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS rooms (
+    room_key   TEXT PRIMARY KEY,
+    name       TEXT NOT NULL,
+    topic      TEXT NOT NULL DEFAULT '',
+    created_ms BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS accounts (
+    name_key   TEXT PRIMARY KEY,
+    name       TEXT NOT NULL,
+    password   TEXT NOT NULL,
+    created_ms BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS admins (
+    name_key TEXT PRIMARY KEY
+);
+CREATE TABLE IF NOT EXISTS room_moderators (
+    room_key TEXT NOT NULL,
+    name_key TEXT NOT NULL,
+    PRIMARY KEY (room_key, name_key)
+);
+CREATE TABLE IF NOT EXISTS bans (
+    kind     TEXT NOT NULL,
+    target   TEXT NOT NULL,
+    until_ms BIGINT,
+    reason   TEXT NOT NULL,
+    by_name  TEXT NOT NULL,
+    PRIMARY KEY (kind, target)
+);
+";
+
+const COLUMNS: &str = "id, ts_ms, room_key, room, sender, sender_key, target, target_key, content, sender_owner, target_owner, seq";
+
+pub struct PostgresBackend {
+    client: Client,
+}
+
+impl PostgresBackend {
+    /// Connects to `url` (`postgres://user:password@host:port/database`) and brings the
+    /// schema up to date.
+    pub fn open(url: &str) -> Result<Self, StoreError> {
+        let mut client = Client::connect(url, NoTls)?;
+        migrate(&mut client)?;
+        Ok(PostgresBackend { client })
+    }
+
+    fn seq_of(&mut self, key: &str, id: u64) -> Result<Option<u64>, StoreError> {
+        let row = self.client.query_opt(
+            "SELECT seq FROM messages WHERE id = $1 AND conv_key = $2",
+            &[&clamp(id), &key],
+        )?;
+        Ok(row.map(|r| r.get::<_, i64>(0) as u64))
+    }
+
+    /// Rows of one conversation with `low < seq < high`, newest first (`desc`) or oldest first,
+    /// at most `limit + 1`.
+    fn rows(
+        &mut self,
+        conversation: &Conversation,
+        low: u64,
+        high: u64,
+        desc: bool,
+        limit: usize,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        let order = if desc { "DESC" } else { "ASC" };
+        let key = conversation.key();
+        let (low, high, limit) = (clamp(low), clamp(high), limit as i64 + 1);
+        let rows = match conversation {
+            Conversation::Room(_) => self.client.query(
+                &format!(
+                    "SELECT {COLUMNS} FROM messages WHERE conv_key = $1 AND seq > $2 AND seq < $3
+                     ORDER BY seq {order} LIMIT $4"
+                ),
+                &[&key, &low, &high, &limit],
+            )?,
+            Conversation::Direct { me, .. } => self.client.query(
+                &format!(
+                    "SELECT {COLUMNS} FROM messages WHERE conv_key = $1 AND seq > $2 AND seq < $3
+                     AND (sender_key = $5 AND sender_owner = $6 OR target_key = $5 AND target_owner = $6)
+                     ORDER BY seq {order} LIMIT $4"
+                ),
+                &[&key, &low, &high, &limit, &me.key, &me.owner],
+            )?,
+        };
+        Ok(rows.iter().map(row_to_message).collect())
+    }
+}
+
+fn clamp(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// Creates or upgrades the schema (history, rooms, accounts, moderation), one node at a time.
+pub fn migrate(client: &mut Client) -> Result<(), StoreError> {
+    let mut tx = client.transaction()?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
+    tx.batch_execute("CREATE TABLE IF NOT EXISTS palaver_schema (version INTEGER NOT NULL)")?;
+    let version: Option<i32> = tx
+        .query_opt("SELECT version FROM palaver_schema", &[])?
+        .map(|r| r.get(0));
+    match version {
+        Some(found) if found > SCHEMA_VERSION => {
+            return Err(StoreError::TooNew {
+                found: i64::from(found),
+                supported: i64::from(SCHEMA_VERSION),
+            })
+        }
+        Some(_) => {}
+        None => {
+            tx.execute(
+                "INSERT INTO palaver_schema (version) VALUES ($1)",
+                &[&SCHEMA_VERSION],
+            )?;
+        }
+    }
+    // Versions 1 and 2 never existed on PostgreSQL: the schema starts at 3.
+    tx.batch_execute(SCHEMA)?;
+    tx.execute("UPDATE palaver_schema SET version = $1", &[&SCHEMA_VERSION])?;
+    tx.commit()?;
+    Ok(())
+}
+
+fn row_to_message(row: &Row) -> StoredMessage {
+    let room_key: Option<String> = row.get(2);
+    let kind = match room_key {
+        Some(room_key) => MessageKind::Public {
+            room: row.get::<_, Option<String>>(3).unwrap_or_default(),
+            room_key,
+            username: row.get(4),
+            username_key: row.get(5),
+        },
+        None => MessageKind::Private {
+            sender: row.get(4),
+            sender_key: row.get(5),
+            sender_owner: row.get::<_, Option<String>>(9).unwrap_or_default(),
+            target: row.get::<_, Option<String>>(6).unwrap_or_default(),
+            target_key: row.get::<_, Option<String>>(7).unwrap_or_default(),
+            target_owner: row.get::<_, Option<String>>(10).unwrap_or_default(),
+        },
+    };
+    StoredMessage {
+        id: row.get::<_, i64>(0) as u64,
+        seq: row.get::<_, i64>(11) as u64,
+        ts_ms: row.get(1),
+        content: row.get(8),
+        kind,
+    }
+}
+
+/// A batch as column arrays, for one `INSERT .. SELECT * FROM UNNEST(..)`.
+#[derive(Default)]
+struct Columns {
+    id: Vec<i64>,
+    ts_ms: Vec<i64>,
+    room_key: Vec<Option<String>>,
+    room: Vec<Option<String>>,
+    sender: Vec<String>,
+    sender_key: Vec<String>,
+    target: Vec<Option<String>>,
+    target_key: Vec<Option<String>>,
+    content: Vec<String>,
+    sender_owner: Vec<Option<String>>,
+    target_owner: Vec<Option<String>>,
+    conv_key: Vec<String>,
+    seq: Vec<i64>,
+}
+
+impl Columns {
+    fn push(&mut self, m: &StoredMessage, conv_key: String) {
+        self.id.push(clamp(m.id));
+        self.ts_ms.push(m.ts_ms);
+        self.content.push(m.content.clone());
+        self.conv_key.push(conv_key);
+        self.seq.push(clamp(m.seq));
+        match &m.kind {
+            MessageKind::Public {
+                room,
+                room_key,
+                username,
+                username_key,
+            } => {
+                self.room_key.push(Some(room_key.clone()));
+                self.room.push(Some(room.clone()));
+                self.sender.push(username.clone());
+                self.sender_key.push(username_key.clone());
+                self.target.push(None);
+                self.target_key.push(None);
+                self.sender_owner.push(None);
+                self.target_owner.push(None);
+            }
+            MessageKind::Private {
+                sender,
+                sender_key,
+                sender_owner,
+                target,
+                target_key,
+                target_owner,
+            } => {
+                self.room_key.push(None);
+                self.room.push(None);
+                self.sender.push(sender.clone());
+                self.sender_key.push(sender_key.clone());
+                self.target.push(Some(target.clone()));
+                self.target_key.push(Some(target_key.clone()));
+                self.sender_owner.push(Some(sender_owner.clone()));
+                self.target_owner.push(Some(target_owner.clone()));
+            }
+        }
+    }
+}
+
+impl Backend for PostgresBackend {
+    fn append(&mut self, batch: &mut [StoredMessage]) -> Result<(), StoreError> {
+        let keys: Vec<String> = batch.iter().map(StoredMessage::conversation_key).collect();
+        // Counts per conversation, in key order: the rows are locked in that order.
+        let mut counts: BTreeMap<&str, i64> = BTreeMap::new();
+        for key in &keys {
+            *counts.entry(key).or_default() += 1;
+        }
+        let (conversations, added): (Vec<&str>, Vec<i64>) =
+            counts.iter().map(|(k, n)| (*k, *n)).unzip();
+        let mut tx = self.client.transaction()?;
+        let rows = tx.query(
+            "INSERT INTO conversations (conv_key, last_seq)
+             SELECT * FROM UNNEST($1::text[], $2::bigint[])
+             ON CONFLICT (conv_key) DO UPDATE SET last_seq = conversations.last_seq + EXCLUDED.last_seq
+             RETURNING conv_key, last_seq",
+            &[&conversations, &added],
+        )?;
+        let mut next: BTreeMap<String, u64> = BTreeMap::new();
+        for row in rows {
+            let key: String = row.get(0);
+            let last = row.get::<_, i64>(1) as u64;
+            let n = counts.get(key.as_str()).copied().unwrap_or(0) as u64;
+            next.insert(key, last - n + 1);
+        }
+        let mut columns = Columns::default();
+        for (m, key) in batch.iter_mut().zip(keys) {
+            let seq = next
+                .get_mut(&key)
+                .expect("every conversation of the batch was counted");
+            m.seq = *seq;
+            *seq += 1;
+            columns.push(m, key);
+        }
+        let c = &columns;
+        tx.execute(
+            "INSERT INTO messages (id, ts_ms, room_key, room, sender, sender_key, target, target_key, content, sender_owner, target_owner, conv_key, seq)
+             SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::bigint[])",
+            &[
+                &c.id, &c.ts_ms, &c.room_key, &c.room, &c.sender, &c.sender_key, &c.target,
+                &c.target_key, &c.content, &c.sender_owner, &c.target_owner, &c.conv_key, &c.seq,
+            ],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn save_room(&mut self, room: &RoomRecord) -> Result<(), StoreError> {
+        self.client.execute(
+            "INSERT INTO rooms (room_key, name, topic, created_ms) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (room_key) DO UPDATE SET topic = EXCLUDED.topic",
+            &[&room.key, &room.name, &room.topic, &room.created_ms],
+        )?;
+        Ok(())
+    }
+
+    fn last_id(&mut self) -> Result<u64, StoreError> {
+        let id: Option<i64> = self
+            .client
+            .query_one("SELECT MAX(id) FROM messages", &[])?
+            .get(0);
+        Ok(id.unwrap_or(0) as u64)
+    }
+
+    fn rooms(&mut self) -> Result<Vec<RoomRecord>, StoreError> {
+        let rows = self.client.query(
+            "SELECT r.room_key, r.name, r.topic, r.created_ms, COALESCE(c.last_seq, 0)
+             FROM rooms r LEFT JOIN conversations c ON c.conv_key = r.room_key
+             ORDER BY r.room_key",
+            &[],
+        )?;
+        Ok(rows
+            .iter()
+            .map(|r| RoomRecord {
+                key: r.get(0),
+                name: r.get(1),
+                topic: r.get(2),
+                created_ms: r.get(3),
+                last_seq: r.get::<_, i64>(4) as u64,
+            })
+            .collect())
+    }
+
+    fn page(&mut self, conversation: &Conversation, query: &PageQuery) -> Result<Page, StoreError> {
+        let key = conversation.key();
+        let mut high = query.before.unwrap_or(u64::MAX);
+        if let Some(id) = query.before_id {
+            match self.seq_of(&key, id)? {
+                Some(seq) => high = high.min(seq),
+                None => return Ok(Page::default()),
+            }
+        }
+        let low = match query.after_id {
+            Some(id) => match self.seq_of(&key, id)? {
+                Some(seq) => seq,
+                None => return Ok(Page::default()),
+            },
+            None => 0,
+        };
+        let mut rows = self.rows(conversation, low, high, true, query.limit)?;
+        let has_more = rows.len() > query.limit;
+        rows.truncate(query.limit);
+        rows.reverse();
+        Ok(Page {
+            messages: rows,
+            has_more,
+        })
+    }
+
+    fn after(
+        &mut self,
+        conversation: &Conversation,
+        after: u64,
+        limit: usize,
+    ) -> Result<Page, StoreError> {
+        let mut rows = self.rows(conversation, after, u64::MAX, false, limit)?;
+        let has_more = rows.len() > limit;
+        rows.truncate(limit);
+        Ok(Page {
+            messages: rows,
+            has_more,
+        })
+    }
+
+    fn reassign_owner(&mut self, from: &str, to: &str) -> Result<(), StoreError> {
+        let mut tx = self.client.transaction()?;
+        tx.execute(
+            "UPDATE messages SET sender_owner = $2 WHERE sender_owner = $1",
+            &[&from, &to],
+        )?;
+        tx.execute(
+            "UPDATE messages SET target_owner = $2 WHERE target_owner = $1",
+            &[&from, &to],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::store::contract::{contract_tests, newest, public, room, seqs};
+    use crate::testing::{self, ThrowawayPostgres};
+
+    /// A new database on the shared throwaway cluster, or `None` (skipped) without PostgreSQL.
+    fn pg() -> Option<(Arc<ThrowawayPostgres>, impl Fn() -> Box<dyn Backend>)> {
+        let cluster = testing::shared("store::postgres")?;
+        let url = cluster.new_database();
+        let open = move || Box::new(PostgresBackend::open(&url).unwrap()) as Box<dyn Backend>;
+        Some((cluster, open))
+    }
+
+    contract_tests!(pg);
+
+    #[test]
+    fn two_writers_on_one_conversation_number_it_in_commit_order() {
+        let Some((_cluster, open)) = pg() else {
+            return;
+        };
+        let open = Arc::new(open);
+        let writers: Vec<_> = (0..2u64)
+            .map(|w| {
+                let open = Arc::clone(&open);
+                std::thread::spawn(move || {
+                    let mut db = open();
+                    let mut mine = Vec::new();
+                    for b in 0..50u64 {
+                        let mut batch: Vec<_> = (0..10u64)
+                            .map(|i| public(w * 10_000 + b * 10 + i + 1, "general", "x", "m"))
+                            .collect();
+                        db.append(&mut batch).unwrap();
+                        mine.extend(batch.iter().map(|m| m.seq));
+                    }
+                    mine
+                })
+            })
+            .collect();
+        for writer in writers {
+            let mine = writer.join().unwrap();
+            assert!(
+                mine.windows(2).all(|w| w[0] < w[1]),
+                "each writer's commits are numbered in its order"
+            );
+        }
+        let mut db = open();
+        let all = db.page(&room("general"), &newest(2_000)).unwrap();
+        assert_eq!(
+            seqs(&all),
+            (1..=1_000).collect::<Vec<u64>>(),
+            "no gap, no repeat"
+        );
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused() {
+        let Some(cluster) = testing::shared("store::postgres") else {
+            return;
+        };
+        let url = cluster.new_database();
+        drop(PostgresBackend::open(&url).unwrap());
+        let mut client = Client::connect(&url, NoTls).unwrap();
+        client
+            .execute(
+                "UPDATE palaver_schema SET version = $1",
+                &[&(SCHEMA_VERSION + 1)],
+            )
+            .unwrap();
+        let refused = PostgresBackend::open(&url).err().unwrap();
+        assert!(refused.to_string().contains("newer"), "{refused}");
+    }
+}

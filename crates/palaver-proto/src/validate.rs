@@ -97,6 +97,12 @@ pub fn content(raw: &str, max_bytes: usize) -> Result<(), (ErrorCode, String)> {
     if raw.trim().is_empty() {
         return Err((ErrorCode::EmptyContent, "The message is empty.".into()));
     }
+    if raw.contains('\0') {
+        return Err((
+            ErrorCode::InvalidField,
+            "Messages may not contain the NUL character (U+0000).".into(),
+        ));
+    }
     if raw.len() > max_bytes {
         return Err((
             ErrorCode::ContentTooLong,

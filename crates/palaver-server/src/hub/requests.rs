@@ -992,6 +992,10 @@ impl Hub {
             );
             return self.error_to(session, ErrorCode::ContentTooLong, message, reference, io);
         }
+        if topic.contains('\0') {
+            let message = "Topics may not contain the NUL character (U+0000).";
+            return self.error_to(session, ErrorCode::InvalidField, message, reference, io);
+        }
         let topic = topic.trim().to_string();
         if self.rooms[&key].topic == topic {
             // Nothing changes, so nobody is told (as IRC servers do).

@@ -110,6 +110,16 @@ async fn each_bad_input_gets_its_code_and_the_connection_keeps_working() {
             ),
             "content_too_long",
         ),
+        // A NUL cannot be stored (PostgreSQL text has none): refused, and nobody else's
+        // message in the same batch is lost to it.
+        (
+            "{\"type\":\"message\",\"content\":\"a\\u0000b\"}".into(),
+            "invalid_field",
+        ),
+        (
+            "{\"type\":\"topic\",\"room\":\"general\",\"topic\":\"a\\u0000b\"}".into(),
+            "invalid_field",
+        ),
         (
             "{\"type\":\"message\",\"content\":\"x\",\"room\":\"nowhere\"}".into(),
             "unknown_room",

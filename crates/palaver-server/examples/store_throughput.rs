@@ -1,8 +1,10 @@
-//! Measures how many messages per second the SQLite store makes durable through the group-commit
-//! writer, the way the hub uses it: one producer queues messages as fast as the bounded queue
-//! takes them, and a message counts once its batch is committed (`synchronous=FULL`).
+//! Measures how many messages per second a store makes durable through the group-commit writer,
+//! the way the hub uses it: one producer queues messages as fast as the bounded queue takes
+//! them (to 20 rooms, and one in ten a private message), and a message counts once its batch is
+//! committed (SQLite: `synchronous=FULL`; PostgreSQL: a throwaway cluster with `fsync=on`).
 //!
-//! Run: `cargo run --release -p palaver-server --example store_throughput -- [MESSAGES] [RUNS]`
+//! Run: `cargo run --release -p palaver-server --example store_throughput -- [MESSAGES] [RUNS]
+//! [--postgres]`
 //!
 //! For comparison it also runs with batches of one message (no group commit), on fewer
 //! messages, and prints both medians side by side.
@@ -10,12 +12,16 @@
 use std::time::Instant;
 
 use palaver_server::store::{self, MessageKind, StoreDone, StoreWriter, StoredMessage, WriteOp};
+use palaver_server::testing::ThrowawayPostgres;
 use tokio::sync::mpsc;
 
-fn run(messages: u64, batch_max: usize) -> f64 {
+fn run(messages: u64, batch_max: usize, postgres: Option<&ThrowawayPostgres>) -> f64 {
     let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("bench.db");
-    let backend = store::open(path.to_str().unwrap()).expect("open store");
+    let database = match postgres {
+        Some(cluster) => cluster.new_database(),
+        None => dir.path().join("bench.db").to_str().unwrap().to_string(),
+    };
+    let backend = store::open(&database).expect("open store");
     let (done_tx, mut done_rx) = mpsc::unbounded_channel();
     let writer = StoreWriter::spawn(backend, done_tx, 65_536, batch_max);
     let tx = writer.sender();
@@ -24,11 +30,24 @@ fn run(messages: u64, batch_max: usize) -> f64 {
     let start = Instant::now();
     let producer = std::thread::spawn(move || {
         for id in 1..=messages {
-            let kind = MessageKind::Public {
-                room: "general".into(),
-                room_key: "general".into(),
-                username: format!("user{}", id % 100),
-                username_key: format!("user{}", id % 100),
+            let user = format!("user{}", id % 100);
+            let kind = if id % 10 == 0 {
+                MessageKind::Private {
+                    sender: user.clone(),
+                    sender_key: user.clone(),
+                    sender_owner: format!("guest:{user}"),
+                    target: "user0".into(),
+                    target_key: "user0".into(),
+                    target_owner: "guest:user0".into(),
+                }
+            } else {
+                let room = format!("room{}", id % 20);
+                MessageKind::Public {
+                    room: room.clone(),
+                    room_key: room,
+                    username: user.clone(),
+                    username_key: user,
+                }
             };
             let message = StoredMessage {
                 id,
@@ -63,9 +82,18 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let messages: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(200_000);
     let runs: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(5);
-    let grouped: Vec<f64> = (0..runs).map(|_| run(messages, 4096)).collect();
-    let single: Vec<f64> = (0..runs).map(|_| run(2_000, 1)).collect();
-    println!("store throughput, SQLite WAL synchronous=FULL, {runs} runs each (messages/s):");
+    let postgres = args.next().is_some_and(|a| a == "--postgres").then(|| {
+        ThrowawayPostgres::start_durable()
+            .expect("a PostgreSQL cluster (apt-get install postgresql)")
+    });
+    let pg = postgres.as_ref();
+    let grouped: Vec<f64> = (0..runs).map(|_| run(messages, 4096, pg)).collect();
+    let single: Vec<f64> = (0..runs).map(|_| run(2_000, 1, pg)).collect();
+    let store = match pg {
+        Some(_) => "PostgreSQL, fsync=on",
+        None => "SQLite WAL synchronous=FULL",
+    };
+    println!("store throughput, {store}, {runs} runs each (messages/s):");
     for (name, v) in [
         ("group commit (batch <= 4096)", &grouped),
         ("one commit per message", &single),

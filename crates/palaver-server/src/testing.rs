@@ -45,8 +45,18 @@ fn is_root() -> bool {
 }
 
 impl ThrowawayPostgres {
-    /// Starts a cluster, or says why it cannot.
+    /// Starts a cluster for tests (`fsync=off`: fast, and a crash of the machine is not what
+    /// the tests are about), or says why it cannot.
     pub fn start() -> Result<ThrowawayPostgres, String> {
+        Self::start_with(false)
+    }
+
+    /// Starts a cluster that makes every commit durable (`fsync=on`), for measurements.
+    pub fn start_durable() -> Result<ThrowawayPostgres, String> {
+        Self::start_with(true)
+    }
+
+    fn start_with(durable: bool) -> Result<ThrowawayPostgres, String> {
         let bin = find_bin().ok_or(
             "PostgreSQL's initdb and pg_ctl were not found (Debian: apt-get install postgresql)",
         )?;
@@ -95,8 +105,9 @@ impl ThrowawayPostgres {
                 "--no-locale",
             ],
         )?;
+        let fsync = if durable { "on" } else { "off" };
         let options = format!(
-            "-p {port} -h 127.0.0.1 -k {} -c fsync=off -c max_connections=200",
+            "-p {port} -h 127.0.0.1 -k {} -c fsync={fsync} -c max_connections=200",
             path(&pg.dir)
         );
         let log = pg.dir.join("log");

@@ -177,3 +177,82 @@ pub async fn expect_announcement(conn: &mut Connection) -> String {
         _ => unreachable!(),
     }
 }
+
+/// A `palaver-server` process of its own: to read its memory, or to kill it with SIGKILL.
+pub struct ServerProcess {
+    child: std::process::Child,
+    pub addr: SocketAddr,
+    /// Its `--database`.
+    pub database: String,
+    dir: Option<tempfile::TempDir>,
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl ServerProcess {
+    /// A server on a new database of its own, with `flags`.
+    pub async fn start(flags: &[&str]) -> ServerProcess {
+        let dir = tempfile::tempdir().unwrap();
+        let database = database_for(&dir.path().join("p.db"));
+        Self::start_on(database, Some(dir), flags).await
+    }
+
+    /// A server on `database` (kept alive by `dir`, if it is a file there).
+    pub async fn start_on(
+        database: String,
+        dir: Option<tempfile::TempDir>,
+        flags: &[&str],
+    ) -> ServerProcess {
+        let addr = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_palaver-server"))
+            .args(["--bind", &addr.to_string(), "--no-irc", "--no-stdin"])
+            .args(["--database", &database])
+            .args(["--log-level", "warn"])
+            .args(flags)
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .expect("palaver-server runs");
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while tokio::net::TcpStream::connect(addr).await.is_err() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the server did not start"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        ServerProcess {
+            child,
+            addr,
+            database,
+            dir,
+        }
+    }
+
+    /// Kills the process at once (SIGKILL: no shutdown, no flush) and gives back what a new
+    /// server needs to start on the same database.
+    pub fn kill9(mut self) -> (String, Option<tempfile::TempDir>) {
+        self.child.kill().expect("SIGKILL");
+        let _ = self.child.wait();
+        (std::mem::take(&mut self.database), self.dir.take())
+    }
+
+    /// Peak resident memory so far, in MiB.
+    pub fn peak_mib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let kb: u64 = status
+            .lines()
+            .find(|l| l.starts_with("VmHWM:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .expect("VmHWM in /proc");
+        kb / 1024
+    }
+}

@@ -3,7 +3,6 @@
 //! for made-up names cannot reset the throttle of an account someone is guessing.
 
 use std::net::{IpAddr, SocketAddr};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -173,60 +172,6 @@ async fn register_and_change_password_are_throttled_like_login() {
         Err(ErrorCode::TooManyAttempts),
         "the login and two wrong guesses used the account's three"
     );
-}
-
-/// A `palaver-server` process of its own, so that its memory can be read.
-struct ServerProcess {
-    child: Child,
-    addr: SocketAddr,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl ServerProcess {
-    async fn start(flags: &[&str]) -> ServerProcess {
-        let dir = tempfile::tempdir().unwrap();
-        let addr = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_palaver-server"))
-            .args(["--bind", &addr.to_string(), "--no-irc", "--no-stdin"])
-            .args(["--database", &database_for(&dir.path().join("p.db"))])
-            .args(["--log-level", "warn"])
-            .args(flags)
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("palaver-server runs");
-        let deadline = Instant::now() + WAIT;
-        while tokio::net::TcpStream::connect(addr).await.is_err() {
-            assert!(Instant::now() < deadline, "the server did not start");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        ServerProcess {
-            child,
-            addr,
-            _dir: dir,
-        }
-    }
-
-    /// Peak resident memory so far, in MiB.
-    fn peak_mib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        let kb: u64 = status
-            .lines()
-            .find(|l| l.starts_with("VmHWM:"))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse().ok())
-            .expect("VmHWM in /proc");
-        kb / 1024
-    }
 }
 
 #[tokio::test]

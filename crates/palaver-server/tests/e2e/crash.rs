@@ -59,7 +59,7 @@ async fn a_server_killed_mid_flood_keeps_every_acknowledged_message_once_in_orde
     ];
     let server = ServerProcess::start(&flags).await;
     let (reader, _) = Connection::join(server.addr, "reader").await.unwrap();
-    let (mut sender, welcome) = Connection::join(server.addr, "sender").await.unwrap();
+    let (sender, welcome) = Connection::join(server.addr, "sender").await.unwrap();
     let token = welcome.resume_token.clone();
     // The sender writes as fast as it can, to general and privately to the reader; acks are
     // read on the side.

@@ -125,6 +125,16 @@ pub enum Command {
         #[command(subcommand)]
         action: AdminAction,
     },
+    /// Copy a SQLite database to an empty PostgreSQL one: history with ids and seqs, rooms,
+    /// accounts with their password hashes, admins, moderators, bans. Counts are checked.
+    Migrate {
+        /// The SQLite file.
+        #[arg(long, value_name = "PATH")]
+        from: String,
+        /// The PostgreSQL database: postgres://user:password@host:port/database (empty).
+        #[arg(long, value_name = "URL")]
+        to: String,
+    },
     /// Accounts: `palaver-server account add NAME` (the password is read from standard input).
     Account {
         #[command(subcommand)]

@@ -16,6 +16,7 @@ fn main() -> anyhow::Result<()> {
     let args = Args::parse().with_config_file()?;
     match &args.command {
         Some(Command::GenCert { cert, key, names }) => return gen_cert(cert, key, names),
+        Some(Command::Migrate { from, to }) => return migrate(from, to),
         Some(Command::Account {
             action: AccountAction::Add { name },
         }) => return account_add(&args, name),
@@ -88,6 +89,27 @@ fn gen_cert(cert: &std::path::Path, key: &std::path::Path, names: &[String]) -> 
 }
 
 /// `palaver-server account add NAME`: registers a name with a password read from stdin.
+/// `palaver-server migrate --from FILE --to URL`, with progress on standard error.
+fn migrate(from: &str, to: &str) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let mut last_report = std::time::Instant::now();
+    let copied = palaver_server::store::migrate::migrate(from, to, |done, total| {
+        if last_report.elapsed().as_secs() >= 1 || done == total {
+            last_report = std::time::Instant::now();
+            eprintln!("copied {done} of {total} messages");
+        }
+    })?;
+    println!(
+        "migrated {from} to PostgreSQL in {:.1} s; the same rows on both sides:",
+        started.elapsed().as_secs_f64()
+    );
+    for (table, rows) in copied.counts {
+        println!("  {table:<16} {rows}");
+    }
+    println!("now start palaver-server with --database set to that URL");
+    Ok(())
+}
+
 fn account_add(args: &Args, name: &str) -> anyhow::Result<()> {
     let config = args.server_config()?;
     let name = palaver_proto::validate::username(name).map_err(|(_, m)| anyhow::anyhow!(m))?;

@@ -2,9 +2,9 @@
 //! [`super::accounts::Accounts`], in the SQLite file or on the PostgreSQL server that holds the
 //! history. Hashing and every rule live in `accounts.rs`; this is only storage.
 
-use postgres::{Client, NoTls};
 use rusqlite::{params, Connection, OptionalExtension};
 
+use super::postgres::BlockingClient;
 use super::StoreError;
 use crate::hub::moderation::{BanTarget, ModerationRecord};
 
@@ -209,12 +209,12 @@ impl AccountRows for SqliteAccountRows {
 
 /// Accounts on the PostgreSQL server (tables created by `postgres.rs`'s migration).
 pub struct PostgresAccountRows {
-    client: Client,
+    client: BlockingClient,
 }
 
 impl PostgresAccountRows {
     pub fn open(url: &str) -> Result<Self, StoreError> {
-        let mut client = Client::connect(url, NoTls)?;
+        let mut client = BlockingClient::connect(url)?;
         super::postgres::migrate(&mut client)?;
         Ok(PostgresAccountRows { client })
     }

@@ -14,6 +14,7 @@
 pub mod account_rows;
 pub mod accounts;
 mod contract;
+pub mod migrate;
 pub mod postgres;
 pub mod sqlite;
 pub mod writer;

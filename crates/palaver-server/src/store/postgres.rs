@@ -80,15 +80,49 @@ CREATE TABLE IF NOT EXISTS bans (
 
 const COLUMNS: &str = "id, ts_ms, room_key, room, sender, sender_key, target, target_key, content, sender_owner, target_owner, seq";
 
+/// A blocking client that may be dropped anywhere: closing a connection blocks, which is not
+/// allowed on an async worker (the server drops its stores when its tasks end), so there it is
+/// closed on a thread of its own.
+pub struct BlockingClient(Option<Client>);
+
+impl BlockingClient {
+    pub fn connect(url: &str) -> Result<Self, StoreError> {
+        Ok(BlockingClient(Some(Client::connect(url, NoTls)?)))
+    }
+}
+
+impl std::ops::Deref for BlockingClient {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        self.0.as_ref().expect("open until dropped")
+    }
+}
+
+impl std::ops::DerefMut for BlockingClient {
+    fn deref_mut(&mut self) -> &mut Client {
+        self.0.as_mut().expect("open until dropped")
+    }
+}
+
+impl Drop for BlockingClient {
+    fn drop(&mut self) {
+        if let Some(client) = self.0.take() {
+            if tokio::runtime::Handle::try_current().is_ok() {
+                std::thread::spawn(move || drop(client));
+            }
+        }
+    }
+}
+
 pub struct PostgresBackend {
-    client: Client,
+    client: BlockingClient,
 }
 
 impl PostgresBackend {
     /// Connects to `url` (`postgres://user:password@host:port/database`) and brings the
     /// schema up to date.
     pub fn open(url: &str) -> Result<Self, StoreError> {
-        let mut client = Client::connect(url, NoTls)?;
+        let mut client = BlockingClient::connect(url)?;
         migrate(&mut client)?;
         Ok(PostgresBackend { client })
     }

@@ -18,6 +18,7 @@ mod irc_lines;
 mod irc_real_client;
 mod irc_registration;
 mod limits;
+mod migrate;
 mod moderation;
 mod password_abuse;
 mod private_history;

@@ -1,0 +1,250 @@
+//! `palaver-server migrate --from palaver.db --to postgres://...`: moves a single node's SQLite
+//! database to PostgreSQL, the path from one node to several.
+//!
+//! Everything is copied as it is: messages with their ids, seqs, timestamps and owners, each
+//! conversation's counter, rooms and topics, accounts with their password hashes (no password
+//! is ever seen), admins, moderators and bans. The target must be empty (a half-copied or
+//! already used database is refused rather than mixed). Messages go over in chunks, in id order,
+//! with progress reported; at the end every table's rows are counted on both sides and any
+//! difference is an error.
+
+use postgres::{Client, NoTls};
+use rusqlite::{params, Connection};
+
+use super::StoreError;
+
+/// Messages copied per chunk (one transaction each on the target).
+const CHUNK: usize = 5_000;
+
+/// The tables compared at the end, in copy order.
+const TABLES: [&str; 7] = [
+    "rooms",
+    "conversations",
+    "messages",
+    "accounts",
+    "admins",
+    "room_moderators",
+    "bans",
+];
+
+/// How many rows each table had on both sides.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Copied {
+    pub counts: Vec<(&'static str, u64)>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MigrateError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the target database is not empty ({table} has {rows} rows): migrate into a new, empty database")]
+    TargetNotEmpty { table: &'static str, rows: u64 },
+    #[error("after copying, {table} has {in_sqlite} rows in the SQLite database but {in_postgres} on PostgreSQL")]
+    CountsDiffer {
+        table: &'static str,
+        in_sqlite: u64,
+        in_postgres: u64,
+    },
+    #[error("--to must be a postgres:// URL, and --from a SQLite file")]
+    WrongKinds,
+}
+
+impl From<rusqlite::Error> for MigrateError {
+    fn from(e: rusqlite::Error) -> Self {
+        MigrateError::Store(e.into())
+    }
+}
+
+impl From<postgres::Error> for MigrateError {
+    fn from(e: postgres::Error) -> Self {
+        MigrateError::Store(e.into())
+    }
+}
+
+fn count_sqlite(conn: &Connection, table: &str) -> Result<u64, MigrateError> {
+    let n: i64 = conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))?;
+    Ok(n as u64)
+}
+
+fn count_postgres(client: &mut Client, table: &str) -> Result<u64, MigrateError> {
+    let n: i64 = client
+        .query_one(&format!("SELECT COUNT(*) FROM {table}"), &[])?
+        .get(0);
+    Ok(n as u64)
+}
+
+/// Copies `from` (a SQLite file) into `to` (an empty PostgreSQL database); `progress` is told
+/// (messages copied, messages in all) after each chunk.
+pub fn migrate(
+    from: &str,
+    to: &str,
+    mut progress: impl FnMut(u64, u64),
+) -> Result<Copied, MigrateError> {
+    if super::is_postgres(from) || !super::is_postgres(to) {
+        return Err(MigrateError::WrongKinds);
+    }
+    let from = from.strip_prefix("sqlite://").unwrap_or(from);
+    // Both sides at the current schema (this upgrades an old SQLite file first).
+    drop(super::sqlite::SqliteBackend::open(from)?);
+    drop(super::account_rows::SqliteAccountRows::open(from)?);
+    let source = Connection::open(from)?;
+    let mut target = Client::connect(to, NoTls)?;
+    super::postgres::migrate(&mut target)?;
+    for table in TABLES {
+        let rows = count_postgres(&mut target, table)?;
+        if rows > 0 {
+            return Err(MigrateError::TargetNotEmpty { table, rows });
+        }
+    }
+
+    copy_small_tables(&source, &mut target)?;
+    let total = count_sqlite(&source, "messages")?;
+    let mut copied = 0u64;
+    let mut after_id = i64::MIN;
+    loop {
+        let chunk = read_messages(&source, after_id)?;
+        let Some(last) = chunk.id.last() else {
+            break;
+        };
+        after_id = *last;
+        let n = chunk.id.len() as u64;
+        let mut tx = target.transaction()?;
+        let c = &chunk;
+        tx.execute(
+            "INSERT INTO messages (id, ts_ms, room_key, room, sender, sender_key, target, target_key, content, sender_owner, target_owner, conv_key, seq)
+             SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::bigint[])",
+            &[
+                &c.id, &c.ts_ms, &c.room_key, &c.room, &c.sender, &c.sender_key, &c.target,
+                &c.target_key, &c.content, &c.sender_owner, &c.target_owner, &c.conv_key, &c.seq,
+            ],
+        )?;
+        tx.commit()?;
+        copied += n;
+        progress(copied, total);
+    }
+
+    let mut counts = Vec::new();
+    for table in TABLES {
+        let (s, t) = (
+            count_sqlite(&source, table)?,
+            count_postgres(&mut target, table)?,
+        );
+        if s != t {
+            return Err(MigrateError::CountsDiffer {
+                table,
+                in_sqlite: s,
+                in_postgres: t,
+            });
+        }
+        counts.push((table, s));
+    }
+    Ok(Copied { counts })
+}
+
+/// Rooms, conversation counters, accounts and moderation: small, copied row by row in one
+/// transaction.
+fn copy_small_tables(source: &Connection, target: &mut Client) -> Result<(), MigrateError> {
+    let mut tx = target.transaction()?;
+    let mut stmt = source.prepare("SELECT room_key, name, topic, created_ms FROM rooms")?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let (key, name, topic, created): (String, String, String, i64) =
+            (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
+        tx.execute(
+            "INSERT INTO rooms (room_key, name, topic, created_ms) VALUES ($1, $2, $3, $4)",
+            &[&key, &name, &topic, &created],
+        )?;
+    }
+    let mut stmt = source.prepare("SELECT conv_key, last_seq FROM conversations")?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let (key, last): (String, i64) = (r.get(0)?, r.get(1)?);
+        tx.execute(
+            "INSERT INTO conversations (conv_key, last_seq) VALUES ($1, $2)",
+            &[&key, &last],
+        )?;
+    }
+    let mut stmt = source.prepare("SELECT name_key, name, password, created_ms FROM accounts")?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let (key, name, password, created): (String, String, String, i64) =
+            (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
+        tx.execute(
+            "INSERT INTO accounts (name_key, name, password, created_ms) VALUES ($1, $2, $3, $4)",
+            &[&key, &name, &password, &created],
+        )?;
+    }
+    let mut stmt = source.prepare("SELECT name_key FROM admins")?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let key: String = r.get(0)?;
+        tx.execute("INSERT INTO admins (name_key) VALUES ($1)", &[&key])?;
+    }
+    let mut stmt = source.prepare("SELECT room_key, name_key FROM room_moderators")?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let (room, key): (String, String) = (r.get(0)?, r.get(1)?);
+        tx.execute(
+            "INSERT INTO room_moderators (room_key, name_key) VALUES ($1, $2)",
+            &[&room, &key],
+        )?;
+    }
+    let mut stmt = source.prepare("SELECT kind, target, until_ms, reason, by_name FROM bans")?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let (kind, target, until, reason, by): (String, String, Option<i64>, String, String) =
+            (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?);
+        tx.execute(
+            "INSERT INTO bans (kind, target, until_ms, reason, by_name) VALUES ($1, $2, $3, $4, $5)",
+            &[&kind, &target, &until, &reason, &by],
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// One chunk of messages after `after_id`, as column arrays.
+#[derive(Default)]
+struct Chunk {
+    id: Vec<i64>,
+    ts_ms: Vec<i64>,
+    room_key: Vec<Option<String>>,
+    room: Vec<Option<String>>,
+    sender: Vec<String>,
+    sender_key: Vec<String>,
+    target: Vec<Option<String>>,
+    target_key: Vec<Option<String>>,
+    content: Vec<String>,
+    sender_owner: Vec<Option<String>>,
+    target_owner: Vec<Option<String>>,
+    conv_key: Vec<String>,
+    seq: Vec<i64>,
+}
+
+fn read_messages(source: &Connection, after_id: i64) -> Result<Chunk, MigrateError> {
+    let mut stmt = source.prepare_cached(
+        "SELECT id, ts_ms, room_key, room, sender, sender_key, target, target_key, content,
+                sender_owner, target_owner, conv_key, seq
+         FROM messages WHERE id > ?1 ORDER BY id LIMIT ?2",
+    )?;
+    let mut rows = stmt.query(params![after_id, CHUNK as i64])?;
+    let mut c = Chunk::default();
+    while let Some(r) = rows.next()? {
+        c.id.push(r.get(0)?);
+        c.ts_ms.push(r.get(1)?);
+        c.room_key.push(r.get(2)?);
+        c.room.push(r.get(3)?);
+        c.sender.push(r.get(4)?);
+        c.sender_key.push(r.get(5)?);
+        c.target.push(r.get(6)?);
+        c.target_key.push(r.get(7)?);
+        // A NUL (allowed in early versions) cannot live in PostgreSQL text.
+        c.content
+            .push(r.get::<_, String>(8)?.replace('\0', "\u{FFFD}"));
+        c.sender_owner.push(r.get(9)?);
+        c.target_owner.push(r.get(10)?);
+        c.conv_key.push(r.get(11)?);
+        c.seq.push(r.get(12)?);
+    }
+    Ok(c)
+}

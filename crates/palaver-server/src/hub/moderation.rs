@@ -2,8 +2,9 @@
 //! admin add`, effective once logged in to their account), moderators per room (granted by an
 //! admin), and what they may do: announce, ban accounts or addresses for a while or for good,
 //! mute, lock and delete rooms, grant moderators, kick. Everyone else gets `not_authorized`.
-//! Every action is logged (a [`HubEvent::Moderation`]); bans and moderators are stored, so they
-//! survive restarts; mutes and locks last while the server runs.
+//! Every action is logged (a [`HubEvent::Moderation`]); bans, moderators, mutes and locks are
+//! stored, so they survive restarts (and, with a shared database, are seen by every node that
+//! starts).
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
@@ -58,6 +59,10 @@ pub struct ModerationState {
     /// (room key, folded account name).
     pub moderators: Vec<(String, String)>,
     pub bans: Vec<Ban>,
+    /// Mutes: room key (`None`: everywhere), folded name, until (ms; `None`: until lifted).
+    pub mutes: Vec<(Option<String>, String, Option<i64>)>,
+    /// Keys of locked rooms.
+    pub locked: Vec<String>,
 }
 
 /// A change for the store.
@@ -72,6 +77,19 @@ pub enum ModerationRecord {
     },
     DeleteRoom {
         room_key: String,
+    },
+    Mute {
+        room_key: Option<String>,
+        name_key: String,
+        until_ms: Option<i64>,
+    },
+    Unmute {
+        room_key: Option<String>,
+        name_key: String,
+    },
+    Lock {
+        room_key: String,
+        locked: bool,
     },
 }
 
@@ -102,6 +120,10 @@ impl Hub {
         for ban in state.bans {
             m.bans.insert(ban.target.clone(), ban);
         }
+        for (room, name, until_ms) in state.mutes {
+            m.mutes.insert((room, name), until_ms);
+        }
+        m.locked.extend(state.locked);
     }
 
     pub(super) fn is_admin(&self, session: SessionId) -> bool {
@@ -394,6 +416,10 @@ impl Hub {
             None => "everywhere".into(),
         };
         if unmute {
+            io.save_moderation(ModerationRecord::Unmute {
+                room_key: room_key.clone(),
+                name_key: key.clone(),
+            });
             self.moderation.mutes.remove(&(room_key, key));
             return self.done(
                 session,
@@ -403,9 +429,13 @@ impl Hub {
                 io,
             );
         }
-        self.moderation
-            .mutes
-            .insert((room_key, key), until(minutes));
+        let until_ms = until(minutes);
+        io.save_moderation(ModerationRecord::Mute {
+            room_key: room_key.clone(),
+            name_key: key.clone(),
+            until_ms,
+        });
+        self.moderation.mutes.insert((room_key, key), until_ms);
         let how_long = minutes
             .map(|m| format!(" for {m} minutes"))
             .unwrap_or_default();
@@ -440,6 +470,10 @@ impl Hub {
         } else {
             self.moderation.locked.remove(&key);
         }
+        io.save_moderation(ModerationRecord::Lock {
+            room_key: key.clone(),
+            locked,
+        });
         let by = self.user_of(session).0;
         let text = if locked {
             format!("{by} locked #{name}: only its moderators may enter")

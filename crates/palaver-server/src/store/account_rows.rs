@@ -11,6 +11,9 @@ use crate::hub::moderation::{BanTarget, ModerationRecord};
 /// A stored ban: kind (`name` or `address`), target, until (ms), reason, by whom.
 pub type BanRow = (String, String, Option<i64>, String, String);
 
+/// A stored mute: room key (`None`: everywhere), folded name, until (ms).
+pub type MuteRow = (Option<String>, String, Option<i64>);
+
 /// The storage operations of accounts and moderation.
 pub trait AccountRows: Send {
     /// Every registered name, as registered, by key.
@@ -20,6 +23,9 @@ pub trait AccountRows: Send {
     /// (room key, name key) of every moderator.
     fn moderators(&mut self) -> Result<Vec<(String, String)>, StoreError>;
     fn bans(&mut self) -> Result<Vec<BanRow>, StoreError>;
+    fn mutes(&mut self) -> Result<Vec<MuteRow>, StoreError>;
+    /// Keys of the locked rooms.
+    fn locked(&mut self) -> Result<Vec<String>, StoreError>;
     fn save_moderation(&mut self, record: &ModerationRecord) -> Result<(), StoreError>;
     /// The PHC string of an account's password.
     fn password(&mut self, key: &str) -> Result<Option<String>, StoreError>;
@@ -65,7 +71,25 @@ CREATE TABLE IF NOT EXISTS bans (
     by_name  TEXT NOT NULL,
     PRIMARY KEY (kind, target)
 );
+CREATE TABLE IF NOT EXISTS mutes (
+    room_key TEXT NOT NULL,
+    name_key TEXT NOT NULL,
+    until_ms INTEGER,
+    PRIMARY KEY (room_key, name_key)
+);
+CREATE TABLE IF NOT EXISTS locked_rooms (
+    room_key TEXT PRIMARY KEY
+);
 ";
+
+/// A mute's room as stored: `''` for everywhere.
+fn mute_room(room_key: &Option<String>) -> String {
+    room_key.clone().unwrap_or_default()
+}
+
+fn mute_room_back(stored: String) -> Option<String> {
+    (!stored.is_empty()).then_some(stored)
+}
 
 /// Accounts in the SQLite file.
 pub struct SqliteAccountRows {
@@ -130,9 +154,53 @@ impl AccountRows for SqliteAccountRows {
         Ok(rows)
     }
 
+    fn mutes(&mut self) -> Result<Vec<MuteRow>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT room_key, name_key, until_ms FROM mutes")?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((mute_room_back(r.get(0)?), r.get(1)?, r.get(2)?))
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
+    fn locked(&mut self) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self.conn.prepare("SELECT room_key FROM locked_rooms")?;
+        let rows = stmt
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
     fn save_moderation(&mut self, record: &ModerationRecord) -> Result<(), StoreError> {
         let conn = &self.conn;
         match record {
+            ModerationRecord::Mute {
+                room_key,
+                name_key,
+                until_ms,
+            } => {
+                conn.execute(
+                    "INSERT OR REPLACE INTO mutes (room_key, name_key, until_ms) VALUES (?1, ?2, ?3)",
+                    params![mute_room(room_key), name_key, until_ms],
+                )?;
+            }
+            ModerationRecord::Unmute { room_key, name_key } => {
+                conn.execute(
+                    "DELETE FROM mutes WHERE room_key = ?1 AND name_key = ?2",
+                    params![mute_room(room_key), name_key],
+                )?;
+            }
+            ModerationRecord::Lock { room_key, locked } => {
+                let sql = if *locked {
+                    "INSERT OR IGNORE INTO locked_rooms (room_key) VALUES (?1)"
+                } else {
+                    "DELETE FROM locked_rooms WHERE room_key = ?1"
+                };
+                conn.execute(sql, params![room_key])?;
+            }
             ModerationRecord::Ban(ban) => {
                 let (kind, value) = ban_target(&ban.target);
                 conn.execute(
@@ -164,6 +232,10 @@ impl AccountRows for SqliteAccountRows {
                 conn.execute("DELETE FROM rooms WHERE room_key = ?1", params![room_key])?;
                 conn.execute(
                     "DELETE FROM room_moderators WHERE room_key = ?1",
+                    params![room_key],
+                )?;
+                conn.execute(
+                    "DELETE FROM locked_rooms WHERE room_key = ?1",
                     params![room_key],
                 )?;
             }
@@ -259,9 +331,51 @@ impl AccountRows for PostgresAccountRows {
             .collect())
     }
 
+    fn mutes(&mut self) -> Result<Vec<MuteRow>, StoreError> {
+        let rows = self
+            .client
+            .query("SELECT room_key, name_key, until_ms FROM mutes", &[])?;
+        Ok(rows
+            .iter()
+            .map(|r| (mute_room_back(r.get(0)), r.get(1), r.get(2)))
+            .collect())
+    }
+
+    fn locked(&mut self) -> Result<Vec<String>, StoreError> {
+        let rows = self
+            .client
+            .query("SELECT room_key FROM locked_rooms", &[])?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
     fn save_moderation(&mut self, record: &ModerationRecord) -> Result<(), StoreError> {
         let client = &mut self.client;
         match record {
+            ModerationRecord::Mute {
+                room_key,
+                name_key,
+                until_ms,
+            } => {
+                client.execute(
+                    "INSERT INTO mutes (room_key, name_key, until_ms) VALUES ($1, $2, $3)
+                     ON CONFLICT (room_key, name_key) DO UPDATE SET until_ms = EXCLUDED.until_ms",
+                    &[&mute_room(room_key), name_key, until_ms],
+                )?;
+            }
+            ModerationRecord::Unmute { room_key, name_key } => {
+                client.execute(
+                    "DELETE FROM mutes WHERE room_key = $1 AND name_key = $2",
+                    &[&mute_room(room_key), name_key],
+                )?;
+            }
+            ModerationRecord::Lock { room_key, locked } => {
+                let sql = if *locked {
+                    "INSERT INTO locked_rooms (room_key) VALUES ($1) ON CONFLICT DO NOTHING"
+                } else {
+                    "DELETE FROM locked_rooms WHERE room_key = $1"
+                };
+                client.execute(sql, &[room_key])?;
+            }
             ModerationRecord::Ban(ban) => {
                 let (kind, value) = ban_target(&ban.target);
                 client.execute(
@@ -297,6 +411,7 @@ impl AccountRows for PostgresAccountRows {
                     "DELETE FROM room_moderators WHERE room_key = $1",
                     &[room_key],
                 )?;
+                tx.execute("DELETE FROM locked_rooms WHERE room_key = $1", &[room_key])?;
                 tx.commit()?;
             }
         }

@@ -175,6 +175,8 @@ impl Accounts {
             admins: rows.admins()?,
             moderators: rows.moderators()?,
             bans,
+            mutes: rows.mutes()?,
+            locked: rows.locked()?,
         })
     }
 

@@ -3,7 +3,7 @@
 //!
 //! Everything is copied as it is: messages with their ids, seqs, timestamps and owners, each
 //! conversation's counter, rooms and topics, accounts with their password hashes (no password
-//! is ever seen), admins, moderators and bans. The target must be empty (a half-copied or
+//! is ever seen), admins, moderators, bans, mutes and locks. The target must be empty (a half-copied or
 //! already used database is refused rather than mixed). Messages go over in chunks, in id order,
 //! with progress reported; at the end every table's rows are counted on both sides and any
 //! difference is an error.
@@ -17,7 +17,7 @@ use super::StoreError;
 const CHUNK: usize = 5_000;
 
 /// The tables compared at the end, in copy order.
-const TABLES: [&str; 7] = [
+const TABLES: [&str; 9] = [
     "rooms",
     "conversations",
     "messages",
@@ -25,6 +25,8 @@ const TABLES: [&str; 7] = [
     "admins",
     "room_moderators",
     "bans",
+    "mutes",
+    "locked_rooms",
 ];
 
 /// How many rows each table had on both sides.
@@ -198,6 +200,21 @@ fn copy_small_tables(source: &Connection, target: &mut Client) -> Result<(), Mig
             "INSERT INTO bans (kind, target, until_ms, reason, by_name) VALUES ($1, $2, $3, $4, $5)",
             &[&kind, &target, &until, &reason, &by],
         )?;
+    }
+    let mut stmt = source.prepare("SELECT room_key, name_key, until_ms FROM mutes")?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let (room, key, until): (String, String, Option<i64>) = (r.get(0)?, r.get(1)?, r.get(2)?);
+        tx.execute(
+            "INSERT INTO mutes (room_key, name_key, until_ms) VALUES ($1, $2, $3)",
+            &[&room, &key, &until],
+        )?;
+    }
+    let mut stmt = source.prepare("SELECT room_key FROM locked_rooms")?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let room: String = r.get(0)?;
+        tx.execute("INSERT INTO locked_rooms (room_key) VALUES ($1)", &[&room])?;
     }
     tx.commit()?;
     Ok(())

@@ -76,6 +76,15 @@ CREATE TABLE IF NOT EXISTS bans (
     by_name  TEXT NOT NULL,
     PRIMARY KEY (kind, target)
 );
+CREATE TABLE IF NOT EXISTS mutes (
+    room_key TEXT NOT NULL,
+    name_key TEXT NOT NULL,
+    until_ms BIGINT,
+    PRIMARY KEY (room_key, name_key)
+);
+CREATE TABLE IF NOT EXISTS locked_rooms (
+    room_key TEXT PRIMARY KEY
+);
 ";
 
 const COLUMNS: &str = "id, ts_ms, room_key, room, sender, sender_key, target, target_key, content, sender_owner, target_owner, seq";

@@ -1,5 +1,5 @@
 //! Roles and moderation: every action works for an admin (or a room's moderator) and is refused
-//! with `not_authorized` to a member; bans survive a restart.
+//! with `not_authorized` to a member; bans, mutes and locks survive a restart.
 
 use palaver_client::proto::{ClientFrame, ErrorCode, Secret, ServerFrame};
 use palaver_client::{Connection, ConnectionError};
@@ -213,4 +213,56 @@ async fn admins_and_moderators_act_and_members_are_refused() {
     };
     assert_eq!(code, ErrorCode::Banned);
     assert!(message.contains("spam"), "{message}");
+}
+
+#[tokio::test]
+async fn mutes_and_locks_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(dir.path().join("p.db"));
+    config.admins = vec!["root".into()];
+    let server = Server::start(config.clone()).await.unwrap();
+    let mut root = registered(server.local_addr(), "root").await;
+    let mute = ClientFrame::Mute {
+        username: "bob".into(),
+        room: None,
+        minutes: Some(60),
+    };
+    assert!(matches!(
+        act(&mut root, mute).await,
+        ServerFrame::Done { .. }
+    ));
+    root.send(&ClientFrame::JoinRoom { room: "den".into() })
+        .await
+        .unwrap();
+    let lock = ClientFrame::LockRoom {
+        room: "den".into(),
+        locked: true,
+    };
+    assert!(matches!(
+        act(&mut root, lock).await,
+        ServerFrame::Done { .. }
+    ));
+    drop(root);
+    server.shutdown().await;
+
+    let server = Server::start(config).await.unwrap();
+    let (mut bob, _) = Connection::join(server.local_addr(), "bob").await.unwrap();
+    say(&mut bob, "am I still muted?").await;
+    let answer = expect(&mut bob, "the refusal", |f| {
+        matches!(f, ServerFrame::Error { .. } | ServerFrame::Message(_))
+    })
+    .await;
+    assert_eq!(error_code(&answer), Some("muted"), "{answer:?}");
+    bob.send(&ClientFrame::JoinRoom { room: "den".into() })
+        .await
+        .unwrap();
+    let answer = expect(&mut bob, "the refusal", |f| {
+        matches!(
+            f,
+            ServerFrame::Error { .. } | ServerFrame::JoinedRoom { .. }
+        )
+    })
+    .await;
+    assert_eq!(error_code(&answer), Some("room_locked"), "{answer:?}");
+    server.shutdown().await;
 }

@@ -11,7 +11,9 @@
 use postgres::{Client, NoTls};
 use rusqlite::{params, Connection};
 
-use super::StoreError;
+use super::postgres::{insert_messages, Columns};
+use super::sqlite::{row_to_message, COLUMNS};
+use super::{StoreError, StoredMessage};
 
 /// Messages copied per chunk (one transaction each on the target).
 const CHUNK: usize = 5_000;
@@ -105,23 +107,18 @@ pub fn migrate(
     let mut after_id = i64::MIN;
     loop {
         let chunk = read_messages(&source, after_id)?;
-        let Some(last) = chunk.id.last() else {
+        let Some(last) = chunk.last() else {
             break;
         };
-        after_id = *last;
-        let n = chunk.id.len() as u64;
+        after_id = i64::try_from(last.id).unwrap_or(i64::MAX);
+        let mut columns = Columns::default();
+        for m in &chunk {
+            columns.push(m, m.conversation_key());
+        }
         let mut tx = target.transaction()?;
-        let c = &chunk;
-        tx.execute(
-            "INSERT INTO messages (id, ts_ms, room_key, room, sender, sender_key, target, target_key, content, sender_owner, target_owner, conv_key, seq)
-             SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::bigint[])",
-            &[
-                &c.id, &c.ts_ms, &c.room_key, &c.room, &c.sender, &c.sender_key, &c.target,
-                &c.target_key, &c.content, &c.sender_owner, &c.target_owner, &c.conv_key, &c.seq,
-            ],
-        )?;
+        insert_messages(&mut tx, &columns)?;
         tx.commit()?;
-        copied += n;
+        copied += columns.len() as u64;
         progress(copied, total);
     }
 
@@ -220,48 +217,20 @@ fn copy_small_tables(source: &Connection, target: &mut Client) -> Result<(), Mig
     Ok(())
 }
 
-/// One chunk of messages after `after_id`, as column arrays.
-#[derive(Default)]
-struct Chunk {
-    id: Vec<i64>,
-    ts_ms: Vec<i64>,
-    room_key: Vec<Option<String>>,
-    room: Vec<Option<String>>,
-    sender: Vec<String>,
-    sender_key: Vec<String>,
-    target: Vec<Option<String>>,
-    target_key: Vec<Option<String>>,
-    content: Vec<String>,
-    sender_owner: Vec<Option<String>>,
-    target_owner: Vec<Option<String>>,
-    conv_key: Vec<String>,
-    seq: Vec<i64>,
-}
-
-fn read_messages(source: &Connection, after_id: i64) -> Result<Chunk, MigrateError> {
-    let mut stmt = source.prepare_cached(
-        "SELECT id, ts_ms, room_key, room, sender, sender_key, target, target_key, content,
-                sender_owner, target_owner, conv_key, seq
-         FROM messages WHERE id > ?1 ORDER BY id LIMIT ?2",
-    )?;
-    let mut rows = stmt.query(params![after_id, CHUNK as i64])?;
-    let mut c = Chunk::default();
-    while let Some(r) = rows.next()? {
-        c.id.push(r.get(0)?);
-        c.ts_ms.push(r.get(1)?);
-        c.room_key.push(r.get(2)?);
-        c.room.push(r.get(3)?);
-        c.sender.push(r.get(4)?);
-        c.sender_key.push(r.get(5)?);
-        c.target.push(r.get(6)?);
-        c.target_key.push(r.get(7)?);
-        // A NUL (allowed in early versions) cannot live in PostgreSQL text.
-        c.content
-            .push(r.get::<_, String>(8)?.replace('\0', "\u{FFFD}"));
-        c.sender_owner.push(r.get(9)?);
-        c.target_owner.push(r.get(10)?);
-        c.conv_key.push(r.get(11)?);
-        c.seq.push(r.get(12)?);
-    }
-    Ok(c)
+/// Up to [`CHUNK`] messages after `after_id`, in id order.
+fn read_messages(source: &Connection, after_id: i64) -> Result<Vec<StoredMessage>, MigrateError> {
+    let mut stmt = source.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM messages WHERE id > ?1 ORDER BY id LIMIT ?2"
+    ))?;
+    let messages = stmt
+        .query_map(params![after_id, CHUNK as i64], row_to_message)?
+        .map(|m| {
+            m.map(|mut m| {
+                // A NUL (allowed in early versions) cannot live in PostgreSQL text.
+                m.content = m.content.replace('\0', "\u{FFFD}");
+                m
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(messages)
 }

@@ -197,9 +197,45 @@ pub trait Backend: Send + 'static {
     fn last_id(&mut self) -> Result<u64, StoreError>;
     /// Every room, with the seq of its newest message.
     fn rooms(&mut self) -> Result<Vec<RoomRecord>, StoreError>;
+    /// The seq of the message `id` in the conversation filed under `key`, if there is one.
+    fn seq_of(&mut self, key: &str, id: u64) -> Result<Option<u64>, StoreError>;
+    /// At most `limit` messages of a conversation with `low < seq < high`, newest first
+    /// (`newest_first`) or oldest first.
+    fn rows(
+        &mut self,
+        conversation: &Conversation,
+        low: u64,
+        high: u64,
+        newest_first: bool,
+        limit: usize,
+    ) -> Result<Vec<StoredMessage>, StoreError>;
+
     /// A page of a conversation: the newest `limit` messages within the query's bounds, oldest
-    /// first; `has_more` tells whether older ones exist.
-    fn page(&mut self, conversation: &Conversation, query: &PageQuery) -> Result<Page, StoreError>;
+    /// first; `has_more` tells whether older ones exist. A `before_id` or `after_id` that names
+    /// no message of the conversation gives an empty page.
+    fn page(&mut self, conversation: &Conversation, query: &PageQuery) -> Result<Page, StoreError> {
+        let key = conversation.key();
+        let mut high = query.before.unwrap_or(u64::MAX);
+        if let Some(id) = query.before_id {
+            match self.seq_of(&key, id)? {
+                Some(seq) => high = high.min(seq),
+                None => return Ok(Page::default()),
+            }
+        }
+        let low = match query.after_id {
+            Some(id) => match self.seq_of(&key, id)? {
+                Some(seq) => seq,
+                None => return Ok(Page::default()),
+            },
+            None => 0,
+        };
+        let mut messages = self.rows(conversation, low, high, true, query.limit + 1)?;
+        let has_more = messages.len() > query.limit;
+        messages.truncate(query.limit);
+        messages.reverse();
+        Ok(Page { messages, has_more })
+    }
+
     /// Up to `limit` messages of a conversation after seq `after`, oldest first; `has_more`
     /// tells whether more follow.
     fn after(
@@ -207,7 +243,12 @@ pub trait Backend: Send + 'static {
         conversation: &Conversation,
         after: u64,
         limit: usize,
-    ) -> Result<Page, StoreError>;
+    ) -> Result<Page, StoreError> {
+        let mut messages = self.rows(conversation, after, u64::MAX, false, limit + 1)?;
+        let has_more = messages.len() > limit;
+        messages.truncate(limit);
+        Ok(Page { messages, has_more })
+    }
     /// Gives the private messages of owner `from` to owner `to`, on both sides.
     fn reassign_owner(&mut self, from: &str, to: &str) -> Result<(), StoreError>;
 }

@@ -17,9 +17,7 @@ use std::collections::BTreeMap;
 
 use postgres::{Client, NoTls, Row};
 
-use super::{
-    Backend, Conversation, MessageKind, Page, PageQuery, RoomRecord, StoreError, StoredMessage,
-};
+use super::{Backend, Conversation, MessageKind, RoomRecord, StoreError, StoredMessage};
 
 /// The schema version this build writes (the same numbering as SQLite's).
 pub const SCHEMA_VERSION: i32 = 3;
@@ -135,47 +133,6 @@ impl PostgresBackend {
         migrate(&mut client)?;
         Ok(PostgresBackend { client })
     }
-
-    fn seq_of(&mut self, key: &str, id: u64) -> Result<Option<u64>, StoreError> {
-        let row = self.client.query_opt(
-            "SELECT seq FROM messages WHERE id = $1 AND conv_key = $2",
-            &[&clamp(id), &key],
-        )?;
-        Ok(row.map(|r| r.get::<_, i64>(0) as u64))
-    }
-
-    /// Rows of one conversation with `low < seq < high`, newest first (`desc`) or oldest first,
-    /// at most `limit + 1`.
-    fn rows(
-        &mut self,
-        conversation: &Conversation,
-        low: u64,
-        high: u64,
-        desc: bool,
-        limit: usize,
-    ) -> Result<Vec<StoredMessage>, StoreError> {
-        let order = if desc { "DESC" } else { "ASC" };
-        let key = conversation.key();
-        let (low, high, limit) = (clamp(low), clamp(high), limit as i64 + 1);
-        let rows = match conversation {
-            Conversation::Room(_) => self.client.query(
-                &format!(
-                    "SELECT {COLUMNS} FROM messages WHERE conv_key = $1 AND seq > $2 AND seq < $3
-                     ORDER BY seq {order} LIMIT $4"
-                ),
-                &[&key, &low, &high, &limit],
-            )?,
-            Conversation::Direct { me, .. } => self.client.query(
-                &format!(
-                    "SELECT {COLUMNS} FROM messages WHERE conv_key = $1 AND seq > $2 AND seq < $3
-                     AND (sender_key = $5 AND sender_owner = $6 OR target_key = $5 AND target_owner = $6)
-                     ORDER BY seq {order} LIMIT $4"
-                ),
-                &[&key, &low, &high, &limit, &me.key, &me.owner],
-            )?,
-        };
-        Ok(rows.iter().map(row_to_message).collect())
-    }
 }
 
 fn clamp(n: u64) -> i64 {
@@ -239,9 +196,25 @@ fn row_to_message(row: &Row) -> StoredMessage {
     }
 }
 
-/// A batch as column arrays, for one `INSERT .. SELECT * FROM UNNEST(..)`.
+/// Inserts messages (with their seqs) in one statement.
+pub(super) fn insert_messages(
+    tx: &mut postgres::Transaction<'_>,
+    c: &Columns,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO messages (id, ts_ms, room_key, room, sender, sender_key, target, target_key, content, sender_owner, target_owner, conv_key, seq)
+         SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::bigint[])",
+        &[
+            &c.id, &c.ts_ms, &c.room_key, &c.room, &c.sender, &c.sender_key, &c.target,
+            &c.target_key, &c.content, &c.sender_owner, &c.target_owner, &c.conv_key, &c.seq,
+        ],
+    )?;
+    Ok(())
+}
+
+/// Messages as column arrays, for one `INSERT .. SELECT * FROM UNNEST(..)`.
 #[derive(Default)]
-struct Columns {
+pub(super) struct Columns {
     id: Vec<i64>,
     ts_ms: Vec<i64>,
     room_key: Vec<Option<String>>,
@@ -258,7 +231,11 @@ struct Columns {
 }
 
 impl Columns {
-    fn push(&mut self, m: &StoredMessage, conv_key: String) {
+    pub(super) fn len(&self) -> usize {
+        self.id.len()
+    }
+
+    pub(super) fn push(&mut self, m: &StoredMessage, conv_key: String) {
         self.id.push(clamp(m.id));
         self.ts_ms.push(m.ts_ms);
         self.content.push(m.content.clone());
@@ -302,6 +279,45 @@ impl Columns {
 }
 
 impl Backend for PostgresBackend {
+    fn seq_of(&mut self, key: &str, id: u64) -> Result<Option<u64>, StoreError> {
+        let row = self.client.query_opt(
+            "SELECT seq FROM messages WHERE id = $1 AND conv_key = $2",
+            &[&clamp(id), &key],
+        )?;
+        Ok(row.map(|r| r.get::<_, i64>(0) as u64))
+    }
+
+    fn rows(
+        &mut self,
+        conversation: &Conversation,
+        low: u64,
+        high: u64,
+        newest_first: bool,
+        limit: usize,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        let order = if newest_first { "DESC" } else { "ASC" };
+        let key = conversation.key();
+        let (low, high, limit) = (clamp(low), clamp(high), limit as i64);
+        let rows = match conversation {
+            Conversation::Room(_) => self.client.query(
+                &format!(
+                    "SELECT {COLUMNS} FROM messages WHERE conv_key = $1 AND seq > $2 AND seq < $3
+                     ORDER BY seq {order} LIMIT $4"
+                ),
+                &[&key, &low, &high, &limit],
+            )?,
+            Conversation::Direct { me, .. } => self.client.query(
+                &format!(
+                    "SELECT {COLUMNS} FROM messages WHERE conv_key = $1 AND seq > $2 AND seq < $3
+                     AND (sender_key = $5 AND sender_owner = $6 OR target_key = $5 AND target_owner = $6)
+                     ORDER BY seq {order} LIMIT $4"
+                ),
+                &[&key, &low, &high, &limit, &me.key, &me.owner],
+            )?,
+        };
+        Ok(rows.iter().map(row_to_message).collect())
+    }
+
     fn append(&mut self, batch: &mut [StoredMessage]) -> Result<(), StoreError> {
         let keys: Vec<String> = batch.iter().map(StoredMessage::conversation_key).collect();
         // Counts per conversation, in key order: the rows are locked in that order.
@@ -335,15 +351,7 @@ impl Backend for PostgresBackend {
             *seq += 1;
             columns.push(m, key);
         }
-        let c = &columns;
-        tx.execute(
-            "INSERT INTO messages (id, ts_ms, room_key, room, sender, sender_key, target, target_key, content, sender_owner, target_owner, conv_key, seq)
-             SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::bigint[])",
-            &[
-                &c.id, &c.ts_ms, &c.room_key, &c.room, &c.sender, &c.sender_key, &c.target,
-                &c.target_key, &c.content, &c.sender_owner, &c.target_owner, &c.conv_key, &c.seq,
-            ],
-        )?;
+        insert_messages(&mut tx, &columns)?;
         tx.commit()?;
         Ok(())
     }
@@ -382,47 +390,6 @@ impl Backend for PostgresBackend {
                 last_seq: r.get::<_, i64>(4) as u64,
             })
             .collect())
-    }
-
-    fn page(&mut self, conversation: &Conversation, query: &PageQuery) -> Result<Page, StoreError> {
-        let key = conversation.key();
-        let mut high = query.before.unwrap_or(u64::MAX);
-        if let Some(id) = query.before_id {
-            match self.seq_of(&key, id)? {
-                Some(seq) => high = high.min(seq),
-                None => return Ok(Page::default()),
-            }
-        }
-        let low = match query.after_id {
-            Some(id) => match self.seq_of(&key, id)? {
-                Some(seq) => seq,
-                None => return Ok(Page::default()),
-            },
-            None => 0,
-        };
-        let mut rows = self.rows(conversation, low, high, true, query.limit)?;
-        let has_more = rows.len() > query.limit;
-        rows.truncate(query.limit);
-        rows.reverse();
-        Ok(Page {
-            messages: rows,
-            has_more,
-        })
-    }
-
-    fn after(
-        &mut self,
-        conversation: &Conversation,
-        after: u64,
-        limit: usize,
-    ) -> Result<Page, StoreError> {
-        let mut rows = self.rows(conversation, after, u64::MAX, false, limit)?;
-        let has_more = rows.len() > limit;
-        rows.truncate(limit);
-        Ok(Page {
-            messages: rows,
-            has_more,
-        })
     }
 
     fn reassign_owner(&mut self, from: &str, to: &str) -> Result<(), StoreError> {

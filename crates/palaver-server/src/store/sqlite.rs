@@ -13,9 +13,7 @@ use std::collections::HashMap;
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-use super::{
-    Backend, Conversation, MessageKind, Page, PageQuery, RoomRecord, StoreError, StoredMessage,
-};
+use super::{Backend, Conversation, MessageKind, RoomRecord, StoreError, StoredMessage};
 
 /// The schema version this build writes; a database with a newer one is refused.
 pub const SCHEMA_VERSION: i64 = 3;
@@ -83,7 +81,7 @@ CREATE TABLE IF NOT EXISTS conversations (conv_key TEXT PRIMARY KEY, last_seq IN
 INSERT INTO conversations SELECT conv_key, MAX(seq) FROM messages GROUP BY conv_key;
 ";
 
-const COLUMNS: &str = "id, ts_ms, room_key, room, sender, sender_key, target, target_key, content, sender_owner, target_owner, seq";
+pub(super) const COLUMNS: &str = "id, ts_ms, room_key, room, sender, sender_key, target, target_key, content, sender_owner, target_owner, seq";
 
 /// Private messages only where `me` (?me_key) owned its side (?me_owner).
 const MY_SIDE: &str =
@@ -101,16 +99,6 @@ impl SqliteBackend {
         conn.pragma_update(None, "synchronous", "FULL")?;
         migrate(&conn)?;
         Ok(SqliteBackend { conn })
-    }
-
-    /// The seq of the message `id` in conversation `key`, if there is one.
-    fn seq_of(&self, key: &str, id: u64) -> Result<Option<u64>, StoreError> {
-        let seq: Option<i64> = self
-            .conn
-            .prepare_cached("SELECT seq FROM messages WHERE id = ?1 AND conv_key = ?2")?
-            .query_row(params![clamp(id), key], |r| r.get(0))
-            .optional()?;
-        Ok(seq.map(|s| s as u64))
     }
 }
 
@@ -158,7 +146,7 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
     result
 }
 
-fn row_to_message(row: &Row<'_>) -> rusqlite::Result<StoredMessage> {
+pub(super) fn row_to_message(row: &Row<'_>) -> rusqlite::Result<StoredMessage> {
     let id: i64 = row.get(0)?;
     let room_key: Option<String> = row.get(2)?;
     let kind = match room_key {
@@ -208,26 +196,33 @@ fn conversation_filter(
     }
 }
 
-impl SqliteBackend {
-    /// Rows of one conversation with `low < seq < high`, newest first (`desc`) or oldest
-    /// first, at most `limit + 1` of them.
+impl Backend for SqliteBackend {
+    fn seq_of(&mut self, key: &str, id: u64) -> Result<Option<u64>, StoreError> {
+        let seq: Option<i64> = self
+            .conn
+            .prepare_cached("SELECT seq FROM messages WHERE id = ?1 AND conv_key = ?2")?
+            .query_row(params![clamp(id), key], |r| r.get(0))
+            .optional()?;
+        Ok(seq.map(|s| s as u64))
+    }
+
     fn rows(
         &mut self,
         conversation: &Conversation,
         low: u64,
         high: u64,
-        desc: bool,
+        newest_first: bool,
         limit: usize,
     ) -> Result<Vec<StoredMessage>, StoreError> {
         let (filter, mut values) = conversation_filter(conversation);
-        let order = if desc { "DESC" } else { "ASC" };
+        let order = if newest_first { "DESC" } else { "ASC" };
         let sql = format!(
             "SELECT {COLUMNS} FROM messages WHERE {filter} AND seq > :low AND seq < :high
              ORDER BY seq {order} LIMIT :limit"
         );
         values.push((":low", clamp(low).into()));
         values.push((":high", clamp(high).into()));
-        values.push((":limit", (limit as i64 + 1).into()));
+        values.push((":limit", (limit as i64).into()));
         let named: Vec<(&str, &dyn rusqlite::ToSql)> = values
             .iter()
             .map(|(name, value)| (*name, value as &dyn rusqlite::ToSql))
@@ -238,9 +233,7 @@ impl SqliteBackend {
             .collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
     }
-}
 
-impl Backend for SqliteBackend {
     fn append(&mut self, batch: &mut [StoredMessage]) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
         {
@@ -359,47 +352,6 @@ impl Backend for SqliteBackend {
             })?
             .collect::<Result<Vec<_>, _>>()?;
         Ok(rooms)
-    }
-
-    fn page(&mut self, conversation: &Conversation, query: &PageQuery) -> Result<Page, StoreError> {
-        let key = conversation.key();
-        let mut high = query.before.unwrap_or(u64::MAX);
-        if let Some(id) = query.before_id {
-            match self.seq_of(&key, id)? {
-                Some(seq) => high = high.min(seq),
-                None => return Ok(Page::default()),
-            }
-        }
-        let low = match query.after_id {
-            Some(id) => match self.seq_of(&key, id)? {
-                Some(seq) => seq,
-                None => return Ok(Page::default()),
-            },
-            None => 0,
-        };
-        let mut rows = self.rows(conversation, low, high, true, query.limit)?;
-        let has_more = rows.len() > query.limit;
-        rows.truncate(query.limit);
-        rows.reverse();
-        Ok(Page {
-            messages: rows,
-            has_more,
-        })
-    }
-
-    fn after(
-        &mut self,
-        conversation: &Conversation,
-        after: u64,
-        limit: usize,
-    ) -> Result<Page, StoreError> {
-        let mut rows = self.rows(conversation, after, u64::MAX, false, limit)?;
-        let has_more = rows.len() > limit;
-        rows.truncate(limit);
-        Ok(Page {
-            messages: rows,
-            has_more,
-        })
     }
 
     fn reassign_owner(&mut self, from: &str, to: &str) -> Result<(), StoreError> {

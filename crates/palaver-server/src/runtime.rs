@@ -344,7 +344,7 @@ impl HubIo for RuntimeIo {
                 ..ReplayReport::default()
             };
             // Conversation by conversation, each in seq order, page by page.
-            'conversations: for (conversation, after) in scope.conversations {
+            'conversations: for (conversation, after, upto) in scope.conversations {
                 let key = conversation.key();
                 let conversation = Arc::new(conversation);
                 let mut after = after;
@@ -367,6 +367,10 @@ impl HubIo for RuntimeIo {
                         }
                     };
                     for message in page.messages {
+                        if upto.is_some_and(|upto| message.seq > upto) {
+                            // Delivered after the resume began: it arrives live.
+                            continue 'conversations;
+                        }
                         after = message.seq;
                         let Some(bytes) =
                             wire.encode(&Outgoing::new(message.to_chat().into_frame()))

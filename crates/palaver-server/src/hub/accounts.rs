@@ -236,10 +236,9 @@ impl Hub {
         match result {
             Ok(()) => {
                 // The session's private history so far becomes the account's.
-                let owner = identity::account_owner(&key);
-                if let Some(user) = s.user.as_mut() {
-                    let guest = std::mem::replace(&mut user.owner, owner.clone());
-                    io.reassign_private_history(guest, owner);
+                if s.account.is_none() && s.user.is_some() {
+                    let guest = s.owner();
+                    io.reassign_private_history(guest, identity::account_owner(&key));
                 }
                 s.account = Some(key);
                 let frame = ServerFrame::Registered {

@@ -27,15 +27,19 @@ pub fn new_resume_token() -> String {
 }
 
 /// What identifies a session without revealing its token: the first 128 bits of the token's
-/// SHA-256, in hex. Two connections with the same token are the same session.
-pub fn session_key(resume_token: &str) -> String {
+/// SHA-256. Two connections with the same token are the same session.
+pub type SessionKey = [u8; 16];
+
+pub fn session_key(resume_token: &str) -> SessionKey {
     let digest = digest::digest(&digest::SHA256, resume_token.as_bytes());
-    hex(&digest.as_ref()[..16])
+    let mut key = [0; 16];
+    key.copy_from_slice(&digest.as_ref()[..16]);
+    key
 }
 
 /// The owner of a guest session's private messages.
-pub fn guest_owner(session_key: &str) -> String {
-    format!("guest:{session_key}")
+pub fn guest_owner(session_key: &SessionKey) -> String {
+    format!("guest:{}", hex(session_key))
 }
 
 /// The owner of an account's private messages (`key` is the folded name).

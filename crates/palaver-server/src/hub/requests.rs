@@ -338,12 +338,7 @@ impl Hub {
         // everyone else starts a new one.
         let resume_token = resume_token.map_or_else(identity::new_resume_token, |t| t.0);
         let session_key = session_key.unwrap_or_else(|| identity::session_key(&resume_token));
-        let owner = match &s.account {
-            Some(account) => identity::account_owner(account),
-            None => identity::guest_owner(&session_key),
-        };
         s.user = Some(User {
-            owner,
             session_key,
             address: User::address_of(&name, &ident, s.profile.protocol),
             name: name.clone(),
@@ -474,10 +469,10 @@ impl Hub {
         room_keys: &[String],
         io: &mut impl HubIo,
     ) {
-        let user = self.sessions[&session].user.as_ref().expect("joined");
+        let s = &self.sessions[&session];
         let me = DirectSide {
-            key: user.key.clone(),
-            owner: user.owner.clone(),
+            key: s.user.as_ref().expect("joined").key.clone(),
+            owner: s.owner(),
         };
         let mut conversations = Vec::new();
         for key in room_keys {
@@ -486,12 +481,12 @@ impl Hub {
             };
             // A room whose newest message the client has seen has nothing to replay.
             if after < room.last_seq {
-                conversations.push((Conversation::Room(key.clone()), after));
+                conversations.push((Conversation::Room(key.clone()), after, Some(room.last_seq)));
             }
         }
         for (other_key, after) in cursors.directs {
             let me = me.clone();
-            conversations.push((Conversation::Direct { me, other_key }, after));
+            conversations.push((Conversation::Direct { me, other_key }, after, None));
         }
         if conversations.is_empty() {
             let marker = ServerFrame::Resumed {
@@ -728,15 +723,8 @@ impl Hub {
         };
         let (sender, sender_key) = self.user_of(session);
         let (target, target_key) = self.user_of(target_session);
-        let owner_of = |s: SessionId| {
-            self.sessions[&s]
-                .user
-                .as_ref()
-                .expect("joined")
-                .owner
-                .clone()
-        };
-        let (sender_owner, target_owner) = (owner_of(session), owner_of(target_session));
+        let sender_owner = self.sessions[&session].owner();
+        let target_owner = self.sessions[&target_session].owner();
         let away = self.sessions[&target_session]
             .user
             .as_ref()
@@ -1059,10 +1047,10 @@ impl Hub {
                 else {
                     return;
                 };
-                let user = self.sessions[&session].user.as_ref().expect("joined");
+                let s = &self.sessions[&session];
                 let me = DirectSide {
-                    key: user.key.clone(),
-                    owner: user.owner.clone(),
+                    key: s.user.as_ref().expect("joined").key.clone(),
+                    owner: s.owner(),
                 };
                 let other_key = validate::fold(&other);
                 (

@@ -59,7 +59,7 @@ pub struct Session {
     /// A resume replay is running (`catch_up` holds live frames until it ends).
     pub resuming: bool,
     /// Replies waiting for room windows being read (see `windows.rs`).
-    pub gate: Option<Gate>,
+    pub gate: Option<Box<Gate>>,
     /// The account this connection proved it owns (folded name), once it has.
     pub account: Option<String>,
     /// A `login` whose password is being checked: the join to do if it is right.
@@ -141,10 +141,9 @@ pub struct User {
     pub realname: String,
     /// `name!ident@host`, shared by the frames about this user.
     pub address: Arc<str>,
-    /// Who this user's private messages belong to (see `identity.rs`).
-    pub owner: String,
-    /// The session's key (digest of its resume token): a join with the same token takes over.
-    pub session_key: String,
+    /// The session's key (digest of its resume token): a join with the same token takes over,
+    /// and a guest's private messages belong to it (see `identity.rs`).
+    pub session_key: super::identity::SessionKey,
     pub away: Option<String>,
     /// When the user last sent a message (for idle time).
     pub active_ms: i64,
@@ -196,5 +195,15 @@ impl Session {
 
     pub fn name(&self) -> Option<&str> {
         self.user.as_ref().map(|u| u.name.as_str())
+    }
+
+    /// Who this session's private messages belong to: its account once logged in, else its
+    /// guest session (see `identity.rs`). Empty before joining.
+    pub fn owner(&self) -> String {
+        match (&self.account, &self.user) {
+            (Some(account), _) => super::identity::account_owner(account),
+            (None, Some(user)) => super::identity::guest_owner(&user.session_key),
+            (None, None) => String::new(),
+        }
     }
 }

@@ -457,7 +457,7 @@ fn resume_replays_before_live_traffic_and_nothing_twice() {
     let (session, scope) = io.replays.pop().unwrap();
     assert_eq!(session, 5);
     let mut conversations = scope.conversations.clone();
-    conversations.sort_by_key(|(c, _)| c.key());
+    conversations.sort_by_key(|(c, _, _)| c.key());
     let Conversation::Direct { me, other_key } = &conversations[0].0 else {
         panic!("{conversations:?}");
     };
@@ -465,7 +465,7 @@ fn resume_replays_before_live_traffic_and_nothing_twice() {
     assert_eq!(conversations[0].1, 4);
     assert_eq!(
         conversations[1],
-        (Conversation::Room("general".into()), last_seen)
+        (Conversation::Room("general".into()), last_seen, Some(3))
     );
 
     // Live traffic during the replay waits for it: m4 was committed before the replay read

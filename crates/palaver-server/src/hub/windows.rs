@@ -114,7 +114,7 @@ impl Hub {
             }
             return;
         }
-        let gate = s.gate.get_or_insert_with(Gate::default);
+        let gate = s.gate.get_or_insert_with(Box::<Gate>::default);
         gate.rooms.extend(awaiting.iter().cloned());
         gate.then.extend(then);
         s.catch_up.get_or_insert_with(Vec::new);
@@ -134,6 +134,7 @@ impl Hub {
         let Some(gate) = s.gate.take() else {
             return;
         };
+        let gate = *gate;
         let held = s.catch_up.take().unwrap_or_default();
         for step in gate.then {
             self.after_window_step(session, step, io);

@@ -224,21 +224,23 @@ async fn read_loop(
                     Control::Close | Control::Abort(_) => return Departure::Disconnected,
                 }
             }
-            _ = tokio::time::sleep_until(join_deadline), if !joined => {
-                reply(queue, ServerFrame::error_with(
-                    ErrorCode::JoinTimeout,
-                    format!("No join arrived within {} seconds, so the connection was closed.", ctx.join_timeout.as_secs()),
-                ));
-                return Departure::Closed(ErrorCode::JoinTimeout);
-            }
-            _ = tokio::time::sleep_until(liveness.deadline()), if joined => match liveness.due() {
-                Due::Ping => {
+            // One timer: the join deadline until joined, then the keepalive (one timer, not two,
+            // keeps an idle connection's task small).
+            _ = tokio::time::sleep_until(if joined { liveness.deadline() } else { join_deadline }) => match (joined, liveness.due()) {
+                (false, _) => {
+                    reply(queue, ServerFrame::error_with(
+                        ErrorCode::JoinTimeout,
+                        format!("No join arrived within {} seconds, so the connection was closed.", ctx.join_timeout.as_secs()),
+                    ));
+                    return Departure::Closed(ErrorCode::JoinTimeout);
+                }
+                (true, Due::Ping) => {
                     let ping = ServerFrame::Ping {
                         timestamp: timestamp::format_millis(timestamp::now_millis()),
                     };
                     reply(queue, ping);
                 }
-                Due::Silent => {
+                (true, Due::Silent) => {
                     reply(queue, ServerFrame::error_with(
                         ErrorCode::PingTimeout,
                         format!("Nothing arrived from you for {} seconds, so the connection was closed.", liveness.limit().as_secs()),

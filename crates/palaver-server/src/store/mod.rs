@@ -168,8 +168,9 @@ pub struct PageQuery {
 /// What a resuming client missed: each conversation after its cursor.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResumeScope {
-    /// Conversations and the last seq the client saw in each.
-    pub conversations: Vec<(Conversation, u64)>,
+    /// Conversations, the last seq the client saw in each, and (where this node knows it) the
+    /// last seq delivered when the resume began: what comes after arrives live.
+    pub conversations: Vec<(Conversation, u64, Option<u64>)>,
     /// Messages read per page.
     pub limit: usize,
 }

@@ -239,19 +239,20 @@ async fn read_loop(
                     Control::Close | Control::Abort(_) => return Departure::Disconnected,
                 }
             }
-            _ = tokio::time::sleep_until(register_deadline), if !joined => {
-                let error = IrcMessage::new("ERROR", ["Closing link: registration timed out"]);
-                relay(vec![error]).await;
-                return Departure::Closed(ErrorCode::JoinTimeout);
-            }
-            _ = tokio::time::sleep_until(liveness.deadline()), if joined => match liveness.due() {
-                Due::Ping => {
+            // One timer: registration's deadline, then the keepalive.
+            _ = tokio::time::sleep_until(if joined { liveness.deadline() } else { register_deadline }) => match (joined, liveness.due()) {
+                (false, _) => {
+                    let error = IrcMessage::new("ERROR", ["Closing link: registration timed out"]);
+                    relay(vec![error]).await;
+                    return Departure::Closed(ErrorCode::JoinTimeout);
+                }
+                (true, Due::Ping) => {
                     let ping = IrcMessage::new("PING", [server_name.clone()]);
                     if let Some(bytes) = encode_lines(&[ping]) {
                         let _ = queue.try_push(bytes);
                     }
                 }
-                Due::Silent => {
+                (true, Due::Silent) => {
                     let secs = liveness.limit().as_secs();
                     let error = IrcMessage::new("ERROR", [format!("Closing link: Ping timeout: {secs} seconds")]);
                     relay(vec![error]).await;

@@ -18,6 +18,7 @@
 mod accounts;
 mod identity;
 pub mod io;
+mod join;
 pub mod moderation;
 pub mod outgoing;
 mod profile_requests;

@@ -254,6 +254,11 @@ pub trait Backend: Send + 'static {
     fn reassign_owner(&mut self, from: &str, to: &str) -> Result<(), StoreError>;
 }
 
+/// An id or seq as the databases keep it (a signed 64-bit integer; larger values are clamped).
+fn clamp(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
 /// Whether a `--database` value names a PostgreSQL server (else it is a SQLite file).
 pub fn is_postgres(database: &str) -> bool {
     database.starts_with("postgres://") || database.starts_with("postgresql://")

@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 
 use postgres::{Client, NoTls, Row};
 
-use super::{Backend, Conversation, MessageKind, RoomRecord, StoreError, StoredMessage};
+use super::{clamp, Backend, Conversation, MessageKind, RoomRecord, StoreError, StoredMessage};
 
 /// The schema version this build writes (the same numbering as SQLite's).
 pub const SCHEMA_VERSION: i32 = 3;
@@ -133,10 +133,6 @@ impl PostgresBackend {
         migrate(&mut client)?;
         Ok(PostgresBackend { client })
     }
-}
-
-fn clamp(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 /// Creates or upgrades the schema (history, rooms, accounts, moderation), one node at a time.

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-use super::{Backend, Conversation, MessageKind, RoomRecord, StoreError, StoredMessage};
+use super::{clamp, Backend, Conversation, MessageKind, RoomRecord, StoreError, StoredMessage};
 
 /// The schema version this build writes; a database with a newer one is refused.
 pub const SCHEMA_VERSION: i64 = 3;
@@ -172,10 +172,6 @@ pub(super) fn row_to_message(row: &Row<'_>) -> rusqlite::Result<StoredMessage> {
         content: row.get(8)?,
         kind,
     })
-}
-
-fn clamp(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 /// The SQL condition and parameters that pick a conversation's rows.

@@ -40,7 +40,7 @@ impl HubIo for CountingIo {
 }
 
 fn room_of(members: u64) -> (Hub, CountingIo) {
-    let mut hub = Hub::new(HubConfig::default(), 0, Vec::new());
+    let mut hub = Hub::new(HubConfig::default(), Vec::new());
     let mut io = CountingIo::default();
     for id in 0..members {
         hub.connect(id, "127.0.0.1:1".into(), &mut io);

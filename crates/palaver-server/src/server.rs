@@ -68,11 +68,10 @@ impl Server {
     /// Opens the store, binds, and starts serving.
     pub async fn start(config: ServerConfig) -> anyhow::Result<Server> {
         let database = config.database.clone();
-        let (writer_db, pool_db, last_id, rooms, accounts, account_names, moderation) =
+        let (writer_db, pool_db, rooms, accounts, account_names, moderation) =
             tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
                 let mut writer_db = store::open(&database)
                     .with_context(|| format!("cannot open database {database:?}"))?;
-                let last_id = writer_db.last_id()?;
                 let mut rooms = writer_db.rooms()?;
                 if !rooms.iter().any(|r| r.key == palaver_proto::DEFAULT_ROOM) {
                     let general = RoomRecord {
@@ -93,7 +92,6 @@ impl Server {
                 Ok((
                     writer_db,
                     pool_db,
-                    last_id,
                     rooms,
                     accounts,
                     account_names,
@@ -157,7 +155,7 @@ impl Server {
                 .context("cannot start the password hashing threads")?,
         );
         io.accounts = Some(accounts);
-        let mut hub = Hub::new(config.hub.clone(), last_id, rooms);
+        let mut hub = Hub::new(config.hub.clone(), rooms);
         hub.load_accounts(account_names);
         let mut moderation = moderation;
         moderation.admins.extend(config.admins.iter().cloned());
@@ -232,7 +230,6 @@ impl Server {
             native_tls = ?addrs.native_tls,
             irc_tls = ?addrs.irc_tls,
             database = %config.database,
-            last_id,
             "palaver server listening"
         );
 

@@ -103,7 +103,6 @@ impl Default for HubConfig {
 /// A message on its way to the store, with what is needed to answer for it afterwards.
 #[derive(Debug)]
 struct Pending {
-    id: u64,
     origin: SessionId,
     reference: Option<Value>,
     /// For private messages: the target's session when it was sent.
@@ -154,8 +153,6 @@ pub struct Hub {
     names: BTreeSet<String>,
     /// Folded room name -> room.
     rooms: HashMap<String, Room>,
-    /// Ids are unique, not ordered: order lives in each conversation's seqs.
-    next_id: u64,
     last_ts: i64,
     pending: VecDeque<Pending>,
     shutting_down: bool,
@@ -170,8 +167,8 @@ pub struct Hub {
 }
 
 impl Hub {
-    /// A hub continuing after `last_id` (the highest stored id) with the stored rooms.
-    pub fn new(config: HubConfig, last_id: u64, rooms: Vec<RoomRecord>) -> Self {
+    /// A hub with the stored rooms. Message ids and seqs are the store's to give.
+    pub fn new(config: HubConfig, rooms: Vec<RoomRecord>) -> Self {
         let mut hub = Hub {
             config,
             sessions: FxHashMap::default(),
@@ -182,7 +179,6 @@ impl Hub {
             moderation: moderation::Moderation::default(),
             names: BTreeSet::new(),
             rooms: HashMap::new(),
-            next_id: last_id + 1,
             last_ts: 0,
             pending: VecDeque::new(),
             shutting_down: false,
@@ -290,10 +286,6 @@ impl Hub {
                 );
                 continue;
             };
-            debug_assert_eq!(
-                pending.id, message.id,
-                "store reports in the order persisted"
-            );
             let source = pending.source.clone();
             let tags = pending.client_tags.clone();
             let ts = timestamp::format_millis(message.ts_ms);
@@ -388,11 +380,10 @@ impl Hub {
 
     /// Messages the store could not write: tell their senders they were not sent.
     pub fn store_failed(&mut self, batch: Vec<StoredMessage>, io: &mut impl HubIo) {
-        for message in batch {
+        for _ in batch {
             let Some(pending) = self.pending.pop_front() else {
                 continue;
             };
-            debug_assert_eq!(pending.id, message.id);
             let error = ServerFrame::Error {
                 code: ErrorCode::StorageFailed,
                 message: ErrorCode::StorageFailed.sentence().into(),

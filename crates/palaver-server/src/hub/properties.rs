@@ -91,7 +91,7 @@ fn name(user: u64) -> String {
 }
 
 fn run(ops: Vec<Op>) {
-    let mut hub = Hub::new(config(), 0, Vec::new());
+    let mut hub = Hub::new(config(), Vec::new());
     let mut io = TestIo::default();
     let mut model = Model {
         next_session: 1,

@@ -359,12 +359,9 @@ impl Hub {
             return;
         }
         let (username, username_key) = self.user_of(session);
-        let id = self.next_id;
-        self.next_id += 1;
         let ts_ms = self.now();
         let source = self.mark_active(session, ts_ms);
         self.pending.push_back(Pending {
-            id,
             origin: session,
             reference,
             target: None,
@@ -372,7 +369,7 @@ impl Hub {
             client_tags,
         });
         io.persist(StoredMessage {
-            id,
+            id: 0,
             seq: 0,
             ts_ms,
             content,
@@ -436,12 +433,9 @@ impl Hub {
             };
             self.send_to(session, &frame, io);
         }
-        let id = self.next_id;
-        self.next_id += 1;
         let ts_ms = self.now();
         let source = self.mark_active(session, ts_ms);
         self.pending.push_back(Pending {
-            id,
             origin: session,
             reference,
             target: Some(target_session),
@@ -449,7 +443,7 @@ impl Hub {
             client_tags,
         });
         io.persist(StoredMessage {
-            id,
+            id: 0,
             seq: 0,
             ts_ms,
             content,

@@ -123,7 +123,9 @@ fn serve_windows(hub: &mut Hub, io: &mut TestIo) {
 /// conversations and keeps them. The hub has not heard back yet.
 fn commit(io: &mut TestIo) -> Vec<StoredMessage> {
     let mut batch = std::mem::take(&mut io.persisted);
-    for m in &mut batch {
+    let first_id = io.stored.len() as u64 + 1;
+    for (m, id) in batch.iter_mut().zip(first_id..) {
+        m.id = id;
         let seq = io.seqs.entry(m.conversation_key()).or_default();
         *seq += 1;
         m.seq = *seq;
@@ -139,7 +141,7 @@ fn join(hub: &mut Hub, io: &mut TestIo, session: SessionId, name: &str) {
 }
 
 fn three_users() -> (Hub, TestIo) {
-    let mut hub = Hub::new(config(), 0, Vec::new());
+    let mut hub = Hub::new(config(), Vec::new());
     let mut io = TestIo::default();
     for (id, name) in [(1, "alice"), (2, "bob"), (3, "carol")] {
         join(&mut hub, &mut io, id, name);
@@ -159,7 +161,7 @@ fn error_code(frames: &[Value]) -> Option<String> {
 
 #[test]
 fn welcome_names_you_and_others_see_you_join() {
-    let mut hub = Hub::new(config(), 0, Vec::new());
+    let mut hub = Hub::new(config(), Vec::new());
     let mut io = TestIo::default();
     join(&mut hub, &mut io, 1, "alice");
     let welcome = io.take(1);
@@ -275,7 +277,7 @@ fn names_are_unique_case_insensitively_and_a_refused_join_can_retry() {
 
 #[test]
 fn chat_before_join_is_refused() {
-    let mut hub = Hub::new(config(), 0, Vec::new());
+    let mut hub = Hub::new(config(), Vec::new());
     let mut io = TestIo::default();
     hub.connect(1, "x".into(), &mut io);
     send(
@@ -848,7 +850,6 @@ fn a_full_room_refuses_newcomers() {
             max_members_per_room: 2,
             ..config()
         },
-        0,
         Vec::new(),
     );
     let mut io = TestIo::default();
@@ -879,7 +880,7 @@ fn a_full_room_refuses_newcomers() {
 
 #[test]
 fn an_address_ban_turns_that_address_away_and_no_other() {
-    let mut hub = Hub::new(config(), 0, Vec::new());
+    let mut hub = Hub::new(config(), Vec::new());
     let mut io = TestIo::default();
     hub.load_accounts(vec!["root".into()]);
     hub.load_moderation(super::moderation::ModerationState {

@@ -121,6 +121,10 @@ pub fn migrate(
         copied += columns.len() as u64;
         progress(copied, total);
     }
+    // New messages on PostgreSQL draw their ids after the copied ones.
+    let mut tx = target.transaction()?;
+    super::postgres::catch_up_message_ids(&mut tx)?;
+    tx.commit()?;
 
     let mut counts = Vec::new();
     for table in TABLES {

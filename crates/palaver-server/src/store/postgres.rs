@@ -3,7 +3,8 @@
 //!
 //! It uses `postgres`, the blocking face of rust-postgres (`tokio-postgres` underneath): the
 //! store's callers are the writer thread and the blocking pool, never an async task, so the
-//! blocking client fits them without an async trait. A batch is one transaction: one statement
+//! blocking client fits them without an async trait. A batch is one transaction: its ids are
+//! drawn from one sequence (`message_ids`, shared by every node: unique, in no promised order), one statement
 //! raises the counters of the batch's conversations (`INSERT .. ON CONFLICT .. DO UPDATE ..
 //! RETURNING`, in key order, so two writers never wait on each other in a cycle), one statement
 //! inserts every message (`UNNEST` of column arrays). The counter rows are locked until the
@@ -19,8 +20,9 @@ use postgres::{Client, NoTls, Row};
 
 use super::{clamp, Backend, Conversation, MessageKind, RoomRecord, StoreError, StoredMessage};
 
-/// The schema version this build writes (the same numbering as SQLite's).
-pub const SCHEMA_VERSION: i32 = 3;
+/// The schema version this build writes: SQLite's numbering, plus version 4 (the id sequence,
+/// which a single-writer SQLite file does not need).
+pub const SCHEMA_VERSION: i32 = 4;
 
 /// Any number ("palaver" in ASCII): all nodes use it to take turns migrating.
 const MIGRATION_LOCK: i64 = 0x0070_616c_6176_6572;
@@ -42,6 +44,7 @@ CREATE TABLE IF NOT EXISTS messages (
     seq          BIGINT NOT NULL
 );
 CREATE UNIQUE INDEX IF NOT EXISTS messages_by_conversation ON messages (conv_key, seq);
+CREATE SEQUENCE IF NOT EXISTS message_ids;
 CREATE TABLE IF NOT EXISTS conversations (
     conv_key TEXT PRIMARY KEY,
     last_seq BIGINT NOT NULL
@@ -158,10 +161,24 @@ pub fn migrate(client: &mut Client) -> Result<(), StoreError> {
             )?;
         }
     }
-    // Versions 1 and 2 never existed on PostgreSQL: the schema starts at 3.
+    // Versions 1 and 2 never existed on PostgreSQL: the schema starts at 3; 4 adds the sequence.
     tx.batch_execute(SCHEMA)?;
+    catch_up_message_ids(&mut tx)?;
     tx.execute("UPDATE palaver_schema SET version = $1", &[&SCHEMA_VERSION])?;
     tx.commit()?;
+    Ok(())
+}
+
+/// Moves the id sequence past the highest stored id, if it is behind (a version 3 database, or
+/// messages copied in by `migrate`). Never moves it back, so a node drawing ids meanwhile is safe.
+pub(super) fn catch_up_message_ids(tx: &mut postgres::Transaction<'_>) -> Result<(), StoreError> {
+    tx.execute(
+        "SELECT setval('message_ids', m.id)
+         FROM (SELECT MAX(id) AS id FROM messages) m, message_ids s
+         WHERE m.id IS NOT NULL
+           AND (m.id > s.last_value OR (m.id = s.last_value AND NOT s.is_called))",
+        &[],
+    )?;
     Ok(())
 }
 
@@ -324,6 +341,14 @@ impl Backend for PostgresBackend {
         let (conversations, added): (Vec<&str>, Vec<i64>) =
             counts.iter().map(|(k, n)| (*k, *n)).unzip();
         let mut tx = self.client.transaction()?;
+        // Ids come from one sequence that every node draws from: unique, in no promised order.
+        let ids = tx.query(
+            "SELECT nextval('message_ids') FROM generate_series(1, $1::bigint)",
+            &[&(batch.len() as i64)],
+        )?;
+        for (m, row) in batch.iter_mut().zip(&ids) {
+            m.id = row.get::<_, i64>(0) as u64;
+        }
         let rows = tx.query(
             "INSERT INTO conversations (conv_key, last_seq)
              SELECT * FROM UNNEST($1::text[], $2::bigint[])
@@ -458,6 +483,10 @@ mod tests {
             (1..=1_000).collect::<Vec<u64>>(),
             "no gap, no repeat"
         );
+        let mut ids: Vec<u64> = all.messages.iter().map(|m| m.id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), 1_000, "both writers drew distinct ids");
     }
 
     #[test]

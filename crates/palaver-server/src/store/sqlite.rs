@@ -233,6 +233,13 @@ impl Backend for SqliteBackend {
     fn append(&mut self, batch: &mut [StoredMessage]) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
         {
+            // Ids continue from the highest stored: one file has one writer.
+            let last_id: i64 = tx.query_row("SELECT COALESCE(MAX(id), 0) FROM messages", [], |r| {
+                r.get(0)
+            })?;
+            for (m, id) in batch.iter_mut().zip(last_id as u64 + 1..) {
+                m.id = id;
+            }
             // One bump of each conversation's counter per batch, then number in batch order.
             let mut counts: HashMap<String, u64> = HashMap::new();
             let keys: Vec<String> = batch.iter().map(StoredMessage::conversation_key).collect();

@@ -148,7 +148,7 @@ async fn a_sqlite_node_moves_to_postgresql_with_everything() {
     let mut pages = Vec::new();
     for database in [sqlite.clone(), postgres.clone()] {
         let mut config = test_config(dir.path().join("unused.db"));
-        config.database = database;
+        config.database = database.clone();
         let server = Server::start(config).await.unwrap();
         let mut conn = Connection::connect(server.local_addr()).await.unwrap();
         conn.join_as(ClientFrame::Login {
@@ -164,6 +164,23 @@ async fn a_sqlite_node_moves_to_postgresql_with_everything() {
             history_page(&mut conn, "general").await,
             history_page(&mut conn, "rust").await,
         ));
+        if database == postgres {
+            // New messages draw ids after the copied ones, and seqs go on.
+            conn.send(&ClientFrame::Message {
+                content: "after the move".into(),
+                room: Some("rust".into()),
+            })
+            .await
+            .unwrap();
+            let own = expect(&mut conn, "alice's message", |f| {
+                matches!(f, ServerFrame::Message(m) if m.content == "after the move")
+            })
+            .await;
+            let ServerFrame::Message(own) = own else {
+                unreachable!()
+            };
+            assert_eq!((own.id, own.seq), (100_001, 10_001));
+        }
         // The ban came along too.
         let mut mallory = Connection::connect(server.local_addr()).await.unwrap();
         let banned = mallory

@@ -234,9 +234,10 @@ impl Backend for SqliteBackend {
         let tx = self.conn.transaction()?;
         {
             // Ids continue from the highest stored: one file has one writer.
-            let last_id: i64 = tx.query_row("SELECT COALESCE(MAX(id), 0) FROM messages", [], |r| {
-                r.get(0)
-            })?;
+            let last_id: i64 =
+                tx.query_row("SELECT COALESCE(MAX(id), 0) FROM messages", [], |r| {
+                    r.get(0)
+                })?;
             for (m, id) in batch.iter_mut().zip(last_id as u64 + 1..) {
                 m.id = id;
             }

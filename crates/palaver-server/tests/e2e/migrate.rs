@@ -172,9 +172,11 @@ async fn a_sqlite_node_moves_to_postgresql_with_everything() {
             })
             .await
             .unwrap();
-            let own = expect(&mut conn, "alice's message", |f| {
-                matches!(f, ServerFrame::Message(m) if m.content == "after the move")
-            })
+            let own = expect(
+                &mut conn,
+                "alice's message",
+                |f| matches!(f, ServerFrame::Message(m) if m.content == "after the move"),
+            )
             .await;
             let ServerFrame::Message(own) = own else {
                 unreachable!()

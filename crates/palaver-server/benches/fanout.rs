@@ -10,6 +10,7 @@ use palaver_proto::{parse_request, timestamp};
 use palaver_server::hub::{
     Close, HistoryQuery, Hub, HubConfig, HubEvent, HubIo, Outgoing, SessionId,
 };
+use palaver_server::network::names::{ClaimAnswer, Holder, LocalNames, NameClaim, NameRegistry};
 use palaver_server::store::{ResumeScope, RoomRecord, StoredMessage};
 
 #[derive(Default)]
@@ -17,6 +18,7 @@ struct CountingIo {
     delivered: u64,
     bytes: u64,
     persisted: Vec<StoredMessage>,
+    names: LocalNames,
 }
 
 impl HubIo for CountingIo {
@@ -37,6 +39,12 @@ impl HubIo for CountingIo {
     fn fetch_history(&mut self, _query: HistoryQuery) {}
     fn replay_missed(&mut self, _session: SessionId, _scope: ResumeScope) {}
     fn event(&mut self, _event: HubEvent) {}
+    fn claim_name(&mut self, claim: &NameClaim) -> Option<ClaimAnswer> {
+        self.names.claim(claim)
+    }
+    fn release_name(&mut self, key: &str, holder: Holder) {
+        self.names.release(key, holder);
+    }
 }
 
 fn room_of(members: u64) -> (Hub, CountingIo) {

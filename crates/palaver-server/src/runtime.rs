@@ -19,6 +19,7 @@ use crate::hub::{
     Close, Departure, HistoryQuery, Hub, HubEvent, HubIo, Outgoing, PasswordOp, PasswordRequest,
     Profile, ReplayReport, SessionId, UserSummary,
 };
+use crate::network::names::{ClaimAnswer, Holder, LocalNames, NameClaim, NameRegistry};
 use crate::passwords::{Attempt, Passwords};
 use crate::queue::{OutboundQueue, Push};
 use crate::store::accounts::Accounts;
@@ -113,6 +114,11 @@ pub enum HubMsg {
         session: SessionId,
         result: Result<(), ErrorCode>,
     },
+    /// The name registry's answer to a claim it could not answer at once.
+    NameClaimed {
+        claim: NameClaim,
+        answer: ClaimAnswer,
+    },
     /// A history page (or its refusal) is queued.
     HistoryDone {
         session: SessionId,
@@ -174,6 +180,8 @@ pub struct RuntimeIo {
     pub accounts: Option<Arc<Accounts>>,
     /// Password checks and changes: throttled, hashed on threads of their own.
     pub passwords: Option<Passwords>,
+    /// Who holds which name (a server alone: in memory, answered at once).
+    pub names: Box<dyn NameRegistry>,
 }
 
 impl RuntimeIo {
@@ -190,6 +198,7 @@ impl RuntimeIo {
             events,
             accounts: None,
             passwords: None,
+            names: Box::new(LocalNames::default()),
         }
     }
 }
@@ -223,6 +232,14 @@ impl HubIo for RuntimeIo {
 
     fn persist(&mut self, message: StoredMessage) {
         self.writes.push(WriteOp::Message(message));
+    }
+
+    fn claim_name(&mut self, claim: &NameClaim) -> Option<ClaimAnswer> {
+        self.names.claim(claim)
+    }
+
+    fn release_name(&mut self, key: &str, holder: Holder) {
+        self.names.release(key, holder);
     }
 
     fn save_room(&mut self, room: RoomRecord) {
@@ -614,6 +631,7 @@ fn handle(
         } => hub.account_created(session, key, name, result, io),
         HubMsg::PasswordChanged { session, result } => hub.password_changed(session, result, io),
         HubMsg::HistoryDone { session } => hub.history_done(session, io),
+        HubMsg::NameClaimed { claim, answer } => hub.name_claimed(claim, answer, io),
         HubMsg::Relay { session, bytes } => {
             if let Some(handle) = io.sessions.get(&session) {
                 if handle.queue.try_push(bytes) == Push::Full {

@@ -11,6 +11,7 @@ use serde_json::Value;
 use palaver_proto::{ErrorCode, Secret};
 
 use super::Outgoing;
+use crate::network::names::{ClaimAnswer, Holder, NameClaim};
 use crate::store::{Conversation, PageQuery, ResumeScope, RoomRecord, StoredMessage};
 
 /// Identifies one connection for its whole life, joined or not.
@@ -185,6 +186,11 @@ pub trait HubIo {
     fn reassign_private_history(&mut self, from: String, to: String) {
         let _ = (from, to);
     }
+    /// Claims a name in the network's registry (`network/names.rs`): the answer now, or `None`
+    /// when it comes later, through [`super::Hub::name_claimed`].
+    fn claim_name(&mut self, claim: &NameClaim) -> Option<ClaimAnswer>;
+    /// Gives back a name this node's connection held.
+    fn release_name(&mut self, key: &str, holder: Holder);
     /// Stores a ban, a lifted ban, a moderator or a deleted room.
     fn save_moderation(&mut self, record: super::moderation::ModerationRecord) {
         let _ = record;

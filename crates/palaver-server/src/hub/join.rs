@@ -13,21 +13,24 @@ use palaver_proto::{
 };
 
 use super::identity::{self, SessionKey};
-use super::session::{sanitize_ident, AfterWindows, JoinAsk, JoinCursors, User};
+use super::session::{sanitize_ident, AfterWindows, JoinAsk, JoinCursors, PendingClaim, User};
 use super::{Close, Hub, HubEvent, HubIo, Refusal, SessionId, SystemNotice};
+use crate::network::names::NameClaim;
 use crate::store::{Conversation, DirectSide, ResumeScope};
 
 /// At most this many names are listed in `welcome`; `users_online` has the full count.
 const WELCOME_USERS_MAX: usize = 200;
 
-/// A name that may be used: as shown, folded, and the session it continues (if any).
+/// A name granted: as shown, folded, and the session it belongs to.
 struct Admitted {
     name: String,
     key: String,
-    session_key: Option<SessionKey>,
+    session_key: SessionKey,
 }
 
 impl Hub {
+    /// A `join` (or a `login` whose password was right): the name is checked here, then
+    /// claimed through the network's name registry; the join goes on in [`Hub::name_claimed`].
     pub(super) fn join(
         &mut self,
         session: SessionId,
@@ -36,19 +39,50 @@ impl Hub {
         reference: Option<Value>,
         io: &mut impl HubIo,
     ) {
-        let JoinAsk {
-            since,
-            rooms,
-            resume_token,
-        } = ask;
-        let admitted = match self.admit_name(session, raw_name, resume_token.as_ref(), io) {
-            Ok(admitted) => admitted,
+        let name = match self.admit_name(session, raw_name) {
+            Ok(name) => name,
             Err(refusal) => return self.refuse(session, refusal, reference, io),
         };
+        // A returning session (same token) may take its name over from its old connection,
+        // which may not know yet that it is dead; anyone else finds the name taken.
+        let resume_token = ask
+            .resume_token
+            .as_ref()
+            .map_or_else(identity::new_resume_token, |t| t.expose().to_string());
+        let claim = NameClaim {
+            key: validate::fold(&name),
+            lookalikes: validate::lookalike_keys(&name),
+            session_key: identity::session_key(&resume_token),
+            holder: self.holder(session),
+            name,
+        };
+        let pending = PendingClaim::Join {
+            ask,
+            resume_token,
+            reference,
+        };
+        self.claim_name(session, claim, pending, io);
+    }
+
+    /// The rest of a join, once its name is granted.
+    pub(super) fn join_claimed(
+        &mut self,
+        session: SessionId,
+        claim: NameClaim,
+        ask: JoinAsk,
+        resume_token: String,
+        reference: Option<Value>,
+        io: &mut impl HubIo,
+    ) {
+        let admitted = Admitted {
+            name: claim.name,
+            key: claim.key,
+            session_key: claim.session_key,
+        };
+        let JoinAsk { since, rooms, .. } = ask;
         self.ensure_default_room(io);
         let (room_names, refusals) = self.rooms_to_enter(rooms);
-        let resume_token = resume_token.map_or_else(identity::new_resume_token, |t| t.0);
-        let (room_keys, awaiting) = self.enter(session, &admitted, &resume_token, &room_names, io);
+        let (room_keys, awaiting) = self.enter(session, &admitted, &room_names, io);
 
         // Conversations the client has cursors for are replayed from there; the rooms it has
         // none for show their recent window, as on a first join.
@@ -80,16 +114,9 @@ impl Hub {
         self.announce_arrival(session, &admitted.name, &room_keys, io);
     }
 
-    /// Whether this connection may take the name: valid, allowed (accounts), not banned, not
-    /// taken (an older connection of the same session is replaced), not a look-alike of a name
-    /// online.
-    fn admit_name(
-        &mut self,
-        session: SessionId,
-        raw_name: &str,
-        resume_token: Option<&Secret>,
-        io: &mut impl HubIo,
-    ) -> Result<Admitted, Refusal> {
+    /// Whether this connection may ask for the name: valid, allowed (accounts), not banned.
+    /// (Whether someone else holds it is the name registry's to say.)
+    fn admit_name(&mut self, session: SessionId, raw_name: &str) -> Result<String, Refusal> {
         let name = validate::username(raw_name).map_err(|r| Refusal::from(r).about(raw_name))?;
         let key = validate::fold(&name);
         self.may_use_name(session, &name, &key)
@@ -97,28 +124,7 @@ impl Hub {
         if let Some(message) = self.name_ban(&key) {
             return Err(Refusal::new(ErrorCode::Banned, message).about(&name));
         }
-        // A returning session (same token) takes over from its old connection, which may not
-        // know yet that it is dead; anyone else finds the name taken.
-        let session_key = resume_token.map(|t| identity::session_key(t.expose()));
-        if let Some(&holder) = self.users.get(&key) {
-            let holder_key = self.sessions[&holder].user.as_ref().map(|u| &u.session_key);
-            if session_key.is_none() || holder_key != session_key.as_ref() {
-                let message = format!("The username {name:?} is already taken; choose another.");
-                return Err(Refusal::new(ErrorCode::UsernameTaken, message).about(&name));
-            }
-            self.replace_session(holder, io);
-        }
-        if let Some(other) = self.lookalike_of(&name, session) {
-            let message = format!(
-                "The username {name:?} looks too much like {other:?}, who is online; choose another."
-            );
-            return Err(Refusal::new(ErrorCode::UsernameTaken, message).about(&name));
-        }
-        Ok(Admitted {
-            name,
-            key,
-            session_key,
-        })
+        Ok(name)
     }
 
     /// The rooms to enter: as asked (default: general), valid, distinct, within the limits; and
@@ -185,7 +191,6 @@ impl Hub {
         &mut self,
         session: SessionId,
         admitted: &Admitted,
-        resume_token: &str,
         room_names: &[(String, String)],
         io: &mut impl HubIo,
     ) -> (Vec<String>, Vec<String>) {
@@ -195,7 +200,6 @@ impl Hub {
             session_key,
         } = admitted;
         self.users.insert(key.clone(), session);
-        self.claim_lookalikes(name, session);
         self.names.insert(name.clone());
         self.max_users_online = self.max_users_online.max(self.names.len());
         let mut room_keys = Vec::with_capacity(room_names.len());
@@ -216,7 +220,7 @@ impl Hub {
         s.user = Some(User {
             // A returning guest continues its session (and its private history); everyone
             // else starts a new one.
-            session_key: session_key.unwrap_or_else(|| identity::session_key(resume_token)),
+            session_key: *session_key,
             address: User::address_of(name, &ident, s.profile.protocol),
             name: name.clone(),
             key: key.clone(),
@@ -311,7 +315,7 @@ impl Hub {
     }
 
     /// Closes the old connection of a session that has come back on a new one.
-    fn replace_session(&mut self, old: SessionId, io: &mut impl HubIo) {
+    pub(super) fn replace_session(&mut self, old: SessionId, io: &mut impl HubIo) {
         let message = "You connected again from elsewhere, so this connection was closed.";
         self.error_to(old, ErrorCode::SessionReplaced, message, None, io);
         self.remove_session(

@@ -16,7 +16,8 @@
 //! fan-out) rather than anyone waiting for it.
 
 mod accounts;
-mod identity;
+mod claims;
+pub(crate) mod identity;
 pub mod io;
 mod join;
 pub mod moderation;
@@ -78,6 +79,8 @@ pub struct HubConfig {
     pub require_account: bool,
     /// Most members one room may have.
     pub max_members_per_room: usize,
+    /// This node's number in its network (a server alone is node 0).
+    pub node: crate::network::names::NodeId,
 }
 
 impl Default for HubConfig {
@@ -96,6 +99,7 @@ impl Default for HubConfig {
             catch_up_buffer: 511,
             require_account: false,
             max_members_per_room: 20_000,
+            node: 0,
         }
     }
 }
@@ -142,8 +146,6 @@ pub struct Hub {
     sessions: FxHashMap<SessionId, Session>,
     /// Folded username -> session.
     users: HashMap<String, SessionId>,
-    /// Look-alike keys of the names online (`validate::lookalike_keys`) -> session.
-    lookalikes: HashMap<String, SessionId>,
     /// Folded registered names.
     registered: std::collections::HashSet<String>,
     /// Look-alike keys of registered names -> the name.
@@ -173,7 +175,6 @@ impl Hub {
             config,
             sessions: FxHashMap::default(),
             users: HashMap::new(),
-            lookalikes: HashMap::new(),
             registered: std::collections::HashSet::new(),
             registered_lookalikes: HashMap::new(),
             moderation: moderation::Moderation::default(),
@@ -502,11 +503,13 @@ impl Hub {
     pub fn close_all(&mut self, io: &mut impl HubIo) {
         let ids: Vec<SessionId> = self.sessions.keys().copied().collect();
         for id in ids {
-            self.sessions.remove(&id);
+            let holder = self.holder(id);
+            if let Some(user) = self.sessions.remove(&id).and_then(|s| s.user) {
+                io.release_name(&user.key, holder);
+            }
             io.close(id, Close::Graceful);
         }
         self.users.clear();
-        self.lookalikes.clear();
         self.names.clear();
         for room in self.rooms.values_mut() {
             room.members.clear();
@@ -650,30 +653,6 @@ impl Hub {
             .map(|u| u.address.clone())
     }
 
-    /// Someone else online whose name looks like `name`, if anyone.
-    fn lookalike_of(&self, name: &str, session: SessionId) -> Option<String> {
-        validate::lookalike_keys(name)
-            .iter()
-            .filter_map(|k| self.lookalikes.get(k))
-            .find(|s| **s != session)
-            .and_then(|s| self.sessions.get(s))
-            .and_then(|s| s.name().map(str::to_string))
-    }
-
-    fn claim_lookalikes(&mut self, name: &str, session: SessionId) {
-        for key in validate::lookalike_keys(name) {
-            self.lookalikes.insert(key, session);
-        }
-    }
-
-    fn release_lookalikes(&mut self, name: &str, session: SessionId) {
-        for key in validate::lookalike_keys(name) {
-            if self.lookalikes.get(&key) == Some(&session) {
-                self.lookalikes.remove(&key);
-            }
-        }
-    }
-
     fn next_event_seq(&mut self) -> u64 {
         self.event_seq += 1;
         self.event_seq
@@ -707,7 +686,7 @@ impl Hub {
             return;
         };
         self.users.remove(&user.key);
-        self.release_lookalikes(&user.name, session);
+        io.release_name(&user.key, self.holder(session));
         self.names.remove(&user.name);
         self.remember_departed(&s.profile, &user);
         let text = match &reason {

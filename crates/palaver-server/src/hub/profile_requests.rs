@@ -8,8 +8,9 @@ use serde_json::Value;
 
 use palaver_proto::{timestamp, validate, ErrorCode, ServerFrame, SystemEvent, UserInfo};
 
-use super::session::{Profile, Session, User};
+use super::session::{PendingClaim, Profile, Session, User};
 use super::{Hub, HubEvent, HubIo, Outgoing, Refusal, SessionId, SystemNotice, WHOWAS_KEEP};
+use crate::network::names::NameClaim;
 
 /// The longest away message kept, in bytes (IRC's AWAYLEN).
 pub const MAX_AWAY_BYTES: usize = 200;
@@ -242,22 +243,31 @@ impl Hub {
             return;
         };
         let new_key = validate::fold(&new);
-        let (old, old_key) = self.user_of(session);
+        let (old, _) = self.user_of(session);
         if new == old {
             return;
         }
-        if new_key != old_key && self.users.contains_key(&new_key) {
-            let message = format!("The username {new:?} is already taken; choose another.");
-            let refusal = Refusal::new(ErrorCode::UsernameTaken, message).about(&new);
-            return self.refuse(session, refusal, reference, io);
-        }
-        if let Some(other) = self.lookalike_of(&new, session) {
-            let message = format!(
-                "The username {new:?} looks too much like {other:?}, who is online; choose another."
-            );
-            let refusal = Refusal::new(ErrorCode::UsernameTaken, message).about(&new);
-            return self.refuse(session, refusal, reference, io);
-        }
+        let user = self.sessions[&session].user.as_ref().expect("joined");
+        let claim = NameClaim {
+            key: new_key,
+            lookalikes: validate::lookalike_keys(&new),
+            session_key: user.session_key,
+            holder: self.holder(session),
+            name: new,
+        };
+        self.claim_name(session, claim, PendingClaim::Rename { reference }, io);
+    }
+
+    /// The rest of a rename, once the new name is granted: the old one is given back.
+    pub(super) fn rename_claimed(
+        &mut self,
+        session: SessionId,
+        claim: NameClaim,
+        reference: Option<Value>,
+        io: &mut impl HubIo,
+    ) {
+        let (new, new_key) = (claim.name, claim.key);
+        let (old, old_key) = self.user_of(session);
         let s = self.sessions.get_mut(&session).expect("joined");
         let protocol = s.profile.protocol;
         let user = s.user.as_mut().expect("joined");
@@ -267,9 +277,10 @@ impl Hub {
         user.address = User::address_of(&new, &user.ident, protocol);
         let rooms = user.rooms.clone();
         self.users.remove(&old_key);
-        self.users.insert(new_key, session);
-        self.release_lookalikes(&old, session);
-        self.claim_lookalikes(&new, session);
+        self.users.insert(new_key.clone(), session);
+        if new_key != old_key {
+            io.release_name(&old_key, self.holder(session));
+        }
         self.names.remove(&old);
         self.names.insert(new.clone());
         let seq = self.next_event_seq();

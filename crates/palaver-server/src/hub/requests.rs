@@ -18,9 +18,9 @@ use crate::store::{Conversation, DirectSide, MessageKind, PageQuery, StoredMessa
 impl Hub {
     /// A frame from a session.
     pub fn request(&mut self, session: SessionId, request: Request, io: &mut impl HubIo) {
-        if !self.sessions.contains_key(&session) {
+        let Some(request) = self.hold_if_claiming(session, request, io) else {
             return;
-        }
+        };
         let Request {
             frame,
             reference,

@@ -64,6 +64,32 @@ pub struct Session {
     pub account: Option<String>,
     /// A `login` whose password is being checked: the join to do if it is right.
     pub login: Option<PendingLogin>,
+    /// A name being claimed (see `claims.rs`): what to do with it once granted.
+    pub claim: Option<Box<PendingClaim>>,
+    /// Requests that arrived while the name was being claimed, in order.
+    pub held: Vec<palaver_proto::Request>,
+}
+
+/// A `join` or rename waiting for the name registry's answer.
+#[derive(Debug)]
+pub enum PendingClaim {
+    Join {
+        ask: JoinAsk,
+        /// The session's token: the client's own when it resumes, else a fresh one.
+        resume_token: String,
+        reference: Option<serde_json::Value>,
+    },
+    Rename {
+        reference: Option<serde_json::Value>,
+    },
+}
+
+impl PendingClaim {
+    pub fn reference(self) -> Option<serde_json::Value> {
+        match self {
+            PendingClaim::Join { reference, .. } | PendingClaim::Rename { reference } => reference,
+        }
+    }
 }
 
 /// Password work under way for a session, and what to do once it is answered.
@@ -190,6 +216,8 @@ impl Session {
             after_in_flight: Vec::new(),
             account: None,
             login: None,
+            claim: None,
+            held: Vec::new(),
         }
     }
 

@@ -10,11 +10,17 @@ use serde_json::{json, Value};
 use palaver_proto::{parse_request, ErrorCode};
 
 use super::*;
+use crate::network::names::{ClaimAnswer, Holder, LocalNames, NameClaim, NameRegistry};
 use crate::store::{Conversation, DirectSide, ResumeScope, RoomRecord, StoredMessage};
 
 #[derive(Default)]
 pub(super) struct TestIo {
     pub(super) sent: HashMap<SessionId, Vec<Value>>,
+    /// The name registry: answers at once, unless `claims_later` (a cluster's registry).
+    names: LocalNames,
+    claims_later: bool,
+    /// Claims waiting for an answer (with `claims_later`).
+    claims: Vec<NameClaim>,
     closed: Vec<(SessionId, Close)>,
     joined: Vec<SessionId>,
     persisted: Vec<StoredMessage>,
@@ -64,6 +70,16 @@ impl HubIo for TestIo {
         self.replays.push((session, scope));
     }
     fn event(&mut self, _event: HubEvent) {}
+    fn claim_name(&mut self, claim: &NameClaim) -> Option<ClaimAnswer> {
+        if self.claims_later {
+            self.claims.push(claim.clone());
+            return None;
+        }
+        self.names.claim(claim)
+    }
+    fn release_name(&mut self, key: &str, holder: Holder) {
+        self.names.release(key, holder);
+    }
 }
 
 impl TestIo {
@@ -1012,4 +1028,142 @@ fn joining_an_empty_room_waits_for_its_window_without_blocking_anyone_or_repeati
     );
     assert!(io.windows.is_empty());
     assert_eq!(io.take(1)[0]["history"].as_array().unwrap().len(), 3);
+}
+
+/// A cluster's registry answers later: the join waits, and what the client sent right behind
+/// it is held and then handled in order.
+#[test]
+fn a_join_waits_for_its_name_and_holds_what_follows() {
+    let mut hub = Hub::new(config(), Vec::new());
+    let mut io = TestIo {
+        claims_later: true,
+        ..TestIo::default()
+    };
+    hub.connect(1, "127.0.0.1:40001".into(), &mut io);
+    send(
+        &mut hub,
+        &mut io,
+        1,
+        json!({"type":"join","username":"alice"}),
+    );
+    send(
+        &mut hub,
+        &mut io,
+        1,
+        json!({"type":"message","content":"right behind","ref":1}),
+    );
+    assert!(io.take(1).is_empty(), "nothing until the name is granted");
+    assert!(io.persisted.is_empty(), "the message waits too");
+    let claim = io.claims.pop().expect("the name was claimed");
+    assert_eq!((claim.name.as_str(), claim.holder.session), ("alice", 1));
+
+    let answer = io.names.claim(&claim).unwrap();
+    hub.name_claimed(claim, answer, &mut io);
+    settle(&mut hub, &mut io);
+    let got = io.types(1);
+    assert_eq!(got.first().map(String::as_str), Some("welcome"), "{got:?}");
+    assert!(
+        got.iter().any(|t| t == "ack"),
+        "then the held message: {got:?}"
+    );
+    assert_eq!(io.stored.len(), 1);
+}
+
+#[test]
+fn a_refused_or_unanswerable_claim_is_an_error_about_the_name() {
+    let mut hub = Hub::new(config(), Vec::new());
+    let mut io = TestIo {
+        claims_later: true,
+        ..TestIo::default()
+    };
+    hub.connect(1, "127.0.0.1:40001".into(), &mut io);
+    send(
+        &mut hub,
+        &mut io,
+        1,
+        json!({"type":"join","username":"alice","ref":"j"}),
+    );
+    send(
+        &mut hub,
+        &mut io,
+        1,
+        json!({"type":"message","content":"lost?"}),
+    );
+    let claim = io.claims.pop().unwrap();
+    let answer = ClaimAnswer::Refused(crate::network::names::ClaimRefusal::Unavailable);
+    hub.name_claimed(claim, answer, &mut io);
+    let got = io.take(1);
+    assert_eq!(got[0]["code"], "server_busy", "{got:?}");
+    assert_eq!(got[0]["subject"], "alice");
+    assert_eq!(got[0]["ref"], "j");
+    assert_eq!(
+        got[1]["code"], "not_joined",
+        "the held message is answered, not dropped"
+    );
+}
+
+#[test]
+fn a_name_granted_after_its_connection_left_is_given_back() {
+    let mut hub = Hub::new(config(), Vec::new());
+    let mut io = TestIo {
+        claims_later: true,
+        ..TestIo::default()
+    };
+    hub.connect(1, "127.0.0.1:40001".into(), &mut io);
+    send(
+        &mut hub,
+        &mut io,
+        1,
+        json!({"type":"join","username":"alice"}),
+    );
+    hub.disconnect(1, Departure::Disconnected, &mut io);
+    let claim = io.claims.pop().unwrap();
+    let answer = io.names.claim(&claim).unwrap();
+    assert!(!io.names.is_empty(), "the registry granted it");
+    hub.name_claimed(claim, answer, &mut io);
+    assert!(io.names.is_empty(), "and got it back");
+}
+
+/// A take-over granted for a connection on another node is that node's to close.
+#[test]
+fn a_take_over_from_another_node_leaves_local_sessions_alone() {
+    let mut hub = Hub::new(config(), Vec::new());
+    let mut io = TestIo {
+        claims_later: true,
+        ..TestIo::default()
+    };
+    hub.connect(1, "127.0.0.1:40001".into(), &mut io);
+    send(
+        &mut hub,
+        &mut io,
+        1,
+        json!({"type":"join","username":"alice"}),
+    );
+    let first = io.claims.pop().unwrap();
+    hub.name_claimed(first, ClaimAnswer::Granted { replaces: None }, &mut io);
+    hub.connect(2, "127.0.0.1:40002".into(), &mut io);
+    send(
+        &mut hub,
+        &mut io,
+        2,
+        json!({"type":"join","username":"bob"}),
+    );
+    let claim = io.claims.pop().unwrap();
+    let elsewhere = Holder {
+        node: 7,
+        session: 1,
+    };
+    hub.name_claimed(
+        claim,
+        ClaimAnswer::Granted {
+            replaces: Some(elsewhere),
+        },
+        &mut io,
+    );
+    assert!(
+        io.closed.is_empty(),
+        "session 1 here is someone else: {:?}",
+        io.closed
+    );
+    assert!(io.joined.contains(&2));
 }

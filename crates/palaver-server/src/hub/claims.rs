@@ -1,0 +1,137 @@
+//! A name claimed through the network's registry (`network/names.rs`): the effect a `join` and
+//! a rename wait on, like a password check.
+//!
+//! The claim goes out through [`HubIo::claim_name`]; its answer comes back at once (a server
+//! alone) or later ([`Hub::name_claimed`], a cluster). Meanwhile the session's other requests are
+//! held, in order, and run once the answer is in, so a client that sends its first message
+//! right behind its `join` loses nothing. A granted name whose connection is gone by then is
+//! given back.
+
+use palaver_proto::{ErrorCode, Request};
+
+use super::session::PendingClaim;
+use super::{Hub, HubIo, Refusal, SessionId};
+use crate::network::names::{ClaimAnswer, ClaimRefusal, Holder, NameClaim};
+
+/// Requests one session may have held while its name is being claimed.
+const HELD_MAX: usize = 64;
+
+impl Hub {
+    /// This node's connection `session`, as the network knows it.
+    pub(super) fn holder(&self, session: SessionId) -> Holder {
+        Holder {
+            node: self.config.node,
+            session,
+        }
+    }
+
+    /// Asks the registry for a name; `pending` is what to do once it answers.
+    pub(super) fn claim_name(
+        &mut self,
+        session: SessionId,
+        claim: NameClaim,
+        pending: PendingClaim,
+        io: &mut impl HubIo,
+    ) {
+        let s = self.sessions.get_mut(&session).expect("session exists");
+        s.claim = Some(Box::new(pending));
+        if let Some(answer) = io.claim_name(&claim) {
+            self.name_claimed(claim, answer, io);
+        }
+    }
+
+    /// The registry's answer to a claim: the join or rename goes on, or is refused; then the
+    /// requests held meanwhile run.
+    pub fn name_claimed(&mut self, claim: NameClaim, answer: ClaimAnswer, io: &mut impl HubIo) {
+        let session = claim.holder.session;
+        let Some(pending) = self.sessions.get_mut(&session).and_then(|s| s.claim.take()) else {
+            // The connection is gone: give the name back.
+            if matches!(answer, ClaimAnswer::Granted { .. }) {
+                io.release_name(&claim.key, claim.holder);
+            }
+            return;
+        };
+        match answer {
+            ClaimAnswer::Granted { replaces } => {
+                if let Some(old) = replaces.filter(|old| old.node == self.config.node) {
+                    self.replace_session(old.session, io);
+                }
+                match *pending {
+                    PendingClaim::Join {
+                        ask,
+                        resume_token,
+                        reference,
+                    } => self.join_claimed(session, claim, ask, resume_token, reference, io),
+                    PendingClaim::Rename { reference } => {
+                        self.rename_claimed(session, claim, reference, io)
+                    }
+                }
+            }
+            ClaimAnswer::Refused(why) => {
+                let refusal = refusal(&claim.name, why);
+                self.refuse(session, refusal, pending.reference(), io);
+            }
+        }
+        self.run_held(session, io);
+        self.reap_slow(io);
+    }
+
+    /// Holds a request that arrived while the session's name is being claimed; gives it back
+    /// (to be handled now) if the session is not waiting for one.
+    pub(super) fn hold_if_claiming(
+        &mut self,
+        session: SessionId,
+        request: Request,
+        io: &mut impl HubIo,
+    ) -> Option<Request> {
+        let s = self.sessions.get_mut(&session)?;
+        if s.claim.is_none() {
+            return Some(request);
+        }
+        if s.held.len() < HELD_MAX {
+            s.held.push(request);
+        } else {
+            let message =
+                "Too many requests while your name is being checked; wait for the answer.";
+            self.error_to(
+                session,
+                ErrorCode::RateLimited,
+                message,
+                request.reference,
+                io,
+            );
+        }
+        None
+    }
+
+    fn run_held(&mut self, session: SessionId, io: &mut impl HubIo) {
+        let held = match self.sessions.get_mut(&session) {
+            Some(s) => std::mem::take(&mut s.held),
+            None => return,
+        };
+        for request in held {
+            self.request(session, request, io);
+        }
+    }
+}
+
+/// Why a claim was refused, as the client is told.
+fn refusal(name: &str, why: ClaimRefusal) -> Refusal {
+    match why {
+        ClaimRefusal::Taken => Refusal::new(
+            ErrorCode::UsernameTaken,
+            format!("The username {name:?} is already taken; choose another."),
+        ),
+        ClaimRefusal::LooksLike { other } => Refusal::new(
+            ErrorCode::UsernameTaken,
+            format!(
+                "The username {name:?} looks too much like {other:?}, who is online; choose another."
+            ),
+        ),
+        ClaimRefusal::Unavailable => Refusal::new(
+            ErrorCode::ServerBusy,
+            "Names cannot be checked right now; try again in a moment.",
+        ),
+    }
+    .about(name)
+}

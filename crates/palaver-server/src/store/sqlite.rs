@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
 use super::{clamp, Backend, Conversation, MessageKind, RoomRecord, StoreError, StoredMessage};
 
@@ -231,7 +231,12 @@ impl Backend for SqliteBackend {
     }
 
     fn append(&mut self, batch: &mut [StoredMessage]) -> Result<(), StoreError> {
-        let tx = self.conn.transaction()?;
+        // Immediate: the write lock is taken first (waiting out other writers, such as the
+        // accounts connection), so the read of the highest id below cannot leave the
+        // transaction with a stale snapshot that may not write (`SQLITE_BUSY_SNAPSHOT`).
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         {
             // Ids continue from the highest stored: one file has one writer.
             let last_id: i64 =
@@ -359,7 +364,9 @@ impl Backend for SqliteBackend {
     }
 
     fn reassign_owner(&mut self, from: &str, to: &str) -> Result<(), StoreError> {
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute(
             "UPDATE messages SET sender_owner = ?2 WHERE sender_owner = ?1",
             params![from, to],

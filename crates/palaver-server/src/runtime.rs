@@ -15,10 +15,12 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use palaver_proto::{ErrorCode, Request, ServerFrame};
 
+use crate::hub::moderation::ModerationRecord;
 use crate::hub::{
     Close, Departure, HistoryQuery, Hub, HubEvent, HubIo, Outgoing, PasswordOp, PasswordRequest,
     Profile, ReplayReport, SessionId, UserSummary,
 };
+use crate::network::events::NetworkEvent;
 use crate::network::names::{ClaimAnswer, Holder, LocalNames, NameClaim, NameRegistry};
 use crate::passwords::{Attempt, Passwords};
 use crate::queue::{OutboundQueue, Push};
@@ -114,6 +116,8 @@ pub enum HubMsg {
         session: SessionId,
         result: Result<(), ErrorCode>,
     },
+    /// A change to shared facts made on another node.
+    Network(NetworkEvent),
     /// The name registry's answer to a claim it could not answer at once.
     NameClaimed {
         claim: NameClaim,
@@ -176,8 +180,10 @@ pub struct RuntimeIo {
     pool_reader: Arc<Mutex<Box<dyn Backend>>>,
     hub_tx: mpsc::WeakSender<HubMsg>,
     events: broadcast::Sender<ServerEvent>,
-    /// Accounts, for moderation records.
-    pub accounts: Option<Arc<Accounts>>,
+    /// Moderation changes, to be stored in order by their own thread (see
+    /// [`RuntimeIo::store_moderation_in`]).
+    moderation_writes: Option<std::sync::mpsc::Sender<ModerationRecord>>,
+    moderation_writer: Option<std::thread::JoinHandle<()>>,
     /// Password checks and changes: throttled, hashed on threads of their own.
     pub passwords: Option<Passwords>,
     /// Who holds which name (a server alone: in memory, answered at once).
@@ -196,9 +202,40 @@ impl RuntimeIo {
             pool_reader: Arc::new(Mutex::new(pool_reader)),
             hub_tx,
             events,
-            accounts: None,
+            moderation_writes: None,
+            moderation_writer: None,
             passwords: None,
             names: Box::new(LocalNames::default()),
+        }
+    }
+}
+
+impl RuntimeIo {
+    /// Stores moderation changes in `accounts`, one after another on a thread of their own, so
+    /// that a ban and its lifting are stored in the order they were made.
+    pub fn store_moderation_in(&mut self, accounts: Arc<Accounts>) -> std::io::Result<()> {
+        let (tx, rx) = std::sync::mpsc::channel::<ModerationRecord>();
+        let writer = std::thread::Builder::new()
+            .name("palaver-moderation-writer".into())
+            .spawn(move || {
+                for record in rx {
+                    if let Err(e) = accounts.save_moderation(&record) {
+                        tracing::error!(error = %e, ?record, "cannot store a moderation change");
+                    }
+                }
+            })?;
+        self.moderation_writes = Some(tx);
+        self.moderation_writer = Some(writer);
+        Ok(())
+    }
+}
+
+impl Drop for RuntimeIo {
+    /// Whatever moderation was decided is stored before the server stops.
+    fn drop(&mut self) {
+        self.moderation_writes = None;
+        if let Some(writer) = self.moderation_writer.take() {
+            let _ = writer.join();
         }
     }
 }
@@ -426,15 +463,10 @@ impl HubIo for RuntimeIo {
         });
     }
 
-    fn save_moderation(&mut self, record: crate::hub::moderation::ModerationRecord) {
-        let Some(accounts) = self.accounts.clone() else {
-            return;
-        };
-        tokio::task::spawn_blocking(move || {
-            if let Err(e) = accounts.save_moderation(&record) {
-                tracing::error!(error = %e, ?record, "cannot store a moderation change");
-            }
-        });
+    fn save_moderation(&mut self, record: ModerationRecord) {
+        if let Some(writes) = &self.moderation_writes {
+            let _ = writes.send(record);
+        }
     }
 
     fn password_work(&mut self, request: PasswordRequest) {
@@ -632,6 +664,7 @@ fn handle(
         HubMsg::PasswordChanged { session, result } => hub.password_changed(session, result, io),
         HubMsg::HistoryDone { session } => hub.history_done(session, io),
         HubMsg::NameClaimed { claim, answer } => hub.name_claimed(claim, answer, io),
+        HubMsg::Network(event) => hub.network_event(&event, io),
         HubMsg::Relay { session, bytes } => {
             if let Some(handle) = io.sessions.get(&session) {
                 if handle.queue.try_push(bytes) == Push::Full {

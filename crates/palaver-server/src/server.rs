@@ -154,7 +154,8 @@ impl Server {
             Passwords::start(Arc::clone(&accounts), &config.passwords)
                 .context("cannot start the password hashing threads")?,
         );
-        io.accounts = Some(accounts);
+        io.store_moderation_in(accounts)
+            .context("cannot start the moderation writer")?;
         let mut hub = Hub::new(config.hub.clone(), rooms);
         hub.load_accounts(account_names);
         let mut moderation = moderation;

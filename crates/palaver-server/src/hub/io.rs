@@ -191,8 +191,13 @@ pub trait HubIo {
     fn claim_name(&mut self, claim: &NameClaim) -> Option<ClaimAnswer>;
     /// Gives back a name this node's connection held.
     fn release_name(&mut self, key: &str, holder: Holder);
-    /// Stores a ban, a lifted ban, a moderator or a deleted room.
+    /// Stores a ban, a lifted ban, a moderator, a mute, a lock or a deleted room.
     fn save_moderation(&mut self, record: super::moderation::ModerationRecord) {
         let _ = record;
+    }
+    /// Tells the other nodes of the network about a change made here (a server alone has none
+    /// to tell; a cluster's nodes apply it through [`super::Hub::network_event`]).
+    fn publish(&mut self, event: &crate::network::events::NetworkEvent) {
+        let _ = event;
     }
 }

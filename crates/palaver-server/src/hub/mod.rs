@@ -16,6 +16,7 @@
 //! fan-out) rather than anyone waiting for it.
 
 mod accounts;
+mod apply;
 mod claims;
 pub(crate) mod identity;
 pub mod io;

@@ -11,9 +11,10 @@ use std::net::IpAddr;
 
 use serde_json::Value;
 
-use palaver_proto::{timestamp, validate, ErrorCode, ServerFrame, SystemEvent, DEFAULT_ROOM};
+use palaver_proto::{timestamp, validate, ErrorCode, ServerFrame, DEFAULT_ROOM};
 
-use super::{Close, Hub, HubEvent, HubIo, Refusal, SessionId, SystemNotice};
+use super::{Hub, HubEvent, HubIo, Refusal, SessionId};
+use crate::network::events::NetworkEvent;
 
 /// What a ban is on.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -37,7 +38,7 @@ impl Ban {
         self.until_ms.is_none_or(|until| until > now)
     }
 
-    fn describe(&self) -> String {
+    pub(super) fn describe(&self) -> String {
         let until = match self.until_ms {
             Some(ms) => format!(" until {}", timestamp::format_millis(ms)),
             None => String::new(),
@@ -96,12 +97,12 @@ pub enum ModerationRecord {
 /// Moderation state in the hub.
 #[derive(Debug, Default)]
 pub struct Moderation {
-    admins: HashSet<String>,
-    moderators: HashMap<String, HashSet<String>>,
-    bans: HashMap<BanTarget, Ban>,
+    pub(super) admins: HashSet<String>,
+    pub(super) moderators: HashMap<String, HashSet<String>>,
+    pub(super) bans: HashMap<BanTarget, Ban>,
     /// (room key or None for everywhere, folded name) -> until (ms) or None.
-    mutes: HashMap<(Option<String>, String), Option<i64>>,
-    locked: HashSet<String>,
+    pub(super) mutes: HashMap<(Option<String>, String), Option<i64>>,
+    pub(super) locked: HashSet<String>,
 }
 
 fn until(minutes: Option<u64>) -> Option<i64> {
@@ -285,9 +286,10 @@ impl Hub {
             target: target.clone(),
             until_ms: until(minutes),
             reason: reason.unwrap_or_default().chars().take(300).collect(),
-            by,
+            by: by.clone(),
         };
-        self.apply_ban(ban, Some(session), io);
+        let record = ModerationRecord::Ban(ban);
+        self.change(NetworkEvent::Moderation { by, record }, io);
         let what = match &target {
             BanTarget::Name(name) => format!("the name {name:?}"),
             BanTarget::Address(ip) => format!("the address {ip}"),
@@ -324,38 +326,10 @@ impl Hub {
             action: "ban".into(),
             message: format!("Banned {username:?}"),
         });
-        self.apply_ban(ban, None, io);
+        let by = ban.by.clone();
+        let record = ModerationRecord::Ban(ban);
+        self.change(NetworkEvent::Moderation { by, record }, io);
         self.reap_slow(io);
-    }
-
-    /// Records a ban and disconnects whoever it covers (but `except`, the admin acting).
-    fn apply_ban(&mut self, ban: Ban, except: Option<SessionId>, io: &mut impl HubIo) {
-        let target = ban.target.clone();
-        self.moderation.bans.insert(target.clone(), ban.clone());
-        io.save_moderation(ModerationRecord::Ban(ban.clone()));
-        let covered: Vec<SessionId> = self
-            .sessions
-            .values()
-            .filter(|s| match &target {
-                BanTarget::Name(key) => s.user.as_ref().is_some_and(|u| &u.key == key),
-                BanTarget::Address(ip) => s
-                    .peer
-                    .parse::<std::net::SocketAddr>()
-                    .is_ok_and(|p| p.ip() == *ip),
-            })
-            .map(|s| s.id)
-            .filter(|id| Some(*id) != except)
-            .collect();
-        for victim in covered {
-            self.error_to(victim, ErrorCode::Banned, ban.describe(), None, io);
-            self.remove_session(
-                victim,
-                Some("banned".into()),
-                SystemEvent::Kicked,
-                Close::Graceful,
-                io,
-            );
-        }
     }
 
     pub(super) fn unban(
@@ -374,8 +348,10 @@ impl Hub {
             (None, Some(ip)) => BanTarget::Address(ip),
             (None, None) => return,
         };
-        let lifted = self.moderation.bans.remove(&target).is_some();
-        io.save_moderation(ModerationRecord::Unban(target));
+        let lifted = self.moderation.bans.contains_key(&target);
+        let by = self.user_of(session).0;
+        let record = ModerationRecord::Unban(target);
+        self.change(NetworkEvent::Moderation { by, record }, io);
         let message = if lifted {
             "The ban is lifted."
         } else {
@@ -415,12 +391,13 @@ impl Hub {
             Some(r) => format!("in #{r}"),
             None => "everywhere".into(),
         };
+        let by = self.user_of(session).0;
         if unmute {
-            io.save_moderation(ModerationRecord::Unmute {
-                room_key: room_key.clone(),
-                name_key: key.clone(),
-            });
-            self.moderation.mutes.remove(&(room_key, key));
+            let record = ModerationRecord::Unmute {
+                room_key,
+                name_key: key,
+            };
+            self.change(NetworkEvent::Moderation { by, record }, io);
             return self.done(
                 session,
                 "unmute",
@@ -429,13 +406,12 @@ impl Hub {
                 io,
             );
         }
-        let until_ms = until(minutes);
-        io.save_moderation(ModerationRecord::Mute {
-            room_key: room_key.clone(),
-            name_key: key.clone(),
-            until_ms,
-        });
-        self.moderation.mutes.insert((room_key, key), until_ms);
+        let record = ModerationRecord::Mute {
+            room_key,
+            name_key: key,
+            until_ms: until(minutes),
+        };
+        self.change(NetworkEvent::Moderation { by, record }, io);
         let how_long = minutes
             .map(|m| format!(" for {m} minutes"))
             .unwrap_or_default();
@@ -465,28 +441,17 @@ impl Hub {
         if !self.moderates(session, &key) {
             return self.not_authorized(session, "the room's moderators and admins", reference, io);
         }
-        if locked {
-            self.moderation.locked.insert(key.clone());
-        } else {
-            self.moderation.locked.remove(&key);
-        }
-        io.save_moderation(ModerationRecord::Lock {
-            room_key: key.clone(),
-            locked,
-        });
         let by = self.user_of(session).0;
         let text = if locked {
             format!("{by} locked #{name}: only its moderators may enter")
         } else {
             format!("{by} unlocked #{name}")
         };
-        let notice = SystemNotice {
-            text: text.clone(),
-            event: Some(SystemEvent::Other),
-            username: by,
-            ..SystemNotice::default()
+        let record = ModerationRecord::Lock {
+            room_key: key,
+            locked,
         };
-        self.system_to_room(&key, notice, None, io);
+        self.change(NetworkEvent::Moderation { by, record }, io);
         self.done(session, "lock_room", text, reference, io);
     }
 
@@ -505,28 +470,15 @@ impl Hub {
             let message = "general is where everyone starts; it cannot be deleted.";
             return self.error_to(session, ErrorCode::InvalidField, message, reference, io);
         }
-        let Some(removed) = self.rooms.remove(&key) else {
+        let Some(name) = self.rooms.get(&key).map(|r| r.name.clone()) else {
             let message = format!("There is no room named {room:?}.");
             let refusal = Refusal::new(ErrorCode::UnknownRoom, message).about(room.as_str());
             return self.refuse(session, refusal, reference, io);
         };
         let by = self.user_of(session).0;
-        for member in removed.members {
-            if let Some(user) = self.sessions.get_mut(&member).and_then(|s| s.user.as_mut()) {
-                user.rooms.retain(|k| *k != key);
-            }
-            let left = ServerFrame::LeftRoom {
-                room: removed.name.clone(),
-                by: Some(by.clone()),
-                reason: Some("the room was deleted".into()),
-                reference: None,
-            };
-            self.send_to(member, &left, io);
-        }
-        self.moderation.locked.remove(&key);
-        self.moderation.moderators.remove(&key);
-        io.save_moderation(ModerationRecord::DeleteRoom { room_key: key });
-        let message = format!("#{} is deleted.", removed.name);
+        let record = ModerationRecord::DeleteRoom { room_key: key };
+        self.change(NetworkEvent::Moderation { by, record }, io);
+        let message = format!("#{name} is deleted.");
         self.done(session, "delete_room", message, reference, io);
     }
 
@@ -548,21 +500,13 @@ impl Hub {
             let message = format!("Only accounts can moderate: {username:?} is not registered.");
             return self.error_to(session, ErrorCode::AccountRequired, message, reference, io);
         }
-        let set = self
-            .moderation
-            .moderators
-            .entry(room_key.clone())
-            .or_default();
-        if revoke {
-            set.remove(&name_key);
-        } else {
-            set.insert(name_key.clone());
-        }
-        io.save_moderation(ModerationRecord::Moderator {
+        let by = self.user_of(session).0;
+        let record = ModerationRecord::Moderator {
             room_key: room_key.clone(),
             name_key,
             granted: !revoke,
-        });
+        };
+        self.change(NetworkEvent::Moderation { by, record }, io);
         let message = if revoke {
             format!("{username} no longer moderates #{room_key}.")
         } else {

@@ -13,6 +13,7 @@ use palaver_proto::{
 use super::session::{JoinAsk, PendingLogin};
 use super::{Hub, HubEvent, HubIo, Outgoing, Pending, Refusal, SessionId, SystemNotice};
 
+use crate::network::events::NetworkEvent;
 use crate::store::{Conversation, DirectSide, MessageKind, PageQuery, StoredMessage};
 
 impl Hub {
@@ -681,46 +682,16 @@ impl Hub {
             // Nothing changes, so nobody is told (as IRC servers do).
             return;
         }
-        let (username, _) = self.user_of(session);
-        let source = self.address(session);
-        let now = timestamp::now_millis();
-        let room = self.rooms.get_mut(&key).expect("room exists");
-        room.topic = topic.clone();
-        room.topic_by = Some(username.clone());
-        room.topic_ms = Some(now);
-        let record = crate::store::RoomRecord {
-            key: key.clone(),
-            name: room.name.clone(),
-            topic: topic.clone(),
-            created_ms: room.created_ms,
-            last_seq: 0,
+        let event = NetworkEvent::Topic {
+            room_key: key,
+            topic,
+            by: self.user_of(session).0,
+            source: self.address(session).map(|a| a.to_string()),
+            at_ms: timestamp::now_millis(),
         };
-        let room_name = room.name.clone();
-        io.save_room(record);
-        let frame = ServerFrame::Topic {
-            room: room_name.clone(),
-            topic: topic.clone(),
-            username: username.clone(),
-            timestamp: timestamp::format_millis(now),
-        };
-        let out = Outgoing::build(frame, source.clone(), None);
-        self.fan_out(&key, &out, None, io);
-        let text = if topic.is_empty() {
-            format!("{username} cleared the topic of #{room_name}")
-        } else {
-            format!("{username} set the topic of #{room_name} to: {topic}")
-        };
-        let notice = SystemNotice {
-            text,
-            event: Some(SystemEvent::Topic),
-            username,
-            source,
-            ..SystemNotice::default()
-        };
-        self.system_to_room(&key, notice, None, io);
+        self.change(event, io);
     }
 
-    #[allow(clippy::too_many_arguments)]
     #[allow(clippy::too_many_arguments)]
     fn history(
         &mut self,

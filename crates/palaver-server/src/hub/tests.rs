@@ -21,6 +21,8 @@ pub(super) struct TestIo {
     claims_later: bool,
     /// Claims waiting for an answer (with `claims_later`).
     claims: Vec<NameClaim>,
+    /// Changes published to the other nodes.
+    published: Vec<crate::network::events::NetworkEvent>,
     closed: Vec<(SessionId, Close)>,
     joined: Vec<SessionId>,
     persisted: Vec<StoredMessage>,
@@ -79,6 +81,9 @@ impl HubIo for TestIo {
     }
     fn release_name(&mut self, key: &str, holder: Holder) {
         self.names.release(key, holder);
+    }
+    fn publish(&mut self, event: &crate::network::events::NetworkEvent) {
+        self.published.push(event.clone());
     }
 }
 
@@ -1166,4 +1171,103 @@ fn a_take_over_from_another_node_leaves_local_sessions_alone() {
         io.closed
     );
     assert!(io.joined.contains(&2));
+}
+
+/// Two nodes: what an admin does on one arrives on the other as events it applies, and its
+/// users see the same as if it had been done there.
+#[test]
+fn changes_made_on_one_node_are_applied_on_another() {
+    let mut a = Hub::new(config(), Vec::new());
+    let mut a_io = TestIo::default();
+    let mut b = Hub::new(
+        HubConfig {
+            node: 1,
+            ..config()
+        },
+        Vec::new(),
+    );
+    let mut b_io = TestIo::default();
+    a.load_accounts(vec!["root".into()]);
+    a.load_moderation(super::moderation::ModerationState {
+        admins: vec!["root".into()],
+        ..Default::default()
+    });
+    a.connect(1, "10.0.0.1:1000".into(), &mut a_io);
+    send(
+        &mut a,
+        &mut a_io,
+        1,
+        json!({"type":"login","username":"root","password":"pw","rooms":["general","ops"]}),
+    );
+    a.password_checked(1, "root".into(), Ok(()), &mut a_io);
+    settle(&mut a, &mut a_io);
+    for (session, name) in [(1, "alice"), (2, "mallory")] {
+        b.connect(session, format!("10.0.1.{session}:2000"), &mut b_io);
+        send(
+            &mut b,
+            &mut b_io,
+            session,
+            json!({"type":"join","username":name,"rooms":["general","ops"]}),
+        );
+    }
+    settle(&mut b, &mut b_io);
+    b_io.take(1);
+
+    let commands = [
+        json!({"type":"topic","room":"ops","topic":"incidents only"}),
+        json!({"type":"mute","username":"mallory","room":"general","minutes":5}),
+        json!({"type":"ban","username":"mallory","reason":"spam"}),
+        json!({"type":"lock_room","room":"ops"}),
+    ];
+    for command in commands {
+        send(&mut a, &mut a_io, 1, command);
+    }
+    assert_eq!(a_io.published.len(), 4, "{:?}", a_io.published);
+    for event in std::mem::take(&mut a_io.published) {
+        b.network_event(&event, &mut b_io);
+    }
+
+    let seen = b_io.take(1);
+    let topic = seen.iter().find(|f| f["type"] == "topic").expect("topic");
+    assert_eq!(topic["topic"], "incidents only");
+    assert_eq!(topic["username"], "root");
+    assert!(
+        seen.iter().any(
+            |f| f["type"] == "system" && f["message"].as_str().unwrap().contains("locked #ops")
+        ),
+        "{seen:?}"
+    );
+    let mallory = b_io.take(2);
+    assert!(
+        mallory.iter().any(|f| f["code"] == "banned"),
+        "the ban reaches mallory on the other node: {mallory:?}"
+    );
+    assert!(b_io.closed.iter().any(|(s, _)| *s == 2));
+    // New arrivals on node 1 meet the same rules.
+    b.connect(3, "10.0.1.3:2000".into(), &mut b_io);
+    send(
+        &mut b,
+        &mut b_io,
+        3,
+        json!({"type":"join","username":"mallory"}),
+    );
+    assert_eq!(error_code(&b_io.take(3)).as_deref(), Some("banned"));
+    send(
+        &mut b,
+        &mut b_io,
+        1,
+        json!({"type":"leave_room","room":"ops"}),
+    );
+    send(
+        &mut b,
+        &mut b_io,
+        1,
+        json!({"type":"join_room","room":"ops"}),
+    );
+    assert_eq!(error_code(&b_io.take(1)).as_deref(), Some("room_locked"));
+    let mute = (Some("general".to_string()), "mallory".to_string());
+    assert!(
+        b.moderation.mutes.contains_key(&mute),
+        "the mute is known there too"
+    );
 }

@@ -5,5 +5,7 @@
 //!
 //! - [`names`]: who holds which name (a `join`'s claim, a rename, a take-over by the same
 //!   session).
+//! - [`events`]: changes to shared facts (moderation, topics) that every node applies.
 
+pub mod events;
 pub mod names;

@@ -1,0 +1,29 @@
+//! Changes to what every node of a network shares, as events: bans, mutes, locks, moderators,
+//! deleted rooms and topics.
+//!
+//! The hub changes these facts in one place, [`crate::hub::Hub::apply`], whether the change was
+//! made on this node (a command: applied, stored, then published through
+//! [`crate::hub::HubIo::publish`]) or arrives from another node
+//! ([`crate::hub::Hub::network_event`]). Applying also tells this node's own sessions what they
+//! need to know (a banned user is disconnected, members see a new topic), so a change looks the
+//! same to a user wherever it was made.
+
+use crate::hub::moderation::ModerationRecord;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NetworkEvent {
+    /// A ban, mute, lock, moderator grant or room deletion, made by `by` (a name as shown, or
+    /// "the operator").
+    Moderation {
+        by: String,
+        record: ModerationRecord,
+    },
+    /// A room's topic set (empty: cleared) by `by`, whose address is `source`.
+    Topic {
+        room_key: String,
+        topic: String,
+        by: String,
+        source: Option<String>,
+        at_ms: i64,
+    },
+}

@@ -7,7 +7,7 @@
 //! blocking pool and send their frames straight into the session's queue.
 
 use rustc_hash::FxHashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -26,7 +26,7 @@ use crate::passwords::{Attempt, Passwords};
 use crate::queue::{OutboundQueue, Push};
 use crate::store::accounts::Accounts;
 use crate::store::{
-    Backend, Conversation, PageQuery, ResumeScope, RoomRecord, StoreDone, StoredMessage, WriteOp,
+    Conversation, PageQuery, ReadPool, ResumeScope, RoomRecord, StoreDone, StoredMessage, WriteOp,
 };
 
 /// What a connection's tasks are told by the hub.
@@ -177,7 +177,7 @@ pub struct RuntimeIo {
     writes: Vec<WriteOp>,
     /// Shared read connection for windows, history pages and replays, used on the blocking
     /// pool (the hub itself never reads: it never waits for the store).
-    pool_reader: Arc<Mutex<Box<dyn Backend>>>,
+    reads: ReadPool,
     hub_tx: mpsc::WeakSender<HubMsg>,
     events: broadcast::Sender<ServerEvent>,
     /// Moderation changes, to be stored in order by their own thread (see
@@ -192,14 +192,14 @@ pub struct RuntimeIo {
 
 impl RuntimeIo {
     pub fn new(
-        pool_reader: Box<dyn Backend>,
+        reads: ReadPool,
         hub_tx: mpsc::WeakSender<HubMsg>,
         events: broadcast::Sender<ServerEvent>,
     ) -> Self {
         RuntimeIo {
             sessions: FxHashMap::default(),
             writes: Vec::new(),
-            pool_reader: Arc::new(Mutex::new(pool_reader)),
+            reads,
             hub_tx,
             events,
             moderation_writes: None,
@@ -288,7 +288,7 @@ impl HubIo for RuntimeIo {
     }
 
     fn load_window(&mut self, room_key: String, before: u64, limit: usize) {
-        let (Some(hub), reader) = (self.hub_tx.upgrade(), Arc::clone(&self.pool_reader)) else {
+        let (Some(hub), reads) = (self.hub_tx.upgrade(), self.reads.clone()) else {
             return;
         };
         tokio::spawn(async move {
@@ -298,10 +298,8 @@ impl HubIo for RuntimeIo {
                 limit,
                 ..PageQuery::default()
             };
-            let read = tokio::task::spawn_blocking(move || {
-                reader.lock().expect("reader lock").page(&room, &query)
-            })
-            .await;
+            let read =
+                tokio::task::spawn_blocking(move || reads.read(|db| db.page(&room, &query))).await;
             let messages = match read {
                 Ok(Ok(page)) => page.messages,
                 other => {
@@ -339,7 +337,7 @@ impl HubIo for RuntimeIo {
             tokio::spawn(done());
             return;
         }
-        let reader = Arc::clone(&self.pool_reader);
+        let reads = self.reads.clone();
         tokio::spawn(async move {
             let HistoryQuery {
                 reference,
@@ -349,13 +347,9 @@ impl HubIo for RuntimeIo {
                 page,
                 ..
             } = query;
-            let read = tokio::task::spawn_blocking(move || {
-                reader
-                    .lock()
-                    .expect("reader lock")
-                    .page(&conversation, &page)
-            })
-            .await;
+            let read =
+                tokio::task::spawn_blocking(move || reads.read(|db| db.page(&conversation, &page)))
+                    .await;
             let frame = match read {
                 Ok(Ok(page)) => ServerFrame::History {
                     room,
@@ -388,7 +382,7 @@ impl HubIo for RuntimeIo {
         };
         let queue = handle.queue.clone();
         let wire = handle.wire.clone();
-        let reader = Arc::clone(&self.pool_reader);
+        let reads = self.reads.clone();
         let Some(hub_tx) = self.hub_tx.upgrade() else {
             return;
         };
@@ -403,13 +397,10 @@ impl HubIo for RuntimeIo {
                 let conversation = Arc::new(conversation);
                 let mut after = after;
                 loop {
-                    let (reader, conversation) = (Arc::clone(&reader), Arc::clone(&conversation));
+                    let (reads, conversation) = (reads.clone(), Arc::clone(&conversation));
                     let limit = scope.limit;
                     let page = tokio::task::spawn_blocking(move || {
-                        reader
-                            .lock()
-                            .expect("reader lock")
-                            .after(&conversation, after, limit)
+                        reads.read(|db| db.after(&conversation, after, limit))
                     })
                     .await;
                     let page = match page {

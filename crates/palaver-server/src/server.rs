@@ -68,7 +68,7 @@ impl Server {
     /// Opens the store, binds, and starts serving.
     pub async fn start(config: ServerConfig) -> anyhow::Result<Server> {
         let database = config.database.clone();
-        let (writer_db, pool_db, rooms, accounts, account_names, moderation) =
+        let (writer_db, reads, rooms, accounts, account_names, moderation) =
             tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
                 let mut writer_db = store::open(&database)
                     .with_context(|| format!("cannot open database {database:?}"))?;
@@ -88,15 +88,8 @@ impl Server {
                     .with_context(|| format!("cannot open the accounts in {database:?}"))?;
                 let account_names = accounts.names()?;
                 let moderation = accounts.load_moderation()?;
-                let pool_db = store::open(&database)?;
-                Ok((
-                    writer_db,
-                    pool_db,
-                    rooms,
-                    accounts,
-                    account_names,
-                    moderation,
-                ))
+                let reads = store::ReadPool::open(&database, store::pool::READ_CONNECTIONS)?;
+                Ok((writer_db, reads, rooms, accounts, account_names, moderation))
             })
             .await??;
 
@@ -148,7 +141,7 @@ impl Server {
         );
         let (hub_tx, hub_rx) = mpsc::channel(8192);
         let (events, _) = broadcast::channel(1024);
-        let mut io = RuntimeIo::new(pool_db, hub_tx.downgrade(), events.clone());
+        let mut io = RuntimeIo::new(reads, hub_tx.downgrade(), events.clone());
         let accounts = Arc::new(accounts);
         io.passwords = Some(
             Passwords::start(Arc::clone(&accounts), &config.passwords)

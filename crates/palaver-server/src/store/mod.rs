@@ -15,12 +15,14 @@ pub mod account_rows;
 pub mod accounts;
 mod contract;
 pub mod migrate;
+pub mod pool;
 pub mod postgres;
 pub mod sqlite;
 pub mod writer;
 
 use palaver_proto::{timestamp, ChatMessage, PrivateMessage, PublicMessage};
 
+pub use pool::ReadPool;
 pub use writer::{StoreDone, StoreWriter, WriteOp};
 
 /// The key a private conversation is filed under: both folded names, in order, joined by `@`
@@ -183,6 +185,8 @@ pub enum StoreError {
     Postgres(#[from] ::postgres::Error),
     #[error("the store writer has stopped")]
     Stopped,
+    #[error("no read connection: {0}")]
+    Pool(String),
     #[error("the database's schema is version {found}, newer than this build of Palaver understands (up to {supported}): run a newer palaver-server")]
     TooNew { found: i64, supported: i64 },
 }
@@ -252,6 +256,10 @@ pub trait Backend: Send + 'static {
     }
     /// Gives the private messages of owner `from` to owner `to`, on both sides.
     fn reassign_owner(&mut self, from: &str, to: &str) -> Result<(), StoreError>;
+    /// Whether the connection is known to be unusable (the database server closed it).
+    fn is_broken(&self) -> bool {
+        false
+    }
 }
 
 /// An id or seq as the databases keep it (a signed 64-bit integer; larger values are clamped).

@@ -377,6 +377,10 @@ impl Backend for PostgresBackend {
         Ok(())
     }
 
+    fn is_broken(&self) -> bool {
+        self.client.is_closed()
+    }
+
     fn save_room(&mut self, room: &RoomRecord) -> Result<(), StoreError> {
         self.client.execute(
             "INSERT INTO rooms (room_key, name, topic, created_ms) VALUES ($1, $2, $3, $4)

@@ -1,5 +1,5 @@
 //! Hub fan-out without sockets: one public message to a room of N members, through the whole
-//! hub path (validate, assign id, "store", acknowledge, encode once, queue for every member).
+//! hub path (validate, stamp the time, "store", acknowledge, encode once, queue for every member).
 //! The effects go to a counting `HubIo`; the store answers at once.
 //!
 //! `cargo bench -p palaver-server --bench fanout`

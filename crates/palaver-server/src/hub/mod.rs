@@ -4,8 +4,8 @@
 //! effects go out through [`HubIo`]. There is no socket, task or lock in here, so the whole chat
 //! logic is tested by calling methods and reading what was sent (see `tests.rs`).
 //!
-//! The life of a public message: [`Hub::request`] validates it, assigns an id and a timestamp,
-//! and asks for it to be persisted. The store gives it the next seq of its conversation in the
+//! The life of a public message: [`Hub::request`] validates it, gives it a timestamp, and asks
+//! for it to be persisted. The store gives it an id and the next seq of its conversation in the
 //! transaction that commits it; when the store reports the batch durable, [`Hub::stored`]
 //! acknowledges it to its sender and fans it out: encoded once into `Bytes`, the same buffer is
 //! queued for every member. Batches come back in commit order, so within a conversation every

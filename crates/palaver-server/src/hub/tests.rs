@@ -1035,10 +1035,9 @@ fn joining_an_empty_room_waits_for_its_window_without_blocking_anyone_or_repeati
     assert_eq!(io.take(1)[0]["history"].as_array().unwrap().len(), 3);
 }
 
-/// A cluster's registry answers later: the join waits, and what the client sent right behind
-/// it is held and then handled in order.
-#[test]
-fn a_join_waits_for_its_name_and_holds_what_follows() {
+/// A hub whose name registry answers later (a cluster's), with session 1 waiting for its join's
+/// claim of "alice" (`ref` "j").
+fn joining_later() -> (Hub, TestIo) {
     let mut hub = Hub::new(config(), Vec::new());
     let mut io = TestIo {
         claims_later: true,
@@ -1049,8 +1048,16 @@ fn a_join_waits_for_its_name_and_holds_what_follows() {
         &mut hub,
         &mut io,
         1,
-        json!({"type":"join","username":"alice"}),
+        json!({"type":"join","username":"alice","ref":"j"}),
     );
+    (hub, io)
+}
+
+/// A cluster's registry answers later: the join waits, and what the client sent right behind
+/// it is held and then handled in order.
+#[test]
+fn a_join_waits_for_its_name_and_holds_what_follows() {
+    let (mut hub, mut io) = joining_later();
     send(
         &mut hub,
         &mut io,
@@ -1076,18 +1083,7 @@ fn a_join_waits_for_its_name_and_holds_what_follows() {
 
 #[test]
 fn a_refused_or_unanswerable_claim_is_an_error_about_the_name() {
-    let mut hub = Hub::new(config(), Vec::new());
-    let mut io = TestIo {
-        claims_later: true,
-        ..TestIo::default()
-    };
-    hub.connect(1, "127.0.0.1:40001".into(), &mut io);
-    send(
-        &mut hub,
-        &mut io,
-        1,
-        json!({"type":"join","username":"alice","ref":"j"}),
-    );
+    let (mut hub, mut io) = joining_later();
     send(
         &mut hub,
         &mut io,
@@ -1109,18 +1105,7 @@ fn a_refused_or_unanswerable_claim_is_an_error_about_the_name() {
 
 #[test]
 fn a_name_granted_after_its_connection_left_is_given_back() {
-    let mut hub = Hub::new(config(), Vec::new());
-    let mut io = TestIo {
-        claims_later: true,
-        ..TestIo::default()
-    };
-    hub.connect(1, "127.0.0.1:40001".into(), &mut io);
-    send(
-        &mut hub,
-        &mut io,
-        1,
-        json!({"type":"join","username":"alice"}),
-    );
+    let (mut hub, mut io) = joining_later();
     hub.disconnect(1, Departure::Disconnected, &mut io);
     let claim = io.claims.pop().unwrap();
     let answer = io.names.claim(&claim).unwrap();
@@ -1132,18 +1117,7 @@ fn a_name_granted_after_its_connection_left_is_given_back() {
 /// A take-over granted for a connection on another node is that node's to close.
 #[test]
 fn a_take_over_from_another_node_leaves_local_sessions_alone() {
-    let mut hub = Hub::new(config(), Vec::new());
-    let mut io = TestIo {
-        claims_later: true,
-        ..TestIo::default()
-    };
-    hub.connect(1, "127.0.0.1:40001".into(), &mut io);
-    send(
-        &mut hub,
-        &mut io,
-        1,
-        json!({"type":"join","username":"alice"}),
-    );
+    let (mut hub, mut io) = joining_later();
     let first = io.claims.pop().unwrap();
     hub.name_claimed(first, ClaimAnswer::Granted { replaces: None }, &mut io);
     hub.connect(2, "127.0.0.1:40002".into(), &mut io);

@@ -9,11 +9,12 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 
-use palaver_proto::{encode_frame, ErrorCode, ServerFrame};
+use palaver_proto::{encode_frame, ErrorCode, LineDecoder, ServerFrame};
 
 use tokio_rustls::TlsAcceptor;
 
 use super::stream::{self, ReadSide, WriteSide};
+use super::transport::StreamLines;
 use super::{connection, irc, tls, ListenerContext, ListenerKind};
 use crate::limits::ConnectionPermit;
 
@@ -87,14 +88,17 @@ fn spawn_serve(sides: (ReadSide, WriteSide), slot: Slot, ctx: Arc<ListenerContex
         peer,
         kind,
     } = slot;
+    let (reader, writer) = sides;
     match kind {
         ListenerKind::Native => tokio::spawn(async move {
-            connection::serve(sides, peer, session, ctx).await;
+            let lines = StreamLines::new(reader, LineDecoder::new(ctx.max_frame_bytes));
+            connection::serve(lines, writer, peer, session, ctx).await;
             drop(permit);
             drop(alive);
         }),
         ListenerKind::Irc => tokio::spawn(async move {
-            irc::connection::serve(sides, peer, session, ctx).await;
+            let lines = StreamLines::new(reader, irc::connection::line_decoder());
+            irc::connection::serve(lines, writer, peer, session, ctx).await;
             drop(permit);
             drop(alive);
         }),

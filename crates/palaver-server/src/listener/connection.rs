@@ -19,40 +19,45 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncWrite, AsyncWriteExt};
+use bytes::Bytes;
 use tokio::sync::watch;
 use tokio::time::Instant;
 use tracing::Instrument;
 
 use palaver_proto::{
-    encode_frame, parse_request, timestamp, ClientFrame, CodecError, ErrorCode, LineDecoder,
-    ServerFrame,
+    encode_frame, parse_request, timestamp, ClientFrame, CodecError, ErrorCode, ServerFrame,
 };
 
 use super::liveness::{Due, Liveness};
-use super::stream::{ReadSide, WriteSide};
+use super::transport::{FrameSink, Incoming};
 use super::ListenerContext;
 use crate::hub::{Departure, SessionId};
 use crate::limits::TokenBucket;
 use crate::queue::{OutboundQueue, Push};
 use crate::runtime::{Control, HubMsg, SessionHandle, Wire};
 
-/// Serves one connection until it ends.
-pub async fn serve(
-    (reader, writer): (ReadSide, WriteSide),
+/// Serves one native connection until it ends, over any transport.
+pub async fn serve<I: Incoming, S: FrameSink>(
+    incoming: I,
+    sink: S,
     peer: SocketAddr,
     session: SessionId,
     ctx: Arc<ListenerContext>,
 ) {
     let span = tracing::info_span!("conn", %peer, session);
     async move {
-        let Some(opened) = open(&ctx, session, peer, Wire::Json, writer, json_abort_line).await
+        let Some(opened) = open(&ctx, session, peer, Wire::Json, sink, json_abort_line).await
         else {
             return;
         };
-        let departure =
-            read_loop(reader, session, &opened.queue, opened.control.clone(), &ctx).await;
+        let departure = read_loop(
+            incoming,
+            session,
+            &opened.queue,
+            opened.control.clone(),
+            &ctx,
+        )
+        .await;
         tracing::debug!(?departure, "reader finished");
         close(&ctx, session, departure, opened).await;
     }
@@ -69,12 +74,12 @@ pub struct Opened {
 
 /// Registers a connection with the hub (its frames to be written by `wire`) and starts the
 /// writer. `None` when the hub is gone.
-pub async fn open(
+pub async fn open<S: FrameSink>(
     ctx: &ListenerContext,
     session: SessionId,
     peer: SocketAddr,
     wire: Wire,
-    writer: WriteSide,
+    sink: S,
     abort_line: fn(ErrorCode) -> Vec<u8>,
 ) -> Option<Opened> {
     let queue = Arc::new(OutboundQueue::new(
@@ -94,7 +99,7 @@ pub async fn open(
     };
     ctx.hub.send(register).await.ok()?;
     let writer = tokio::spawn(
-        write_loop(writer, Arc::clone(&queue), control_rx.clone(), abort_line).in_current_span(),
+        write_loop(sink, Arc::clone(&queue), control_rx.clone(), abort_line).in_current_span(),
     );
     Some(Opened {
         queue,
@@ -140,15 +145,13 @@ fn reply(queue: &OutboundQueue, frame: ServerFrame) -> bool {
     queue.try_push(encode_frame(&frame)) == Push::Queued
 }
 
-async fn read_loop(
-    mut reader: ReadSide,
+async fn read_loop<I: Incoming>(
+    mut incoming: I,
     session: SessionId,
     queue: &OutboundQueue,
     mut control: watch::Receiver<Control>,
     ctx: &ListenerContext,
 ) -> Departure {
-    let mut buf = BytesMut::new();
-    let mut decoder = LineDecoder::new(ctx.max_frame_bytes);
     let mut bucket = TokenBucket::new(ctx.rate_per_second, ctx.rate_burst);
     let mut refused_in_a_row = 0u32;
     let join_deadline = Instant::now() + ctx.join_timeout;
@@ -156,7 +159,7 @@ async fn read_loop(
     let mut control_open = true;
     let mut liveness = Liveness::new(ctx.ping_interval);
     loop {
-        while let Some(line) = decoder.decode(&mut buf) {
+        while let Some(line) = incoming.next_line() {
             if !bucket.try_take(std::time::Instant::now()) {
                 refused_in_a_row += 1;
                 if refused_in_a_row > ctx.flood_disconnect_after {
@@ -208,9 +211,7 @@ async fn read_loop(
                 return Departure::Closed(ErrorCode::SlowConsumer);
             }
         }
-        if buf.is_empty() && buf.capacity() > 0 {
-            buf = BytesMut::new();
-        }
+        incoming.shrink();
         tokio::select! {
             biased;
             changed = control.changed(), if control_open => {
@@ -248,11 +249,11 @@ async fn read_loop(
                     return Departure::Closed(ErrorCode::PingTimeout);
                 }
             },
-            read = reader.read_some(&mut buf, ctx.max_frame_bytes) => {
-                match read {
-                    Ok(0) | Err(_) => return Departure::Disconnected,
-                    Ok(_) => liveness.heard(),
+            more = incoming.receive() => {
+                if !more {
+                    return Departure::Disconnected;
                 }
+                liveness.heard();
             }
         }
     }
@@ -277,8 +278,8 @@ fn json_abort_line(code: ErrorCode) -> Vec<u8> {
 
 /// Sends what the queue holds until it closes; on an abort, `abort_line` gives the protocol's
 /// last words for the error.
-pub async fn write_loop<W: AsyncWrite + Unpin>(
-    mut writer: W,
+pub async fn write_loop<S: FrameSink>(
+    mut sink: S,
     queue: Arc<OutboundQueue>,
     mut control: watch::Receiver<Control>,
     abort_line: fn(ErrorCode) -> Vec<u8>,
@@ -321,7 +322,7 @@ pub async fn write_loop<W: AsyncWrite + Unpin>(
         let written = tokio::select! {
             biased;
             code = wait_for_abort(&mut control), if control_open => break 'outer Some(code),
-            result = write_frames(&mut writer, &mut frames) => result,
+            result = sink.send_frames(&mut frames) => result,
         };
         if written.is_err() {
             break None;
@@ -332,43 +333,9 @@ pub async fn write_loop<W: AsyncWrite + Unpin>(
     };
     queue.close();
     if let Some(code) = abort {
-        // A write may have been cut off mid-line: start the error on a line of its own (clients
-        // skip blank lines).
-        let mut frame = b"\r\n".to_vec();
-        frame.extend_from_slice(&abort_line(code));
-        let _ = tokio::time::timeout(LAST_WORDS, writer.write_all(&frame)).await;
+        let _ = tokio::time::timeout(LAST_WORDS, sink.send_last_words(abort_line(code))).await;
     }
-    let _ = tokio::time::timeout(Duration::from_secs(1), writer.shutdown()).await;
-}
-
-/// Writes every frame in `frames` (emptying it). A lone frame is written as it is; a burst is
-/// joined into one buffer per 256 KiB and written with one call each. The buffer lives only for
-/// the burst, so an idle connection keeps none.
-async fn write_frames<W: AsyncWrite + Unpin>(
-    writer: &mut W,
-    frames: &mut VecDeque<Bytes>,
-) -> std::io::Result<()> {
-    const BURST_BYTES: usize = 256 * 1024;
-    if frames.len() == 1 {
-        let frame = frames.pop_front().expect("one frame");
-        return writer.write_all(&frame).await;
-    }
-    while !frames.is_empty() {
-        let mut size = 0;
-        let count = frames
-            .iter()
-            .take_while(|f| {
-                size += f.len();
-                size - f.len() < BURST_BYTES
-            })
-            .count();
-        let mut burst = Vec::with_capacity(size);
-        for frame in frames.drain(..count) {
-            burst.extend_from_slice(&frame);
-        }
-        writer.write_all(&burst).await?;
-    }
-    Ok(())
+    let _ = tokio::time::timeout(Duration::from_secs(1), sink.finish()).await;
 }
 
 /// Resolves when the hub orders an abort; never, if it cannot any more.

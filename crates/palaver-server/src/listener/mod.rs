@@ -14,6 +14,7 @@ pub mod irc;
 pub mod liveness;
 pub mod stream;
 pub mod tls;
+pub mod transport;
 
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;

@@ -15,7 +15,6 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::BytesMut;
 use tokio::sync::watch;
 use tokio::time::Instant;
 use tracing::Instrument;
@@ -30,7 +29,7 @@ use crate::hub::{Departure, SessionId};
 use crate::limits::TokenBucket;
 use crate::listener::connection::{close, open};
 use crate::listener::liveness::{Due, Liveness};
-use crate::listener::stream::{ReadSide, WriteSide};
+use crate::listener::transport::{FrameSink, Incoming};
 use crate::listener::ListenerContext;
 use crate::queue::OutboundQueue;
 use crate::runtime::{Control, HubMsg, Wire};
@@ -50,9 +49,11 @@ fn irc_abort_line(code: ErrorCode) -> Vec<u8> {
     format!("ERROR :Closing link: {why}\r\n").into_bytes()
 }
 
-/// Serves one IRC connection until it ends.
-pub async fn serve(
-    (reader, writer): (ReadSide, WriteSide),
+/// Serves one IRC connection until it ends, over any transport. Its lines arrive through an
+/// [`Incoming`] made with [`line_decoder`].
+pub async fn serve<I: Incoming, S: FrameSink>(
+    incoming: I,
+    sink: S,
     peer: SocketAddr,
     session: SessionId,
     ctx: Arc<ListenerContext>,
@@ -65,12 +66,12 @@ pub async fn serve(
             server: Arc::clone(&server),
             state: Arc::clone(&state),
         }));
-        let Some(opened) = open(&ctx, session, peer, wire, writer, irc_abort_line).await else {
+        let Some(opened) = open(&ctx, session, peer, wire, sink, irc_abort_line).await else {
             return;
         };
         let commands = Commands::new(server, Arc::clone(&state));
         let control = opened.control.clone();
-        let departure = read_loop(reader, session, commands, &opened.queue, control, &ctx).await;
+        let departure = read_loop(incoming, session, commands, &opened.queue, control, &ctx).await;
         tracing::debug!(?departure, "irc reader finished");
         close(&ctx, session, departure, opened).await;
     }
@@ -78,8 +79,14 @@ pub async fn serve(
     .await
 }
 
-async fn read_loop(
-    mut reader: ReadSide,
+/// IRC's line decoder: the longest line IRC allows (8191 bytes of tags plus 512), with two
+/// bytes of slack for the CRLF it strips; lines that are not UTF-8 are the commands' to refuse.
+pub fn line_decoder() -> LineDecoder {
+    LineDecoder::new(MAX_LINE_BYTES + 2).without_utf8_check()
+}
+
+async fn read_loop<I: Incoming>(
+    mut incoming: I,
     session: SessionId,
     mut commands: Commands,
     queue: &OutboundQueue,
@@ -97,16 +104,13 @@ async fn read_loop(
             }
         })
     };
-    let mut buf = BytesMut::new();
-    // Two bytes of slack for the CRLF the decoder strips.
-    let mut decoder = LineDecoder::new(MAX_LINE_BYTES + 2).without_utf8_check();
     let mut bucket = TokenBucket::new(ctx.rate_per_second, ctx.rate_burst);
     let register_deadline = Instant::now() + ctx.join_timeout;
     let mut joined = false;
     let mut control_open = true;
     let mut liveness = Liveness::new(ctx.irc.ping_interval);
     loop {
-        while let Some(line) = decoder.decode(&mut buf) {
+        while let Some(line) = incoming.next_line() {
             // Fakelag: over the rate, wait for a token instead of refusing the line. Meanwhile
             // whatever else arrives is read into the receive queue; a client that keeps sending
             // until the queue holds more than RECVQ_BYTES is flooding and is let go.
@@ -120,12 +124,12 @@ async fn read_loop(
                             return Departure::Disconnected;
                         }
                     }
-                    read = reader.read_some(&mut buf, decoder.max_line_bytes()) => {
-                        match read {
-                            Ok(0) | Err(_) => return Departure::Disconnected,
-                            Ok(_) => liveness.heard(),
+                    more = incoming.receive() => {
+                        if !more {
+                            return Departure::Disconnected;
                         }
-                        if buf.len() > RECVQ_BYTES {
+                        liveness.heard();
+                        if incoming.backlog() > RECVQ_BYTES {
                             let error = IrcMessage::new("ERROR", ["Closing link: Excess Flood"]);
                             relay(vec![error]).await;
                             return Departure::Closed(ErrorCode::Flooding);
@@ -223,9 +227,7 @@ async fn read_loop(
                 }
             }
         }
-        if buf.is_empty() && buf.capacity() > 0 {
-            buf = BytesMut::new();
-        }
+        incoming.shrink();
         tokio::select! {
             biased;
             changed = control.changed(), if control_open => {
@@ -259,11 +261,11 @@ async fn read_loop(
                     return Departure::Quit(Some(format!("Ping timeout: {secs} seconds")));
                 }
             },
-            read = reader.read_some(&mut buf, decoder.max_line_bytes()) => {
-                match read {
-                    Ok(0) | Err(_) => return Departure::Disconnected,
-                    Ok(_) => liveness.heard(),
+            more = incoming.receive() => {
+                if !more {
+                    return Departure::Disconnected;
                 }
+                liveness.heard();
             }
         }
     }

@@ -83,6 +83,10 @@ pub fn spawn(
         // which two spawned servers (or any other IRC server here) cannot share.
         None => command.arg("--no-irc"),
     };
+    // Nor its HTTP listener on 8080 (builds from before it existed do not know the flag).
+    if knows_flag(&binary, "--no-http") {
+        command.arg("--no-http");
+    }
     let mut child = command
         .arg("--bind")
         .arg(&bind)
@@ -146,4 +150,12 @@ impl Drop for SpawnedServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Whether the server binary's `--help` lists `flag`.
+fn knows_flag(binary: &std::path::Path, flag: &str) -> bool {
+    Command::new(binary)
+        .arg("--help")
+        .output()
+        .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).contains(flag))
 }

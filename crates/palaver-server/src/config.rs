@@ -19,6 +19,10 @@ pub struct ServerConfig {
     pub bind: SocketAddr,
     /// Where the IRC listener listens; `None` turns it off.
     pub irc_bind: Option<SocketAddr>,
+    /// Where the HTTP listener (web client, WebSocket) listens; `None` turns it off.
+    pub http_bind: Option<SocketAddr>,
+    /// Origins whose pages may open a WebSocket, besides the server's own (`*`: any).
+    pub allowed_origins: Vec<String>,
     /// The server's name as IRC clients see it (the source of numerics).
     pub server_name: String,
     /// The IRC network name (ISUPPORT NETWORK).
@@ -65,6 +69,9 @@ impl Default for ServerConfig {
             // Off in the library default (tests and embedded servers opt in); the binary's
             // default is 127.0.0.1:6667.
             irc_bind: None,
+            // Off in the library default too; the binary's default is 127.0.0.1:8080.
+            http_bind: None,
+            allowed_origins: Vec::new(),
             server_name: "palaver".into(),
             network_name: "Palaver".into(),
             motd: vec![
@@ -101,6 +108,8 @@ pub struct TlsConfig {
     pub bind: SocketAddr,
     /// IRC over TLS (when the IRC listener is on).
     pub irc_bind: Option<SocketAddr>,
+    /// HTTPS (when the HTTP listener is on).
+    pub https_bind: Option<SocketAddr>,
     /// No plain-text listeners at all.
     pub only: bool,
 }
@@ -201,6 +210,30 @@ pub struct Args {
     /// Turn the IRC listener off.
     #[arg(long, env = "PALAVER_NO_IRC")]
     pub no_irc: bool,
+
+    /// Address and port of the HTTP listener: the web client and WebSocket [default:
+    /// 127.0.0.1:8080].
+    #[arg(long, env = "PALAVER_HTTP_BIND", value_name = "ADDR:PORT")]
+    pub http_bind: Option<String>,
+
+    /// Turn the HTTP listener (web client, WebSocket) off.
+    #[arg(long, env = "PALAVER_NO_HTTP")]
+    pub no_http: bool,
+
+    /// Address of HTTPS, when a certificate is given [default: 127.0.0.1:8443].
+    #[arg(long, env = "PALAVER_HTTPS_BIND", value_name = "ADDR:PORT")]
+    pub https_bind: Option<String>,
+
+    /// Origins (scheme://host[:port]) whose pages may open a WebSocket here, besides the
+    /// server's own pages (repeatable or comma-separated; `*` allows any) [default: none].
+    #[arg(
+        long = "allowed-origins",
+        env = "PALAVER_ALLOWED_ORIGINS",
+        value_delimiter = ',',
+        value_name = "ORIGIN"
+    )]
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
 
     /// The server's name as IRC clients see it [default: palaver].
     #[arg(long, env = "PALAVER_SERVER_NAME", value_name = "NAME")]
@@ -396,6 +429,14 @@ impl Args {
             bind: self.bind.or(file.bind),
             irc_bind: self.irc_bind.or(file.irc_bind),
             no_irc: self.no_irc || file.no_irc,
+            http_bind: self.http_bind.or(file.http_bind),
+            no_http: self.no_http || file.no_http,
+            https_bind: self.https_bind.or(file.https_bind),
+            allowed_origins: if self.allowed_origins.is_empty() {
+                file.allowed_origins
+            } else {
+                self.allowed_origins
+            },
             server_name: self.server_name.or(file.server_name),
             network_name: self.network_name.or(file.network_name),
             motd_file: self.motd_file.or(file.motd_file),
@@ -445,6 +486,11 @@ impl Args {
             (Some(text), false) => Some(resolve_bind(text)?),
             (None, false) => Some("127.0.0.1:6667".parse().expect("valid default address")),
         };
+        let http_bind = match (&self.http_bind, self.no_http) {
+            (_, true) => None,
+            (Some(text), false) => Some(resolve_bind(text)?),
+            (None, false) => Some("127.0.0.1:8080".parse().expect("valid default address")),
+        };
         let tls = match (&self.tls_cert, &self.tls_key) {
             (Some(cert), Some(key)) => Some(TlsConfig {
                 cert: cert.clone(),
@@ -453,6 +499,12 @@ impl Args {
                 irc_bind: match irc_bind {
                     Some(_) => Some(resolve_bind(
                         self.irc_tls_bind.as_deref().unwrap_or("127.0.0.1:6697"),
+                    )?),
+                    None => None,
+                },
+                https_bind: match http_bind {
+                    Some(_) => Some(resolve_bind(
+                        self.https_bind.as_deref().unwrap_or("127.0.0.1:8443"),
                     )?),
                     None => None,
                 },
@@ -512,6 +564,8 @@ impl Args {
         Ok(ServerConfig {
             bind,
             irc_bind,
+            http_bind,
+            allowed_origins: self.allowed_origins.clone(),
             server_name,
             network_name: self.network_name.clone().unwrap_or(d.network_name.clone()),
             motd,

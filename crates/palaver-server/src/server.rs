@@ -22,6 +22,7 @@ use tokio::task::JoinHandle;
 use crate::config::ServerConfig;
 use crate::hub::{Hub, UserSummary};
 use crate::limits::ConnectionLimiter;
+use crate::listener::http::{self, HttpState};
 use crate::listener::irc::ServerIdentity;
 use crate::listener::{accept::accept_loop, tls, IrcSettings, ListenerContext, ListenerKind};
 use crate::passwords::Passwords;
@@ -37,6 +38,9 @@ pub struct Addresses {
     pub irc: Option<SocketAddr>,
     pub native_tls: Option<SocketAddr>,
     pub irc_tls: Option<SocketAddr>,
+    /// The web client and WebSocket, over HTTP and HTTPS.
+    pub http: Option<SocketAddr>,
+    pub https: Option<SocketAddr>,
     /// SHA-256 fingerprint of the TLS certificate.
     pub fingerprint: Option<String>,
 }
@@ -115,6 +119,22 @@ impl Server {
                 listeners.push((l, ListenerKind::Irc, None));
             }
         }
+        // HTTP listeners: (socket, TLS or not), served by axum.
+        let mut http_listeners = Vec::new();
+        if plain {
+            if let Some(addr) = config.http_bind {
+                let l = bind(addr, " for HTTP").await?;
+                addrs.http = Some(l.local_addr()?);
+                http_listeners.push((l, None));
+            }
+        }
+        if let Some((t, acceptor, _)) = &tls {
+            if let Some(addr) = t.https_bind {
+                let l = bind(addr, " for HTTPS").await?;
+                addrs.https = Some(l.local_addr()?);
+                http_listeners.push((l, Some(acceptor.clone())));
+            }
+        }
         if let Some((t, acceptor, fingerprint)) = &tls {
             let l = bind(t.bind, " with TLS").await?;
             addrs.native_tls = Some(l.local_addr()?);
@@ -141,7 +161,7 @@ impl Server {
         );
         let (hub_tx, hub_rx) = mpsc::channel(8192);
         let (events, _) = broadcast::channel(1024);
-        let mut io = RuntimeIo::new(reads, hub_tx.downgrade(), events.clone());
+        let mut io = RuntimeIo::new(reads.clone(), hub_tx.downgrade(), events.clone());
         let accounts = Arc::new(accounts);
         io.passwords = Some(
             Passwords::start(Arc::clone(&accounts), &config.passwords)
@@ -198,7 +218,7 @@ impl Server {
         });
         let (stop_tx, stop_rx) = watch::channel(false);
         let (alive_tx, mut alive_rx) = mpsc::channel::<()>(1);
-        let accept_tasks: Vec<_> = listeners
+        let mut accept_tasks: Vec<_> = listeners
             .into_iter()
             .map(|(listener, kind, tls)| {
                 tokio::spawn(accept_loop(
@@ -211,6 +231,24 @@ impl Server {
                 ))
             })
             .collect();
+        let http_state = Arc::new(HttpState {
+            ctx: Arc::clone(&ctx),
+            allowed_origins: config.allowed_origins.clone(),
+            reads,
+            alive: alive_tx.clone(),
+        });
+        for (listener, tls) in http_listeners {
+            let (state, stop) = (Arc::clone(&http_state), stop_rx.clone());
+            accept_tasks.push(match tls {
+                None => tokio::spawn(http::serve(listener, state, stop)),
+                Some(acceptor) => {
+                    let listener =
+                        http::tls::TlsListener::new(listener, acceptor, config.join_timeout)?;
+                    tokio::spawn(http::serve(listener, state, stop))
+                }
+            });
+        }
+        drop(http_state);
         drop(alive_tx);
         let accept_task = async move {
             for task in accept_tasks {
@@ -223,9 +261,19 @@ impl Server {
             irc = ?addrs.irc,
             native_tls = ?addrs.native_tls,
             irc_tls = ?addrs.irc_tls,
+            http = ?addrs.http,
+            https = ?addrs.https,
             database = %config.database,
             "palaver server listening"
         );
+        if let Some(http) = addrs.http.or(addrs.https) {
+            let scheme = if addrs.http.is_some() {
+                "http"
+            } else {
+                "https"
+            };
+            tracing::info!("web client: open {scheme}://{http}/ in a browser");
+        }
 
         let handle = ServerHandle {
             hub: hub_tx,

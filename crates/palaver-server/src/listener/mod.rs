@@ -1,15 +1,18 @@
 //! Ways in. Each listener is a thin adapter: it turns bytes into hub requests and queued hub
-//! frames into bytes, and nothing else. Today: newline-delimited JSON over TCP, and IRC. A
-//! WebSocket listener will sit beside them and talk to the same hub.
+//! frames into bytes, and nothing else: newline-delimited JSON over TCP, IRC, and both over
+//! WebSocket on the HTTP listener, all through the same connection loops (`transport.rs`).
 //!
 //! - [`accept`]: the accept loop, connection limits, refusal of connections over the limit.
 //! - [`connection`]: one connection's reader (codec, rate limit, join timeout) and writer (drains
 //!   the bounded queue; aborts on a slow consumer).
 //! - [`irc`]: the IRC listener (its own reader and translation; the same writer).
+//! - [`http`]: the web client, `/ws` (native or IRC over WebSocket), health and readiness.
+//! - [`transport`]: a connection's lines in and frames out, over a stream or a WebSocket.
 //! - [`liveness`]: when to ping a silent peer, and when to give up on it (both listeners).
 
 pub mod accept;
 pub mod connection;
+pub mod http;
 pub mod irc;
 pub mod liveness;
 pub mod stream;

@@ -260,6 +260,10 @@ pub trait Backend: Send + 'static {
     fn is_broken(&self) -> bool {
         false
     }
+    /// Whether the database answers (a cheap indexed read), for readiness checks.
+    fn check(&mut self) -> Result<(), StoreError> {
+        self.seq_of("", 0).map(|_| ())
+    }
 }
 
 /// An id or seq as the databases keep it (a signed 64-bit integer; larger values are clamped).

@@ -213,7 +213,13 @@ impl ServerProcess {
             .local_addr()
             .unwrap();
         let child = std::process::Command::new(env!("CARGO_BIN_EXE_palaver-server"))
-            .args(["--bind", &addr.to_string(), "--no-irc", "--no-stdin"])
+            .args([
+                "--bind",
+                &addr.to_string(),
+                "--no-irc",
+                "--no-http",
+                "--no-stdin",
+            ])
             .args(["--database", &database])
             .args(["--log-level", "warn"])
             .args(flags)

@@ -25,3 +25,4 @@ mod private_history;
 mod sessions;
 mod shutdown;
 mod tls;
+mod websocket;

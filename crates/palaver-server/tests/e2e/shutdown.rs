@@ -12,7 +12,14 @@ use crate::harness::*;
 async fn sigterm_notifies_clients_flushes_and_exits_zero() {
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_palaver-server"))
-        .args(["--bind", "127.0.0.1:0", "--no-irc", "--log-format", "json"])
+        .args([
+            "--bind",
+            "127.0.0.1:0",
+            "--no-irc",
+            "--no-http",
+            "--log-format",
+            "json",
+        ])
         .arg("--database")
         .arg(crate::harness::database_for(&dir.path().join("p.db")))
         .stdin(Stdio::piped())

@@ -26,6 +26,7 @@ fn certificate(dir: &Path, name: &str) -> (TlsConfig, String) {
         key: key_path,
         bind: "127.0.0.1:0".parse().unwrap(),
         irc_bind: None,
+        https_bind: None,
         only: false,
     };
     (config, fingerprint)

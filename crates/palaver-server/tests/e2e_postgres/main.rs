@@ -45,3 +45,5 @@ mod sessions;
 mod shutdown;
 #[path = "../e2e/tls.rs"]
 mod tls;
+#[path = "../e2e/websocket.rs"]
+mod websocket;

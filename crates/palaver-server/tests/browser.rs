@@ -1,0 +1,626 @@
+//! The web client in a real browser: Debian's Chromium driven through ChromeDriver (WebDriver,
+//! with fantoccini), headless, offline, with a fresh profile per page. Users chat with each
+//! other and with TCP clients, reconnect across server restarts, type while the server is down,
+//! use a phone-sized screen; axe-core checks accessibility; an IRC client runs over WebSocket in
+//! the page. Without Chromium and ChromeDriver the tests skip with a message; under `CI=true`
+//! they fail.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{json, Value};
+
+use palaver_client::proto::{ClientFrame, ServerFrame};
+use palaver_client::Connection;
+use palaver_server::{Server, ServerConfig};
+
+const WAIT: Duration = Duration::from_secs(15);
+const ENTER: &str = "\u{E007}";
+
+// ----- the browser -----
+
+struct Driver {
+    port: u16,
+    chromium: PathBuf,
+}
+
+static DRIVER: OnceLock<Option<Driver>> = OnceLock::new();
+static DRIVER_PROCESS: Mutex<Option<Child>> = Mutex::new(None);
+
+extern "C" fn stop_driver() {
+    if let Ok(mut child) = DRIVER_PROCESS.lock() {
+        if let Some(child) = child.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn find(candidates: &[&str]) -> Option<PathBuf> {
+    candidates.iter().map(PathBuf::from).find(|p| p.exists())
+}
+
+/// ChromeDriver, started once for this test process; `None` (with a message) without one.
+fn driver() -> Option<&'static Driver> {
+    DRIVER
+        .get_or_init(|| {
+            let chromium = find(&["/usr/bin/chromium", "/usr/bin/chromium-browser"]);
+            let chromedriver = find(&["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]);
+            let (Some(chromium), Some(chromedriver)) = (chromium, chromedriver) else {
+                assert!(
+                    std::env::var("CI").as_deref() != Ok("true"),
+                    "the browser tests need chromium and chromium-driver (CI=true)"
+                );
+                eprintln!("SKIPPED: the browser tests need Chromium and ChromeDriver (Debian: chromium chromium-driver)");
+                return None;
+            };
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let child = Command::new(chromedriver)
+                .arg(format!("--port={port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("chromedriver starts");
+            *DRIVER_PROCESS.lock().unwrap() = Some(child);
+            unsafe { libc::atexit(stop_driver) };
+            let deadline = Instant::now() + WAIT;
+            while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+                assert!(Instant::now() < deadline, "chromedriver did not start");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Some(Driver { port, chromium })
+        })
+        .as_ref()
+}
+
+/// A page of the web client, in a browser of its own.
+struct Page {
+    client: Client,
+    _profile: tempfile::TempDir,
+}
+
+impl Page {
+    async fn open(driver: &Driver, url: &str, phone: bool) -> Page {
+        let profile = tempfile::tempdir().unwrap();
+        let mut args = vec![
+            "--headless=new".to_string(),
+            "--disable-gpu".into(),
+            "--disable-quic".into(),
+            "--disable-background-networking".into(),
+            "--disable-component-update".into(),
+            "--disable-sync".into(),
+            "--no-first-run".into(),
+            "--window-size=1200,800".into(),
+            format!("--user-data-dir={}", profile.path().display()),
+        ];
+        if unsafe { libc::geteuid() } == 0 {
+            args.push("--no-sandbox".into());
+        }
+        let mut options = json!({ "binary": driver.chromium, "args": args });
+        if phone {
+            options["mobileEmulation"] =
+                json!({ "deviceMetrics": { "width": 390, "height": 844, "pixelRatio": 2.0 } });
+        }
+        let mut caps = serde_json::Map::new();
+        caps.insert("browserName".into(), json!("chrome"));
+        caps.insert("goog:chromeOptions".into(), options);
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let client = ClientBuilder::new(connector)
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{}", driver.port))
+            .await
+            .expect("a browser session");
+        client.goto(url).await.unwrap();
+        Page {
+            client,
+            _profile: profile,
+        }
+    }
+
+    async fn js(&self, script: &str) -> Value {
+        self.client.execute(script, vec![]).await.unwrap()
+    }
+
+    /// Waits until `condition` (a JavaScript expression) is true.
+    async fn wait(&self, what: &str, condition: &str) {
+        let script = format!("return Boolean({condition});");
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if self.js(&script).await == json!(true) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn type_into(&self, css: &str, text: &str) {
+        let field = self.client.find(Locator::Css(css)).await.unwrap();
+        field.send_keys(text).await.unwrap();
+    }
+
+    async fn click(&self, css: &str) {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+    }
+
+    async fn join(&self, name: &str) {
+        self.wait("the connect screen", "document.getElementById('username')")
+            .await;
+        self.type_into("#username", name).await;
+        self.click("#join-button").await;
+        self.wait("the chat", "!document.getElementById('chat').hidden")
+            .await;
+        self.wait(
+            "connected",
+            "document.getElementById('status').dataset.state === 'connected'",
+        )
+        .await;
+    }
+
+    async fn say(&self, text: &str) {
+        self.type_into("#message", &format!("{text}{ENTER}")).await;
+    }
+
+    /// The texts of the conversation's lines, as shown.
+    async fn lines(&self) -> Vec<String> {
+        let v = self
+            .js("return [...document.querySelectorAll('#log .line .body')].map(e => e.textContent);")
+            .await;
+        serde_json::from_value(v).unwrap()
+    }
+
+    async fn wait_for_line(&self, text: &str) {
+        let condition = format!(
+            "[...document.querySelectorAll('#log .line .body')].some(e => e.textContent === {})",
+            json!(text)
+        );
+        self.wait(&format!("the line {text:?}"), &condition).await;
+    }
+
+    async fn close(self) {
+        let _ = self.client.close().await;
+    }
+}
+
+// ----- the server -----
+
+fn free_port() -> SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+fn config(db: &Path, http: SocketAddr) -> ServerConfig {
+    let mut config = ServerConfig {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        http_bind: Some(http),
+        database: db.to_string_lossy().into_owned(),
+        ..ServerConfig::default()
+    };
+    config.hub.rate_per_second = 1000.0;
+    config.hub.rate_burst = 1000;
+    config.max_new_connections_per_minute = 0;
+    config
+}
+
+struct Site {
+    server: Server,
+    http: SocketAddr,
+    dir: tempfile::TempDir,
+}
+
+impl Site {
+    async fn start() -> Site {
+        let dir = tempfile::tempdir().unwrap();
+        let http = free_port();
+        let server = Server::start(config(&dir.path().join("p.db"), http))
+            .await
+            .unwrap();
+        Site { server, http, dir }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}/", self.http)
+    }
+
+    /// Stops the server; `start_again` brings it back on the same ports and database.
+    async fn stop(self) -> (SocketAddr, tempfile::TempDir) {
+        self.server.shutdown().await;
+        (self.http, self.dir)
+    }
+
+    async fn start_again(http: SocketAddr, dir: tempfile::TempDir) -> Site {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            match Server::start(config(&dir.path().join("p.db"), http)).await {
+                Ok(server) => return Site { server, http, dir },
+                Err(e) => {
+                    assert!(Instant::now() < deadline, "restart: {e:#}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+    }
+
+    async fn tcp(&self, name: &str) -> Connection {
+        Connection::join(self.server.local_addr(), name)
+            .await
+            .unwrap()
+            .0
+    }
+}
+
+async fn expect(conn: &mut Connection, what: &str, pred: impl Fn(&ServerFrame) -> bool) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match conn.recv_timeout(left).await {
+            Ok(frame) if pred(&frame) => return,
+            Ok(_) => continue,
+            Err(e) => panic!("waiting for {what}: {e}"),
+        }
+    }
+}
+
+async fn message(conn: &mut Connection, content: &str) {
+    conn.send(&ClientFrame::Message {
+        content: content.into(),
+        room: None,
+    })
+    .await
+    .unwrap();
+}
+
+// ----- the scenarios -----
+
+#[tokio::test]
+async fn two_browser_users_and_a_tcp_user_chat_publicly_and_privately() {
+    let Some(driver) = driver() else { return };
+    let site = Site::start().await;
+    let alice = Page::open(driver, &site.url(), false).await;
+    alice.join("alice").await;
+    let bob = Page::open(driver, &site.url(), false).await;
+    bob.join("bob").await;
+    let mut carol = site.tcp("carol").await;
+
+    alice.say("hello everyone").await;
+    bob.wait_for_line("alice: hello everyone").await;
+    expect(&mut carol, "alice's message", |f| {
+        matches!(f, ServerFrame::Message(m) if m.username == "alice" && m.content == "hello everyone")
+    })
+    .await;
+    message(&mut carol, "hi browsers").await;
+    alice.wait_for_line("carol: hi browsers").await;
+    bob.wait_for_line("carol: hi browsers").await;
+
+    // Bob writes to alice privately by clicking her name in the member list.
+    bob.wait(
+        "alice in the member list",
+        "[...document.querySelectorAll('#members .member')].some(b => b.textContent === 'alice')",
+    )
+    .await;
+    bob.js("[...document.querySelectorAll('#members .member')].find(b => b.textContent === 'alice').click();")
+        .await;
+    bob.say("psst, alice").await;
+    // Alice sees an unread badge on the new conversation and in the tab's title.
+    alice
+        .wait(
+            "the unread badge",
+            "document.querySelector('[data-key=\"@bob\"] .badge')?.textContent === '1'",
+        )
+        .await;
+    assert_eq!(
+        alice.js("return document.title;").await,
+        json!("(1) Palaver")
+    );
+    alice.click("[data-key=\"@bob\"]").await;
+    alice.wait_for_line("bob: psst, alice").await;
+    assert_eq!(alice.js("return document.title;").await, json!("Palaver"));
+
+    // Private messages with the TCP user, both ways.
+    alice.say("/msg carol hello carol").await;
+    expect(&mut carol, "alice's private message", |f| {
+        matches!(f, ServerFrame::PrivateMessage(m) if m.sender == "alice" && m.content == "hello carol")
+    })
+    .await;
+    carol
+        .send(&ClientFrame::PrivateMessage {
+            target: "bob".into(),
+            content: "just for bob".into(),
+        })
+        .await
+        .unwrap();
+    bob.wait(
+        "carol's conversation",
+        "document.querySelector('[data-key=\"@carol\"] .badge')",
+    )
+    .await;
+    bob.click("[data-key=\"@carol\"]").await;
+    bob.wait_for_line("carol: just for bob").await;
+
+    alice.close().await;
+    bob.close().await;
+}
+
+#[tokio::test]
+async fn scrolling_up_loads_older_pages_in_order() {
+    let Some(driver) = driver() else { return };
+    let site = Site::start().await;
+    let mut old = site.tcp("old").await;
+    for i in 1..=260 {
+        message(&mut old, &format!("message {i}")).await;
+    }
+    expect(
+        &mut old,
+        "the last message",
+        |f| matches!(f, ServerFrame::Message(m) if m.content == "message 260"),
+    )
+    .await;
+    let page = Page::open(driver, &site.url(), false).await;
+    page.join("reader").await;
+    page.wait_for_line("old: message 260").await;
+    // Scroll to the top until the first message is there.
+    let deadline = Instant::now() + WAIT;
+    while page.js("return [...document.querySelectorAll('#log .line .body')].some(e => e.textContent === 'old: message 1');").await != json!(true) {
+        assert!(Instant::now() < deadline, "older pages did not load");
+        page.js("const l = document.getElementById('log'); l.scrollTop = 0; l.dispatchEvent(new Event('scroll'));")
+            .await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let shown: Vec<String> = page
+        .lines()
+        .await
+        .into_iter()
+        .filter(|l| l.starts_with("old: message "))
+        .collect();
+    let expected: Vec<String> = (1..=260).map(|i| format!("old: message {i}")).collect();
+    assert_eq!(shown, expected, "every message once, in order");
+    page.close().await;
+}
+
+#[tokio::test]
+async fn after_a_server_restart_the_page_shows_what_it_missed_once() {
+    let Some(driver) = driver() else { return };
+    let site = Site::start().await;
+    let page = Page::open(driver, &site.url(), false).await;
+    page.join("alice").await;
+    let mut bob = site.tcp("bob").await;
+    message(&mut bob, "before the restart").await;
+    page.wait_for_line("bob: before the restart").await;
+    drop(bob);
+
+    let (http, dir) = site.stop().await;
+    page.wait(
+        "reconnecting",
+        "document.getElementById('status').dataset.state === 'reconnecting'",
+    )
+    .await;
+    let site = Site::start_again(http, dir).await;
+    let mut bob = site.tcp("bob").await;
+    for i in 1..=3 {
+        message(&mut bob, &format!("missed {i}")).await;
+    }
+    page.wait_for_line("bob: missed 3").await;
+    page.wait(
+        "connected",
+        "document.getElementById('status').dataset.state === 'connected'",
+    )
+    .await;
+    message(&mut bob, "live again").await;
+    page.wait_for_line("bob: live again").await;
+    let lines = page.lines().await;
+    for text in [
+        "bob: before the restart",
+        "bob: missed 1",
+        "bob: missed 2",
+        "bob: missed 3",
+        "bob: live again",
+    ] {
+        assert_eq!(
+            lines.iter().filter(|l| *l == text).count(),
+            1,
+            "{text} once: {lines:?}"
+        );
+    }
+    page.close().await;
+}
+
+#[tokio::test]
+async fn a_message_typed_while_the_server_is_down_is_delivered_once() {
+    let Some(driver) = driver() else { return };
+    let site = Site::start().await;
+    let page = Page::open(driver, &site.url(), false).await;
+    page.join("alice").await;
+    let (http, dir) = site.stop().await;
+    page.wait(
+        "reconnecting",
+        "document.getElementById('status').dataset.state === 'reconnecting'",
+    )
+    .await;
+    page.say("typed while offline").await;
+    page.wait(
+        "the pending line",
+        "document.querySelector('#log .line.pending .pending-state')",
+    )
+    .await;
+
+    let site = Site::start_again(http, dir).await;
+    let mut bob = site.tcp("bob").await;
+    expect(&mut bob, "the offline message", |f| {
+        matches!(f, ServerFrame::Message(m) if m.username == "alice" && m.content == "typed while offline")
+    })
+    .await;
+    page.wait(
+        "nothing pending",
+        "!document.querySelector('#log .line.pending')",
+    )
+    .await;
+    // Nothing more arrives: it was sent once.
+    message(&mut bob, "marker").await;
+    let mut copies = 0;
+    loop {
+        match bob.recv_timeout(WAIT).await.unwrap() {
+            ServerFrame::Message(m) if m.content == "typed while offline" => copies += 1,
+            ServerFrame::Message(m) if m.content == "marker" => break,
+            _ => {}
+        }
+    }
+    assert_eq!(copies, 0, "no second copy reached bob");
+    let lines = page.lines().await;
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| *l == "alice: typed while offline")
+            .count(),
+        1,
+        "{lines:?}"
+    );
+    page.close().await;
+}
+
+#[tokio::test]
+async fn a_phone_sized_screen_is_usable_without_scrolling_sideways() {
+    let Some(driver) = driver() else { return };
+    let site = Site::start().await;
+    let page = Page::open(driver, &site.url(), true).await;
+    assert_eq!(page.js("return window.innerWidth;").await, json!(390));
+    page.join("phone").await;
+    page.say("a long line to check that nothing overflows sideways: abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz").await;
+    page.wait_for_line("phone: a long line to check that nothing overflows sideways: abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz").await;
+    let widths = page
+        .js("return [document.documentElement.scrollWidth, document.documentElement.clientWidth];")
+        .await;
+    assert!(widths[0].as_i64() <= widths[1].as_i64(), "{widths}");
+    // The conversation list is a drawer.
+    page.click("#drawer-button").await;
+    page.wait(
+        "the drawer",
+        "document.getElementById('chat').classList.contains('drawer-open')",
+    )
+    .await;
+    page.close().await;
+}
+
+/// axe-core (the npm package), injected into the page.
+fn axe_source() -> Option<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/axe");
+    let file = root.join("node_modules/axe-core/axe.min.js");
+    if !file.exists() {
+        let _ = Command::new("npm")
+            .args([
+                "install",
+                "--no-save",
+                "--no-audit",
+                "--no-fund",
+                "--prefix",
+            ])
+            .arg(&root)
+            .arg("axe-core@4.10.3")
+            .status();
+    }
+    match std::fs::read_to_string(&file) {
+        Ok(source) => Some(source),
+        Err(_) => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "the accessibility test needs axe-core (npm install axe-core) (CI=true)"
+            );
+            eprintln!("SKIPPED: the accessibility test needs axe-core from npm");
+            None
+        }
+    }
+}
+
+async fn serious_violations(page: &Page, axe: &str) -> Vec<Value> {
+    page.client.execute(axe, vec![]).await.unwrap();
+    let result = page
+        .client
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             axe.run(document).then(r => done(r.violations.map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.map(n => n.target)}))));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    result
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| matches!(v["impact"].as_str(), Some("serious" | "critical")))
+        .cloned()
+        .collect()
+}
+
+#[tokio::test]
+async fn axe_finds_no_serious_accessibility_violation() {
+    let Some(driver) = driver() else { return };
+    let Some(axe) = axe_source() else { return };
+    let site = Site::start().await;
+    let mut bob = site.tcp("bob").await;
+    message(&mut bob, "something to read").await;
+    for theme in ["dark", "light"] {
+        let page = Page::open(driver, &site.url(), false).await;
+        page.js(&format!(
+            "localStorage.setItem('palaver.theme', '{theme}'); location.reload();"
+        ))
+        .await;
+        page.wait("the connect screen", "document.getElementById('username')")
+            .await;
+        let found = serious_violations(&page, &axe).await;
+        assert!(found.is_empty(), "connect screen, {theme}: {found:#?}");
+        page.join(&format!("reader{theme}")).await;
+        page.wait_for_line("bob: something to read").await;
+        let found = serious_violations(&page, &axe).await;
+        assert!(found.is_empty(), "chat, {theme}: {found:#?}");
+        page.close().await;
+    }
+    drop(bob);
+}
+
+#[tokio::test]
+async fn an_irc_client_over_websocket_in_the_page_chats_with_a_native_user() {
+    let Some(driver) = driver() else { return };
+    let site = Site::start().await;
+    let page = Page::open(driver, &site.url(), false).await;
+    page.wait("the page", "document.readyState === 'complete'")
+        .await;
+    let mut native = site.tcp("native").await;
+    // The page opens its own WebSocket asking for IRC, registers and joins #general.
+    page.js("window.ircLines = [];
+         const ws = new WebSocket(`ws://${location.host}/ws`, 'text.ircv3.net');
+         window.irc = ws;
+         ws.onopen = () => { ws.send('NICK webirc'); ws.send('USER webirc 0 * :Web IRC'); };
+         ws.onmessage = (e) => {
+           window.ircLines.push(e.data);
+           if (e.data.includes(' 001 ')) ws.send('JOIN #general');
+           if (e.data.includes(' 366 ')) ws.send('PRIVMSG #general :hello from IRC in a browser');
+         };")
+        .await;
+    page.wait("the IRC registration", "window.irc.protocol === 'text.ircv3.net' && window.ircLines.some(l => l.includes(' 001 webirc '))").await;
+    expect(&mut native, "the IRC user's message", |f| {
+        matches!(f, ServerFrame::Message(m) if m.username == "webirc" && m.content == "hello from IRC in a browser")
+    })
+    .await;
+    message(&mut native, "hello IRC").await;
+    page.wait(
+        "the native user's message over IRC",
+        "window.ircLines.some(l => l.startsWith(':native!') && l.endsWith('PRIVMSG #general :hello IRC'))",
+    )
+    .await;
+    page.close().await;
+}

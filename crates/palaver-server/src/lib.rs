@@ -7,6 +7,7 @@
 //!   requests (line codec, rate limit, join timeout) and a writer task drains the connection's
 //!   bounded outbound queue into the socket.
 //! - [`hub`]: the chat core as a state machine (users, rooms, routing, presence). No I/O.
+//! - [`metrics`]: what `/metrics` reports (Prometheus).
 //! - [`network`]: what the nodes of a network agree on (names online), behind traits.
 //! - [`runtime`]: the task that owns the hub and carries out its effects: queues, store, history.
 //! - [`store`]: history and rooms behind a trait; SQLite with group commit by default.
@@ -21,6 +22,7 @@ pub mod config;
 pub mod hub;
 pub mod limits;
 pub mod listener;
+pub mod metrics;
 pub mod network;
 pub mod passwords;
 pub mod queue;

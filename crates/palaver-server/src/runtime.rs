@@ -20,6 +20,7 @@ use crate::hub::{
     Close, Departure, HistoryQuery, Hub, HubEvent, HubIo, Outgoing, PasswordOp, PasswordRequest,
     Profile, ReplayReport, SessionId, UserSummary,
 };
+use crate::metrics::Metrics;
 use crate::network::events::NetworkEvent;
 use crate::network::names::{ClaimAnswer, Holder, LocalNames, NameClaim, NameRegistry};
 use crate::passwords::{Attempt, Passwords};
@@ -188,6 +189,10 @@ pub struct RuntimeIo {
     pub passwords: Option<Passwords>,
     /// Who holds which name (a server alone: in memory, answered at once).
     pub names: Box<dyn NameRegistry>,
+    metrics: Arc<Metrics>,
+    /// Frames queued since the last flush into `metrics` (counted here, added once per message
+    /// to the hub: the fan-out path takes no atomic per delivery).
+    delivered: u64,
 }
 
 impl RuntimeIo {
@@ -195,6 +200,7 @@ impl RuntimeIo {
         reads: ReadPool,
         hub_tx: mpsc::WeakSender<HubMsg>,
         events: broadcast::Sender<ServerEvent>,
+        metrics: Arc<Metrics>,
     ) -> Self {
         RuntimeIo {
             sessions: FxHashMap::default(),
@@ -206,6 +212,8 @@ impl RuntimeIo {
             moderation_writer: None,
             passwords: None,
             names: Box::new(LocalNames::default()),
+            metrics,
+            delivered: 0,
         }
     }
 }
@@ -245,13 +253,22 @@ const QUEUE_WAIT: Duration = Duration::from_secs(30);
 
 impl HubIo for RuntimeIo {
     fn send(&mut self, session: SessionId, frame: &Outgoing) -> bool {
+        if let ServerFrame::Error { code, .. } = frame.frame() {
+            self.metrics.refused(*code);
+        }
         match self.sessions.get(&session) {
-            Some(handle) => handle.offer(frame),
+            Some(handle) => {
+                self.delivered += 1;
+                handle.offer(frame)
+            }
             None => true,
         }
     }
 
     fn close(&mut self, session: SessionId, how: Close) {
+        if how == Close::Abort(ErrorCode::SlowConsumer) {
+            self.metrics.slow_consumers.inc();
+        }
         if let Some(handle) = self.sessions.remove(&session) {
             let control = match how {
                 Close::Graceful => Control::Close,
@@ -262,6 +279,7 @@ impl HubIo for RuntimeIo {
     }
 
     fn joined(&mut self, session: SessionId, _username: &str) {
+        self.metrics.joins.inc();
         if let Some(handle) = self.sessions.get(&session) {
             let _ = handle.control.send(Control::Joined);
         }
@@ -588,7 +606,10 @@ pub async fn run_hub(
         tokio::select! {
             biased;
             Some(done) = store_done.recv() => match done {
-                StoreDone::Stored(batch) => hub.stored(batch, &mut io),
+                StoreDone::Stored(batch) => {
+                    io.metrics.messages_stored.inc_by(batch.len() as u64);
+                    hub.stored(batch, &mut io)
+                }
                 StoreDone::Failed(batch, _) => hub.store_failed(batch, &mut io),
             },
             msg = inbox.recv() => match msg {
@@ -599,6 +620,11 @@ pub async fn run_hub(
                 tracing::warn!(pending = hub.pending_writes(), "shutdown grace period over");
                 break;
             }
+        }
+        if io.delivered > 0 {
+            io.metrics
+                .deliveries
+                .inc_by(std::mem::take(&mut io.delivered));
         }
         for op in io.writes.drain(..) {
             if store.send(op).await.is_err() {

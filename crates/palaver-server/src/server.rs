@@ -25,6 +25,7 @@ use crate::limits::ConnectionLimiter;
 use crate::listener::http::{self, HttpState};
 use crate::listener::irc::ServerIdentity;
 use crate::listener::{accept::accept_loop, tls, IrcSettings, ListenerContext, ListenerKind};
+use crate::metrics::Metrics;
 use crate::passwords::Passwords;
 pub use crate::runtime::ServerEvent;
 use crate::runtime::{run_hub, HubMsg, RuntimeIo};
@@ -152,16 +153,23 @@ impl Server {
             .expect("a native listener");
         let irc_addr = addrs.irc;
 
+        let metrics = Metrics::new();
         let (done_tx, done_rx) = mpsc::unbounded_channel();
-        let writer = StoreWriter::spawn(
+        let writer = StoreWriter::spawn_measured(
             writer_db,
             done_tx,
             config.store_queue,
             config.store_batch_max,
+            Some(Arc::clone(&metrics)),
         );
         let (hub_tx, hub_rx) = mpsc::channel(8192);
         let (events, _) = broadcast::channel(1024);
-        let mut io = RuntimeIo::new(reads.clone(), hub_tx.downgrade(), events.clone());
+        let mut io = RuntimeIo::new(
+            reads.clone(),
+            hub_tx.downgrade(),
+            events.clone(),
+            Arc::clone(&metrics),
+        );
         let accounts = Arc::new(accounts);
         io.passwords = Some(
             Passwords::start(Arc::clone(&accounts), &config.passwords)
@@ -215,6 +223,7 @@ impl Server {
                 }),
                 ping_interval: config.irc_ping_interval,
             },
+            metrics,
         });
         let (stop_tx, stop_rx) = watch::channel(false);
         let (alive_tx, mut alive_rx) = mpsc::channel::<()>(1);
@@ -236,6 +245,7 @@ impl Server {
             allowed_origins: config.allowed_origins.clone(),
             reads,
             alive: alive_tx.clone(),
+            store: writer.sender().downgrade(),
         });
         for (listener, tls) in http_listeners {
             let (state, stop) = (Arc::clone(&http_state), stop_rx.clone());

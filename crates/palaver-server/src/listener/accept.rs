@@ -89,16 +89,20 @@ fn spawn_serve(sides: (ReadSide, WriteSide), slot: Slot, ctx: Arc<ListenerContex
         kind,
     } = slot;
     let (reader, writer) = sides;
+    let transport = match reader {
+        ReadSide::Plain(_) => "tcp",
+        ReadSide::Tls(_) => "tls",
+    };
     match kind {
         ListenerKind::Native => tokio::spawn(async move {
             let lines = StreamLines::new(reader, LineDecoder::new(ctx.max_frame_bytes));
-            connection::serve(lines, writer, peer, session, ctx).await;
+            connection::serve(lines, writer, peer, session, ctx, transport).await;
             drop(permit);
             drop(alive);
         }),
         ListenerKind::Irc => tokio::spawn(async move {
             let lines = StreamLines::new(reader, irc::connection::line_decoder());
-            irc::connection::serve(lines, writer, peer, session, ctx).await;
+            irc::connection::serve(lines, writer, peer, session, ctx, transport).await;
             drop(permit);
             drop(alive);
         }),

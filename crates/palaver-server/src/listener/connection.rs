@@ -33,6 +33,7 @@ use super::transport::{FrameSink, Incoming};
 use super::ListenerContext;
 use crate::hub::{Departure, SessionId};
 use crate::limits::TokenBucket;
+use crate::metrics::{ConnectionLabels, OpenConnection};
 use crate::queue::{OutboundQueue, Push};
 use crate::runtime::{Control, HubMsg, SessionHandle, Wire};
 
@@ -43,8 +44,14 @@ pub async fn serve<I: Incoming, S: FrameSink>(
     peer: SocketAddr,
     session: SessionId,
     ctx: Arc<ListenerContext>,
+    transport: &'static str,
 ) {
     let span = tracing::info_span!("conn", %peer, session);
+    let labels = ConnectionLabels {
+        protocol: "native",
+        transport,
+    };
+    let _open = OpenConnection::new(&ctx.metrics, labels);
     async move {
         let Some(opened) = open(&ctx, session, peer, Wire::Json, sink, json_abort_line).await
         else {
@@ -140,8 +147,12 @@ pub async fn close(
     }
 }
 
-/// Queues an error for this connection. Returns false when the queue is full or closed.
-fn reply(queue: &OutboundQueue, frame: ServerFrame) -> bool {
+/// Queues an error for this connection (and counts it). Returns false when the queue is full or
+/// closed.
+fn reply(ctx: &ListenerContext, queue: &OutboundQueue, frame: ServerFrame) -> bool {
+    if let ServerFrame::Error { code, .. } = &frame {
+        ctx.metrics.refused(*code);
+    }
     queue.try_push(encode_frame(&frame)) == Push::Queued
 }
 
@@ -163,7 +174,7 @@ async fn read_loop<I: Incoming>(
             if !bucket.try_take(std::time::Instant::now()) {
                 refused_in_a_row += 1;
                 if refused_in_a_row > ctx.flood_disconnect_after {
-                    reply(queue, ServerFrame::error(ErrorCode::Flooding));
+                    reply(ctx, queue, ServerFrame::error(ErrorCode::Flooding));
                     return Departure::Closed(ErrorCode::Flooding);
                 }
                 let message = format!(
@@ -171,6 +182,7 @@ async fn read_loop<I: Incoming>(
                     ctx.rate_per_second, ctx.rate_burst
                 );
                 if !reply(
+                    ctx,
                     queue,
                     ServerFrame::error_with(ErrorCode::RateLimited, message),
                 ) {
@@ -207,7 +219,7 @@ async fn read_loop<I: Incoming>(
                     },
                 },
             };
-            if !reply(queue, answer) {
+            if !reply(ctx, queue, answer) {
                 return Departure::Closed(ErrorCode::SlowConsumer);
             }
         }
@@ -229,7 +241,7 @@ async fn read_loop<I: Incoming>(
             // keeps an idle connection's task small).
             _ = tokio::time::sleep_until(if joined { liveness.deadline() } else { join_deadline }) => match (joined, liveness.due()) {
                 (false, _) => {
-                    reply(queue, ServerFrame::error_with(
+                    reply(ctx, queue, ServerFrame::error_with(
                         ErrorCode::JoinTimeout,
                         format!("No join arrived within {} seconds, so the connection was closed.", ctx.join_timeout.as_secs()),
                     ));
@@ -239,10 +251,10 @@ async fn read_loop<I: Incoming>(
                     let ping = ServerFrame::Ping {
                         timestamp: timestamp::format_millis(timestamp::now_millis()),
                     };
-                    reply(queue, ping);
+                    reply(ctx, queue, ping);
                 }
                 (true, Due::Silent) => {
-                    reply(queue, ServerFrame::error_with(
+                    reply(ctx, queue, ServerFrame::error_with(
                         ErrorCode::PingTimeout,
                         format!("Nothing arrived from you for {} seconds, so the connection was closed.", liveness.limit().as_secs()),
                     ));

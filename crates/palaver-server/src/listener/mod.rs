@@ -44,6 +44,7 @@ pub struct ListenerContext {
     /// them (`ping_timeout`).
     pub ping_interval: Duration,
     pub irc: IrcSettings,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// What the IRC listener's connections share.

@@ -64,10 +64,21 @@ impl StoreWriter {
     /// Starts the writer thread with a queue of `queue` operations and batches of at most
     /// `max_batch` messages.
     pub fn spawn(
+        backend: Box<dyn Backend>,
+        done: mpsc::UnboundedSender<StoreDone>,
+        queue: usize,
+        max_batch: usize,
+    ) -> Self {
+        Self::spawn_measured(backend, done, queue, max_batch, None)
+    }
+
+    /// As [`StoreWriter::spawn`], recording each batch's size and commit time in `metrics`.
+    pub fn spawn_measured(
         mut backend: Box<dyn Backend>,
         done: mpsc::UnboundedSender<StoreDone>,
         queue: usize,
         max_batch: usize,
+        metrics: Option<std::sync::Arc<crate::metrics::Metrics>>,
     ) -> Self {
         let (tx, mut rx) = mpsc::channel::<WriteOp>(queue);
         let thread = std::thread::Builder::new()
@@ -113,7 +124,13 @@ impl StoreWriter {
                     }
                     last_commit = std::time::Instant::now();
                     let mut taken = std::mem::replace(&mut batch, Vec::with_capacity(max_batch));
-                    let outcome = match backend.append(&mut taken) {
+                    let appended = backend.append(&mut taken);
+                    if let Some(m) = &metrics {
+                        m.store_batch_size.observe(taken.len() as f64);
+                        m.store_commit_seconds
+                            .observe(last_commit.elapsed().as_secs_f64());
+                    }
+                    let outcome = match appended {
                         Ok(()) => StoreDone::Stored(taken),
                         Err(e) => {
                             tracing::error!(error = %e, messages = taken.len(), "could not store messages");

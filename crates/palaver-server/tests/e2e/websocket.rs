@@ -296,3 +296,39 @@ async fn the_page_and_the_health_endpoints_answer_with_security_headers() {
     let (status, _, _) = get(addr, "/no-such-page").await;
     assert!(status.contains(" 404 "), "{status}");
 }
+
+#[tokio::test]
+async fn metrics_count_connections_messages_and_refusals() {
+    let server = web_server().await;
+    let addr = http_addr(&server);
+    let (mut web, _) = open(addr, None, None).await.unwrap();
+    send_text(&mut web, r#"{"type":"join","username":"counted"}"#).await;
+    expect_json(&mut web, "welcome", |v| v["type"] == "welcome").await;
+    send_text(&mut web, r#"{"type":"message","content":"one","ref":1}"#).await;
+    expect_json(&mut web, "ack", |v| v["type"] == "ack").await;
+    send_text(&mut web, "{not json").await;
+    expect_json(&mut web, "invalid_json", |v| v["type"] == "error").await;
+    let (_tcp, _) = Connection::join(server.server.local_addr(), "tcp")
+        .await
+        .unwrap();
+
+    let (status, headers, body) = get(addr, "/metrics").await;
+    assert!(status.contains(" 200 "), "{status}");
+    assert!(
+        header(&headers, "content-type")
+            .is_some_and(|t| t.starts_with("application/openmetrics-text")),
+        "{headers:?}"
+    );
+    for line in [
+        "palaver_connections{protocol=\"native\",transport=\"websocket\"} 1",
+        "palaver_connections{protocol=\"native\",transport=\"tcp\"} 1",
+        "palaver_joins_total 2",
+        "palaver_messages_stored_total 1",
+        "palaver_refusals_total{code=\"invalid_json\"} 1",
+        "# TYPE palaver_store_commit_seconds histogram",
+        "# HELP palaver_deliveries Frames queued for connections.",
+        "palaver_hub_queue_depth 0",
+    ] {
+        assert!(body.lines().any(|l| l == line), "{line:?} in:\n{body}");
+    }
+}

@@ -5,7 +5,7 @@
 //! - `/ws`: the native protocol over WebSocket, or IRC when the client asks for the IRCv3
 //!   subprotocol (`ws.rs`). A WebSocket whose `Origin` is not allowed is refused; connection
 //!   limits count it like any other connection.
-//! - `/healthz` (the process answers), `/readyz` (the store answers).
+//! - `/healthz` (the process answers), `/readyz` (the store answers), `/metrics` (Prometheus).
 //!
 //! Every response carries the security headers (`web.rs`).
 
@@ -41,6 +41,9 @@ pub struct HttpState {
     pub reads: ReadPool,
     /// Held by every WebSocket connection, so that shutdown can wait for them.
     pub alive: mpsc::Sender<()>,
+    /// The store writer's queue, for its depth in `/metrics` (weak: it must not keep the
+    /// writer from finishing at shutdown).
+    pub store: mpsc::WeakSender<crate::store::WriteOp>,
 }
 
 /// The routes.
@@ -49,6 +52,7 @@ pub fn router(state: Arc<HttpState>) -> Router {
         .route("/ws", get(upgrade))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
+        .route("/metrics", get(metrics))
         .merge(web::routes())
         .layer(axum::middleware::from_fn(web::security_headers))
         .with_state(state)
@@ -86,6 +90,20 @@ where
     {
         tracing::error!(error = %e, "the HTTP listener failed");
     }
+}
+
+/// `/metrics`: Prometheus' text format (OpenMetrics), with the queue depths read now.
+async fn metrics(State(state): State<Arc<HttpState>>) -> Response {
+    let m = &state.ctx.metrics;
+    let hub = &state.ctx.hub;
+    m.hub_queue
+        .set((hub.max_capacity() - hub.capacity()) as i64);
+    if let Some(store) = state.store.upgrade() {
+        m.store_queue
+            .set((store.max_capacity() - store.capacity()) as i64);
+    }
+    let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+    ([(header::CONTENT_TYPE, content_type)], m.encode()).into_response()
 }
 
 async fn ready(State(state): State<Arc<HttpState>>) -> Response {
@@ -140,12 +158,12 @@ async fn upgrade(
         match protocol {
             WsProtocol::Native => {
                 let (lines, sink) = ws::split(socket, protocol, ctx.max_frame_bytes);
-                connection::serve(lines, sink, peer, session, ctx).await;
+                connection::serve(lines, sink, peer, session, ctx, "websocket").await;
             }
             WsProtocol::IrcText | WsProtocol::IrcBinary => {
                 let limit = irc::connection::line_decoder().max_line_bytes();
                 let (lines, sink) = ws::split(socket, protocol, limit);
-                irc::connection::serve(lines, sink, peer, session, ctx).await;
+                irc::connection::serve(lines, sink, peer, session, ctx, "websocket").await;
             }
         }
         drop(permit);

@@ -31,6 +31,7 @@ use crate::listener::connection::{close, open};
 use crate::listener::liveness::{Due, Liveness};
 use crate::listener::transport::{FrameSink, Incoming};
 use crate::listener::ListenerContext;
+use crate::metrics::{ConnectionLabels, OpenConnection};
 use crate::queue::OutboundQueue;
 use crate::runtime::{Control, HubMsg, Wire};
 
@@ -57,8 +58,14 @@ pub async fn serve<I: Incoming, S: FrameSink>(
     peer: SocketAddr,
     session: SessionId,
     ctx: Arc<ListenerContext>,
+    transport: &'static str,
 ) {
     let span = tracing::info_span!("irc", %peer, session);
+    let labels = ConnectionLabels {
+        protocol: "irc",
+        transport,
+    };
+    let _open = OpenConnection::new(&ctx.metrics, labels);
     async move {
         let server = Arc::clone(&ctx.irc.identity);
         let state = Arc::new(Mutex::new(IrcState::default()));

@@ -21,8 +21,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{
+    AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader, BufWriter,
+};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch, Semaphore};
 
@@ -35,6 +36,8 @@ pub enum Protocol {
     Native,
     /// IRC (RFC 1459/2812 client commands: NICK, USER, JOIN, PRIVMSG, PONG).
     Irc,
+    /// Palaver's JSON over WebSocket (the HTTP listener's `/ws`, one object per message).
+    Ws,
 }
 
 /// Longest `--payload` padding in IRC mode: a relayed line (prefix, command, channel, the
@@ -114,9 +117,13 @@ pub struct Progress {
 }
 
 struct Joined {
-    reader: BufReader<OwnedReadHalf>,
-    writer: OwnedWriteHalf,
+    reader: BufReader<Reader>,
+    writer: Writer,
 }
+
+/// A connection's two sides as bytes: a TCP stream's halves, or a WebSocket bridged to lines.
+type Reader = Box<dyn AsyncRead + Send + Unpin>;
+type Writer = Box<dyn AsyncWrite + Send + Unpin>;
 
 /// Opens a connection, trying afresh every 2 s for up to 30 s. A server with a short listen
 /// backlog (ngIRCd's is 10) drops SYNs when hundreds connect at once, and the kernel retries a
@@ -151,7 +158,14 @@ async fn connect_and_join(
     stream.set_nodelay(true)?;
     let join = async {
         match protocol {
-            Protocol::Native => native_join(stream, name, room, buffer).await,
+            Protocol::Native => {
+                let (r, w) = stream.into_split();
+                native_join(Box::new(r), Box::new(w), name, room, buffer).await
+            }
+            Protocol::Ws => {
+                let (r, w) = websocket_lines(stream, addr).await?;
+                native_join(r, w, name, room, buffer).await
+            }
             Protocol::Irc => irc_join(stream, name, room, buffer).await,
         }
     };
@@ -160,13 +174,54 @@ async fn connect_and_join(
         .unwrap_or_else(|_| anyhow::bail!("not welcomed within 20 s of connecting"))
 }
 
+/// A WebSocket to `/ws` on `addr`, as a byte stream of lines each way: each message received is
+/// one line (with `\n` added), each line written is sent as one text message. Two small tasks do
+/// the bridging in the load generator; the server sees a real WebSocket client.
+async fn websocket_lines(stream: TcpStream, addr: &str) -> anyhow::Result<(Reader, Writer)> {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let (ws, _) = tokio_tungstenite::client_async(format!("ws://{addr}/ws"), stream).await?;
+    let (mut sink, mut messages) = ws.split();
+    let (ours, bridge) = tokio::io::duplex(64 * 1024);
+    let (bridge_read, mut bridge_write) = tokio::io::split(bridge);
+    tokio::spawn(async move {
+        while let Some(Ok(message)) = messages.next().await {
+            if let Message::Text(text) = message {
+                if bridge_write.write_all(text.as_bytes()).await.is_err()
+                    || bridge_write.write_all(b"\n").await.is_err()
+                {
+                    break;
+                }
+            }
+        }
+    });
+    tokio::spawn(async move {
+        let mut lines = BufReader::new(bridge_read);
+        let mut line = Vec::with_capacity(256);
+        loop {
+            line.clear();
+            match lines.read_until(b'\n', &mut line).await {
+                Ok(n) if n > 0 => {}
+                _ => break,
+            }
+            let text = String::from_utf8_lossy(line.trim_ascii_end()).into_owned();
+            if sink.send(Message::text(text)).await.is_err() {
+                break;
+            }
+        }
+        let _ = sink.close().await;
+    });
+    let (r, w) = tokio::io::split(ours);
+    Ok((Box::new(r), Box::new(w)))
+}
+
 async fn native_join(
-    stream: TcpStream,
+    read: Reader,
+    mut write: Writer,
     name: &str,
     room: &str,
     buffer: usize,
 ) -> anyhow::Result<Joined> {
-    let (read, mut write) = stream.into_split();
     let join = format!("{{\"type\":\"join\",\"username\":\"{name}\",\"rooms\":[\"{room}\"]}}\n");
     write.write_all(join.as_bytes()).await?;
     let mut reader = BufReader::with_capacity(buffer, read);
@@ -197,7 +252,8 @@ async fn irc_join(
     room: &str,
     buffer: usize,
 ) -> anyhow::Result<Joined> {
-    let (read, mut write) = stream.into_split();
+    let (read, write) = stream.into_split();
+    let (read, mut write): (Reader, Writer) = (Box::new(read), Box::new(write));
     let hello = format!("NICK {name}\r\nUSER {name} 0 * :bench\r\n");
     write.write_all(hello.as_bytes()).await?;
     let channel = format!("#{room}");
@@ -273,7 +329,7 @@ fn irc_command(line: &[u8]) -> (&[u8], &[u8]) {
 fn pong_for(protocol: Protocol, line: &[u8]) -> Option<Vec<u8>> {
     match protocol {
         Protocol::Irc => irc_pong_for(line),
-        Protocol::Native => line
+        Protocol::Native | Protocol::Ws => line
             .starts_with(br#"{"type":"ping""#)
             .then(|| b"{\"type\":\"pong\"}\n".to_vec()),
     }
@@ -388,7 +444,7 @@ impl Receipt {
 /// writer, which it owns; through the sender task that owns the writer; or not at all.
 enum Ponger {
     None,
-    Direct(OwnedWriteHalf),
+    Direct(Writer),
     ViaSender(mpsc::UnboundedSender<Vec<u8>>),
 }
 
@@ -408,7 +464,7 @@ impl Ponger {
 
 /// Keeps a connection read and its pings answered until `stop` or until the server closes it.
 async fn hold(
-    reader: &mut BufReader<OwnedReadHalf>,
+    reader: &mut BufReader<Reader>,
     ponger: &mut Ponger,
     stop: &mut watch::Receiver<bool>,
     protocol: Protocol,

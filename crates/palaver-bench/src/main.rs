@@ -9,6 +9,7 @@
 //! palaver-bench custom --clients 500 --senders 5 --messages 1000 --rate 50 --addr 127.0.0.1:7878
 //! palaver-bench fanout --protocol irc --addr 127.0.0.1:6667 --server-pid 1234   # any IRC server
 //! palaver-bench fanout --protocol irc --spawn-server       # palaver-server's IRC listener
+//! palaver-bench fanout --protocol ws --spawn-server        # the native protocol over WebSocket
 //! ```
 //!
 //! With `--spawn-server` it starts `palaver-server` (beside this binary) on a temporary database
@@ -301,6 +302,12 @@ fn main() -> anyhow::Result<()> {
                     .and_then(|s| s.irc_bind.as_ref())
                     .map(|a| format!(" --irc-bind {a}"))
                     .unwrap_or_else(|| " --no-irc".into());
+                let http = server
+                    .as_ref()
+                    .and_then(|s| s.http_bind.as_ref())
+                    .map(|a| format!(" --http-bind {a}"))
+                    .unwrap_or_default();
+                let irc = format!("{irc}{http}");
                 eprintln!(
                     "spawned palaver-server on {}{irc} with {}",
                     server.as_ref().map(|s| s.bind.as_str()).unwrap_or(""),

@@ -40,6 +40,8 @@ pub struct SpawnedServer {
     pub bind: String,
     /// The IRC listener (`--irc-bind`), for an IRC load.
     pub irc_bind: Option<String>,
+    /// The HTTP listener (`--http-bind`), for a WebSocket load.
+    pub http_bind: Option<String>,
     pub pid: u32,
     _dir: tempfile::TempDir,
 }
@@ -72,9 +74,10 @@ pub fn spawn(
     protocol: Protocol,
 ) -> anyhow::Result<SpawnedServer> {
     let dir = tempfile::tempdir()?;
-    let ports = free_ports(2)?;
+    let ports = free_ports(3)?;
     let bind = format!("127.0.0.1:{}", ports[0]);
     let irc_bind = (protocol == Protocol::Irc).then(|| format!("127.0.0.1:{}", ports[1]));
+    let http_bind = (protocol == Protocol::Ws).then(|| format!("127.0.0.1:{}", ports[2]));
     let binary = server_binary(explicit);
     let mut command = Command::new(&binary);
     match &irc_bind {
@@ -84,8 +87,14 @@ pub fn spawn(
         None => command.arg("--no-irc"),
     };
     // Nor its HTTP listener on 8080 (builds from before it existed do not know the flag).
-    if knows_flag(&binary, "--no-http") {
-        command.arg("--no-http");
+    match &http_bind {
+        Some(http) => {
+            command.arg("--http-bind").arg(http);
+        }
+        None if knows_flag(&binary, "--no-http") => {
+            command.arg("--no-http");
+        }
+        None => {}
     }
     let mut child = command
         .arg("--bind")
@@ -105,7 +114,10 @@ pub fn spawn(
         })?;
     let pid = child.id();
     let deadline = Instant::now() + Duration::from_secs(20);
-    for addr in std::iter::once(&bind).chain(irc_bind.as_ref()) {
+    for addr in std::iter::once(&bind)
+        .chain(irc_bind.as_ref())
+        .chain(http_bind.as_ref())
+    {
         while std::net::TcpStream::connect(addr).is_err() {
             if let Ok(Some(status)) = child.try_wait() {
                 anyhow::bail!(
@@ -127,9 +139,13 @@ pub fn spawn(
     }
     Ok(SpawnedServer {
         child,
-        addr: irc_bind.clone().unwrap_or_else(|| bind.clone()),
+        addr: irc_bind
+            .clone()
+            .or_else(|| http_bind.clone())
+            .unwrap_or_else(|| bind.clone()),
         bind,
         irc_bind,
+        http_bind,
         pid,
         _dir: dir,
     })

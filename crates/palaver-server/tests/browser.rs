@@ -513,6 +513,12 @@ async fn a_phone_sized_screen_is_usable_without_scrolling_sideways() {
         "document.getElementById('chat').classList.contains('drawer-open')",
     )
     .await;
+    // With the members of the room, since there is no room for them beside the conversation.
+    page.wait(
+        "the members in the drawer",
+        "[...document.querySelectorAll('#drawer-members .member')].some(b => b.textContent === 'phone' && b.offsetParent !== null)",
+    )
+    .await;
     page.close().await;
 }
 

@@ -262,28 +262,32 @@ function renderLog({ keepBottom = true, prepended = false } = {}) {
   if (c.hasMore && !c.loading && log.scrollHeight <= log.clientHeight) queueMicrotask(loadOlder);
 }
 
+function memberButton(name) {
+  const li = document.createElement("li");
+  const button = document.createElement("button");
+  button.className = `member ${colourOf(name)}`;
+  button.textContent = name;
+  button.title = name === model.me ? "you" : `Write to ${name} privately`;
+  button.addEventListener("click", () => {
+    if (name === model.me) return;
+    model.direct(name);
+    show(directKey(name));
+    closeDrawer();
+    $("message").focus();
+  });
+  li.append(button);
+  return li;
+}
+
+/** The member list: beside the conversation, and in the drawer on narrow screens. */
 function renderMembers() {
   const c = model.conversation(model.active);
-  const list = $("members");
   const names = c?.isRoom ? [...c.members].sort((a, b) => a.localeCompare(b)) : [];
-  $("members-title").textContent = c?.isRoom ? `Members (${names.length})` : "Members";
-  list.replaceChildren(
-    ...names.map((name) => {
-      const li = document.createElement("li");
-      const button = document.createElement("button");
-      button.className = `member ${colourOf(name)}`;
-      button.textContent = name;
-      button.title = name === model.me ? "you" : `Write to ${name} privately`;
-      button.addEventListener("click", () => {
-        if (name === model.me) return;
-        model.direct(name);
-        show(directKey(name));
-        $("message").focus();
-      });
-      li.append(button);
-      return li;
-    }),
-  );
+  const title = c?.isRoom ? `Members (${names.length})` : "Members";
+  $("members-title").textContent = title;
+  $("drawer-members-title").textContent = title;
+  $("members").replaceChildren(...names.map(memberButton));
+  $("drawer-members").replaceChildren(...names.map(memberButton));
 }
 
 function show(key) {

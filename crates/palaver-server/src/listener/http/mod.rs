@@ -147,8 +147,8 @@ async fn upgrade(
     // little over are refused by the loop as on TCP; far over, the socket is dropped.
     let upgrade = upgrade
         .protocols([WsProtocol::IRC_TEXT, WsProtocol::IRC_BINARY])
-        .read_buffer_size(4 * 1024)
-        .write_buffer_size(0)
+        .read_buffer_size(1024)
+        .write_buffer_size(16 * 1024)
         .max_message_size(ctx.max_frame_bytes.max(16 * 1024) * 4)
         .max_frame_size(ctx.max_frame_bytes.max(16 * 1024) * 4);
     let protocol = WsProtocol::selected(upgrade.selected_protocol().and_then(|p| p.to_str().ok()));

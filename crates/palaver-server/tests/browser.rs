@@ -171,6 +171,17 @@ impl Page {
         .await;
     }
 
+    /// Fills in the connect form and presses Join (the outcome is the caller's to check).
+    async fn join_attempt(&self, name: &str, password: &str) {
+        self.wait("the connect screen", "document.getElementById('username')")
+            .await;
+        self.type_into("#username", name).await;
+        if !password.is_empty() {
+            self.type_into("#password", password).await;
+        }
+        self.click("#join-button").await;
+    }
+
     async fn say(&self, text: &str) {
         self.type_into("#message", &format!("{text}{ENTER}")).await;
     }
@@ -629,4 +640,46 @@ async fn an_irc_client_over_websocket_in_the_page_chats_with_a_native_user() {
     )
     .await;
     page.close().await;
+}
+
+#[tokio::test]
+async fn a_name_registered_in_the_browser_needs_its_password_afterwards() {
+    let Some(driver) = driver() else { return };
+    let site = Site::start().await;
+    let page = Page::open(driver, &site.url(), false).await;
+    page.wait("the connect screen", "document.getElementById('username')")
+        .await;
+    page.type_into("#username", "carla").await;
+    page.type_into("#password", "a long enough secret").await;
+    page.click("#register-button").await;
+    page.wait_for_line("carla is now an account: log in with its password next time.")
+        .await;
+    page.close().await;
+
+    // Another visitor without the password is refused and told why.
+    let other = Page::open(driver, &site.url(), false).await;
+    other.join_attempt("carla", "").await;
+    other
+        .wait(
+            "the refusal",
+            "document.getElementById('connect-error').textContent.includes('registered')",
+        )
+        .await;
+    assert_eq!(
+        other
+            .js("return document.getElementById('chat').hidden;")
+            .await,
+        json!(true)
+    );
+    other.close().await;
+
+    // With it, carla is back.
+    let again = Page::open(driver, &site.url(), false).await;
+    again.join_attempt("carla", "a long enough secret").await;
+    again
+        .wait("the chat", "!document.getElementById('chat').hidden")
+        .await;
+    again.say("back with my account").await;
+    again.wait_for_line("carla: back with my account").await;
+    again.close().await;
 }

@@ -289,6 +289,12 @@ export class ChatModel {
         if (c) this.add(c, line(KIND.ERROR, frame.message, { time: at }), { count: false });
         return { changed: true };
       }
+      case "registered": {
+        const c = this.conversation(this.active);
+        const text = `${frame.username} is now an account: log in with its password next time.`;
+        if (c) this.add(c, line(KIND.SYSTEM, text, { time: at }), { count: false });
+        return { changed: true };
+      }
       case "done": {
         const c = this.conversation(this.active);
         if (c) this.add(c, line(KIND.SYSTEM, frame.message, { time: at }), { count: false });

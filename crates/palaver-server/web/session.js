@@ -84,8 +84,9 @@ export class Session extends EventTarget {
   }
 
   hello() {
-    const { username, password } = this.credentials;
-    const frame = password
+    const { username, password, register } = this.credentials;
+    // A name being registered joins as a guest first, then registers (see `received`).
+    const frame = password && !register
       ? { type: "login", username, password }
       : { type: "join", username };
     if (this.everJoined) {
@@ -125,6 +126,10 @@ export class Session extends EventTarget {
       if (!this.resuming) this.flush();
       this.setState("connected");
       return;
+    }
+    if (frame.type === "registered") {
+      // From now on the name needs its password: reconnects log in.
+      this.credentials.register = false;
     }
     if (frame.type === "resumed") {
       this.resuming = false;

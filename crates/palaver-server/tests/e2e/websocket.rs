@@ -332,3 +332,32 @@ async fn metrics_count_connections_messages_and_refusals() {
         assert!(body.lines().any(|l| l == line), "{line:?} in:\n{body}");
     }
 }
+
+#[tokio::test]
+async fn irc_over_binary_websocket_messages_works_too() {
+    let server = web_server().await;
+    let (mut irc, chosen) = open(http_addr(&server), Some("binary.ircv3.net"), None)
+        .await
+        .unwrap();
+    assert_eq!(chosen.as_deref(), Some("binary.ircv3.net"));
+    for line in ["NICK binirc", "USER binirc 0 * :Binary"] {
+        irc.send(Message::binary(line.as_bytes().to_vec()))
+            .await
+            .unwrap();
+    }
+    // Replies come as binary messages, one line each, without CRLF.
+    loop {
+        let message = tokio::time::timeout(WAIT, irc.next())
+            .await
+            .expect("a reply")
+            .expect("open")
+            .unwrap();
+        let Message::Binary(bytes) = message else {
+            panic!("expected binary messages, got {message:?}");
+        };
+        assert!(!bytes.ends_with(b"\n"), "{bytes:?}");
+        if bytes.windows(12).any(|w| w == b" 001 binirc ") {
+            break;
+        }
+    }
+}

@@ -67,3 +67,23 @@ test("a refused first join stops and says why", async () => {
   assert.equal(refused.code, "username_taken");
   assert.equal(session.state, "closed");
 });
+
+test("registering joins as a guest, registers, and later reconnects log in", async () => {
+  FakeSocket.all = [];
+  const session = new Session("ws://x/ws", new ChatModel(), { username: "carla", password: "a long secret", register: true }, FakeSocket);
+  session.start();
+  await tick();
+  const first = FakeSocket.all[0];
+  assert.equal(first.sent[0].type, "join", "not a login: the name has no account yet");
+  assert.equal(first.sent[0].password, undefined);
+  first.receive({ ...welcome, username: "carla" });
+  assert.deepEqual(first.sent.find((f) => f.type === "register"), { type: "register", password: "a long secret" });
+  first.receive({ type: "registered", username: "carla" });
+  first.close();
+  session.nudge();
+  await tick();
+  const hello = FakeSocket.all[1].sent[0];
+  assert.equal(hello.type, "login");
+  assert.equal(hello.password, "a long secret");
+  session.stop();
+});

@@ -40,6 +40,10 @@ pub struct ServerConfig {
     pub admins: Vec<String>,
     /// A SQLite file path, or a `postgres://` URL.
     pub database: String,
+    /// Redis, shared by the nodes of a cluster (`redis://host:port`); `None`: a server alone.
+    pub redis: Option<String>,
+    /// This node's name in the logs of a cluster.
+    pub node_name: Option<String>,
     pub hub: HubConfig,
     /// Disconnect after this many rate-limited frames in a row.
     pub flood_disconnect_after: u32,
@@ -83,6 +87,8 @@ impl Default for ServerConfig {
             tls: None,
             admins: Vec::new(),
             database: "palaver.db".into(),
+            redis: None,
+            node_name: None,
             hub: HubConfig::default(),
             flood_disconnect_after: 30,
             outbound_queue: 1024,
@@ -210,6 +216,14 @@ pub struct Args {
     /// Turn the IRC listener off.
     #[arg(long, env = "PALAVER_NO_IRC")]
     pub no_irc: bool,
+
+    /// Redis shared by the nodes of a cluster (`redis://host:port`): names are claimed there.
+    #[arg(long, env = "PALAVER_REDIS", value_name = "URL")]
+    pub redis: Option<String>,
+
+    /// This node's name, for the logs of a cluster [default: the host name].
+    #[arg(long, env = "PALAVER_NODE_NAME", value_name = "NAME")]
+    pub node_name: Option<String>,
 
     /// Address and port of the HTTP listener: the web client and WebSocket [default:
     /// 127.0.0.1:8080].
@@ -430,6 +444,8 @@ impl Args {
             irc_bind: self.irc_bind.or(file.irc_bind),
             no_irc: self.no_irc || file.no_irc,
             http_bind: self.http_bind.or(file.http_bind),
+            redis: self.redis.or(file.redis),
+            node_name: self.node_name.or(file.node_name),
             no_http: self.no_http || file.no_http,
             https_bind: self.https_bind.or(file.https_bind),
             allowed_origins: if self.allowed_origins.is_empty() {
@@ -580,6 +596,8 @@ impl Args {
             tls,
             admins: self.admin.clone(),
             database: self.database.clone().unwrap_or(d.database),
+            redis: self.redis.clone(),
+            node_name: self.node_name.clone(),
             hub: HubConfig {
                 // The replay leaves at least half the queue free for these (runtime.rs).
                 catch_up_buffer: outbound_queue / 2 - 1,

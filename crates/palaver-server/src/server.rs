@@ -26,6 +26,7 @@ use crate::listener::http::{self, HttpState};
 use crate::listener::irc::ServerIdentity;
 use crate::listener::{accept::accept_loop, tls, IrcSettings, ListenerContext, ListenerKind};
 use crate::metrics::Metrics;
+use crate::network::redis_names::RedisNames;
 use crate::passwords::Passwords;
 pub use crate::runtime::ServerEvent;
 use crate::runtime::{run_hub, HubMsg, RuntimeIo};
@@ -44,6 +45,27 @@ pub struct Addresses {
     pub https: Option<SocketAddr>,
     /// SHA-256 fingerprint of the TLS certificate.
     pub fingerprint: Option<String>,
+}
+
+/// A reconnecting connection to the cluster's Redis (it must answer at start).
+async fn connect_redis(url: &str) -> anyhow::Result<redis::aio::ConnectionManager> {
+    let client =
+        redis::Client::open(url).with_context(|| format!("invalid --redis URL {url:?}"))?;
+    let manager = tokio::time::timeout(Duration::from_secs(10), client.get_connection_manager())
+        .await
+        .map_err(|_| anyhow::anyhow!("Redis at {url} did not answer within 10 s"))?
+        .with_context(|| format!("cannot connect to Redis at {url}"))?;
+    Ok(manager)
+}
+
+/// A node number for this run of the server: random, never 0 (a server alone).
+fn random_node_id() -> u32 {
+    use ring::rand::{SecureRandom, SystemRandom};
+    let mut bytes = [0u8; 4];
+    SystemRandom::new()
+        .fill(&mut bytes)
+        .expect("the system's random number generator works");
+    u32::from_le_bytes(bytes).max(1)
 }
 
 async fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
@@ -177,7 +199,20 @@ impl Server {
         );
         io.store_moderation_in(accounts)
             .context("cannot start the moderation writer")?;
-        let mut hub = Hub::new(config.hub.clone(), rooms);
+        let mut hub_config = config.hub.clone();
+        if let Some(url) = &config.redis {
+            // A node of a cluster: names are claimed in Redis, under this node's number (fresh
+            // at every start, so a restarted node never mistakes its old sessions for new ones).
+            let redis = connect_redis(url).await?;
+            hub_config.node = random_node_id();
+            io.names = Box::new(RedisNames::new(redis, hub_tx.downgrade()));
+            tracing::info!(
+                node = hub_config.node,
+                name = config.node_name.as_deref().unwrap_or(""),
+                "cluster node: names are shared through Redis"
+            );
+        }
+        let mut hub = Hub::new(hub_config, rooms);
         hub.load_accounts(account_names);
         let mut moderation = moderation;
         moderation.admins.extend(config.admins.iter().cloned());

@@ -6,6 +6,8 @@
 //! - [`names`]: who holds which name (a `join`'s claim, a rename, a take-over by the same
 //!   session).
 //! - [`events`]: changes to shared facts (moderation, topics) that every node applies.
+//! - [`redis_names`]: the name registry of a cluster, in Redis, with leases.
 
 pub mod events;
 pub mod names;
+pub mod redis_names;

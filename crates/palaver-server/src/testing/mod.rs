@@ -1,0 +1,8 @@
+//! Throwaway servers for tests, each in a temporary directory on a free loopback port: a
+//! PostgreSQL cluster ([`postgres`], re-exported here) and a Redis server ([`redis`]). Where the
+//! programs are missing, the tests that need them skip with a message; under `CI=true` they fail.
+
+pub mod postgres;
+pub mod redis;
+
+pub use postgres::*;

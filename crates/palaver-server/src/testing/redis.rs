@@ -1,0 +1,101 @@
+//! A throwaway Redis for tests: `redis-server` on a free loopback port, in a temporary
+//! directory, with no persistence, killed when dropped (and, for the shared one, when the test
+//! process exits).
+
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+pub struct ThrowawayRedis {
+    child: Mutex<Child>,
+    port: u16,
+    dir: std::path::PathBuf,
+}
+
+impl ThrowawayRedis {
+    /// Starts a server, or says why it cannot.
+    pub fn start() -> Result<ThrowawayRedis, String> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| e.to_string())?
+            .port();
+        let dir = std::env::temp_dir().join(format!("palaver-redis-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        let child = Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+            .args([
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--protected-mode",
+                "yes",
+            ])
+            .arg("--dir")
+            .arg(&dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("redis-server: {e}"))?;
+        let redis = ThrowawayRedis {
+            child: Mutex::new(child),
+            port,
+            dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if Instant::now() > deadline {
+                return Err("redis-server did not start listening".into());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(redis)
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    fn stop(&self) {
+        if let Ok(mut child) = self.child.lock() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl Drop for ThrowawayRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+static SHARED: OnceLock<Option<Arc<ThrowawayRedis>>> = OnceLock::new();
+
+extern "C" fn stop_shared() {
+    if let Some(Some(redis)) = SHARED.get() {
+        redis.stop();
+    }
+}
+
+/// One Redis for the whole test process (tests keep apart by their own keys), or `None` with a
+/// message when there is none; under `CI=true` a missing Redis fails `test`.
+pub fn shared(test: &str) -> Option<Arc<ThrowawayRedis>> {
+    SHARED
+        .get_or_init(|| match ThrowawayRedis::start() {
+            Ok(redis) => {
+                unsafe { libc::atexit(stop_shared) };
+                Some(Arc::new(redis))
+            }
+            Err(why) => {
+                assert!(
+                    std::env::var("CI").as_deref() != Ok("true"),
+                    "{test} needs Redis (redis-server), and CI=true requires it: {why}"
+                );
+                eprintln!("SKIPPED: {test} needs Redis (apt-get install redis-server): {why}");
+                None
+            }
+        })
+        .clone()
+}

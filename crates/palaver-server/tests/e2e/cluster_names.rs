@@ -1,0 +1,114 @@
+//! Names across the nodes of a cluster (`--redis`): three nodes sharing one Redis, thirty
+//! clients racing for one name, exactly one wins; the name comes free for any node when its
+//! holder leaves; and a node's users cannot take names held on another node.
+
+use std::sync::Arc;
+
+use palaver_client::proto::{ClientFrame, ErrorCode};
+use palaver_client::{Connection, ConnectionError};
+
+use crate::harness::*;
+
+async fn nodes(n: usize) -> Option<Vec<TestServer>> {
+    let redis = palaver_server::testing::redis::shared("the cluster tests")?;
+    let mut nodes = Vec::new();
+    for _ in 0..n {
+        let url = redis.url();
+        nodes.push(TestServer::start_with(move |c| c.redis = Some(url)).await);
+    }
+    Some(nodes)
+}
+
+fn join(name: &str) -> ClientFrame {
+    ClientFrame::Join {
+        username: name.into(),
+        since: None,
+        rooms: None,
+        resume_token: None,
+    }
+}
+
+#[tokio::test]
+async fn thirty_clients_racing_for_one_name_across_three_nodes_one_wins() {
+    let Some(nodes) = nodes(3).await else { return };
+    let name = "racer";
+    let go = Arc::new(tokio::sync::Barrier::new(30));
+    let mut racers = Vec::new();
+    for i in 0..30 {
+        let addr = nodes[i % 3].server.local_addr();
+        let go = Arc::clone(&go);
+        racers.push(tokio::spawn(async move {
+            let mut conn = Connection::connect(addr).await.unwrap();
+            go.wait().await;
+            let result = conn.join_as(join(name)).await;
+            (conn, result)
+        }));
+    }
+    let mut winners = Vec::new();
+    let mut taken = 0;
+    for racer in racers {
+        let (conn, result) = racer.await.unwrap();
+        match result {
+            Ok(_) => winners.push(conn),
+            Err(ConnectionError::Refused {
+                code: ErrorCode::UsernameTaken,
+                ..
+            }) => taken += 1,
+            Err(other) => panic!("unexpected answer: {other:?}"),
+        }
+    }
+    assert_eq!(
+        winners.len(),
+        1,
+        "exactly one wins ({taken} were told the name is taken)"
+    );
+    assert_eq!(taken, 29);
+
+    // When the winner leaves, the name is free again, on any node.
+    let mut winner = winners.pop().unwrap();
+    winner
+        .send(&ClientFrame::Quit { reason: None })
+        .await
+        .unwrap();
+    drop(winner);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let mut conn = Connection::connect(nodes[2].server.local_addr())
+            .await
+            .unwrap();
+        match conn.join_as(join(name)).await {
+            Ok(_) => break,
+            Err(e) => {
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "the name stayed taken: {e:?}"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_name_or_its_look_alike_held_on_one_node_is_refused_on_another() {
+    let Some(nodes) = nodes(2).await else { return };
+    let (_alice, _) = Connection::join(nodes[0].server.local_addr(), "paypal")
+        .await
+        .unwrap();
+    for attempt in ["PayPal", "paypaI"] {
+        let mut conn = Connection::connect(nodes[1].server.local_addr())
+            .await
+            .unwrap();
+        let refused = conn.join_as(join(attempt)).await;
+        assert!(
+            matches!(
+                refused,
+                Err(ConnectionError::Refused {
+                    code: ErrorCode::UsernameTaken,
+                    ..
+                })
+            ),
+            "{attempt}: {refused:?}"
+        );
+    }
+}

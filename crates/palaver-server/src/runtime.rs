@@ -189,6 +189,8 @@ pub struct RuntimeIo {
     pub passwords: Option<Passwords>,
     /// Who holds which name (a server alone: in memory, answered at once).
     pub names: Box<dyn NameRegistry>,
+    /// Where changes to shared facts go for the other nodes (a cluster's Redis).
+    pub events_out: Option<crate::network::redis_events::RedisEvents>,
     metrics: Arc<Metrics>,
     /// Frames queued since the last flush into `metrics` (counted here, added once per message
     /// to the hub: the fan-out path takes no atomic per delivery).
@@ -212,6 +214,7 @@ impl RuntimeIo {
             moderation_writer: None,
             passwords: None,
             names: Box::new(LocalNames::default()),
+            events_out: None,
             metrics,
             delivered: 0,
         }
@@ -295,6 +298,12 @@ impl HubIo for RuntimeIo {
 
     fn release_name(&mut self, key: &str, holder: Holder) {
         self.names.release(key, holder);
+    }
+
+    fn publish(&mut self, event: &NetworkEvent) {
+        if let Some(out) = &self.events_out {
+            out.publish(event);
+        }
     }
 
     fn save_room(&mut self, room: RoomRecord) {

@@ -26,6 +26,7 @@ use crate::listener::http::{self, HttpState};
 use crate::listener::irc::ServerIdentity;
 use crate::listener::{accept::accept_loop, tls, IrcSettings, ListenerContext, ListenerKind};
 use crate::metrics::Metrics;
+use crate::network::redis_events::RedisEvents;
 use crate::network::redis_names::RedisNames;
 use crate::passwords::Passwords;
 pub use crate::runtime::ServerEvent;
@@ -48,14 +49,16 @@ pub struct Addresses {
 }
 
 /// A reconnecting connection to the cluster's Redis (it must answer at start).
-async fn connect_redis(url: &str) -> anyhow::Result<redis::aio::ConnectionManager> {
+async fn connect_redis(
+    url: &str,
+) -> anyhow::Result<(redis::Client, redis::aio::ConnectionManager)> {
     let client =
         redis::Client::open(url).with_context(|| format!("invalid --redis URL {url:?}"))?;
     let manager = tokio::time::timeout(Duration::from_secs(10), client.get_connection_manager())
         .await
         .map_err(|_| anyhow::anyhow!("Redis at {url} did not answer within 10 s"))?
         .with_context(|| format!("cannot connect to Redis at {url}"))?;
-    Ok(manager)
+    Ok((client, manager))
 }
 
 /// A node number for this run of the server: random, never 0 (a server alone).
@@ -203,9 +206,15 @@ impl Server {
         if let Some(url) = &config.redis {
             // A node of a cluster: names are claimed in Redis, under this node's number (fresh
             // at every start, so a restarted node never mistakes its old sessions for new ones).
-            let redis = connect_redis(url).await?;
+            let (client, redis) = connect_redis(url).await?;
             hub_config.node = random_node_id();
-            io.names = Box::new(RedisNames::new(redis, hub_tx.downgrade()));
+            io.names = Box::new(RedisNames::new(redis.clone(), hub_tx.downgrade()));
+            io.events_out = Some(RedisEvents::start(
+                client,
+                redis,
+                hub_config.node,
+                hub_tx.downgrade(),
+            ));
             tracing::info!(
                 node = hub_config.node,
                 name = config.node_name.as_deref().unwrap_or(""),

@@ -17,14 +17,14 @@ use super::{Hub, HubEvent, HubIo, Refusal, SessionId};
 use crate::network::events::NetworkEvent;
 
 /// What a ban is on.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum BanTarget {
     /// A folded name (account or guest).
     Name(String),
     Address(IpAddr),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Ban {
     pub target: BanTarget,
     /// Milliseconds since the epoch; `None` until lifted.
@@ -67,7 +67,7 @@ pub struct ModerationState {
 }
 
 /// A change for the store.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ModerationRecord {
     Ban(Ban),
     Unban(BanTarget),

@@ -10,7 +10,7 @@
 
 use crate::hub::moderation::ModerationRecord;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum NetworkEvent {
     /// A ban, mute, lock, moderator grant or room deletion, made by `by` (a name as shown, or
     /// "the operator").

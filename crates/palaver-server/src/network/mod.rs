@@ -7,7 +7,9 @@
 //!   session).
 //! - [`events`]: changes to shared facts (moderation, topics) that every node applies.
 //! - [`redis_names`]: the name registry of a cluster, in Redis, with leases.
+//! - [`redis_events`]: those changes carried between the nodes through Redis pub/sub.
 
 pub mod events;
 pub mod names;
+pub mod redis_events;
 pub mod redis_names;

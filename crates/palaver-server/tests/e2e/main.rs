@@ -8,7 +8,7 @@ mod abuse;
 mod accounts;
 mod bad_input;
 mod chat;
-mod cluster_names;
+mod cluster;
 mod crash;
 mod harness;
 mod history;

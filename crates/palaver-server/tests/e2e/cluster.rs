@@ -1,10 +1,11 @@
-//! Names across the nodes of a cluster (`--redis`): three nodes sharing one Redis, thirty
-//! clients racing for one name, exactly one wins; the name comes free for any node when its
-//! holder leaves; and a node's users cannot take names held on another node.
+//! The nodes of a cluster (`--redis`), as far as it goes: names (three nodes sharing one Redis,
+//! thirty clients racing for one name, exactly one wins; the name comes free for any node when
+//! its holder leaves; a node's users cannot take names held on another node) and changes to
+//! shared facts (a ban and a topic made on one node take effect on another).
 
 use std::sync::Arc;
 
-use palaver_client::proto::{ClientFrame, ErrorCode};
+use palaver_client::proto::{ClientFrame, ErrorCode, Secret, ServerFrame};
 use palaver_client::{Connection, ConnectionError};
 
 use crate::harness::*;
@@ -14,7 +15,13 @@ async fn nodes(n: usize) -> Option<Vec<TestServer>> {
     let mut nodes = Vec::new();
     for _ in 0..n {
         let url = redis.url();
-        nodes.push(TestServer::start_with(move |c| c.redis = Some(url)).await);
+        nodes.push(
+            TestServer::start_with(move |c| {
+                c.redis = Some(url);
+                c.admins = vec!["clusterroot".into()];
+            })
+            .await,
+        );
     }
     Some(nodes)
 }
@@ -111,4 +118,75 @@ async fn a_name_or_its_look_alike_held_on_one_node_is_refused_on_another() {
             "{attempt}: {refused:?}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_ban_and_a_topic_made_on_node_a_take_effect_on_node_c() {
+    let Some(nodes) = nodes(3).await else { return };
+    // An admin on node A (its account registered there).
+    let (mut root, _) = Connection::join(nodes[0].server.local_addr(), "clusterroot")
+        .await
+        .unwrap();
+    root.send(&ClientFrame::Register {
+        password: Secret("clusterroot-password".into()),
+    })
+    .await
+    .unwrap();
+    expect(&mut root, "registered", |f| {
+        matches!(f, ServerFrame::Registered { .. })
+    })
+    .await;
+    let (mut watcher, _) = Connection::join(nodes[2].server.local_addr(), "watcher")
+        .await
+        .unwrap();
+    let (mut spammer, _) = Connection::join(nodes[2].server.local_addr(), "spammer")
+        .await
+        .unwrap();
+
+    root.send(&ClientFrame::Topic {
+        room: "general".into(),
+        topic: "cluster-wide rules".into(),
+    })
+    .await
+    .unwrap();
+    expect(
+        &mut watcher,
+        "the topic set on node A",
+        |f| matches!(f, ServerFrame::Topic { topic, .. } if topic == "cluster-wide rules"),
+    )
+    .await;
+
+    root.send(&ClientFrame::Ban {
+        username: Some("spammer".into()),
+        address: None,
+        minutes: Some(10),
+        reason: Some("spam".into()),
+    })
+    .await
+    .unwrap();
+    expect(&mut spammer, "the ban made on node A", |f| {
+        matches!(
+            f,
+            ServerFrame::Error {
+                code: ErrorCode::Banned,
+                ..
+            }
+        )
+    })
+    .await;
+    // And node C now refuses the name.
+    let mut again = Connection::connect(nodes[2].server.local_addr())
+        .await
+        .unwrap();
+    let refused = again.join_as(join("spammer")).await;
+    assert!(
+        matches!(
+            refused,
+            Err(ConnectionError::Refused {
+                code: ErrorCode::Banned,
+                ..
+            })
+        ),
+        "{refused:?}"
+    );
 }

@@ -20,6 +20,7 @@ impl Hub {
     pub(super) fn change(&mut self, event: NetworkEvent, io: &mut impl HubIo) {
         match &event {
             NetworkEvent::Moderation { record, .. } => io.save_moderation(record.clone()),
+            NetworkEvent::Replaced { .. } => {}
             NetworkEvent::Topic {
                 room_key, topic, ..
             } => {
@@ -48,6 +49,11 @@ impl Hub {
     fn apply(&mut self, event: &NetworkEvent, io: &mut impl HubIo) {
         match event {
             NetworkEvent::Moderation { by, record } => self.apply_moderation(by, record, io),
+            NetworkEvent::Replaced { holder } => {
+                if holder.node == self.config.node && self.sessions.contains_key(&holder.session) {
+                    self.replace_session(holder.session, io);
+                }
+            }
             NetworkEvent::Topic {
                 room_key,
                 topic,

@@ -11,6 +11,7 @@ use palaver_proto::{ErrorCode, Request};
 
 use super::session::PendingClaim;
 use super::{Hub, HubIo, Refusal, SessionId};
+use crate::network::events::NetworkEvent;
 use crate::network::names::{ClaimAnswer, ClaimRefusal, Holder, NameClaim};
 
 /// Requests one session may have held while its name is being claimed.
@@ -53,8 +54,13 @@ impl Hub {
         };
         match answer {
             ClaimAnswer::Granted { replaces } => {
-                if let Some(old) = replaces.filter(|old| old.node == self.config.node) {
-                    self.replace_session(old.session, io);
+                match replaces {
+                    Some(old) if old.node == self.config.node => {
+                        self.replace_session(old.session, io)
+                    }
+                    // The old connection is on another node: that node closes it.
+                    Some(old) => io.publish(&NetworkEvent::Replaced { holder: old }),
+                    None => {}
                 }
                 match *pending {
                     PendingClaim::Join {

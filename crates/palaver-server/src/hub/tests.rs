@@ -1145,6 +1145,11 @@ fn a_take_over_from_another_node_leaves_local_sessions_alone() {
         io.closed
     );
     assert!(io.joined.contains(&2));
+    assert_eq!(
+        io.published,
+        [crate::network::events::NetworkEvent::Replaced { holder: elsewhere }],
+        "the other node is told to close it"
+    );
 }
 
 /// Two nodes: what an admin does on one arrives on the other as events it applies, and its

@@ -1,5 +1,5 @@
 //! Changes to what every node of a network shares, as events: bans, mutes, locks, moderators,
-//! deleted rooms and topics.
+//! deleted rooms, topics, and a session taken over on another node.
 //!
 //! The hub changes these facts in one place, [`crate::hub::Hub::apply`], whether the change was
 //! made on this node (a command: applied, stored, then published through
@@ -17,6 +17,11 @@ pub enum NetworkEvent {
     Moderation {
         by: String,
         record: ModerationRecord,
+    },
+    /// A session came back on another node (its resume token) and took its name over: the
+    /// node of the old connection closes it.
+    Replaced {
+        holder: crate::network::names::Holder,
     },
     /// A room's topic set (empty: cleared) by `by`, whose address is `source`.
     Topic {

@@ -22,7 +22,7 @@ use crate::hub::SessionId;
 pub type NodeId = u32;
 
 /// One connection, anywhere in the network.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Holder {
     pub node: NodeId,
     pub session: SessionId,

@@ -190,3 +190,50 @@ async fn a_ban_and_a_topic_made_on_node_a_take_effect_on_node_c() {
         "{refused:?}"
     );
 }
+
+#[tokio::test]
+async fn a_session_resumed_on_another_node_takes_its_name_over_at_once() {
+    let Some(nodes) = nodes(2).await else { return };
+    let (mut old, welcome) = Connection::join(nodes[0].server.local_addr(), "roamer")
+        .await
+        .unwrap();
+    let token = welcome.resume_token.expect("a resume token");
+    // The same session comes back on node B while its old connection on node A still looks
+    // alive: the name moves at once, and node A closes the old connection with the reason.
+    let mut new = Connection::connect(nodes[1].server.local_addr())
+        .await
+        .unwrap();
+    new.join_as(ClientFrame::Join {
+        username: "roamer".into(),
+        since: None,
+        rooms: None,
+        resume_token: Some(token),
+    })
+    .await
+    .expect("the session takes its name over");
+    expect(&mut old, "session_replaced", |f| {
+        matches!(
+            f,
+            ServerFrame::Error {
+                code: ErrorCode::SessionReplaced,
+                ..
+            }
+        )
+    })
+    .await;
+    // Without the token, the name stays taken.
+    let mut other = Connection::connect(nodes[0].server.local_addr())
+        .await
+        .unwrap();
+    let refused = other.join_as(join("roamer")).await;
+    assert!(
+        matches!(
+            refused,
+            Err(ConnectionError::Refused {
+                code: ErrorCode::UsernameTaken,
+                ..
+            })
+        ),
+        "{refused:?}"
+    );
+}

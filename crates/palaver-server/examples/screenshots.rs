@@ -7,10 +7,10 @@
 use std::time::Duration;
 
 use fantoccini::{ClientBuilder, Locator};
-use serde_json::json;
 
 use palaver_client::proto::ClientFrame;
 use palaver_client::Connection;
+use palaver_server::testing::chromium::{self, ChromeDriver};
 use palaver_server::{Server, ServerConfig};
 
 #[tokio::main]
@@ -52,15 +52,9 @@ async fn main() -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let mut driver = std::process::Command::new("chromedriver")
-        .arg(format!("--port={port}"))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()?;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (chromium, chromedriver) =
+        chromium::find().ok_or_else(|| anyhow::anyhow!("needs chromium and chromium-driver"))?;
+    let driver = ChromeDriver::start(&chromedriver).map_err(anyhow::Error::msg)?;
     let result = async {
         let shots = [
             ("web-desktop", false, "dark"),
@@ -71,18 +65,20 @@ async fn main() -> anyhow::Result<()> {
             let file = out.join(format!("{name}.png"));
             // The first visitor says hello; the others find it in the history.
             let talk = if i == 0 { Some(&mut ben) } else { None };
-            shoot(port, &format!("http://{http}/"), &file, phone, theme, talk).await?;
+            let page = format!("http://{http}/");
+            shoot(&driver, &chromium, &page, &file, phone, theme, talk).await?;
         }
         anyhow::Ok(())
     }
     .await;
-    let _ = driver.kill();
+    drop(driver);
     server.shutdown().await;
     result
 }
 
 async fn shoot(
-    port: u16,
+    driver: &ChromeDriver,
+    chromium: &std::path::Path,
     url: &str,
     file: &std::path::Path,
     phone: bool,
@@ -90,29 +86,11 @@ async fn shoot(
     talk: Option<&mut Connection>,
 ) -> anyhow::Result<()> {
     let profile = tempfile::tempdir()?;
-    let mut args = vec![
-        "--headless=new".to_string(),
-        "--disable-gpu".into(),
-        "--disable-background-networking".into(),
-        "--disable-component-update".into(),
-        "--no-first-run".into(),
-        "--hide-scrollbars".into(),
-        "--window-size=1100,700".into(),
-        format!("--user-data-dir={}", profile.path().display()),
-    ];
-    if unsafe { libc::geteuid() } == 0 {
-        args.push("--no-sandbox".into());
-    }
-    let mut options = json!({ "binary": "/usr/bin/chromium", "args": args });
-    if phone {
-        options["mobileEmulation"] =
-            json!({ "deviceMetrics": { "width": 390, "height": 780, "pixelRatio": 2.0 } });
-    }
-    let mut caps = serde_json::Map::new();
-    caps.insert("goog:chromeOptions".into(), options);
+    let phone = phone.then_some((390, 780));
+    let caps = chromium::capabilities(chromium, profile.path(), (1100, 700), phone);
     let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
         .capabilities(caps)
-        .connect(&format!("http://127.0.0.1:{port}"))
+        .connect(&driver.url())
         .await?;
     client.goto(url).await?;
     client

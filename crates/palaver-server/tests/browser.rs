@@ -7,8 +7,8 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Mutex, OnceLock};
+use std::process::Command;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -16,6 +16,7 @@ use serde_json::{json, Value};
 
 use palaver_client::proto::{ClientFrame, ServerFrame};
 use palaver_client::Connection;
+use palaver_server::testing::chromium::{self, ChromeDriver};
 use palaver_server::{Server, ServerConfig};
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -24,33 +25,23 @@ const ENTER: &str = "\u{E007}";
 // ----- the browser -----
 
 struct Driver {
-    port: u16,
+    driver: ChromeDriver,
     chromium: PathBuf,
 }
 
 static DRIVER: OnceLock<Option<Driver>> = OnceLock::new();
-static DRIVER_PROCESS: Mutex<Option<Child>> = Mutex::new(None);
 
 extern "C" fn stop_driver() {
-    if let Ok(mut child) = DRIVER_PROCESS.lock() {
-        if let Some(child) = child.as_mut() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+    if let Some(Some(d)) = DRIVER.get() {
+        d.driver.stop();
     }
-}
-
-fn find(candidates: &[&str]) -> Option<PathBuf> {
-    candidates.iter().map(PathBuf::from).find(|p| p.exists())
 }
 
 /// ChromeDriver, started once for this test process; `None` (with a message) without one.
 fn driver() -> Option<&'static Driver> {
     DRIVER
         .get_or_init(|| {
-            let chromium = find(&["/usr/bin/chromium", "/usr/bin/chromium-browser"]);
-            let chromedriver = find(&["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]);
-            let (Some(chromium), Some(chromedriver)) = (chromium, chromedriver) else {
+            let Some((chromium, chromedriver)) = chromium::find() else {
                 assert!(
                     std::env::var("CI").as_deref() != Ok("true"),
                     "the browser tests need chromium and chromium-driver (CI=true)"
@@ -58,25 +49,9 @@ fn driver() -> Option<&'static Driver> {
                 eprintln!("SKIPPED: the browser tests need Chromium and ChromeDriver (Debian: chromium chromium-driver)");
                 return None;
             };
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
-            let child = Command::new(chromedriver)
-                .arg(format!("--port={port}"))
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("chromedriver starts");
-            *DRIVER_PROCESS.lock().unwrap() = Some(child);
+            let driver = ChromeDriver::start(&chromedriver).expect("chromedriver starts");
             unsafe { libc::atexit(stop_driver) };
-            let deadline = Instant::now() + WAIT;
-            while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-                assert!(Instant::now() < deadline, "chromedriver did not start");
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            Some(Driver { port, chromium })
+            Some(Driver { driver, chromium })
         })
         .as_ref()
 }
@@ -90,32 +65,12 @@ struct Page {
 impl Page {
     async fn open(driver: &Driver, url: &str, phone: bool) -> Page {
         let profile = tempfile::tempdir().unwrap();
-        let mut args = vec![
-            "--headless=new".to_string(),
-            "--disable-gpu".into(),
-            "--disable-quic".into(),
-            "--disable-background-networking".into(),
-            "--disable-component-update".into(),
-            "--disable-sync".into(),
-            "--no-first-run".into(),
-            "--window-size=1200,800".into(),
-            format!("--user-data-dir={}", profile.path().display()),
-        ];
-        if unsafe { libc::geteuid() } == 0 {
-            args.push("--no-sandbox".into());
-        }
-        let mut options = json!({ "binary": driver.chromium, "args": args });
-        if phone {
-            options["mobileEmulation"] =
-                json!({ "deviceMetrics": { "width": 390, "height": 844, "pixelRatio": 2.0 } });
-        }
-        let mut caps = serde_json::Map::new();
-        caps.insert("browserName".into(), json!("chrome"));
-        caps.insert("goog:chromeOptions".into(), options);
+        let phone = phone.then_some((390, 844));
+        let caps = chromium::capabilities(&driver.chromium, profile.path(), (1200, 800), phone);
         let connector = hyper_util::client::legacy::connect::HttpConnector::new();
         let client = ClientBuilder::new(connector)
             .capabilities(caps)
-            .connect(&format!("http://127.0.0.1:{}", driver.port))
+            .connect(&driver.driver.url())
             .await
             .expect("a browser session");
         client.goto(url).await.unwrap();

@@ -328,9 +328,19 @@ async fn metrics_count_connections_messages_and_refusals() {
         "# TYPE palaver_store_commit_seconds histogram",
         "# HELP palaver_deliveries Frames queued for connections.",
         "palaver_hub_queue_depth 0",
+        // The one message went through the store in one batch.
+        "palaver_store_batch_size_count 1",
+        "palaver_store_commit_seconds_count 1",
     ] {
         assert!(body.lines().any(|l| l == line), "{line:?} in:\n{body}");
     }
+    // Counted deliveries: at least the welcome, the ack and the echo of the message.
+    let delivered: u64 = body
+        .lines()
+        .find_map(|l| l.strip_prefix("palaver_deliveries_total "))
+        .and_then(|v| v.parse().ok())
+        .expect("a deliveries counter");
+    assert!(delivered >= 3, "{delivered} deliveries counted");
 }
 
 #[tokio::test]

@@ -48,21 +48,54 @@ fn join_frame(
     }
 }
 
-/// Opens the connection the config asks for: plain, or TLS with the trust it was given.
-async fn open(config: &ClientConfig) -> Result<(Connection, Option<Trust>), ConnectionError> {
-    match &config.tls {
-        None => Ok((Connection::connect(config.addr.as_str()).await?, None)),
-        Some(settings) => {
-            let (conn, trust) = Connection::connect_tls(&config.addr, settings).await?;
-            Ok((conn, Some(trust)))
+/// The addresses of the config's `addr`: one, or several separated by commas (the nodes of a
+/// cluster).
+fn addresses(config: &ClientConfig) -> Vec<&str> {
+    config
+        .addr
+        .split(',')
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .collect()
+}
+
+/// Opens the connection the config asks for (plain, or TLS with the trust it was given),
+/// trying its addresses in turn from the `first`-th; says which one answered.
+async fn open(
+    config: &ClientConfig,
+    first: usize,
+) -> Result<(Connection, Option<Trust>, usize), ConnectionError> {
+    let addresses = addresses(config);
+    let count = addresses.len().max(1);
+    let mut last = None;
+    for step in 0..count {
+        let index = (first + step) % count;
+        let addr = addresses
+            .get(index)
+            .copied()
+            .unwrap_or(config.addr.as_str());
+        let opened = match &config.tls {
+            None => Connection::connect(addr).await.map(|c| (c, None)),
+            Some(settings) => Connection::connect_tls(addr, settings)
+                .await
+                .map(|(c, trust)| (c, Some(trust))),
+        };
+        match opened {
+            Ok((conn, trust)) => return Ok((conn, trust, index)),
+            // Never try elsewhere past a certificate that is not the one pinned.
+            Err(e @ ConnectionError::CertificateChanged { .. }) => return Err(e),
+            Err(e) => last = Some(e),
         }
     }
+    Err(last.expect("at least one address"))
 }
 
 /// How to reach the server and who to be.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
-    /// `host:port`.
+    /// `host:port`, or several separated by commas (the nodes of a cluster): a reconnect tries
+    /// them in turn, from the one that last answered. A host name with several addresses is
+    /// tried address by address as well.
     pub addr: String,
     pub username: String,
     /// Rooms to be in (default: `general`).
@@ -153,7 +186,7 @@ impl Client {
         config: ClientConfig,
     ) -> Result<(Client, mpsc::Receiver<Event>), ClientError> {
         validate::username(&config.username).map_err(|(_, m)| ClientError::InvalidUsername(m))?;
-        let (mut conn, trust) = open(&config).await?;
+        let (mut conn, trust, addr_index) = open(&config, 0).await?;
         let welcome = conn
             .join_as(join_frame(&config, None, config.rooms.clone(), None))
             .await
@@ -170,6 +203,7 @@ impl Client {
             resume_token: None,
             pending: HashMap::new(),
             next_ref: 1,
+            addr_index,
             config,
         };
         state.welcomed(&welcome);
@@ -247,6 +281,8 @@ struct SessionState {
     resume_token: Option<Secret>,
     pending: HashMap<u64, AckReply>,
     next_ref: u64,
+    /// Which of the config's addresses answered last.
+    addr_index: usize,
 }
 
 enum Ending {
@@ -476,8 +512,11 @@ async fn reconnect(
             }
         }
         delay = (delay * 2).min(state.config.backoff_max);
-        let (mut conn, trust) = match open(&state.config).await {
-            Ok(opened) => opened,
+        let (mut conn, trust) = match open(&state.config, state.addr_index).await {
+            Ok((conn, trust, index)) => {
+                state.addr_index = index;
+                (conn, trust)
+            }
             Err(e @ ConnectionError::CertificateChanged { .. }) => {
                 // Never retry into a certificate that is not the one pinned.
                 let _ = events
@@ -509,9 +548,14 @@ async fn reconnect(
                 code:
                     ErrorCode::UsernameTaken
                     | ErrorCode::ServerShuttingDown
-                    | ErrorCode::TooManyConnections,
+                    | ErrorCode::TooManyConnections
+                    | ErrorCode::ServerBusy,
                 ..
-            }) => continue,
+            }) => {
+                // Another node may answer (this one is going down, or cannot reach Redis).
+                state.addr_index += 1;
+                continue;
+            }
             Err(ConnectionError::Refused { code, message }) => {
                 let _ = events
                     .send(Event::Closed {

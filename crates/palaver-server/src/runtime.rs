@@ -22,7 +22,10 @@ use crate::hub::{
 };
 use crate::metrics::Metrics;
 use crate::network::events::NetworkEvent;
+use crate::network::fanout::{DirectPost, Post, RoomPost};
 use crate::network::names::{ClaimAnswer, Holder, LocalNames, NameClaim, NameRegistry};
+use crate::network::presence::Presence;
+use crate::network::redis_bus::RedisBus;
 use crate::passwords::{Attempt, Passwords};
 use crate::queue::{OutboundQueue, Push};
 use crate::store::accounts::Accounts;
@@ -119,6 +122,29 @@ pub enum HubMsg {
     },
     /// A change to shared facts made on another node.
     Network(NetworkEvent),
+    /// Who comes and goes on another node.
+    Presence(Presence),
+    /// A message another node committed, in a room this node follows.
+    RemotePost(Box<RoomPost>),
+    /// A private message another node sends one of this node's connections.
+    RemoteDirect(Box<DirectPost>),
+    /// This node now hears a room's messages.
+    RoomFollowed {
+        room_key: String,
+        generation: u64,
+    },
+    /// A room's messages read to fill a gap.
+    GapFilled {
+        room_key: String,
+        messages: Vec<StoredMessage>,
+        /// The seq that showed the gap (the read is below it), if one did.
+        before: Option<u64>,
+        has_more: bool,
+    },
+    /// The subscription to the other nodes was made, or made again after a drop.
+    BusConnected,
+    /// Time to look for nodes gone silent.
+    ClusterTick,
     /// The name registry's answer to a claim it could not answer at once.
     NameClaimed {
         claim: NameClaim,
@@ -189,8 +215,8 @@ pub struct RuntimeIo {
     pub passwords: Option<Passwords>,
     /// Who holds which name (a server alone: in memory, answered at once).
     pub names: Box<dyn NameRegistry>,
-    /// Where changes to shared facts go for the other nodes (a cluster's Redis).
-    pub events_out: Option<crate::network::redis_events::RedisEvents>,
+    /// The other nodes of a cluster, through Redis.
+    pub bus: Option<RedisBus>,
     metrics: Arc<Metrics>,
     /// Frames queued since the last flush into `metrics` (counted here, added once per message
     /// to the hub: the fan-out path takes no atomic per delivery).
@@ -214,7 +240,7 @@ impl RuntimeIo {
             moderation_writer: None,
             passwords: None,
             names: Box::new(LocalNames::default()),
-            events_out: None,
+            bus: None,
             metrics,
             delivered: 0,
         }
@@ -250,6 +276,9 @@ impl Drop for RuntimeIo {
         }
     }
 }
+
+/// Messages read per gap filled.
+const GAP_FILL_PAGE: usize = 1000;
 
 /// How long a history page or replay may wait for room in a slow client's queue.
 const QUEUE_WAIT: Duration = Duration::from_secs(30);
@@ -301,13 +330,83 @@ impl HubIo for RuntimeIo {
     }
 
     fn publish(&mut self, event: &NetworkEvent) {
-        if let Some(out) = &self.events_out {
-            out.publish(event);
+        if let Some(bus) = &self.bus {
+            bus.publish(event);
         }
+    }
+
+    fn post(&mut self, post: Post) {
+        if let Some(bus) = &self.bus {
+            bus.send(post);
+        }
+    }
+
+    fn follow_room(&mut self, room_key: &str, generation: u64) {
+        if let Some(bus) = &self.bus {
+            bus.follow(room_key, generation);
+        }
+    }
+
+    fn unfollow_room(&mut self, room_key: &str) {
+        if let Some(bus) = &self.bus {
+            bus.unfollow(room_key);
+        }
+    }
+
+    fn fill_gap(&mut self, room_key: &str, after: u64, before: Option<u64>) {
+        let (Some(hub), reads) = (self.hub_tx.upgrade(), self.reads.clone()) else {
+            return;
+        };
+        let room_key = room_key.to_string();
+        tokio::spawn(async move {
+            let room = Arc::new(Conversation::Room(room_key.clone()));
+            let mut wait = Duration::from_millis(100);
+            loop {
+                let (reads, room) = (reads.clone(), Arc::clone(&room));
+                let read = tokio::task::spawn_blocking(move || {
+                    reads.read(|db| db.after(&room, after, GAP_FILL_PAGE))
+                })
+                .await;
+                match read {
+                    Ok(Ok(page)) => {
+                        let messages: Vec<StoredMessage> = page
+                            .messages
+                            .into_iter()
+                            .filter(|m| before.is_none_or(|b| m.seq < b))
+                            .collect();
+                        let has_more = page.has_more && before.is_none();
+                        let filled = HubMsg::GapFilled {
+                            room_key,
+                            messages,
+                            before,
+                            has_more,
+                        };
+                        let _ = hub.send(filled).await;
+                        return;
+                    }
+                    other => {
+                        // The database is away: the room waits for it.
+                        tracing::warn!(room = %room_key, ?other, "could not read a room's missed messages; trying again");
+                        tokio::time::sleep(wait).await;
+                        wait = (wait * 2).min(Duration::from_secs(5));
+                        if hub.is_closed() {
+                            return;
+                        }
+                    }
+                }
+            }
+        });
     }
 
     fn save_room(&mut self, room: RoomRecord) {
         self.writes.push(WriteOp::Room(room));
+    }
+
+    fn save_topic(&mut self, room_key: &str, topic: &str) {
+        self.writes.push(WriteOp::Topic {
+            room_key: room_key.to_string(),
+            topic: topic.to_string(),
+        });
     }
 
     fn reassign_private_history(&mut self, from: String, to: String) {
@@ -691,6 +790,21 @@ fn handle(
         HubMsg::HistoryDone { session } => hub.history_done(session, io),
         HubMsg::NameClaimed { claim, answer } => hub.name_claimed(claim, answer, io),
         HubMsg::Network(event) => hub.network_event(&event, io),
+        HubMsg::Presence(presence) => hub.presence(presence, io),
+        HubMsg::RemotePost(post) => hub.remote_post(*post, io),
+        HubMsg::RemoteDirect(post) => hub.remote_direct(*post, io),
+        HubMsg::RoomFollowed {
+            room_key,
+            generation,
+        } => hub.room_followed(&room_key, generation, io),
+        HubMsg::GapFilled {
+            room_key,
+            messages,
+            before,
+            has_more,
+        } => hub.gap_filled(&room_key, messages, before, has_more, io),
+        HubMsg::BusConnected => hub.bus_connected(io),
+        HubMsg::ClusterTick => hub.cluster_tick(io),
         HubMsg::Relay { session, bytes } => {
             if let Some(handle) = io.sessions.get(&session) {
                 if handle.queue.try_push(bytes) == Push::Full {

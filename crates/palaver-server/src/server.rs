@@ -26,7 +26,7 @@ use crate::listener::http::{self, HttpState};
 use crate::listener::irc::ServerIdentity;
 use crate::listener::{accept::accept_loop, tls, IrcSettings, ListenerContext, ListenerKind};
 use crate::metrics::Metrics;
-use crate::network::redis_events::RedisEvents;
+use crate::network::redis_bus::RedisBus;
 use crate::network::redis_names::RedisNames;
 use crate::passwords::Passwords;
 pub use crate::runtime::ServerEvent;
@@ -97,6 +97,11 @@ pub struct ServerHandle {
 impl Server {
     /// Opens the store, binds, and starts serving.
     pub async fn start(config: ServerConfig) -> anyhow::Result<Server> {
+        if config.redis.is_some() && !store::is_postgres(&config.database) {
+            anyhow::bail!(
+                "the nodes of a cluster (--redis) share one PostgreSQL database: give --database postgres://..."
+            );
+        }
         let database = config.database.clone();
         let (writer_db, reads, rooms, accounts, account_names, moderation) =
             tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
@@ -209,7 +214,8 @@ impl Server {
             let (client, redis) = connect_redis(url).await?;
             hub_config.node = random_node_id();
             io.names = Box::new(RedisNames::new(redis.clone(), hub_tx.downgrade()));
-            io.events_out = Some(RedisEvents::start(
+            hub_config.clustered = true;
+            io.bus = Some(RedisBus::start(
                 client,
                 redis,
                 hub_config.node,
@@ -218,7 +224,7 @@ impl Server {
             tracing::info!(
                 node = hub_config.node,
                 name = config.node_name.as_deref().unwrap_or(""),
-                "cluster node: names are shared through Redis"
+                "cluster node: names, presence, changes and messages are shared through Redis"
             );
         }
         let mut hub = Hub::new(hub_config, rooms);

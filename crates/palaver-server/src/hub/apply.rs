@@ -13,27 +13,19 @@ use palaver_proto::{timestamp, ErrorCode, ServerFrame, SystemEvent};
 use super::moderation::{Ban, BanTarget, ModerationRecord};
 use super::{Close, Hub, HubIo, Outgoing, SessionId, SystemNotice};
 use crate::network::events::NetworkEvent;
-use crate::store::RoomRecord;
 
 impl Hub {
     /// A change made on this node: applied, stored, and published to the other nodes.
     pub(super) fn change(&mut self, event: NetworkEvent, io: &mut impl HubIo) {
         match &event {
             NetworkEvent::Moderation { record, .. } => io.save_moderation(record.clone()),
-            NetworkEvent::Replaced { .. } => {}
+            NetworkEvent::Replaced { .. }
+            | NetworkEvent::Kick { .. }
+            | NetworkEvent::RoomKick { .. }
+            | NetworkEvent::Announce { .. } => {}
             NetworkEvent::Topic {
                 room_key, topic, ..
-            } => {
-                if let Some(room) = self.rooms.get(room_key) {
-                    io.save_room(RoomRecord {
-                        key: room_key.clone(),
-                        name: room.name.clone(),
-                        topic: topic.clone(),
-                        created_ms: room.created_ms,
-                        last_seq: 0,
-                    });
-                }
-            }
+            } => io.save_topic(room_key, topic),
         }
         self.apply(&event, io);
         io.publish(&event);
@@ -61,6 +53,25 @@ impl Hub {
                 source,
                 at_ms,
             } => self.apply_topic(room_key, topic, by, source.as_deref(), *at_ms, io),
+            NetworkEvent::Kick { holder, reason } => {
+                if holder.node == self.config.node && self.sessions.contains_key(&holder.session) {
+                    self.kick_here(holder.session, reason.clone(), io);
+                }
+            }
+            NetworkEvent::RoomKick {
+                holder,
+                room_key,
+                by,
+                source,
+                reason,
+            } => {
+                if holder.node == self.config.node {
+                    let source = source.as_deref().map(Arc::from);
+                    let reason = reason.clone();
+                    self.remove_from_room(holder.session, room_key, by, source, reason, io);
+                }
+            }
+            NetworkEvent::Announce { message } => self.announce_here(message, io),
         }
     }
 
@@ -156,6 +167,8 @@ impl Hub {
 
     /// A room is gone: its members here are told they left it.
     fn room_deleted(&mut self, room_key: &str, by: &str, io: &mut impl HubIo) {
+        self.unfollow(room_key, io);
+        self.remote.forget_room(room_key);
         let Some(removed) = self.rooms.remove(room_key) else {
             return;
         };

@@ -3,8 +3,8 @@
 //! The hub never touches a socket, a channel or a database. It calls [`HubIo`], and whoever
 //! drives the hub decides what that means: the server's runtime turns `send` into a `try_send`
 //! on a bounded per-connection queue and `persist` into a write for the store thread; the hub's
-//! unit tests record the calls and answer them by hand. A cluster mode (Redis) will implement
-//! cross-node delivery at this seam.
+//! unit tests record the calls and answer them by hand. A cluster node (Redis) carries messages,
+//! presence and changes to the other nodes at this seam.
 
 use serde_json::Value;
 
@@ -163,7 +163,11 @@ pub trait HubIo {
     fn joined(&mut self, session: SessionId, username: &str);
     /// Stores a message; the hub hears back through [`super::Hub::stored`].
     fn persist(&mut self, message: StoredMessage);
+    /// Stores a new room (one already stored, made by another node, stays as it is).
     fn save_room(&mut self, room: RoomRecord);
+    fn save_topic(&mut self, room_key: &str, topic: &str) {
+        let _ = (room_key, topic);
+    }
     /// Reads the newest `limit` messages of a room with seqs below `before` (its window, when it
     /// gets a first member again); the answer comes back through [`super::Hub::window_loaded`].
     fn load_window(&mut self, room_key: String, before: u64, limit: usize);
@@ -199,5 +203,22 @@ pub trait HubIo {
     /// to tell; a cluster's nodes apply it through [`super::Hub::network_event`]).
     fn publish(&mut self, event: &crate::network::events::NetworkEvent) {
         let _ = event;
+    }
+    /// Sends a committed message or a presence change to the other nodes of a cluster.
+    fn post(&mut self, post: crate::network::fanout::Post) {
+        let _ = post;
+    }
+    /// Starts hearing a room's messages from the other nodes; the hub hears back through
+    /// [`super::Hub::room_followed`] with the same `generation`.
+    fn follow_room(&mut self, room_key: &str, generation: u64) {
+        let _ = (room_key, generation);
+    }
+    fn unfollow_room(&mut self, room_key: &str) {
+        let _ = room_key;
+    }
+    /// Reads a room's messages after seq `after` (and below `before`) for
+    /// [`super::Hub::gap_filled`], trying again until the store answers.
+    fn fill_gap(&mut self, room_key: &str, after: u64, before: Option<u64>) {
+        let _ = (room_key, after, before);
     }
 }

@@ -16,6 +16,7 @@ use super::identity::{self, SessionKey};
 use super::session::{sanitize_ident, AfterWindows, JoinAsk, JoinCursors, PendingClaim, User};
 use super::{Close, Hub, HubEvent, HubIo, Refusal, SessionId, SystemNotice};
 use crate::network::names::NameClaim;
+use crate::network::presence::PresenceChange;
 use crate::store::{Conversation, DirectSide, ResumeScope};
 
 /// At most this many names are listed in `welcome`; `users_online` has the full count.
@@ -236,6 +237,9 @@ impl Hub {
             session,
             username: name.clone(),
         });
+        if let Some(user) = self.online_user(session) {
+            self.tell_presence(PresenceChange::Entered(user), io);
+        }
         (room_keys, awaiting)
     }
 
@@ -257,8 +261,8 @@ impl Hub {
                 .iter()
                 .filter_map(|k| self.rooms.get(k).map(|r| r.info()))
                 .collect(),
-            users: self.names.iter().take(WELCOME_USERS_MAX).cloned().collect(),
-            users_online: self.names.len(),
+            users: self.first_names_online(WELCOME_USERS_MAX),
+            users_online: self.names.len() + self.remote.len(),
             history: Vec::new(),
             timestamp: timestamp::format_millis(timestamp::now_millis()),
             resume_token: Some(Secret(resume_token)),
@@ -275,19 +279,8 @@ impl Hub {
     ) {
         let source = self.address(session);
         for room_key in room_keys {
-            let text = if room_key == DEFAULT_ROOM {
-                format!("{name} joined the chat")
-            } else {
-                let room = &self.rooms[room_key].name;
-                format!("{name} joined #{room}")
-            };
-            let notice = SystemNotice {
-                text,
-                event: Some(SystemEvent::Joined),
-                username: name.to_string(),
-                source: source.clone(),
-                ..SystemNotice::default()
-            };
+            let room_name = self.rooms[room_key].name.clone();
+            let notice = SystemNotice::arrival(name, room_key, &room_name, source.clone());
             self.system_to_room(room_key, notice, Some(session), io);
         }
     }

@@ -22,13 +22,16 @@ pub(crate) mod identity;
 pub mod io;
 mod join;
 pub mod moderation;
+mod notices;
 pub mod outgoing;
 mod profile_requests;
 #[cfg(test)]
 mod properties;
 pub mod refusal;
+mod remote;
 mod requests;
 pub mod room;
+pub mod sequence;
 pub mod session;
 #[cfg(test)]
 mod tests;
@@ -42,6 +45,9 @@ use serde_json::Value;
 
 use palaver_proto::{timestamp, validate, ErrorCode, ServerFrame, SystemEvent, DEFAULT_ROOM};
 
+use crate::network::events::NetworkEvent;
+use crate::network::fanout::{DirectPost, Post, RoomPost};
+use crate::network::presence::{Presence, PresenceChange};
 use crate::store::dm_key;
 use crate::store::{MessageKind, RoomRecord, StoredMessage};
 
@@ -82,6 +88,9 @@ pub struct HubConfig {
     pub max_members_per_room: usize,
     /// This node's number in its network (a server alone is node 0).
     pub node: crate::network::names::NodeId,
+    /// A node of a cluster: rooms are followed while they have members here, and messages,
+    /// presence and changes are shared with the other nodes.
+    pub clustered: bool,
 }
 
 impl Default for HubConfig {
@@ -101,6 +110,7 @@ impl Default for HubConfig {
             require_account: false,
             max_members_per_room: 20_000,
             node: 0,
+            clustered: false,
         }
     }
 }
@@ -112,6 +122,8 @@ struct Pending {
     reference: Option<Value>,
     /// For private messages: the target's session when it was sent.
     target: Option<SessionId>,
+    /// For private messages to a user of another node: that user's connection.
+    remote_target: Option<crate::network::names::Holder>,
     /// The sender's address when it was sent.
     source: Arc<str>,
     client_tags: Option<outgoing::ClientTags>,
@@ -167,6 +179,10 @@ pub struct Hub {
     event_seq: u64,
     max_users_online: usize,
     started_ms: i64,
+    /// The users of the other nodes of a cluster.
+    remote: remote::RemoteUsers,
+    /// Counts the times this node started following a room.
+    follow_generation: u64,
 }
 
 impl Hub {
@@ -189,12 +205,15 @@ impl Hub {
             event_seq: 0,
             max_users_online: 0,
             started_ms: timestamp::now_millis(),
+            remote: remote::RemoteUsers::default(),
+            follow_generation: 0,
         };
         for r in rooms {
-            hub.rooms.insert(
-                r.key.clone(),
-                Room::new(r.name, r.key, r.topic, r.created_ms, r.last_seq),
-            );
+            let mut room = Room::new(r.name, r.key.clone(), r.topic, r.created_ms, r.last_seq);
+            if hub.config.clustered {
+                room.follow = sequence::Follow::No;
+            }
+            hub.rooms.insert(r.key.clone(), room);
         }
         hub
     }
@@ -315,18 +334,19 @@ impl Hub {
                         content: message.content,
                         timestamp: ts,
                     };
-                    let out = Outgoing::message(ServerFrame::Message(frame.clone()), source, tags);
-                    self.fan_out(&room_key, &out, None, io);
-                    let keep = self.config.history_on_join;
-                    if let Some(r) = self.rooms.get_mut(&room_key) {
-                        r.last_seq = r.last_seq.max(message.seq);
-                        r.remember(frame.clone(), keep);
+                    if self.config.clustered {
+                        let post =
+                            RoomPost::new(self.config.node, &room_key, &frame, &source, &tags);
+                        io.post(Post::Room(post));
                     }
+                    let content = frame.content.clone();
+                    let out = Outgoing::message(ServerFrame::Message(frame.clone()), source, tags);
+                    self.sequence(&room_key, frame, out, io);
                     io.event(HubEvent::Message {
                         id: message.id,
                         room,
                         username,
-                        content: frame.content,
+                        content,
                     });
                 }
                 MessageKind::Private {
@@ -356,13 +376,19 @@ impl Hub {
                             tags.clone(),
                         );
                         self.send_out(t, &out, io);
+                    } else if let Some(to) = pending.remote_target {
+                        let post = DirectPost::new(to, &target_key, &live, &source, &tags);
+                        io.post(Post::Direct {
+                            node: to.node,
+                            post,
+                        });
                     }
                     let confirmation = ServerFrame::PrivateConfirmation {
                         id: Some(message.id),
                         seq: Some(message.seq),
                         target: target.clone(),
                         content: message.content,
-                        delivered: target_session.is_some(),
+                        delivered: target_session.is_some() || pending.remote_target.is_some(),
                         timestamp: ts,
                         reference: pending.reference,
                     };
@@ -434,8 +460,16 @@ impl Hub {
         self.reap_slow(io);
     }
 
-    /// A `server` announcement to everyone joined.
+    /// A `server` announcement to everyone joined, on every node.
     pub fn announce(&mut self, message: &str, io: &mut impl HubIo) {
+        let event = NetworkEvent::Announce {
+            message: message.to_string(),
+        };
+        self.change(event, io);
+    }
+
+    /// A `server` announcement to everyone joined here.
+    fn announce_here(&mut self, message: &str, io: &mut impl HubIo) {
         let bytes = Outgoing::new(ServerFrame::Server {
             message: message.to_string(),
             timestamp: timestamp::format_millis(self.now()),
@@ -455,16 +489,28 @@ impl Hub {
         self.reap_slow(io);
     }
 
-    /// Removes a user from the server. Returns false if nobody of that name is online.
+    /// Removes a user from the server (on whichever node). Returns false if nobody of that
+    /// name is online.
     pub fn kick(&mut self, username: &str, reason: &str, io: &mut impl HubIo) -> bool {
-        let Some(&session) = self.users.get(&validate::fold(username)) else {
-            return false;
-        };
         let reason = if reason.trim().is_empty() {
             "no reason given".to_string()
         } else {
             reason.trim().to_string()
         };
+        let key = validate::fold(username);
+        if let Some(&session) = self.users.get(&key) {
+            self.kick_here(session, reason, io);
+            return true;
+        }
+        let Some(holder) = self.remote.get(&key).map(|u| u.holder) else {
+            return false;
+        };
+        self.change(NetworkEvent::Kick { holder, reason }, io);
+        true
+    }
+
+    /// Removes a user of this node from the server.
+    fn kick_here(&mut self, session: SessionId, reason: String, io: &mut impl HubIo) {
         let name = self.sessions[&session]
             .name()
             .unwrap_or_default()
@@ -488,7 +534,6 @@ impl Hub {
             io,
         );
         self.reap_slow(io);
-        true
     }
 
     /// Tells everyone the server is going down; from now on requests are refused.
@@ -496,8 +541,13 @@ impl Hub {
         if self.shutting_down {
             return;
         }
-        self.announce("The server is shutting down.", io);
+        self.announce_here("The server is shutting down.", io);
         self.shutting_down = true;
+        if self.config.clustered {
+            // Its users leave the other nodes' lists now, not when this node falls silent.
+            let node = self.config.node;
+            io.post(Post::Presence(Presence::Leaving { node }));
+        }
     }
 
     /// Closes every session gracefully (queued frames are still sent).
@@ -659,14 +709,17 @@ impl Hub {
         self.event_seq
     }
 
-    /// Takes a member out of a room (and its operators); an empty room forgets its window.
-    fn leave_room_quietly(&mut self, session: SessionId, room_key: &str) {
-        if let Some(room) = self.rooms.get_mut(room_key) {
-            room.members.remove(&session);
-            room.operators.remove(&session);
-            if room.members.is_empty() {
-                room.recent = None;
-            }
+    /// Takes a member out of a room (and its operators); an empty room forgets its window (and
+    /// a cluster node stops following it).
+    fn leave_room_quietly(&mut self, session: SessionId, room_key: &str, io: &mut impl HubIo) {
+        let Some(room) = self.rooms.get_mut(room_key) else {
+            return;
+        };
+        room.members.remove(&session);
+        room.operators.remove(&session);
+        if room.members.is_empty() {
+            room.recent = None;
+            self.unfollow(room_key, io);
         }
     }
 
@@ -690,24 +743,25 @@ impl Hub {
         io.release_name(&user.key, self.holder(session));
         self.names.remove(&user.name);
         self.remember_departed(&s.profile, &user);
-        let text = match &reason {
-            Some(reason) => format!("{} left the chat ({reason})", user.name),
-            None => format!("{} left the chat", user.name),
-        };
         let seq = self.next_event_seq();
         for room_key in &user.rooms {
-            self.leave_room_quietly(session, room_key);
-            let notice = SystemNotice {
-                text: text.clone(),
-                event: Some(event),
-                username: user.name.clone(),
-                reason: reason.clone(),
-                source: Some(user.address.clone()),
-                event_seq: Some(seq),
-                ..SystemNotice::default()
-            };
+            self.leave_room_quietly(session, room_key, io);
+            let notice = SystemNotice::departure(
+                &user.name,
+                reason.clone(),
+                event,
+                user.address.clone(),
+                seq,
+            );
             self.system_to_room(room_key, notice, None, io);
         }
+        let holder = self.holder(session);
+        let departed = PresenceChange::Departed {
+            holder,
+            reason: reason.clone(),
+            event,
+        };
+        self.tell_presence(departed, io);
         io.event(HubEvent::Left {
             username: user.name,
             reason: reason.unwrap_or_else(|| "disconnected".into()),
@@ -743,11 +797,28 @@ impl Hub {
             created_ms,
             last_seq: 0,
         });
-        self.rooms.insert(
-            key.clone(),
-            Room::new(name, key.clone(), String::new(), created_ms, 0),
-        );
+        let mut room = Room::new(name, key.clone(), String::new(), created_ms, 0);
+        if self.config.clustered {
+            // Another node may have made it already: its messages, topic and members are read
+            // when this node follows it.
+            room.follow = sequence::Follow::No;
+            room.remote = self.remote_members_of(&key);
+        }
+        self.rooms.insert(key.clone(), room);
         key
+    }
+
+    /// The address (`nick!ident@host`) of a user online here or on another node, or one made
+    /// up from the name.
+    fn address_of_name(&self, name: &str) -> Arc<str> {
+        let key = validate::fold(name);
+        if let Some(address) = self.users.get(&key).and_then(|&s| self.address(s)) {
+            return address;
+        }
+        match self.remote.get(&key) {
+            Some(user) => Arc::from(user.address.as_str()),
+            None => Arc::from(format!("{name}!{name}@palaver")),
+        }
     }
 }
 

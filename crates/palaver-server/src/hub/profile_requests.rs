@@ -6,11 +6,13 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use palaver_proto::{timestamp, validate, ErrorCode, ServerFrame, SystemEvent, UserInfo};
+use palaver_proto::{timestamp, validate, ErrorCode, ServerFrame, UserInfo};
 
 use super::session::{PendingClaim, Profile, Session, User};
 use super::{Hub, HubEvent, HubIo, Outgoing, Refusal, SessionId, SystemNotice, WHOWAS_KEEP};
+use crate::network::events::NetworkEvent;
 use crate::network::names::NameClaim;
+use crate::network::presence::PresenceChange;
 
 /// The longest away message kept, in bytes (IRC's AWAYLEN).
 pub const MAX_AWAY_BYTES: usize = 200;
@@ -285,16 +287,17 @@ impl Hub {
         self.names.insert(new.clone());
         let seq = self.next_event_seq();
         for key in &rooms {
-            let notice = SystemNotice {
-                text: format!("{old} is now known as {new}"),
-                event: Some(SystemEvent::Renamed),
-                username: old.clone(),
-                new_username: Some(new.clone()),
-                source: Some(old_address.clone()),
-                event_seq: Some(seq),
-                ..SystemNotice::default()
-            };
+            let notice = SystemNotice::renamed(&old, &new, old_address.clone(), seq);
             self.system_to_room(key, notice, Some(session), io);
+        }
+        if let Some(user) = self.online_user(session) {
+            let renamed = PresenceChange::Renamed {
+                holder: user.holder,
+                name: user.name,
+                key: user.key,
+                address: user.address,
+            };
+            self.tell_presence(renamed, io);
         }
         let own = ServerFrame::Renamed {
             old: old.clone(),
@@ -364,6 +367,11 @@ impl Hub {
                         info.operator = room.operators.contains(&s.id);
                         Some(info)
                     })
+                    .chain(
+                        self.remote
+                            .in_room(&room.key)
+                            .map(|u| Self::remote_user_info(u, false)),
+                    )
                     .collect();
                 (Some(room.name.clone()), users)
             }
@@ -384,7 +392,11 @@ impl Hub {
                 let found = self
                     .online(&raw)
                     .and_then(|id| self.sessions.get(&id))
-                    .and_then(|s| self.user_info(s, false));
+                    .and_then(|s| self.user_info(s, false))
+                    .or_else(|| {
+                        let user = self.remote_user_named(&raw)?;
+                        Some(Self::remote_user_info(&user, false))
+                    });
                 (None, found.into_iter().collect())
             }
             (None, None) => (None, Vec::new()),
@@ -408,7 +420,11 @@ impl Hub {
         let found = self
             .online(raw)
             .and_then(|id| self.sessions.get(&id))
-            .and_then(|s| self.user_info(s, true));
+            .and_then(|s| self.user_info(s, true))
+            .or_else(|| {
+                let user = self.remote_user_named(raw)?;
+                Some(Self::remote_user_info(&user, true))
+            });
         match found {
             Some(user) => {
                 let frame = ServerFrame::Whois {
@@ -488,53 +504,99 @@ impl Hub {
                 format!("Only operators and moderators of #{room_name} may remove people from it.");
             return self.error_to(session, ErrorCode::NotAuthorized, message, reference, io);
         }
-        let victim = self.online(raw_user);
-        let Some(victim) = victim else {
-            let shown: String = raw_user.chars().take(40).collect();
-            let message = format!("Nobody named {shown:?} is online.");
-            let refusal = Refusal::new(ErrorCode::UnknownUser, message).about(shown);
-            return self.refuse(session, refusal, reference, io);
-        };
-        let (victim_name, _) = self.user_of(victim);
-        if !self.rooms[&key].members.contains(&victim) {
-            let message = format!("{victim_name} is not in #{room_name}.");
-            let refusal = Refusal::new(ErrorCode::TargetNotInRoom, message).about(&victim_name);
-            return self.refuse(session, refusal, reference, io);
-        }
         let (by, _) = self.user_of(session);
         let reason = reason
             .map(|r| clip(r.trim(), MAX_REASON_BYTES))
             .filter(|r| !r.is_empty());
-        let text = match &reason {
-            Some(r) => format!("{victim_name} was removed from #{room_name} by {by} ({r})"),
-            None => format!("{victim_name} was removed from #{room_name} by {by}"),
-        };
-        let notice = SystemNotice {
-            text,
-            event: Some(SystemEvent::Kicked),
-            username: victim_name.clone(),
-            by: Some(by.clone()),
-            reason: reason.clone(),
-            source: self.address(session),
-            ..SystemNotice::default()
-        };
-        self.system_to_room(&key, notice, Some(victim), io);
-        if let Some(user) = self.sessions.get_mut(&victim).and_then(|s| s.user.as_mut()) {
-            user.rooms.retain(|k| *k != key);
+        let source = self.address(session);
+        if let Some(victim) = self.online(raw_user) {
+            let (victim_name, _) = self.user_of(victim);
+            if !self.rooms[&key].members.contains(&victim) {
+                let message = format!("{victim_name} is not in #{room_name}.");
+                let refusal = Refusal::new(ErrorCode::TargetNotInRoom, message).about(&victim_name);
+                return self.refuse(session, refusal, reference, io);
+            }
+            return self.remove_from_room(victim, &key, &by, source, reason, io);
         }
-        self.leave_room_quietly(victim, &key);
+        // A member on another node: its node removes it (and tells everyone).
+        let remote = validate::username(raw_user)
+            .ok()
+            .and_then(|name| self.remote.get(&validate::fold(&name)))
+            .map(|u| {
+                (
+                    u.holder,
+                    u.name.clone(),
+                    u.rooms.iter().any(|(k, _)| *k == key),
+                )
+            });
+        match remote {
+            Some((holder, _, true)) => {
+                let kick = NetworkEvent::RoomKick {
+                    holder,
+                    room_key: key,
+                    by,
+                    source: source.map(|s| s.to_string()),
+                    reason,
+                };
+                self.change(kick, io);
+            }
+            Some((_, victim_name, false)) => {
+                let message = format!("{victim_name} is not in #{room_name}.");
+                let refusal = Refusal::new(ErrorCode::TargetNotInRoom, message).about(&victim_name);
+                self.refuse(session, refusal, reference, io);
+            }
+            None => {
+                let shown: String = raw_user.chars().take(40).collect();
+                let message = format!("Nobody named {shown:?} is online.");
+                let refusal = Refusal::new(ErrorCode::UnknownUser, message).about(shown);
+                self.refuse(session, refusal, reference, io);
+            }
+        }
+    }
+
+    /// Removes a member of this node from a room, by `by` (whose address is `source`).
+    pub(super) fn remove_from_room(
+        &mut self,
+        victim: SessionId,
+        key: &str,
+        by: &str,
+        source: Option<std::sync::Arc<str>>,
+        reason: Option<String>,
+        io: &mut impl HubIo,
+    ) {
+        let Some(room_name) = self.rooms.get(key).map(|r| r.name.clone()) else {
+            return;
+        };
+        if !self.rooms[key].members.contains(&victim) {
+            return;
+        }
+        let (victim_name, _) = self.user_of(victim);
+        let notice =
+            SystemNotice::removed(&victim_name, &room_name, by, reason.clone(), source.clone());
+        self.system_to_room(key, notice, Some(victim), io);
+        if let Some(user) = self.sessions.get_mut(&victim).and_then(|s| s.user.as_mut()) {
+            user.rooms.retain(|k| k != key);
+        }
+        self.leave_room_quietly(victim, key, io);
         let left = ServerFrame::LeftRoom {
             room: room_name.clone(),
-            by: Some(by.clone()),
+            by: Some(by.to_string()),
             reason: reason.clone(),
             reference: None,
         };
-        let source = self.address(session);
-        self.send_out(victim, &Outgoing::build(left, source, None), io);
+        self.send_out(victim, &Outgoing::build(left, source.clone(), None), io);
+        let change = PresenceChange::LeftRoom {
+            holder: self.holder(victim),
+            room_key: key.to_string(),
+            reason: reason.clone(),
+            by: Some(by.to_string()),
+            source: source.map(|s| s.to_string()),
+        };
+        self.tell_presence(change, io);
         io.event(HubEvent::KickedFromRoom {
             room: room_name,
             username: victim_name,
-            by,
+            by: by.to_string(),
             reason: reason.unwrap_or_default(),
         });
     }

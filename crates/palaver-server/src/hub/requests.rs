@@ -7,13 +7,14 @@
 use serde_json::Value;
 
 use palaver_proto::{
-    timestamp, validate, ClientFrame, ErrorCode, Request, ServerFrame, SystemEvent, DEFAULT_ROOM,
+    timestamp, validate, ClientFrame, ErrorCode, Request, ServerFrame, DEFAULT_ROOM,
 };
 
 use super::session::{JoinAsk, PendingLogin};
 use super::{Hub, HubEvent, HubIo, Outgoing, Pending, Refusal, SessionId, SystemNotice};
 
 use crate::network::events::NetworkEvent;
+use crate::network::presence::PresenceChange;
 use crate::store::{Conversation, DirectSide, MessageKind, PageQuery, StoredMessage};
 
 impl Hub {
@@ -233,6 +234,7 @@ impl Hub {
             .iter()
             .filter_map(|id| self.sessions.get(id).and_then(|s| s.name()))
             .map(str::to_string)
+            .chain(self.remote.in_room(room_key).map(|u| u.name.clone()))
             .collect();
         members.sort();
         let mut operators: Vec<String> = room
@@ -366,6 +368,7 @@ impl Hub {
             origin: session,
             reference,
             target: None,
+            remote_target: None,
             source,
             client_tags,
         });
@@ -401,6 +404,11 @@ impl Hub {
             return self.error_to(session, ErrorCode::Muted, message, reference, io);
         }
         let target = self.online(raw_target);
+        if target.is_none() {
+            if let Some(user) = self.remote_user_named(raw_target) {
+                return self.private_to_remote(session, user, content, reference, client_tags, io);
+            }
+        }
         let Some(target_session) = target else {
             let shown: String = raw_target.chars().take(40).collect();
             let confirmation = ServerFrame::PrivateConfirmation {
@@ -440,6 +448,7 @@ impl Hub {
             origin: session,
             reference,
             target: Some(target_session),
+            remote_target: None,
             source,
             client_tags,
         });
@@ -455,6 +464,44 @@ impl Hub {
                 target,
                 target_key,
                 target_owner,
+            },
+        });
+    }
+
+    /// A private message to a user of another node: stored here, then sent to its node.
+    fn private_to_remote(
+        &mut self,
+        session: SessionId,
+        target: crate::network::presence::OnlineUser,
+        content: String,
+        reference: Option<Value>,
+        client_tags: Option<super::outgoing::ClientTags>,
+        io: &mut impl HubIo,
+    ) {
+        let (sender, sender_key) = self.user_of(session);
+        let sender_owner = self.sessions[&session].owner();
+        let ts_ms = self.now();
+        let source = self.mark_active(session, ts_ms);
+        self.pending.push_back(Pending {
+            origin: session,
+            reference,
+            target: None,
+            remote_target: Some(target.holder),
+            source,
+            client_tags,
+        });
+        io.persist(StoredMessage {
+            id: 0,
+            seq: 0,
+            ts_ms,
+            content,
+            kind: MessageKind::Private {
+                sender,
+                sender_key,
+                sender_owner,
+                target: target.name,
+                target_key: target.key,
+                target_owner: target.owner,
             },
         });
     }
@@ -539,14 +586,14 @@ impl Hub {
         let then = vec![self.joined_room_step(&key, reference)];
         self.after_windows(session, awaiting, then, io);
         let room_name = self.rooms[&key].name.clone();
-        let notice = SystemNotice {
-            text: format!("{username} joined #{room_name}"),
-            event: Some(SystemEvent::Joined),
-            username: username.clone(),
-            source: self.address(session),
-            ..SystemNotice::default()
-        };
+        let notice = SystemNotice::joined_room(&username, &room_name, self.address(session));
         self.system_to_room(&key, notice, Some(session), io);
+        let joined = PresenceChange::JoinedRoom {
+            holder: self.holder(session),
+            room_key: key.clone(),
+            room_name: room_name.clone(),
+        };
+        self.tell_presence(joined, io);
         let away = self.sessions[&session]
             .user
             .as_ref()
@@ -586,7 +633,7 @@ impl Hub {
         {
             user.rooms.retain(|k| *k != key);
         }
-        self.leave_room_quietly(session, &key);
+        self.leave_room_quietly(session, &key, io);
         let room_name = self.rooms[&key].name.clone();
         let reason = reason
             .map(|r| {
@@ -600,19 +647,16 @@ impl Hub {
             reference,
         };
         self.send_out(session, &Outgoing::build(left, source.clone(), None), io);
-        let text = match &reason {
-            Some(r) => format!("{username} left #{room_name} ({r})"),
-            None => format!("{username} left #{room_name}"),
-        };
-        let notice = SystemNotice {
-            text,
-            event: Some(SystemEvent::Left),
-            username: username.clone(),
-            reason,
-            source,
-            ..SystemNotice::default()
-        };
+        let notice = SystemNotice::left_room(&username, &room_name, reason.clone(), source);
         self.system_to_room(&key, notice, None, io);
+        let left = PresenceChange::LeftRoom {
+            holder: self.holder(session),
+            room_key: key.clone(),
+            reason,
+            by: None,
+            source: None,
+        };
+        self.tell_presence(left, io);
         io.event(HubEvent::RoomLeft {
             username,
             room: room_name,
@@ -645,7 +689,16 @@ impl Hub {
             .filter_map(|id| self.sessions.get(id).and_then(|s| s.name()))
             .map(str::to_string)
             .collect();
+        // And those on the other nodes of a cluster.
+        match &room_name {
+            None => users.extend(self.remote.names.iter().cloned()),
+            Some(name) => {
+                let key = validate::fold(name);
+                users.extend(self.remote.in_room(&key).map(|u| u.name.clone()));
+            }
+        }
         users.sort();
+        users.dedup();
         let frame = ServerFrame::Users {
             room: room_name,
             users,

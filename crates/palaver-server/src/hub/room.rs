@@ -3,14 +3,18 @@
 //! The window is what a joining member is shown. It lives in memory only while the room has
 //! members, filled from the store when the room becomes active and then kept up to date by
 //! fan-out, so a join never races with a message in flight: both happen in the hub's one thread.
+//! In a cluster, a room also knows its members on the other nodes (by name) and whether this
+//! node follows its messages.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use rustc_hash::FxHashSet;
 
 use palaver_proto::{timestamp, PublicMessage, RoomInfo};
 
 use super::io::SessionId;
+use super::sequence::Follow;
+use super::Outgoing;
 
 #[derive(Debug)]
 pub struct Room {
@@ -34,6 +38,14 @@ pub struct Room {
     /// The seq of the newest message delivered: what is stored up to here is history, what
     /// comes after arrives live.
     pub last_seq: u64,
+    /// Whether this node hears the room's messages (see `sequence.rs`).
+    pub follow: Follow,
+    /// Messages that arrived ahead of their turn (after a gap), by seq.
+    pub ahead: BTreeMap<u64, (PublicMessage, Outgoing)>,
+    /// A gap is being filled from the store.
+    pub filling: bool,
+    /// Members on other nodes of a cluster, by folded name.
+    pub remote: BTreeSet<String>,
 }
 
 impl Room {
@@ -51,6 +63,10 @@ impl Room {
             loading: None,
             waiting: Vec::new(),
             last_seq,
+            follow: Follow::Always,
+            ahead: BTreeMap::new(),
+            filling: false,
+            remote: BTreeSet::new(),
         }
     }
 
@@ -58,7 +74,7 @@ impl Room {
         RoomInfo {
             name: self.name.clone(),
             topic: self.topic.clone(),
-            members: self.members.len(),
+            members: self.members.len() + self.remote.len(),
             topic_by: self.topic_by.clone(),
             topic_at: self.topic_ms.map(timestamp::format_millis),
             created: Some(timestamp::format_millis(self.created_ms)),

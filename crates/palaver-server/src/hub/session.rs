@@ -68,6 +68,9 @@ pub struct Session {
     pub claim: Option<Box<PendingClaim>>,
     /// Requests that arrived while the name was being claimed, in order.
     pub held: Vec<palaver_proto::Request>,
+    /// Ids of the last private messages other nodes sent this connection (a post may come
+    /// twice when it was tried again).
+    pub remote_directs: std::collections::VecDeque<u64>,
 }
 
 /// A `join` or rename waiting for the name registry's answer.
@@ -218,6 +221,7 @@ impl Session {
             login: None,
             claim: None,
             held: Vec::new(),
+            remote_directs: std::collections::VecDeque::new(),
         }
     }
 

@@ -28,6 +28,7 @@ pub(super) struct TestIo {
     persisted: Vec<StoredMessage>,
     stored: Vec<StoredMessage>,
     rooms_saved: Vec<RoomRecord>,
+    topics_saved: Vec<(String, String)>,
     history_queries: Vec<HistoryQuery>,
     replays: Vec<(SessionId, ResumeScope)>,
     full: HashSet<SessionId>,
@@ -61,6 +62,10 @@ impl HubIo for TestIo {
     }
     fn save_room(&mut self, room: RoomRecord) {
         self.rooms_saved.push(room);
+    }
+    fn save_topic(&mut self, room_key: &str, topic: &str) {
+        self.topics_saved
+            .push((room_key.to_string(), topic.to_string()));
     }
     fn load_window(&mut self, room_key: String, before: u64, limit: usize) {
         self.windows.push((room_key, before, limit));
@@ -623,7 +628,7 @@ fn ids_increase_and_topics_are_shared() {
         json!({"type":"topic","room":"general","topic":"Welcome!"}),
     );
     assert_eq!(io.take(2)[0]["topic"], "Welcome!");
-    assert_eq!(io.rooms_saved.last().unwrap().topic, "Welcome!");
+    assert_eq!(io.topics_saved.last().unwrap().1, "Welcome!");
 }
 
 #[test]

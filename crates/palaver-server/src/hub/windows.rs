@@ -15,6 +15,7 @@ use serde_json::Value;
 
 use palaver_proto::{ChatMessage, ServerFrame, Welcome, DEFAULT_ROOM};
 
+use super::sequence::Follow;
 use super::session::{AfterWindows, Gate};
 use super::{Hub, HubIo, SessionId};
 use crate::store::StoredMessage;
@@ -31,6 +32,18 @@ impl Hub {
             return true;
         }
         if room.loading.is_some() {
+            return false;
+        }
+        if room.follow == Follow::No {
+            // A cluster node hears the room from now on; its window is read once it does.
+            self.follow_generation += 1;
+            let generation = self.follow_generation;
+            room.follow = Follow::Subscribing {
+                generation,
+                reading: false,
+            };
+            room.loading = Some(Vec::new());
+            io.follow_room(room_key, generation);
             return false;
         }
         if room.last_seq == 0 || limit == 0 {
@@ -55,9 +68,21 @@ impl Hub {
         let Some(room) = self.rooms.get_mut(room_key) else {
             return;
         };
+        let subscribing = matches!(room.follow, Follow::Subscribing { .. });
+        if matches!(room.follow, Follow::Subscribing { reading: false, .. }) {
+            // A window read before this subscription stood: the one asked for is on its way.
+            return;
+        }
         let Some(arrived) = room.loading.take() else {
             return;
         };
+        if subscribing {
+            // Where the room is now: delivery here starts after its newest message.
+            room.follow = Follow::Yes;
+            if let Some(newest) = stored.last() {
+                room.last_seq = room.last_seq.max(newest.seq);
+            }
+        }
         if room.members.is_empty() {
             // Everyone left while it was read: it will be read again when someone comes.
             room.recent = None;
@@ -91,6 +116,10 @@ impl Hub {
             if open {
                 self.open_gate(session, io);
             }
+        }
+        if subscribing {
+            // What other nodes committed meanwhile, after the window.
+            self.drain(room_key, io);
         }
         self.reap_slow(io);
     }
@@ -217,7 +246,13 @@ impl Hub {
         }
     }
 
+    /// Up to where a joiner's window goes: what was delivered so far (what comes later reaches
+    /// the joiner live), or all of it while a cluster node subscribes (nothing is delivered
+    /// before the window is read).
     fn last_seq_of(&self, room_key: &str) -> u64 {
-        self.rooms.get(room_key).map_or(0, |r| r.last_seq)
+        self.rooms.get(room_key).map_or(0, |r| match r.follow {
+            Follow::Subscribing { .. } => u64::MAX,
+            _ => r.last_seq,
+        })
     }
 }

@@ -1,5 +1,5 @@
 //! Changes to what every node of a network shares, as events: bans, mutes, locks, moderators,
-//! deleted rooms, topics, and a session taken over on another node.
+//! deleted rooms, topics, kicks, announcements, and a session taken over on another node.
 //!
 //! The hub changes these facts in one place, [`crate::hub::Hub::apply`], whether the change was
 //! made on this node (a command: applied, stored, then published through
@@ -23,6 +23,22 @@ pub enum NetworkEvent {
     Replaced {
         holder: crate::network::names::Holder,
     },
+    /// A user removed from the server (the connection `holder`), by an admin or the operator.
+    Kick {
+        holder: crate::network::names::Holder,
+        reason: String,
+    },
+    /// A user (the connection `holder`) removed from a room by one of its operators.
+    RoomKick {
+        holder: crate::network::names::Holder,
+        room_key: String,
+        by: String,
+        /// The remover's `nick!ident@host`.
+        source: Option<String>,
+        reason: Option<String>,
+    },
+    /// A `server` announcement to everyone.
+    Announce { message: String },
     /// A room's topic set (empty: cleared) by `by`, whose address is `source`.
     Topic {
         room_key: String,

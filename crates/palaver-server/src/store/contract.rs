@@ -276,10 +276,20 @@ pub fn rooms_and_topics_persist(open: &dyn Fn() -> Box<dyn Backend>) {
     };
     db.save_room(&room).unwrap();
     room.topic = "crabs".into();
-    db.save_room(&room).unwrap();
+    db.set_topic("rust", "crabs").unwrap();
+    // Another node making the same room again changes nothing.
+    let again = RoomRecord {
+        name: "RUST".into(),
+        topic: String::new(),
+        created_ms: 9,
+        ..room.clone()
+    };
+    db.save_room(&again).unwrap();
     drop(db);
     let mut db = open();
-    assert_eq!(db.rooms().unwrap(), vec![room]);
+    assert_eq!(db.rooms().unwrap(), vec![room.clone()]);
+    assert_eq!(db.room("rust").unwrap(), Some(room));
+    assert_eq!(db.room("nowhere").unwrap(), None);
 }
 
 /// The contract's tests for one backend: `$setup` gives something to keep alive for the test's

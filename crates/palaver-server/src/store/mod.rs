@@ -83,6 +83,14 @@ impl StoredMessage {
         }
     }
 
+    /// Who sent it, as shown.
+    pub fn author(&self) -> &str {
+        match &self.kind {
+            MessageKind::Public { username, .. } => username,
+            MessageKind::Private { sender, .. } => sender,
+        }
+    }
+
     /// The message as clients see it.
     pub fn to_chat(&self) -> ChatMessage {
         let timestamp = timestamp::format_millis(self.ts_ms);
@@ -197,7 +205,14 @@ pub trait Backend: Send + 'static {
     /// Stores a batch in one transaction: all of it, or (on error) none of it. Each message
     /// gets the next seq of its conversation inside that transaction.
     fn append(&mut self, batch: &mut [StoredMessage]) -> Result<(), StoreError>;
+    /// Stores a new room; a room already stored under its key (made by another node) stays as
+    /// it is.
     fn save_room(&mut self, room: &RoomRecord) -> Result<(), StoreError>;
+    fn set_topic(&mut self, room_key: &str, topic: &str) -> Result<(), StoreError>;
+    /// One room, with the seq of its newest message.
+    fn room(&mut self, room_key: &str) -> Result<Option<RoomRecord>, StoreError> {
+        Ok(self.rooms()?.into_iter().find(|r| r.key == room_key))
+    }
     /// The highest message id stored, or 0.
     fn last_id(&mut self) -> Result<u64, StoreError>;
     /// Every room, with the seq of its newest message.
@@ -259,6 +274,10 @@ pub trait Backend: Send + 'static {
     /// Whether the connection is known to be unusable (the database server closed it).
     fn is_broken(&self) -> bool {
         false
+    }
+    /// Replaces a broken connection with a new one (a database server that came back).
+    fn reconnect(&mut self) -> Result<(), StoreError> {
+        Ok(())
     }
     /// Whether the database answers (a cheap indexed read), for readiness checks.
     fn check(&mut self) -> Result<(), StoreError> {

@@ -95,9 +95,17 @@ const COLUMNS: &str = "id, ts_ms, room_key, room, sender, sender_key, target, ta
 /// closed on a thread of its own.
 pub struct BlockingClient(Option<Client>);
 
+/// How long connecting may take when the URL does not say (`connect_timeout`): a database
+/// that does not answer is reported, not waited for without end.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 impl BlockingClient {
     pub fn connect(url: &str) -> Result<Self, StoreError> {
-        Ok(BlockingClient(Some(Client::connect(url, NoTls)?)))
+        let mut config: postgres::Config = url.parse()?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
+        Ok(BlockingClient(Some(config.connect(NoTls)?)))
     }
 }
 
@@ -126,6 +134,7 @@ impl Drop for BlockingClient {
 
 pub struct PostgresBackend {
     client: BlockingClient,
+    url: String,
 }
 
 impl PostgresBackend {
@@ -134,7 +143,10 @@ impl PostgresBackend {
     pub fn open(url: &str) -> Result<Self, StoreError> {
         let mut client = BlockingClient::connect(url)?;
         migrate(&mut client)?;
-        Ok(PostgresBackend { client })
+        Ok(PostgresBackend {
+            client,
+            url: url.to_string(),
+        })
     }
 }
 
@@ -381,11 +393,24 @@ impl Backend for PostgresBackend {
         self.client.is_closed()
     }
 
+    fn reconnect(&mut self) -> Result<(), StoreError> {
+        self.client = BlockingClient::connect(&self.url)?;
+        Ok(())
+    }
+
     fn save_room(&mut self, room: &RoomRecord) -> Result<(), StoreError> {
         self.client.execute(
             "INSERT INTO rooms (room_key, name, topic, created_ms) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (room_key) DO UPDATE SET topic = EXCLUDED.topic",
+             ON CONFLICT (room_key) DO NOTHING",
             &[&room.key, &room.name, &room.topic, &room.created_ms],
+        )?;
+        Ok(())
+    }
+
+    fn set_topic(&mut self, room_key: &str, topic: &str) -> Result<(), StoreError> {
+        self.client.execute(
+            "UPDATE rooms SET topic = $2 WHERE room_key = $1",
+            &[&room_key, &topic],
         )?;
         Ok(())
     }

@@ -328,8 +328,16 @@ impl Backend for SqliteBackend {
     fn save_room(&mut self, room: &RoomRecord) -> Result<(), StoreError> {
         self.conn.execute(
             "INSERT INTO rooms (room_key, name, topic, created_ms) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT(room_key) DO UPDATE SET topic = excluded.topic",
+             ON CONFLICT(room_key) DO NOTHING",
             params![room.key, room.name, room.topic, room.created_ms],
+        )?;
+        Ok(())
+    }
+
+    fn set_topic(&mut self, room_key: &str, topic: &str) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE rooms SET topic = ?2 WHERE room_key = ?1",
+            params![room_key, topic],
         )?;
         Ok(())
     }

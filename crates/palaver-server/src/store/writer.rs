@@ -29,7 +29,12 @@ const GATHER: std::time::Duration = std::time::Duration::from_millis(1);
 #[derive(Debug)]
 pub enum WriteOp {
     Message(StoredMessage),
+    /// A new room (one stored already stays as it is).
     Room(RoomRecord),
+    Topic {
+        room_key: String,
+        topic: String,
+    },
     /// Private messages of one owner become another's (after every message queued before).
     ReassignOwner {
         from: String,
@@ -99,6 +104,11 @@ impl StoreWriter {
                                         tracing::error!(room = %room.name, error = %e, "could not save room");
                                     }
                                 }
+                                WriteOp::Topic { room_key, topic } => {
+                                    if let Err(e) = backend.set_topic(&room_key, &topic) {
+                                        tracing::error!(room = %room_key, error = %e, "could not save a topic");
+                                    }
+                                }
                                 // After this batch: it may hold the owner's earlier messages.
                                 WriteOp::ReassignOwner { from, to } => reassign.push((from, to)),
                             }
@@ -124,7 +134,13 @@ impl StoreWriter {
                     }
                     last_commit = std::time::Instant::now();
                     let mut taken = std::mem::replace(&mut batch, Vec::with_capacity(max_batch));
-                    let appended = backend.append(&mut taken);
+                    // A database that went away and came back: a new connection (until it is
+                    // back, each batch fails and its senders are told).
+                    let reconnected = match backend.is_broken() {
+                        true => backend.reconnect(),
+                        false => Ok(()),
+                    };
+                    let appended = reconnected.and_then(|()| backend.append(&mut taken));
                     if let Some(m) = &metrics {
                         m.store_batch_size.observe(taken.len() as f64);
                         m.store_commit_seconds

@@ -21,35 +21,25 @@ impl ThrowawayRedis {
             .port();
         let dir = std::env::temp_dir().join(format!("palaver-redis-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-        let child = Command::new("redis-server")
-            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-            .args([
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--protected-mode",
-                "yes",
-            ])
-            .arg("--dir")
-            .arg(&dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("redis-server: {e}"))?;
+        let child = spawn(port, &dir)?;
         let redis = ThrowawayRedis {
             child: Mutex::new(child),
             port,
             dir,
         };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if Instant::now() > deadline {
-                return Err("redis-server did not start listening".into());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_for(port)?;
         Ok(redis)
+    }
+
+    /// Stops the server (SIGKILL: whatever it held is gone, as it keeps nothing on disk) and
+    /// starts a new one on the same port.
+    pub fn restart(&self) -> Result<(), String> {
+        let mut child = self.child.lock().map_err(|e| e.to_string())?;
+        let _ = child.kill();
+        let _ = child.wait();
+        *child = spawn(self.port, &self.dir)?;
+        drop(child);
+        wait_for(self.port)
     }
 
     pub fn url(&self) -> String {
@@ -63,6 +53,37 @@ impl ThrowawayRedis {
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// `redis-server` on `port`, keeping nothing on disk.
+fn spawn(port: u16, dir: &std::path::Path) -> Result<Child, String> {
+    Command::new("redis-server")
+        .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+        .args([
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--protected-mode",
+            "yes",
+        ])
+        .arg("--dir")
+        .arg(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("redis-server: {e}"))
+}
+
+fn wait_for(port: u16) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if Instant::now() > deadline {
+            return Err("redis-server did not start listening".into());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(())
 }
 
 impl Drop for ThrowawayRedis {

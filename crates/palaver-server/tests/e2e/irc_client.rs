@@ -89,14 +89,29 @@ impl Irc {
         IrcMessage::parse(&line).unwrap_or_else(|e| panic!("server sent {line:?}: {e}"))
     }
 
-    /// Reads until a message matches; returns it.
+    /// Reads until a message matches; returns it. Fails after [`WAIT`], saying what it waited
+    /// for and what came instead.
     pub async fn expect(&mut self, what: &str, pred: impl Fn(&IrcMessage) -> bool) -> IrcMessage {
+        let mut seen = Vec::new();
+        let deadline = tokio::time::Instant::now() + WAIT;
         loop {
-            let m = self.message().await;
+            let mut text = String::new();
+            let read = tokio::time::timeout_at(deadline, self.reader.read_line(&mut text)).await;
+            let n = match read {
+                Ok(read) => read.expect("read a line"),
+                Err(_) => panic!("waiting for {what}: timed out after {seen:#?}"),
+            };
+            assert!(
+                n > 0,
+                "waiting for {what}: the connection closed after {seen:#?}"
+            );
+            let line = text.trim_end_matches(['\r', '\n']).to_string();
+            let m =
+                IrcMessage::parse(&line).unwrap_or_else(|e| panic!("server sent {line:?}: {e}"));
             if pred(&m) {
                 return m;
             }
-            let _ = what;
+            seen.push(line);
         }
     }
 

@@ -8,7 +8,6 @@ mod abuse;
 mod accounts;
 mod bad_input;
 mod chat;
-mod cluster;
 mod crash;
 mod harness;
 mod history;

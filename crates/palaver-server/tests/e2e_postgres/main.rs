@@ -13,8 +13,6 @@ mod accounts;
 mod bad_input;
 #[path = "../e2e/chat.rs"]
 mod chat;
-#[path = "../e2e/cluster.rs"]
-mod cluster;
 #[path = "../e2e/crash.rs"]
 mod crash;
 #[path = "../e2e/harness.rs"]

@@ -1,0 +1,421 @@
+//! The users of the other nodes of a cluster, as this node knows them: who is online where, and
+//! in which rooms (see `network/presence.rs` for how the nodes tell each other).
+//!
+//! This node tells the others about its own users as they change ([`Hub::tell_presence`]), and
+//! applies what the others tell ([`Hub::presence`]): member lists, `users` and private messages
+//! then work across nodes, and members here see the notices of joins and departures on other
+//! nodes, built by the same [`SystemNotice`] constructors as the local ones.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
+
+use palaver_proto::{timestamp, SystemEvent, UserInfo};
+
+use super::{Hub, HubIo, SessionId, SystemNotice};
+use crate::network::fanout::Post;
+use crate::network::names::{Holder, NodeId};
+use crate::network::presence::{
+    OnlineUser, Presence, PresenceChange, NODE_SILENCE, SNAPSHOT_CHUNK,
+};
+
+/// The users of the other nodes.
+#[derive(Debug, Default)]
+pub struct RemoteUsers {
+    /// Folded name -> the user.
+    by_key: FxHashMap<String, OnlineUser>,
+    /// Connection -> folded name.
+    by_holder: FxHashMap<Holder, String>,
+    /// Names as shown, sorted.
+    pub names: BTreeSet<String>,
+    /// When each other node was last heard from (milliseconds).
+    heard: FxHashMap<NodeId, i64>,
+}
+
+impl RemoteUsers {
+    pub fn get(&self, key: &str) -> Option<&OnlineUser> {
+        self.by_key.get(key)
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_key.len()
+    }
+
+    /// A room deleted: nobody is in it any more.
+    pub fn forget_room(&mut self, room_key: &str) {
+        for user in self.by_key.values_mut() {
+            user.rooms.retain(|(k, _)| k != room_key);
+        }
+    }
+
+    /// The users in a room, by folded name.
+    pub fn in_room<'a>(&'a self, room_key: &'a str) -> impl Iterator<Item = &'a OnlineUser> + 'a {
+        self.by_key
+            .values()
+            .filter(move |u| u.rooms.iter().any(|(k, _)| k == room_key))
+    }
+}
+
+impl Hub {
+    /// Tells the other nodes about a change of one of this node's users.
+    pub(super) fn tell_presence(&mut self, change: PresenceChange, io: &mut impl HubIo) {
+        if self.config.clustered {
+            io.post(Post::Presence(Presence::Change(change)));
+        }
+    }
+
+    /// A user of this node, as the other nodes are told about it.
+    pub(super) fn online_user(&self, session: SessionId) -> Option<OnlineUser> {
+        let s = self.sessions.get(&session)?;
+        let user = s.user.as_ref()?;
+        Some(OnlineUser {
+            holder: self.holder(session),
+            name: user.name.clone(),
+            key: user.key.clone(),
+            owner: s.owner(),
+            address: user.address.to_string(),
+            rooms: user
+                .rooms
+                .iter()
+                .filter_map(|k| self.rooms.get(k).map(|r| (k.clone(), r.name.clone())))
+                .collect(),
+            joined_ms: user.joined_ms,
+        })
+    }
+
+    /// What `who` and `whois` say about a user of another node.
+    pub(super) fn remote_user_info(user: &OnlineUser, detailed: bool) -> UserInfo {
+        let (ident, host) = user
+            .address
+            .split_once('!')
+            .and_then(|(_, rest)| rest.split_once('@'))
+            .unwrap_or(("", ""));
+        let protocol = if host.starts_with("irc.") {
+            "irc"
+        } else {
+            "native"
+        };
+        UserInfo {
+            username: user.name.clone(),
+            ident: ident.to_string(),
+            host: host.to_string(),
+            realname: user.name.clone(),
+            protocol: protocol.to_string(),
+            away: None,
+            operator: false,
+            rooms: detailed.then(|| user.rooms.iter().map(|(_, name)| name.clone()).collect()),
+            operator_of: Vec::new(),
+            connected: timestamp::format_millis(user.joined_ms),
+            idle_seconds: None,
+            left: None,
+        }
+    }
+
+    /// The first `n` names online (sorted), here and on the other nodes.
+    pub(super) fn first_names_online(&self, n: usize) -> Vec<String> {
+        let mut names: Vec<String> = self.names.iter().take(n).cloned().collect();
+        names.extend(self.remote.names.iter().take(n).cloned());
+        names.sort();
+        names.dedup();
+        names.truncate(n);
+        names
+    }
+
+    /// The user of another node going by a name a client typed (any case), if any.
+    pub(super) fn remote_user_named(&self, raw: &str) -> Option<OnlineUser> {
+        let name = palaver_proto::validate::username(raw).ok()?;
+        self.remote
+            .get(&palaver_proto::validate::fold(&name))
+            .cloned()
+    }
+
+    /// A private message from another node for one of this node's connections.
+    pub fn remote_direct(&mut self, post: crate::network::fanout::DirectPost, io: &mut impl HubIo) {
+        if post.to.node != self.config.node {
+            return;
+        }
+        let session = post.to.session;
+        let holds = self
+            .sessions
+            .get(&session)
+            .and_then(|s| s.user.as_ref())
+            .is_some_and(|u| u.key == post.target_key);
+        if !holds {
+            // The user left or moved: the message is in its history.
+            return;
+        }
+        let Some(s) = self.sessions.get_mut(&session) else {
+            return;
+        };
+        // A post tried again (Redis did not answer the first time) may arrive twice.
+        if s.remote_directs.contains(&post.message.id) {
+            return;
+        }
+        if s.remote_directs.len() >= 64 {
+            s.remote_directs.pop_front();
+        }
+        s.remote_directs.push_back(post.message.id);
+        self.deliver(session, &post.outgoing(), io);
+        self.reap_slow(io);
+    }
+
+    /// The members of a room on other nodes (folded names), for a room this node just made.
+    pub(super) fn remote_members_of(&self, room_key: &str) -> BTreeSet<String> {
+        self.remote
+            .in_room(room_key)
+            .map(|u| u.key.clone())
+            .collect()
+    }
+
+    /// What another node tells about its users.
+    pub fn presence(&mut self, presence: Presence, io: &mut impl HubIo) {
+        let node = presence.node();
+        self.remote.heard.insert(node, timestamp::now_millis());
+        match presence {
+            Presence::Change(change) => self.remote_change(change, io),
+            Presence::Hello { .. } => self.send_snapshot(io),
+            Presence::Snapshot { node, part, users } => {
+                if part == 0 {
+                    self.forget_node(node, None, io);
+                }
+                for user in users {
+                    if let Some(old) = self.remote.by_key.get(&user.key).map(|u| u.holder) {
+                        self.remove_remote(old);
+                    }
+                    self.insert_remote(user);
+                }
+            }
+            Presence::Alive { .. } => {}
+            Presence::Leaving { node } => {
+                self.remote.heard.remove(&node);
+                self.forget_node(node, Some("server restarting"), io);
+            }
+        }
+        self.reap_slow(io);
+    }
+
+    /// Every few seconds: a node not heard from for too long is dead, and its users have left.
+    pub fn cluster_tick(&mut self, io: &mut impl HubIo) {
+        let now = timestamp::now_millis();
+        let silence = NODE_SILENCE.as_millis() as i64;
+        let dead: Vec<NodeId> = self
+            .remote
+            .heard
+            .iter()
+            .filter(|(_, at)| now - **at > silence)
+            .map(|(node, _)| *node)
+            .collect();
+        for node in dead {
+            tracing::warn!(node, "a node went silent: its users have left");
+            self.remote.heard.remove(&node);
+            self.forget_node(node, Some("connection lost"), io);
+        }
+        self.reap_slow(io);
+    }
+
+    /// Tells the other nodes who is online here (asked by a node that started, or after this
+    /// node's subscription came back).
+    pub(super) fn send_snapshot(&mut self, io: &mut impl HubIo) {
+        if !self.config.clustered {
+            return;
+        }
+        let users: Vec<OnlineUser> = self
+            .users
+            .values()
+            .filter_map(|&s| self.online_user(s))
+            .collect();
+        let node = self.config.node;
+        if users.is_empty() {
+            let empty = Presence::Snapshot {
+                node,
+                part: 0,
+                users,
+            };
+            return io.post(Post::Presence(empty));
+        }
+        for (part, chunk) in users.chunks(SNAPSHOT_CHUNK).enumerate() {
+            let snapshot = Presence::Snapshot {
+                node,
+                part,
+                users: chunk.to_vec(),
+            };
+            io.post(Post::Presence(snapshot));
+        }
+    }
+
+    fn remote_change(&mut self, change: PresenceChange, io: &mut impl HubIo) {
+        match change {
+            PresenceChange::Entered(user) => {
+                if let Some(old) = self.remote.by_key.get(&user.key).map(|u| u.holder) {
+                    // The user came back on another connection: the old one has left.
+                    self.remote_departed(
+                        old,
+                        Some("reconnected".into()),
+                        SystemEvent::Disconnected,
+                        io,
+                    );
+                }
+                let source: Arc<str> = Arc::from(user.address.as_str());
+                for (room_key, room_name) in &user.rooms {
+                    let notice = SystemNotice::arrival(
+                        &user.name,
+                        room_key,
+                        room_name,
+                        Some(source.clone()),
+                    );
+                    self.system_to_room(room_key, notice, None, io);
+                }
+                self.insert_remote(user);
+            }
+            PresenceChange::JoinedRoom {
+                holder,
+                room_key,
+                room_name,
+            } => {
+                let Some(user) = self.remote_user_mut(holder) else {
+                    return;
+                };
+                if user.rooms.iter().any(|(k, _)| *k == room_key) {
+                    return;
+                }
+                user.rooms.push((room_key.clone(), room_name.clone()));
+                let (key, name, source) = (
+                    user.key.clone(),
+                    user.name.clone(),
+                    Arc::from(user.address.as_str()),
+                );
+                if let Some(room) = self.rooms.get_mut(&room_key) {
+                    room.remote.insert(key);
+                }
+                let notice = SystemNotice::joined_room(&name, &room_name, Some(source));
+                self.system_to_room(&room_key, notice, None, io);
+            }
+            PresenceChange::LeftRoom {
+                holder,
+                room_key,
+                reason,
+                by,
+                source,
+            } => {
+                let Some(user) = self.remote_user_mut(holder) else {
+                    return;
+                };
+                let Some(at) = user.rooms.iter().position(|(k, _)| *k == room_key) else {
+                    return;
+                };
+                let (_, room_name) = user.rooms.remove(at);
+                let (key, name, address) = (
+                    user.key.clone(),
+                    user.name.clone(),
+                    Arc::<str>::from(user.address.as_str()),
+                );
+                if let Some(room) = self.rooms.get_mut(&room_key) {
+                    room.remote.remove(&key);
+                }
+                let notice = match by {
+                    Some(by) => {
+                        SystemNotice::removed(&name, &room_name, &by, reason, source.map(Arc::from))
+                    }
+                    None => SystemNotice::left_room(&name, &room_name, reason, Some(address)),
+                };
+                self.system_to_room(&room_key, notice, None, io);
+            }
+            PresenceChange::Renamed {
+                holder,
+                name,
+                key,
+                address,
+            } => {
+                let Some(mut user) = self.remove_remote(holder) else {
+                    return;
+                };
+                let (old, old_address) =
+                    (user.name.clone(), Arc::<str>::from(user.address.as_str()));
+                user.name = name.clone();
+                user.key = key;
+                user.address = address;
+                let seq = self.next_event_seq();
+                for (room_key, _) in &user.rooms {
+                    let notice = SystemNotice::renamed(&old, &name, old_address.clone(), seq);
+                    self.system_to_room(room_key, notice, None, io);
+                }
+                self.insert_remote(user);
+            }
+            PresenceChange::Departed {
+                holder,
+                reason,
+                event,
+            } => self.remote_departed(holder, reason, event, io),
+        }
+    }
+
+    fn remote_user_mut(&mut self, holder: Holder) -> Option<&mut OnlineUser> {
+        let key = self.remote.by_holder.get(&holder)?;
+        self.remote.by_key.get_mut(key)
+    }
+
+    /// A user of another node left the chat: members here are told, in each of its rooms.
+    fn remote_departed(
+        &mut self,
+        holder: Holder,
+        reason: Option<String>,
+        event: SystemEvent,
+        io: &mut impl HubIo,
+    ) {
+        let Some(user) = self.remove_remote(holder) else {
+            return;
+        };
+        let source: Arc<str> = Arc::from(user.address.as_str());
+        let seq = self.next_event_seq();
+        for (room_key, _) in &user.rooms {
+            let notice =
+                SystemNotice::departure(&user.name, reason.clone(), event, source.clone(), seq);
+            self.system_to_room(room_key, notice, None, io);
+        }
+    }
+
+    /// Forgets every user of a node (with notices when `reason` says why they left).
+    fn forget_node(&mut self, node: NodeId, reason: Option<&str>, io: &mut impl HubIo) {
+        let holders: Vec<Holder> = self
+            .remote
+            .by_holder
+            .keys()
+            .filter(|h| h.node == node)
+            .copied()
+            .collect();
+        for holder in holders {
+            match reason {
+                Some(reason) => {
+                    self.remote_departed(holder, Some(reason.into()), SystemEvent::Disconnected, io)
+                }
+                None => {
+                    self.remove_remote(holder);
+                }
+            }
+        }
+    }
+
+    fn insert_remote(&mut self, user: OnlineUser) {
+        for (room_key, _) in &user.rooms {
+            if let Some(room) = self.rooms.get_mut(room_key) {
+                room.remote.insert(user.key.clone());
+            }
+        }
+        self.remote.names.insert(user.name.clone());
+        self.remote.by_holder.insert(user.holder, user.key.clone());
+        self.remote.by_key.insert(user.key.clone(), user);
+    }
+
+    fn remove_remote(&mut self, holder: Holder) -> Option<OnlineUser> {
+        let key = self.remote.by_holder.remove(&holder)?;
+        let user = self.remote.by_key.remove(&key)?;
+        self.remote.names.remove(&user.name);
+        for (room_key, _) in &user.rooms {
+            if let Some(room) = self.rooms.get_mut(room_key) {
+                room.remote.remove(&user.key);
+            }
+        }
+        Some(user)
+    }
+}

@@ -1,0 +1,125 @@
+//! Messages crossing between the nodes of a cluster, after their commit: a room's message goes
+//! to the nodes following that room ([`RoomPost`]), a private message to the node of its target
+//! ([`DirectPost`]). The database already holds each of them: a post that does not arrive costs
+//! only its immediacy, because the receiving node notices the gap in the room's seqs (or the
+//! lost Redis connection) and reads what it missed from the database (`hub/sequence.rs`).
+
+use std::sync::Arc;
+
+use palaver_proto::{PublicMessage, ServerFrame};
+
+use super::names::{Holder, NodeId};
+use crate::hub::outgoing::ClientTags;
+use crate::hub::Outgoing;
+
+/// Client-only tags as they travel (IRCv3 `+draft/reply=...`).
+pub type WireTags = Option<Vec<(String, Option<String>)>>;
+
+fn tags_out(tags: &Option<ClientTags>) -> WireTags {
+    tags.as_ref().map(|t| t.to_vec())
+}
+
+fn tags_in(tags: &WireTags) -> Option<ClientTags> {
+    tags.as_ref().map(|t| Arc::from(t.as_slice()))
+}
+
+/// A room's message, committed by node `node`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RoomPost {
+    pub node: NodeId,
+    pub room_key: String,
+    pub message: PublicMessage,
+    /// The sender's `nick!ident@host`.
+    pub source: String,
+    pub tags: WireTags,
+}
+
+impl RoomPost {
+    pub fn new(
+        node: NodeId,
+        room_key: &str,
+        message: &PublicMessage,
+        source: &Arc<str>,
+        tags: &Option<ClientTags>,
+    ) -> Self {
+        RoomPost {
+            node,
+            room_key: room_key.to_string(),
+            message: message.clone(),
+            source: source.to_string(),
+            tags: tags_out(tags),
+        }
+    }
+
+    /// A message read from the store (a gap filled), sent by the user at `source`.
+    pub fn stored(room_key: &str, message: PublicMessage, source: &str) -> Self {
+        RoomPost {
+            node: 0,
+            room_key: room_key.to_string(),
+            message,
+            source: source.to_string(),
+            tags: None,
+        }
+    }
+
+    /// The frame to fan out to this node's members.
+    pub fn outgoing(&self) -> Outgoing {
+        Outgoing::message(
+            ServerFrame::Message(self.message.clone()),
+            Arc::from(self.source.as_str()),
+            tags_in(&self.tags),
+        )
+    }
+}
+
+/// A private message for the connection `to` (on the node the post is sent to).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DirectPost {
+    pub to: Holder,
+    /// The target's folded name: the connection must still hold it.
+    pub target_key: String,
+    pub message: palaver_proto::PrivateMessage,
+    pub source: String,
+    pub tags: WireTags,
+}
+
+impl DirectPost {
+    pub fn new(
+        to: Holder,
+        target_key: &str,
+        message: &palaver_proto::PrivateMessage,
+        source: &Arc<str>,
+        tags: &Option<ClientTags>,
+    ) -> Self {
+        DirectPost {
+            to,
+            target_key: target_key.to_string(),
+            message: message.clone(),
+            source: source.to_string(),
+            tags: tags_out(tags),
+        }
+    }
+
+    pub fn outgoing(&self) -> Outgoing {
+        Outgoing::message(
+            ServerFrame::PrivateMessage(self.message.clone()),
+            Arc::from(self.source.as_str()),
+            tags_in(&self.tags),
+        )
+    }
+}
+
+/// What a node sends to the others.
+#[derive(Debug, Clone)]
+pub enum Post {
+    /// A change to shared facts.
+    Event(super::events::NetworkEvent),
+    Presence(super::presence::Presence),
+    /// A room's message, to the nodes following the room.
+    Room(RoomPost),
+    /// A private message, to the node of its target.
+    Direct {
+        node: NodeId,
+        post: DirectPost,
+    },
+}

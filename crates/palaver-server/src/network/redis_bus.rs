@@ -1,0 +1,394 @@
+//! The cluster's messages between nodes, through Redis pub/sub: one ordered publisher and one
+//! subscription per node.
+//!
+//! Channels:
+//! - `palaver:events`: changes to shared facts ([`NetworkEvent`]: bans, topics, kicks, ...);
+//! - `palaver:presence`: who comes, moves and goes ([`Presence`]);
+//! - `palaver:room:<folded name>`: a room's committed messages ([`RoomPost`]), listened to only
+//!   by the nodes with members there (the hub follows and unfollows rooms);
+//! - `palaver:node:<number>`: private messages for that node's users ([`DirectPost`]).
+//!
+//! The publisher sends in the order the hub asked, in pipelines of whatever is waiting. What
+//! Redis could not take is tried again for up to [`RETRY_FOR`] (a private message also when no
+//! node was listening for it, as while its node reconnects); after that it is dropped, which
+//! loses nothing: every message is in the database, and rooms are filled from there. The
+//! subscription is renewed after a drop; every time it is (re)made the hub hears
+//! [`HubMsg::BusConnected`] and fills what it may have missed, and this node says
+//! [`Presence::Hello`] to get a fresh picture of the others.
+
+use std::collections::{HashSet, VecDeque};
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use redis::aio::ConnectionManager;
+use tokio::sync::mpsc;
+
+use super::events::NetworkEvent;
+use super::fanout::{DirectPost, Post, RoomPost};
+use super::names::NodeId;
+use super::presence::{Presence, ALIVE_EVERY};
+use crate::runtime::HubMsg;
+
+const EVENTS: &str = "palaver:events";
+const PRESENCE: &str = "palaver:presence";
+/// How long something Redis did not take is tried again.
+const RETRY_FOR: Duration = Duration::from_secs(60);
+/// The most posts kept for another try (the oldest go first).
+const RETRY_MAX: usize = 100_000;
+/// The most posts in one pipeline.
+const BATCH_MAX: usize = 512;
+
+fn node_channel(node: NodeId) -> String {
+    format!("palaver:node:{node}")
+}
+
+fn room_channel(room_key: &str) -> String {
+    format!("palaver:room:{room_key}")
+}
+
+/// An event with the node it comes from (a node ignores its own).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Envelope {
+    node: NodeId,
+    event: NetworkEvent,
+}
+
+/// What the hub asks of the subscription.
+enum Follow {
+    Room { room_key: String, generation: u64 },
+    Unroom(String),
+}
+
+/// This node's side of the bus.
+pub struct RedisBus {
+    node: NodeId,
+    posts: mpsc::UnboundedSender<Post>,
+    follows: mpsc::UnboundedSender<Follow>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl RedisBus {
+    /// Publishes through `redis` and listens on a subscription of its own (from `client`),
+    /// giving the hub what the other nodes publish.
+    pub fn start(
+        client: redis::Client,
+        redis: ConnectionManager,
+        node: NodeId,
+        hub: mpsc::WeakSender<HubMsg>,
+    ) -> Self {
+        let (posts, posts_rx) = mpsc::unbounded_channel();
+        let (follows, follows_rx) = mpsc::unbounded_channel();
+        let tasks = vec![
+            tokio::spawn(publish(redis, node, posts_rx)),
+            tokio::spawn(listen(client, node, hub.clone(), follows_rx, posts.clone())),
+            tokio::spawn(alive(node, hub, posts.clone())),
+        ];
+        RedisBus {
+            node,
+            posts,
+            follows,
+            tasks,
+        }
+    }
+
+    /// Sends a post to the other nodes, after those sent before it.
+    pub fn send(&self, post: Post) {
+        let _ = self.posts.send(post);
+    }
+
+    /// Tells the other nodes about a change made here.
+    pub fn publish(&self, event: &NetworkEvent) {
+        self.send(Post::Event(event.clone()));
+    }
+
+    /// Starts listening to a room; the hub hears [`HubMsg::RoomFollowed`] once it does.
+    pub fn follow(&self, room_key: &str, generation: u64) {
+        let _ = self.follows.send(Follow::Room {
+            room_key: room_key.to_string(),
+            generation,
+        });
+    }
+
+    pub fn unfollow(&self, room_key: &str) {
+        let _ = self.follows.send(Follow::Unroom(room_key.to_string()));
+    }
+
+    pub fn node(&self) -> NodeId {
+        self.node
+    }
+}
+
+impl Drop for RedisBus {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// A post ready to go: its channel, its text, whether a listener must have had it.
+struct Outgoing {
+    channel: String,
+    text: String,
+    needs_listener: bool,
+    /// A room's message: worth another try only briefly (the room's gap check finds it).
+    room: bool,
+    since: Instant,
+}
+
+fn prepare(post: Post, node: NodeId) -> Option<Outgoing> {
+    let (channel, text, needs_listener, room) = match post {
+        Post::Event(event) => {
+            let envelope = Envelope { node, event };
+            (
+                EVENTS.to_string(),
+                serde_json::to_string(&envelope),
+                false,
+                false,
+            )
+        }
+        Post::Presence(presence) => (
+            PRESENCE.to_string(),
+            serde_json::to_string(&presence),
+            false,
+            false,
+        ),
+        Post::Room(post) => (
+            room_channel(&post.room_key),
+            serde_json::to_string(&post),
+            false,
+            true,
+        ),
+        Post::Direct { node, post } => (
+            node_channel(node),
+            serde_json::to_string(&post),
+            true,
+            false,
+        ),
+    };
+    Some(Outgoing {
+        channel,
+        text: text.ok()?,
+        needs_listener,
+        room,
+        since: Instant::now(),
+    })
+}
+
+/// Publishes posts in order, batched; keeps what Redis did not take for another try.
+async fn publish(
+    mut redis: ConnectionManager,
+    node: NodeId,
+    mut posts: mpsc::UnboundedReceiver<Post>,
+) {
+    let mut retry: VecDeque<Outgoing> = VecDeque::new();
+    loop {
+        let first = if retry.is_empty() {
+            match posts.recv().await {
+                Some(post) => Some(post),
+                None => return,
+            }
+        } else {
+            tokio::select! {
+                post = posts.recv() => match post {
+                    Some(post) => Some(post),
+                    None => return,
+                },
+                _ = tokio::time::sleep(Duration::from_millis(250)) => None,
+            }
+        };
+        let mut batch: Vec<Outgoing> = retry.drain(..).collect();
+        let mut next = first;
+        while let Some(post) = next {
+            if let Some(out) = prepare(post, node) {
+                batch.push(out);
+            }
+            next = if batch.len() < BATCH_MAX {
+                posts.try_recv().ok()
+            } else {
+                None
+            };
+        }
+        if batch.is_empty() {
+            continue;
+        }
+        let mut pipe = redis::pipe();
+        for out in &batch {
+            pipe.cmd("PUBLISH").arg(&out.channel).arg(&out.text);
+        }
+        let answer: redis::RedisResult<Vec<i64>> = pipe.query_async(&mut redis).await;
+        let again: Vec<Outgoing> = match answer {
+            Ok(listeners) => batch
+                .into_iter()
+                .zip(listeners)
+                .filter(|(out, n)| out.needs_listener && *n == 0)
+                .map(|(out, _)| out)
+                .collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, posts = batch.len(), "Redis did not take posts to the other nodes; trying again");
+                batch
+            }
+        };
+        let now = Instant::now();
+        for out in again {
+            let limit = if out.room {
+                Duration::from_secs(5)
+            } else {
+                RETRY_FOR
+            };
+            if now.duration_since(out.since) < limit {
+                retry.push_back(out);
+            }
+        }
+        while retry.len() > RETRY_MAX {
+            retry.pop_front();
+        }
+        if !retry.is_empty() {
+            // Redis is away or a listener is: give it a moment.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// Says this node is alive, and lets the hub look for nodes that are not.
+async fn alive(node: NodeId, hub: mpsc::WeakSender<HubMsg>, posts: mpsc::UnboundedSender<Post>) {
+    let mut every = tokio::time::interval(ALIVE_EVERY);
+    loop {
+        every.tick().await;
+        if posts
+            .send(Post::Presence(Presence::Alive { node }))
+            .is_err()
+        {
+            return;
+        }
+        let Some(hub) = hub.upgrade() else {
+            return;
+        };
+        if hub.send(HubMsg::ClusterTick).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Listens to the other nodes; renews the subscription (and every room's) after a drop.
+async fn listen(
+    client: redis::Client,
+    node: NodeId,
+    hub: mpsc::WeakSender<HubMsg>,
+    mut follows: mpsc::UnboundedReceiver<Follow>,
+    posts: mpsc::UnboundedSender<Post>,
+) {
+    // Rooms followed, and those the hub still waits to hear are followed (with generation).
+    let mut rooms: HashSet<String> = HashSet::new();
+    let mut unconfirmed: Vec<(String, u64)> = Vec::new();
+    loop {
+        match client.get_async_pubsub().await {
+            Ok(pubsub) => {
+                let (mut sink, mut stream) = pubsub.split();
+                let mut channels =
+                    vec![EVENTS.to_string(), PRESENCE.to_string(), node_channel(node)];
+                channels.extend(rooms.iter().map(|k| room_channel(k)));
+                match sink.subscribe(&channels).await {
+                    Err(e) => tracing::warn!(error = %e, "could not subscribe to the other nodes"),
+                    Ok(()) => {
+                        let Some(hub_tx) = hub.upgrade() else { return };
+                        for (room_key, generation) in unconfirmed.drain(..) {
+                            let followed = HubMsg::RoomFollowed {
+                                room_key,
+                                generation,
+                            };
+                            if hub_tx.send(followed).await.is_err() {
+                                return;
+                            }
+                        }
+                        if hub_tx.send(HubMsg::BusConnected).await.is_err() {
+                            return;
+                        }
+                        drop(hub_tx);
+                        let _ = posts.send(Post::Presence(Presence::Hello { node }));
+                        loop {
+                            tokio::select! {
+                                message = stream.next() => {
+                                    let Some(message) = message else { break };
+                                    let Some(msg) = dispatch(&message, node) else { continue };
+                                    let Some(hub) = hub.upgrade() else { return };
+                                    if hub.send(msg).await.is_err() {
+                                        return;
+                                    }
+                                }
+                                follow = follows.recv() => match follow {
+                                    None => return,
+                                    Some(Follow::Room { room_key, generation }) => {
+                                        rooms.insert(room_key.clone());
+                                        if sink.subscribe(room_channel(&room_key)).await.is_err() {
+                                            unconfirmed.push((room_key, generation));
+                                            break;
+                                        }
+                                        let Some(hub) = hub.upgrade() else { return };
+                                        let followed = HubMsg::RoomFollowed { room_key, generation };
+                                        if hub.send(followed).await.is_err() {
+                                            return;
+                                        }
+                                    }
+                                    Some(Follow::Unroom(room_key)) => {
+                                        rooms.remove(&room_key);
+                                        if sink.unsubscribe(room_channel(&room_key)).await.is_err() {
+                                            break;
+                                        }
+                                    }
+                                },
+                            }
+                        }
+                        tracing::warn!("lost the subscription to the other nodes; renewing it");
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "Redis is away; retrying the subscription"),
+        }
+        if hub.upgrade().is_none() {
+            return;
+        }
+        // Follows asked for meanwhile are made with the renewed subscription.
+        while let Ok(follow) = follows.try_recv() {
+            match follow {
+                Follow::Room {
+                    room_key,
+                    generation,
+                } => {
+                    rooms.insert(room_key.clone());
+                    unconfirmed.push((room_key, generation));
+                }
+                Follow::Unroom(room_key) => {
+                    rooms.remove(&room_key);
+                    unconfirmed.retain(|(k, _)| *k != room_key);
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// What a message on one of the channels means for the hub (nothing, for this node's own).
+fn dispatch(message: &redis::Msg, node: NodeId) -> Option<HubMsg> {
+    let channel = message.get_channel_name();
+    let text: String = message.get_payload().ok()?;
+    let parsed = if channel == EVENTS {
+        serde_json::from_str::<Envelope>(&text)
+            .map(|e| (e.node != node).then_some(HubMsg::Network(e.event)))
+    } else if channel == PRESENCE {
+        serde_json::from_str::<Presence>(&text)
+            .map(|p| (p.node() != node).then_some(HubMsg::Presence(p)))
+    } else if channel.starts_with("palaver:room:") {
+        serde_json::from_str::<RoomPost>(&text)
+            .map(|p| (p.node != node).then(|| HubMsg::RemotePost(Box::new(p))))
+    } else {
+        serde_json::from_str::<DirectPost>(&text).map(|p| Some(HubMsg::RemoteDirect(Box::new(p))))
+    };
+    match parsed {
+        Ok(msg) => msg,
+        Err(e) => {
+            tracing::warn!(%channel, error = %e, "an unreadable post from another node was ignored");
+            None
+        }
+    }
+}

@@ -213,13 +213,20 @@ impl Server {
             // at every start, so a restarted node never mistakes its old sessions for new ones).
             let (client, redis) = connect_redis(url).await?;
             hub_config.node = random_node_id();
-            io.names = Box::new(RedisNames::new(redis.clone(), hub_tx.downgrade()));
+            // When Redis comes back (it may have lost everything), the names are set again.
+            let renew_names = Arc::new(tokio::sync::Notify::new());
+            io.names = Box::new(RedisNames::new(
+                redis.clone(),
+                hub_tx.downgrade(),
+                Arc::clone(&renew_names),
+            ));
             hub_config.clustered = true;
             io.bus = Some(RedisBus::start(
                 client,
                 redis,
                 hub_config.node,
                 hub_tx.downgrade(),
+                renew_names,
             ));
             tracing::info!(
                 node = hub_config.node,

@@ -38,6 +38,12 @@ pub(super) struct TestIo {
     seqs: HashMap<String, u64>,
     /// Window reads asked for: (room key, before, limit).
     windows: Vec<(String, u64, usize)>,
+    /// Rooms a cluster node asked to follow, with the generation.
+    follows: Vec<(String, u64)>,
+    /// Gaps a cluster node asked to fill: (room key, after, before).
+    fills: Vec<(String, u64, Option<u64>)>,
+    /// What a cluster node sent the others.
+    posts: Vec<crate::network::fanout::Post>,
 }
 
 impl HubIo for TestIo {
@@ -89,6 +95,15 @@ impl HubIo for TestIo {
     }
     fn publish(&mut self, event: &crate::network::events::NetworkEvent) {
         self.published.push(event.clone());
+    }
+    fn post(&mut self, post: crate::network::fanout::Post) {
+        self.posts.push(post);
+    }
+    fn follow_room(&mut self, room_key: &str, generation: u64) {
+        self.follows.push((room_key.to_string(), generation));
+    }
+    fn fill_gap(&mut self, room_key: &str, after: u64, before: Option<u64>) {
+        self.fills.push((room_key.to_string(), after, before));
     }
 }
 
@@ -1254,4 +1269,122 @@ fn changes_made_on_one_node_are_applied_on_another() {
         b.moderation.mutes.contains_key(&mute),
         "the mute is known there too"
     );
+}
+
+/// A message of `general` committed by another node, as it arrives through Redis.
+fn remote_post(seq: u64) -> crate::network::fanout::RoomPost {
+    let message = palaver_proto::PublicMessage {
+        id: 100 + seq,
+        seq,
+        room: "general".into(),
+        username: "faraway".into(),
+        content: format!("m{seq}"),
+        timestamp: palaver_proto::timestamp::format_millis(1_000),
+    };
+    crate::network::fanout::RoomPost::stored("general", message, "faraway!~faraway@native.palaver")
+}
+
+/// The same message as the store has it (to answer a window read or a gap fill).
+fn stored_public(seq: u64) -> StoredMessage {
+    StoredMessage {
+        id: 100 + seq,
+        seq,
+        ts_ms: 1_000,
+        content: format!("m{seq}"),
+        kind: MessageKind::Public {
+            room: "general".into(),
+            room_key: "general".into(),
+            username: "faraway".into(),
+            username_key: "faraway".into(),
+        },
+    }
+}
+
+fn contents(frames: &[Value]) -> Vec<String> {
+    frames
+        .iter()
+        .filter(|f| f["type"] == "message")
+        .map(|f| f["content"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// A cluster node follows a room once it has a member, starts after the room's newest stored
+/// message, and delivers what other nodes committed in seq order: a gap is filled from the
+/// store, a message seen twice is shown once, and a seq the store never had is skipped.
+#[test]
+fn a_cluster_node_delivers_other_nodes_messages_in_seq_order() {
+    let mut hub = Hub::new(
+        HubConfig {
+            node: 9,
+            clustered: true,
+            ..config()
+        },
+        Vec::new(),
+    );
+    let mut io = TestIo::default();
+    join(&mut hub, &mut io, 1, "alice");
+    let (room, generation) = io.follows.pop().expect("general is followed");
+    assert_eq!(room, "general");
+    assert!(
+        io.windows.is_empty(),
+        "no read before the subscription stands"
+    );
+    assert!(
+        io.take(1).is_empty(),
+        "the welcome waits for general's window"
+    );
+    // Committed elsewhere while the subscription was being made: it waits.
+    hub.remote_post(remote_post(3), &mut io);
+    hub.room_followed("general", generation, &mut io);
+    let (_, before, _) = io.windows.pop().expect("the newest messages are read");
+    assert_eq!(before, u64::MAX);
+    hub.window_loaded("general", vec![stored_public(1), stored_public(2)], &mut io);
+    let frames = io.take(1);
+    assert_eq!(frames[0]["type"], "welcome");
+    let history: Vec<&str> = frames[0]["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["content"].as_str().unwrap())
+        .collect();
+    assert_eq!(history, ["m1", "m2"]);
+    assert_eq!(contents(&frames), ["m3"], "then what came meanwhile, live");
+
+    // 5 before 4: a gap, filled from the store; 4 arriving meanwhile closes it first.
+    hub.remote_post(remote_post(5), &mut io);
+    hub.remote_post(remote_post(6), &mut io);
+    assert!(contents(&io.take(1)).is_empty());
+    assert_eq!(io.fills.pop(), Some(("general".into(), 3, Some(5))));
+    hub.remote_post(remote_post(4), &mut io);
+    assert_eq!(contents(&io.take(1)), ["m4", "m5", "m6"]);
+    hub.remote_post(remote_post(8), &mut io);
+    // The first fill answers late: it changes nothing, and skips nothing.
+    hub.gap_filled("general", vec![stored_public(4)], Some(5), false, &mut io);
+    assert!(contents(&io.take(1)).is_empty(), "7 is still awaited");
+    assert_eq!(io.fills.pop(), Some(("general".into(), 6, Some(8))));
+    hub.gap_filled("general", vec![stored_public(7)], Some(8), false, &mut io);
+    assert_eq!(contents(&io.take(1)), ["m7", "m8"]);
+    // Seen twice (a post tried again): shown once.
+    hub.remote_post(remote_post(8), &mut io);
+    assert!(contents(&io.take(1)).is_empty());
+    // A seq the store does not have below one that arrived never will be: skipped.
+    hub.remote_post(remote_post(10), &mut io);
+    assert_eq!(io.fills.pop(), Some(("general".into(), 8, Some(10))));
+    hub.gap_filled("general", Vec::new(), Some(10), false, &mut io);
+    assert_eq!(contents(&io.take(1)), ["m10"]);
+
+    // The subscription was renewed: what came meanwhile is read, page by page.
+    hub.bus_connected(&mut io);
+    assert_eq!(io.fills.pop(), Some(("general".into(), 10, None)));
+    hub.gap_filled("general", vec![stored_public(11)], None, true, &mut io);
+    assert_eq!(contents(&io.take(1)), ["m11"]);
+    assert_eq!(io.fills.pop(), Some(("general".into(), 11, None)));
+    hub.gap_filled("general", vec![stored_public(12)], None, false, &mut io);
+    assert_eq!(contents(&io.take(1)), ["m12"]);
+    assert!(io.fills.is_empty());
+
+    // The last member leaves: the node stops following, and drops what arrives.
+    send(&mut hub, &mut io, 1, json!({"type":"quit"}));
+    hub.remote_post(remote_post(13), &mut io);
+    assert!(io.take(1).is_empty());
 }

@@ -17,6 +17,7 @@
 //! [`Presence::Hello`] to get a fresh picture of the others.
 
 use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
@@ -70,17 +71,26 @@ pub struct RedisBus {
 impl RedisBus {
     /// Publishes through `redis` and listens on a subscription of its own (from `client`),
     /// giving the hub what the other nodes publish.
+    /// `connected` is told each time the subscription is (re)made.
     pub fn start(
         client: redis::Client,
         redis: ConnectionManager,
         node: NodeId,
         hub: mpsc::WeakSender<HubMsg>,
+        connected: Arc<tokio::sync::Notify>,
     ) -> Self {
         let (posts, posts_rx) = mpsc::unbounded_channel();
         let (follows, follows_rx) = mpsc::unbounded_channel();
         let tasks = vec![
             tokio::spawn(publish(redis, node, posts_rx)),
-            tokio::spawn(listen(client, node, hub.clone(), follows_rx, posts.clone())),
+            tokio::spawn(listen(
+                client,
+                node,
+                hub.clone(),
+                follows_rx,
+                posts.clone(),
+                connected,
+            )),
             tokio::spawn(alive(node, hub, posts.clone())),
         ];
         RedisBus {
@@ -277,6 +287,7 @@ async fn listen(
     hub: mpsc::WeakSender<HubMsg>,
     mut follows: mpsc::UnboundedReceiver<Follow>,
     posts: mpsc::UnboundedSender<Post>,
+    connected: Arc<tokio::sync::Notify>,
 ) {
     // Rooms followed, and those the hub still waits to hear are followed (with generation).
     let mut rooms: HashSet<String> = HashSet::new();
@@ -305,6 +316,7 @@ async fn listen(
                             return;
                         }
                         drop(hub_tx);
+                        connected.notify_one();
                         let _ = posts.send(Post::Presence(Presence::Hello { node }));
                         loop {
                             tokio::select! {

@@ -67,17 +67,38 @@ end
 return 1
 ";
 
+// Renews a name's lease; a name Redis lost (it restarted) is set again, since this node
+// still holds it. Look-alike keys are renewed or set again only where no other name has them.
 const RENEW: &str = r"
 local held = redis.call('GET', KEYS[1])
-if not held then return 0 end
-local hnode, hsess = string.match(held, '^(%d+)|(%d+)|')
-if (hnode .. '|' .. hsess) ~= ARGV[1] then return 0 end
-for i = 1, #KEYS do redis.call('PEXPIRE', KEYS[i], ARGV[2]) end
+if held then
+  local hnode, hsess = string.match(held, '^(%d+)|(%d+)|')
+  if (hnode .. '|' .. hsess) ~= ARGV[1] then return 0 end
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+else
+  redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[2])
+end
+for i = 2, #KEYS do
+  local owner = redis.call('GET', KEYS[i])
+  if not owner then
+    redis.call('SET', KEYS[i], ARGV[4], 'PX', ARGV[2])
+  elseif owner == ARGV[4] then
+    redis.call('PEXPIRE', KEYS[i], ARGV[2])
+  end
+end
 return 1
 ";
 
-/// What this node holds: folded name -> (holder, the keys to renew and release).
-type Held = Arc<Mutex<HashMap<String, (Holder, Vec<String>)>>>;
+/// A name this node holds: who, its keys (to renew and release), and the value it was set to.
+#[derive(Clone)]
+struct HeldName {
+    holder: Holder,
+    keys: Vec<String>,
+    value: String,
+}
+
+/// What this node holds, by folded name.
+type Held = Arc<Mutex<HashMap<String, HeldName>>>;
 
 pub struct RedisNames {
     redis: ConnectionManager,
@@ -108,9 +129,15 @@ fn hex(bytes: &[u8]) -> String {
 impl RedisNames {
     /// A registry on `redis`, answering the hub through `hub`; renews its names' leases until
     /// dropped.
-    pub fn new(redis: ConnectionManager, hub: mpsc::WeakSender<HubMsg>) -> Self {
+    /// `renew_now` asks for every lease to be renewed at once (Redis came back: it may have
+    /// lost them).
+    pub fn new(
+        redis: ConnectionManager,
+        hub: mpsc::WeakSender<HubMsg>,
+        renew_now: Arc<tokio::sync::Notify>,
+    ) -> Self {
         let held: Held = Arc::default();
-        let renewal = tokio::spawn(renew(redis.clone(), Arc::clone(&held)));
+        let renewal = tokio::spawn(renew(redis.clone(), Arc::clone(&held), renew_now));
         RedisNames {
             redis,
             hub,
@@ -126,20 +153,30 @@ impl Drop for RedisNames {
     }
 }
 
-/// Renews the leases of every name this node holds, every [`RENEW_EVERY`].
-async fn renew(mut redis: ConnectionManager, held: Held) {
+/// Renews the leases of every name this node holds, every [`RENEW_EVERY`] and when asked.
+async fn renew(mut redis: ConnectionManager, held: Held, now: Arc<tokio::sync::Notify>) {
     let script = Script::new(RENEW);
     let lease = LEASE.as_millis() as u64;
     loop {
-        tokio::time::sleep(RENEW_EVERY).await;
-        let names: Vec<(Holder, Vec<String>)> =
-            held.lock().expect("held").values().cloned().collect();
-        for (holder, keys) in names {
+        tokio::select! {
+            _ = tokio::time::sleep(RENEW_EVERY) => {}
+            _ = now.notified() => {}
+        }
+        let names: Vec<(String, HeldName)> = held
+            .lock()
+            .expect("held")
+            .iter()
+            .map(|(k, h)| (k.clone(), h.clone()))
+            .collect();
+        for (key, name) in names {
             let mut call = script.prepare_invoke();
-            for k in &keys {
+            for k in &name.keys {
                 call.key(k);
             }
-            call.arg(holder_id(holder)).arg(lease);
+            call.arg(holder_id(name.holder))
+                .arg(lease)
+                .arg(&name.value)
+                .arg(&key);
             if let Err(e) = call.invoke_async::<i64>(&mut redis).await {
                 tracing::warn!(error = %e, "could not renew a name's lease in Redis");
             }
@@ -165,7 +202,7 @@ impl NameRegistry for RedisNames {
             for k in &keys {
                 call.key(k);
             }
-            call.arg(value)
+            call.arg(&value)
                 .arg(LEASE.as_millis() as u64)
                 .arg(&claim.key)
                 .arg(holder_id(claim.holder))
@@ -173,9 +210,12 @@ impl NameRegistry for RedisNames {
             let answer = match call.invoke_async::<(String, String)>(&mut redis).await {
                 Ok((outcome, detail)) => match outcome.as_str() {
                     "granted" => {
-                        held.lock()
-                            .expect("held")
-                            .insert(claim.key.clone(), (claim.holder, keys));
+                        let name = HeldName {
+                            holder: claim.holder,
+                            keys,
+                            value,
+                        };
+                        held.lock().expect("held").insert(claim.key.clone(), name);
                         let replaces = detail.split_once('|').and_then(|(node, session)| {
                             Some(Holder {
                                 node: node.parse::<NodeId>().ok()?,
@@ -203,7 +243,7 @@ impl NameRegistry for RedisNames {
         let keys = {
             let mut held = self.held.lock().expect("held");
             match held.get(key) {
-                Some((h, _)) if *h == holder => held.remove(key).map(|(_, keys)| keys),
+                Some(name) if name.holder == holder => held.remove(key).map(|name| name.keys),
                 _ => None,
             }
         };

@@ -1,6 +1,7 @@
 //! Failures a cluster survives: a node killed with SIGKILL in the middle of a flood (its users'
 //! clients resume on other nodes: nothing acknowledged is lost or repeated, and the others see
-//! them leave and come back), a Redis restart under traffic (nothing lost), and PostgreSQL out
+//! them leave and come back), a Redis restart under traffic (nothing lost, names still held,
+//! everyone listed again), and PostgreSQL out
 //! of reach (messages refused with `storage_failed`, never acknowledged; service comes back by
 //! itself).
 
@@ -191,6 +192,16 @@ async fn a_redis_restart_under_traffic_loses_nothing() {
         |u| u == ["reader", "sender", "watcher"],
     )
     .await;
+    // Redis lost the names with everything else; their nodes set them again.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    for name in ["sender", "reader"] {
+        let taken = try_join(cluster.addr(1), name).await.err();
+        assert_eq!(
+            taken,
+            Some(ErrorCode::UsernameTaken),
+            "{name} is still held"
+        );
+    }
     say(&mut watcher, "after the restart").await;
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {

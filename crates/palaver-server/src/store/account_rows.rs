@@ -16,6 +16,14 @@ pub type MuteRow = (Option<String>, String, Option<i64>);
 
 /// The storage operations of accounts and moderation.
 pub trait AccountRows: Send {
+    /// Whether the connection is known to be unusable (the database server closed it).
+    fn is_broken(&self) -> bool {
+        false
+    }
+    /// Replaces a connection the database server closed (it went away and came back).
+    fn reconnect_if_broken(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
     /// Every registered name, as registered, by key.
     fn names(&mut self) -> Result<Vec<String>, StoreError>;
     fn add_admin(&mut self, key: &str) -> Result<(), StoreError>;
@@ -282,17 +290,32 @@ impl AccountRows for SqliteAccountRows {
 /// Accounts on the PostgreSQL server (tables created by `postgres.rs`'s migration).
 pub struct PostgresAccountRows {
     client: BlockingClient,
+    url: String,
 }
 
 impl PostgresAccountRows {
     pub fn open(url: &str) -> Result<Self, StoreError> {
         let mut client = BlockingClient::connect(url)?;
         super::postgres::migrate(&mut client)?;
-        Ok(PostgresAccountRows { client })
+        Ok(PostgresAccountRows {
+            client,
+            url: url.to_string(),
+        })
     }
 }
 
 impl AccountRows for PostgresAccountRows {
+    fn is_broken(&self) -> bool {
+        self.client.is_closed()
+    }
+
+    fn reconnect_if_broken(&mut self) -> Result<(), StoreError> {
+        if self.client.is_closed() {
+            self.client = BlockingClient::connect(&self.url)?;
+        }
+        Ok(())
+    }
+
     fn names(&mut self) -> Result<Vec<String>, StoreError> {
         let rows = self
             .client

@@ -139,17 +139,38 @@ impl Accounts {
     }
 
     fn rows(&self) -> std::sync::MutexGuard<'_, Box<dyn AccountRows>> {
-        self.rows.lock().unwrap_or_else(|p| p.into_inner())
+        let mut rows = self.rows.lock().unwrap_or_else(|p| p.into_inner());
+        if let Err(e) = rows.reconnect_if_broken() {
+            // The call that follows fails and says so.
+            tracing::warn!(error = %e, "the accounts database is out of reach");
+        }
+        rows
+    }
+
+    /// Runs `op` on the rows; when it failed because the connection turned out to be dead (the
+    /// database went away and came back while it was idle), once more on a new connection.
+    fn with<T>(
+        &self,
+        op: impl Fn(&mut dyn AccountRows) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut rows = self.rows();
+        match op(rows.as_mut()) {
+            Err(_) if rows.is_broken() => {
+                rows.reconnect_if_broken()?;
+                op(rows.as_mut())
+            }
+            done => done,
+        }
     }
 
     /// Every registered name, as registered.
     pub fn names(&self) -> Result<Vec<String>, StoreError> {
-        self.rows().names()
+        self.with(|r| r.names())
     }
 
     /// Makes `name` an admin (it takes effect once they log in to that account).
     pub fn add_admin(&self, name: &str) -> Result<(), StoreError> {
-        self.rows().add_admin(&palaver_proto::validate::fold(name))
+        self.with(|r| r.add_admin(&palaver_proto::validate::fold(name)))
     }
 
     /// Admins, moderators and bans, for the hub at startup.
@@ -182,13 +203,13 @@ impl Accounts {
 
     /// Writes one moderation change.
     pub fn save_moderation(&self, record: &ModerationRecord) -> Result<(), StoreError> {
-        self.rows().save_moderation(record)
+        self.with(|r| r.save_moderation(record))
     }
 
     /// True when `key` has an account and `password` is its password (slow: call it off the
     /// hub's task).
     pub fn verify(&self, key: &str, password: &str) -> bool {
-        let stored = self.rows().password(key).unwrap_or_else(|e| {
+        let stored = self.with(|r| r.password(key)).unwrap_or_else(|e| {
             tracing::error!(error = %e, "cannot read an account");
             None
         });
@@ -205,7 +226,7 @@ impl Accounts {
     pub fn create(&self, key: &str, name: &str, password: &str) -> Result<(), ErrorCode> {
         let hashed = hash(password);
         let now = palaver_proto::timestamp::now_millis();
-        match self.rows().insert(key, name, &hashed, now) {
+        match self.with(|r| r.insert(key, name, &hashed, now)) {
             Ok(true) => Ok(()),
             Ok(false) => Err(ErrorCode::AlreadyRegistered),
             Err(e) => {
@@ -221,7 +242,7 @@ impl Accounts {
             return Err(ErrorCode::InvalidCredentials);
         }
         let hashed = hash(new);
-        match self.rows().set_password(key, &hashed) {
+        match self.with(|r| r.set_password(key, &hashed)) {
             Ok(true) => Ok(()),
             Ok(false) => Err(ErrorCode::InvalidCredentials),
             Err(e) => {

@@ -280,9 +280,25 @@ async fn with_postgresql_out_of_reach_messages_are_refused_then_service_comes_ba
     assert!(refusals > 0);
 
     relay.mend();
-    // Without a restart, messages are stored again.
+    // Without a restart, messages are stored again, and accounts can be made.
     wait_until_stored(&mut alice).await;
-    let _ = node;
+    alice
+        .send(&ClientFrame::Register {
+            password: palaver_client::proto::Secret("back-in-business".into()),
+        })
+        .await
+        .unwrap();
+    let answer = expect(&mut alice, "the registration", |f| {
+        matches!(
+            f,
+            ServerFrame::Registered { .. } | ServerFrame::Error { .. }
+        )
+    })
+    .await;
+    assert!(
+        matches!(answer, ServerFrame::Registered { .. }),
+        "{answer:?}"
+    );
 }
 
 /// Sends until one message is acknowledged (the store is back), within the wait.

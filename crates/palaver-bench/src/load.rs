@@ -491,7 +491,10 @@ async fn hold(
 }
 
 /// Runs the load; `progress` is updated as it goes (for a progress bar).
+/// Runs a load against `addr`: one address, or several separated by commas (the nodes of a
+/// cluster), over which the clients are spread in turn.
 pub async fn run(addr: &str, spec: &LoadSpec, progress: Arc<Progress>) -> Outcome {
+    let addresses: Vec<String> = addr.split(',').map(|a| a.trim().to_string()).collect();
     let clock = Instant::now();
     let deadline = tokio::time::Instant::now() + spec.timeout;
     let mut outcome = Outcome::default();
@@ -510,7 +513,7 @@ pub async fn run(addr: &str, spec: &LoadSpec, progress: Arc<Progress>) -> Outcom
     let mut tasks = Vec::with_capacity(spec.clients);
     for i in 0..spec.clients {
         let permits = permits.clone();
-        let addr = addr.to_string();
+        let addr = addresses[i % addresses.len()].clone();
         let room = room_of(i, spec.rooms);
         let progress = progress.clone();
         tasks.push(tokio::spawn(async move {

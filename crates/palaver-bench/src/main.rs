@@ -10,6 +10,7 @@
 //! palaver-bench fanout --protocol irc --addr 127.0.0.1:6667 --server-pid 1234   # any IRC server
 //! palaver-bench fanout --protocol irc --spawn-server       # palaver-server's IRC listener
 //! palaver-bench fanout --protocol ws --spawn-server        # the native protocol over WebSocket
+//! palaver-bench cluster --nodes 3              # one node, then 3 on PostgreSQL + Redis
 //! ```
 //!
 //! With `--spawn-server` it starts `palaver-server` (beside this binary) on a temporary database
@@ -22,6 +23,7 @@
 //! compared with other IRC servers on one load; with `--spawn-server` the spawned palaver-server
 //! also gets `--irc-bind` on a free port and the load goes there.
 
+mod cluster;
 mod history;
 mod load;
 mod procfs;
@@ -44,6 +46,8 @@ enum Scenario {
     Rooms,
     History,
     Custom,
+    /// The same load on one node and on `--nodes` nodes sharing PostgreSQL and Redis.
+    Cluster,
 }
 
 #[derive(Debug, Parser)]
@@ -102,6 +106,15 @@ struct Args {
     /// One JSON object per run on standard output.
     #[arg(long)]
     json: bool,
+    /// `cluster`: how many nodes.
+    #[arg(long, default_value_t = 3)]
+    nodes: usize,
+    /// `cluster`: the PostgreSQL database [default: a throwaway PostgreSQL started for the run].
+    #[arg(long)]
+    database: Option<String>,
+    /// `cluster`: the Redis [default: a throwaway redis-server started for the run].
+    #[arg(long)]
+    redis: Option<String>,
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -136,6 +149,7 @@ fn spec_for(args: &Args, fd_limit: u64) -> LoadSpec {
         ),
         Scenario::Rooms => (1000, 250, 250, 100, Some(20.0), None),
         Scenario::History | Scenario::Custom => (100, 1, 10, 1_000, None, None),
+        Scenario::Cluster => (150, 1, 10, 1_000, None, None),
     };
     LoadSpec {
         protocol: args.protocol,
@@ -279,6 +293,9 @@ fn main() -> anyhow::Result<()> {
         .worker_threads(2)
         .enable_all()
         .build()?;
+    if args.scenario == Scenario::Cluster {
+        return run_cluster(&args, fd_limit, &runtime);
+    }
     let mut reports = Vec::new();
     for run in 1..=args.runs {
         let server = if args.spawn_server {
@@ -454,6 +471,172 @@ fn main() -> anyhow::Result<()> {
         .any(|r| r.outcome.lost > 0 || r.outcome.duplicated > 0 || r.outcome.connect_errors > 0);
     if failed && !args.json {
         eprintln!("note: some messages were lost or duplicated, or some clients could not join (see above)");
+    }
+    Ok(())
+}
+
+/// One side of a `cluster` run: its figures, with what the shared services did.
+#[derive(Debug, serde::Serialize)]
+struct ClusterReport {
+    nodes: usize,
+    #[serde(flatten)]
+    report: Report,
+    redis_commands_per_message: Option<f64>,
+    redis_cpu_us_per_message: Option<f64>,
+    redis_bytes_per_user: Option<f64>,
+    postgres_commits_per_message: f64,
+    gap_fills: f64,
+}
+
+/// `cluster`: for each run, the load on one node (PostgreSQL, no Redis), then on `--nodes`
+/// nodes sharing PostgreSQL and Redis; medians of both and their ratio at the end.
+fn run_cluster(
+    args: &Args,
+    fd_limit: u64,
+    runtime: &tokio::runtime::Runtime,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        args.protocol == Protocol::Native,
+        "the cluster scenario speaks the native protocol"
+    );
+    let services = cluster::Services::new(args.database.clone(), args.redis.clone())?;
+    let mut reports: Vec<ClusterReport> = Vec::new();
+    for run in 1..=args.runs {
+        for (nodes, redis) in [(1, None), (args.nodes.max(2), Some(services.redis_url()))] {
+            let database = services.database();
+            let servers = cluster::start_nodes(
+                nodes,
+                args.server_bin.clone(),
+                &args.server_args,
+                &database,
+                redis,
+            )?;
+            let addr = servers
+                .iter()
+                .map(|s| s.addr.clone())
+                .collect::<Vec<_>>()
+                .join(",");
+            let spec = spec_for(args, fd_limit);
+            let cpu = |servers: &[spawn::SpawnedServer]| -> Option<f64> {
+                servers.iter().map(|s| procfs::cpu_seconds(s.pid)).sum()
+            };
+            let redis_before = redis.map(|_| services.redis_figures()).transpose()?;
+            let commits_before =
+                cluster::metric_sum(&servers, "palaver_store_commit_seconds_count");
+            let cpu_before = cpu(&servers);
+            let bench_cpu_before = procfs::cpu_seconds(std::process::id());
+            let progress = Arc::new(Progress::default());
+            let mut redis_joined = None;
+            let outcome = runtime.block_on(async {
+                let (addr, spec2, progress2) = (addr.clone(), spec.clone(), progress.clone());
+                let run = tokio::spawn(async move { load::run(&addr, &spec2, progress2).await });
+                // What Redis holds for the users online, once everyone has joined.
+                while progress.joined.load(std::sync::atomic::Ordering::Relaxed) < spec.clients
+                    && !run.is_finished()
+                {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                if redis.is_some() {
+                    redis_joined = services.redis_figures().ok();
+                }
+                run.await.expect("load run")
+            });
+            let server_cpu = cpu(&servers).zip(cpu_before).map(|(a, b)| a - b);
+            let sent = (spec.senders.min(spec.clients) as u64 * spec.messages).max(1) as f64;
+            let redis_after = redis.map(|_| services.redis_figures()).transpose()?;
+            let commits = cluster::metric_sum(&servers, "palaver_store_commit_seconds_count")
+                - commits_before;
+            let gap_fills = cluster::metric_sum(&servers, "palaver_cluster_gap_fills_total");
+            let redis_delta = redis_before.zip(redis_after);
+            let report = ClusterReport {
+                nodes,
+                redis_commands_per_message: redis_delta
+                    .map(|(b, a)| (a.commands - b.commands) / sent),
+                redis_cpu_us_per_message: redis_delta
+                    .map(|(b, a)| (a.cpu_seconds - b.cpu_seconds) * 1e6 / sent),
+                redis_bytes_per_user: redis_before
+                    .zip(redis_joined)
+                    .map(|(b, j)| (j.memory - b.memory) / spec.clients.max(1) as f64),
+                postgres_commits_per_message: commits / sent,
+                gap_fills,
+                report: Report {
+                    scenario: Scenario::Cluster,
+                    run,
+                    server_cpu_ns_per_delivery: server_cpu
+                        .filter(|_| outcome.delivered > 0)
+                        .map(|c| c * 1e9 / outcome.delivered as f64),
+                    server_cpu_seconds: server_cpu,
+                    bench_cpu_seconds: procfs::cpu_seconds(std::process::id())
+                        .zip(bench_cpu_before)
+                        .map(|(a, b)| a - b),
+                    server_rss_bytes: None,
+                    server_rss_peak_bytes: None,
+                    server_rss_bytes_per_client: None,
+                    spec,
+                    outcome,
+                    fd_limit,
+                },
+            };
+            if args.json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                println!("{} node(s):", report.nodes);
+                print_table(&report.report);
+                if let Some(r) = report.redis_commands_per_message {
+                    println!("  Redis commands/message {:>9.3}", r);
+                }
+                if let Some(r) = report.redis_cpu_us_per_message {
+                    println!("  Redis CPU/message {:>14.2} µs", r);
+                }
+                if let Some(r) = report.redis_bytes_per_user {
+                    println!("  Redis memory/user online {:>7.0} bytes", r);
+                }
+                println!(
+                    "  PostgreSQL commits/message {:>5.4} (one per batch of messages)",
+                    report.postgres_commits_per_message
+                );
+                println!("  gaps filled from PostgreSQL {:>4.0}", report.gap_fills);
+            }
+            reports.push(report);
+            drop(servers);
+        }
+    }
+    if !args.json {
+        let median_of = |nodes_many: bool, f: &dyn Fn(&ClusterReport) -> Option<f64>| {
+            median(
+                reports
+                    .iter()
+                    .filter(|r| (r.nodes > 1) == nodes_many)
+                    .filter_map(f)
+                    .collect(),
+            )
+        };
+        let rate = |r: &ClusterReport| Some(r.report.outcome.deliveries_per_second);
+        let p99 = |r: &ClusterReport| Some(r.report.outcome.latency_us_p99 as f64);
+        let p50 = |r: &ClusterReport| Some(r.report.outcome.latency_us_p50 as f64);
+        let cpu = |r: &ClusterReport| r.report.server_cpu_ns_per_delivery;
+        println!("medians over {} run(s):", args.runs);
+        for (label, many) in [("one node", false), ("cluster ", true)] {
+            println!(
+                "  {label}: deliveries/s {:.0}, p50 {:.0} µs, p99 {:.0} µs, server CPU/delivery {:.0} ns",
+                median_of(many, &rate),
+                median_of(many, &p50),
+                median_of(many, &p99),
+                median_of(many, &cpu),
+            );
+        }
+        println!(
+            "  cluster / one node: deliveries/s {:.2}x, server CPU/delivery {:.2}x",
+            median_of(true, &rate) / median_of(false, &rate),
+            median_of(true, &cpu) / median_of(false, &cpu),
+        );
+    }
+    let failed = reports.iter().any(|r| {
+        let o = &r.report.outcome;
+        o.lost > 0 || o.duplicated > 0 || o.out_of_order > 0 || o.connect_errors > 0
+    });
+    if failed {
+        eprintln!("note: some messages were lost, duplicated or out of order, or some clients could not join (see above)");
     }
     Ok(())
 }

@@ -73,11 +73,24 @@ pub fn spawn(
     extra: &[String],
     protocol: Protocol,
 ) -> anyhow::Result<SpawnedServer> {
+    spawn_on(explicit, extra, protocol, None, false)
+}
+
+/// As [`spawn`], on `database` (a PostgreSQL URL, say) instead of a temporary SQLite file, and
+/// with the HTTP listener on (for `/metrics`) when `metrics`.
+pub fn spawn_on(
+    explicit: Option<PathBuf>,
+    extra: &[String],
+    protocol: Protocol,
+    database: Option<&str>,
+    metrics: bool,
+) -> anyhow::Result<SpawnedServer> {
     let dir = tempfile::tempdir()?;
     let ports = free_ports(3)?;
     let bind = format!("127.0.0.1:{}", ports[0]);
     let irc_bind = (protocol == Protocol::Irc).then(|| format!("127.0.0.1:{}", ports[1]));
-    let http_bind = (protocol == Protocol::Ws).then(|| format!("127.0.0.1:{}", ports[2]));
+    let http_bind =
+        (protocol == Protocol::Ws || metrics).then(|| format!("127.0.0.1:{}", ports[2]));
     let binary = server_binary(explicit);
     let mut command = Command::new(&binary);
     match &irc_bind {
@@ -100,7 +113,11 @@ pub fn spawn(
         .arg("--bind")
         .arg(&bind)
         .arg("--database")
-        .arg(dir.path().join("bench.db"))
+        .arg(
+            database
+                .map(std::ffi::OsString::from)
+                .unwrap_or_else(|| dir.path().join("bench.db").into_os_string()),
+        )
         .args(["--no-stdin", "--log-level", "warn"])
         .args(LOAD_TEST_FLAGS)
         .args(extra)
@@ -139,10 +156,13 @@ pub fn spawn(
     }
     Ok(SpawnedServer {
         child,
-        addr: irc_bind
-            .clone()
-            .or_else(|| http_bind.clone())
-            .unwrap_or_else(|| bind.clone()),
+        addr: match protocol {
+            Protocol::Irc => irc_bind.clone().expect("an IRC load has an IRC listener"),
+            Protocol::Ws => http_bind
+                .clone()
+                .expect("a WebSocket load has an HTTP listener"),
+            Protocol::Native => bind.clone(),
+        },
         bind,
         irc_bind,
         http_bind,

@@ -37,6 +37,8 @@ pub struct Metrics {
     pub store_batch_size: Histogram,
     pub store_commit_seconds: Histogram,
     pub slow_consumers: Counter,
+    /// Gaps in a room's seqs this cluster node filled from the store.
+    pub gap_fills: Counter,
     pub refusals: Family<CodeLabels, Counter>,
     pub hub_queue: Gauge<i64, AtomicI64>,
     pub store_queue: Gauge<i64, AtomicI64>,
@@ -53,6 +55,7 @@ impl Metrics {
             store_batch_size: Histogram::new(exponential_buckets(1.0, 4.0, 7)),
             store_commit_seconds: Histogram::new(exponential_buckets(0.000_1, 4.0, 10)),
             slow_consumers: Counter::default(),
+            gap_fills: Counter::default(),
             refusals: Family::default(),
             hub_queue: Gauge::default(),
             store_queue: Gauge::default(),
@@ -88,6 +91,11 @@ impl Metrics {
             "slow_consumers",
             "Connections dropped because they did not read fast enough",
             m.slow_consumers.clone(),
+        );
+        registry.register(
+            "cluster_gap_fills",
+            "Reads of a room's messages that another node's message showed missing here",
+            m.gap_fills.clone(),
         );
         registry.register(
             "refusals",

@@ -354,6 +354,7 @@ impl HubIo for RuntimeIo {
     }
 
     fn fill_gap(&mut self, room_key: &str, after: u64, before: Option<u64>) {
+        self.metrics.gap_fills.inc();
         let (Some(hub), reads) = (self.hub_tx.upgrade(), self.reads.clone()) else {
             return;
         };
@@ -369,12 +370,14 @@ impl HubIo for RuntimeIo {
                 .await;
                 match read {
                     Ok(Ok(page)) => {
+                        let read = page.messages.len();
                         let messages: Vec<StoredMessage> = page
                             .messages
                             .into_iter()
                             .filter(|m| before.is_none_or(|b| m.seq < b))
                             .collect();
-                        let has_more = page.has_more && before.is_none();
+                        // More to read, unless the read went as far as the gap's end.
+                        let has_more = page.has_more && messages.len() == read;
                         let filled = HubMsg::GapFilled {
                             room_key,
                             messages,

@@ -166,7 +166,7 @@ impl Hub {
                 }
             }
         }
-        if let Some(before) = before {
+        if let (Some(before), false) = (before, has_more) {
             // The store has every committed seq below one that arrived: if one below `before`
             // is missing still, it never will be, and waiting for it would stall the room. (A
             // gap beyond `before` opened while this was read: `drain` asks for it.)
@@ -183,7 +183,7 @@ impl Hub {
         };
         if has_more && !room.filling {
             room.filling = true;
-            io.fill_gap(room_key, room.last_seq, None);
+            io.fill_gap(room_key, room.last_seq, before);
         }
         self.reap_slow(io);
     }

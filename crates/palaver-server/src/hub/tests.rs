@@ -1373,18 +1373,28 @@ fn a_cluster_node_delivers_other_nodes_messages_in_seq_order() {
     hub.gap_filled("general", Vec::new(), Some(10), false, &mut io);
     assert_eq!(contents(&io.take(1)), ["m10"]);
 
+    // A long gap is read a page at a time: nothing is skipped while the store has more.
+    hub.remote_post(remote_post(14), &mut io);
+    assert_eq!(io.fills.pop(), Some(("general".into(), 10, Some(14))));
+    hub.gap_filled("general", vec![stored_public(11)], Some(14), true, &mut io);
+    assert_eq!(contents(&io.take(1)), ["m11"]);
+    assert_eq!(io.fills.pop(), Some(("general".into(), 11, Some(14))));
+    let rest = vec![stored_public(12), stored_public(13)];
+    hub.gap_filled("general", rest, Some(14), false, &mut io);
+    assert_eq!(contents(&io.take(1)), ["m12", "m13", "m14"]);
+
     // The subscription was renewed: what came meanwhile is read, page by page.
     hub.bus_connected(&mut io);
-    assert_eq!(io.fills.pop(), Some(("general".into(), 10, None)));
-    hub.gap_filled("general", vec![stored_public(11)], None, true, &mut io);
-    assert_eq!(contents(&io.take(1)), ["m11"]);
-    assert_eq!(io.fills.pop(), Some(("general".into(), 11, None)));
-    hub.gap_filled("general", vec![stored_public(12)], None, false, &mut io);
-    assert_eq!(contents(&io.take(1)), ["m12"]);
+    assert_eq!(io.fills.pop(), Some(("general".into(), 14, None)));
+    hub.gap_filled("general", vec![stored_public(15)], None, true, &mut io);
+    assert_eq!(contents(&io.take(1)), ["m15"]);
+    assert_eq!(io.fills.pop(), Some(("general".into(), 15, None)));
+    hub.gap_filled("general", vec![stored_public(16)], None, false, &mut io);
+    assert_eq!(contents(&io.take(1)), ["m16"]);
     assert!(io.fills.is_empty());
 
     // The last member leaves: the node stops following, and drops what arrives.
     send(&mut hub, &mut io, 1, json!({"type":"quit"}));
-    hub.remote_post(remote_post(13), &mut io);
+    hub.remote_post(remote_post(17), &mut io);
     assert!(io.take(1).is_empty());
 }

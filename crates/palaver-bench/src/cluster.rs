@@ -80,20 +80,53 @@ impl Services {
                 .and_then(|v| v.trim().parse().ok())
                 .with_context(|| format!("INFO without {name}"))
         };
+        let by_command = info
+            .lines()
+            .filter_map(|l| {
+                let (name, stats) = l.strip_prefix("cmdstat_")?.split_once(':')?;
+                let calls = stats
+                    .strip_prefix("calls=")?
+                    .split(',')
+                    .next()?
+                    .parse()
+                    .ok()?;
+                Some((name.to_string(), calls))
+            })
+            .collect();
         Ok(RedisFigures {
             commands: field("total_commands_processed")?,
             cpu_seconds: field("used_cpu_user")? + field("used_cpu_sys")?,
             memory: field("used_memory")?,
+            by_command,
         })
     }
 }
 
 /// What Redis says of itself.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct RedisFigures {
     pub commands: f64,
     pub cpu_seconds: f64,
     pub memory: f64,
+    /// Calls so far, by command.
+    pub by_command: std::collections::BTreeMap<String, f64>,
+}
+
+impl RedisFigures {
+    /// Calls per `per` by command since `before`, the most called first.
+    pub fn commands_since(&self, before: &RedisFigures, per: f64) -> Vec<(String, f64)> {
+        let mut out: Vec<(String, f64)> = self
+            .by_command
+            .iter()
+            .map(|(name, calls)| {
+                let earlier = before.by_command.get(name).copied().unwrap_or(0.0);
+                (name.clone(), (calls - earlier) / per)
+            })
+            .filter(|(name, n)| *n > 0.0 && name != "info")
+            .collect();
+        out.sort_by(|a, b| b.1.partial_cmp(&a.1).unwrap_or(std::cmp::Ordering::Equal));
+        out
+    }
 }
 
 /// `n` nodes on `database` (with `--redis` when `redis` is given), each with `/metrics` on.

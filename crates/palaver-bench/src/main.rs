@@ -482,6 +482,8 @@ struct ClusterReport {
     #[serde(flatten)]
     report: Report,
     redis_commands_per_message: Option<f64>,
+    /// Redis commands per message sent, by command.
+    redis_commands: Vec<(String, f64)>,
     redis_cpu_us_per_message: Option<f64>,
     redis_bytes_per_user: Option<f64>,
     postgres_commits_per_message: f64,
@@ -527,6 +529,14 @@ fn run_cluster(
             let bench_cpu_before = procfs::cpu_seconds(std::process::id());
             let progress = Arc::new(Progress::default());
             let mut redis_joined = None;
+            let rss = |servers: &[spawn::SpawnedServer]| -> Option<u64> {
+                servers
+                    .iter()
+                    .map(|s| procfs::rss_bytes(s.pid).map(|r| r.0))
+                    .sum()
+            };
+            let rss_before = rss(&servers);
+            let mut rss_joined = None;
             let outcome = runtime.block_on(async {
                 let (addr, spec2, progress2) = (addr.clone(), spec.clone(), progress.clone());
                 let run = tokio::spawn(async move { load::run(&addr, &spec2, progress2).await });
@@ -539,6 +549,7 @@ fn run_cluster(
                 if redis.is_some() {
                     redis_joined = services.redis_figures().ok();
                 }
+                rss_joined = rss(&servers);
                 run.await.expect("load run")
             });
             let server_cpu = cpu(&servers).zip(cpu_before).map(|(a, b)| a - b);
@@ -547,12 +558,18 @@ fn run_cluster(
             let commits = cluster::metric_sum(&servers, "palaver_store_commit_seconds_count")
                 - commits_before;
             let gap_fills = cluster::metric_sum(&servers, "palaver_cluster_gap_fills_total");
-            let redis_delta = redis_before.zip(redis_after);
+            let redis_delta = redis_before.clone().zip(redis_after);
             let report = ClusterReport {
                 nodes,
                 redis_commands_per_message: redis_delta
+                    .as_ref()
                     .map(|(b, a)| (a.commands - b.commands) / sent),
+                redis_commands: redis_delta
+                    .as_ref()
+                    .map(|(b, a)| a.commands_since(b, sent))
+                    .unwrap_or_default(),
                 redis_cpu_us_per_message: redis_delta
+                    .as_ref()
                     .map(|(b, a)| (a.cpu_seconds - b.cpu_seconds) * 1e6 / sent),
                 redis_bytes_per_user: redis_before
                     .zip(redis_joined)
@@ -569,9 +586,13 @@ fn run_cluster(
                     bench_cpu_seconds: procfs::cpu_seconds(std::process::id())
                         .zip(bench_cpu_before)
                         .map(|(a, b)| a - b),
-                    server_rss_bytes: None,
+                    server_rss_bytes: rss_joined,
                     server_rss_peak_bytes: None,
-                    server_rss_bytes_per_client: None,
+                    // Every node's memory for everyone online: its own sessions, and what it
+                    // knows of the other nodes' users.
+                    server_rss_bytes_per_client: rss_before
+                        .zip(rss_joined)
+                        .map(|(b, j)| j.saturating_sub(b) as f64 / spec.clients.max(1) as f64),
                     spec,
                     outcome,
                     fd_limit,
@@ -583,7 +604,13 @@ fn run_cluster(
                 println!("{} node(s):", report.nodes);
                 print_table(&report.report);
                 if let Some(r) = report.redis_commands_per_message {
-                    println!("  Redis commands/message {:>9.3}", r);
+                    let each: Vec<String> = report
+                        .redis_commands
+                        .iter()
+                        .take(5)
+                        .map(|(name, n)| format!("{name} {n:.3}"))
+                        .collect();
+                    println!("  Redis commands/message {:>9.3} ({})", r, each.join(", "));
                 }
                 if let Some(r) = report.redis_cpu_us_per_message {
                     println!("  Redis CPU/message {:>14.2} µs", r);
@@ -596,6 +623,12 @@ fn run_cluster(
                     report.postgres_commits_per_message
                 );
                 println!("  gaps filled from PostgreSQL {:>4.0}", report.gap_fills);
+                if let Some(per) = report.report.server_rss_bytes_per_client {
+                    println!(
+                        "  nodes' RSS/user online {:>9.0} bytes (all nodes together)",
+                        per
+                    );
+                }
             }
             reports.push(report);
             drop(servers);

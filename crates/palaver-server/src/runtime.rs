@@ -141,6 +141,11 @@ pub enum HubMsg {
         before: Option<u64>,
         has_more: bool,
     },
+    /// A gap's moment is over (see `HubIo::fill_gap`).
+    GapDue {
+        room_key: String,
+        before: Option<u64>,
+    },
     /// The subscription to the other nodes was made, or made again after a drop.
     BusConnected,
     /// Time to look for nodes gone silent.
@@ -279,6 +284,9 @@ impl Drop for RuntimeIo {
 
 /// Messages read per gap filled.
 const GAP_FILL_PAGE: usize = 1000;
+/// How long a gap may wait for the missing message to arrive through Redis before it is read
+/// from the store.
+const GAP_GRACE: Duration = Duration::from_millis(10);
 
 /// How long a history page or replay may wait for room in a slow client's queue.
 const QUEUE_WAIT: Duration = Duration::from_secs(30);
@@ -354,6 +362,25 @@ impl HubIo for RuntimeIo {
     }
 
     fn fill_gap(&mut self, room_key: &str, after: u64, before: Option<u64>) {
+        let Some(before) = before else {
+            return self.read_gap(room_key, after, None);
+        };
+        let Some(hub) = self.hub_tx.upgrade() else {
+            return;
+        };
+        let room_key = room_key.to_string();
+        tokio::spawn(async move {
+            // The missing message is most often a moment behind on its way through Redis.
+            tokio::time::sleep(GAP_GRACE).await;
+            let due = HubMsg::GapDue {
+                room_key,
+                before: Some(before),
+            };
+            let _ = hub.send(due).await;
+        });
+    }
+
+    fn read_gap(&mut self, room_key: &str, after: u64, before: Option<u64>) {
         self.metrics.gap_fills.inc();
         let (Some(hub), reads) = (self.hub_tx.upgrade(), self.reads.clone()) else {
             return;
@@ -806,6 +833,7 @@ fn handle(
             before,
             has_more,
         } => hub.gap_filled(&room_key, messages, before, has_more, io),
+        HubMsg::GapDue { room_key, before } => hub.gap_due(&room_key, before, io),
         HubMsg::BusConnected => hub.bus_connected(io),
         HubMsg::ClusterTick => hub.cluster_tick(io),
         HubMsg::Relay { session, bytes } => {

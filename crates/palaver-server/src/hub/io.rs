@@ -216,9 +216,17 @@ pub trait HubIo {
     fn unfollow_room(&mut self, room_key: &str) {
         let _ = room_key;
     }
-    /// Reads a room's messages after seq `after` (and below `before`) for
-    /// [`super::Hub::gap_filled`], trying again until the store answers.
+    /// A room has a gap after seq `after` (below `before`, the message that showed it):
+    /// reads it for [`super::Hub::gap_filled`], trying again until the store answers. A gap
+    /// that a message still on its way may close is given a moment first: the hub hears
+    /// [`super::Hub::gap_due`] and asks for the read ([`HubIo::read_gap`]) only if it is
+    /// still open.
     fn fill_gap(&mut self, room_key: &str, after: u64, before: Option<u64>) {
         let _ = (room_key, after, before);
+    }
+    /// Reads a room's messages after seq `after` (below `before`) for
+    /// [`super::Hub::gap_filled`] at once.
+    fn read_gap(&mut self, room_key: &str, after: u64, before: Option<u64>) {
+        self.fill_gap(room_key, after, before);
     }
 }

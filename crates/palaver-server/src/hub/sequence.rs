@@ -137,6 +137,25 @@ impl Hub {
         );
     }
 
+    /// A gap's moment is over: read it from the store if it is still open, else deliver on.
+    pub fn gap_due(&mut self, room_key: &str, before: Option<u64>, io: &mut impl HubIo) {
+        let Some(room) = self.rooms.get_mut(room_key) else {
+            return;
+        };
+        if room.follow != Follow::Yes {
+            room.filling = false;
+            return;
+        }
+        let open = before.is_none_or(|b| room.last_seq + 1 < b);
+        if open {
+            io.read_gap(room_key, room.last_seq, before);
+        } else {
+            room.filling = false;
+            self.drain(room_key, io);
+            self.reap_slow(io);
+        }
+    }
+
     /// What the store had after a room's `last_seq`: below `before` (the message that showed
     /// the gap), or as far as one read goes (`has_more` when there is more).
     pub fn gap_filled(

@@ -42,6 +42,8 @@ pub(super) struct TestIo {
     follows: Vec<(String, u64)>,
     /// Gaps a cluster node asked to fill: (room key, after, before).
     fills: Vec<(String, u64, Option<u64>)>,
+    /// Gap reads a cluster node asked for after the gap's moment: (room key, after, before).
+    gap_reads: Vec<(String, u64, Option<u64>)>,
     /// What a cluster node sent the others.
     posts: Vec<crate::network::fanout::Post>,
 }
@@ -104,6 +106,9 @@ impl HubIo for TestIo {
     }
     fn fill_gap(&mut self, room_key: &str, after: u64, before: Option<u64>) {
         self.fills.push((room_key.to_string(), after, before));
+    }
+    fn read_gap(&mut self, room_key: &str, after: u64, before: Option<u64>) {
+        self.gap_reads.push((room_key.to_string(), after, before));
     }
 }
 
@@ -1357,31 +1362,44 @@ fn a_cluster_node_delivers_other_nodes_messages_in_seq_order() {
     assert_eq!(io.fills.pop(), Some(("general".into(), 3, Some(5))));
     hub.remote_post(remote_post(4), &mut io);
     assert_eq!(contents(&io.take(1)), ["m4", "m5", "m6"]);
+    // The gap's moment is over: it closed meanwhile, so nothing is read.
+    hub.gap_due("general", Some(5), &mut io);
+    assert!(io.gap_reads.is_empty());
+    // 8 before 7: after its moment the gap is read; 7 arriving meanwhile is delivered, and
+    // the read's answer then changes nothing.
     hub.remote_post(remote_post(8), &mut io);
-    // The first fill answers late: it changes nothing, and skips nothing.
-    hub.gap_filled("general", vec![stored_public(4)], Some(5), false, &mut io);
-    assert!(contents(&io.take(1)).is_empty(), "7 is still awaited");
     assert_eq!(io.fills.pop(), Some(("general".into(), 6, Some(8))));
-    hub.gap_filled("general", vec![stored_public(7)], Some(8), false, &mut io);
+    hub.gap_due("general", Some(8), &mut io);
+    assert_eq!(io.gap_reads.pop(), Some(("general".into(), 6, Some(8))));
+    hub.remote_post(remote_post(7), &mut io);
     assert_eq!(contents(&io.take(1)), ["m7", "m8"]);
+    hub.gap_filled("general", vec![stored_public(7)], Some(8), false, &mut io);
+    assert!(contents(&io.take(1)).is_empty());
+    assert!(io.fills.is_empty());
     // Seen twice (a post tried again): shown once.
     hub.remote_post(remote_post(8), &mut io);
     assert!(contents(&io.take(1)).is_empty());
-    // A seq the store does not have below one that arrived never will be: skipped.
+    // A gap read from the store is delivered in order.
     hub.remote_post(remote_post(10), &mut io);
     assert_eq!(io.fills.pop(), Some(("general".into(), 8, Some(10))));
-    hub.gap_filled("general", Vec::new(), Some(10), false, &mut io);
-    assert_eq!(contents(&io.take(1)), ["m10"]);
+    hub.gap_due("general", Some(10), &mut io);
+    assert_eq!(io.gap_reads.pop(), Some(("general".into(), 8, Some(10))));
+    hub.gap_filled("general", vec![stored_public(9)], Some(10), false, &mut io);
+    assert_eq!(contents(&io.take(1)), ["m9", "m10"]);
+    // A seq the store does not have below one that arrived never will be: skipped.
+    hub.remote_post(remote_post(12), &mut io);
+    assert_eq!(io.fills.pop(), Some(("general".into(), 10, Some(12))));
+    hub.gap_filled("general", Vec::new(), Some(12), false, &mut io);
+    assert_eq!(contents(&io.take(1)), ["m12"]);
 
     // A long gap is read a page at a time: nothing is skipped while the store has more.
     hub.remote_post(remote_post(14), &mut io);
-    assert_eq!(io.fills.pop(), Some(("general".into(), 10, Some(14))));
-    hub.gap_filled("general", vec![stored_public(11)], Some(14), true, &mut io);
-    assert_eq!(contents(&io.take(1)), ["m11"]);
-    assert_eq!(io.fills.pop(), Some(("general".into(), 11, Some(14))));
-    let rest = vec![stored_public(12), stored_public(13)];
-    hub.gap_filled("general", rest, Some(14), false, &mut io);
-    assert_eq!(contents(&io.take(1)), ["m12", "m13", "m14"]);
+    assert_eq!(io.fills.pop(), Some(("general".into(), 12, Some(14))));
+    hub.gap_filled("general", Vec::new(), Some(14), true, &mut io);
+    assert!(contents(&io.take(1)).is_empty(), "nothing skipped");
+    assert_eq!(io.fills.pop(), Some(("general".into(), 12, Some(14))));
+    hub.gap_filled("general", vec![stored_public(13)], Some(14), false, &mut io);
+    assert_eq!(contents(&io.take(1)), ["m13", "m14"]);
 
     // The subscription was renewed: what came meanwhile is read, page by page.
     hub.bus_connected(&mut io);

@@ -48,6 +48,30 @@ fn join_frame(
     }
 }
 
+/// The `addr` for hosts typed as one field (`node1,node2` or `node1:7001,node2`) with a default
+/// port: each host without a port gets `port` (an IPv6 address gets brackets).
+pub fn addresses_for(hosts: &str, port: u16) -> String {
+    hosts
+        .split(',')
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+        .map(|h| {
+            let has_port = match h.rsplit_once(':') {
+                Some((host, p)) => {
+                    p.parse::<u16>().is_ok() && (!host.contains(':') || host.ends_with(']'))
+                }
+                None => false,
+            };
+            match (has_port, h.contains(':') && !h.starts_with('[')) {
+                (true, _) => h.to_string(),
+                (false, true) => format!("[{h}]:{port}"),
+                (false, false) => format!("{h}:{port}"),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// The addresses of the config's `addr`: one, or several separated by commas (the nodes of a
 /// cluster).
 fn addresses(config: &ClientConfig) -> Vec<&str> {
@@ -566,5 +590,24 @@ async fn reconnect(
             }
             Err(_) => continue,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::addresses_for;
+
+    #[test]
+    fn hosts_typed_in_one_field_become_addresses() {
+        assert_eq!(
+            addresses_for("chat.example.org", 7878),
+            "chat.example.org:7878"
+        );
+        assert_eq!(
+            addresses_for("node1, node2:7001,,10.0.0.3", 7878),
+            "node1:7878,node2:7001,10.0.0.3:7878"
+        );
+        assert_eq!(addresses_for("::1", 7878), "[::1]:7878");
+        assert_eq!(addresses_for("[::1]:9000", 7878), "[::1]:9000");
     }
 }

@@ -144,7 +144,9 @@ impl PalaverApp {
             self.connect_errors.address = Some("Enter a host and a port number (1-65535).".into());
             return;
         }
-        let mut config = ClientConfig::new(format!("{host}:{port}"), username.clone());
+        let port: u16 = port.parse().expect("checked above");
+        let addr = palaver_client::client::addresses_for(host, port);
+        let mut config = ClientConfig::new(addr, username.clone());
         config.backoff_initial = self.reconnect_initial;
         config.backoff_max = std::time::Duration::from_secs(10);
         if self.settings.tls {

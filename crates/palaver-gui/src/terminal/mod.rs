@@ -17,7 +17,8 @@ use palaver_client::ClientConfig;
 /// `palaver chat` flags.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ChatArgs {
-    /// Server host.
+    /// Server host; the nodes of a cluster as `node1,node2,...` (a reconnect tries them in
+    /// turn; a host name with several addresses is tried address by address too).
     #[arg(long, env = "PALAVER_HOST", default_value = "127.0.0.1")]
     pub host: String,
     /// Server port.
@@ -48,7 +49,8 @@ pub struct ChatArgs {
 
 impl ChatArgs {
     pub fn client_config(&self, username: &str) -> ClientConfig {
-        let mut config = ClientConfig::new(format!("{}:{}", self.host, self.port), username);
+        let addr = palaver_client::client::addresses_for(&self.host, self.port);
+        let mut config = ClientConfig::new(addr, username);
         if !self.rooms.is_empty() {
             config.rooms = self.rooms.clone();
         }

@@ -22,7 +22,8 @@ impl Hub {
             NetworkEvent::Replaced { .. }
             | NetworkEvent::Kick { .. }
             | NetworkEvent::RoomKick { .. }
-            | NetworkEvent::Announce { .. } => {}
+            | NetworkEvent::Announce { .. }
+            | NetworkEvent::RoomCreated { .. } => {}
             NetworkEvent::Topic {
                 room_key, topic, ..
             } => io.save_topic(room_key, topic),
@@ -72,6 +73,11 @@ impl Hub {
                 }
             }
             NetworkEvent::Announce { message } => self.announce_here(message, io),
+            NetworkEvent::RoomCreated {
+                room_key,
+                name,
+                created_ms,
+            } => self.room_created_elsewhere(room_key, name, *created_ms),
         }
     }
 

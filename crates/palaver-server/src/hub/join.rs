@@ -366,10 +366,11 @@ impl Hub {
         io.replay_missed(session, scope);
     }
 
-    /// Adds a member to a room; whoever enters an empty room becomes its operator.
+    /// Adds a member to a room; whoever enters an empty room (on every node) becomes its
+    /// operator.
     pub(super) fn add_member(&mut self, session: SessionId, room_key: &str) {
         if let Some(room) = self.rooms.get_mut(room_key) {
-            if room.members.is_empty() {
+            if room.members.is_empty() && room.remote.is_empty() {
                 room.operators.insert(session);
             }
             room.members.insert(session);

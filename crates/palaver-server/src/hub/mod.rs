@@ -797,15 +797,38 @@ impl Hub {
             created_ms,
             last_seq: 0,
         });
-        let mut room = Room::new(name, key.clone(), String::new(), created_ms, 0);
+        let mut room = Room::new(name.clone(), key.clone(), String::new(), created_ms, 0);
         if self.config.clustered {
             // Another node may have made it already: its messages, topic and members are read
             // when this node follows it.
             room.follow = sequence::Follow::No;
             room.remote = self.remote_members_of(&key);
+            let created = NetworkEvent::RoomCreated {
+                room_key: key.clone(),
+                name,
+                created_ms,
+            };
+            io.publish(&created);
         }
         self.rooms.insert(key.clone(), room);
         key
+    }
+
+    /// A room another node made: listed here too (read when someone here enters it).
+    fn room_created_elsewhere(&mut self, room_key: &str, name: &str, created_ms: i64) {
+        if self.rooms.contains_key(room_key) {
+            return;
+        }
+        let mut room = Room::new(
+            name.to_string(),
+            room_key.to_string(),
+            String::new(),
+            created_ms,
+            0,
+        );
+        room.follow = sequence::Follow::No;
+        room.remote = self.remote_members_of(room_key);
+        self.rooms.insert(room_key.to_string(), room);
     }
 
     /// The address (`nick!ident@host`) of a user online here or on another node, or one made

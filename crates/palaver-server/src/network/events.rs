@@ -37,6 +37,12 @@ pub enum NetworkEvent {
         source: Option<String>,
         reason: Option<String>,
     },
+    /// A room made (on the node that stored it): the others list it too.
+    RoomCreated {
+        room_key: String,
+        name: String,
+        created_ms: i64,
+    },
     /// A `server` announcement to everyone.
     Announce { message: String },
     /// A room's topic set (empty: cleared) by `by`, whose address is `source`.

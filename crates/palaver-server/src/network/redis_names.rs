@@ -23,6 +23,8 @@ use crate::runtime::HubMsg;
 pub const LEASE: Duration = Duration::from_secs(30);
 /// How often a node renews its names' leases.
 const RENEW_EVERY: Duration = Duration::from_secs(10);
+/// How soon a renewal that failed is tried again.
+const RETRY_RENEWAL: Duration = Duration::from_millis(250);
 
 const CLAIM: &str = r"
 local held = redis.call('GET', KEYS[1])
@@ -157,9 +159,10 @@ impl Drop for RedisNames {
 async fn renew(mut redis: ConnectionManager, held: Held, now: Arc<tokio::sync::Notify>) {
     let script = Script::new(RENEW);
     let lease = LEASE.as_millis() as u64;
+    let mut wait = RENEW_EVERY;
     loop {
         tokio::select! {
-            _ = tokio::time::sleep(RENEW_EVERY) => {}
+            _ = tokio::time::sleep(wait) => {}
             _ = now.notified() => {}
         }
         let names: Vec<(String, HeldName)> = held
@@ -168,6 +171,7 @@ async fn renew(mut redis: ConnectionManager, held: Held, now: Arc<tokio::sync::N
             .iter()
             .map(|(k, h)| (k.clone(), h.clone()))
             .collect();
+        let mut failed = false;
         for (key, name) in names {
             let mut call = script.prepare_invoke();
             for k in &name.keys {
@@ -179,8 +183,15 @@ async fn renew(mut redis: ConnectionManager, held: Held, now: Arc<tokio::sync::N
                 .arg(&key);
             if let Err(e) = call.invoke_async::<i64>(&mut redis).await {
                 tracing::warn!(error = %e, "could not renew a name's lease in Redis");
+                failed = true;
             }
         }
+        // Redis away (or reconnecting): try again soon, well within the lease.
+        wait = if failed {
+            RETRY_RENEWAL
+        } else {
+            RENEW_EVERY
+        };
     }
 }
 

@@ -195,6 +195,20 @@ async fn joins_and_room_moves_on_one_node_are_seen_once_on_the_others() {
     })
     .await;
     let mut mover = cluster.join(1, "mover").await;
+    // The room made on node 0 is listed on node 1, with its member there.
+    mover.send(&ClientFrame::Rooms).await.unwrap();
+    let listed = expect(&mut mover, "the rooms", |f| {
+        matches!(f, ServerFrame::Rooms { .. })
+    })
+    .await;
+    let ServerFrame::Rooms { rooms, .. } = listed else {
+        unreachable!()
+    };
+    let rust = rooms
+        .iter()
+        .find(|r| r.name == "rust")
+        .expect("#rust is listed");
+    assert_eq!(rust.members, 1);
     expect(&mut watcher, "mover joined the chat", |f| {
         matches!(f, ServerFrame::System { event: Some(SystemEvent::Joined), username: Some(u), room: Some(r), .. } if u == "mover" && r == "general")
     })

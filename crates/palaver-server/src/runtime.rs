@@ -774,6 +774,17 @@ pub async fn run_hub(
         }
     }
     hub.close_all(&mut io);
+    // A node of a cluster frees its names and tells the others before it goes, so that its
+    // users can come back on another node at once (under their names, with or without a token).
+    let releases = io.names.releasing();
+    let _ = tokio::time::timeout(
+        Duration::from_secs(2),
+        futures_util::future::join_all(releases),
+    )
+    .await;
+    if let Some(bus) = io.bus.as_mut() {
+        bus.finish(Duration::from_secs(2)).await;
+    }
     if let Some(reply) = shutdown_reply {
         let _ = reply.send(());
     }

@@ -71,6 +71,11 @@ pub trait NameRegistry: Send {
     fn claim(&mut self, claim: &NameClaim) -> Option<ClaimAnswer>;
     /// Frees `key` if `holder` still holds it (with its look-alikes).
     fn release(&mut self, key: &str, holder: Holder);
+    /// Releases still on their way, to wait for before the process ends (a node shutting
+    /// down frees its names at once rather than when their leases end).
+    fn releasing(&mut self) -> Vec<tokio::task::JoinHandle<()>> {
+        Vec::new()
+    }
 }
 
 #[derive(Debug)]

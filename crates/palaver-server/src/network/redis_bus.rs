@@ -63,8 +63,11 @@ enum Follow {
 /// This node's side of the bus.
 pub struct RedisBus {
     node: NodeId,
-    posts: mpsc::UnboundedSender<Post>,
+    /// `None` once finished (see [`RedisBus::finish`]).
+    posts: Option<mpsc::UnboundedSender<Post>>,
     follows: mpsc::UnboundedSender<Follow>,
+    publisher: Option<tokio::task::JoinHandle<()>>,
+    /// The subscription and the heartbeat.
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -81,8 +84,8 @@ impl RedisBus {
     ) -> Self {
         let (posts, posts_rx) = mpsc::unbounded_channel();
         let (follows, follows_rx) = mpsc::unbounded_channel();
+        let publisher = Some(tokio::spawn(publish(redis, node, posts_rx)));
         let tasks = vec![
-            tokio::spawn(publish(redis, node, posts_rx)),
             tokio::spawn(listen(
                 client,
                 node,
@@ -95,15 +98,32 @@ impl RedisBus {
         ];
         RedisBus {
             node,
-            posts,
+            posts: Some(posts),
             follows,
+            publisher,
             tasks,
         }
     }
 
     /// Sends a post to the other nodes, after those sent before it.
     pub fn send(&self, post: Post) {
-        let _ = self.posts.send(post);
+        if let Some(posts) = &self.posts {
+            let _ = posts.send(post);
+        }
+    }
+
+    /// Stops listening, and sends what is still queued (within `limit`): a node shutting down
+    /// tells the others its users have left before it goes.
+    pub async fn finish(&mut self, limit: std::time::Duration) {
+        for task in &self.tasks {
+            task.abort();
+        }
+        self.posts = None;
+        if let Some(publisher) = self.publisher.take() {
+            if tokio::time::timeout(limit, publisher).await.is_err() {
+                tracing::warn!("Redis did not take the last posts to the other nodes in time");
+            }
+        }
     }
 
     /// Tells the other nodes about a change made here.
@@ -130,7 +150,7 @@ impl RedisBus {
 
 impl Drop for RedisBus {
     fn drop(&mut self) {
-        for task in &self.tasks {
+        for task in self.tasks.iter().chain(&self.publisher) {
             task.abort();
         }
     }

@@ -107,6 +107,8 @@ pub struct RedisNames {
     hub: mpsc::WeakSender<HubMsg>,
     held: Held,
     renewal: tokio::task::JoinHandle<()>,
+    /// Releases on their way.
+    releases: Vec<tokio::task::JoinHandle<()>>,
 }
 
 fn holder_id(holder: Holder) -> String {
@@ -145,6 +147,7 @@ impl RedisNames {
             hub,
             held,
             renewal,
+            releases: Vec::new(),
         }
     }
 }
@@ -187,11 +190,7 @@ async fn renew(mut redis: ConnectionManager, held: Held, now: Arc<tokio::sync::N
             }
         }
         // Redis away (or reconnecting): try again soon, well within the lease.
-        wait = if failed {
-            RETRY_RENEWAL
-        } else {
-            RENEW_EVERY
-        };
+        wait = if failed { RETRY_RENEWAL } else { RENEW_EVERY };
     }
 }
 
@@ -262,7 +261,8 @@ impl NameRegistry for RedisNames {
             return;
         };
         let (mut redis, key) = (self.redis.clone(), key.to_string());
-        tokio::spawn(async move {
+        self.releases.retain(|r| !r.is_finished());
+        let release = tokio::spawn(async move {
             let script = Script::new(RELEASE);
             let mut call = script.prepare_invoke();
             for k in &keys {
@@ -273,5 +273,10 @@ impl NameRegistry for RedisNames {
                 tracing::warn!(error = %e, "could not release a name in Redis (its lease ends it)");
             }
         });
+        self.releases.push(release);
+    }
+
+    fn releasing(&mut self) -> Vec<tokio::task::JoinHandle<()>> {
+        std::mem::take(&mut self.releases)
     }
 }

@@ -330,3 +330,27 @@ async fn wait_until_stored(conn: &mut palaver_client::Connection) {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+#[tokio::test]
+async fn a_node_shut_down_for_an_upgrade_frees_its_names_and_its_users_leave_at_once() {
+    let Some(mut cluster) = Cluster::start(2).await else {
+        return;
+    };
+    let mut watcher = cluster.join(0, "watcher").await;
+    let _leaver = cluster.join(1, "leaver").await;
+    eventually_users(&mut watcher, None, "leaver listed", |u| u.len() == 2).await;
+    let node = cluster.nodes.remove(1);
+    node.server.shutdown().await;
+    // The others hear at once that its users left (not when it falls silent)...
+    let left = expect(&mut watcher, "leaver leaving", |f| {
+        matches!(f, ServerFrame::System { event: Some(SystemEvent::Disconnected), username: Some(u), .. } if u == "leaver")
+    })
+    .await;
+    assert!(
+        format!("{left:?}").contains("server restarting"),
+        "{left:?}"
+    );
+    // ...and the name is free at once, for anyone (not when its lease ends, 30 s later).
+    let back = try_join(cluster.addr(0), "leaver").await;
+    assert!(back.is_ok(), "the name is free: {:?}", back.err());
+}

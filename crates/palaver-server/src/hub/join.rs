@@ -259,7 +259,7 @@ impl Hub {
             },
             rooms: room_keys
                 .iter()
-                .filter_map(|k| self.rooms.get(k).map(|r| r.info()))
+                .filter_map(|k| self.rooms.get(k).map(|r| self.room_info(r)))
                 .collect(),
             users: self.first_names_online(WELCOME_USERS_MAX),
             users_online: self.names.len() + self.remote.len(),
@@ -370,7 +370,7 @@ impl Hub {
     /// operator.
     pub(super) fn add_member(&mut self, session: SessionId, room_key: &str) {
         if let Some(room) = self.rooms.get_mut(room_key) {
-            if room.members.is_empty() && room.remote.is_empty() {
+            if room.members.is_empty() && self.remote.count_in(room_key) == 0 {
                 room.operators.insert(session);
             }
             room.members.insert(session);

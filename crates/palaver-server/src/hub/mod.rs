@@ -802,7 +802,6 @@ impl Hub {
             // Another node may have made it already: its messages, topic and members are read
             // when this node follows it.
             room.follow = sequence::Follow::No;
-            room.remote = self.remote_members_of(&key);
             let created = NetworkEvent::RoomCreated {
                 room_key: key.clone(),
                 name,
@@ -827,7 +826,6 @@ impl Hub {
             0,
         );
         room.follow = sequence::Follow::No;
-        room.remote = self.remote_members_of(room_key);
         self.rooms.insert(room_key.to_string(), room);
     }
 

@@ -29,6 +29,8 @@ pub struct RemoteUsers {
     by_holder: FxHashMap<Holder, String>,
     /// Names as shown, sorted.
     pub names: BTreeSet<String>,
+    /// Room key -> its members there, by folded name.
+    by_room: FxHashMap<String, BTreeSet<String>>,
     /// When each other node was last heard from (milliseconds).
     heard: FxHashMap<NodeId, i64>,
 }
@@ -44,16 +46,65 @@ impl RemoteUsers {
 
     /// A room deleted: nobody is in it any more.
     pub fn forget_room(&mut self, room_key: &str) {
-        for user in self.by_key.values_mut() {
-            user.rooms.retain(|(k, _)| k != room_key);
+        for key in self.by_room.remove(room_key).unwrap_or_default() {
+            if let Some(user) = self.by_key.get_mut(&key) {
+                user.rooms.retain(|(k, _)| k != room_key);
+            }
         }
     }
 
-    /// The users in a room, by folded name.
-    pub fn in_room<'a>(&'a self, room_key: &'a str) -> impl Iterator<Item = &'a OnlineUser> + 'a {
-        self.by_key
-            .values()
-            .filter(move |u| u.rooms.iter().any(|(k, _)| k == room_key))
+    /// The users in a room.
+    pub fn in_room<'a>(&'a self, room_key: &str) -> impl Iterator<Item = &'a OnlineUser> + 'a {
+        self.by_room
+            .get(room_key)
+            .into_iter()
+            .flatten()
+            .filter_map(|key| self.by_key.get(key))
+    }
+
+    /// How many users of other nodes are in a room.
+    pub fn count_in(&self, room_key: &str) -> usize {
+        self.by_room.get(room_key).map_or(0, BTreeSet::len)
+    }
+
+    fn insert(&mut self, user: OnlineUser) {
+        for (room_key, _) in &user.rooms {
+            self.enter(room_key, &user.key);
+        }
+        self.names.insert(user.name.clone());
+        self.by_holder.insert(user.holder, user.key.clone());
+        self.by_key.insert(user.key.clone(), user);
+    }
+
+    fn remove(&mut self, holder: Holder) -> Option<OnlineUser> {
+        let key = self.by_holder.remove(&holder)?;
+        let user = self.by_key.remove(&key)?;
+        self.names.remove(&user.name);
+        for (room_key, _) in &user.rooms {
+            self.leave(room_key, &user.key);
+        }
+        Some(user)
+    }
+
+    fn enter(&mut self, room_key: &str, key: &str) {
+        self.by_room
+            .entry(room_key.to_string())
+            .or_default()
+            .insert(key.to_string());
+    }
+
+    fn leave(&mut self, room_key: &str, key: &str) {
+        if let Some(members) = self.by_room.get_mut(room_key) {
+            members.remove(key);
+            if members.is_empty() {
+                self.by_room.remove(room_key);
+            }
+        }
+    }
+
+    fn user_mut(&mut self, holder: Holder) -> Option<&mut OnlineUser> {
+        let key = self.by_holder.get(&holder)?;
+        self.by_key.get_mut(key)
     }
 }
 
@@ -158,14 +209,6 @@ impl Hub {
         s.remote_directs.push_back(post.message.id);
         self.deliver(session, &post.outgoing(), io);
         self.reap_slow(io);
-    }
-
-    /// The members of a room on other nodes (folded names), for a room this node just made.
-    pub(super) fn remote_members_of(&self, room_key: &str) -> BTreeSet<String> {
-        self.remote
-            .in_room(room_key)
-            .map(|u| u.key.clone())
-            .collect()
     }
 
     /// What another node tells about its users.
@@ -273,7 +316,7 @@ impl Hub {
                 room_key,
                 room_name,
             } => {
-                let Some(user) = self.remote_user_mut(holder) else {
+                let Some(user) = self.remote.user_mut(holder) else {
                     return;
                 };
                 if user.rooms.iter().any(|(k, _)| *k == room_key) {
@@ -285,9 +328,7 @@ impl Hub {
                     user.name.clone(),
                     Arc::from(user.address.as_str()),
                 );
-                if let Some(room) = self.rooms.get_mut(&room_key) {
-                    room.remote.insert(key);
-                }
+                self.remote.enter(&room_key, &key);
                 let notice = SystemNotice::joined_room(&name, &room_name, Some(source));
                 self.system_to_room(&room_key, notice, None, io);
             }
@@ -298,7 +339,7 @@ impl Hub {
                 by,
                 source,
             } => {
-                let Some(user) = self.remote_user_mut(holder) else {
+                let Some(user) = self.remote.user_mut(holder) else {
                     return;
                 };
                 let Some(at) = user.rooms.iter().position(|(k, _)| *k == room_key) else {
@@ -310,9 +351,7 @@ impl Hub {
                     user.name.clone(),
                     Arc::<str>::from(user.address.as_str()),
                 );
-                if let Some(room) = self.rooms.get_mut(&room_key) {
-                    room.remote.remove(&key);
-                }
+                self.remote.leave(&room_key, &key);
                 let notice = match by {
                     Some(by) => {
                         SystemNotice::removed(&name, &room_name, &by, reason, source.map(Arc::from))
@@ -348,11 +387,6 @@ impl Hub {
                 event,
             } => self.remote_departed(holder, reason, event, io),
         }
-    }
-
-    fn remote_user_mut(&mut self, holder: Holder) -> Option<&mut OnlineUser> {
-        let key = self.remote.by_holder.get(&holder)?;
-        self.remote.by_key.get_mut(key)
     }
 
     /// A user of another node left the chat: members here are told, in each of its rooms.
@@ -397,25 +431,17 @@ impl Hub {
     }
 
     fn insert_remote(&mut self, user: OnlineUser) {
-        for (room_key, _) in &user.rooms {
-            if let Some(room) = self.rooms.get_mut(room_key) {
-                room.remote.insert(user.key.clone());
-            }
-        }
-        self.remote.names.insert(user.name.clone());
-        self.remote.by_holder.insert(user.holder, user.key.clone());
-        self.remote.by_key.insert(user.key.clone(), user);
+        self.remote.insert(user);
     }
 
     fn remove_remote(&mut self, holder: Holder) -> Option<OnlineUser> {
-        let key = self.remote.by_holder.remove(&holder)?;
-        let user = self.remote.by_key.remove(&key)?;
-        self.remote.names.remove(&user.name);
-        for (room_key, _) in &user.rooms {
-            if let Some(room) = self.rooms.get_mut(room_key) {
-                room.remote.remove(&user.key);
-            }
-        }
-        Some(user)
+        self.remote.remove(holder)
+    }
+
+    /// What a room's listing says, with its members on the other nodes counted.
+    pub(super) fn room_info(&self, room: &super::room::Room) -> palaver_proto::RoomInfo {
+        let mut info = room.info();
+        info.members += self.remote.count_in(&room.key);
+        info
     }
 }

@@ -136,7 +136,7 @@ impl Hub {
                 self.leave_room(session, &room, reason, reference, io)
             }
             ClientFrame::Rooms => {
-                let mut rooms: Vec<_> = self.rooms.values().map(|r| r.info()).collect();
+                let mut rooms: Vec<_> = self.rooms.values().map(|r| self.room_info(r)).collect();
                 rooms.sort_by_cached_key(|r| validate::fold(&r.name));
                 self.send_to(session, &ServerFrame::Rooms { rooms, reference }, io);
             }
@@ -247,7 +247,7 @@ impl Hub {
         let frame = ServerFrame::JoinedRoom {
             room: palaver_proto::RoomInfo {
                 last_seq: upto,
-                ..room.info()
+                ..self.room_info(room)
             },
             members,
             operators,

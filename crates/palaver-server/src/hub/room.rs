@@ -3,10 +3,10 @@
 //! The window is what a joining member is shown. It lives in memory only while the room has
 //! members, filled from the store when the room becomes active and then kept up to date by
 //! fan-out, so a join never races with a message in flight: both happen in the hub's one thread.
-//! In a cluster, a room also knows its members on the other nodes (by name) and whether this
-//! node follows its messages.
+//! In a cluster, a room also knows whether this node follows its messages (its members on the
+//! other nodes are in `remote.rs`).
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 
 use rustc_hash::FxHashSet;
 
@@ -44,8 +44,6 @@ pub struct Room {
     pub ahead: BTreeMap<u64, (PublicMessage, Outgoing)>,
     /// A gap is being filled from the store.
     pub filling: bool,
-    /// Members on other nodes of a cluster, by folded name.
-    pub remote: BTreeSet<String>,
 }
 
 impl Room {
@@ -66,7 +64,6 @@ impl Room {
             follow: Follow::Always,
             ahead: BTreeMap::new(),
             filling: false,
-            remote: BTreeSet::new(),
         }
     }
 
@@ -74,7 +71,7 @@ impl Room {
         RoomInfo {
             name: self.name.clone(),
             topic: self.topic.clone(),
-            members: self.members.len() + self.remote.len(),
+            members: self.members.len(),
             topic_by: self.topic_by.clone(),
             topic_at: self.topic_ms.map(timestamp::format_millis),
             created: Some(timestamp::format_millis(self.created_ms)),

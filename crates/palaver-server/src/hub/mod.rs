@@ -10,7 +10,9 @@
 //! acknowledges it to its sender and fans it out: encoded once into `Bytes`, the same buffer is
 //! queued for every member. Batches come back in commit order, so within a conversation every
 //! client sees seq order, and a room's `last_seq` splits its history (up to it) from live
-//! traffic (after it) exactly.
+//! traffic (after it) exactly. On a node of a cluster the messages other nodes committed join
+//! the same path, in seq order (`sequence.rs`), and the other nodes' users are known
+//! (`remote.rs`).
 //!
 //! A member whose queue is full is a slow consumer: it is disconnected (after the current
 //! fan-out) rather than anyone waiting for it.

@@ -128,6 +128,8 @@ pub enum HubMsg {
     RemotePost(Box<RoomPost>),
     /// A private message another node sends one of this node's connections.
     RemoteDirect(Box<DirectPost>),
+    /// A frame that is not stored, from another node (a `NOTICE`, a `TAGMSG`).
+    Relayed(Box<crate::network::fanout::Relay>),
     /// This node now hears a room's messages.
     RoomFollowed {
         room_key: String,
@@ -834,6 +836,7 @@ fn handle(
         HubMsg::Presence(presence) => hub.presence(presence, io),
         HubMsg::RemotePost(post) => hub.remote_post(*post, io),
         HubMsg::RemoteDirect(post) => hub.remote_direct(*post, io),
+        HubMsg::Relayed(relay) => hub.relayed(*relay, io),
         HubMsg::RoomFollowed {
             room_key,
             generation,

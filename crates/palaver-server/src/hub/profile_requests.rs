@@ -11,6 +11,7 @@ use palaver_proto::{timestamp, validate, ErrorCode, ServerFrame, UserInfo};
 use super::session::{PendingClaim, Profile, Session, User};
 use super::{Hub, HubEvent, HubIo, Outgoing, Refusal, SessionId, SystemNotice, WHOWAS_KEEP};
 use crate::network::events::NetworkEvent;
+use crate::network::fanout::RelayTo;
 use crate::network::names::NameClaim;
 use crate::network::presence::PresenceChange;
 
@@ -80,6 +81,20 @@ impl Hub {
         match target {
             Some(raw) => {
                 let found = self.online(&raw);
+                if let (None, Some(remote)) = (found, self.remote_user_named(&raw)) {
+                    // A user of another node: the notice goes to its node, and back to the
+                    // sender.
+                    let frame = ServerFrame::Notice {
+                        room: None,
+                        target: Some(remote.name.clone()),
+                        username,
+                        content,
+                        timestamp: now,
+                    };
+                    let out = Outgoing::message(frame, source.expect("joined"), client_tags);
+                    self.relay(RelayTo::Connection(remote.holder), &out, io);
+                    return self.send_out(session, &out, io);
+                }
                 let Some(target_session) = found else {
                     let shown: String = raw.chars().take(40).collect();
                     let message = format!("Nobody named {shown:?} is online.");
@@ -114,6 +129,7 @@ impl Hub {
                 };
                 let out = Outgoing::message(frame, source.expect("joined"), client_tags);
                 self.fan_out(&key, &out, None, io);
+                self.relay(RelayTo::Room(key), &out, io);
             }
         }
     }
@@ -136,12 +152,15 @@ impl Hub {
         let source = self.address(session).expect("joined");
         let now = timestamp::format_millis(self.now());
         let seq = self.next_event_seq();
+        // Where else it goes: the room's other nodes, or the target's node.
+        let mut elsewhere = None;
         let (room_name, recipients): (Option<String>, Vec<SessionId>) = match (&room, &target) {
             (Some(raw), _) => {
                 let Some(key) = self.member_room(session, raw, &reference, io) else {
                     return;
                 };
                 let room = &self.rooms[&key];
+                elsewhere = Some(RelayTo::Room(key.clone()));
                 (
                     Some(room.name.clone()),
                     room.members.iter().copied().collect(),
@@ -149,7 +168,10 @@ impl Hub {
             }
             (None, Some(raw)) => {
                 let found = self.online(raw);
-                let Some(t) = found else {
+                if let (None, Some(remote)) = (found, self.remote_user_named(raw)) {
+                    elsewhere = Some(RelayTo::Connection(remote.holder));
+                }
+                let Some(t) = found.or(elsewhere.as_ref().map(|_| session)) else {
                     let shown: String = raw.chars().take(40).collect();
                     let message = format!("Nobody named {shown:?} is online.");
                     let refusal = Refusal::new(ErrorCode::UnknownUser, message).about(shown);
@@ -179,6 +201,9 @@ impl Hub {
             if irc && seen.insert(r) {
                 self.send_out(r, &out, io);
             }
+        }
+        if let Some(to) = elsewhere {
+            self.relay(to, &out, io);
         }
     }
 

@@ -14,7 +14,7 @@ use rustc_hash::FxHashMap;
 use palaver_proto::{timestamp, SystemEvent, UserInfo};
 
 use super::{Hub, HubIo, SessionId, SystemNotice};
-use crate::network::fanout::Post;
+use crate::network::fanout::{Post, Relay, RelayTo};
 use crate::network::names::{Holder, NodeId};
 use crate::network::presence::{
     OnlineUser, Presence, PresenceChange, NODE_SILENCE, SNAPSHOT_CHUNK,
@@ -436,6 +436,45 @@ impl Hub {
 
     fn remove_remote(&mut self, holder: Holder) -> Option<OnlineUser> {
         self.remote.remove(holder)
+    }
+
+    /// Sends a frame that is not stored to a room's other nodes or a connection's node.
+    pub(super) fn relay(&mut self, to: RelayTo, out: &super::Outgoing, io: &mut impl HubIo) {
+        if self.config.clustered {
+            io.post(Post::Relay(Relay::new(self.config.node, to, out)));
+        }
+    }
+
+    /// A frame that is not stored, from another node: to this node's members of the room, or
+    /// to the one connection. A `TAGMSG` is for IRC sessions only, as on its own node.
+    pub fn relayed(&mut self, relay: Relay, io: &mut impl HubIo) {
+        let out = relay.outgoing();
+        let irc_only = matches!(relay.frame, palaver_proto::ServerFrame::TagMessage { .. });
+        let recipients: Vec<SessionId> = match &relay.to {
+            RelayTo::Room(key) => self
+                .rooms
+                .get(key)
+                .map(|r| r.members.iter().copied().collect())
+                .unwrap_or_default(),
+            RelayTo::Connection(holder) if holder.node == self.config.node => {
+                let joined = self
+                    .sessions
+                    .get(&holder.session)
+                    .is_some_and(|s| s.user.is_some());
+                joined.then_some(holder.session).into_iter().collect()
+            }
+            RelayTo::Connection(_) => Vec::new(),
+        };
+        for session in recipients {
+            let irc = self
+                .sessions
+                .get(&session)
+                .is_some_and(|s| s.profile.protocol == super::Protocol::Irc);
+            if irc || !irc_only {
+                self.deliver(session, &out, io);
+            }
+        }
+        self.reap_slow(io);
     }
 
     /// What a room's listing says, with its members on the other nodes counted.

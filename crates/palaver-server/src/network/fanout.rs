@@ -109,6 +109,64 @@ impl DirectPost {
     }
 }
 
+/// Where a frame that is not stored goes.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum RelayTo {
+    /// A room's members (on the nodes following it).
+    Room(String),
+    /// One connection.
+    Connection(Holder),
+}
+
+/// A frame that is not stored (an IRC `NOTICE`, a `TAGMSG`), from the user at `source`: it
+/// has no seq and nothing fills a gap in it, so it is delivered as it comes.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Relay {
+    pub node: NodeId,
+    pub to: RelayTo,
+    pub frame: ServerFrame,
+    pub source: String,
+    pub tags: WireTags,
+    /// A `TAGMSG`'s number (its IRC `msgid`).
+    pub event: Option<u64>,
+}
+
+impl Relay {
+    pub fn new(node: NodeId, to: RelayTo, out: &Outgoing) -> Self {
+        let tags = out.client_tags();
+        Relay {
+            node,
+            to,
+            frame: out.frame().clone(),
+            source: out.source().unwrap_or_default().to_string(),
+            tags: (!tags.is_empty()).then(|| tags.to_vec()),
+            event: out.event(),
+        }
+    }
+
+    pub fn outgoing(&self) -> Outgoing {
+        let source: Arc<str> = Arc::from(self.source.as_str());
+        match (self.event, tags_in(&self.tags)) {
+            (Some(event), Some(tags)) => Outgoing::tagged(self.frame.clone(), source, event, tags),
+            (_, tags) => Outgoing::message(self.frame.clone(), source, tags),
+        }
+    }
+}
+
+/// What travels on a room's channel.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub enum RoomNews {
+    Message(RoomPost),
+    Relay(Relay),
+}
+
+/// What travels on a node's channel.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub enum NodeNews {
+    Direct(DirectPost),
+    Relay(Relay),
+}
+
 /// What a node sends to the others.
 #[derive(Debug, Clone)]
 pub enum Post {
@@ -122,4 +180,6 @@ pub enum Post {
         node: NodeId,
         post: DirectPost,
     },
+    /// A frame that is not stored, to a room's nodes or one connection's node.
+    Relay(Relay),
 }

@@ -25,7 +25,7 @@ use redis::aio::ConnectionManager;
 use tokio::sync::mpsc;
 
 use super::events::NetworkEvent;
-use super::fanout::{DirectPost, Post, RoomPost};
+use super::fanout::{NodeNews, Post, RelayTo, RoomNews};
 use super::names::NodeId;
 use super::presence::{Presence, ALIVE_EVERY};
 use crate::runtime::HubMsg;
@@ -185,16 +185,28 @@ fn prepare(post: Post, node: NodeId) -> Option<Outgoing> {
         ),
         Post::Room(post) => (
             room_channel(&post.room_key),
-            serde_json::to_string(&post),
+            serde_json::to_string(&RoomNews::Message(post)),
             false,
             true,
         ),
         Post::Direct { node, post } => (
             node_channel(node),
-            serde_json::to_string(&post),
+            serde_json::to_string(&NodeNews::Direct(post)),
             true,
             false,
         ),
+        // Not stored: worth another try only briefly, like a room's message.
+        Post::Relay(relay) => {
+            let channel = match &relay.to {
+                RelayTo::Room(room_key) => room_channel(room_key),
+                RelayTo::Connection(holder) => node_channel(holder.node),
+            };
+            let text = match relay.to {
+                RelayTo::Room(_) => serde_json::to_string(&RoomNews::Relay(relay)),
+                RelayTo::Connection(_) => serde_json::to_string(&NodeNews::Relay(relay)),
+            };
+            (channel, text, false, true)
+        }
     };
     Some(Outgoing {
         channel,
@@ -411,10 +423,15 @@ fn dispatch(message: &redis::Msg, node: NodeId) -> Option<HubMsg> {
         serde_json::from_str::<Presence>(&text)
             .map(|p| (p.node() != node).then_some(HubMsg::Presence(p)))
     } else if channel.starts_with("palaver:room:") {
-        serde_json::from_str::<RoomPost>(&text)
-            .map(|p| (p.node != node).then(|| HubMsg::RemotePost(Box::new(p))))
+        serde_json::from_str::<RoomNews>(&text).map(|news| match news {
+            RoomNews::Message(p) => (p.node != node).then(|| HubMsg::RemotePost(Box::new(p))),
+            RoomNews::Relay(r) => (r.node != node).then(|| HubMsg::Relayed(Box::new(r))),
+        })
     } else {
-        serde_json::from_str::<DirectPost>(&text).map(|p| Some(HubMsg::RemoteDirect(Box::new(p))))
+        serde_json::from_str::<NodeNews>(&text).map(|news| match news {
+            NodeNews::Direct(p) => Some(HubMsg::RemoteDirect(Box::new(p))),
+            NodeNews::Relay(r) => Some(HubMsg::Relayed(Box::new(r))),
+        })
     };
     match parsed {
         Ok(msg) => msg,

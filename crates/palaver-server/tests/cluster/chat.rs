@@ -379,3 +379,48 @@ async fn a_node_started_late_knows_the_members_topics_and_history() {
         "early"
     );
 }
+
+#[tokio::test]
+async fn notices_and_tags_reach_the_other_nodes() {
+    let Some(cluster) = Cluster::start(2).await else {
+        return;
+    };
+    let caps = ["message-tags"];
+    let (mut ann, _) = Irc::register(cluster.irc(0), "ann", &caps).await;
+    ann.send("JOIN #general").await;
+    ann.expect("ann's JOIN", |m| m.command == "JOIN").await;
+    let (mut ben, _) = Irc::register(cluster.irc(1), "ben", &caps).await;
+    ben.send("JOIN #general").await;
+    ben.expect("ben's JOIN", |m| m.command == "JOIN").await;
+    let mut cat = cluster.join(1, "cat").await;
+    eventually_users(&mut cat, Some("general"), "everyone listed", |u| {
+        u.len() == 3
+    })
+    .await;
+
+    // A NOTICE to a user of the other node, and to the room.
+    ann.send("NOTICE cat :ping from ann").await;
+    expect(&mut cat, "ann's notice", |f| {
+        matches!(f, ServerFrame::Notice { content, target: Some(t), .. } if content == "ping from ann" && t == "cat")
+    })
+    .await;
+    ann.send("NOTICE #general :a notice to all").await;
+    ben.expect("the room notice on node 1", |m| {
+        m.command == "NOTICE" && m.params == ["#general", "a notice to all"]
+    })
+    .await;
+    expect(&mut cat, "the room notice", |f| {
+        matches!(f, ServerFrame::Notice { content, room: Some(_), .. } if content == "a notice to all")
+    })
+    .await;
+    // A typing notification (TAGMSG) reaches the IRC user on the other node.
+    ann.send("@+typing=active TAGMSG #general").await;
+    let typing = ben.expect("ann typing", |m| m.command == "TAGMSG").await;
+    assert!(
+        typing
+            .tags
+            .iter()
+            .any(|(k, v)| k == "+typing" && v.as_deref() == Some("active")),
+        "{typing:?}"
+    );
+}

@@ -27,6 +27,7 @@ use crate::listener::irc::ServerIdentity;
 use crate::listener::{accept::accept_loop, tls, IrcSettings, ListenerContext, ListenerKind};
 use crate::metrics::Metrics;
 use crate::network::redis_bus::RedisBus;
+use crate::network::redis_link::RedisTarget;
 use crate::network::redis_names::RedisNames;
 use crate::passwords::Passwords;
 pub use crate::runtime::ServerEvent;
@@ -46,19 +47,6 @@ pub struct Addresses {
     pub https: Option<SocketAddr>,
     /// SHA-256 fingerprint of the TLS certificate.
     pub fingerprint: Option<String>,
-}
-
-/// A reconnecting connection to the cluster's Redis (it must answer at start).
-async fn connect_redis(
-    url: &str,
-) -> anyhow::Result<(redis::Client, redis::aio::ConnectionManager)> {
-    let client =
-        redis::Client::open(url).with_context(|| format!("invalid --redis URL {url:?}"))?;
-    let manager = tokio::time::timeout(Duration::from_secs(10), client.get_connection_manager())
-        .await
-        .map_err(|_| anyhow::anyhow!("Redis at {url} did not answer within 10 s"))?
-        .with_context(|| format!("cannot connect to Redis at {url}"))?;
-    Ok((client, manager))
 }
 
 /// A node number for this run of the server: random, never 0 (a server alone).
@@ -211,7 +199,8 @@ impl Server {
         if let Some(url) = &config.redis {
             // A node of a cluster: names are claimed in Redis, under this node's number (fresh
             // at every start, so a restarted node never mistakes its old sessions for new ones).
-            let (client, redis) = connect_redis(url).await?;
+            let target = RedisTarget::parse(url)?;
+            let redis = target.connect().await?;
             hub_config.node = random_node_id();
             // When Redis comes back (it may have lost everything), the names are set again.
             let renew_names = Arc::new(tokio::sync::Notify::new());
@@ -222,7 +211,7 @@ impl Server {
             ));
             hub_config.clustered = true;
             io.bus = Some(RedisBus::start(
-                client,
+                target,
                 redis,
                 hub_config.node,
                 hub_tx.downgrade(),

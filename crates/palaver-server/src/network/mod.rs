@@ -11,10 +11,12 @@
 //! - [`fanout`]: committed messages crossing to the nodes that deliver them.
 //! - [`redis_names`]: the name registry of a cluster, in Redis, with leases.
 //! - [`redis_bus`]: events, presence and messages carried between the nodes by Redis pub/sub.
+//! - [`redis_link`]: one Redis server or a Redis Cluster.
 
 pub mod events;
 pub mod fanout;
 pub mod names;
 pub mod presence;
 pub mod redis_bus;
+pub mod redis_link;
 pub mod redis_names;

@@ -1,5 +1,5 @@
 //! The cluster's messages between nodes, through Redis pub/sub: one ordered publisher and one
-//! subscription per node.
+//! subscription per node (sharded channels on a Redis Cluster: see `redis_link.rs`).
 //!
 //! Channels:
 //! - `palaver:events`: changes to shared facts ([`NetworkEvent`]: bans, topics, kicks, ...);
@@ -20,8 +20,8 @@ use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::redis_link::{RedisConn, RedisTarget};
 use futures_util::StreamExt;
-use redis::aio::ConnectionManager;
 use tokio::sync::mpsc;
 
 use super::events::NetworkEvent;
@@ -76,17 +76,23 @@ impl RedisBus {
     /// giving the hub what the other nodes publish.
     /// `connected` is told each time the subscription is (re)made.
     pub fn start(
-        client: redis::Client,
-        redis: ConnectionManager,
+        target: RedisTarget,
+        redis: RedisConn,
         node: NodeId,
         hub: mpsc::WeakSender<HubMsg>,
         connected: Arc<tokio::sync::Notify>,
     ) -> Self {
         let (posts, posts_rx) = mpsc::unbounded_channel();
         let (follows, follows_rx) = mpsc::unbounded_channel();
-        let publisher = Some(tokio::spawn(publish(redis, node, posts_rx)));
-        let tasks = vec![
-            tokio::spawn(listen(
+        let publisher = Some(tokio::spawn(publish(
+            redis,
+            target.publish_command(),
+            target.is_cluster(),
+            node,
+            posts_rx,
+        )));
+        let listening = match target {
+            RedisTarget::Single(client) => tokio::spawn(listen(
                 client,
                 node,
                 hub.clone(),
@@ -94,8 +100,16 @@ impl RedisBus {
                 posts.clone(),
                 connected,
             )),
-            tokio::spawn(alive(node, hub, posts.clone())),
-        ];
+            RedisTarget::Cluster(urls) => tokio::spawn(listen_sharded(
+                urls,
+                node,
+                hub.clone(),
+                follows_rx,
+                posts.clone(),
+                connected,
+            )),
+        };
+        let tasks = vec![listening, tokio::spawn(alive(node, hub, posts.clone()))];
         RedisBus {
             node,
             posts: Some(posts),
@@ -217,9 +231,13 @@ fn prepare(post: Post, node: NodeId) -> Option<Outgoing> {
     })
 }
 
-/// Publishes posts in order, batched; keeps what Redis did not take for another try.
+/// Publishes posts in order, batched (one pipeline on one server; on a Redis Cluster, whose
+/// pipelines may not cross shards, each post on its own, all sent at once); keeps what Redis
+/// did not take for another try.
 async fn publish(
-    mut redis: ConnectionManager,
+    mut redis: RedisConn,
+    command: &'static str,
+    sharded: bool,
     node: NodeId,
     mut posts: mpsc::UnboundedReceiver<Post>,
 ) {
@@ -254,11 +272,23 @@ async fn publish(
         if batch.is_empty() {
             continue;
         }
-        let mut pipe = redis::pipe();
-        for out in &batch {
-            pipe.cmd("PUBLISH").arg(&out.channel).arg(&out.text);
-        }
-        let answer: redis::RedisResult<Vec<i64>> = pipe.query_async(&mut redis).await;
+        let answer: redis::RedisResult<Vec<i64>> = if sharded {
+            let sends = batch.iter().map(|out| {
+                let mut redis = redis.clone();
+                let publish = redis::cmd(command).arg(&out.channel).arg(&out.text).clone();
+                async move { publish.query_async::<i64>(&mut redis).await }
+            });
+            futures_util::future::join_all(sends)
+                .await
+                .into_iter()
+                .collect()
+        } else {
+            let mut pipe = redis::pipe();
+            for out in &batch {
+                pipe.cmd(command).arg(&out.channel).arg(&out.text);
+            }
+            pipe.query_async(&mut redis).await
+        };
         let again: Vec<Outgoing> = match answer {
             Ok(listeners) => batch
                 .into_iter()
@@ -354,7 +384,9 @@ async fn listen(
                             tokio::select! {
                                 message = stream.next() => {
                                     let Some(message) = message else { break };
-                                    let Some(msg) = dispatch(&message, node) else { continue };
+                                    let channel = message.get_channel_name().to_string();
+                                    let Ok(text) = message.get_payload::<String>() else { continue };
+                                    let Some(msg) = dispatch(&channel, &text, node) else { continue };
                                     let Some(hub) = hub.upgrade() else { return };
                                     if hub.send(msg).await.is_err() {
                                         return;
@@ -413,22 +445,20 @@ async fn listen(
 }
 
 /// What a message on one of the channels means for the hub (nothing, for this node's own).
-fn dispatch(message: &redis::Msg, node: NodeId) -> Option<HubMsg> {
-    let channel = message.get_channel_name();
-    let text: String = message.get_payload().ok()?;
+fn dispatch(channel: &str, text: &str, node: NodeId) -> Option<HubMsg> {
     let parsed = if channel == EVENTS {
-        serde_json::from_str::<Envelope>(&text)
+        serde_json::from_str::<Envelope>(text)
             .map(|e| (e.node != node).then_some(HubMsg::Network(e.event)))
     } else if channel == PRESENCE {
-        serde_json::from_str::<Presence>(&text)
+        serde_json::from_str::<Presence>(text)
             .map(|p| (p.node() != node).then_some(HubMsg::Presence(p)))
     } else if channel.starts_with("palaver:room:") {
-        serde_json::from_str::<RoomNews>(&text).map(|news| match news {
+        serde_json::from_str::<RoomNews>(text).map(|news| match news {
             RoomNews::Message(p) => (p.node != node).then(|| HubMsg::RemotePost(Box::new(p))),
             RoomNews::Relay(r) => (r.node != node).then(|| HubMsg::Relayed(Box::new(r))),
         })
     } else {
-        serde_json::from_str::<NodeNews>(&text).map(|news| match news {
+        serde_json::from_str::<NodeNews>(text).map(|news| match news {
             NodeNews::Direct(p) => Some(HubMsg::RemoteDirect(Box::new(p))),
             NodeNews::Relay(r) => Some(HubMsg::Relayed(Box::new(r))),
         })
@@ -438,6 +468,139 @@ fn dispatch(message: &redis::Msg, node: NodeId) -> Option<HubMsg> {
         Err(e) => {
             tracing::warn!(%channel, error = %e, "an unreadable post from another node was ignored");
             None
+        }
+    }
+}
+
+/// Tells the hub the subscription stands (made, or made again): it fills what its rooms may
+/// have missed; the names are set again; the other nodes are asked who is online.
+async fn subscribed(
+    hub: &mpsc::WeakSender<HubMsg>,
+    connected: &tokio::sync::Notify,
+    posts: &mpsc::UnboundedSender<Post>,
+    node: NodeId,
+) -> bool {
+    let Some(hub) = hub.upgrade() else {
+        return false;
+    };
+    if hub.send(HubMsg::BusConnected).await.is_err() {
+        return false;
+    }
+    connected.notify_one();
+    let _ = posts.send(Post::Presence(Presence::Hello { node }));
+    true
+}
+
+/// Listens to the other nodes through a Redis Cluster's sharded channels. The connection
+/// subscribes again by itself after a shard's connection dropped; the first confirmation after
+/// a drop counts as a renewed subscription.
+async fn listen_sharded(
+    urls: Vec<String>,
+    node: NodeId,
+    hub: mpsc::WeakSender<HubMsg>,
+    mut follows: mpsc::UnboundedReceiver<Follow>,
+    posts: mpsc::UnboundedSender<Post>,
+    connected: Arc<tokio::sync::Notify>,
+) {
+    use redis::PushKind;
+    let (push_tx, mut pushes) = mpsc::unbounded_channel::<redis::PushInfo>();
+    let client = match redis::cluster::ClusterClientBuilder::new(urls)
+        .use_protocol(redis::ProtocolVersion::RESP3)
+        .push_sender(push_tx)
+        .build()
+    {
+        Ok(client) => client,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot listen to the other nodes through the Redis Cluster");
+            return;
+        }
+    };
+    let mut connection = loop {
+        match client.get_async_connection().await {
+            Ok(connection) => break connection,
+            Err(e) => tracing::warn!(error = %e, "the Redis Cluster is away; retrying"),
+        }
+        if hub.upgrade().is_none() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    // One by one: a sharded subscription is to channels of one slot.
+    for channel in [EVENTS.to_string(), PRESENCE.to_string(), node_channel(node)] {
+        while let Err(e) = connection.ssubscribe(&channel).await {
+            tracing::warn!(error = %e, "could not subscribe to the other nodes; retrying");
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+    if !subscribed(&hub, &connected, &posts, node).await {
+        return;
+    }
+    // Rooms whose subscription failed (the cluster was away), tried again every moment.
+    let mut unconfirmed: Vec<(String, u64)> = Vec::new();
+    let mut lost = false;
+    let mut retry = tokio::time::interval(Duration::from_millis(250));
+    loop {
+        tokio::select! {
+            push = pushes.recv() => {
+                let Some(push) = push else { return };
+                match push.kind {
+                    PushKind::SMessage | PushKind::Message => {
+                        let mut data = push.data.iter().map(|v| redis::from_redis_value::<String>(v).ok());
+                        let (Some(Some(channel)), Some(Some(text))) = (data.next(), data.next()) else {
+                            continue;
+                        };
+                        let Some(msg) = dispatch(&channel, &text, node) else { continue };
+                        let Some(hub) = hub.upgrade() else { return };
+                        if hub.send(msg).await.is_err() {
+                            return;
+                        }
+                    }
+                    PushKind::Disconnection => {
+                        if !lost {
+                            tracing::warn!("lost a shard of the subscription to the other nodes; it is renewed by itself");
+                        }
+                        lost = true;
+                    }
+                    PushKind::SSubscribe if lost => {
+                        lost = false;
+                        if !subscribed(&hub, &connected, &posts, node).await {
+                            return;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            follow = follows.recv() => match follow {
+                None => return,
+                Some(Follow::Room { room_key, generation }) => unconfirmed.push((room_key, generation)),
+                Some(Follow::Unroom(room_key)) => {
+                    unconfirmed.retain(|(k, _)| *k != room_key);
+                    if let Err(e) = connection.sunsubscribe(room_channel(&room_key)).await {
+                        tracing::warn!(error = %e, room = %room_key, "could not stop listening to a room");
+                    }
+                }
+            },
+            _ = retry.tick(), if !unconfirmed.is_empty() => {}
+        }
+        // Subscribe to the rooms asked for (at once, or again after a failure).
+        let waiting = std::mem::take(&mut unconfirmed);
+        for (room_key, generation) in waiting {
+            match connection.ssubscribe(room_channel(&room_key)).await {
+                Ok(()) => {
+                    let Some(hub) = hub.upgrade() else { return };
+                    let followed = HubMsg::RoomFollowed {
+                        room_key,
+                        generation,
+                    };
+                    if hub.send(followed).await.is_err() {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, room = %room_key, "could not listen to a room; retrying");
+                    unconfirmed.push((room_key, generation));
+                }
+            }
         }
     }
 }

@@ -1,6 +1,6 @@
 //! The name registry of a cluster, in Redis (`--redis`): who holds which name, across nodes.
 //!
-//! A name is a key `palaver:name:<folded>` whose value says who holds it (`node|session|session
+//! A name is a key `palaver:{names}:name:<folded>` whose value says who holds it (`node|session|session
 //! key|name as shown`), set with a lease (`PX`, 30 s): the node renews the leases of its names
 //! every 10 s, so the names of a node that dies come free within a lease. Look-alike keys point
 //! at the name that claimed them. Claiming and releasing are Lua scripts, so each is one atomic
@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use redis::aio::ConnectionManager;
+use super::redis_link::RedisConn;
 use redis::Script;
 use tokio::sync::mpsc;
 
@@ -41,7 +41,7 @@ end
 for i = 2, #KEYS do
   local owner = redis.call('GET', KEYS[i])
   if owner and owner ~= ARGV[3] then
-    local other = redis.call('GET', 'palaver:name:' .. owner)
+    local other = redis.call('GET', 'palaver:{names}:name:' .. owner)
     if other then
       local onode, osess, okey, oname = string.match(other, '^(%d+)|(%d+)|(%x*)|(.*)$')
       if (onode .. '|' .. osess) ~= ARGV[4] then
@@ -103,7 +103,7 @@ struct HeldName {
 type Held = Arc<Mutex<HashMap<String, HeldName>>>;
 
 pub struct RedisNames {
-    redis: ConnectionManager,
+    redis: RedisConn,
     hub: mpsc::WeakSender<HubMsg>,
     held: Held,
     renewal: tokio::task::JoinHandle<()>,
@@ -115,14 +115,21 @@ fn holder_id(holder: Holder) -> String {
     format!("{}|{}", holder.node, holder.session)
 }
 
+/// Every name key shares the hash tag `{names}`: on a Redis Cluster they live on one shard, so
+/// a claim's script (a name and its look-alikes) touches one shard.
 fn name_key(key: &str) -> String {
-    format!("palaver:name:{key}")
+    format!("palaver:{{names}}:name:{key}")
 }
 
 /// The keys of a name: its own, then its look-alikes'.
 fn keys_of(claim: &NameClaim) -> Vec<String> {
     std::iter::once(name_key(&claim.key))
-        .chain(claim.lookalikes.iter().map(|k| format!("palaver:look:{k}")))
+        .chain(
+            claim
+                .lookalikes
+                .iter()
+                .map(|k| format!("palaver:{{names}}:look:{k}")),
+        )
         .collect()
 }
 
@@ -136,7 +143,7 @@ impl RedisNames {
     /// `renew_now` asks for every lease to be renewed at once (Redis came back: it may have
     /// lost them).
     pub fn new(
-        redis: ConnectionManager,
+        redis: RedisConn,
         hub: mpsc::WeakSender<HubMsg>,
         renew_now: Arc<tokio::sync::Notify>,
     ) -> Self {
@@ -159,7 +166,7 @@ impl Drop for RedisNames {
 }
 
 /// Renews the leases of every name this node holds, every [`RENEW_EVERY`] and when asked.
-async fn renew(mut redis: ConnectionManager, held: Held, now: Arc<tokio::sync::Notify>) {
+async fn renew(mut redis: RedisConn, held: Held, now: Arc<tokio::sync::Notify>) {
     let script = Script::new(RENEW);
     let lease = LEASE.as_millis() as u64;
     let mut wait = RENEW_EVERY;

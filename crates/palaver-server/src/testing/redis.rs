@@ -120,3 +120,122 @@ pub fn shared(test: &str) -> Option<Arc<ThrowawayRedis>> {
         })
         .clone()
 }
+
+/// A throwaway Redis Cluster: `shards` masters (no replicas) on free loopback ports, in one
+/// temporary directory, joined with `redis-cli --cluster create`, killed when dropped.
+pub struct ThrowawayRedisCluster {
+    servers: Vec<(Mutex<Child>, u16)>,
+    dir: std::path::PathBuf,
+}
+
+impl ThrowawayRedisCluster {
+    pub fn start(shards: usize) -> Result<ThrowawayRedisCluster, String> {
+        let ports: Vec<u16> = {
+            let held: Vec<std::net::TcpListener> = (0..shards)
+                .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
+                .collect::<Result<_, _>>()
+                .map_err(|e| e.to_string())?;
+            held.iter()
+                .map(|l| l.local_addr().map(|a| a.port()))
+                .collect::<Result<_, _>>()
+                .map_err(|e| e.to_string())?
+        };
+        let dir = std::env::temp_dir().join(format!(
+            "palaver-redis-cluster-{}-{}",
+            std::process::id(),
+            ports[0]
+        ));
+        let mut cluster = ThrowawayRedisCluster {
+            servers: Vec::new(),
+            dir: dir.clone(),
+        };
+        for &port in &ports {
+            let own = dir.join(port.to_string());
+            std::fs::create_dir_all(&own).map_err(|e| e.to_string())?;
+            let child = Command::new("redis-server")
+                .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+                .args(["--save", "", "--appendonly", "no"])
+                .args(["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"])
+                .arg("--cluster-config-file")
+                .arg(own.join("nodes.conf"))
+                .arg("--dir")
+                .arg(&own)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .map_err(|e| format!("redis-server: {e}"))?;
+            cluster.servers.push((Mutex::new(child), port));
+            wait_for(port)?;
+        }
+        let created = Command::new("redis-cli")
+            .args(["--cluster", "create"])
+            .args(ports.iter().map(|p| format!("127.0.0.1:{p}")))
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map_err(|e| format!("redis-cli: {e}"))?;
+        if !created.success() {
+            return Err(format!("redis-cli --cluster create failed: {created}"));
+        }
+        // Every node must see the cluster as whole before it serves.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        for &port in &ports {
+            loop {
+                let info = Command::new("redis-cli")
+                    .args(["-p", &port.to_string(), "cluster", "info"])
+                    .output()
+                    .map_err(|e| format!("redis-cli: {e}"))?;
+                if String::from_utf8_lossy(&info.stdout).contains("cluster_state:ok") {
+                    break;
+                }
+                if Instant::now() > deadline {
+                    return Err("the Redis Cluster did not come up".into());
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        Ok(cluster)
+    }
+
+    /// How many times each shard has run `command` (from `INFO commandstats`).
+    pub fn calls_per_shard(&self, command: &str) -> Vec<u64> {
+        let needle = format!("cmdstat_{}:calls=", command.to_lowercase());
+        self.servers
+            .iter()
+            .map(|(_, port)| {
+                let out = Command::new("redis-cli")
+                    .args(["-p", &port.to_string(), "info", "commandstats"])
+                    .output()
+                    .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                    .unwrap_or_default();
+                out.lines()
+                    .find_map(|l| l.strip_prefix(needle.as_str()))
+                    .and_then(|rest| rest.split(',').next())
+                    .and_then(|n| n.trim().parse().ok())
+                    .unwrap_or(0)
+            })
+            .collect()
+    }
+
+    /// The seed nodes, as `--redis` takes them for a Redis Cluster.
+    pub fn urls(&self) -> String {
+        self.servers
+            .iter()
+            .map(|(_, port)| format!("redis://127.0.0.1:{port}/"))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
+impl Drop for ThrowawayRedisCluster {
+    fn drop(&mut self) {
+        for (child, _) in &self.servers {
+            if let Ok(mut child) = child.lock() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

@@ -18,4 +18,5 @@ mod harness;
 mod irc_client;
 mod moderation;
 mod names;
+mod sharded;
 mod support;

@@ -8,12 +8,16 @@ use std::time::Duration;
 use palaver_client::proto::{ClientFrame, ErrorCode, ServerFrame};
 use palaver_client::{Connection, ConnectionError};
 use palaver_server::testing::postgres::ThrowawayPostgres;
-use palaver_server::testing::redis::ThrowawayRedis;
+use palaver_server::testing::redis::{ThrowawayRedis, ThrowawayRedisCluster};
 
 use crate::harness::*;
 
 pub struct Cluster {
-    pub redis: ThrowawayRedis,
+    /// The Redis of the test (absent on a Redis Cluster).
+    pub redis: Option<ThrowawayRedis>,
+    pub redis_cluster: Option<ThrowawayRedisCluster>,
+    /// What the nodes get as `--redis`.
+    pub redis_url: String,
     pub database: String,
     pub nodes: Vec<TestServer>,
     _postgres: Arc<ThrowawayPostgres>,
@@ -41,7 +45,40 @@ impl Cluster {
         let redis = own_redis("the cluster tests")?;
         let database = postgres.new_database();
         let mut cluster = Cluster {
-            redis,
+            redis_url: redis.url(),
+            redis: Some(redis),
+            redis_cluster: None,
+            database,
+            nodes: Vec::new(),
+            _postgres: postgres,
+        };
+        for _ in 0..n {
+            cluster.add_node().await;
+        }
+        Some(cluster)
+    }
+
+    /// `n` nodes on a Redis Cluster of three shards (sharded channels).
+    pub async fn start_sharded(n: usize) -> Option<Cluster> {
+        let postgres = palaver_server::testing::shared("the cluster tests")?;
+        let redis_cluster = match ThrowawayRedisCluster::start(3) {
+            Ok(redis) => redis,
+            Err(why) => {
+                assert!(
+                    std::env::var("CI").as_deref() != Ok("true"),
+                    "the Redis Cluster tests need redis-server and redis-cli, and CI=true requires them: {why}"
+                );
+                eprintln!(
+                    "SKIPPED: the Redis Cluster tests need redis-server and redis-cli: {why}"
+                );
+                return None;
+            }
+        };
+        let database = postgres.new_database();
+        let mut cluster = Cluster {
+            redis_url: redis_cluster.urls(),
+            redis: None,
+            redis_cluster: Some(redis_cluster),
             database,
             nodes: Vec::new(),
             _postgres: postgres,
@@ -54,7 +91,7 @@ impl Cluster {
 
     /// Starts one more node; its index.
     pub async fn add_node(&mut self) -> usize {
-        let (database, redis) = (self.database.clone(), self.redis.url());
+        let (database, redis) = (self.database.clone(), self.redis_url.clone());
         let node = TestServer::start_with(move |c| {
             c.database = database;
             c.redis = Some(redis);
@@ -85,7 +122,7 @@ impl Cluster {
 
     /// The flags for a node run as a process of its own (see [`ServerProcess`]).
     pub fn process_flags(&self) -> Vec<String> {
-        vec!["--redis".into(), self.redis.url()]
+        vec!["--redis".into(), self.redis_url.clone()]
     }
 
     /// Joins as `name` on node `node`.

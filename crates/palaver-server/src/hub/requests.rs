@@ -17,6 +17,13 @@ use crate::network::events::NetworkEvent;
 use crate::network::presence::PresenceChange;
 use crate::store::{Conversation, DirectSide, MessageKind, PageQuery, StoredMessage};
 
+/// Who a private message is for, as stored.
+struct Recipient {
+    name: String,
+    key: String,
+    owner: String,
+}
+
 impl Hub {
     /// A frame from a session.
     pub fn request(&mut self, session: SessionId, request: Request, io: &mut impl HubIo) {
@@ -425,9 +432,7 @@ impl Hub {
             let refusal = Refusal::new(ErrorCode::UnknownUser, message).about(shown);
             return self.refuse(session, refusal, reference, io);
         };
-        let (sender, sender_key) = self.user_of(session);
         let (target, target_key) = self.user_of(target_session);
-        let sender_owner = self.sessions[&session].owner();
         let target_owner = self.sessions[&target_session].owner();
         let away = self.sessions[&target_session]
             .user
@@ -442,30 +447,21 @@ impl Hub {
             };
             self.send_to(session, &frame, io);
         }
-        let ts_ms = self.now();
-        let source = self.mark_active(session, ts_ms);
-        self.pending.push_back(Pending {
-            origin: session,
-            reference,
-            target: Some(target_session),
-            remote_target: None,
-            source,
-            client_tags,
-        });
-        io.persist(StoredMessage {
-            id: 0,
-            seq: 0,
-            ts_ms,
+        let recipient = Recipient {
+            name: target,
+            key: target_key,
+            owner: target_owner,
+        };
+        self.persist_private(
+            session,
+            Some(target_session),
+            None,
+            recipient,
             content,
-            kind: MessageKind::Private {
-                sender,
-                sender_key,
-                sender_owner,
-                target,
-                target_key,
-                target_owner,
-            },
-        });
+            reference,
+            client_tags,
+            io,
+        );
     }
 
     /// A private message to a user of another node: stored here, then sent to its node.
@@ -478,6 +474,38 @@ impl Hub {
         client_tags: Option<super::outgoing::ClientTags>,
         io: &mut impl HubIo,
     ) {
+        let recipient = Recipient {
+            name: target.name,
+            key: target.key,
+            owner: target.owner,
+        };
+        let elsewhere = Some(target.holder);
+        self.persist_private(
+            session,
+            None,
+            elsewhere,
+            recipient,
+            content,
+            reference,
+            client_tags,
+            io,
+        );
+    }
+
+    /// Stores a private message from `session` to `recipient` (online here as `here`, or on
+    /// another node as `elsewhere`); [`Hub::stored`] delivers it.
+    #[allow(clippy::too_many_arguments)]
+    fn persist_private(
+        &mut self,
+        session: SessionId,
+        here: Option<SessionId>,
+        elsewhere: Option<crate::network::names::Holder>,
+        recipient: Recipient,
+        content: String,
+        reference: Option<Value>,
+        client_tags: Option<super::outgoing::ClientTags>,
+        io: &mut impl HubIo,
+    ) {
         let (sender, sender_key) = self.user_of(session);
         let sender_owner = self.sessions[&session].owner();
         let ts_ms = self.now();
@@ -485,8 +513,8 @@ impl Hub {
         self.pending.push_back(Pending {
             origin: session,
             reference,
-            target: None,
-            remote_target: Some(target.holder),
+            target: here,
+            remote_target: elsewhere,
             source,
             client_tags,
         });
@@ -499,9 +527,9 @@ impl Hub {
                 sender,
                 sender_key,
                 sender_owner,
-                target: target.name,
-                target_key: target.key,
-                target_owner: target.owner,
+                target: recipient.name,
+                target_key: recipient.key,
+                target_owner: recipient.owner,
             },
         });
     }

@@ -1,9 +1,9 @@
-//! A throwaway Redis for tests: `redis-server` on a free loopback port, in a temporary
-//! directory, with no persistence, killed when dropped (and, for the shared one, when the test
-//! process exits).
+//! A throwaway Redis for tests and benchmarks: `redis-server` on a free loopback port, in a
+//! temporary directory, with no persistence, killed when dropped; and a throwaway Redis Cluster
+//! of several such servers.
 
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 pub struct ThrowawayRedis {
@@ -92,33 +92,29 @@ impl Drop for ThrowawayRedis {
     }
 }
 
-static SHARED: OnceLock<Option<Arc<ThrowawayRedis>>> = OnceLock::new();
-
-extern "C" fn stop_shared() {
-    if let Some(Some(redis)) = SHARED.get() {
-        redis.stop();
-    }
+/// What a test does without a Redis: skips, saying why; under `CI=true` (which installs
+/// Redis) it fails instead.
+fn missing<T>(test: &str, what: &str, why: String) -> Option<T> {
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "{test} needs {what}, and CI=true requires it: {why}"
+    );
+    eprintln!("SKIPPED: {test} needs {what} (apt-get install redis-server): {why}");
+    None
 }
 
-/// One Redis for the whole test process (tests keep apart by their own keys), or `None` with a
-/// message when there is none; under `CI=true` a missing Redis fails `test`.
-pub fn shared(test: &str) -> Option<Arc<ThrowawayRedis>> {
-    SHARED
-        .get_or_init(|| match ThrowawayRedis::start() {
-            Ok(redis) => {
-                unsafe { libc::atexit(stop_shared) };
-                Some(Arc::new(redis))
-            }
-            Err(why) => {
-                assert!(
-                    std::env::var("CI").as_deref() != Ok("true"),
-                    "{test} needs Redis (redis-server), and CI=true requires it: {why}"
-                );
-                eprintln!("SKIPPED: {test} needs Redis (apt-get install redis-server): {why}");
-                None
-            }
-        })
-        .clone()
+/// A Redis of the test's own (it may restart it), or `None` with a message.
+pub fn own(test: &str) -> Option<ThrowawayRedis> {
+    ThrowawayRedis::start()
+        .or_else(|why| missing(test, "Redis (redis-server)", why).ok_or(()))
+        .ok()
+}
+
+/// A Redis Cluster of `shards` shards of the test's own, or `None` with a message.
+pub fn own_cluster(test: &str, shards: usize) -> Option<ThrowawayRedisCluster> {
+    ThrowawayRedisCluster::start(shards)
+        .or_else(|why| missing(test, "a Redis Cluster (redis-server, redis-cli)", why).ok_or(()))
+        .ok()
 }
 
 /// A throwaway Redis Cluster: `shards` masters (no replicas) on free loopback ports, in one

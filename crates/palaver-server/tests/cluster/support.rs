@@ -23,63 +23,32 @@ pub struct Cluster {
     _postgres: Arc<ThrowawayPostgres>,
 }
 
-/// A Redis of the test's own, or `None` with a message (a failure under `CI=true`).
-fn own_redis(test: &str) -> Option<ThrowawayRedis> {
-    match ThrowawayRedis::start() {
-        Ok(redis) => Some(redis),
-        Err(why) => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "{test} needs Redis (redis-server), and CI=true requires it: {why}"
-            );
-            eprintln!("SKIPPED: {test} needs Redis (apt-get install redis-server): {why}");
-            None
-        }
-    }
-}
-
 impl Cluster {
-    /// `n` nodes, each with its TCP, IRC and HTTP (WebSocket) listeners.
+    /// `n` nodes, each with its TCP, IRC and HTTP (WebSocket) listeners, on a Redis of the
+    /// test's own.
     pub async fn start(n: usize) -> Option<Cluster> {
-        let postgres = palaver_server::testing::shared("the cluster tests")?;
-        let redis = own_redis("the cluster tests")?;
-        let database = postgres.new_database();
-        let mut cluster = Cluster {
-            redis_url: redis.url(),
-            redis: Some(redis),
-            redis_cluster: None,
-            database,
-            nodes: Vec::new(),
-            _postgres: postgres,
-        };
-        for _ in 0..n {
-            cluster.add_node().await;
-        }
-        Some(cluster)
+        let redis = palaver_server::testing::redis::own("the cluster tests")?;
+        Self::on(redis.url(), Some(redis), None, n).await
     }
 
     /// `n` nodes on a Redis Cluster of three shards (sharded channels).
     pub async fn start_sharded(n: usize) -> Option<Cluster> {
+        let redis = palaver_server::testing::redis::own_cluster("the Redis Cluster tests", 3)?;
+        Self::on(redis.urls(), None, Some(redis), n).await
+    }
+
+    async fn on(
+        redis_url: String,
+        redis: Option<ThrowawayRedis>,
+        redis_cluster: Option<ThrowawayRedisCluster>,
+        n: usize,
+    ) -> Option<Cluster> {
         let postgres = palaver_server::testing::shared("the cluster tests")?;
-        let redis_cluster = match ThrowawayRedisCluster::start(3) {
-            Ok(redis) => redis,
-            Err(why) => {
-                assert!(
-                    std::env::var("CI").as_deref() != Ok("true"),
-                    "the Redis Cluster tests need redis-server and redis-cli, and CI=true requires them: {why}"
-                );
-                eprintln!(
-                    "SKIPPED: the Redis Cluster tests need redis-server and redis-cli: {why}"
-                );
-                return None;
-            }
-        };
-        let database = postgres.new_database();
         let mut cluster = Cluster {
-            redis_url: redis_cluster.urls(),
-            redis: None,
-            redis_cluster: Some(redis_cluster),
-            database,
+            redis_url,
+            redis,
+            redis_cluster,
+            database: postgres.new_database(),
             nodes: Vec::new(),
             _postgres: postgres,
         };

@@ -81,6 +81,7 @@ fn main() {
                 (format!("room{}", i % 100), format!("Room{}", i % 100)),
             ],
             joined_ms: 0,
+            away: None,
             name,
         }
     };

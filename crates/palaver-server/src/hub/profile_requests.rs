@@ -252,10 +252,12 @@ impl Hub {
         }
         let own = ServerFrame::Away {
             username: name,
-            message,
+            message: message.clone(),
             reference,
         };
         self.send_out(session, &Outgoing::from_user(own, source), io);
+        let holder = self.holder(session);
+        self.tell_presence(PresenceChange::Away { holder, message }, io);
     }
 
     pub(super) fn rename(

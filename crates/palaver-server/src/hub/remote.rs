@@ -132,6 +132,7 @@ impl Hub {
                 .filter_map(|k| self.rooms.get(k).map(|r| (k.clone(), r.name.clone())))
                 .collect(),
             joined_ms: user.joined_ms,
+            away: user.away.clone(),
         })
     }
 
@@ -153,7 +154,7 @@ impl Hub {
             host: host.to_string(),
             realname: user.name.clone(),
             protocol: protocol.to_string(),
-            away: None,
+            away: user.away.clone(),
             operator: false,
             rooms: detailed.then(|| user.rooms.iter().map(|(_, name)| name.clone()).collect()),
             operator_of: Vec::new(),
@@ -380,6 +381,29 @@ impl Hub {
                     self.system_to_room(room_key, notice, None, io);
                 }
                 self.insert_remote(user);
+            }
+            PresenceChange::Away { holder, message } => {
+                let Some(user) = self.remote.user_mut(holder) else {
+                    return;
+                };
+                user.away = message.clone();
+                let (name, source) = (user.name.clone(), Arc::<str>::from(user.address.as_str()));
+                let rooms: Vec<String> = user.rooms.iter().map(|(k, _)| k.clone()).collect();
+                // Members here who share a room with it learn it (IRC's away-notify).
+                let neighbours: BTreeSet<SessionId> = rooms
+                    .iter()
+                    .filter_map(|k| self.rooms.get(k))
+                    .flat_map(|r| r.members.iter().copied())
+                    .collect();
+                let frame = palaver_proto::ServerFrame::Away {
+                    username: name,
+                    message,
+                    reference: None,
+                };
+                let out = super::Outgoing::from_user(frame, source);
+                for session in neighbours {
+                    self.deliver(session, &out, io);
+                }
             }
             PresenceChange::Departed {
                 holder,

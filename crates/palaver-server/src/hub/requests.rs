@@ -474,6 +474,15 @@ impl Hub {
         client_tags: Option<super::outgoing::ClientTags>,
         io: &mut impl HubIo,
     ) {
+        if let Some(message) = target.away.clone() {
+            // As for a user here: delivered, and the sender learns why there may be no answer.
+            let frame = ServerFrame::Away {
+                username: target.name.clone(),
+                message: Some(message),
+                reference: reference.clone(),
+            };
+            self.send_to(session, &frame, io);
+        }
         let recipient = Recipient {
             name: target.name,
             key: target.key,

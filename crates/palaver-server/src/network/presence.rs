@@ -39,6 +39,9 @@ pub struct OnlineUser {
     pub rooms: Vec<(String, String)>,
     /// When it joined (milliseconds since the epoch).
     pub joined_ms: i64,
+    /// Its away message, while it is away.
+    #[serde(default)]
+    pub away: Option<String>,
 }
 
 /// One user's change, published by its node.
@@ -59,6 +62,11 @@ pub enum PresenceChange {
         by: Option<String>,
         /// The remover's `nick!ident@host`.
         source: Option<String>,
+    },
+    /// Went away (with a message) or came back (`None`).
+    Away {
+        holder: Holder,
+        message: Option<String>,
     },
     /// Changed name.
     Renamed {
@@ -119,6 +127,7 @@ impl PresenceChange {
             PresenceChange::JoinedRoom { holder, .. }
             | PresenceChange::LeftRoom { holder, .. }
             | PresenceChange::Renamed { holder, .. }
+            | PresenceChange::Away { holder, .. }
             | PresenceChange::Departed { holder, .. } => *holder,
         }
     }

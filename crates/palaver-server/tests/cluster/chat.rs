@@ -424,3 +424,50 @@ async fn notices_and_tags_reach_the_other_nodes() {
         "{typing:?}"
     );
 }
+
+#[tokio::test]
+async fn away_on_one_node_is_seen_on_the_others() {
+    let Some(cluster) = Cluster::start(2).await else {
+        return;
+    };
+    let mut ann = cluster.join(0, "ann").await;
+    let mut bob = cluster.join(1, "bob").await;
+    eventually_users(&mut ann, None, "both listed", |u| u == ["ann", "bob"]).await;
+    bob.send(&ClientFrame::Away {
+        message: Some("at lunch".into()),
+    })
+    .await
+    .unwrap();
+    // ann shares general with bob: she is told.
+    expect(&mut ann, "bob away", |f| {
+        matches!(f, ServerFrame::Away { username, message: Some(m), .. } if username == "bob" && m == "at lunch")
+    })
+    .await;
+    // Writing to him says so; asking about him says so.
+    ann.send(&ClientFrame::PrivateMessage {
+        target: "bob".into(),
+        content: "lunch?".into(),
+    })
+    .await
+    .unwrap();
+    expect(
+        &mut ann,
+        "the away answer",
+        |f| matches!(f, ServerFrame::Away { username, message: Some(_), .. } if username == "bob"),
+    )
+    .await;
+    ann.send(&ClientFrame::Whois {
+        username: "bob".into(),
+    })
+    .await
+    .unwrap();
+    let whois = expect(&mut ann, "whois", |f| {
+        matches!(f, ServerFrame::Whois { .. })
+    })
+    .await;
+    let ServerFrame::Whois { user, .. } = whois else {
+        unreachable!()
+    };
+    assert_eq!(user.away.as_deref(), Some("at lunch"));
+    assert_eq!(user.rooms.as_deref(), Some(&["general".to_string()][..]));
+}

@@ -44,6 +44,9 @@ pub struct ServerConfig {
     pub redis: Option<String>,
     /// This node's name in the logs of a cluster.
     pub node_name: Option<String>,
+    /// How long a cluster node's names outlive its last word to Redis (a dead node's names come
+    /// free after this).
+    pub redis_lease: Duration,
     pub hub: HubConfig,
     /// Disconnect after this many rate-limited frames in a row.
     pub flood_disconnect_after: u32,
@@ -89,6 +92,7 @@ impl Default for ServerConfig {
             database: "palaver.db".into(),
             redis: None,
             node_name: None,
+            redis_lease: Duration::from_secs(30),
             hub: HubConfig::default(),
             flood_disconnect_after: 30,
             outbound_queue: 1024,
@@ -217,9 +221,15 @@ pub struct Args {
     #[arg(long, env = "PALAVER_NO_IRC")]
     pub no_irc: bool,
 
-    /// Redis shared by the nodes of a cluster (`redis://host:port`): names are claimed there.
+    /// Redis shared by the nodes of a cluster (`redis://host:port`; several URLs separated by
+    /// commas: a Redis Cluster's seed nodes). See docs/cluster.md.
     #[arg(long, env = "PALAVER_REDIS", value_name = "URL")]
     pub redis: Option<String>,
+
+    /// Seconds a cluster node's names outlive its last word to Redis: a dead node's names come
+    /// free after this [default: 30].
+    #[arg(long, env = "PALAVER_REDIS_LEASE_SECS", value_name = "SECS")]
+    pub redis_lease_secs: Option<u64>,
 
     /// This node's name, for the logs of a cluster [default: the host name].
     #[arg(long, env = "PALAVER_NODE_NAME", value_name = "NAME")]
@@ -446,6 +456,7 @@ impl Args {
             http_bind: self.http_bind.or(file.http_bind),
             redis: self.redis.or(file.redis),
             node_name: self.node_name.or(file.node_name),
+            redis_lease_secs: self.redis_lease_secs.or(file.redis_lease_secs),
             no_http: self.no_http || file.no_http,
             https_bind: self.https_bind.or(file.https_bind),
             allowed_origins: if self.allowed_origins.is_empty() {
@@ -598,6 +609,10 @@ impl Args {
             database: self.database.clone().unwrap_or(d.database),
             redis: self.redis.clone(),
             node_name: self.node_name.clone(),
+            redis_lease: self
+                .redis_lease_secs
+                .map(|s| Duration::from_secs(s.max(3)))
+                .unwrap_or(d.redis_lease),
             hub: HubConfig {
                 // The replay leaves at least half the queue free for these (runtime.rs).
                 catch_up_buffer: outbound_queue / 2 - 1,

@@ -206,6 +206,8 @@ impl Server {
             let renew_names = Arc::new(tokio::sync::Notify::new());
             io.names = Box::new(RedisNames::new(
                 redis.clone(),
+                hub_config.node,
+                config.redis_lease,
                 hub_tx.downgrade(),
                 Arc::clone(&renew_names),
             ));

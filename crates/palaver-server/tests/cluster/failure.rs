@@ -355,3 +355,59 @@ async fn a_node_shut_down_for_an_upgrade_frees_its_names_and_its_users_leave_at_
     let back = try_join(cluster.addr(0), "leaver").await;
     assert!(back.is_ok(), "the name is free: {:?}", back.err());
 }
+
+#[tokio::test]
+async fn a_dead_nodes_names_come_free_when_its_lease_ends_and_are_swept() {
+    let Some(mut cluster) = Cluster::start(0).await else {
+        return;
+    };
+    cluster.lease = Some(Duration::from_secs(3));
+    cluster.add_node().await;
+    let mut flags = cluster.process_flags();
+    flags.extend(["--redis-lease-secs".to_string(), "3".to_string()]);
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let doomed = ServerProcess::start_on(cluster.database.clone(), None, &flags).await;
+    let _ghost = palaver_client::Connection::join(doomed.addr, "ghost")
+        .await
+        .unwrap();
+    let _phantom = palaver_client::Connection::join(doomed.addr, "phantom")
+        .await
+        .unwrap();
+    let _ = doomed.kill9();
+
+    // While the dead node's lease lasts its names are held; then they are free.
+    assert_eq!(
+        try_join(cluster.addr(0), "ghost").await.err(),
+        Some(ErrorCode::UsernameTaken),
+        "held while the lease lasts"
+    );
+    let killed = Instant::now();
+    while try_join(cluster.addr(0), "ghost").await.is_err() {
+        assert!(
+            killed.elapsed() < Duration::from_secs(10),
+            "ghost stayed taken"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // What the dead node left in Redis is swept (every two leases), by the node still alive.
+    let client = redis::Client::open(cluster.redis_url.as_str()).unwrap();
+    let mut redis = client.get_connection().unwrap();
+    loop {
+        let left: bool = redis::cmd("EXISTS")
+            .arg("palaver:{names}:name:phantom")
+            .query(&mut redis)
+            .unwrap();
+        let nodes: usize = redis::cmd("SCARD")
+            .arg("palaver:{names}:nodes")
+            .query(&mut redis)
+            .unwrap();
+        if !left && nodes == 1 {
+            break;
+        }
+        assert!(
+            killed.elapsed() < Duration::from_secs(20),
+            "the dead node's names were not swept"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

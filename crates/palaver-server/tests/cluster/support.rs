@@ -20,6 +20,8 @@ pub struct Cluster {
     pub redis_url: String,
     pub database: String,
     pub nodes: Vec<TestServer>,
+    /// The nodes' `--redis-lease-secs`, when a test shortens it.
+    pub lease: Option<Duration>,
     _postgres: Arc<ThrowawayPostgres>,
 }
 
@@ -50,6 +52,7 @@ impl Cluster {
             redis_cluster,
             database: postgres.new_database(),
             nodes: Vec::new(),
+            lease: None,
             _postgres: postgres,
         };
         for _ in 0..n {
@@ -60,10 +63,13 @@ impl Cluster {
 
     /// Starts one more node; its index.
     pub async fn add_node(&mut self) -> usize {
-        let (database, redis) = (self.database.clone(), self.redis_url.clone());
+        let (database, redis, lease) = (self.database.clone(), self.redis_url.clone(), self.lease);
         let node = TestServer::start_with(move |c| {
             c.database = database;
             c.redis = Some(redis);
+            if let Some(lease) = lease {
+                c.redis_lease = lease;
+            }
             c.admins = vec!["clusterroot".into()];
             c.irc_bind = Some("127.0.0.1:0".parse().unwrap());
             c.http_bind = Some("127.0.0.1:0".parse().unwrap());

@@ -259,7 +259,12 @@ impl Hub {
             },
             rooms: room_keys
                 .iter()
-                .filter_map(|k| self.rooms.get(k).map(|r| self.room_info(r)))
+                .filter_map(|k| {
+                    self.rooms.get(k).map(|r| palaver_proto::RoomInfo {
+                        last_seq: self.last_seq_of(k),
+                        ..self.room_info(r)
+                    })
+                })
                 .collect(),
             users: self.first_names_online(WELCOME_USERS_MAX),
             users_online: self.names.len() + self.remote.len(),

@@ -236,6 +236,8 @@ impl Hub {
         let Some(room) = self.rooms.get(room_key) else {
             return;
         };
+        // Never past what was delivered (a room this node subscribed to meanwhile).
+        let upto = upto.min(room.last_seq);
         let mut members: Vec<String> = room
             .members
             .iter()
@@ -244,6 +246,7 @@ impl Hub {
             .chain(self.remote.in_room(room_key).map(|u| u.name.clone()))
             .collect();
         members.sort();
+        members.dedup();
         let mut operators: Vec<String> = room
             .operators
             .iter()

@@ -189,7 +189,24 @@ impl Hub {
                 history_upto,
             } => {
                 if let Some(upto) = history_upto {
+                    let upto = upto.min(self.delivered_seq(DEFAULT_ROOM));
                     welcome.history = self.window_of(DEFAULT_ROOM, upto);
+                }
+                // The rooms as they are now: a room this node started following was read
+                // meanwhile (its last seq, its members elsewhere).
+                for info in welcome.rooms.iter_mut() {
+                    let key = palaver_proto::validate::fold(&info.name);
+                    if let Some(room) = self.rooms.get(&key) {
+                        // A room that was being subscribed to at the join: up to its window.
+                        let last_seq = match info.last_seq {
+                            u64::MAX => room.last_seq,
+                            upto => upto,
+                        };
+                        *info = palaver_proto::RoomInfo {
+                            last_seq,
+                            ..self.room_info(room)
+                        };
+                    }
                 }
                 self.send_to(session, &ServerFrame::Welcome(welcome), io);
             }
@@ -246,10 +263,16 @@ impl Hub {
         }
     }
 
+    /// The seq of the room's newest message delivered here.
+    pub(super) fn delivered_seq(&self, room_key: &str) -> u64 {
+        self.rooms.get(room_key).map_or(0, |r| r.last_seq)
+    }
+
     /// Up to where a joiner's window goes: what was delivered so far (what comes later reaches
     /// the joiner live), or all of it while a cluster node subscribes (nothing is delivered
-    /// before the window is read).
-    fn last_seq_of(&self, room_key: &str) -> u64 {
+    /// before the window is read; the bound is then the room's last seq when the window is
+    /// shown).
+    pub(super) fn last_seq_of(&self, room_key: &str) -> u64 {
         self.rooms.get(room_key).map_or(0, |r| match r.follow {
             Follow::Subscribing { .. } => u64::MAX,
             _ => r.last_seq,

@@ -213,12 +213,31 @@ async fn joins_and_room_moves_on_one_node_are_seen_once_on_the_others() {
         matches!(f, ServerFrame::System { event: Some(SystemEvent::Joined), username: Some(u), room: Some(r), .. } if u == "mover" && r == "general")
     })
     .await;
+    watcher
+        .send(&ClientFrame::Message {
+            content: "before mover".into(),
+            room: Some("rust".into()),
+        })
+        .await
+        .unwrap();
+    expect_message(&mut watcher, "before mover").await;
     mover
         .send(&ClientFrame::JoinRoom {
             room: "Rust".into(),
         })
         .await
         .unwrap();
+    // Its window and its place, read from the store by the node that had no member there.
+    let joined = expect(&mut mover, "joined #rust", |f| {
+        matches!(f, ServerFrame::JoinedRoom { .. })
+    })
+    .await;
+    let ServerFrame::JoinedRoom { room, history, .. } = joined else {
+        unreachable!()
+    };
+    assert_eq!(room.last_seq, 1, "{room:?}");
+    assert_eq!(history.len(), 1);
+    assert_eq!(room.members, 2);
     expect(&mut watcher, "mover joined #rust", |f| {
         matches!(f, ServerFrame::System { event: Some(SystemEvent::Joined), username: Some(u), room: Some(r), .. } if u == "mover" && r == "rust")
     })
@@ -356,6 +375,9 @@ async fn a_node_started_late_knows_the_members_topics_and_history() {
         .unwrap();
     let general = welcome.rooms.iter().find(|r| r.name == "general").unwrap();
     assert_eq!(general.topic, "set before the node");
+    // The cursor the client keeps: the newest message it was shown, not a placeholder.
+    let newest = welcome.history.iter().map(|m| m.seq()).max().unwrap();
+    assert_eq!(general.last_seq, newest, "{:?}", welcome.rooms);
     assert!(
         welcome
             .history

@@ -201,6 +201,7 @@ impl Hub {
             session_key,
         } = admitted;
         self.users.insert(key.clone(), session);
+        self.forget_remote_name(key);
         self.names.insert(name.clone());
         self.max_users_online = self.max_users_online.max(self.names.len());
         let mut room_keys = Vec::with_capacity(room_names.len());

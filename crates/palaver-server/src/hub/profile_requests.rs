@@ -307,6 +307,7 @@ impl Hub {
         let rooms = user.rooms.clone();
         self.users.remove(&old_key);
         self.users.insert(new_key.clone(), session);
+        self.forget_remote_name(&new_key);
         if new_key != old_key {
             io.release_name(&old_key, self.holder(session));
         }

@@ -68,6 +68,17 @@ impl RemoteUsers {
     }
 
     fn insert(&mut self, user: OnlineUser) {
+        // Whoever had the name before (a rename, a take-over) is gone from it.
+        if let Some(old) = self.by_key.get(&user.key).map(|u| u.holder) {
+            if old != user.holder {
+                self.remove(old);
+            }
+        }
+        if let Some(old_key) = self.by_holder.get(&user.holder).cloned() {
+            if old_key != user.key {
+                self.remove(user.holder);
+            }
+        }
         for (room_key, _) in &user.rooms {
             self.enter(room_key, &user.key);
         }
@@ -78,6 +89,10 @@ impl RemoteUsers {
 
     fn remove(&mut self, holder: Holder) -> Option<OnlineUser> {
         let key = self.by_holder.remove(&holder)?;
+        // The name may have passed to another connection meanwhile: that one stays.
+        if self.by_key.get(&key).is_none_or(|u| u.holder != holder) {
+            return None;
+        }
         let user = self.by_key.remove(&key)?;
         self.names.remove(&user.name);
         for (room_key, _) in &user.rooms {
@@ -499,6 +514,14 @@ impl Hub {
             }
         }
         self.reap_slow(io);
+    }
+
+    /// A user of this node now holds `key`: an entry for the same name on another node is stale
+    /// (the session moved here, or that connection is closing) and goes, without a notice.
+    pub(super) fn forget_remote_name(&mut self, key: &str) {
+        if let Some(holder) = self.remote.get(key).map(|u| u.holder) {
+            self.remote.remove(holder);
+        }
     }
 
     /// What a room's listing says, with its members on the other nodes counted.

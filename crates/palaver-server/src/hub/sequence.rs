@@ -232,7 +232,8 @@ impl Hub {
         room.ahead.clear();
         room.filling = false;
         room.loading = None;
-        room.waiting.clear();
         io.unfollow_room(room_key);
+        // Whoever waited for its window has left it: their gates go on without it.
+        self.release_waiting(room_key, io);
     }
 }

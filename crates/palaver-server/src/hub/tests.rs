@@ -1416,3 +1416,47 @@ fn a_cluster_node_delivers_other_nodes_messages_in_seq_order() {
     hub.remote_post(remote_post(17), &mut io);
     assert!(io.take(1).is_empty());
 }
+
+/// A cluster node: someone who leaves a room whose window was still being read is not left
+/// waiting for it (its later frames arrive).
+#[test]
+fn leaving_a_room_still_being_followed_does_not_hold_the_session() {
+    let mut hub = Hub::new(
+        HubConfig {
+            node: 9,
+            clustered: true,
+            ..config()
+        },
+        Vec::new(),
+    );
+    let mut io = TestIo::default();
+    join(&mut hub, &mut io, 1, "alice");
+    let (_, generation) = io.follows.pop().expect("general is followed");
+    hub.room_followed("general", generation, &mut io);
+    hub.window_loaded("general", Vec::new(), &mut io);
+    io.take(1);
+    send(
+        &mut hub,
+        &mut io,
+        1,
+        json!({"type":"join_room","room":"attic"}),
+    );
+    assert!(io.follows.iter().any(|(room, _)| room == "attic"));
+    // She leaves before the node hears the room: nothing more is waited for.
+    send(
+        &mut hub,
+        &mut io,
+        1,
+        json!({"type":"leave_room","room":"attic"}),
+    );
+    send(&mut hub, &mut io, 1, json!({"type":"ping","ref":5}));
+    let frames = io.take(1);
+    assert!(
+        frames.iter().any(|f| f["type"] == "pong"),
+        "her frames are not held: {frames:?}"
+    );
+    assert!(
+        !frames.iter().any(|f| f["type"] == "joined_room"),
+        "no joined_room for a room she left: {frames:?}"
+    );
+}

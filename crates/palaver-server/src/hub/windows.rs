@@ -100,6 +100,20 @@ impl Hub {
             }
             room.recent = Some(window);
         }
+        self.release_waiting(room_key, io);
+        if subscribing {
+            // What other nodes committed meanwhile, after the window.
+            self.drain(room_key, io);
+        }
+        self.reap_slow(io);
+    }
+
+    /// The sessions that waited for a room's window stop waiting for it (it arrived, or the
+    /// room is no longer followed); a gate with nothing left to wait for opens.
+    pub(super) fn release_waiting(&mut self, room_key: &str, io: &mut impl HubIo) {
+        let Some(room) = self.rooms.get_mut(room_key) else {
+            return;
+        };
         let waiting = std::mem::take(&mut room.waiting);
         for session in waiting {
             let open = match self
@@ -117,11 +131,6 @@ impl Hub {
                 self.open_gate(session, io);
             }
         }
-        if subscribing {
-            // What other nodes committed meanwhile, after the window.
-            self.drain(room_key, io);
-        }
-        self.reap_slow(io);
     }
 
     /// Does `then` for the session once the windows of `awaiting` are in memory: at once if
@@ -214,7 +223,16 @@ impl Hub {
                 room_key,
                 reference,
                 upto,
-            } => self.send_joined_room(session, &room_key, upto, reference, io),
+            } => {
+                // Not if it left the room while it waited.
+                let member = self
+                    .rooms
+                    .get(&room_key)
+                    .is_some_and(|r| r.members.contains(&session));
+                if member {
+                    self.send_joined_room(session, &room_key, upto, reference, io);
+                }
+            }
             AfterWindows::Refuse(refusal, reference) => {
                 self.refuse(session, refusal, reference, io)
             }

@@ -306,6 +306,10 @@ impl Hub {
     fn remote_change(&mut self, change: PresenceChange, io: &mut impl HubIo) {
         match change {
             PresenceChange::Entered(user) => {
+                if self.remote.by_holder.contains_key(&user.holder) {
+                    // Heard before (a post sent again): nothing new to tell.
+                    return self.insert_remote(user);
+                }
                 if let Some(old) = self.remote.by_key.get(&user.key).map(|u| u.holder) {
                     // The user came back on another connection: the old one has left.
                     self.remote_departed(

@@ -272,35 +272,31 @@ async fn publish(
         if batch.is_empty() {
             continue;
         }
-        let answer: redis::RedisResult<Vec<i64>> = if sharded {
-            let sends = batch.iter().map(|out| {
-                let mut redis = redis.clone();
-                let publish = redis::cmd(command).arg(&out.channel).arg(&out.text).clone();
-                async move { publish.query_async::<i64>(&mut redis).await }
-            });
-            futures_util::future::join_all(sends)
-                .await
-                .into_iter()
-                .collect()
+        // What each post got: how many listened, or `None` when Redis did not take it.
+        let answers: Vec<Option<i64>> = if sharded {
+            publish_sharded(&redis, command, &batch).await
         } else {
             let mut pipe = redis::pipe();
             for out in &batch {
                 pipe.cmd(command).arg(&out.channel).arg(&out.text);
             }
-            pipe.query_async(&mut redis).await
-        };
-        let again: Vec<Outgoing> = match answer {
-            Ok(listeners) => batch
-                .into_iter()
-                .zip(listeners)
-                .filter(|(out, n)| out.needs_listener && *n == 0)
-                .map(|(out, _)| out)
-                .collect(),
-            Err(e) => {
-                tracing::warn!(error = %e, posts = batch.len(), "Redis did not take posts to the other nodes; trying again");
-                batch
+            match pipe.query_async::<Vec<i64>>(&mut redis).await {
+                Ok(listeners) => listeners.into_iter().map(Some).collect(),
+                Err(e) => {
+                    tracing::warn!(error = %e, posts = batch.len(), "Redis did not take posts to the other nodes; trying again");
+                    vec![None; batch.len()]
+                }
             }
         };
+        let again: Vec<Outgoing> = batch
+            .into_iter()
+            .zip(answers)
+            .filter(|(out, answer)| match answer {
+                None => true,
+                Some(listeners) => out.needs_listener && *listeners == 0,
+            })
+            .map(|(out, _)| out)
+            .collect();
         let now = Instant::now();
         for out in again {
             let limit = if out.room {
@@ -320,6 +316,47 @@ async fn publish(
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
+}
+
+/// Publishes on a Redis Cluster, whose pipelines may not cross shards: one pipeline per channel
+/// (its posts in order), the channels at once.
+async fn publish_sharded(
+    redis: &RedisConn,
+    command: &'static str,
+    batch: &[Outgoing],
+) -> Vec<Option<i64>> {
+    let mut channels: Vec<(&str, Vec<usize>)> = Vec::new();
+    for (i, out) in batch.iter().enumerate() {
+        match channels.iter_mut().find(|(c, _)| *c == out.channel) {
+            Some((_, posts)) => posts.push(i),
+            None => channels.push((&out.channel, vec![i])),
+        }
+    }
+    let sends = channels.into_iter().map(|(channel, posts)| {
+        let mut redis = redis.clone();
+        let mut pipe = redis::pipe();
+        for &i in &posts {
+            pipe.cmd(command).arg(channel).arg(&batch[i].text);
+        }
+        async move {
+            match pipe.query_async::<Vec<i64>>(&mut redis).await {
+                Ok(listeners) => posts.into_iter().zip(listeners.into_iter().map(Some)).collect(),
+                Err(e) => {
+                    tracing::warn!(error = %e, %channel, "the Redis Cluster did not take posts; trying again");
+                    posts.into_iter().map(|i| (i, None)).collect::<Vec<_>>()
+                }
+            }
+        }
+    });
+    let mut answers = vec![None; batch.len()];
+    for (i, answer) in futures_util::future::join_all(sends)
+        .await
+        .into_iter()
+        .flatten()
+    {
+        answers[i] = answer;
+    }
+    answers
 }
 
 /// Says this node is alive, and lets the hub look for nodes that are not.

@@ -175,6 +175,8 @@ pub enum HubMsg {
         session: SessionId,
         report: ReplayReport,
     },
+    /// A room as stored, read when this node starts following it (its topic may be news here).
+    RoomRead(RoomRecord),
     /// A room's recent messages, read for `Hub::window_loaded`.
     WindowLoaded {
         room_key: String,
@@ -449,24 +451,52 @@ impl HubIo for RuntimeIo {
         let (Some(hub), reads) = (self.hub_tx.upgrade(), self.reads.clone()) else {
             return;
         };
+        // A cluster node that starts following a room reads its newest messages (`before` is
+        // unbounded) and its record: where delivery starts, and its topic. That read is tried
+        // again until the store answers, since delivery cannot start without it.
+        let following = before == u64::MAX;
         tokio::spawn(async move {
-            let room = Conversation::Room(room_key.clone());
             let query = PageQuery {
                 before: Some(before),
                 limit,
                 ..PageQuery::default()
             };
-            let read =
-                tokio::task::spawn_blocking(move || reads.read(|db| db.page(&room, &query))).await;
-            let messages = match read {
-                Ok(Ok(page)) => page.messages,
-                other => {
-                    // The room opens with an empty window rather than not at all.
-                    tracing::error!(room = %room_key, ?other, "could not read a room's recent messages");
-                    Vec::new()
-                }
-            };
-            let _ = hub.send(HubMsg::WindowLoaded { room_key, messages }).await;
+            let mut wait = Duration::from_millis(100);
+            loop {
+                let (reads, key) = (reads.clone(), room_key.clone());
+                let read = tokio::task::spawn_blocking(move || {
+                    reads.read(|db| {
+                        let page = db.page(&Conversation::Room(key.clone()), &query)?;
+                        let record = match following {
+                            true => db.room(&key)?,
+                            false => None,
+                        };
+                        Ok((page, record))
+                    })
+                })
+                .await;
+                let messages = match read {
+                    Ok(Ok((page, record))) => {
+                        if let Some(record) = record {
+                            let _ = hub.send(HubMsg::RoomRead(record)).await;
+                        }
+                        page.messages
+                    }
+                    other if following && !hub.is_closed() => {
+                        tracing::warn!(room = %room_key, ?other, "could not read a room this node follows; trying again");
+                        tokio::time::sleep(wait).await;
+                        wait = (wait * 2).min(Duration::from_secs(5));
+                        continue;
+                    }
+                    other => {
+                        // The room opens with an empty window rather than not at all.
+                        tracing::error!(room = %room_key, ?other, "could not read a room's recent messages");
+                        Vec::new()
+                    }
+                };
+                let _ = hub.send(HubMsg::WindowLoaded { room_key, messages }).await;
+                return;
+            }
         });
     }
 
@@ -861,6 +891,7 @@ fn handle(
         HubMsg::Gone { session, departure } => hub.disconnect(session, departure, io),
         HubMsg::ResumeDone { session, report } => hub.resume_done(session, report, io),
         HubMsg::WindowLoaded { room_key, messages } => hub.window_loaded(&room_key, messages, io),
+        HubMsg::RoomRead(record) => hub.room_read(record),
         HubMsg::Announce(text) => hub.announce(&text, io),
         HubMsg::Kick {
             username,

@@ -44,6 +44,9 @@ pub struct Room {
     pub ahead: BTreeMap<u64, (PublicMessage, Outgoing)>,
     /// A gap is being filled from the store.
     pub filling: bool,
+    /// The subscription was renewed while a read was on its way: read what came after
+    /// `last_seq` once it is back.
+    pub refill: bool,
 }
 
 impl Room {
@@ -64,6 +67,7 @@ impl Room {
             follow: Follow::Always,
             ahead: BTreeMap::new(),
             filling: false,
+            refill: false,
         }
     }
 

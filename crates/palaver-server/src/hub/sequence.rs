@@ -21,6 +21,10 @@ use super::{Hub, HubIo, Outgoing};
 use crate::network::fanout::RoomPost;
 use crate::store::StoredMessage;
 
+/// The most messages a room keeps waiting for a gap before it; past that they are read from
+/// the store once the gap is filled.
+const AHEAD_MAX: usize = 10_000;
+
 /// Whether this node hears a room's messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Follow {
@@ -52,12 +56,20 @@ impl Hub {
             Follow::Always => return self.deliver_public(room_key, message, &out, io),
             Follow::No => return,
             Follow::Subscribing { .. } => {
-                room.ahead.insert(message.seq, (message, out));
+                match room.ahead.len() < AHEAD_MAX {
+                    true => drop(room.ahead.insert(message.seq, (message, out))),
+                    false => room.refill = true,
+                }
                 return;
             }
             Follow::Yes => {}
         }
         if message.seq <= room.last_seq {
+            return;
+        }
+        if room.ahead.len() >= AHEAD_MAX {
+            // The store is far behind (or away): keep no more, read them from it later.
+            room.refill = true;
             return;
         }
         room.ahead.insert(message.seq, (message, out));
@@ -152,7 +164,18 @@ impl Hub {
         } else {
             room.filling = false;
             self.drain(room_key, io);
+            self.refill_if_asked(room_key, io);
             self.reap_slow(io);
+        }
+    }
+
+    /// A room as stored, read as this node starts following it: its topic, which this node may
+    /// not have heard of (set while the node was not running, or before it listed the room).
+    pub fn room_read(&mut self, record: crate::store::RoomRecord) {
+        if let Some(room) = self.rooms.get_mut(&record.key) {
+            if room.topic != record.topic {
+                room.topic = record.topic;
+            }
         }
     }
 
@@ -204,6 +227,7 @@ impl Hub {
             room.filling = true;
             io.fill_gap(room_key, room.last_seq, before);
         }
+        self.refill_if_asked(room_key, io);
         self.reap_slow(io);
     }
 
@@ -213,10 +237,27 @@ impl Hub {
         // The others may have taken this node for dead meanwhile.
         self.send_snapshot(io);
         for (key, room) in self.rooms.iter_mut() {
-            if room.follow == Follow::Yes && !room.filling {
-                room.filling = true;
-                io.fill_gap(key, room.last_seq, None);
+            match room.follow {
+                Follow::Yes if !room.filling => {
+                    room.filling = true;
+                    io.fill_gap(key, room.last_seq, None);
+                }
+                // A read on its way may end before what was missed: read again after it.
+                Follow::Yes | Follow::Subscribing { .. } => room.refill = true,
+                Follow::Always | Follow::No => {}
             }
+        }
+    }
+
+    /// A read of a room ended: if the subscription was renewed meanwhile, read what came after.
+    pub(super) fn refill_if_asked(&mut self, room_key: &str, io: &mut impl HubIo) {
+        let Some(room) = self.rooms.get_mut(room_key) else {
+            return;
+        };
+        if room.refill && room.follow == Follow::Yes && !room.filling {
+            room.refill = false;
+            room.filling = true;
+            io.fill_gap(room_key, room.last_seq, None);
         }
     }
 
@@ -231,6 +272,7 @@ impl Hub {
         room.follow = Follow::No;
         room.ahead.clear();
         room.filling = false;
+        room.refill = false;
         room.loading = None;
         io.unfollow_room(room_key);
         // Whoever waited for its window has left it: their gates go on without it.

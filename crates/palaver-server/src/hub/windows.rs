@@ -104,6 +104,7 @@ impl Hub {
         if subscribing {
             // What other nodes committed meanwhile, after the window.
             self.drain(room_key, io);
+            self.refill_if_asked(room_key, io);
         }
         self.reap_slow(io);
     }

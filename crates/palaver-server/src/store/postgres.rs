@@ -442,6 +442,22 @@ impl Backend for PostgresBackend {
             .collect())
     }
 
+    fn room(&mut self, room_key: &str) -> Result<Option<RoomRecord>, StoreError> {
+        let row = self.client.query_opt(
+            "SELECT r.room_key, r.name, r.topic, r.created_ms, COALESCE(c.last_seq, 0)
+             FROM rooms r LEFT JOIN conversations c ON c.conv_key = r.room_key
+             WHERE r.room_key = $1",
+            &[&room_key],
+        )?;
+        Ok(row.map(|r| RoomRecord {
+            key: r.get(0),
+            name: r.get(1),
+            topic: r.get(2),
+            created_ms: r.get(3),
+            last_seq: r.get::<_, i64>(4) as u64,
+        }))
+    }
+
     fn reassign_owner(&mut self, from: &str, to: &str) -> Result<(), StoreError> {
         let mut tx = self.client.transaction()?;
         tx.execute(

@@ -150,6 +150,13 @@ pub enum HubMsg {
     },
     /// The subscription to the other nodes was made, or made again after a drop.
     BusConnected,
+    /// The subscription to the other nodes dropped (it is being made again).
+    BusLost,
+    /// The stored moderation and rooms, read again after the subscription came back.
+    SharedState {
+        moderation: crate::hub::moderation::ModerationState,
+        rooms: Vec<RoomRecord>,
+    },
     /// Time to look for nodes gone silent.
     ClusterTick,
     /// The name registry's answer to a claim it could not answer at once.
@@ -220,6 +227,9 @@ pub struct RuntimeIo {
     /// [`RuntimeIo::store_moderation_in`]).
     moderation_writes: Option<std::sync::mpsc::Sender<ModerationRecord>>,
     moderation_writer: Option<std::thread::JoinHandle<()>>,
+    /// The accounts and moderation store (read again when a cluster node's subscription came
+    /// back).
+    accounts: Option<Arc<Accounts>>,
     /// Password checks and changes: throttled, hashed on threads of their own.
     pub passwords: Option<Passwords>,
     /// Who holds which name (a server alone: in memory, answered at once).
@@ -247,6 +257,7 @@ impl RuntimeIo {
             events,
             moderation_writes: None,
             moderation_writer: None,
+            accounts: None,
             passwords: None,
             names: Box::new(LocalNames::default()),
             bus: None,
@@ -260,6 +271,7 @@ impl RuntimeIo {
     /// Stores moderation changes in `accounts`, one after another on a thread of their own, so
     /// that a ban and its lifting are stored in the order they were made.
     pub fn store_moderation_in(&mut self, accounts: Arc<Accounts>) -> std::io::Result<()> {
+        self.accounts = Some(Arc::clone(&accounts));
         let (tx, rx) = std::sync::mpsc::channel::<ModerationRecord>();
         let writer = std::thread::Builder::new()
             .name("palaver-moderation-writer".into())
@@ -273,6 +285,49 @@ impl RuntimeIo {
         self.moderation_writes = Some(tx);
         self.moderation_writer = Some(writer);
         Ok(())
+    }
+}
+
+impl RuntimeIo {
+    /// Reads the stored moderation and rooms for [`Hub::reload_shared`] (what other nodes
+    /// changed while this one heard nothing), trying again until the store answers.
+    fn read_shared_state(&self) {
+        let (Some(hub), Some(accounts), reads) = (
+            self.hub_tx.upgrade(),
+            self.accounts.clone(),
+            self.reads.clone(),
+        ) else {
+            return;
+        };
+        tokio::spawn(async move {
+            let mut wait = Duration::from_millis(100);
+            loop {
+                let (accounts, reads) = (Arc::clone(&accounts), reads.clone());
+                let read = tokio::task::spawn_blocking(move || {
+                    let moderation = accounts.load_moderation()?;
+                    let rooms = reads.read(|db| db.rooms())?;
+                    Ok::<_, crate::store::StoreError>((moderation, rooms))
+                })
+                .await;
+                match read {
+                    Ok(Ok((moderation, rooms))) => {
+                        let _ = hub.send(HubMsg::SharedState { moderation, rooms }).await;
+                        return;
+                    }
+                    other => {
+                        tracing::warn!(
+                            ?other,
+                            "could not read the stored moderation and rooms; trying again"
+                        );
+                        tokio::time::sleep(wait).await;
+                        wait = (wait * 2).min(Duration::from_secs(5));
+                        if hub.is_closed() {
+                            return;
+                        }
+                    }
+                }
+            }
+        });
     }
 }
 
@@ -878,7 +933,12 @@ fn handle(
             has_more,
         } => hub.gap_filled(&room_key, messages, before, has_more, io),
         HubMsg::GapDue { room_key, before } => hub.gap_due(&room_key, before, io),
-        HubMsg::BusConnected => hub.bus_connected(io),
+        HubMsg::BusConnected => {
+            hub.bus_connected(io);
+            io.read_shared_state();
+        }
+        HubMsg::SharedState { moderation, rooms } => hub.reload_shared(moderation, rooms, io),
+        HubMsg::BusLost => hub.bus_lost(),
         HubMsg::ClusterTick => hub.cluster_tick(io),
         HubMsg::Relay { session, bytes } => {
             if let Some(handle) = io.sessions.get(&session) {

@@ -145,7 +145,7 @@ impl Hub {
     }
 
     /// Disconnects this node's sessions a ban covers, but the one who made it.
-    fn disconnect_banned(&mut self, ban: &Ban, io: &mut impl HubIo) {
+    pub(super) fn disconnect_banned(&mut self, ban: &Ban, io: &mut impl HubIo) {
         let covered: Vec<SessionId> = self
             .sessions
             .values()

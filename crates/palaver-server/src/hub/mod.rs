@@ -816,7 +816,7 @@ impl Hub {
     }
 
     /// A room another node made: listed here too (read when someone here enters it).
-    fn room_created_elsewhere(&mut self, room_key: &str, name: &str, created_ms: i64) {
+    pub(super) fn room_created_elsewhere(&mut self, room_key: &str, name: &str, created_ms: i64) {
         if self.rooms.contains_key(room_key) {
             return;
         }

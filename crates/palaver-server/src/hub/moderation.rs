@@ -127,6 +127,50 @@ impl Hub {
         m.locked.extend(state.locked);
     }
 
+    /// The stored moderation and rooms, read again after this cluster node's subscription came
+    /// back: what changed while it heard nothing (a ban, a lifted mute, a lock, a topic, a new
+    /// room) takes effect here, as if the event had arrived.
+    pub fn reload_shared(
+        &mut self,
+        state: ModerationState,
+        rooms: Vec<crate::store::RoomRecord>,
+        io: &mut impl HubIo,
+    ) {
+        let m = &mut self.moderation;
+        m.admins
+            .extend(state.admins.iter().map(|a| validate::fold(a)));
+        m.moderators.clear();
+        for (room, name) in state.moderators {
+            m.moderators.entry(room).or_default().insert(name);
+        }
+        m.mutes = state
+            .mutes
+            .into_iter()
+            .map(|(room, name, until)| ((room, name), until))
+            .collect();
+        m.locked = state.locked.into_iter().collect();
+        m.bans = state
+            .bans
+            .iter()
+            .map(|ban| (ban.target.clone(), ban.clone()))
+            .collect();
+        let now = palaver_proto::timestamp::now_millis();
+        for ban in state
+            .bans
+            .iter()
+            .filter(|b| b.until_ms.is_none_or(|u| u > now))
+        {
+            self.disconnect_banned(ban, io);
+        }
+        for record in rooms {
+            match self.rooms.get_mut(&record.key) {
+                Some(room) => room.topic = record.topic,
+                None => self.room_created_elsewhere(&record.key, &record.name, record.created_ms),
+            }
+        }
+        self.reap_slow(io);
+    }
+
     pub(super) fn is_admin(&self, session: SessionId) -> bool {
         self.sessions
             .get(&session)

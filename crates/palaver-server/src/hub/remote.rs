@@ -33,6 +33,11 @@ pub struct RemoteUsers {
     by_room: FxHashMap<String, BTreeSet<String>>,
     /// When each other node was last heard from (milliseconds).
     heard: FxHashMap<NodeId, i64>,
+    /// Nodes taken for dead: one heard from again was not (it was silent, or this node was
+    /// deaf), and is asked who is online there.
+    forgotten: rustc_hash::FxHashSet<NodeId>,
+    /// This node's subscription is down: silence means nothing then.
+    deaf: bool,
 }
 
 impl RemoteUsers {
@@ -231,6 +236,16 @@ impl Hub {
     pub fn presence(&mut self, presence: Presence, io: &mut impl HubIo) {
         let node = presence.node();
         self.remote.heard.insert(node, timestamp::now_millis());
+        if self.remote.forgotten.remove(&node)
+            && !matches!(
+                presence,
+                Presence::Snapshot { .. } | Presence::Leaving { .. }
+            )
+        {
+            // Its users were dropped here: ask again who is online.
+            let me = self.config.node;
+            io.post(Post::Presence(Presence::Hello { node: me }));
+        }
         match presence {
             Presence::Change(change) => self.remote_change(change, io),
             Presence::Hello { .. } => self.send_snapshot(io),
@@ -256,6 +271,9 @@ impl Hub {
 
     /// Every few seconds: a node not heard from for too long is dead, and its users have left.
     pub fn cluster_tick(&mut self, io: &mut impl HubIo) {
+        if self.remote.deaf {
+            return;
+        }
         let now = timestamp::now_millis();
         let silence = NODE_SILENCE.as_millis() as i64;
         let dead: Vec<NodeId> = self
@@ -268,9 +286,25 @@ impl Hub {
         for node in dead {
             tracing::warn!(node, "a node went silent: its users have left");
             self.remote.heard.remove(&node);
+            self.remote.forgotten.insert(node);
             self.forget_node(node, Some("connection lost"), io);
         }
         self.reap_slow(io);
+    }
+
+    /// This node's subscription to the others dropped: until it is back, a silent node is not
+    /// taken for dead.
+    pub fn bus_lost(&mut self) {
+        self.remote.deaf = true;
+    }
+
+    /// The subscription stands again: every node gets a fresh while to be heard from.
+    pub(super) fn hear_again(&mut self) {
+        self.remote.deaf = false;
+        let now = timestamp::now_millis();
+        for at in self.remote.heard.values_mut() {
+            *at = now;
+        }
     }
 
     /// Tells the other nodes who is online here (asked by a node that started, or after this

@@ -234,6 +234,7 @@ impl Hub {
     /// The subscription to the other nodes was (re)made: every followed room reads what it may
     /// have missed meanwhile.
     pub fn bus_connected(&mut self, io: &mut impl HubIo) {
+        self.hear_again();
         // The others may have taken this node for dead meanwhile.
         self.send_snapshot(io);
         for (key, room) in self.rooms.iter_mut() {

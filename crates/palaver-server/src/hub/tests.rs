@@ -1460,3 +1460,64 @@ fn leaving_a_room_still_being_followed_does_not_hold_the_session() {
         "no joined_room for a room she left: {frames:?}"
     );
 }
+
+/// A cluster node whose subscription came back reads the stored moderation and rooms: a ban
+/// it missed disconnects the user here, a topic it missed is shown, a room it missed is listed.
+#[test]
+fn what_a_node_missed_while_deaf_takes_effect_when_it_reads_the_store_again() {
+    let mut hub = Hub::new(
+        HubConfig {
+            node: 9,
+            clustered: true,
+            ..config()
+        },
+        Vec::new(),
+    );
+    let mut io = TestIo::default();
+    join(&mut hub, &mut io, 1, "mallory");
+    join(&mut hub, &mut io, 2, "alice");
+    let (_, generation) = io.follows.pop().expect("general is followed");
+    hub.room_followed("general", generation, &mut io);
+    hub.window_loaded("general", Vec::new(), &mut io);
+    io.take(1);
+    io.take(2);
+    let state = super::moderation::ModerationState {
+        bans: vec![super::moderation::Ban {
+            target: super::moderation::BanTarget::Name("mallory".into()),
+            until_ms: None,
+            reason: "spam".into(),
+            by: "root".into(),
+        }],
+        ..Default::default()
+    };
+    let rooms = vec![
+        RoomRecord {
+            key: "general".into(),
+            name: "general".into(),
+            topic: "set elsewhere".into(),
+            created_ms: 1,
+            last_seq: 0,
+        },
+        RoomRecord {
+            key: "annex".into(),
+            name: "Annex".into(),
+            topic: String::new(),
+            created_ms: 2,
+            last_seq: 0,
+        },
+    ];
+    hub.reload_shared(state, rooms, &mut io);
+    assert_eq!(error_code(&io.take(1)).as_deref(), Some("banned"));
+    assert!(io.closed.iter().any(|(s, _)| *s == 1), "mallory is disconnected");
+    send(&mut hub, &mut io, 2, json!({"type":"rooms"}));
+    let listed = io.take(2);
+    let rooms = listed.iter().find(|f| f["type"] == "rooms").expect("rooms");
+    let names: Vec<&str> = rooms["rooms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Annex", "general"]);
+    assert_eq!(rooms["rooms"][1]["topic"], "set elsewhere");
+}

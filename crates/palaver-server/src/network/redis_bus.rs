@@ -453,6 +453,9 @@ async fn listen(
                             }
                         }
                         tracing::warn!("lost the subscription to the other nodes; renewing it");
+                        if let Some(hub) = hub.upgrade() {
+                            let _ = hub.send(HubMsg::BusLost).await;
+                        }
                     }
                 }
             }
@@ -595,6 +598,10 @@ async fn listen_sharded(
                     PushKind::Disconnection => {
                         if !lost {
                             tracing::warn!("lost a shard of the subscription to the other nodes; it is renewed by itself");
+                            let Some(hub) = hub.upgrade() else { return };
+                            if hub.send(HubMsg::BusLost).await.is_err() {
+                                return;
+                            }
                         }
                         lost = true;
                     }

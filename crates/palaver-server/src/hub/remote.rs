@@ -248,7 +248,7 @@ impl Hub {
         }
         match presence {
             Presence::Change(change) => self.remote_change(change, io),
-            Presence::Hello { .. } => self.send_snapshot(io),
+            Presence::Hello { node } => self.send_snapshot(Some(node), io),
             Presence::Snapshot { node, part, users } => {
                 if part == 0 {
                     self.forget_node(node, None, io);
@@ -307,9 +307,9 @@ impl Hub {
         }
     }
 
-    /// Tells the other nodes who is online here (asked by a node that started, or after this
-    /// node's subscription came back).
-    pub(super) fn send_snapshot(&mut self, io: &mut impl HubIo) {
+    /// Tells who is online here: to the node that asked (`to`), or to every node (after this
+    /// node's subscription came back, the others may have taken it for dead).
+    pub(super) fn send_snapshot(&mut self, to: Option<NodeId>, io: &mut impl HubIo) {
         if !self.config.clustered {
             return;
         }
@@ -325,7 +325,7 @@ impl Hub {
                 part: 0,
                 users,
             };
-            return io.post(Post::Presence(empty));
+            return io.post(snapshot_post(to, empty));
         }
         for (part, chunk) in users.chunks(SNAPSHOT_CHUNK).enumerate() {
             let snapshot = Presence::Snapshot {
@@ -333,7 +333,7 @@ impl Hub {
                 part,
                 users: chunk.to_vec(),
             };
-            io.post(Post::Presence(snapshot));
+            io.post(snapshot_post(to, snapshot));
         }
     }
 
@@ -567,5 +567,13 @@ impl Hub {
         let mut info = room.info();
         info.members += self.remote.count_in(&room.key);
         info
+    }
+}
+
+/// A snapshot to one node (through its channel) or to all (on the presence channel).
+fn snapshot_post(to: Option<NodeId>, presence: Presence) -> Post {
+    match to {
+        Some(node) => Post::PresenceTo { node, presence },
+        None => Post::Presence(presence),
     }
 }

@@ -236,7 +236,7 @@ impl Hub {
     pub fn bus_connected(&mut self, io: &mut impl HubIo) {
         self.hear_again();
         // The others may have taken this node for dead meanwhile.
-        self.send_snapshot(io);
+        self.send_snapshot(None, io);
         for (key, room) in self.rooms.iter_mut() {
             match room.follow {
                 Follow::Yes if !room.filling => {

@@ -1508,7 +1508,10 @@ fn what_a_node_missed_while_deaf_takes_effect_when_it_reads_the_store_again() {
     ];
     hub.reload_shared(state, rooms, &mut io);
     assert_eq!(error_code(&io.take(1)).as_deref(), Some("banned"));
-    assert!(io.closed.iter().any(|(s, _)| *s == 1), "mallory is disconnected");
+    assert!(
+        io.closed.iter().any(|(s, _)| *s == 1),
+        "mallory is disconnected"
+    );
     send(&mut hub, &mut io, 2, json!({"type":"rooms"}));
     let listed = io.take(2);
     let rooms = listed.iter().find(|f| f["type"] == "rooms").expect("rooms");

@@ -165,6 +165,8 @@ pub enum RoomNews {
 pub enum NodeNews {
     Direct(DirectPost),
     Relay(Relay),
+    /// An answer to this node's `Hello`: who is online on the node that sends it.
+    Presence(super::presence::Presence),
 }
 
 /// What a node sends to the others.
@@ -173,6 +175,11 @@ pub enum Post {
     /// A change to shared facts.
     Event(super::events::NetworkEvent),
     Presence(super::presence::Presence),
+    /// Presence for one node only (a snapshot answering its `Hello`).
+    PresenceTo {
+        node: NodeId,
+        presence: super::presence::Presence,
+    },
     /// A room's message, to the nodes following the room.
     Room(RoomPost),
     /// A private message, to the node of its target.

@@ -5,9 +5,10 @@
 //!
 //! Each change is published once by the user's own node, in the order it happened there (one
 //! ordered publisher per node). Each node shows the notice that goes with it to its own members
-//! only, so everyone sees each join and leave once. A node that starts, or whose Redis
-//! connection came back, says [`Presence::Hello`]; every node answers with a
-//! [`Presence::Snapshot`] of its users, which replaces what the asker knew of that node. A node
+//! only, so everyone sees each join and leave once. A node that starts says
+//! [`Presence::Hello`]; every node answers it alone with a [`Presence::Snapshot`] of its users,
+//! which replaces what the asker knew of that node. A node whose Redis connection came back
+//! sends its snapshot to every node. A node
 //! is alive while it is heard from ([`Presence::Alive`] every few seconds): one silent for
 //! [`NODE_SILENCE`] is taken for dead, and its users leave.
 

@@ -197,6 +197,12 @@ fn prepare(post: Post, node: NodeId) -> Option<Outgoing> {
             false,
             false,
         ),
+        Post::PresenceTo { node, presence } => (
+            node_channel(node),
+            serde_json::to_string(&NodeNews::Presence(presence)),
+            false,
+            false,
+        ),
         Post::Room(post) => (
             room_channel(&post.room_key),
             serde_json::to_string(&RoomNews::Message(post)),
@@ -391,6 +397,7 @@ async fn listen(
     // Rooms followed, and those the hub still waits to hear are followed (with generation).
     let mut rooms: HashSet<String> = HashSet::new();
     let mut unconfirmed: Vec<(String, u64)> = Vec::new();
+    let mut said_hello = false;
     loop {
         match client.get_async_pubsub().await {
             Ok(pubsub) => {
@@ -416,7 +423,12 @@ async fn listen(
                         }
                         drop(hub_tx);
                         connected.notify_one();
-                        let _ = posts.send(Post::Presence(Presence::Hello { node }));
+                        // The first time, ask who is online; after a drop, the hub's snapshot
+                        // (every node sends its own) is enough.
+                        if !said_hello {
+                            said_hello = true;
+                            let _ = posts.send(Post::Presence(Presence::Hello { node }));
+                        }
                         loop {
                             tokio::select! {
                                 message = stream.next() => {
@@ -501,6 +513,7 @@ fn dispatch(channel: &str, text: &str, node: NodeId) -> Option<HubMsg> {
         serde_json::from_str::<NodeNews>(text).map(|news| match news {
             NodeNews::Direct(p) => Some(HubMsg::RemoteDirect(Box::new(p))),
             NodeNews::Relay(r) => Some(HubMsg::Relayed(Box::new(r))),
+            NodeNews::Presence(p) => (p.node() != node).then_some(HubMsg::Presence(p)),
         })
     };
     match parsed {
@@ -513,12 +526,14 @@ fn dispatch(channel: &str, text: &str, node: NodeId) -> Option<HubMsg> {
 }
 
 /// Tells the hub the subscription stands (made, or made again): it fills what its rooms may
-/// have missed; the names are set again; the other nodes are asked who is online.
+/// have missed and tells the others who is online here; the names are set again; the first
+/// time, the other nodes are asked who is online there.
 async fn subscribed(
     hub: &mpsc::WeakSender<HubMsg>,
     connected: &tokio::sync::Notify,
     posts: &mpsc::UnboundedSender<Post>,
     node: NodeId,
+    first: bool,
 ) -> bool {
     let Some(hub) = hub.upgrade() else {
         return false;
@@ -527,7 +542,9 @@ async fn subscribed(
         return false;
     }
     connected.notify_one();
-    let _ = posts.send(Post::Presence(Presence::Hello { node }));
+    if first {
+        let _ = posts.send(Post::Presence(Presence::Hello { node }));
+    }
     true
 }
 
@@ -572,7 +589,7 @@ async fn listen_sharded(
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
     }
-    if !subscribed(&hub, &connected, &posts, node).await {
+    if !subscribed(&hub, &connected, &posts, node, true).await {
         return;
     }
     // Rooms whose subscription failed (the cluster was away), tried again every moment.
@@ -607,7 +624,7 @@ async fn listen_sharded(
                     }
                     PushKind::SSubscribe if lost => {
                         lost = false;
-                        if !subscribed(&hub, &connected, &posts, node).await {
+                        if !subscribed(&hub, &connected, &posts, node, false).await {
                             return;
                         }
                     }

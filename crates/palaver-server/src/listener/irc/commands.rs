@@ -13,6 +13,7 @@ use palaver_proto::irc::IrcMessage;
 use palaver_proto::{timestamp, validate, ClientFrame, Request};
 
 use super::caps;
+use super::numeric::Numeric;
 use super::state::{numeric, Command, IrcState, ServerIdentity};
 use super::translate::isupport;
 use crate::hub::{Profile, Protocol};
@@ -72,7 +73,11 @@ impl Commands {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn num(&self, code: &str, params: impl IntoIterator<Item = impl Into<String>>) -> IrcMessage {
+    fn num(
+        &self,
+        code: Numeric,
+        params: impl IntoIterator<Item = impl Into<String>>,
+    ) -> IrcMessage {
         let nick = self.lock().nick.clone();
         numeric(&self.server.name, &nick, code, params)
     }
@@ -136,29 +141,40 @@ impl Commands {
         // Once the registration is on its way, later commands follow it to the hub in order
         // (clients send JOIN right after USER without waiting for the welcome).
         if !registered && !registering && !BEFORE_REGISTRATION.contains(&command) {
-            let line = numeric(&self.server.name, "*", "451", ["You have not registered"]);
+            let line = numeric(
+                &self.server.name,
+                "*",
+                Numeric::ERR_NOTREGISTERED,
+                ["You have not registered"],
+            );
             return self.reply(label, vec![line]);
         }
         let p = &msg.params;
         let need = |n: usize| p.len() < n;
         if need(min_params(command)) {
-            let line = self.num("461", [command, "Not enough parameters"]);
+            let line = self.num(
+                Numeric::ERR_NEEDMOREPARAMS,
+                [command, "Not enough parameters"],
+            );
             return self.reply(label, vec![line]);
         }
         match command {
             "CAP" => self.cap(p, label),
             "PASS" if registered => {
-                let line = self.num("462", ["You may not reregister"]);
+                let line = self.num(Numeric::ERR_ALREADYREGISTERED, ["You may not reregister"]);
                 self.reply(label, vec![line])
             }
             "PASS" => self.reply(label, Vec::new()),
             "NICK" => self.nick(p.first(), label),
             "USER" if registered => {
-                let line = self.num("462", ["You may not reregister"]);
+                let line = self.num(Numeric::ERR_ALREADYREGISTERED, ["You may not reregister"]);
                 self.reply(label, vec![line])
             }
             "USER" if p[0].is_empty() || p[3].is_empty() => {
-                let line = self.num("461", ["USER", "Not enough parameters"]);
+                let line = self.num(
+                    Numeric::ERR_NEEDMOREPARAMS,
+                    ["USER", "Not enough parameters"],
+                );
                 self.reply(label, vec![line])
             }
             "USER" => {
@@ -215,7 +231,7 @@ impl Commands {
                     .cloned()
                     .collect();
                 let Some(target) = p.first().filter(|t| !t.is_empty()) else {
-                    let line = self.num("411", ["No recipient given (TAGMSG)"]);
+                    let line = self.num(Numeric::ERR_NORECIPIENT, ["No recipient given (TAGMSG)"]);
                     return self.reply(label, vec![line]);
                 };
                 let (room, target) = match target.strip_prefix('#') {
@@ -282,7 +298,7 @@ impl Commands {
             }
             "VERSION" => {
                 let mut lines = vec![self.num(
-                    "351",
+                    Numeric::RPL_VERSION,
                     [
                         format!("palaver-{}", self.server.version),
                         self.server.name.clone(),
@@ -294,19 +310,19 @@ impl Commands {
             }
             "TIME" => {
                 let now = timestamp::format_millis(timestamp::now_millis());
-                let line = self.num("391", [self.server.name.clone(), now]);
+                let line = self.num(Numeric::RPL_TIME, [self.server.name.clone(), now]);
                 self.reply(label, vec![line])
             }
             "INFO" => {
                 let lines = vec![
                     self.num(
-                        "371",
+                        Numeric::RPL_INFO,
                         [format!(
                             "Palaver {}: a chat server for native, IRC and web clients",
                             self.server.version
                         )],
                     ),
-                    self.num("374", ["End of INFO list"]),
+                    self.num(Numeric::RPL_ENDOFINFO, ["End of INFO list"]),
                 ];
                 self.reply(label, lines)
             }
@@ -367,15 +383,18 @@ impl Commands {
                 ]
             }
             "OPER" => {
-                let line = self.num("491", ["No O-lines for your host"]);
+                let line = self.num(Numeric::ERR_NOOPERHOST, ["No O-lines for your host"]);
                 self.reply(label, vec![line])
             }
             "KILL" | "REHASH" | "RESTART" | "DIE" | "SQUIT" | "CONNECT" | "WALLOPS" => {
-                let line = self.num("481", ["Permission Denied- You're not an IRC operator"]);
+                let line = self.num(
+                    Numeric::ERR_NOPRIVILEGES,
+                    ["Permission Denied- You're not an IRC operator"],
+                );
                 self.reply(label, vec![line])
             }
             other => {
-                let line = self.num("421", [other, "Unknown command"]);
+                let line = self.num(Numeric::ERR_UNKNOWNCOMMAND, [other, "Unknown command"]);
                 self.reply(label, vec![line])
             }
         }
@@ -410,7 +429,7 @@ impl Commands {
             .map(|chunk| {
                 let mut params = chunk.to_vec();
                 params.push("are supported by this server".into());
-                self.num("005", params)
+                self.num(Numeric::RPL_ISUPPORT, params)
             })
             .collect()
     }
@@ -490,7 +509,7 @@ impl Commands {
                 let line = numeric(
                     &self.server.name,
                     &nick,
-                    "410",
+                    Numeric::ERR_INVALIDCAPCMD,
                     [other, "Invalid CAP command"],
                 );
                 self.reply(label, vec![line])
@@ -500,11 +519,14 @@ impl Commands {
 
     fn nick(&mut self, wanted: Option<&String>, label: Option<String>) -> Vec<Action> {
         let Some(wanted) = wanted.filter(|w| !w.is_empty()) else {
-            let line = self.num("431", ["No nickname given"]);
+            let line = self.num(Numeric::ERR_NONICKNAMEGIVEN, ["No nickname given"]);
             return self.reply(label, vec![line]);
         };
         let Ok(nick) = validate::username(wanted) else {
-            let line = self.num("432", [wanted.as_str(), "Erroneous nickname"]);
+            let line = self.num(
+                Numeric::ERR_ERRONEUSNICKNAME,
+                [wanted.as_str(), "Erroneous nickname"],
+            );
             return self.reply(label, vec![line]);
         };
         if self.lock().registered {
@@ -564,12 +586,15 @@ impl Commands {
             (st.registered, st.caps.has(caps::SASL), st.account.clone())
         };
         if registered || account.is_some() {
-            let line = self.num("907", ["You have already authenticated using SASL"]);
+            let line = self.num(
+                Numeric::ERR_SASLALREADY,
+                ["You have already authenticated using SASL"],
+            );
             return self.reply(label, vec![line]);
         }
         if !negotiated {
             let line = self.num(
-                "904",
+                Numeric::ERR_SASLFAIL,
                 ["SASL authentication failed: request the sasl capability first"],
             );
             return self.reply(label, vec![line]);
@@ -577,7 +602,7 @@ impl Commands {
         let arg = p[0].as_str();
         if arg == "*" {
             self.sasl = None;
-            let line = self.num("906", ["SASL authentication aborted"]);
+            let line = self.num(Numeric::ERR_SASLABORTED, ["SASL authentication aborted"]);
             return self.reply(label, vec![line]);
         }
         let Some(buffer) = self.sasl.as_mut() else {
@@ -587,8 +612,11 @@ impl Commands {
                 return self.reply(label, vec![line]);
             }
             let lines = vec![
-                self.num("908", ["PLAIN", "are available SASL mechanisms"]),
-                self.num("904", ["SASL authentication failed"]),
+                self.num(
+                    Numeric::RPL_SASLMECHS,
+                    ["PLAIN", "are available SASL mechanisms"],
+                ),
+                self.num(Numeric::ERR_SASLFAIL, ["SASL authentication failed"]),
             ];
             return self.reply(label, lines);
         };
@@ -612,7 +640,7 @@ impl Commands {
         });
         let Some((username, password)) = parts else {
             let line = self.num(
-                "904",
+                Numeric::ERR_SASLFAIL,
                 ["SASL authentication failed: malformed PLAIN message"],
             );
             return self.reply(label, vec![line]);
@@ -645,12 +673,12 @@ impl Commands {
         let mut label = label;
         for chan in p[0].split(',').filter(|c| !c.is_empty()) {
             let Some(room) = chan.strip_prefix('#') else {
-                let line = self.num("403", [chan, "No such channel"]);
+                let line = self.num(Numeric::ERR_NOSUCHCHANNEL, [chan, "No such channel"]);
                 actions.extend(self.reply(label.take(), vec![line]));
                 continue;
             };
             if validate::room_name(room).is_err() {
-                let line = self.num("479", [chan, "Illegal channel name"]);
+                let line = self.num(Numeric::ERR_BADCHANNAME, [chan, "Illegal channel name"]);
                 actions.extend(self.reply(label.take(), vec![line]));
                 continue;
             }
@@ -694,7 +722,7 @@ impl Commands {
                         reason: reason.clone(),
                     },
                 )),
-                None => local.push(self.num("403", [chan, "No such channel"])),
+                None => local.push(self.num(Numeric::ERR_NOSUCHCHANNEL, [chan, "No such channel"])),
             }
         }
         if !local.is_empty() {
@@ -713,14 +741,17 @@ impl Commands {
             if notice {
                 return Vec::new();
             }
-            let line = self.num("411", [format!("No recipient given ({command})")]);
+            let line = self.num(
+                Numeric::ERR_NORECIPIENT,
+                [format!("No recipient given ({command})")],
+            );
             return self.reply(label, vec![line]);
         };
         let Some(text) = p.get(1).filter(|t| !t.is_empty()) else {
             if notice {
                 return Vec::new();
             }
-            let line = self.num("412", ["No text to send"]);
+            let line = self.num(Numeric::ERR_NOTEXTTOSEND, ["No text to send"]);
             return self.reply(label, vec![line]);
         };
         let content = palaver_text(text);
@@ -792,7 +823,7 @@ impl Commands {
             .and_then(|c| c.split(',').next())
             .filter(|c| !c.is_empty())
         else {
-            let line = self.num("366", ["*", "End of /NAMES list"]);
+            let line = self.num(Numeric::RPL_ENDOFNAMES, ["*", "End of /NAMES list"]);
             return self.reply(label, vec![line]);
         };
         self.ask(
@@ -857,7 +888,7 @@ impl Commands {
                 Some(Command::Who { mask }) => mask.clone(),
                 _ => "*".into(),
             };
-            let line = self.num("315", [mask.as_str(), "End of WHO list"]);
+            let line = self.num(Numeric::RPL_ENDOFWHO, [mask.as_str(), "End of WHO list"]);
             let held = self.lock().reply(Some(token), vec![line]);
             if !held.is_empty() {
                 actions.push(Action::Reply(held));
@@ -878,13 +909,22 @@ impl Commands {
             };
             let letters: String = modes.chars().filter(|c| !matches!(c, '+' | '-')).collect();
             let line = match letters.as_str() {
-                "b" => self.num("368", [target.as_str(), "End of channel ban list"]),
-                "e" => self.num("349", [target.as_str(), "End of channel exception list"]),
-                "I" => self.num("347", [target.as_str(), "End of channel invite list"]),
+                "b" => self.num(
+                    Numeric::RPL_ENDOFBANLIST,
+                    [target.as_str(), "End of channel ban list"],
+                ),
+                "e" => self.num(
+                    Numeric::RPL_ENDOFEXCEPTLIST,
+                    [target.as_str(), "End of channel exception list"],
+                ),
+                "I" => self.num(
+                    Numeric::RPL_ENDOFINVITELIST,
+                    [target.as_str(), "End of channel invite list"],
+                ),
                 _ => {
                     let first = letters.chars().next().unwrap_or('?').to_string();
                     self.num(
-                        "472",
+                        Numeric::ERR_UNKNOWNMODE,
                         [first.as_str(), "is not a channel mode you can change here"],
                     )
                 }
@@ -897,15 +937,21 @@ impl Commands {
         };
         let Some(me) = me else {
             let line = if validate::username(&target).is_ok() {
-                self.num("502", ["Can't change mode for other users"])
+                self.num(
+                    Numeric::ERR_USERSDONTMATCH,
+                    ["Can't change mode for other users"],
+                )
             } else {
-                self.num("401", [target.as_str(), "No such nick/channel"])
+                self.num(
+                    Numeric::ERR_NOSUCHNICK,
+                    [target.as_str(), "No such nick/channel"],
+                )
             };
             return self.reply(label, vec![line]);
         };
         let Some(modes) = p.get(1) else {
             let invisible = self.lock().invisible;
-            let line = self.num("221", [if invisible { "+i" } else { "+" }]);
+            let line = self.num(Numeric::RPL_UMODEIS, [if invisible { "+i" } else { "+" }]);
             return self.reply(label, vec![line]);
         };
         let mut adding = true;
@@ -928,7 +974,7 @@ impl Commands {
         }
         let mut lines = Vec::new();
         if unknown {
-            lines.push(self.num("501", ["Unknown MODE flag"]));
+            lines.push(self.num(Numeric::ERR_UMODEUNKNOWNFLAG, ["Unknown MODE flag"]));
         }
         if !changed.is_empty() {
             lines.push(IrcMessage::new("MODE", [me.clone(), changed]).with_source(me.as_str()));
@@ -1040,21 +1086,31 @@ pub fn palaver_text(text: &str) -> String {
 /// The MOTD numerics.
 pub fn motd(server: &ServerIdentity, nick: &str) -> Vec<IrcMessage> {
     if server.motd.is_empty() {
-        return vec![numeric(&server.name, nick, "422", ["MOTD File is missing"])];
+        return vec![numeric(
+            &server.name,
+            nick,
+            Numeric::ERR_NOMOTD,
+            ["MOTD File is missing"],
+        )];
     }
     let mut lines = vec![numeric(
         &server.name,
         nick,
-        "375",
+        Numeric::RPL_MOTDSTART,
         [format!("- {} Message of the day - ", server.name)],
     )];
     for line in &server.motd {
-        lines.push(numeric(&server.name, nick, "372", [format!("- {line}")]));
+        lines.push(numeric(
+            &server.name,
+            nick,
+            Numeric::RPL_MOTD,
+            [format!("- {line}")],
+        ));
     }
     lines.push(numeric(
         &server.name,
         nick,
-        "376",
+        Numeric::RPL_ENDOFMOTD,
         ["End of /MOTD command."],
     ));
     lines

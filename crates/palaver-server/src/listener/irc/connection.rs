@@ -23,6 +23,7 @@ use palaver_proto::irc::{IrcError, IrcMessage, MAX_LINE_BYTES};
 use palaver_proto::{CodecError, ErrorCode, LineDecoder};
 
 use super::commands::{Action, Commands};
+use super::numeric::Numeric;
 use super::state::{encode_lines, numeric, IrcState};
 use super::translate::IrcWire;
 use crate::hub::{Departure, SessionId};
@@ -170,7 +171,12 @@ async fn read_loop<I: Incoming>(
                 Ok(message) => message,
                 Err(IrcError::Empty | IrcError::NoCommand) => continue,
                 Err(IrcError::InputTooLong | IrcError::TagsTooLong) => {
-                    let line = numeric(&server_name, &nick, "417", ["Input line was too long"]);
+                    let line = numeric(
+                        &server_name,
+                        &nick,
+                        Numeric::ERR_INPUTTOOLONG,
+                        ["Input line was too long"],
+                    );
                     if !relay(vec![line]).await {
                         return Departure::Disconnected;
                     }
@@ -180,7 +186,7 @@ async fn read_loop<I: Incoming>(
                     let line = numeric(
                         &server_name,
                         &nick,
-                        "421",
+                        Numeric::ERR_UNKNOWNCOMMAND,
                         [command.as_str(), "Unknown command"],
                     );
                     if !relay(vec![line]).await {
@@ -204,7 +210,12 @@ async fn read_loop<I: Incoming>(
                     continue;
                 }
                 Err(IrcError::TooManyParams) => {
-                    let line = numeric(&server_name, &nick, "461", ["*", "Too many parameters"]);
+                    let line = numeric(
+                        &server_name,
+                        &nick,
+                        Numeric::ERR_NEEDMOREPARAMS,
+                        ["*", "Too many parameters"],
+                    );
                     if !relay(vec![line]).await {
                         return Departure::Disconnected;
                     }

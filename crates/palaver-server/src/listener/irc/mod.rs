@@ -10,12 +10,14 @@
 //! - [`connection`]: the socket: line framing (512 bytes plus tags, 417 beyond), fakelag
 //!   instead of refusals, server PINGs and the ping timeout, the registration timeout.
 //! - [`caps`]: the IRCv3 capabilities offered. [`state`]: what the reader and translator share.
+//! - [`numeric`]: the numeric replies, by name.
 //!
 //! What is supported is listed in `docs/irc.md`.
 
 pub mod caps;
 pub mod commands;
 pub mod connection;
+pub mod numeric;
 pub mod state;
 pub mod translate;
 

@@ -16,6 +16,7 @@ use palaver_proto::irc::IrcMessage;
 use palaver_proto::validate;
 
 use super::caps::{self, CapSet};
+use super::numeric::Numeric;
 
 /// The server's identity and the facts its welcome burst announces.
 #[derive(Debug, Clone)]
@@ -256,15 +257,17 @@ impl IrcState {
 }
 
 /// A numeric reply: `:server CODE nick params...`.
+///
+/// The code is a named [`Numeric`].
 pub fn numeric(
     server: &str,
     nick: &str,
-    code: &str,
+    code: Numeric,
     params: impl IntoIterator<Item = impl Into<String>>,
 ) -> IrcMessage {
     let mut all = vec![nick.to_string()];
     all.extend(params.into_iter().map(Into::into));
-    IrcMessage::new(code, all).with_source(server)
+    IrcMessage::new(code.code(), all).with_source(server)
 }
 
 /// Lines as bytes on the wire, CRLF after each.

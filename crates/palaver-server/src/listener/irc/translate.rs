@@ -17,6 +17,7 @@ use palaver_proto::{
 };
 
 use super::caps;
+use super::numeric::Numeric;
 use super::state::{channel, encode_lines, numeric, split_text, Command, IrcState, ServerIdentity};
 use crate::hub::Outgoing;
 use crate::runtime::Translator;
@@ -79,7 +80,11 @@ struct Translation<'a> {
 }
 
 impl Translation<'_> {
-    fn num(&self, code: &str, params: impl IntoIterator<Item = impl Into<String>>) -> IrcMessage {
+    fn num(
+        &self,
+        code: Numeric,
+        params: impl IntoIterator<Item = impl Into<String>>,
+    ) -> IrcMessage {
         numeric(&self.server.name, &self.st.nick, code, params)
     }
 
@@ -309,7 +314,7 @@ impl Translation<'_> {
                     (self.st.is_me(username), token_of(reference), message)
                 {
                     // The answer to messaging someone away: 301, and the message still went.
-                    let line = self.num("301", [username.as_str(), text.as_str()]);
+                    let line = self.num(Numeric::RPL_AWAY, [username.as_str(), text.as_str()]);
                     return self.st.reply(Some(token), vec![line]);
                 }
                 if self.st.is_me(username) {
@@ -317,8 +322,13 @@ impl Translation<'_> {
                         return Vec::new();
                     };
                     let line = match message {
-                        Some(_) => self.num("306", ["You have been marked as being away"]),
-                        None => self.num("305", ["You are no longer marked as being away"]),
+                        Some(_) => {
+                            self.num(Numeric::RPL_NOWAWAY, ["You have been marked as being away"])
+                        }
+                        None => self.num(
+                            Numeric::RPL_UNAWAY,
+                            ["You are no longer marked as being away"],
+                        ),
                     };
                     return self.st.reply(Some(token), vec![line]);
                 }
@@ -388,7 +398,7 @@ impl Translation<'_> {
                         users.iter().find(|u| validate::fold(u) == key).cloned()
                     })
                     .collect();
-                let line = self.num("303", [online.join(" ")]);
+                let line = self.num(Numeric::RPL_ISON, [online.join(" ")]);
                 self.st.reply(token, vec![line])
             }
             ServerFrame::Who {
@@ -412,14 +422,26 @@ impl Translation<'_> {
                 let entries = &entries[..entries.len().min(count)];
                 let mut lines = Vec::new();
                 if entries.is_empty() {
-                    lines.push(self.num("406", [username.as_str(), "There was no such nickname"]));
+                    lines.push(self.num(
+                        Numeric::ERR_WASNOSUCHNICK,
+                        [username.as_str(), "There was no such nickname"],
+                    ));
                 }
                 for e in entries {
-                    lines.push(self.num("314", [&e.username, &e.ident, &e.host, "*", &e.realname]));
+                    lines.push(self.num(
+                        Numeric::RPL_WHOWASUSER,
+                        [&e.username, &e.ident, &e.host, "*", &e.realname],
+                    ));
                     let left = e.left.clone().unwrap_or_default();
-                    lines.push(self.num("312", [&e.username, &self.server.name, &left]));
+                    lines.push(self.num(
+                        Numeric::RPL_WHOISSERVER,
+                        [&e.username, &self.server.name, &left],
+                    ));
                 }
-                lines.push(self.num("369", [username.as_str(), "End of WHOWAS"]));
+                lines.push(self.num(
+                    Numeric::RPL_ENDOFWHOWAS,
+                    [username.as_str(), "End of WHOWAS"],
+                ));
                 self.st.reply(token_of(reference), lines)
             }
             ServerFrame::History {
@@ -470,14 +492,14 @@ impl Translation<'_> {
                 self.st.account = Some(username.clone());
                 let lines = vec![
                     self.num(
-                        "900",
+                        Numeric::RPL_LOGGEDIN,
                         [
                             format!("{username}!~{username}@irc.palaver"),
                             username.clone(),
                             format!("You are now logged in as {username}"),
                         ],
                     ),
-                    self.num("903", ["SASL authentication successful"]),
+                    self.num(Numeric::RPL_SASLSUCCESS, ["SASL authentication successful"]),
                 ];
                 self.reply_and_finish(token_of(reference), lines)
             }
@@ -610,19 +632,22 @@ impl Translation<'_> {
         let nick = welcome.username.clone();
         let mut lines = vec![
             self.num(
-                "001",
+                Numeric::RPL_WELCOME,
                 [format!("Welcome to the {} IRC Network, {nick}", s.network)],
             ),
             self.num(
-                "002",
+                Numeric::RPL_YOURHOST,
                 [format!(
                     "Your host is {}, running version palaver-{}",
                     s.name, s.version
                 )],
             ),
-            self.num("003", [format!("This server was created {}", s.created)]),
             self.num(
-                "004",
+                Numeric::RPL_CREATED,
+                [format!("This server was created {}", s.created)],
+            ),
+            self.num(
+                Numeric::RPL_MYINFO,
                 [
                     s.name.clone(),
                     format!("palaver-{}", s.version),
@@ -636,7 +661,7 @@ impl Translation<'_> {
         for chunk in tokens.chunks(12) {
             let mut params: Vec<String> = chunk.to_vec();
             params.push("are supported by this server".into());
-            lines.push(self.num("005", params));
+            lines.push(self.num(Numeric::RPL_ISUPPORT, params));
         }
         lines
     }
@@ -650,21 +675,30 @@ impl Translation<'_> {
     ) -> Vec<IrcMessage> {
         let mut lines = vec![
             self.num(
-                "251",
+                Numeric::RPL_LUSERCLIENT,
                 [format!(
                     "There are {users} users and 0 invisible on 1 servers"
                 )],
             ),
-            self.num("252", ["0", "IRC Operators online"]),
+            self.num(Numeric::RPL_LUSEROP, ["0", "IRC Operators online"]),
         ];
         let unknown = connections.saturating_sub(users);
         if unknown > 0 {
-            lines.push(self.num("253", [unknown.to_string(), "unknown connection(s)".into()]));
+            lines.push(self.num(
+                Numeric::RPL_LUSERUNKNOWN,
+                [unknown.to_string(), "unknown connection(s)".into()],
+            ));
         }
-        lines.push(self.num("254", [rooms.to_string(), "channels formed".into()]));
-        lines.push(self.num("255", [format!("I have {users} clients and 0 servers")]));
         lines.push(self.num(
-            "265",
+            Numeric::RPL_LUSERCHANNELS,
+            [rooms.to_string(), "channels formed".into()],
+        ));
+        lines.push(self.num(
+            Numeric::RPL_LUSERME,
+            [format!("I have {users} clients and 0 servers")],
+        ));
+        lines.push(self.num(
+            Numeric::RPL_LOCALUSERS,
             [
                 users.to_string(),
                 max_users.to_string(),
@@ -672,7 +706,7 @@ impl Translation<'_> {
             ],
         ));
         lines.push(self.num(
-            "266",
+            Numeric::RPL_GLOBALUSERS,
             [
                 users.to_string(),
                 max_users.to_string(),
@@ -709,10 +743,13 @@ impl Translation<'_> {
 
     fn topic_lines(&self, room: &RoomInfo) -> Vec<IrcMessage> {
         let chan = channel(&room.name);
-        let mut lines = vec![self.num("332", [chan.clone(), room.topic.clone()])];
+        let mut lines = vec![self.num(Numeric::RPL_TOPIC, [chan.clone(), room.topic.clone()])];
         if let (Some(by), Some(at)) = (&room.topic_by, &room.topic_at) {
             let secs = palaver_proto::timestamp::parse_millis(at).unwrap_or(0) / 1000;
-            lines.push(self.num("333", [chan, by.clone(), secs.to_string()]));
+            lines.push(self.num(
+                Numeric::RPL_TOPICWHOTIME,
+                [chan, by.clone(), secs.to_string()],
+            ));
         }
         lines
     }
@@ -727,7 +764,7 @@ impl Translation<'_> {
         };
         let lines = match self.command(token) {
             Some(Command::List { only }) => {
-                let mut lines = vec![self.num("321", ["Channel", "Users  Name"])];
+                let mut lines = vec![self.num(Numeric::RPL_LISTSTART, ["Channel", "Users  Name"])];
                 for r in rooms {
                     let wanted = only.as_ref().is_none_or(|names| {
                         names.iter().any(|n| {
@@ -737,23 +774,29 @@ impl Translation<'_> {
                     // An IRC channel exists while it has members; empty rooms are not listed.
                     if wanted && r.members > 0 {
                         lines.push(self.num(
-                            "322",
+                            Numeric::RPL_LIST,
                             [channel(&r.name), r.members.to_string(), r.topic.clone()],
                         ));
                     }
                 }
-                lines.push(self.num("323", ["End of /LIST"]));
+                lines.push(self.num(Numeric::RPL_LISTEND, ["End of /LIST"]));
                 lines
             }
             Some(Command::TopicQuery { channel: chan }) => match find(&chan) {
-                None => vec![self.num("403", [chan.as_str(), "No such channel"])],
+                None => vec![self.num(
+                    Numeric::ERR_NOSUCHCHANNEL,
+                    [chan.as_str(), "No such channel"],
+                )],
                 Some(r) if r.topic.is_empty() => {
-                    vec![self.num("331", [chan.as_str(), "No topic is set"])]
+                    vec![self.num(Numeric::RPL_NOTOPIC, [chan.as_str(), "No topic is set"])]
                 }
                 Some(r) => self.topic_lines(&r),
             },
             Some(Command::ModeQuery { channel: chan }) => match find(&chan) {
-                None => vec![self.num("403", [chan.as_str(), "No such channel"])],
+                None => vec![self.num(
+                    Numeric::ERR_NOSUCHCHANNEL,
+                    [chan.as_str(), "No such channel"],
+                )],
                 Some(r) => {
                     let created = r
                         .created
@@ -762,8 +805,11 @@ impl Translation<'_> {
                         .unwrap_or(0)
                         / 1000;
                     vec![
-                        self.num("324", [channel(&r.name), "+n".into()]),
-                        self.num("329", [channel(&r.name), created.to_string()]),
+                        self.num(Numeric::RPL_CHANNELMODEIS, [channel(&r.name), "+n".into()]),
+                        self.num(
+                            Numeric::RPL_CREATIONTIME,
+                            [channel(&r.name), created.to_string()],
+                        ),
                     ]
                 }
             },
@@ -790,7 +836,7 @@ impl Translation<'_> {
         for u in users {
             let entry = self.names_entry(u);
             if size + entry.len() + 1 > 400 && !entries.is_empty() {
-                lines.push(self.num("353", ["=", chan, &entries.join(" ")]));
+                lines.push(self.num(Numeric::RPL_NAMREPLY, ["=", chan, &entries.join(" ")]));
                 entries.clear();
                 size = 0;
             }
@@ -798,9 +844,9 @@ impl Translation<'_> {
             entries.push(entry);
         }
         if !entries.is_empty() {
-            lines.push(self.num("353", ["=", chan, &entries.join(" ")]));
+            lines.push(self.num(Numeric::RPL_NAMREPLY, ["=", chan, &entries.join(" ")]));
         }
-        lines.push(self.num("366", [chan, "End of /NAMES list"]));
+        lines.push(self.num(Numeric::RPL_ENDOFNAMES, [chan, "End of /NAMES list"]));
         lines
     }
 
@@ -831,7 +877,7 @@ impl Translation<'_> {
                     }
                     let chan = room.map(channel).unwrap_or_else(|| "*".into());
                     lines.push(self.num(
-                        "352",
+                        Numeric::RPL_WHOREPLY,
                         [
                             chan,
                             u.ident.clone(),
@@ -843,7 +889,7 @@ impl Translation<'_> {
                         ],
                     ));
                 }
-                lines.push(self.num("315", [mask.as_str(), "End of WHO list"]));
+                lines.push(self.num(Numeric::RPL_ENDOFWHO, [mask.as_str(), "End of WHO list"]));
                 lines
             }
             Some(Command::Userhost) => {
@@ -863,7 +909,10 @@ impl Translation<'_> {
 
     fn whois(&self, u: &UserInfo) -> Vec<IrcMessage> {
         let nick = u.username.as_str();
-        let mut lines = vec![self.num("311", [nick, &u.ident, &u.host, "*", &u.realname])];
+        let mut lines = vec![self.num(
+            Numeric::RPL_WHOISUSER,
+            [nick, &u.ident, &u.host, "*", &u.realname],
+        )];
         if let Some(rooms) = &u.rooms {
             if !rooms.is_empty() {
                 let list: Vec<String> = rooms
@@ -873,11 +922,11 @@ impl Translation<'_> {
                         format!("{op}#{r}")
                     })
                     .collect();
-                lines.push(self.num("319", [nick, &list.join(" ")]));
+                lines.push(self.num(Numeric::RPL_WHOISCHANNELS, [nick, &list.join(" ")]));
             }
         }
         lines.push(self.num(
-            "312",
+            Numeric::RPL_WHOISSERVER,
             [
                 nick,
                 &self.server.name,
@@ -885,14 +934,17 @@ impl Translation<'_> {
             ],
         ));
         if let Some(away) = &u.away {
-            lines.push(self.num("301", [nick, away]));
+            lines.push(self.num(Numeric::RPL_AWAY, [nick, away]));
         }
         if u.protocol == "native" {
-            lines.push(self.num("320", [nick, "is using the Palaver app"]));
+            lines.push(self.num(
+                Numeric::RPL_WHOISSPECIAL,
+                [nick, "is using the Palaver app"],
+            ));
         }
         let signon = palaver_proto::timestamp::parse_millis(&u.connected).unwrap_or(0) / 1000;
         lines.push(self.num(
-            "317",
+            Numeric::RPL_WHOISIDLE,
             [
                 nick,
                 &u.idle_seconds.unwrap_or(0).to_string(),
@@ -900,7 +952,7 @@ impl Translation<'_> {
                 "seconds idle, signon time",
             ],
         ));
-        lines.push(self.num("318", [nick, "End of /WHOIS list"]));
+        lines.push(self.num(Numeric::RPL_ENDOFWHOIS, [nick, "End of /WHOIS list"]));
         lines
     }
 
@@ -987,7 +1039,7 @@ impl Translation<'_> {
                     .get(&token)
                     .map(|p| p.collected.join(" "))
                     .unwrap_or_default();
-                vec![self.num("302", [collected])]
+                vec![self.num(Numeric::RPL_USERHOST, [collected])]
             }
             _ => Vec::new(),
         };
@@ -1031,7 +1083,7 @@ impl Translation<'_> {
         let lines = match (&command, code) {
             (Some(Command::Notice), _) => Vec::new(),
             (Some(Command::Sasl), _) => {
-                let line = self.num("904", ["SASL authentication failed"]);
+                let line = self.num(Numeric::ERR_SASLFAIL, ["SASL authentication failed"]);
                 return self.reply_and_finish(token, vec![line]);
             }
             (Some(Command::RegisterAccount { account }), code) => {
@@ -1045,14 +1097,20 @@ impl Translation<'_> {
                 return self.reply_and_finish(token, vec![line]);
             }
             (Some(Command::TagMsg), ErrorCode::UnknownUser) => {
-                vec![self.num("401", [nick_or("*").as_str(), "No such nick/channel"])]
+                vec![self.num(
+                    Numeric::ERR_NOSUCHNICK,
+                    [nick_or("*").as_str(), "No such nick/channel"],
+                )]
             }
             (Some(Command::TagMsg), ErrorCode::NotInRoom) => {
-                vec![self.num("404", [channel_or("*").as_str(), "Cannot send to channel"])]
+                vec![self.num(
+                    Numeric::ERR_CANNOTSENDTOCHAN,
+                    [channel_or("*").as_str(), "Cannot send to channel"],
+                )]
             }
             // A command that followed a registration the hub refused.
             (Some(c), ErrorCode::NotJoined) if *c != Command::Register => {
-                let line = self.num("451", ["You have not registered"]);
+                let line = self.num(Numeric::ERR_NOTREGISTERED, ["You have not registered"]);
                 let mut now = self.st.reply(token, vec![line]);
                 // A PRIVMSG has no closing pong to end it.
                 now.extend(self.finish_message(token));
@@ -1067,24 +1125,35 @@ impl Translation<'_> {
                 } else {
                     "Nickname is already in use"
                 };
-                vec![numeric(&self.server.name, "*", "433", [nick.as_str(), why])]
+                vec![numeric(
+                    &self.server.name,
+                    "*",
+                    Numeric::ERR_NICKNAMEINUSE,
+                    [nick.as_str(), why],
+                )]
             }
             (Some(Command::Register), ErrorCode::InvalidUsername) => {
                 self.st.registering = false;
                 vec![numeric(
                     &self.server.name,
                     "*",
-                    "432",
+                    Numeric::ERR_ERRONEUSNICKNAME,
                     ["*", "Erroneous nickname"],
                 )]
             }
             // Later steps of a registration that failed say nothing more.
             (Some(Command::Register), _) => Vec::new(),
             (Some(Command::Nick { new }), ErrorCode::UsernameTaken) => {
-                vec![self.num("433", [new.as_str(), "Nickname is already in use"])]
+                vec![self.num(
+                    Numeric::ERR_NICKNAMEINUSE,
+                    [new.as_str(), "Nickname is already in use"],
+                )]
             }
             (Some(Command::Nick { new }), _) => {
-                vec![self.num("432", [new.as_str(), "Erroneous nickname"])]
+                vec![self.num(
+                    Numeric::ERR_ERRONEUSNICKNAME,
+                    [new.as_str(), "Erroneous nickname"],
+                )]
             }
             (
                 Some(Command::Join {
@@ -1100,13 +1169,22 @@ impl Translation<'_> {
                 }
                 match code {
                     ErrorCode::TooManyRooms => {
-                        vec![self.num("405", [chan.as_str(), "You have joined too many channels"])]
+                        vec![self.num(
+                            Numeric::ERR_TOOMANYCHANNELS,
+                            [chan.as_str(), "You have joined too many channels"],
+                        )]
                     }
                     ErrorCode::RoomFull => {
-                        vec![self.num("471", [chan.as_str(), "Cannot join channel (+l)"])]
+                        vec![self.num(
+                            Numeric::ERR_CHANNELISFULL,
+                            [chan.as_str(), "Cannot join channel (+l)"],
+                        )]
                     }
                     ErrorCode::InvalidRoomName => {
-                        vec![self.num("403", [chan.as_str(), "No such channel"])]
+                        vec![self.num(
+                            Numeric::ERR_NOSUCHCHANNEL,
+                            [chan.as_str(), "No such channel"],
+                        )]
                     }
                     // The names request after a refused join.
                     ErrorCode::UnknownRoom => Vec::new(),
@@ -1119,15 +1197,26 @@ impl Translation<'_> {
                 let chan = channel_or(target);
                 let lines = match code {
                     ErrorCode::UnknownUser | ErrorCode::InvalidUsername => {
-                        vec![self.num("401", [nick.as_str(), "No such nick/channel"])]
+                        vec![self.num(
+                            Numeric::ERR_NOSUCHNICK,
+                            [nick.as_str(), "No such nick/channel"],
+                        )]
                     }
                     ErrorCode::UnknownRoom | ErrorCode::InvalidRoomName => {
-                        vec![self.num("403", [chan.as_str(), "No such channel"])]
+                        vec![self.num(
+                            Numeric::ERR_NOSUCHCHANNEL,
+                            [chan.as_str(), "No such channel"],
+                        )]
                     }
                     ErrorCode::NotInRoom => {
-                        vec![self.num("404", [chan.as_str(), "Cannot send to channel"])]
+                        vec![self.num(
+                            Numeric::ERR_CANNOTSENDTOCHAN,
+                            [chan.as_str(), "Cannot send to channel"],
+                        )]
                     }
-                    ErrorCode::EmptyContent => vec![self.num("412", ["No text to send"])],
+                    ErrorCode::EmptyContent => {
+                        vec![self.num(Numeric::ERR_NOTEXTTOSEND, ["No text to send"])]
+                    }
                     _ => vec![self.fail("PRIVMSG", code, message)],
                 };
                 let mut now = self.st.reply(token, lines);
@@ -1136,32 +1225,47 @@ impl Translation<'_> {
             }
             (Some(Command::Part), ErrorCode::NotInRoom) => {
                 vec![self.num(
-                    "442",
+                    Numeric::ERR_NOTONCHANNEL,
                     [channel_or("*").as_str(), "You're not on that channel"],
                 )]
             }
             (Some(Command::Part), _) => {
-                vec![self.num("403", [channel_or("*").as_str(), "No such channel"])]
+                vec![self.num(
+                    Numeric::ERR_NOSUCHCHANNEL,
+                    [channel_or("*").as_str(), "No such channel"],
+                )]
             }
             (Some(Command::Names { channel }), _) => {
-                vec![self.num("366", [channel.as_str(), "End of /NAMES list"])]
+                vec![self.num(
+                    Numeric::RPL_ENDOFNAMES,
+                    [channel.as_str(), "End of /NAMES list"],
+                )]
             }
             (Some(Command::Who { mask }), _) => {
-                vec![self.num("315", [mask.as_str(), "End of WHO list"])]
+                vec![self.num(Numeric::RPL_ENDOFWHO, [mask.as_str(), "End of WHO list"])]
             }
             (Some(Command::Whois { nick }), _) => vec![
-                self.num("401", [nick.as_str(), "No such nick/channel"]),
-                self.num("318", [nick.as_str(), "End of /WHOIS list"]),
+                self.num(
+                    Numeric::ERR_NOSUCHNICK,
+                    [nick.as_str(), "No such nick/channel"],
+                ),
+                self.num(
+                    Numeric::RPL_ENDOFWHOIS,
+                    [nick.as_str(), "End of /WHOIS list"],
+                ),
             ],
             (Some(Command::Userhost), _) => Vec::new(),
             (Some(Command::Kick { channel }), code) => match code {
                 ErrorCode::NotAuthorized => {
-                    vec![self.num("482", [channel.as_str(), "You're not channel operator"])]
+                    vec![self.num(
+                        Numeric::ERR_CHANOPRIVSNEEDED,
+                        [channel.as_str(), "You're not channel operator"],
+                    )]
                 }
                 ErrorCode::TargetNotInRoom => {
                     let nick = nick_or("*");
                     vec![self.num(
-                        "441",
+                        Numeric::ERR_USERNOTINCHANNEL,
                         [
                             nick.as_str(),
                             channel.as_str(),
@@ -1170,22 +1274,34 @@ impl Translation<'_> {
                     )]
                 }
                 ErrorCode::NotInRoom => {
-                    vec![self.num("442", [channel.as_str(), "You're not on that channel"])]
+                    vec![self.num(
+                        Numeric::ERR_NOTONCHANNEL,
+                        [channel.as_str(), "You're not on that channel"],
+                    )]
                 }
                 ErrorCode::UnknownUser => {
                     let nick = nick_or("*");
-                    vec![self.num("401", [nick.as_str(), "No such nick/channel"])]
+                    vec![self.num(
+                        Numeric::ERR_NOSUCHNICK,
+                        [nick.as_str(), "No such nick/channel"],
+                    )]
                 }
-                _ => vec![self.num("403", [channel.as_str(), "No such channel"])],
+                _ => vec![self.num(
+                    Numeric::ERR_NOSUCHCHANNEL,
+                    [channel.as_str(), "No such channel"],
+                )],
             },
             (Some(Command::TopicSet), ErrorCode::NotInRoom) => {
                 vec![self.num(
-                    "442",
+                    Numeric::ERR_NOTONCHANNEL,
                     [channel_or("*").as_str(), "You're not on that channel"],
                 )]
             }
             (Some(Command::TopicSet), ErrorCode::UnknownRoom | ErrorCode::InvalidRoomName) => {
-                vec![self.num("403", [channel_or("*").as_str(), "No such channel"])]
+                vec![self.num(
+                    Numeric::ERR_NOSUCHCHANNEL,
+                    [channel_or("*").as_str(), "No such channel"],
+                )]
             }
             (Some(Command::ChatHistory { target, .. }), _) => {
                 let line = match code {

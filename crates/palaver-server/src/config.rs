@@ -302,6 +302,10 @@ pub struct Args {
     #[arg(long, env = "PALAVER_REQUIRE_ACCOUNT")]
     pub require_account: bool,
 
+    /// The fewest characters a new password may have [default: 8].
+    #[arg(long, env = "PALAVER_MIN_PASSWORD_LENGTH", value_name = "N")]
+    pub min_password_length: Option<usize>,
+
     /// An account that is an admin (repeatable; in the file: `admin = ["alice"]`). Admins must
     /// log in to their account for it to count.
     #[arg(
@@ -445,6 +449,7 @@ impl Args {
             irc_tls_bind: self.irc_tls_bind.or(file.irc_tls_bind),
             tls_only: self.tls_only || file.tls_only,
             require_account: self.require_account || file.require_account,
+            min_password_length: self.min_password_length.or(file.min_password_length),
             admin: if self.admin.is_empty() {
                 file.admin
             } else {
@@ -585,6 +590,10 @@ impl Args {
                 .max(1),
             max_resume: self.max_resume.unwrap_or(d.hub.max_resume),
             require_account: self.require_account,
+            min_password_chars: self
+                .min_password_length
+                .unwrap_or(d.hub.min_password_chars)
+                .max(1),
             ..d.hub.clone()
         };
         let outbound_queue = self.outbound_queue.unwrap_or(d.outbound_queue).max(16);

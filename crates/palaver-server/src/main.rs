@@ -118,7 +118,7 @@ fn account_add(args: &Args, name: &str) -> anyhow::Result<()> {
         .read_line(&mut password)
         .context("cannot read the password from standard input")?;
     let password = password.trim_end_matches(['\r', '\n']);
-    palaver_server::store::accounts::password_acceptable(password)
+    palaver_server::store::accounts::password_acceptable(password, config.hub.min_password_chars)
         .map_err(|(_, m)| anyhow::anyhow!(m))?;
     // The store creates the tables on first open.
     drop(palaver_server::store::open(&config.database)?);

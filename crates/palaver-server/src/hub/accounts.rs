@@ -185,7 +185,7 @@ impl Hub {
         if self
             .or_refuse(
                 session,
-                password_acceptable(password.expose()),
+                password_acceptable(password.expose(), self.config.min_password_chars),
                 &reference,
                 io,
             )
@@ -265,7 +265,12 @@ impl Hub {
             return self.error_to(session, ErrorCode::AccountRequired, message, reference, io);
         };
         if self
-            .or_refuse(session, password_acceptable(new.expose()), &reference, io)
+            .or_refuse(
+                session,
+                password_acceptable(new.expose(), self.config.min_password_chars),
+                &reference,
+                io,
+            )
             .is_none()
         {
             return;

@@ -86,6 +86,8 @@ pub struct HubConfig {
     pub catch_up_buffer: usize,
     /// Only people with an account may join.
     pub require_account: bool,
+    /// The fewest characters a new password may have (`--min-password-length`).
+    pub min_password_chars: usize,
     /// Most members one room may have.
     pub max_members_per_room: usize,
     /// This node's number in its network (a server alone is node 0).
@@ -110,6 +112,7 @@ impl Default for HubConfig {
             max_resume: 5_000,
             catch_up_buffer: 511,
             require_account: false,
+            min_password_chars: crate::store::accounts::MIN_PASSWORD_CHARS,
             max_members_per_room: 20_000,
             node: 0,
             clustered: false,
@@ -555,7 +558,16 @@ impl Hub {
     /// Closes every session gracefully (queued frames are still sent).
     pub fn close_all(&mut self, io: &mut impl HubIo) {
         let ids: Vec<SessionId> = self.sessions.keys().copied().collect();
+        // IRC ends a link with `ERROR` and the reason (native clients heard the announcement).
+        let last_words = Outgoing::new(ServerFrame::error(ErrorCode::ServerShuttingDown));
         for id in ids {
+            let irc = self
+                .sessions
+                .get(&id)
+                .is_some_and(|s| s.profile.protocol == Protocol::Irc);
+            if irc {
+                io.send(id, &last_words);
+            }
             let holder = self.holder(id);
             if let Some(user) = self.sessions.remove(&id).and_then(|s| s.user) {
                 io.release_name(&user.key, holder);

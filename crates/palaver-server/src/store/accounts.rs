@@ -38,11 +38,11 @@ pub struct Accounts {
 }
 
 /// Checks a new password against the rules.
-pub fn password_acceptable(password: &str) -> Result<(), (ErrorCode, String)> {
-    if password.chars().count() < MIN_PASSWORD_CHARS {
+pub fn password_acceptable(password: &str, min_chars: usize) -> Result<(), (ErrorCode, String)> {
+    if password.chars().count() < min_chars {
         return Err((
             ErrorCode::WeakPassword,
-            format!("Passwords must be at least {MIN_PASSWORD_CHARS} characters."),
+            format!("Passwords must be at least {min_chars} characters."),
         ));
     }
     if password.len() > MAX_PASSWORD_BYTES {

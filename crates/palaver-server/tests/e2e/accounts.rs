@@ -263,3 +263,24 @@ async fn irc_users_register_with_register_and_log_in_with_sasl_plain() {
     let welcome = good.expect("001", |m| m.command == "001").await;
     assert_eq!(welcome.params[0], "frank");
 }
+
+#[tokio::test]
+async fn the_minimum_password_length_is_a_setting() {
+    // Six characters are too few by default...
+    let server = TestServer::start().await;
+    let mut alice = server.join("alice").await;
+    assert_eq!(
+        error_code(&register(&mut alice, "sesame").await),
+        Some("weak_password")
+    );
+    // ...and enough where the operator says so (`--min-password-length 6`, as irctest runs).
+    let server = TestServer::start_with(|c| c.hub.min_password_chars = 6).await;
+    let mut bob = server.join("bob").await;
+    let done = register(&mut bob, "sesame").await;
+    assert!(matches!(done, ServerFrame::Registered { .. }), "{done:?}");
+    let mut carol = server.join("carol").await;
+    assert_eq!(
+        error_code(&register(&mut carol, "short").await),
+        Some("weak_password")
+    );
+}

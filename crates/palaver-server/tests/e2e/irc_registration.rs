@@ -267,3 +267,24 @@ async fn silent_peers_are_pinged_then_dropped_and_slow_registrations_closed() {
         "{words:?}"
     );
 }
+
+#[tokio::test]
+async fn at_shutdown_an_irc_client_is_told_then_gets_error_before_the_socket_closes() {
+    let server = TestServer::start_irc().await;
+    let (mut irc, _) = Irc::register(server.irc_addr(), "leaver", &[]).await;
+    server.server.shutdown().await;
+    let lines = irc.closed().await;
+    let notice = lines
+        .iter()
+        .position(|l| l.contains("NOTICE") && l.contains("shutting down"));
+    let error = lines.iter().position(|l| l.starts_with("ERROR :"));
+    assert!(
+        notice.is_some() && error.is_some() && notice < error,
+        "a notice, then ERROR with the reason, then the close: {lines:?}"
+    );
+    assert_eq!(
+        error,
+        Some(lines.len() - 1),
+        "ERROR is the last line: {lines:?}"
+    );
+}

@@ -119,16 +119,21 @@ impl Translation<'_> {
         let overhead = 1 + source.len() + 1 + command.len() + 1 + target.len() + 2;
         let room = 510usize.saturating_sub(overhead + if action { 9 } else { 0 });
         let tags = self.chat_tags(timestamp, id);
+        // No two lines share a msgid (message-ids): only the first piece of a long message
+        // carries it, as ergo does.
+        let rest: Vec<(String, Option<String>)> =
+            tags.iter().filter(|(k, _)| k != "msgid").cloned().collect();
         split_text(text, room)
             .into_iter()
-            .map(|piece| {
+            .enumerate()
+            .map(|(i, piece)| {
                 let body = if action {
                     format!("\u{1}ACTION {piece}\u{1}")
                 } else {
                     piece.to_string()
                 };
                 IrcMessage {
-                    tags: tags.clone(),
+                    tags: if i == 0 { tags.clone() } else { rest.clone() },
                     source: Some(source.to_string()),
                     command: command.to_string(),
                     params: vec![target.to_string(), body],
@@ -1438,6 +1443,35 @@ mod tests {
 
     fn lines(wire: &IrcWire, out: &Outgoing) -> String {
         String::from_utf8(wire.translate(out).unwrap().to_vec()).unwrap()
+    }
+
+    #[test]
+    fn a_long_message_split_over_lines_has_its_msgid_on_the_first_line_only() {
+        let wire = wire("me");
+        wire.state
+            .lock()
+            .unwrap()
+            .caps
+            .set(caps::MESSAGE_TAGS, true);
+        let content = "word ".repeat(300);
+        let frame = ServerFrame::Message(palaver_proto::PublicMessage {
+            id: 42,
+            seq: 1,
+            room: "general".into(),
+            username: "bob".into(),
+            content: content.trim_end().into(),
+            timestamp: "2026-11-29T12:00:00.000Z".into(),
+        });
+        let out = Outgoing::message(frame, Arc::from("bob!~bob@native.palaver"), None);
+        let text = lines(&wire, &out);
+        let sent: Vec<&str> = text.lines().collect();
+        assert!(sent.len() > 1, "split: {text}");
+        assert!(sent[0].contains("msgid=42"), "{}", sent[0]);
+        assert!(
+            sent[1..].iter().all(|l| !l.contains("msgid")),
+            "the other lines have none: {text}"
+        );
+        assert!(sent.iter().all(|l| l.len() <= 512 + 200), "{text}");
     }
 
     #[test]

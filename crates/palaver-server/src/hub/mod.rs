@@ -852,7 +852,7 @@ impl Hub {
         }
         match self.remote.get(&key) {
             Some(user) => Arc::from(user.address.as_str()),
-            None => Arc::from(format!("{name}!{name}@palaver")),
+            None => session::User::address_of_name(name),
         }
     }
 }

@@ -183,6 +183,12 @@ impl User {
     pub fn address_of(name: &str, ident: &str, protocol: Protocol) -> Arc<str> {
         Arc::from(format!("{name}!{ident}@{}", protocol.host()))
     }
+
+    /// The address of someone known only by name (a stored message whose sender is not online
+    /// here): as an app user's, the address most messages are sent from.
+    pub fn address_of_name(name: &str) -> Arc<str> {
+        Self::address_of(name, &sanitize_ident(None, name), Protocol::Native)
+    }
 }
 
 /// An ident as IRC shows it: `~` (no identd) and up to ten ASCII letters, digits, `_` or `-`

@@ -122,6 +122,13 @@ async fn chathistory_reads_the_native_history() {
         .map(|m| m.params[1].as_str())
         .collect();
     assert_eq!(texts, ["old 2", "old 3", "old 4"], "oldest first");
+    // The sender's address is the one live lines show for an app user.
+    let sources: Vec<&str> = batch
+        .iter()
+        .filter(|m| m.command == "PRIVMSG")
+        .filter_map(|m| m.source.as_deref())
+        .collect();
+    assert_eq!(sources, ["app!~app@native.palaver"; 3]);
     let first_id = batch[0].tag("msgid").flatten().unwrap().to_string();
     irc.send(&format!("CHATHISTORY BEFORE #general msgid={first_id} 10"))
         .await;

@@ -19,6 +19,7 @@ use palaver_proto::{
 use super::caps;
 use super::numeric::Numeric;
 use super::state::{channel, encode_lines, numeric, split_text, Command, IrcState, ServerIdentity};
+use crate::hub::session::User;
 use crate::hub::Outgoing;
 use crate::runtime::Translator;
 
@@ -988,14 +989,14 @@ impl Translation<'_> {
         for m in messages {
             let (source, to, content, ts, id) = match m {
                 ChatMessage::Message(m) => (
-                    format!("{0}!{0}@palaver", m.username),
+                    User::address_of_name(&m.username).to_string(),
                     channel(&m.room),
                     &m.content,
                     &m.timestamp,
                     m.id,
                 ),
                 ChatMessage::PrivateMessage(m) => (
-                    format!("{0}!{0}@palaver", m.sender),
+                    User::address_of_name(&m.sender).to_string(),
                     m.target.clone(),
                     &m.content,
                     &m.timestamp,

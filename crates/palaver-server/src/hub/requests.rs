@@ -17,6 +17,9 @@ use crate::network::events::NetworkEvent;
 use crate::network::presence::PresenceChange;
 use crate::store::{Conversation, DirectSide, MessageKind, PageQuery, StoredMessage};
 
+/// History requests of one session that may wait while a page is read.
+const HISTORY_WAITING_MAX: usize = 8;
+
 /// Who a private message is for, as stored.
 struct Recipient {
     name: String,
@@ -836,7 +839,7 @@ impl Hub {
             Some(newest) => Some(bounds.before.unwrap_or(u64::MAX).min(newest + 1)),
             None => bounds.before,
         };
-        io.fetch_history(super::HistoryQuery {
+        let query = super::HistoryQuery {
             session,
             reference,
             conversation,
@@ -847,16 +850,39 @@ impl Hub {
                 limit,
                 ..bounds
             },
-        });
+        };
+        let Some(s) = self.sessions.get_mut(&session) else {
+            return;
+        };
+        // One page is read at a time per session; the next ones wait their turn, in order (a
+        // client loading two windows at once asks twice), up to a bound.
+        if s.paging {
+            if s.pages_waiting.len() >= HISTORY_WAITING_MAX {
+                let message = format!(
+                    "At most {HISTORY_WAITING_MAX} history requests may wait; wait for the pages you asked for."
+                );
+                let reference = query.reference;
+                return self.error_to(session, ErrorCode::RateLimited, message, reference, io);
+            }
+            s.pages_waiting.push_back(query);
+        } else {
+            s.paging = true;
+            io.fetch_history(query);
+        }
         // The page is read off the hub's task; a later `ping` waits for it like for a message
         // in the store (see `history_done`).
-        if let Some(s) = self.sessions.get_mut(&session) {
-            s.in_flight += 1;
-        }
+        s.in_flight += 1;
     }
 
-    /// A history page (or its refusal) has been queued for the session.
+    /// A history page (or its refusal) has been queued for the session: the next one waiting
+    /// is read.
     pub fn history_done(&mut self, session: SessionId, io: &mut impl HubIo) {
+        if let Some(s) = self.sessions.get_mut(&session) {
+            match s.pages_waiting.pop_front() {
+                Some(next) => io.fetch_history(next),
+                None => s.paging = false,
+            }
+        }
         self.landed(session, io);
         self.reap_slow(io);
     }

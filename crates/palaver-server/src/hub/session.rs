@@ -58,6 +58,10 @@ pub struct Session {
     pub after_in_flight: Vec<Outgoing>,
     /// A resume replay is running (`catch_up` holds live frames until it ends).
     pub resuming: bool,
+    /// A history page is being read for this session (see `Hub::history_done`).
+    pub paging: bool,
+    /// History requests waiting for it, in order.
+    pub pages_waiting: std::collections::VecDeque<super::HistoryQuery>,
     /// Replies waiting for room windows being read (see `windows.rs`).
     pub gate: Option<Box<Gate>>,
     /// The account this connection proved it owns (folded name), once it has.
@@ -220,6 +224,8 @@ impl Session {
             user: None,
             catch_up: None,
             resuming: false,
+            paging: false,
+            pages_waiting: std::collections::VecDeque::new(),
             gate: None,
             in_flight: 0,
             after_in_flight: Vec::new(),

@@ -572,6 +572,10 @@ fn history_requests_stop_at_what_was_delivered() {
         2,
         json!({"type":"history","with":"Alice"}),
     );
+    // One page at a time: the second waits for the first, in order, and is not refused.
+    assert!(io.history_queries.is_empty(), "it waits its turn");
+    assert_eq!(error_code(&io.take(2)), None);
+    hub.history_done(2, &mut io);
     let q = io.history_queries.pop().unwrap();
     let Conversation::Direct {
         me: DirectSide { key, owner },

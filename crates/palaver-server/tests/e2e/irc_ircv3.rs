@@ -157,4 +157,15 @@ async fn chathistory_reads_the_native_history() {
     irc.send("CHATHISTORY AROUND #general * 3").await;
     let fail = irc.expect("FAIL", |m| m.command == "FAIL").await;
     assert_eq!(fail.params[..2], ["CHATHISTORY", "INVALID_PARAMS"]);
+    // Two requests back to back (a client loading two windows): both answered, in order.
+    irc.send("CHATHISTORY LATEST #general * 1\r\nCHATHISTORY LATEST #general * 2")
+        .await;
+    let mut sizes = Vec::new();
+    while sizes.len() < 2 {
+        irc.expect("BATCH start", |m| m.command == "BATCH").await;
+        let batch = irc.until("end", |m| m.command == "BATCH").await;
+        assert!(!batch.iter().any(|m| m.command == "FAIL"), "{batch:?}");
+        sizes.push(batch.iter().filter(|m| m.command == "PRIVMSG").count());
+    }
+    assert_eq!(sizes, [1, 2]);
 }

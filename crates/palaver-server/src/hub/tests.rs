@@ -1280,6 +1280,23 @@ fn changes_made_on_one_node_are_applied_on_another() {
     );
 }
 
+/// A hub that is a node of a cluster (node 9), with nobody on it yet.
+fn cluster_node() -> (Hub, TestIo) {
+    let config = HubConfig {
+        node: 9,
+        clustered: true,
+        ..config()
+    };
+    (Hub::new(config, Vec::new()), TestIo::default())
+}
+
+/// The node now hears `general` (subscribed, its empty window read): the joiners' welcomes go out.
+fn general_followed(hub: &mut Hub, io: &mut TestIo) {
+    let (_, generation) = io.follows.pop().expect("general is followed");
+    hub.room_followed("general", generation, io);
+    hub.window_loaded("general", Vec::new(), io);
+}
+
 /// A message of `general` committed by another node, as it arrives through Redis.
 fn remote_post(seq: u64) -> crate::network::fanout::RoomPost {
     let message = palaver_proto::PublicMessage {
@@ -1322,15 +1339,7 @@ fn contents(frames: &[Value]) -> Vec<String> {
 /// store, a message seen twice is shown once, and a seq the store never had is skipped.
 #[test]
 fn a_cluster_node_delivers_other_nodes_messages_in_seq_order() {
-    let mut hub = Hub::new(
-        HubConfig {
-            node: 9,
-            clustered: true,
-            ..config()
-        },
-        Vec::new(),
-    );
-    let mut io = TestIo::default();
+    let (mut hub, mut io) = cluster_node();
     join(&mut hub, &mut io, 1, "alice");
     let (room, generation) = io.follows.pop().expect("general is followed");
     assert_eq!(room, "general");
@@ -1425,19 +1434,9 @@ fn a_cluster_node_delivers_other_nodes_messages_in_seq_order() {
 /// waiting for it (its later frames arrive).
 #[test]
 fn leaving_a_room_still_being_followed_does_not_hold_the_session() {
-    let mut hub = Hub::new(
-        HubConfig {
-            node: 9,
-            clustered: true,
-            ..config()
-        },
-        Vec::new(),
-    );
-    let mut io = TestIo::default();
+    let (mut hub, mut io) = cluster_node();
     join(&mut hub, &mut io, 1, "alice");
-    let (_, generation) = io.follows.pop().expect("general is followed");
-    hub.room_followed("general", generation, &mut io);
-    hub.window_loaded("general", Vec::new(), &mut io);
+    general_followed(&mut hub, &mut io);
     io.take(1);
     send(
         &mut hub,
@@ -1469,20 +1468,10 @@ fn leaving_a_room_still_being_followed_does_not_hold_the_session() {
 /// it missed disconnects the user here, a topic it missed is shown, a room it missed is listed.
 #[test]
 fn what_a_node_missed_while_deaf_takes_effect_when_it_reads_the_store_again() {
-    let mut hub = Hub::new(
-        HubConfig {
-            node: 9,
-            clustered: true,
-            ..config()
-        },
-        Vec::new(),
-    );
-    let mut io = TestIo::default();
+    let (mut hub, mut io) = cluster_node();
     join(&mut hub, &mut io, 1, "mallory");
     join(&mut hub, &mut io, 2, "alice");
-    let (_, generation) = io.follows.pop().expect("general is followed");
-    hub.room_followed("general", generation, &mut io);
-    hub.window_loaded("general", Vec::new(), &mut io);
+    general_followed(&mut hub, &mut io);
     io.take(1);
     io.take(2);
     let state = super::moderation::ModerationState {

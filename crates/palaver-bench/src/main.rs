@@ -268,6 +268,20 @@ fn print_table(r: &Report) {
     }
 }
 
+/// Server CPU seconds spread over the deliveries, in nanoseconds each.
+fn ns_per_delivery(cpu_seconds: Option<f64>, delivered: u64) -> Option<f64> {
+    cpu_seconds
+        .filter(|_| delivered > 0)
+        .map(|c| c * 1e9 / delivered as f64)
+}
+
+/// This process's CPU seconds since `before`.
+fn bench_cpu_since(before: Option<f64>) -> Option<f64> {
+    procfs::cpu_seconds(std::process::id())
+        .zip(before)
+        .map(|(now, before)| now - before)
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
     v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
@@ -417,13 +431,9 @@ fn main() -> anyhow::Result<()> {
         let report = Report {
             scenario: args.scenario,
             run,
-            server_cpu_ns_per_delivery: cpu
-                .filter(|_| outcome.delivered > 0)
-                .map(|c| c * 1e9 / outcome.delivered as f64),
+            server_cpu_ns_per_delivery: ns_per_delivery(cpu, outcome.delivered),
             server_cpu_seconds: cpu,
-            bench_cpu_seconds: procfs::cpu_seconds(std::process::id())
-                .zip(bench_cpu_before)
-                .map(|(a, b)| a - b),
+            bench_cpu_seconds: bench_cpu_since(bench_cpu_before),
             server_rss_bytes: rss.map(|r| r.0),
             server_rss_peak_bytes: rss.map(|r| r.1),
             server_rss_bytes_per_client: per_client,
@@ -579,13 +589,9 @@ fn run_cluster(
                 report: Report {
                     scenario: Scenario::Cluster,
                     run,
-                    server_cpu_ns_per_delivery: server_cpu
-                        .filter(|_| outcome.delivered > 0)
-                        .map(|c| c * 1e9 / outcome.delivered as f64),
+                    server_cpu_ns_per_delivery: ns_per_delivery(server_cpu, outcome.delivered),
                     server_cpu_seconds: server_cpu,
-                    bench_cpu_seconds: procfs::cpu_seconds(std::process::id())
-                        .zip(bench_cpu_before)
-                        .map(|(a, b)| a - b),
+                    bench_cpu_seconds: bench_cpu_since(bench_cpu_before),
                     server_rss_bytes: rss_joined,
                     server_rss_peak_bytes: None,
                     // Every node's memory for everyone online: its own sessions, and what it

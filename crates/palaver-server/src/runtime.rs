@@ -164,6 +164,10 @@ pub enum HubMsg {
         claim: NameClaim,
         answer: ClaimAnswer,
     },
+    /// A join's name, asked for once more (see `HubIo::claim_name_later`).
+    ClaimAgain {
+        claim: NameClaim,
+    },
     /// A history page (or its refusal) is queued.
     HistoryDone {
         session: SessionId,
@@ -347,6 +351,11 @@ const GAP_FILL_PAGE: usize = 1000;
 /// from the store.
 const GAP_GRACE: Duration = Duration::from_millis(10);
 
+/// How long a join whose name is taken waits before asking once more: a connection that closed
+/// a moment ago may still hold it, its departure on the way to the hub while the new one's join
+/// overtook it (the reconnecting client gets its name instead of 433).
+const CLAIM_AGAIN_AFTER: Duration = Duration::from_millis(30);
+
 /// How long a history page or replay may wait for room in a slow client's queue.
 const QUEUE_WAIT: Duration = Duration::from_secs(30);
 
@@ -390,6 +399,18 @@ impl HubIo for RuntimeIo {
 
     fn claim_name(&mut self, claim: &NameClaim) -> Option<ClaimAnswer> {
         self.names.claim(claim)
+    }
+
+    fn claim_name_later(&mut self, claim: &NameClaim) -> bool {
+        let Some(hub) = self.hub_tx.upgrade() else {
+            return false;
+        };
+        let claim = claim.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(CLAIM_AGAIN_AFTER).await;
+            let _ = hub.send(HubMsg::ClaimAgain { claim }).await;
+        });
+        true
     }
 
     fn release_name(&mut self, key: &str, holder: Holder) {
@@ -917,6 +938,7 @@ fn handle(
         HubMsg::PasswordChanged { session, result } => hub.password_changed(session, result, io),
         HubMsg::HistoryDone { session } => hub.history_done(session, io),
         HubMsg::NameClaimed { claim, answer } => hub.name_claimed(claim, answer, io),
+        HubMsg::ClaimAgain { claim } => hub.claim_again(claim, io),
         HubMsg::Network(event) => hub.network_event(&event, io),
         HubMsg::Presence(presence) => hub.presence(presence, io),
         HubMsg::RemotePost(post) => hub.remote_post(*post, io),

@@ -67,11 +67,33 @@ impl Hub {
                         ask,
                         resume_token,
                         reference,
+                        ..
                     } => self.join_claimed(session, claim, ask, resume_token, reference, io),
                     PendingClaim::Rename { reference } => {
                         self.rename_claimed(session, claim, reference, io)
                     }
                 }
+            }
+            ClaimAnswer::Refused(ClaimRefusal::Taken)
+                if matches!(
+                    *pending,
+                    PendingClaim::Join {
+                        asked_again: false,
+                        ..
+                    }
+                ) && io.claim_name_later(&claim) =>
+            {
+                // The holder may be a connection that has just closed, its departure still on
+                // its way (a client that reconnects at once, as bots and test suites do): ask
+                // once more in a moment before refusing.
+                let mut pending = pending;
+                if let PendingClaim::Join { asked_again, .. } = pending.as_mut() {
+                    *asked_again = true;
+                }
+                if let Some(s) = self.sessions.get_mut(&session) {
+                    s.claim = Some(pending);
+                }
+                return;
             }
             ClaimAnswer::Refused(why) => {
                 let refusal = refusal(&claim.name, why);
@@ -80,6 +102,20 @@ impl Hub {
         }
         self.run_held(session, io);
         self.reap_slow(io);
+    }
+
+    /// A claim's second asking (see [`HubIo::claim_name_later`]), if its session still waits.
+    pub fn claim_again(&mut self, claim: NameClaim, io: &mut impl HubIo) {
+        let waiting = self
+            .sessions
+            .get(&claim.holder.session)
+            .is_some_and(|s| s.claim.is_some());
+        if !waiting {
+            return;
+        }
+        if let Some(answer) = io.claim_name(&claim) {
+            self.name_claimed(claim, answer, io);
+        }
     }
 
     /// Holds a request that arrived while the session's name is being claimed; gives it back

@@ -193,6 +193,13 @@ pub trait HubIo {
     /// Claims a name in the network's registry (`network/names.rs`): the answer now, or `None`
     /// when it comes later, through [`super::Hub::name_claimed`].
     fn claim_name(&mut self, claim: &NameClaim) -> Option<ClaimAnswer>;
+    /// Claims a name again after a moment, through [`super::Hub::claim_again`]: a join whose
+    /// name was taken, in case its holder's departure is on its way. False: it will not be
+    /// (the refusal stands now).
+    fn claim_name_later(&mut self, claim: &NameClaim) -> bool {
+        let _ = claim;
+        false
+    }
     /// Gives back a name this node's connection held.
     fn release_name(&mut self, key: &str, holder: Holder);
     /// Stores a ban, a lifted ban, a moderator, a mute, a lock or a deleted room.

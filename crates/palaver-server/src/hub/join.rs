@@ -61,6 +61,7 @@ impl Hub {
             ask,
             resume_token,
             reference,
+            asked_again: false,
         };
         self.claim_name(session, claim, pending, io);
     }

@@ -85,6 +85,8 @@ pub enum PendingClaim {
         /// The session's token: the client's own when it resumes, else a fresh one.
         resume_token: String,
         reference: Option<serde_json::Value>,
+        /// The name was taken and is being asked for once more (see `claims.rs`).
+        asked_again: bool,
     },
     Rename {
         reference: Option<serde_json::Value>,

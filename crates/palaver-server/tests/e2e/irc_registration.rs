@@ -100,6 +100,54 @@ async fn cap_negotiation_holds_registration_until_cap_end() {
     assert_eq!(invalid.params[1], "FROB");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_reconnects_at_once_gets_its_nick_back() {
+    // A bot (or a test suite) closes its socket and connects again at once with the same nick:
+    // its old connection's departure may still be on its way when the new registration
+    // arrives. It gets the nick, not 433, every time. (Plain blocking sockets on a thread of
+    // their own, so the client does not wait for the server's tasks between the two.)
+    let server = TestServer::start_irc().await;
+    let addr = server.irc_addr();
+    let refused = tokio::task::spawn_blocking(move || {
+        use std::io::{BufRead, BufReader, Write};
+        let mut refused = Vec::new();
+        for round in 0..50 {
+            let mut socket = std::net::TcpStream::connect(addr).unwrap();
+            socket
+                .set_read_timeout(Some(Duration::from_secs(10)))
+                .unwrap();
+            let mut lines = BufReader::new(socket.try_clone().unwrap());
+            let mut wait_for = |socket: &mut std::net::TcpStream, send: &str, want: &[&str]| {
+                socket.write_all(send.as_bytes()).unwrap();
+                let mut line = String::new();
+                loop {
+                    line.clear();
+                    lines.read_line(&mut line).expect("a reply");
+                    let command = line.split(' ').nth(1).unwrap_or("");
+                    if want.contains(&command) {
+                        return command.to_string();
+                    }
+                }
+            };
+            let got = wait_for(
+                &mut socket,
+                "NICK foo\r\nUSER u 0 * :u\r\n",
+                &["001", "433"],
+            );
+            if got == "433" {
+                refused.push(round);
+                continue;
+            }
+            wait_for(&mut socket, "PING foo\r\n", &["PONG"]);
+            wait_for(&mut socket, "PING abcdef\r\n", &["PONG"]);
+        }
+        refused
+    })
+    .await
+    .unwrap();
+    assert!(refused.is_empty(), "433 in rounds {refused:?}");
+}
+
 #[tokio::test]
 async fn nick_rules_and_collisions_are_the_native_rules() {
     let server = TestServer::start_irc().await;

@@ -398,6 +398,42 @@ pub enum ServerFrame {
 }
 
 impl ServerFrame {
+    /// The `ref` of the request this frame answers, if it answers one.
+    pub fn reference(&self) -> Option<&Value> {
+        match self {
+            ServerFrame::Ack { reference, .. } => Some(reference),
+            ServerFrame::PrivateConfirmation { reference, .. }
+            | ServerFrame::Error { reference, .. }
+            | ServerFrame::JoinedRoom { reference, .. }
+            | ServerFrame::LeftRoom { reference, .. }
+            | ServerFrame::Rooms { reference, .. }
+            | ServerFrame::Users { reference, .. }
+            | ServerFrame::History { reference, .. }
+            | ServerFrame::Pong { reference, .. }
+            | ServerFrame::Away { reference, .. }
+            | ServerFrame::Renamed { reference, .. }
+            | ServerFrame::Who { reference, .. }
+            | ServerFrame::Whois { reference, .. }
+            | ServerFrame::Whowas { reference, .. }
+            | ServerFrame::Authenticated { reference, .. }
+            | ServerFrame::Registered { reference, .. }
+            | ServerFrame::PasswordChanged { reference }
+            | ServerFrame::Done { reference, .. }
+            | ServerFrame::Info { reference, .. } => reference.as_ref(),
+            ServerFrame::Welcome(_)
+            | ServerFrame::Message(_)
+            | ServerFrame::PrivateMessage(_)
+            | ServerFrame::System { .. }
+            | ServerFrame::Server { .. }
+            | ServerFrame::Topic { .. }
+            | ServerFrame::Ping { .. }
+            | ServerFrame::Resumed { .. }
+            | ServerFrame::Notice { .. }
+            | ServerFrame::TagMessage { .. }
+            | ServerFrame::Unknown => None,
+        }
+    }
+
     /// An error frame with the code's generic sentence.
     pub fn error(code: ErrorCode) -> Self {
         Self::error_with(code, code.sentence())

@@ -29,6 +29,8 @@ pub struct ServerConfig {
     pub network_name: String,
     /// Lines of the message of the day, shown to IRC clients.
     pub motd: Vec<String>,
+    /// The server password IRC clients must give with PASS before registering.
+    pub irc_password: Option<String>,
     /// IRC connections silent this long get a PING; as long again without an answer, they are
     /// closed.
     pub irc_ping_interval: Duration,
@@ -81,6 +83,7 @@ impl Default for ServerConfig {
             allowed_origins: Vec::new(),
             server_name: "palaver".into(),
             network_name: "Palaver".into(),
+            irc_password: None,
             motd: vec![
                 "Welcome to Palaver: the same rooms for IRC and the Palaver apps.".into(),
                 "Channels are rooms: /join #general to talk with everyone.".into(),
@@ -270,6 +273,11 @@ pub struct Args {
     /// A text file whose lines are the message of the day for IRC clients.
     #[arg(long, env = "PALAVER_MOTD_FILE", value_name = "FILE")]
     pub motd_file: Option<PathBuf>,
+
+    /// A password IRC clients must give (PASS) to connect, as on a private IRC server. Native and
+    /// web clients are not asked for it: their users log in to accounts.
+    #[arg(long, env = "PALAVER_IRC_PASSWORD", value_name = "PASSWORD")]
+    pub irc_password: Option<String>,
 
     /// Seconds of silence before an IRC client is pinged; as long again unanswered closes the
     /// link [default: 120].
@@ -472,6 +480,7 @@ impl Args {
             server_name: self.server_name.or(file.server_name),
             network_name: self.network_name.or(file.network_name),
             motd_file: self.motd_file.or(file.motd_file),
+            irc_password: self.irc_password.or(file.irc_password),
             irc_ping_secs: self.irc_ping_secs.or(file.irc_ping_secs),
             ping_secs: self.ping_secs.or(file.ping_secs),
             database: self.database.or(file.database),
@@ -605,6 +614,7 @@ impl Args {
             server_name,
             network_name: self.network_name.clone().unwrap_or(d.network_name.clone()),
             motd,
+            irc_password: self.irc_password.clone(),
             irc_ping_interval: self
                 .irc_ping_secs
                 .map(|s| Duration::from_secs(s.max(1)))

@@ -268,6 +268,7 @@ impl Server {
                     max_topic_bytes: config.hub.max_topic_bytes,
                     max_rooms_per_user: config.hub.max_rooms_per_user,
                     history_page_max: config.hub.history_page_max,
+                    password: config.irc_password.clone(),
                 }),
                 ping_interval: config.irc_ping_interval,
             },

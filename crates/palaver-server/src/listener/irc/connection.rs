@@ -1,4 +1,4 @@
-//! One IRC connection: the socket side of [`super::commands`] and [`super::translate`].
+//! One IRC connection: the socket side of [`super::reader`] and [`super::translate`].
 //!
 //! The reader splits lines with the same bounded decoder as the native listener, set to IRC's
 //! limit (8191 bytes of tags plus 512), so a line without an end never grows a buffer past it;
@@ -22,8 +22,8 @@ use tracing::Instrument;
 use palaver_proto::irc::{IrcError, IrcMessage, MAX_LINE_BYTES};
 use palaver_proto::{CodecError, ErrorCode, LineDecoder};
 
-use super::commands::{Action, Commands};
 use super::numeric::Numeric;
+use super::reader::{Action, Reader};
 use super::state::{encode_lines, numeric, IrcState};
 use super::translate::IrcWire;
 use crate::hub::{Departure, SessionId};
@@ -77,7 +77,7 @@ pub async fn serve<I: Incoming, S: FrameSink>(
         let Some(opened) = open(&ctx, session, peer, wire, sink, irc_abort_line).await else {
             return;
         };
-        let commands = Commands::new(server, Arc::clone(&state));
+        let commands = Reader::new(server, Arc::clone(&state));
         let control = opened.control.clone();
         let departure = read_loop(incoming, session, commands, &opened.queue, control, &ctx).await;
         tracing::debug!(?departure, "irc reader finished");
@@ -96,7 +96,7 @@ pub fn line_decoder() -> LineDecoder {
 async fn read_loop<I: Incoming>(
     mut incoming: I,
     session: SessionId,
-    mut commands: Commands,
+    mut commands: Reader,
     queue: &OutboundQueue,
     mut control: watch::Receiver<Control>,
     ctx: &ListenerContext,

@@ -74,6 +74,7 @@ impl Numeric {
     pub const ERR_NOTREGISTERED: Numeric = Numeric("451");
     pub const ERR_NEEDMOREPARAMS: Numeric = Numeric("461");
     pub const ERR_ALREADYREGISTERED: Numeric = Numeric("462");
+    pub const ERR_PASSWDMISMATCH: Numeric = Numeric("464");
     pub const ERR_CHANNELISFULL: Numeric = Numeric("471");
     pub const ERR_UNKNOWNMODE: Numeric = Numeric("472");
     pub const ERR_BADCHANNAME: Numeric = Numeric("479");

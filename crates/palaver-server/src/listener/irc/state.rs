@@ -3,8 +3,9 @@
 //! identity and the helpers both use to build replies.
 //!
 //! Each IRC command that needs the hub gets a token, sent as the requests' `ref`. The hub echoes
-//! it on its replies, so the translator knows which command a `who` or an `error` answers and
-//! which label (IRCv3 labeled-response) to put on the reply. Commands end with a `ping` carrying
+//! it on its replies, so the translator knows which command (a [`Waiting`] kept in
+//! [`IrcState::pending`]) a `who` or an `error` answers and which label (IRCv3 labeled-response)
+//! to put on the reply. Commands end with a `ping` carrying
 //! the same token: the hub answers it after everything before it, including the acks of
 //! messages still being stored, so its `pong` closes the command's reply.
 
@@ -16,6 +17,7 @@ use palaver_proto::irc::IrcMessage;
 use palaver_proto::validate;
 
 use super::caps::{self, CapSet};
+use super::cmd::Waiting;
 use super::numeric::Numeric;
 
 /// The server's identity and the facts its welcome burst announces.
@@ -32,88 +34,17 @@ pub struct ServerIdentity {
     pub max_topic_bytes: usize,
     pub max_rooms_per_user: usize,
     pub history_page_max: usize,
-}
-
-/// What an IRC command that went to the hub was, for reading the replies.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Command {
-    /// NICK + USER done: join, then statistics, then the MOTD.
-    Register,
-    /// JOIN of these channels, in order; `current` is the one being answered.
-    Join {
-        channels: Vec<String>,
-        current: usize,
-        /// The current join was refused or was a re-join: its names reply is not shown.
-        skip_names: bool,
-    },
-    Part,
-    Names {
-        channel: String,
-    },
-    Who {
-        mask: String,
-    },
-    Whois {
-        nick: String,
-    },
-    Whowas {
-        nick: String,
-        /// At most this many entries (WHOWAS's count).
-        count: Option<usize>,
-    },
-    List {
-        only: Option<Vec<String>>,
-    },
-    TopicQuery {
-        channel: String,
-    },
-    TopicSet,
-    Privmsg {
-        target: String,
-        /// Several targets or a label: the reply ends at the closing `pong` (after every
-        /// target's ack), not at the first ack.
-        closes_on_pong: bool,
-    },
-    Notice,
-    TagMsg,
-    Kick {
-        channel: String,
-    },
-    Away,
-    Nick {
-        new: String,
-    },
-    Lusers,
-    ModeQuery {
-        channel: String,
-    },
-    Userhost,
-    Ison {
-        nicks: Vec<String>,
-    },
-    ChatHistory {
-        target: String,
-    },
-    Ping {
-        token: String,
-    },
-    /// AUTHENTICATE PLAIN.
-    Sasl,
-    /// REGISTER (draft/account-registration).
-    RegisterAccount {
-        account: String,
-    },
+    /// The server password IRC clients must give with PASS (`--irc-password`), if any.
+    pub password: Option<String>,
 }
 
 /// A command waiting for its replies.
 #[derive(Debug)]
 pub struct Pending {
-    pub command: Command,
+    pub waiting: Box<dyn Waiting>,
     pub label: Option<String>,
     /// Lines held back to be sent together under the label.
     pub lines: Vec<IrcMessage>,
-    /// Replies gathered across several hub answers (USERHOST).
-    pub collected: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -133,8 +64,9 @@ pub struct IrcState {
     pub next_token: u64,
     /// The last per-user event announced (QUIT, NICK arrive once per shared room).
     pub last_event: Option<u64>,
-    /// Message ids whose echo should carry a command's label: (id, token).
-    pub echo_labels: VecDeque<(u64, u64)>,
+    /// Message ids whose echo should carry a command's label: (id, token, whether the command
+    /// goes on after it).
+    pub echo_labels: VecDeque<(u64, u64, bool)>,
     pub batch_seq: u64,
     /// The account proved with SASL (its name joins at registration).
     pub account: Option<String>,
@@ -162,20 +94,29 @@ impl Default for IrcState {
 
 impl IrcState {
     /// Starts a command; its token goes in the `ref` of its hub requests.
-    pub fn begin(&mut self, command: Command, label: Option<String>) -> u64 {
+    pub fn begin(&mut self, waiting: Box<dyn Waiting>, label: Option<String>) -> u64 {
         let token = self.next_token;
         self.next_token += 1;
         let label = label.filter(|_| self.caps.has(caps::LABELED_RESPONSE));
         self.pending.insert(
             token,
             Pending {
-                command,
+                waiting,
                 label,
                 lines: Vec::new(),
-                collected: Vec::new(),
             },
         );
         token
+    }
+
+    /// The oldest command still waiting whose name is one of `names` (our own NOTICE or
+    /// TAGMSG coming back answers the oldest one sent).
+    pub fn oldest_waiting(&self, names: &[&str]) -> Option<u64> {
+        self.pending
+            .iter()
+            .filter(|(_, p)| names.contains(&p.waiting.name()))
+            .map(|(token, _)| *token)
+            .min()
     }
 
     pub fn is_me(&self, name: &str) -> bool {

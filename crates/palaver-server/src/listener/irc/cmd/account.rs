@@ -1,0 +1,198 @@
+//! Accounts from IRC: `AUTHENTICATE` (SASL PLAIN, before registration) and `REGISTER`
+//! (`draft/account-registration`: the nick becomes an account).
+//!
+//! Both answers come after the password is hashed, off the hub's task: the `authenticated`,
+//! `registered` or `error` frame ends the command (no closing ping, which would overtake it).
+
+use base64::Engine;
+
+use palaver_proto::irc::IrcMessage;
+use palaver_proto::{ClientFrame, ErrorCode, Secret, ServerFrame};
+
+use super::{Refusal, Step, Waiting};
+use crate::listener::irc::caps;
+use crate::listener::irc::lines::Lines;
+use crate::listener::irc::numeric::Numeric;
+use crate::listener::irc::reader::{Action, Reader};
+
+/// SASL PLAIN: `AUTHENTICATE PLAIN`, `+`, then the base64 of `authzid\0authcid\0password`
+/// in 400-byte chunks.
+pub fn authenticate(r: &mut Reader, msg: &IrcMessage, label: Option<String>) -> Vec<Action> {
+    let (registered, negotiated, account) = {
+        let st = r.lock();
+        (st.registered, st.caps.has(caps::SASL), st.account.clone())
+    };
+    if registered || account.is_some() {
+        return r.reply_num(
+            label,
+            Numeric::ERR_SASLALREADY,
+            ["You have already authenticated using SASL"],
+        );
+    }
+    if !negotiated {
+        return r.reply_num(
+            label,
+            Numeric::ERR_SASLFAIL,
+            ["SASL authentication failed: request the sasl capability first"],
+        );
+    }
+    let arg = msg.params[0].as_str();
+    if arg == "*" {
+        r.sasl = None;
+        return r.reply_num(
+            label,
+            Numeric::ERR_SASLABORTED,
+            ["SASL authentication aborted"],
+        );
+    }
+    let Some(buffer) = r.sasl.as_mut() else {
+        if arg.eq_ignore_ascii_case("PLAIN") {
+            r.sasl = Some(String::new());
+            return r.reply(label, vec![IrcMessage::new("AUTHENTICATE", ["+"])]);
+        }
+        let lines = vec![
+            r.num(
+                Numeric::RPL_SASLMECHS,
+                ["PLAIN", "are available SASL mechanisms"],
+            ),
+            r.num(Numeric::ERR_SASLFAIL, ["SASL authentication failed"]),
+        ];
+        return r.reply(label, lines);
+    };
+    if arg != "+" {
+        buffer.push_str(arg);
+    }
+    if arg.len() == 400 {
+        return Vec::new(); // more chunks follow
+    }
+    let encoded = r.sasl.take().unwrap_or_default();
+    let Some((username, password)) = plain_credentials(&encoded) else {
+        return r.reply_num(
+            label,
+            Numeric::ERR_SASLFAIL,
+            ["SASL authentication failed: malformed PLAIN message"],
+        );
+    };
+    let token = r.begin(Sasl, label);
+    vec![Reader::request(
+        token,
+        ClientFrame::Authenticate {
+            username,
+            password: Secret(password),
+        },
+    )]
+}
+
+/// The account name and password in a PLAIN message (`authzid\0authcid\0password`, base64).
+fn plain_credentials(encoded: &str) -> Option<(String, String)> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded.as_bytes())
+        .ok()?;
+    let text = String::from_utf8(bytes).ok()?;
+    let mut fields = text.split('\0');
+    let _authzid = fields.next()?;
+    let authcid = fields.next()?.to_string();
+    let password = fields.next()?.to_string();
+    Some((authcid, password))
+}
+
+/// AUTHENTICATE waiting for the password check.
+#[derive(Debug)]
+pub struct Sasl;
+
+impl Waiting for Sasl {
+    fn name(&self) -> &'static str {
+        "AUTHENTICATE"
+    }
+
+    fn frame(&mut self, lines: &mut Lines, frame: &ServerFrame) -> Option<Step> {
+        let ServerFrame::Authenticated { username, .. } = frame else {
+            return None;
+        };
+        lines.st.account = Some(username.clone());
+        Some(Step::Done(vec![
+            lines.num(
+                Numeric::RPL_LOGGEDIN,
+                [
+                    format!("{username}!~{username}@irc.palaver"),
+                    username.clone(),
+                    format!("You are now logged in as {username}"),
+                ],
+            ),
+            lines.num(Numeric::RPL_SASLSUCCESS, ["SASL authentication successful"]),
+        ]))
+    }
+
+    fn refused(&mut self, lines: &mut Lines, _: Refusal) -> Step {
+        Step::Done(vec![
+            lines.num(Numeric::ERR_SASLFAIL, ["SASL authentication failed"])
+        ])
+    }
+}
+
+/// `REGISTER <account> <email> <password>`: the account is your nick (`*` says so).
+pub fn register(r: &mut Reader, msg: &IrcMessage, label: Option<String>) -> Vec<Action> {
+    let p = &msg.params;
+    let account = if p[0] == "*" {
+        r.nick_now()
+    } else {
+        p[0].clone()
+    };
+    if !r.lock().is_me(&account) {
+        let line = r.from_server(
+            "FAIL",
+            [
+                "REGISTER",
+                "ACCOUNT_NAME_MUST_BE_NICK",
+                account.as_str(),
+                "Register the nick you are using",
+            ],
+        );
+        return r.reply(label, vec![line]);
+    }
+    let token = r.begin(RegisterAccount { account }, label);
+    vec![Reader::request(
+        token,
+        ClientFrame::Register {
+            password: Secret(p[2].clone()),
+        },
+    )]
+}
+
+/// REGISTER waiting for the account to be made.
+#[derive(Debug)]
+pub struct RegisterAccount {
+    account: String,
+}
+
+impl Waiting for RegisterAccount {
+    fn name(&self) -> &'static str {
+        "REGISTER"
+    }
+
+    fn frame(&mut self, lines: &mut Lines, frame: &ServerFrame) -> Option<Step> {
+        let ServerFrame::Registered { username, .. } = frame else {
+            return None;
+        };
+        lines.st.account = Some(username.clone());
+        let line = lines.from_server(
+            "REGISTER",
+            [
+                "SUCCESS".to_string(),
+                username.clone(),
+                format!("{username} is now a registered account"),
+            ],
+        );
+        Some(Step::Done(vec![line]))
+    }
+
+    fn refused(&mut self, lines: &mut Lines, refusal: Refusal) -> Step {
+        let kind = match refusal.code {
+            ErrorCode::AlreadyRegistered => "ACCOUNT_EXISTS",
+            ErrorCode::WeakPassword => "WEAK_PASSWORD",
+            _ => "TEMPORARILY_UNAVAILABLE",
+        };
+        let line = lines.fail("REGISTER", kind, &[&self.account], refusal.message);
+        Step::Done(vec![line])
+    }
+}

@@ -1,0 +1,169 @@
+//! `JOIN #a,#b` and `JOIN 0`.
+//!
+//! Each channel is its own `join_room` followed by a `who` for its names, so a refusal of one
+//! does not hold up the others: `JOIN`, the topic (332/333) if there is one, then 353/366. A
+//! channel joined already shows nothing; `JOIN 0` parts every channel. Refusals: 403 without
+//! `#`, 479 for an invalid name, 405 over the room limit, 471 for a full room.
+
+use palaver_proto::irc::IrcMessage;
+use palaver_proto::{validate, ClientFrame, ErrorCode, RoomInfo, ServerFrame};
+
+use super::names::names_lines;
+use super::part::Part;
+use super::topic::topic_lines;
+use super::{Refusal, Step, Waiting};
+use crate::listener::irc::lines::Lines;
+use crate::listener::irc::numeric::Numeric;
+use crate::listener::irc::reader::{Action, Reader};
+use crate::listener::irc::state::channel;
+
+pub fn run(r: &mut Reader, msg: &IrcMessage, label: Option<String>) -> Vec<Action> {
+    let list = &msg.params[0];
+    if list == "0" {
+        let channels: Vec<String> = r.lock().channels.iter().cloned().collect();
+        let leaves = channels
+            .into_iter()
+            .map(|room| ClientFrame::LeaveRoom { room, reason: None });
+        return r.ask(Part, label, leaves);
+    }
+    let mut actions = Vec::new();
+    let mut label = label;
+    for chan in list.split(',').filter(|c| !c.is_empty()) {
+        let Some(room) = chan.strip_prefix('#') else {
+            let line = r.num(Numeric::ERR_NOSUCHCHANNEL, [chan, "No such channel"]);
+            actions.extend(r.reply(label.take(), vec![line]));
+            continue;
+        };
+        if validate::room_name(room).is_err() {
+            let line = r.num(Numeric::ERR_BADCHANNAME, [chan, "Illegal channel name"]);
+            actions.extend(r.reply(label.take(), vec![line]));
+            continue;
+        }
+        let join = Join {
+            channel: chan.to_string(),
+            skip_names: false,
+        };
+        let asks = [
+            ClientFrame::JoinRoom {
+                room: room.to_string(),
+            },
+            ClientFrame::Who {
+                room: Some(room.to_string()),
+                username: None,
+            },
+        ];
+        actions.extend(r.ask(join, label.take(), asks));
+    }
+    actions
+}
+
+/// One channel being joined.
+#[derive(Debug)]
+pub struct Join {
+    channel: String,
+    /// The join was refused or was a re-join: its names reply is not shown.
+    skip_names: bool,
+}
+
+impl Waiting for Join {
+    fn name(&self) -> &'static str {
+        "JOIN"
+    }
+
+    fn frame(&mut self, lines: &mut Lines, frame: &ServerFrame) -> Option<Step> {
+        match frame {
+            ServerFrame::JoinedRoom { room, .. } => {
+                let (fresh, out) = joined(lines, room);
+                self.skip_names = !fresh;
+                Some(Step::More(out))
+            }
+            ServerFrame::Who { room, users, .. } => {
+                if self.skip_names {
+                    return Some(Step::More(Vec::new()));
+                }
+                let chan = channel(room.as_deref().unwrap_or(""));
+                Some(Step::More(names_lines(lines, &chan, users)))
+            }
+            _ => None,
+        }
+    }
+
+    fn refused(&mut self, lines: &mut Lines, refusal: Refusal) -> Step {
+        self.skip_names = true;
+        let chan = self.channel.as_str();
+        let line = match refusal.code {
+            ErrorCode::TooManyRooms => lines.num(
+                Numeric::ERR_TOOMANYCHANNELS,
+                [chan, "You have joined too many channels"],
+            ),
+            ErrorCode::RoomFull => lines.num(
+                Numeric::ERR_CHANNELISFULL,
+                [chan, "Cannot join channel (+l)"],
+            ),
+            ErrorCode::InvalidRoomName => {
+                lines.num(Numeric::ERR_NOSUCHCHANNEL, [chan, "No such channel"])
+            }
+            // The names request after a refused join.
+            ErrorCode::UnknownRoom => return Step::More(Vec::new()),
+            _ => lines.fail_code("JOIN", refusal),
+        };
+        Step::More(vec![line])
+    }
+}
+
+/// A room this connection joined: `JOIN` and the topic, unless it was in it already (the bool
+/// says whether it is new).
+pub fn joined(lines: &mut Lines, room: &RoomInfo) -> (bool, Vec<IrcMessage>) {
+    let fresh = lines.st.channels.insert(validate::fold(&room.name));
+    if !fresh {
+        return (false, Vec::new());
+    }
+    let mut out = vec![IrcMessage::new("JOIN", [channel(&room.name)]).with_source(lines.source)];
+    if !room.topic.is_empty() {
+        out.extend(topic_lines(lines, room));
+    }
+    (true, out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::Harness;
+    use palaver_proto::ErrorCode;
+
+    #[test]
+    fn each_channel_is_asked_for_on_its_own_and_bad_names_are_answered_at_once() {
+        let mut h = Harness::registered("me");
+        let actions = h.line("JOIN #a,b,#bad!name,#c");
+        assert_eq!(
+            h.hub_frames(&actions),
+            [
+                "join_room a",
+                "who a",
+                "ping",
+                "join_room c",
+                "who c",
+                "ping"
+            ]
+        );
+        assert_eq!(
+            h.replies(&actions),
+            [
+                ":srv 403 me b :No such channel",
+                ":srv 479 me #bad!name :Illegal channel name"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_full_room_is_471_and_its_names_are_not_shown() {
+        let mut h = Harness::registered("me");
+        let actions = h.line("JOIN #full");
+        let token = h.token_of(&actions[0]);
+        let lines = h.refusal(ErrorCode::RoomFull, Some("full"), token);
+        assert_eq!(lines, [":srv 471 me #full :Cannot join channel (+l)"]);
+        assert!(
+            h.who("full", &["a"], token).is_empty(),
+            "no names after a refusal"
+        );
+    }
+}

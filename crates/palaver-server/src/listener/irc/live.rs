@@ -1,0 +1,176 @@
+//! The frames that answer no command of this connection: the chat as an IRC client sees it.
+//!
+//! Messages are PRIVMSG (rendered by [`cmd::message`]), a `system` join is JOIN, a departure is
+//! one QUIT however many rooms announce it, a rename one NICK, topics are TOPIC, announcements
+//! are server NOTICEs. Frames that only make sense as a reply (a `who`, a `history` page) and
+//! arrive with no command waiting show nothing.
+
+use palaver_proto::irc::IrcMessage;
+use palaver_proto::{validate, ServerFrame, SystemEvent};
+
+use super::cmd;
+use super::lines::Lines;
+use super::state::{channel, IrcState};
+
+/// The lines for a frame no command is waiting for.
+pub fn frame(lines: &mut Lines, frame: &ServerFrame) -> Vec<IrcMessage> {
+    match frame {
+        ServerFrame::Welcome(welcome) => cmd::registration::welcome(lines, welcome),
+        ServerFrame::Message(m) => cmd::message::public(lines, m),
+        ServerFrame::PrivateMessage(m) => cmd::message::private(lines, m),
+        ServerFrame::Notice {
+            room,
+            target,
+            username,
+            content,
+            timestamp,
+        } => cmd::message::notice_seen(
+            lines,
+            room.as_deref(),
+            target.as_deref(),
+            username,
+            content,
+            timestamp,
+        ),
+        ServerFrame::TagMessage {
+            room,
+            target,
+            username,
+            timestamp,
+        } => cmd::message::tagmsg_seen(
+            lines,
+            room.as_deref(),
+            target.as_deref(),
+            username,
+            timestamp,
+        ),
+        ServerFrame::System {
+            room: Some(room),
+            event: Some(event),
+            username: Some(username),
+            new_username,
+            by,
+            reason,
+            ..
+        } => system(
+            lines,
+            room,
+            *event,
+            username,
+            new_username.as_deref(),
+            by.as_deref(),
+            reason.as_deref(),
+        ),
+        ServerFrame::Server { message, .. } => {
+            let nick = lines.st.nick.clone();
+            vec![lines.from_server("NOTICE", [nick, format!("[Announcement] {message}")])]
+        }
+        ServerFrame::Topic {
+            room,
+            topic,
+            timestamp,
+            ..
+        } => {
+            let mut line =
+                IrcMessage::new("TOPIC", [channel(room), topic.clone()]).with_source(lines.source);
+            line.tags = lines.chat_tags(timestamp, None);
+            vec![line]
+        }
+        ServerFrame::Away {
+            username, message, ..
+        } => cmd::away::seen(lines, username, message.as_deref()),
+        ServerFrame::Renamed { new, .. } => {
+            let line = IrcMessage::new("NICK", [new.clone()]).with_source(lines.source);
+            lines.st.nick = new.clone();
+            vec![line]
+        }
+        ServerFrame::JoinedRoom { room, .. } => cmd::join::joined(lines, room).1,
+        ServerFrame::LeftRoom {
+            room, by, reason, ..
+        } => cmd::part::left(lines, room, by.as_deref(), reason.as_deref()),
+        ServerFrame::History {
+            room,
+            with,
+            messages,
+            ..
+        } => {
+            let target = match (room, with) {
+                (Some(room), _) => channel(room),
+                (None, Some(with)) => with.clone(),
+                _ => return Vec::new(),
+            };
+            cmd::chathistory::batch(lines, &target, messages)
+        }
+        ServerFrame::PasswordChanged { .. } => {
+            let nick = lines.st.nick.clone();
+            vec![lines.from_server("NOTICE", [nick, "Your password was changed.".to_string()])]
+        }
+        ServerFrame::Done { message, .. } => {
+            let nick = lines.st.nick.clone();
+            vec![lines.from_server("NOTICE", [nick, message.clone()])]
+        }
+        // Replies whose command is over, and the native keepalive (IRC has PING of its own).
+        _ => Vec::new(),
+    }
+}
+
+/// A join, part, kick, quit or rename seen in a shared room.
+fn system(
+    lines: &mut Lines,
+    room: &str,
+    event: SystemEvent,
+    username: &str,
+    new_username: Option<&str>,
+    by: Option<&str>,
+    reason: Option<&str>,
+) -> Vec<IrcMessage> {
+    let chan = channel(room);
+    let source = lines.source;
+    let event_seq = lines.event;
+    // One QUIT or NICK per user, however many shared rooms announce it.
+    let once = |st: &mut IrcState| {
+        if event_seq.is_some() && st.last_event == event_seq {
+            return false;
+        }
+        st.last_event = event_seq;
+        true
+    };
+    match event {
+        SystemEvent::Joined => vec![IrcMessage::new("JOIN", [chan]).with_source(source)],
+        SystemEvent::Left => {
+            let mut params = vec![chan];
+            params.extend(reason.map(str::to_string));
+            vec![IrcMessage::new("PART", params).with_source(source)]
+        }
+        SystemEvent::Kicked if by.is_some() => {
+            let why = reason.or(by).unwrap_or_default().to_string();
+            vec![IrcMessage::new("KICK", [chan, username.to_string(), why]).with_source(source)]
+        }
+        SystemEvent::Disconnected | SystemEvent::Kicked => {
+            if !once(lines.st) {
+                return Vec::new();
+            }
+            let why = match reason {
+                Some(r) if event == SystemEvent::Kicked => format!("Killed ({r})"),
+                Some(r) => r.to_string(),
+                None => "Connection closed".into(),
+            };
+            vec![IrcMessage::new("QUIT", [why]).with_source(source)]
+        }
+        SystemEvent::Renamed => {
+            let Some(new) = new_username else {
+                return Vec::new();
+            };
+            if !once(lines.st) {
+                return Vec::new();
+            }
+            vec![IrcMessage::new("NICK", [new.to_string()]).with_source(source)]
+        }
+        SystemEvent::Topic | SystemEvent::Other => Vec::new(),
+    }
+}
+
+/// Whether `name` is this connection's channel (folded names).
+pub fn in_channel(st: &IrcState, room: &str) -> bool {
+    st.channels.contains(&validate::fold(room))
+}

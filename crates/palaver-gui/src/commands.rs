@@ -7,7 +7,7 @@ use palaver_proto::ClientFrame;
 
 /// The commands, for `/help` and the inline hint.
 pub const COMMANDS: &[(&str, &str)] = &[
-    ("/join #room", "join (or create) a room"),
+    ("/join #room [key]", "join (or create) a room; the key if it has one"),
     (
         "/leave [#room]",
         "leave a room (the current one by default)",
@@ -19,6 +19,15 @@ pub const COMMANDS: &[(&str, &str)] = &[
         "/kick name [reason]",
         "remove someone from the room (room operators)",
     ),
+    (
+        "/mode [+tsimkl-b ...]",
+        "show or change the room's modes (room operators): +t topic lock, +m moderated, +i invite only, +k key, +l limit, +b mask, +o/+v name",
+    ),
+    (
+        "/invite name [#room]",
+        "invite someone into this room (needed for +i)",
+    ),
+    ("/op, /deop, /voice, /devoice name", "give or take operator status or voice"),
     ("/away [message]", "mark yourself away (no message: back)"),
     (
         "/mute name [minutes]",
@@ -84,10 +93,61 @@ pub fn interpret(line: &str, target: &Target) -> Action {
     let (name, rest) = command.split_once(' ').unwrap_or((command, ""));
     let rest = rest.trim();
     match name.to_lowercase().as_str() {
-        "join" | "j" => match rest.split_whitespace().next() {
-            Some(room) => Action::Send(ClientFrame::JoinRoom { room: room.to_string() }),
-            None => Action::Refuse("Usage: /join #room".into()),
+        "join" | "j" => {
+            let mut words = rest.split_whitespace();
+            match words.next() {
+                Some(room) => Action::Send(ClientFrame::JoinRoom {
+                    room: room.to_string(),
+                    key: words.next().map(str::to_string),
+                }),
+                None => Action::Refuse("Usage: /join #room [key]".into()),
+            }
+        }
+        "mode" => {
+            let mut words: Vec<&str> = rest.split_whitespace().collect();
+            let room = match words.first() {
+                Some(w) if w.starts_with('#') => Some(words.remove(0).trim_start_matches('#').to_string()),
+                _ => room_of(target),
+            };
+            let Some(room) = room else {
+                return Action::Refuse("Usage: /mode [#room] [+tsimkl-b ...]".into());
+            };
+            let modes = words.first().map(|m| m.to_string());
+            let params = words.iter().skip(1).map(|w| w.to_string()).collect();
+            Action::Send(ClientFrame::Mode { room, modes, params })
+        }
+        "op" | "deop" | "voice" | "devoice" => match (rest.split_whitespace().next(), room_of(target)) {
+            (Some(who), Some(room)) => {
+                let modes = match name.to_lowercase().as_str() {
+                    "op" => "+o",
+                    "deop" => "-o",
+                    "voice" => "+v",
+                    _ => "-v",
+                };
+                Action::Send(ClientFrame::Mode {
+                    room,
+                    modes: Some(modes.into()),
+                    params: vec![who.to_string()],
+                })
+            }
+            (None, _) => Action::Refuse(format!("Usage: /{name} name")),
+            (_, None) => Action::Refuse(format!("/{name} works in a room; switch to the room first.")),
         },
+        "invite" => {
+            let mut words = rest.split_whitespace();
+            let who = words.next();
+            let room = words
+                .next()
+                .map(|r| r.trim_start_matches('#').to_string())
+                .or_else(|| room_of(target));
+            match (who, room) {
+                (Some(who), Some(room)) => Action::Send(ClientFrame::Invite {
+                    room,
+                    username: who.to_string(),
+                }),
+                _ => Action::Refuse("Usage: /invite name [#room]".into()),
+            }
+        }
         "leave" | "part" => {
             let room = match (rest.split_whitespace().next(), target) {
                 (Some(room), _) => room.to_string(),
@@ -372,7 +432,8 @@ mod tests {
         assert_eq!(
             interpret("/join #rust", &room()),
             Action::Send(ClientFrame::JoinRoom {
-                room: "#rust".into()
+                room: "#rust".into(),
+                key: None
             })
         );
         assert_eq!(

@@ -59,6 +59,8 @@ pub struct Conversation {
     /// Room name or the other person's name, as shown.
     pub title: String,
     pub topic: String,
+    /// The room's modes as IRC writes them (`+nt`); empty when it has none but `+n`.
+    pub modes: String,
     pub lines: Vec<Line>,
     pub unread: usize,
     pub mentions: usize,
@@ -75,6 +77,7 @@ impl Conversation {
             id,
             title,
             topic: String::new(),
+            modes: String::new(),
             lines: Vec::new(),
             unread: 0,
             mentions: 0,
@@ -382,6 +385,7 @@ impl ChatModel {
                 let i = self.room(&room.name);
                 let c = &mut self.conversations[i];
                 c.topic = room.topic;
+                c.modes = room.modes.unwrap_or_default();
                 c.members = members.into_iter().collect();
                 self.insert_history(history, None);
                 self.select(i);
@@ -460,6 +464,55 @@ impl ChatModel {
             ServerFrame::Topic { room, topic, .. } => {
                 let i = self.room(&room);
                 self.conversations[i].topic = topic;
+            }
+            ServerFrame::ModeChanged {
+                room,
+                username,
+                modes,
+                params,
+                ..
+            } => {
+                let i = self.room(&room);
+                let c = &mut self.conversations[i];
+                c.modes = palaver_proto::room_modes::letters_after(&c.modes, &modes);
+                let text = format!("{username} sets mode {}", mode_text(&modes, &params));
+                self.push_line(i, local_line(LineKind::System, text));
+            }
+            ServerFrame::RoomModes {
+                room,
+                modes,
+                params,
+                bans,
+                ..
+            } => {
+                let i = self.room(&room);
+                self.conversations[i].modes = modes.clone();
+                let mut text = format!("#{room} has modes {}", mode_text(&modes, &params));
+                if !bans.is_empty() {
+                    let masks: Vec<&str> = bans.iter().map(|b| b.mask.as_str()).collect();
+                    text.push_str(&format!("; bans: {}", masks.join(", ")));
+                }
+                self.push_line(i, local_line(LineKind::System, text));
+            }
+            ServerFrame::Invited {
+                room,
+                username,
+                by,
+                reference,
+            } => {
+                let text = if username == self.me {
+                    format!("{by} invites you to #{room}: /join #{room}")
+                } else if reference.is_some() {
+                    format!("You invited {username} to #{room}.")
+                } else {
+                    format!("{by} invited {username} to #{room}.")
+                };
+                let i = if username == self.me {
+                    self.active
+                } else {
+                    self.room(&room)
+                };
+                self.push_line(i, local_line(LineKind::System, text));
             }
             ServerFrame::History {
                 room,
@@ -663,6 +716,15 @@ pub fn mentions(text: &str, name: &str) -> bool {
     })
 }
 
+/// A mode change as people read it: `+kv secret ann`.
+fn mode_text(modes: &str, params: &[String]) -> String {
+    if params.is_empty() {
+        modes.to_string()
+    } else {
+        format!("{modes} {}", params.join(" "))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -689,6 +751,7 @@ mod tests {
                 topic_at: None,
                 created: None,
                 last_seq: 0,
+                modes: None,
             }],
             users: vec!["alice".into(), "bob".into()],
             users_online: 2,

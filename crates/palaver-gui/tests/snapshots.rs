@@ -85,6 +85,7 @@ fn demo_chat() -> ChatModel {
             topic_at: None,
             created: None,
             last_seq: 5,
+            modes: None,
         }],
         users: vec!["alice".into(), "bob".into(), "carol".into()],
         users_online: 3,

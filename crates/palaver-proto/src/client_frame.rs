@@ -102,6 +102,9 @@ pub enum ClientFrame {
     },
     JoinRoom {
         room: String,
+        /// The room's key, if it has one (`+k`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        key: Option<String>,
     },
     LeaveRoom {
         room: String,
@@ -175,6 +178,21 @@ pub enum ClientFrame {
     },
     /// Who recently left under a name.
     Whowas {
+        username: String,
+    },
+    /// Change a room's modes (its operators, moderators and admins), written as IRC writes them:
+    /// `modes: "+kv-m"`, `params: ["secret", "ann"]`. With no `modes`: the room's modes, and
+    /// its ban list, in a `room_modes` answer.
+    Mode {
+        room: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        modes: Option<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        params: Vec<String>,
+    },
+    /// Invite someone into a room (needed to enter an invite-only one).
+    Invite {
+        room: String,
         username: String,
     },
     /// Remove a member from a room (room operators only).
@@ -261,6 +279,8 @@ impl ClientFrame {
             ClientFrame::Message { .. } => "message",
             ClientFrame::PrivateMessage { .. } => "private_message",
             ClientFrame::JoinRoom { .. } => "join_room",
+            ClientFrame::Mode { .. } => "mode",
+            ClientFrame::Invite { .. } => "invite",
             ClientFrame::LeaveRoom { .. } => "leave_room",
             ClientFrame::Rooms => "rooms",
             ClientFrame::Users { .. } => "users",
@@ -416,6 +436,16 @@ fn parse_object(mut o: Map<String, Value>) -> Result<ClientFrame, FrameError> {
         },
         "join_room" => ClientFrame::JoinRoom {
             room: required_string(&mut o, "room")?,
+            key: optional_string(&mut o, "key")?,
+        },
+        "mode" => ClientFrame::Mode {
+            room: required_string(&mut o, "room")?,
+            modes: optional_string(&mut o, "modes")?,
+            params: optional_string_list(&mut o, "params")?.unwrap_or_default(),
+        },
+        "invite" => ClientFrame::Invite {
+            room: required_string(&mut o, "room")?,
+            username: required_string(&mut o, "username")?,
         },
         "leave_room" => ClientFrame::LeaveRoom {
             room: required_string(&mut o, "room")?,

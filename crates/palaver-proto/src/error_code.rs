@@ -82,6 +82,12 @@ error_codes! {
     ServerBusy => "server_busy", "The server is too busy to do that right now; try again in a moment.";
     SessionReplaced => "session_replaced", "This session continued on a new connection, so this one was closed.";
     PingTimeout => "ping_timeout", "Nothing arrived from you for too long (not even an answer to a ping), so the connection was closed.";
+    InviteOnly => "invite_only", "That room is invite-only (+i); one of its operators must invite you.";
+    WrongRoomKey => "wrong_room_key", "That room needs a key (+k) to enter; yours is missing or wrong.";
+    BannedFromRoom => "banned_from_room", "You are banned from that room (+b).";
+    Moderated => "moderated", "That room is moderated (+m): only members with voice and its operators may speak.";
+    UnknownMode => "unknown_mode", "That is not a room mode this server has.";
+    AlreadyInRoom => "already_in_room", "That user is already in that room.";
 }
 
 impl std::fmt::Display for ErrorCode {

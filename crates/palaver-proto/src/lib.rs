@@ -11,6 +11,7 @@
 //! - [`validate`]: the rules for usernames, room names and message content.
 //! - [`timestamp`]: RFC 3339 UTC timestamps with milliseconds.
 //! - [`irc`]: IRC message lines (Modern IRC + IRCv3 message tags), for the IRC listener.
+//! - [`room_modes`]: a room's modes (IRC's channel modes) and the mode strings that change them.
 //!
 //! The nine message types of the original classroom protocol (`join`, `message`,
 //! `private_message`, `private_confirmation`, `system`, `server`, `error`) keep their names and
@@ -20,6 +21,7 @@ pub mod client_frame;
 pub mod codec;
 pub mod error_code;
 pub mod irc;
+pub mod room_modes;
 pub mod server_frame;
 pub mod timestamp;
 pub mod validate;

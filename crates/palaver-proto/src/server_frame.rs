@@ -89,6 +89,9 @@ pub struct RoomInfo {
     /// here resumes with it as the room's cursor.
     #[serde(default)]
     pub last_seq: u64,
+    /// The room's modes as IRC shows them (`+nt`; see `room_modes`); absent: `+n` only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modes: Option<String>,
 }
 
 /// Who someone is: the answer to `whois`, one entry of `who` and `whowas`.
@@ -109,6 +112,9 @@ pub struct UserInfo {
     /// Operator of the room asked about (`who` with a room).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub operator: bool,
+    /// Has voice in that room (`+v`: may speak when it is moderated).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub voice: bool,
     /// The rooms the user is in (`whois` only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rooms: Option<Vec<String>>,
@@ -382,6 +388,42 @@ pub enum ServerFrame {
         #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
         reference: Option<Value>,
     },
+    /// A room's modes (the answer to a `mode` with no `modes`): the mode string with its
+    /// parameters (the key only for members), and the ban masks.
+    RoomModes {
+        room: String,
+        modes: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        params: Vec<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        bans: Vec<crate::room_modes::BanMask>,
+        /// When the room was created.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        created: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reference: Option<Value>,
+    },
+    /// A room's modes changed: `username` (a member, an operator, or the server) set `modes`
+    /// with `params` (as IRC writes a MODE line). To the room's members.
+    ModeChanged {
+        room: String,
+        username: String,
+        modes: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        params: Vec<String>,
+        timestamp: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reference: Option<Value>,
+    },
+    /// `username` was invited into `room` by `by`: to the invitee, and (with its `ref`) to the
+    /// one who invited.
+    Invited {
+        room: String,
+        username: String,
+        by: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reference: Option<Value>,
+    },
     /// Server statistics.
     Info {
         users_online: usize,
@@ -419,6 +461,9 @@ impl ServerFrame {
             | ServerFrame::Registered { reference, .. }
             | ServerFrame::PasswordChanged { reference }
             | ServerFrame::Done { reference, .. }
+            | ServerFrame::RoomModes { reference, .. }
+            | ServerFrame::ModeChanged { reference, .. }
+            | ServerFrame::Invited { reference, .. }
             | ServerFrame::Info { reference, .. } => reference.as_ref(),
             ServerFrame::Welcome(_)
             | ServerFrame::Message(_)

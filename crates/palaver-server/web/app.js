@@ -171,7 +171,8 @@ function renderSidebar() {
 
 function renderHeader() {
   const c = model.conversation(model.active);
-  $("title").textContent = c ? (c.isRoom ? `#${c.name}` : c.name) : "";
+  const modes = c?.modes && c.modes !== "+n" ? ` [${c.modes}]` : "";
+  $("title").textContent = c ? (c.isRoom ? `#${c.name}${modes}` : c.name) : "";
   $("topic").textContent = c?.topic ?? "";
 }
 

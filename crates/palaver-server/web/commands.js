@@ -2,7 +2,7 @@
 // text, shared by nothing but tested on their own (the desktop's commands.rs does the same).
 
 export const COMMANDS = [
-  ["/join", "#room", "enter a room (created if new)"],
+  ["/join", "#room [key]", "enter a room (created if new); its key if it has one"],
   ["/leave", "[reason]", "leave this room"],
   ["/msg", "name text", "write privately to someone"],
   ["/me", "action", "say what you do: * you wave"],
@@ -11,6 +11,10 @@ export const COMMANDS = [
   ["/who", "", "who is in this room"],
   ["/away", "[message]", "set or clear your away message"],
   ["/kick", "name [reason]", "remove someone from this room (operators)"],
+  ["/mode", "[+tsimkl-b ...]", "show or change this room's modes (operators)"],
+  ["/invite", "name", "invite someone into this room"],
+  ["/op", "name", "make someone an operator of this room (operators)"],
+  ["/voice", "name", "let someone speak in a moderated room (operators)"],
   ["/mute", "name [minutes]", "mute someone here (moderators)"],
   ["/unmute", "name", "let someone speak again (moderators)"],
   ["/ban", "name [minutes] [reason]", "ban a name from the server (admins)"],
@@ -54,8 +58,9 @@ export function parse(text, active) {
     case "/me":
       return tail ? { send: `/me ${tail}` } : { error: "Usage: /me action" };
     case "/join": {
-      if (!args[0]) return { error: "Usage: /join #room" };
-      return { frame: { type: "join_room", room: args[0].replace(/^#/, "") }, open: { room: args[0].replace(/^#/, "") } };
+      if (!args[0]) return { error: "Usage: /join #room [key]" };
+      const name = args[0].replace(/^#/, "");
+      return { frame: { type: "join_room", room: name, ...(args[1] ? { key: args[1] } : {}) }, open: { room: name } };
     }
     case "/leave":
     case "/part":
@@ -83,6 +88,29 @@ export function parse(text, active) {
       if (!room) return needRoom();
       if (!args[0]) return { error: "Usage: /kick name [reason]" };
       return { frame: { type: "kick", room, username: args[0], ...(args.length > 1 ? { reason: args.slice(1).join(" ") } : {}) } };
+    case "/mode": {
+      const target = args[0] && args[0].startsWith("#") ? args.shift().slice(1) : room;
+      if (!target) return needRoom();
+      const frame = { type: "mode", room: target };
+      if (args[0]) frame.modes = args[0];
+      if (args.length > 1) frame.params = args.slice(1);
+      return { frame };
+    }
+    case "/op":
+    case "/deop":
+    case "/voice":
+    case "/devoice": {
+      if (!room) return needRoom();
+      if (!args[0]) return { error: `Usage: ${command} name` };
+      const modes = { "/op": "+o", "/deop": "-o", "/voice": "+v", "/devoice": "-v" }[command.toLowerCase()];
+      return { frame: { type: "mode", room, modes, params: [args[0]] } };
+    }
+    case "/invite": {
+      const target = args[1] ? args[1].replace(/^#/, "") : room;
+      if (!target) return needRoom();
+      if (!args[0]) return { error: "Usage: /invite name [#room]" };
+      return { frame: { type: "invite", room: target, username: args[0] } };
+    }
     case "/mute":
     case "/unmute": {
       if (!args[0]) return { error: `Usage: ${command} name` };

@@ -185,6 +185,7 @@ export class ChatModel {
       case "joined_room": {
         const c = this.room(frame.room.name);
         c.topic = frame.room.topic ?? "";
+        c.modes = frame.room.modes ?? "";
         c.cursor = Math.max(c.cursor, frame.room.last_seq ?? 0);
         for (const m of frame.history ?? []) this.add(c, this.fromChat(m), { count: false });
         for (const name of frame.members ?? []) c.members.add(name);
@@ -259,6 +260,32 @@ export class ChatModel {
       case "topic": {
         const c = this.room(frame.room);
         c.topic = frame.topic;
+        return { changed: true };
+      }
+      case "mode_changed": {
+        const c = this.room(frame.room);
+        c.modes = lettersAfter(c.modes ?? "", frame.modes);
+        const text = `${frame.username} sets mode ${[frame.modes, ...(frame.params ?? [])].join(" ")}`;
+        this.add(c, line(KIND.SYSTEM, text, { time: at }), { count: false });
+        return { changed: true };
+      }
+      case "room_modes": {
+        const c = this.room(frame.room);
+        c.modes = frame.modes;
+        let text = `#${frame.room} has modes ${[frame.modes, ...(frame.params ?? [])].join(" ")}`;
+        if (frame.bans?.length) text += `; bans: ${frame.bans.map((b) => b.mask).join(", ")}`;
+        this.add(c, line(KIND.SYSTEM, text, { time: at }), { count: false });
+        return { changed: true };
+      }
+      case "invited": {
+        const mine = frame.username === this.me;
+        const c = mine ? this.conversation(this.active) : this.room(frame.room);
+        const text = mine
+          ? `${frame.by} invites you to #${frame.room}: /join #${frame.room}`
+          : frame.ref != null
+            ? `You invited ${frame.username} to #${frame.room}.`
+            : `${frame.by} invited ${frame.username} to #${frame.room}.`;
+        if (c) this.add(c, line(KIND.SYSTEM, text, { time: at }), { count: false });
         return { changed: true };
       }
       case "server": {
@@ -415,4 +442,22 @@ export class ChatModel {
   pendingIn(key) {
     return this.outbox.filter((e) => e.key === key);
   }
+}
+
+/** A room's mode letters (`+nt`) after a change (`-t+m`), as the server's `letters_after`. */
+export function lettersAfter(current, change) {
+  let letters = [...current].filter((c) => /[a-z]/i.test(c));
+  let on = true;
+  for (const c of change) {
+    if (c === "+") on = true;
+    else if (c === "-") on = false;
+    else if (!"bov".includes(c) && /[a-z]/i.test(c)) {
+      letters = letters.filter((l) => l !== c);
+      if (on) letters.push(c);
+    }
+  }
+  if (!letters.includes("n")) letters.unshift("n");
+  const order = "nimstkl";
+  letters.sort((a, b) => (order.indexOf(a) + 1 || 99) - (order.indexOf(b) + 1 || 99));
+  return "+" + letters.join("");
 }

@@ -89,7 +89,7 @@ pub async fn run(args: &ChatArgs, client: Client, mut events: mpsc::Receiver<Eve
             Action::Send(frame) => {
                 // Later plain lines go where this command points.
                 match &frame {
-                    ClientFrame::JoinRoom { room } => {
+                    ClientFrame::JoinRoom { room, .. } => {
                         target = Target::Room(room.trim_start_matches('#').to_string())
                     }
                     ClientFrame::LeaveRoom { .. } => target = Target::Room("general".into()),
@@ -244,6 +244,28 @@ pub fn format_frame(frame: &ServerFrame, me: &str) -> Option<String> {
         },
         ServerFrame::Server { message, timestamp } => {
             format!("[{}] ! {}", local_time(timestamp), message)
+        }
+        ServerFrame::ModeChanged {
+            room,
+            username,
+            modes,
+            params,
+            timestamp,
+            ..
+        } => format!(
+            "[{}] #{} * {} sets mode {} {}",
+            local_time(timestamp),
+            room,
+            username,
+            modes,
+            params.join(" ")
+        )
+        .trim_end()
+        .to_string(),
+        ServerFrame::Invited {
+            room, username, by, ..
+        } => {
+            format!("* {by} invited {username} to #{room}")
         }
         _ => return None,
     })

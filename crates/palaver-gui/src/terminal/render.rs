@@ -155,10 +155,19 @@ fn draw_messages(frame: &mut Frame, app: &TuiApp, area: Rect) {
         frame.render_widget(Paragraph::new("You are in no room: /join #room"), area);
         return;
     };
-    let title = if c.topic.is_empty() {
-        format!(" {}{} ", if c.is_room() { "#" } else { "@" }, c.title)
+    let modes = if c.modes.is_empty() || c.modes == "+n" {
+        String::new()
     } else {
-        format!(" #{} — {} ", c.title, c.topic)
+        format!(" [{}]", c.modes)
+    };
+    let title = if c.topic.is_empty() {
+        format!(
+            " {}{}{modes} ",
+            if c.is_room() { "#" } else { "@" },
+            c.title
+        )
+    } else {
+        format!(" #{}{modes} — {} ", c.title, c.topic)
     };
     let block = Block::default().borders(Borders::BOTTOM).title(title);
     let inner = block.inner(area);

@@ -85,6 +85,7 @@ fn conversations_panel(app: &mut PalaverApp, ui: &mut egui::Ui) {
                     if let Some(outbox) = &app.outbox {
                         outbox.send(ClientFrame::JoinRoom {
                             room: app.chat_view.join_room.trim().to_string(),
+                            key: None,
                         });
                     }
                     app.chat_view.join_room.clear();
@@ -308,7 +309,20 @@ fn central(app: &mut PalaverApp, ui: &mut egui::Ui) {
         ui.label("You are in no room. Join one on the left.");
         return;
     };
-    if !conv.topic.is_empty() {
+    let modes = (!conv.modes.is_empty() && conv.modes != "+n").then_some(conv.modes.as_str());
+    if let Some(modes) = modes {
+        ui.horizontal(|ui| {
+            if !conv.topic.is_empty() {
+                ui.label(RichText::new(format!("Topic: {}", conv.topic)).italics());
+            }
+            ui.label(RichText::new(format!("[{modes}]")).weak())
+                .on_hover_text(
+                    "The room's modes: t topic lock, m moderated, i invite only, k key, l limit, \
+                 s secret. /mode changes them.",
+                );
+        });
+        ui.separator();
+    } else if !conv.topic.is_empty() {
         ui.label(RichText::new(format!("Topic: {}", conv.topic)).italics());
         ui.separator();
     }

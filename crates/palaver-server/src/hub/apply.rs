@@ -19,6 +19,13 @@ impl Hub {
     pub(super) fn change(&mut self, event: NetworkEvent, io: &mut impl HubIo) {
         match &event {
             NetworkEvent::Moderation { record, .. } => io.save_moderation(record.clone()),
+            NetworkEvent::RoomModes {
+                room_key, modes, ..
+            } => io.save_moderation(ModerationRecord::RoomModes {
+                room_key: room_key.clone(),
+                modes: modes.clone(),
+            }),
+            NetworkEvent::Invite { .. } => {}
             NetworkEvent::Replaced { .. }
             | NetworkEvent::Kick { .. }
             | NetworkEvent::RoomKick { .. }
@@ -73,6 +80,13 @@ impl Hub {
                 }
             }
             NetworkEvent::Announce { message } => self.announce_here(message, io),
+            NetworkEvent::RoomModes { .. } => self.apply_room_modes(event, io),
+            NetworkEvent::Invite {
+                room_key,
+                name,
+                by,
+                source,
+            } => self.apply_invite(room_key, name, by, source.as_deref(), io),
             NetworkEvent::RoomCreated {
                 room_key,
                 name,
@@ -136,8 +150,16 @@ impl Hub {
                 };
                 self.system_to_room(room_key, notice, None, io);
             }
+            ModerationRecord::RoomModes { room_key, modes } => {
+                if *modes == Default::default() {
+                    m.room_modes.remove(room_key);
+                } else {
+                    m.room_modes.insert(room_key.clone(), modes.clone());
+                }
+            }
             ModerationRecord::DeleteRoom { room_key } => {
                 m.locked.remove(room_key);
+                m.room_modes.remove(room_key);
                 m.moderators.remove(room_key);
                 self.room_deleted(room_key, by, io);
             }

@@ -33,6 +33,7 @@ pub mod refusal;
 mod remote;
 mod requests;
 pub mod room;
+mod room_modes;
 pub mod sequence;
 pub mod session;
 #[cfg(test)]
@@ -731,6 +732,7 @@ impl Hub {
         };
         room.members.remove(&session);
         room.operators.remove(&session);
+        room.voiced.remove(&session);
         if room.members.is_empty() {
             room.recent = None;
             self.unfollow(room_key, io);

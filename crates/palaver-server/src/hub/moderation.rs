@@ -11,6 +11,7 @@ use std::net::IpAddr;
 
 use serde_json::Value;
 
+use palaver_proto::room_modes::RoomModes;
 use palaver_proto::{timestamp, validate, ErrorCode, ServerFrame, DEFAULT_ROOM};
 
 use super::{Hub, HubEvent, HubIo, Refusal, SessionId};
@@ -64,6 +65,8 @@ pub struct ModerationState {
     pub mutes: Vec<(Option<String>, String, Option<i64>)>,
     /// Keys of locked rooms.
     pub locked: Vec<String>,
+    /// Rooms' modes (IRC's channel modes), by room key.
+    pub room_modes: Vec<(String, RoomModes)>,
 }
 
 /// A change for the store.
@@ -92,6 +95,11 @@ pub enum ModerationRecord {
         room_key: String,
         locked: bool,
     },
+    /// A room's modes, all of them (a room with none is forgotten).
+    RoomModes {
+        room_key: String,
+        modes: RoomModes,
+    },
 }
 
 /// Moderation state in the hub.
@@ -103,6 +111,10 @@ pub struct Moderation {
     /// (room key or None for everywhere, folded name) -> until (ms) or None.
     pub(super) mutes: HashMap<(Option<String>, String), Option<i64>>,
     pub(super) locked: HashSet<String>,
+    /// Rooms' modes, by room key (a room with none has no entry).
+    pub(super) room_modes: HashMap<String, RoomModes>,
+    /// (room key, folded name) invited into the room, until they enter it (in memory only).
+    pub(super) invites: HashSet<(String, String)>,
 }
 
 fn until(minutes: Option<u64>) -> Option<i64> {
@@ -125,6 +137,7 @@ impl Hub {
             m.mutes.insert((room, name), until_ms);
         }
         m.locked.extend(state.locked);
+        m.room_modes.extend(state.room_modes);
     }
 
     /// The stored moderation and rooms, read again after this cluster node's subscription came
@@ -149,6 +162,7 @@ impl Hub {
             .map(|(room, name, until)| ((room, name), until))
             .collect();
         m.locked = state.locked.into_iter().collect();
+        m.room_modes = state.room_modes.into_iter().collect();
         m.bans = state
             .bans
             .iter()

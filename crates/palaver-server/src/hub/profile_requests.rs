@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
+use palaver_proto::room_modes::mask_matches as glob_match;
 use palaver_proto::{timestamp, validate, ErrorCode, ServerFrame, UserInfo};
 
 use super::session::{PendingClaim, Profile, Session, User};
@@ -22,34 +23,6 @@ pub const MAX_REASON_BYTES: usize = 300;
 
 /// The most users one `who` with a mask lists.
 const MAX_WHO_MATCHES: usize = 500;
-
-/// Matches `*` (any run) and `?` (one character), as IRC masks do.
-fn glob_match(pattern: &str, text: &str) -> bool {
-    let p: Vec<char> = pattern.chars().collect();
-    let t: Vec<char> = text.chars().collect();
-    let (mut pi, mut ti) = (0, 0);
-    let (mut star, mut mark) = (None, 0);
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            mark = ti;
-            pi += 1;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            ti = mark;
-        } else {
-            return false;
-        }
-    }
-    while pi < p.len() && p[pi] == '*' {
-        pi += 1;
-    }
-    pi == p.len()
-}
 
 /// At most `max` bytes of `text`, cut at a character boundary.
 pub(super) fn clip(text: &str, max: usize) -> String {
@@ -353,6 +326,7 @@ impl Hub {
             away: user.away.clone(),
             operator: false,
             rooms: detailed.then(|| rooms.iter().map(|r| r.name.clone()).collect()),
+            voice: false,
             operator_of: if detailed {
                 rooms
                     .iter()
@@ -380,7 +354,10 @@ impl Hub {
         let (room_name, mut users) = match (room, username) {
             (Some(raw), _) => {
                 let key = validate::room_name(&raw).ok().map(|n| validate::fold(&n));
-                let Some(room) = key.and_then(|k| self.rooms.get(&k)) else {
+                let Some(room) = key
+                    .and_then(|k| self.rooms.get(&k))
+                    .filter(|r| !self.hidden_from(session, &r.key))
+                else {
                     let shown: String = raw.chars().take(70).collect();
                     let message = format!("There is no room named {shown:?}.");
                     let refusal = Refusal::new(ErrorCode::UnknownRoom, message).about(shown);
@@ -393,6 +370,7 @@ impl Hub {
                     .filter_map(|s| {
                         let mut info = self.user_info(s, false)?;
                         info.operator = room.operators.contains(&s.id);
+                        info.voice = room.voiced.contains(&s.id);
                         Some(info)
                     })
                     .chain(
@@ -454,7 +432,13 @@ impl Hub {
                 Some(Self::remote_user_info(&user, true))
             });
         match found {
-            Some(user) => {
+            Some(mut user) => {
+                // Secret rooms (+s) are not shown to those outside them.
+                let hidden = |name: &String| self.hidden_from(session, &validate::fold(name));
+                if let Some(rooms) = &mut user.rooms {
+                    rooms.retain(|r| !hidden(r));
+                }
+                user.operator_of.retain(|r| !hidden(r));
                 let frame = ServerFrame::Whois {
                     user: Box::new(user),
                     reference,
@@ -507,6 +491,7 @@ impl Hub {
             away: None,
             operator: false,
             rooms: None,
+            voice: false,
             operator_of: Vec::new(),
             connected: timestamp::format_millis(user.joined_ms),
             idle_seconds: None,
@@ -644,18 +629,5 @@ impl Hub {
             reference,
         };
         self.send_to(session, &frame, io);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::glob_match;
-
-    #[test]
-    fn masks_match_like_irc() {
-        assert!(glob_match("*", "anyone"));
-        assert!(glob_match("al*", "alice") && !glob_match("al*", "bob"));
-        assert!(glob_match("?ob", "bob") && !glob_match("?ob", "blob"));
-        assert!(glob_match("*i*e", "alice") && !glob_match("*x*", "alice"));
     }
 }

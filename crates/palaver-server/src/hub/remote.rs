@@ -177,6 +177,7 @@ impl Hub {
             away: user.away.clone(),
             operator: false,
             rooms: detailed.then(|| user.rooms.iter().map(|(_, name)| name.clone()).collect()),
+            voice: false,
             operator_of: Vec::new(),
             connected: timestamp::format_millis(user.joined_ms),
             idle_seconds: None,
@@ -566,6 +567,7 @@ impl Hub {
     pub(super) fn room_info(&self, room: &super::room::Room) -> palaver_proto::RoomInfo {
         let mut info = room.info();
         info.members += self.remote.count_in(&room.key);
+        info.modes = self.modes_letters(&room.key);
         info
     }
 }

@@ -141,12 +141,27 @@ impl Hub {
             ClientFrame::PrivateMessage { target, content } => {
                 self.private_message(session, &target, content, reference, client_tags, io)
             }
-            ClientFrame::JoinRoom { room } => self.join_room(session, &room, reference, io),
+            ClientFrame::JoinRoom { room, key } => {
+                self.join_room(session, &room, key.as_deref(), reference, io)
+            }
+            ClientFrame::Mode {
+                room,
+                modes,
+                params,
+            } => self.mode_request(session, &room, modes, params, reference, io),
+            ClientFrame::Invite { room, username } => {
+                self.invite_request(session, &room, &username, reference, io)
+            }
             ClientFrame::LeaveRoom { room, reason } => {
                 self.leave_room(session, &room, reason, reference, io)
             }
             ClientFrame::Rooms => {
-                let mut rooms: Vec<_> = self.rooms.values().map(|r| self.room_info(r)).collect();
+                let mut rooms: Vec<_> = self
+                    .rooms
+                    .values()
+                    .filter(|r| !self.hidden_from(session, &r.key))
+                    .map(|r| self.room_info(r))
+                    .collect();
                 rooms.sort_by_cached_key(|r| validate::fold(&r.name));
                 self.send_to(session, &ServerFrame::Rooms { rooms, reference }, io);
             }
@@ -371,6 +386,9 @@ impl Hub {
             let refusal = Refusal::new(ErrorCode::Muted, message).about(&raw_room);
             return self.refuse(session, refusal, reference, io);
         }
+        if let Some(refusal) = self.speech_refusal(session, &room_key) {
+            return self.refuse(session, refusal, reference, io);
+        }
         if !self.content_ok(session, &content, &reference, io) {
             return;
         }
@@ -562,6 +580,7 @@ impl Hub {
         &mut self,
         session: SessionId,
         raw: &str,
+        room_password: Option<&str>,
         reference: Option<Value>,
         io: &mut impl HubIo,
     ) {
@@ -596,6 +615,9 @@ impl Hub {
             let refusal = Refusal::new(ErrorCode::RoomFull, message).about(&name);
             return self.refuse(session, refusal, reference, io);
         }
+        if let Some(refusal) = self.entry_refusal(session, &key, room_password) {
+            return self.refuse(session, refusal, reference, io);
+        }
         if self.room_locked(&key) && !self.moderates(session, &key) {
             let message = format!("#{name} is locked: only its moderators may enter for now.");
             let refusal = Refusal::new(ErrorCode::RoomLocked, message).about(&name);
@@ -618,6 +640,7 @@ impl Hub {
         }
         let ready = self.activate_room(&key, io);
         self.add_member(session, &key);
+        self.entered(session, &key);
         if let Some(user) = self
             .sessions
             .get_mut(&session)
@@ -761,6 +784,12 @@ impl Hub {
         let Some(key) = self.member_room(session, raw, &reference, io) else {
             return;
         };
+        if !self.may_set_topic(session, &key) {
+            let name = self.rooms[&key].name.clone();
+            let message = format!("Only the operators of #{name} may set its topic (+t).");
+            let refusal = Refusal::new(ErrorCode::NotAuthorized, message).about(&name);
+            return self.refuse(session, refusal, reference, io);
+        }
         if topic.len() > self.config.max_topic_bytes {
             let message = format!(
                 "The topic is {} bytes; the server accepts at most {}.",

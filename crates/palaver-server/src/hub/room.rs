@@ -26,6 +26,8 @@ pub struct Room {
     /// Members who may kick: whoever joined the room while it was empty (IRC's channel
     /// operators; in memory only).
     pub operators: FxHashSet<SessionId>,
+    /// Members with voice (`+v`): they may speak while the room is moderated.
+    pub voiced: FxHashSet<SessionId>,
     /// Who set the topic and when (milliseconds), since the server started.
     pub topic_by: Option<String>,
     pub topic_ms: Option<i64>,
@@ -58,6 +60,7 @@ impl Room {
             created_ms,
             members: FxHashSet::default(),
             operators: FxHashSet::default(),
+            voiced: FxHashSet::default(),
             topic_by: None,
             topic_ms: None,
             recent: None,
@@ -80,6 +83,7 @@ impl Room {
             topic_at: self.topic_ms.map(timestamp::format_millis),
             created: Some(timestamp::format_millis(self.created_ms)),
             last_seq: self.last_seq,
+            modes: None,
         }
     }
 

@@ -1,5 +1,6 @@
 //! Changes to what every node of a network shares, as events: bans, mutes, locks, moderators,
-//! deleted rooms, topics, kicks, announcements, and a session taken over on another node.
+//! deleted rooms, topics, room modes and invitations, kicks, announcements, and a session
+//! taken over on another node.
 //!
 //! The hub changes these facts in one place, [`crate::hub::Hub::apply`], whether the change was
 //! made on this node (a command: applied, stored, then published through
@@ -45,6 +46,27 @@ pub enum NetworkEvent {
     },
     /// A `server` announcement to everyone.
     Announce { message: String },
+    /// A room's modes changed by `by` (address `source`): the modes after the change, and
+    /// the members given or denied operator status or voice with it; `change` and `params`
+    /// are the change as IRC writes it (`+mv`, `["ann"]`).
+    RoomModes {
+        room_key: String,
+        modes: palaver_proto::room_modes::RoomModes,
+        members: Vec<MemberStatus>,
+        by: String,
+        source: Option<String>,
+        change: String,
+        params: Vec<String>,
+        at_ms: i64,
+    },
+    /// `name` invited into a room by `by` (address `source`): the invitation lets them in
+    /// past `+i`, `+k` and `+l` once.
+    Invite {
+        room_key: String,
+        name: String,
+        by: String,
+        source: Option<String>,
+    },
     /// A room's topic set (empty: cleared) by `by`, whose address is `source`.
     Topic {
         room_key: String,
@@ -53,4 +75,21 @@ pub enum NetworkEvent {
         source: Option<String>,
         at_ms: i64,
     },
+}
+
+/// A member's status in a room, given or taken by a mode change.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct MemberStatus {
+    /// The member's connection.
+    pub holder: crate::network::names::Holder,
+    pub status: Status,
+    pub on: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Status {
+    /// `+o`: may change the room's modes and topic, kick, invite.
+    Operator,
+    /// `+v`: may speak while the room is moderated.
+    Voice,
 }

@@ -34,6 +34,8 @@ pub trait AccountRows: Send {
     fn mutes(&mut self) -> Result<Vec<MuteRow>, StoreError>;
     /// Keys of the locked rooms.
     fn locked(&mut self) -> Result<Vec<String>, StoreError>;
+    /// (room key, modes as JSON) of the rooms with modes.
+    fn room_modes(&mut self) -> Result<Vec<(String, String)>, StoreError>;
     fn save_moderation(&mut self, record: &ModerationRecord) -> Result<(), StoreError>;
     /// The PHC string of an account's password.
     fn password(&mut self, key: &str) -> Result<Option<String>, StoreError>;
@@ -47,6 +49,11 @@ pub trait AccountRows: Send {
     ) -> Result<bool, StoreError>;
     /// Replaces a password; false when there is no such account.
     fn set_password(&mut self, key: &str, hashed: &str) -> Result<bool, StoreError>;
+}
+
+/// A room's modes as stored: JSON.
+fn modes_json(modes: &palaver_proto::room_modes::RoomModes) -> String {
+    serde_json::to_string(modes).expect("modes serialize")
 }
 
 fn ban_target(t: &BanTarget) -> (&'static str, String) {
@@ -87,6 +94,10 @@ CREATE TABLE IF NOT EXISTS mutes (
 );
 CREATE TABLE IF NOT EXISTS locked_rooms (
     room_key TEXT PRIMARY KEY
+);
+CREATE TABLE IF NOT EXISTS room_modes (
+    room_key TEXT PRIMARY KEY,
+    modes TEXT NOT NULL
 );
 ";
 
@@ -182,6 +193,16 @@ impl AccountRows for SqliteAccountRows {
         Ok(rows)
     }
 
+    fn room_modes(&mut self) -> Result<Vec<(String, String)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT room_key, modes FROM room_modes")?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
     fn save_moderation(&mut self, record: &ModerationRecord) -> Result<(), StoreError> {
         let conn = &self.conn;
         match record {
@@ -236,7 +257,24 @@ impl AccountRows for SqliteAccountRows {
                 };
                 conn.execute(sql, params![room_key, name_key])?;
             }
+            ModerationRecord::RoomModes { room_key, modes } => {
+                if *modes == Default::default() {
+                    conn.execute(
+                        "DELETE FROM room_modes WHERE room_key = ?1",
+                        params![room_key],
+                    )?;
+                } else {
+                    conn.execute(
+                        "INSERT OR REPLACE INTO room_modes (room_key, modes) VALUES (?1, ?2)",
+                        params![room_key, modes_json(modes)],
+                    )?;
+                }
+            }
             ModerationRecord::DeleteRoom { room_key } => {
+                conn.execute(
+                    "DELETE FROM room_modes WHERE room_key = ?1",
+                    params![room_key],
+                )?;
                 conn.execute("DELETE FROM rooms WHERE room_key = ?1", params![room_key])?;
                 conn.execute(
                     "DELETE FROM room_moderators WHERE room_key = ?1",
@@ -371,6 +409,13 @@ impl AccountRows for PostgresAccountRows {
         Ok(rows.iter().map(|r| r.get(0)).collect())
     }
 
+    fn room_modes(&mut self) -> Result<Vec<(String, String)>, StoreError> {
+        let rows = self
+            .client
+            .query("SELECT room_key, modes FROM room_modes", &[])?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
     fn save_moderation(&mut self, record: &ModerationRecord) -> Result<(), StoreError> {
         let client = &mut self.client;
         match record {
@@ -427,8 +472,20 @@ impl AccountRows for PostgresAccountRows {
                 };
                 client.execute(sql, &[room_key, name_key])?;
             }
+            ModerationRecord::RoomModes { room_key, modes } => {
+                if *modes == Default::default() {
+                    client.execute("DELETE FROM room_modes WHERE room_key = $1", &[room_key])?;
+                } else {
+                    client.execute(
+                        "INSERT INTO room_modes (room_key, modes) VALUES ($1, $2)
+                         ON CONFLICT (room_key) DO UPDATE SET modes = EXCLUDED.modes",
+                        &[room_key, &modes_json(modes)],
+                    )?;
+                }
+            }
             ModerationRecord::DeleteRoom { room_key } => {
                 let mut tx = client.transaction()?;
+                tx.execute("DELETE FROM room_modes WHERE room_key = $1", &[room_key])?;
                 tx.execute("DELETE FROM rooms WHERE room_key = $1", &[room_key])?;
                 tx.execute(
                     "DELETE FROM room_moderators WHERE room_key = $1",

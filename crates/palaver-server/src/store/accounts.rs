@@ -198,6 +198,17 @@ impl Accounts {
             bans,
             mutes: rows.mutes()?,
             locked: rows.locked()?,
+            room_modes: rows
+                .room_modes()?
+                .into_iter()
+                .filter_map(|(room, json)| match serde_json::from_str(&json) {
+                    Ok(modes) => Some((room, modes)),
+                    Err(e) => {
+                        tracing::warn!(%room, error = %e, "unreadable room modes skipped");
+                        None
+                    }
+                })
+                .collect(),
         })
     }
 

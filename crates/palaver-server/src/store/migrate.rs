@@ -19,7 +19,7 @@ use super::{StoreError, StoredMessage};
 const CHUNK: usize = 5_000;
 
 /// The tables compared at the end, in copy order.
-const TABLES: [&str; 9] = [
+const TABLES: [&str; 10] = [
     "rooms",
     "conversations",
     "messages",
@@ -29,6 +29,7 @@ const TABLES: [&str; 9] = [
     "bans",
     "mutes",
     "locked_rooms",
+    "room_modes",
 ];
 
 /// How many rows each table had on both sides.
@@ -216,6 +217,15 @@ fn copy_small_tables(source: &Connection, target: &mut Client) -> Result<(), Mig
     while let Some(r) = rows.next()? {
         let room: String = r.get(0)?;
         tx.execute("INSERT INTO locked_rooms (room_key) VALUES ($1)", &[&room])?;
+    }
+    let mut stmt = source.prepare("SELECT room_key, modes FROM room_modes")?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let (room, modes): (String, String) = (r.get(0)?, r.get(1)?);
+        tx.execute(
+            "INSERT INTO room_modes (room_key, modes) VALUES ($1, $2)",
+            &[&room, &modes],
+        )?;
     }
     tx.commit()?;
     Ok(())

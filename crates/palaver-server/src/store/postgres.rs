@@ -86,6 +86,10 @@ CREATE TABLE IF NOT EXISTS mutes (
 CREATE TABLE IF NOT EXISTS locked_rooms (
     room_key TEXT PRIMARY KEY
 );
+CREATE TABLE IF NOT EXISTS room_modes (
+    room_key TEXT PRIMARY KEY,
+    modes TEXT NOT NULL
+);
 ";
 
 const COLUMNS: &str = "id, ts_ms, room_key, room, sender, sender_key, target, target_key, content, sender_owner, target_owner, seq";

@@ -187,6 +187,7 @@ async fn joins_and_room_moves_on_one_node_are_seen_once_on_the_others() {
     watcher
         .send(&ClientFrame::JoinRoom {
             room: "rust".into(),
+            key: None,
         })
         .await
         .unwrap();
@@ -224,6 +225,7 @@ async fn joins_and_room_moves_on_one_node_are_seen_once_on_the_others() {
     mover
         .send(&ClientFrame::JoinRoom {
             room: "Rust".into(),
+            key: None,
         })
         .await
         .unwrap();

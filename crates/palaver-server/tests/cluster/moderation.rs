@@ -71,16 +71,22 @@ async fn a_kick_from_a_room_and_from_the_server_on_node_a_reach_a_user_on_node_c
     };
     // op opened #ops on node A, so it is its operator there.
     let mut op = cluster.join(0, "op").await;
-    op.send(&ClientFrame::JoinRoom { room: "ops".into() })
-        .await
-        .unwrap();
+    op.send(&ClientFrame::JoinRoom {
+        room: "ops".into(),
+        key: None,
+    })
+    .await
+    .unwrap();
     expect(&mut op, "joined #ops", |f| {
         matches!(f, ServerFrame::JoinedRoom { .. })
     })
     .await;
     let mut victim = cluster.join(2, "victim").await;
     victim
-        .send(&ClientFrame::JoinRoom { room: "ops".into() })
+        .send(&ClientFrame::JoinRoom {
+            room: "ops".into(),
+            key: None,
+        })
         .await
         .unwrap();
     expect(&mut victim, "joined #ops", |f| {
@@ -89,7 +95,10 @@ async fn a_kick_from_a_room_and_from_the_server_on_node_a_reach_a_user_on_node_c
     .await;
     let mut bystander = cluster.join(1, "bystander").await;
     bystander
-        .send(&ClientFrame::JoinRoom { room: "ops".into() })
+        .send(&ClientFrame::JoinRoom {
+            room: "ops".into(),
+            key: None,
+        })
         .await
         .unwrap();
     eventually_users(&mut op, Some("ops"), "#ops's members", |u| {

@@ -30,6 +30,7 @@ async fn nodes_on_a_redis_cluster_share_names_rooms_and_messages() {
         for conn in [&mut ann, &mut bob] {
             conn.send(&ClientFrame::JoinRoom {
                 room: room.to_string(),
+                key: None,
             })
             .await
             .unwrap();

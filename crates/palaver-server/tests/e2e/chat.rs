@@ -231,6 +231,7 @@ async fn rooms_carry_messages_to_their_members_only() {
     for conn in [&mut alice, &mut bob] {
         conn.send(&ClientFrame::JoinRoom {
             room: "rust".into(),
+            key: None,
         })
         .await
         .unwrap();
@@ -271,6 +272,7 @@ async fn rooms_carry_messages_to_their_members_only() {
     carol
         .send(&ClientFrame::JoinRoom {
             room: "RUST".into(),
+            key: None,
         })
         .await
         .unwrap();

@@ -211,7 +211,10 @@ async fn who_whois_whowas_away_and_kick() {
     user.sync().await;
     let mut native = server.join("app").await;
     native
-        .send(&ClientFrame::JoinRoom { room: "ops".into() })
+        .send(&ClientFrame::JoinRoom {
+            room: "ops".into(),
+            key: None,
+        })
         .await
         .unwrap();
     expect(&mut native, "joined", |f| {

@@ -40,7 +40,7 @@ async fn welcome_burst_announces_the_server_and_its_limits() {
         "TOPICLEN=390",
         "LINELEN=512",
         "UTF8ONLY",
-        "PREFIX=(o)@",
+        "PREFIX=(ov)@+",
         "NETWORK=Palaver",
     ] {
         assert!(tokens.contains(&token), "{token} missing from {tokens:?}");

@@ -22,6 +22,7 @@ mod migrate;
 mod moderation;
 mod password_abuse;
 mod private_history;
+mod room_modes;
 mod sessions;
 mod shutdown;
 mod tls;

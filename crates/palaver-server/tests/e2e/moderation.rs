@@ -97,9 +97,12 @@ async fn admins_and_moderators_act_and_members_are_refused() {
     );
 
     // lock a room
-    root.send(&ClientFrame::JoinRoom { room: "den".into() })
-        .await
-        .unwrap();
+    root.send(&ClientFrame::JoinRoom {
+        room: "den".into(),
+        key: None,
+    })
+    .await
+    .unwrap();
     expect(&mut root, "joined den", |f| {
         matches!(f, ServerFrame::JoinedRoom { .. })
     })
@@ -114,7 +117,10 @@ async fn admins_and_moderators_act_and_members_are_refused() {
         ServerFrame::Done { .. }
     ));
     mallory
-        .send(&ClientFrame::JoinRoom { room: "den".into() })
+        .send(&ClientFrame::JoinRoom {
+            room: "den".into(),
+            key: None,
+        })
         .await
         .unwrap();
     let locked = expect(&mut mallory, "locked", |f| {
@@ -127,9 +133,12 @@ async fn admins_and_moderators_act_and_members_are_refused() {
         ServerFrame::Done { .. }
     ));
     for conn in [&mut mallory, &mut bob] {
-        conn.send(&ClientFrame::JoinRoom { room: "den".into() })
-            .await
-            .unwrap();
+        conn.send(&ClientFrame::JoinRoom {
+            room: "den".into(),
+            key: None,
+        })
+        .await
+        .unwrap();
         expect(conn, "joined den", |f| {
             matches!(f, ServerFrame::JoinedRoom { .. })
         })
@@ -231,9 +240,12 @@ async fn mutes_and_locks_survive_a_restart() {
         act(&mut root, mute).await,
         ServerFrame::Done { .. }
     ));
-    root.send(&ClientFrame::JoinRoom { room: "den".into() })
-        .await
-        .unwrap();
+    root.send(&ClientFrame::JoinRoom {
+        room: "den".into(),
+        key: None,
+    })
+    .await
+    .unwrap();
     let lock = ClientFrame::LockRoom {
         room: "den".into(),
         locked: true,
@@ -253,9 +265,12 @@ async fn mutes_and_locks_survive_a_restart() {
     })
     .await;
     assert_eq!(error_code(&answer), Some("muted"), "{answer:?}");
-    bob.send(&ClientFrame::JoinRoom { room: "den".into() })
-        .await
-        .unwrap();
+    bob.send(&ClientFrame::JoinRoom {
+        room: "den".into(),
+        key: None,
+    })
+    .await
+    .unwrap();
     let answer = expect(&mut bob, "the refusal", |f| {
         matches!(
             f,

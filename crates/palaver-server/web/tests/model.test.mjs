@@ -114,3 +114,26 @@ test("Tab completes names and Up recalls", () => {
   assert.equal(r.up(), "one");
   assert.equal(r.down(), "two");
 });
+
+test("mode changes show as lines and keep the room's mode letters", () => {
+  const m = new ChatModel();
+  m.apply(welcome());
+  m.apply({ type: "mode_changed", room: "general", username: "bob", modes: "+mk", params: ["pw"], timestamp: "2026-11-29T10:02:00Z" });
+  const general = m.conversation("general");
+  assert.equal(general.modes, "+nmk");
+  assert.match(general.lines.at(-1).text, /bob sets mode \+mk pw/);
+  m.apply({ type: "mode_changed", room: "general", username: "bob", modes: "-m+v", params: ["alice"], timestamp: "2026-11-29T10:03:00Z" });
+  assert.equal(general.modes, "+nk");
+  m.apply({ type: "invited", room: "den", username: "alice", by: "bob" });
+  assert.match(general.lines.at(-1).text, /bob invites you to #den/);
+});
+
+test("/mode, /op, /voice and /invite become mode and invite requests", () => {
+  const here = { key: "general", name: "general", isRoom: true };
+  assert.deepEqual(parse("/mode +kl secret 5", here).frame, { type: "mode", room: "general", modes: "+kl", params: ["secret", "5"] });
+  assert.deepEqual(parse("/mode", here).frame, { type: "mode", room: "general" });
+  assert.deepEqual(parse("/mode #den +m", here).frame, { type: "mode", room: "den", modes: "+m" });
+  assert.deepEqual(parse("/voice bob", here).frame, { type: "mode", room: "general", modes: "+v", params: ["bob"] });
+  assert.deepEqual(parse("/invite bob", here).frame, { type: "invite", room: "general", username: "bob" });
+  assert.deepEqual(parse("/join #den pw", here).frame, { type: "join_room", room: "den", key: "pw" });
+});

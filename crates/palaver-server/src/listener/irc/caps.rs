@@ -31,6 +31,7 @@ caps! {
     USERHOST_IN_NAMES = "userhost-in-names", 9;
     SASL = "sasl", 10;
     ACCOUNT_REGISTRATION = "draft/account-registration", 11;
+    INVITE_NOTIFY = "invite-notify", 12;
 }
 
 /// The capabilities a connection has enabled.

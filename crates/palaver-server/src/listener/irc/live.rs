@@ -76,6 +76,17 @@ pub fn frame(lines: &mut Lines, frame: &ServerFrame) -> Vec<IrcMessage> {
             line.tags = lines.chat_tags(timestamp, None);
             vec![line]
         }
+        ServerFrame::ModeChanged {
+            room,
+            modes,
+            params,
+            ..
+        } => {
+            let mut all = vec![channel(room), modes.clone()];
+            all.extend(params.iter().cloned());
+            vec![IrcMessage::new("MODE", all).with_source(lines.source)]
+        }
+        ServerFrame::Invited { room, username, .. } => cmd::invite::seen(lines, room, username),
         ServerFrame::Away {
             username, message, ..
         } => cmd::away::seen(lines, username, message.as_deref()),

@@ -1,9 +1,10 @@
-//! `JOIN #a,#b` and `JOIN 0`.
+//! `JOIN #a,#b [key,key]` and `JOIN 0`.
 //!
 //! Each channel is its own `join_room` followed by a `who` for its names, so a refusal of one
 //! does not hold up the others: `JOIN`, the topic (332/333) if there is one, then 353/366. A
 //! channel joined already shows nothing; `JOIN 0` parts every channel. Refusals: 403 without
-//! `#`, 479 for an invalid name, 405 over the room limit, 471 for a full room.
+//! `#`, 479 for an invalid name, 405 over the room limit, 471 for a full room (`+l`), 473
+//! invite only (`+i`), 474 banned (`+b`), 475 a missing or wrong key (`+k`).
 
 use palaver_proto::irc::IrcMessage;
 use palaver_proto::{validate, ClientFrame, ErrorCode, RoomInfo, ServerFrame};
@@ -26,9 +27,16 @@ pub fn run(r: &mut Reader, msg: &IrcMessage, label: Option<String>) -> Vec<Actio
             .map(|room| ClientFrame::LeaveRoom { room, reason: None });
         return r.ask(Part, label, leaves);
     }
+    let mut keys = msg
+        .params
+        .get(1)
+        .map(|k| k.split(',').map(str::to_string).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter();
     let mut actions = Vec::new();
     let mut label = label;
     for chan in list.split(',').filter(|c| !c.is_empty()) {
+        let key = keys.next().filter(|k| !k.is_empty());
         let Some(room) = chan.strip_prefix('#') else {
             let line = r.num(Numeric::ERR_NOSUCHCHANNEL, [chan, "No such channel"]);
             actions.extend(r.reply(label.take(), vec![line]));
@@ -46,6 +54,7 @@ pub fn run(r: &mut Reader, msg: &IrcMessage, label: Option<String>) -> Vec<Actio
         let asks = [
             ClientFrame::JoinRoom {
                 room: room.to_string(),
+                key,
             },
             ClientFrame::Who {
                 room: Some(room.to_string()),
@@ -99,6 +108,18 @@ impl Waiting for Join {
             ErrorCode::RoomFull => lines.num(
                 Numeric::ERR_CHANNELISFULL,
                 [chan, "Cannot join channel (+l)"],
+            ),
+            ErrorCode::InviteOnly => lines.num(
+                Numeric::ERR_INVITEONLYCHAN,
+                [chan, "Cannot join channel (+i)"],
+            ),
+            ErrorCode::BannedFromRoom => lines.num(
+                Numeric::ERR_BANNEDFROMCHAN,
+                [chan, "Cannot join channel (+b)"],
+            ),
+            ErrorCode::WrongRoomKey => lines.num(
+                Numeric::ERR_BADCHANNELKEY,
+                [chan, "Cannot join channel (+k)"],
             ),
             ErrorCode::InvalidRoomName => {
                 lines.num(Numeric::ERR_NOSUCHCHANNEL, [chan, "No such channel"])

@@ -211,7 +211,7 @@ impl Waiting for Privmsg {
                 Numeric::ERR_NOSUCHCHANNEL,
                 [chan.as_str(), "No such channel"],
             ),
-            ErrorCode::NotInRoom => lines.num(
+            ErrorCode::NotInRoom | ErrorCode::Moderated | ErrorCode::BannedFromRoom => lines.num(
                 Numeric::ERR_CANNOTSENDTOCHAN,
                 [chan.as_str(), "Cannot send to channel"],
             ),
@@ -273,7 +273,7 @@ impl Waiting for TagMsg {
                 Numeric::ERR_NOSUCHNICK,
                 [refusal.nick_or("*").as_str(), "No such nick/channel"],
             ),
-            ErrorCode::NotInRoom => lines.num(
+            ErrorCode::NotInRoom | ErrorCode::Moderated | ErrorCode::BannedFromRoom => lines.num(
                 Numeric::ERR_CANNOTSENDTOCHAN,
                 [refusal.channel_or("*").as_str(), "Cannot send to channel"],
             ),

@@ -21,6 +21,7 @@ pub mod account;
 pub mod away;
 pub mod cap;
 pub mod chathistory;
+pub mod invite;
 pub mod join;
 pub mod kick;
 pub mod list;
@@ -96,6 +97,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     command("WHOWAS", 1, whois::whowas),
     command("MODE", 1, mode::run),
     command("KICK", 2, kick::run),
+    command("INVITE", 2, invite::run),
     command("AWAY", 0, away::run),
     command("LUSERS", 0, server_info::lusers),
     command("MOTD", 0, server_info::motd),

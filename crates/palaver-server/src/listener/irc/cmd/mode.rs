@@ -1,11 +1,13 @@
-//! `MODE #chan` (324 `+n`, 329 creation time; the ban, exception and invite lists are empty)
-//! and `MODE nick [+i/-i]` (221; only your own modes, 502 for someone else's).
+//! `MODE #chan` (324 with the modes, 329 creation time), `MODE #chan b` (the ban list: 367s and
+//! 368; the exception and invite lists are empty), `MODE #chan +tnsimkl-v... params` (a change:
+//! the `MODE` line every member sees; 482 for a non-operator, 472 for an unknown letter, 441
+//! and 401 for `+o`/`+v` of someone not there) and `MODE nick [+i/-i]` (221; only your own
+//! modes, 502 for someone else's).
 
 use palaver_proto::irc::IrcMessage;
-use palaver_proto::{timestamp, validate, ClientFrame, ServerFrame};
+use palaver_proto::{timestamp, validate, ClientFrame, ErrorCode, ServerFrame};
 
-use super::topic::find_room;
-use super::{Step, Waiting};
+use super::{Refusal, Step, Waiting};
 use crate::listener::irc::lines::Lines;
 use crate::listener::irc::numeric::Numeric;
 use crate::listener::irc::reader::{Action, Reader};
@@ -76,69 +78,147 @@ fn channel_mode(
     target: String,
     label: Option<String>,
 ) -> Vec<Action> {
+    let room = target.trim_start_matches('#').to_string();
     let Some(modes) = msg.params.get(1) else {
-        return r.ask(ModeQuery { channel: target }, label, [ClientFrame::Rooms]);
+        let ask = ClientFrame::Mode {
+            room,
+            modes: None,
+            params: Vec::new(),
+        };
+        let waiting = ChannelMode {
+            channel: target,
+            ban_list: false,
+        };
+        return r.ask(waiting, label, [ask]);
     };
     let letters: String = modes.chars().filter(|c| !matches!(c, '+' | '-')).collect();
-    let line = match letters.as_str() {
-        "b" => r.num(
-            Numeric::RPL_ENDOFBANLIST,
-            [target.as_str(), "End of channel ban list"],
-        ),
-        "e" => r.num(
+    // The lists Palaver does not keep are empty.
+    let empty_list = match letters.as_str() {
+        "e" => Some(r.num(
             Numeric::RPL_ENDOFEXCEPTLIST,
             [target.as_str(), "End of channel exception list"],
-        ),
-        "I" => r.num(
+        )),
+        "I" => Some(r.num(
             Numeric::RPL_ENDOFINVITELIST,
             [target.as_str(), "End of channel invite list"],
-        ),
-        _ => {
-            let first = letters.chars().next().unwrap_or('?').to_string();
-            r.num(
-                Numeric::ERR_UNKNOWNMODE,
-                [first.as_str(), "is not a channel mode you can change here"],
-            )
-        }
+        )),
+        _ => None,
     };
-    r.reply(label, vec![line])
+    if let Some(line) = empty_list {
+        return r.reply(label, vec![line]);
+    }
+    let ask = ClientFrame::Mode {
+        room,
+        modes: Some(modes.clone()),
+        params: msg.params[2..].to_vec(),
+    };
+    let waiting = ChannelMode {
+        channel: target,
+        ban_list: letters == "b" && msg.params.len() == 2,
+    };
+    r.ask(waiting, label, [ask])
 }
 
+/// A channel's modes asked for (324, 329), its ban list (367, 368), or a change (the MODE line
+/// every member sees).
 #[derive(Debug)]
-pub struct ModeQuery {
+pub struct ChannelMode {
     channel: String,
+    /// `MODE #chan b`: the ban list was asked for.
+    ban_list: bool,
 }
 
-impl Waiting for ModeQuery {
+impl Waiting for ChannelMode {
     fn name(&self) -> &'static str {
         "MODE"
     }
 
     fn frame(&mut self, lines: &mut Lines, frame: &ServerFrame) -> Option<Step> {
-        let ServerFrame::Rooms { rooms, .. } = frame else {
+        let ServerFrame::RoomModes {
+            room,
+            modes,
+            params,
+            bans,
+            created,
+            ..
+        } = frame
+        else {
             return None;
         };
-        let out = match find_room(rooms, &self.channel) {
-            None => vec![lines.num(
-                Numeric::ERR_NOSUCHCHANNEL,
-                [self.channel.as_str(), "No such channel"],
-            )],
-            Some(r) => {
-                let created = r
-                    .created
-                    .as_deref()
-                    .and_then(timestamp::parse_millis)
-                    .unwrap_or(0)
-                    / 1000;
-                vec![
-                    lines.num(Numeric::RPL_CHANNELMODEIS, [channel(&r.name), "+n".into()]),
+        let chan = channel(room);
+        if self.ban_list {
+            let mut out: Vec<IrcMessage> = bans
+                .iter()
+                .map(|b| {
                     lines.num(
-                        Numeric::RPL_CREATIONTIME,
-                        [channel(&r.name), created.to_string()],
-                    ),
-                ]
+                        Numeric::RPL_BANLIST,
+                        [
+                            chan.clone(),
+                            b.mask.clone(),
+                            b.by.clone(),
+                            (b.at_ms / 1000).to_string(),
+                        ],
+                    )
+                })
+                .collect();
+            out.push(lines.num(
+                Numeric::RPL_ENDOFBANLIST,
+                [chan.as_str(), "End of channel ban list"],
+            ));
+            return Some(Step::More(out));
+        }
+        let created = created
+            .as_deref()
+            .and_then(timestamp::parse_millis)
+            .unwrap_or(0)
+            / 1000;
+        let mut mode_params = vec![chan.clone(), modes.clone()];
+        mode_params.extend(params.iter().cloned());
+        Some(Step::More(vec![
+            lines.num(Numeric::RPL_CHANNELMODEIS, mode_params),
+            lines.num(Numeric::RPL_CREATIONTIME, [chan, created.to_string()]),
+        ]))
+    }
+
+    fn refused(&mut self, lines: &mut Lines, refusal: Refusal) -> Step {
+        let chan = self.channel.as_str();
+        let line = match refusal.code {
+            ErrorCode::NotAuthorized => lines.num(
+                Numeric::ERR_CHANOPRIVSNEEDED,
+                [chan, "You're not channel operator"],
+            ),
+            ErrorCode::UnknownRoom | ErrorCode::InvalidRoomName => {
+                lines.num(Numeric::ERR_NOSUCHCHANNEL, [chan, "No such channel"])
             }
+            ErrorCode::NotInRoom => lines.num(
+                Numeric::ERR_NOTONCHANNEL,
+                [chan, "You're not on that channel"],
+            ),
+            ErrorCode::UnknownMode => lines.num(
+                Numeric::ERR_UNKNOWNMODE,
+                [
+                    refusal.nick_or("?").as_str(),
+                    "is an unknown mode char to me",
+                ],
+            ),
+            ErrorCode::MissingField => lines.num(
+                Numeric::ERR_NEEDMOREPARAMS,
+                ["MODE", "Not enough parameters"],
+            ),
+            ErrorCode::TargetNotInRoom => lines.num(
+                Numeric::ERR_USERNOTINCHANNEL,
+                [
+                    refusal.nick_or("*").as_str(),
+                    chan,
+                    "They aren't on that channel",
+                ],
+            ),
+            ErrorCode::UnknownUser => lines.num(
+                Numeric::ERR_NOSUCHNICK,
+                [refusal.nick_or("*").as_str(), "No such nick/channel"],
+            ),
+            _ => lines.fail_code("MODE", refusal),
         };
-        Some(Step::More(out))
+        Step::More(vec![line])
     }
 }

@@ -59,9 +59,20 @@ impl Waiting for Names {
     }
 }
 
-/// `@` for a room operator (the only membership prefix here, so multi-prefix changes nothing).
+/// `@` for a room operator, `+` for voice (both with multi-prefix, else the higher).
+pub fn prefixes(lines: &Lines, u: &UserInfo) -> String {
+    let mut prefix = String::new();
+    if u.operator {
+        prefix.push('@');
+    }
+    if u.voice && (prefix.is_empty() || lines.has(caps::MULTI_PREFIX)) {
+        prefix.push('+');
+    }
+    prefix
+}
+
 fn names_entry(lines: &Lines, u: &UserInfo) -> String {
-    let prefix = if u.operator { "@" } else { "" };
+    let prefix = prefixes(lines, u);
     if lines.has(caps::USERHOST_IN_NAMES) {
         format!("{prefix}{}!{}@{}", u.username, u.ident, u.host)
     } else {

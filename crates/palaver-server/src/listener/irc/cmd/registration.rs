@@ -224,8 +224,8 @@ pub fn welcome(lines: &mut Lines, welcome: &Welcome) -> Vec<IrcMessage> {
                 s.name.clone(),
                 format!("palaver-{}", s.version),
                 "i".into(),
-                "no".into(),
-                "o".into(),
+                "biklmnostv".into(),
+                "bkl".into(),
             ],
         ),
     ];

@@ -3,7 +3,7 @@
 //! welcome burst.
 
 use palaver_proto::irc::IrcMessage;
-use palaver_proto::{timestamp, validate, ClientFrame, ServerFrame};
+use palaver_proto::{room_modes, timestamp, validate, ClientFrame, ServerFrame};
 
 use super::{Step, Waiting};
 use crate::listener::irc::lines::Lines;
@@ -170,17 +170,19 @@ pub fn isupport(s: &ServerIdentity) -> Vec<String> {
         "AWAYLEN=200".into(),
         "CASEMAPPING=rfc8265".into(),
         format!("CHANLIMIT=#:{}", s.max_rooms_per_user),
-        "CHANMODES=,,,n".into(),
+        "CHANMODES=b,k,l,imnst".into(),
         format!("CHANNELLEN={}", validate::MAX_ROOM_CHARS + 1),
         "CHANTYPES=#".into(),
         format!("CHATHISTORY={}", s.history_page_max),
         "KICKLEN=300".into(),
+        format!("KEYLEN={}", room_modes::MAX_KEY_BYTES),
         "LINELEN=512".into(),
-        "MODES=1".into(),
+        format!("MAXLIST=b:{}", room_modes::MAX_BANS),
+        "MODES=6".into(),
         "MSGREFTYPES=msgid".into(),
         format!("NETWORK={}", s.network),
         format!("NICKLEN={}", validate::MAX_USERNAME_CHARS),
-        "PREFIX=(o)@".into(),
+        "PREFIX=(ov)@+".into(),
         "SAFELIST".into(),
         "TARGMAX=JOIN:,KICK:1,LIST:,NAMES:1,NOTICE:4,PART:,PRIVMSG:4,WHOIS:1".into(),
         format!("TOPICLEN={}", s.max_topic_bytes),

@@ -181,6 +181,7 @@ pub fn user(name: &str, operator: bool) -> UserInfo {
         away: None,
         operator,
         rooms: None,
+        voice: false,
         operator_of: Vec::new(),
         connected: "2026-11-29T12:00:00.000Z".into(),
         idle_seconds: None,

@@ -1,6 +1,6 @@
 //! `TOPIC #chan [:topic]`: a query is 332 + 333 (who set it, when), or 331 when there is none;
 //! setting it sends `TOPIC` to the channel. 442 when you are not on it, 403 when it does not
-//! exist.
+//! exist, 482 when it is `+t` and you are not an operator.
 
 use palaver_proto::irc::IrcMessage;
 use palaver_proto::{timestamp, validate, ClientFrame, ErrorCode, RoomInfo, ServerFrame};
@@ -72,6 +72,10 @@ impl Waiting for TopicSet {
             ErrorCode::UnknownRoom | ErrorCode::InvalidRoomName => lines.num(
                 Numeric::ERR_NOSUCHCHANNEL,
                 [chan.as_str(), "No such channel"],
+            ),
+            ErrorCode::NotAuthorized => lines.num(
+                Numeric::ERR_CHANOPRIVSNEEDED,
+                [chan.as_str(), "You're not channel operator"],
             ),
             _ => lines.fail_code("TOPIC", refusal),
         };

@@ -195,6 +195,22 @@ pub enum ClientFrame {
         room: String,
         username: String,
     },
+    /// Become an IRC operator: prove the password of an admin account (IRC's OPER). The
+    /// session keeps its name; it gains the admin's powers.
+    Oper {
+        username: String,
+        password: Secret,
+    },
+    /// Hide from `who` masks, but to those who share a room with you (IRC's user mode `+i`).
+    Invisible {
+        on: bool,
+    },
+    /// Admins: disconnect someone from the server (IRC's KILL).
+    Kill {
+        username: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
     /// Remove a member from a room (room operators only).
     Kick {
         room: String,
@@ -281,6 +297,9 @@ impl ClientFrame {
             ClientFrame::JoinRoom { .. } => "join_room",
             ClientFrame::Mode { .. } => "mode",
             ClientFrame::Invite { .. } => "invite",
+            ClientFrame::Oper { .. } => "oper",
+            ClientFrame::Kill { .. } => "kill",
+            ClientFrame::Invisible { .. } => "invisible",
             ClientFrame::LeaveRoom { .. } => "leave_room",
             ClientFrame::Rooms => "rooms",
             ClientFrame::Users { .. } => "users",
@@ -446,6 +465,21 @@ fn parse_object(mut o: Map<String, Value>) -> Result<ClientFrame, FrameError> {
         "invite" => ClientFrame::Invite {
             room: required_string(&mut o, "room")?,
             username: required_string(&mut o, "username")?,
+        },
+        "oper" => ClientFrame::Oper {
+            username: required_string(&mut o, "username")?,
+            password: Secret(required_string(&mut o, "password")?),
+        },
+        "invisible" => ClientFrame::Invisible {
+            on: match o.remove("on") {
+                None | Some(Value::Null) => true,
+                Some(Value::Bool(b)) => b,
+                Some(_) => return Err(wrong_type("on", "true or false")),
+            },
+        },
+        "kill" => ClientFrame::Kill {
+            username: required_string(&mut o, "username")?,
+            reason: optional_string(&mut o, "reason")?,
         },
         "leave_room" => ClientFrame::LeaveRoom {
             room: required_string(&mut o, "room")?,

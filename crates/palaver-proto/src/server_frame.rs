@@ -115,6 +115,9 @@ pub struct UserInfo {
     /// Has voice in that room (`+v`: may speak when it is moderated).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub voice: bool,
+    /// An admin of the server (IRC's operators).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub admin: bool,
     /// The rooms the user is in (`whois` only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rooms: Option<Vec<String>>,
@@ -347,6 +350,9 @@ pub enum ServerFrame {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         room: Option<String>,
         users: Vec<UserInfo>,
+        /// The room is secret (`+s`): IRC's NAMES marks it `@`.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        secret: bool,
         #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
         reference: Option<Value>,
     },
@@ -400,7 +406,7 @@ pub enum ServerFrame {
         /// When the room was created.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         created: Option<String>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
         reference: Option<Value>,
     },
     /// A room's modes changed: `username` (a member, an operator, or the server) set `modes`
@@ -412,7 +418,7 @@ pub enum ServerFrame {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         params: Vec<String>,
         timestamp: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
         reference: Option<Value>,
     },
     /// `username` was invited into `room` by `by`: to the invitee, and (with its `ref`) to the
@@ -421,7 +427,7 @@ pub enum ServerFrame {
         room: String,
         username: String,
         by: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
         reference: Option<Value>,
     },
     /// Server statistics.

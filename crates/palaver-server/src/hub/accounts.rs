@@ -120,6 +120,37 @@ impl Hub {
         Some(s.peer.clone())
     }
 
+    /// `oper`: an admin account's password gives this session the admin's powers (it keeps
+    /// its name).
+    pub(super) fn oper(
+        &mut self,
+        session: SessionId,
+        username: String,
+        password: Secret,
+        reference: Option<Value>,
+        io: &mut impl HubIo,
+    ) {
+        let Some(peer) = self.begin_password_work(session, &reference, io) else {
+            return;
+        };
+        let checked = validate::username(&username);
+        let Some(name) = self.or_refuse_about(session, checked, &username, &reference, io) else {
+            return;
+        };
+        let key = validate::fold(&name);
+        self.sessions.get_mut(&session).expect("exists").login = Some(PendingLogin {
+            join: None,
+            username: name,
+            reference,
+            oper: true,
+        });
+        io.password_work(PasswordRequest {
+            session,
+            peer,
+            op: PasswordOp::Check { key, password },
+        });
+    }
+
     /// The answer to a [`PasswordOp::Check`].
     pub fn password_checked(
         &mut self,
@@ -135,6 +166,29 @@ impl Hub {
             return;
         };
         match result {
+            Ok(()) if login.oper => {
+                if self.moderation.admins.contains(&key) {
+                    s.oper = Some(key);
+                    let frame = ServerFrame::Done {
+                        action: "oper".into(),
+                        message: format!(
+                            "You are now an operator: the powers of the admin {}.",
+                            login.username
+                        ),
+                        reference: login.reference,
+                    };
+                    self.send_to(session, &frame, io);
+                } else {
+                    let message = format!("{} is not an admin account.", login.username);
+                    self.error_to(
+                        session,
+                        ErrorCode::NotAuthorized,
+                        message,
+                        login.reference,
+                        io,
+                    );
+                }
+            }
             Ok(()) => {
                 s.account = Some(key);
                 // An account created outside this server (`account add`) is known from now on.
@@ -161,6 +215,7 @@ impl Hub {
                 self.error_to(session, code, message, login.reference, io);
             }
         }
+        self.run_held(session, io);
         self.reap_slow(io);
     }
 
@@ -201,6 +256,7 @@ impl Hub {
                 join: None,
                 username: name.clone(),
                 reference,
+                oper: false,
             });
         }
         io.password_work(PasswordRequest {
@@ -249,6 +305,7 @@ impl Hub {
             }
             Err(code) => self.error_to(session, code, code.sentence(), reference, io),
         }
+        self.run_held(session, io);
         self.reap_slow(io);
     }
 
@@ -283,6 +340,7 @@ impl Hub {
                 join: None,
                 username: String::new(),
                 reference,
+                oper: false,
             });
         }
         io.password_work(PasswordRequest {
@@ -313,6 +371,7 @@ impl Hub {
                 self.error_to(session, code, message, reference, io)
             }
         }
+        self.run_held(session, io);
         self.reap_slow(io);
     }
 }

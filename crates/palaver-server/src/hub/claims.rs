@@ -118,16 +118,19 @@ impl Hub {
         }
     }
 
-    /// Holds a request that arrived while the session's name is being claimed; gives it back
-    /// (to be handled now) if the session is not waiting for one.
-    pub(super) fn hold_if_claiming(
+    /// Holds a request that arrived while the session's name is being claimed, or while a
+    /// password of a joined session is being checked (`oper`, `register`, a new password), so
+    /// that what follows is answered after it (IRC's PING after OPER); gives it back (to be
+    /// handled now) if the session is waiting for neither.
+    pub(super) fn hold_if_waiting(
         &mut self,
         session: SessionId,
         request: Request,
         io: &mut impl HubIo,
     ) -> Option<Request> {
         let s = self.sessions.get_mut(&session)?;
-        if s.claim.is_none() {
+        let checking = s.login.is_some() && s.user.is_some();
+        if s.claim.is_none() && !checking {
             return Some(request);
         }
         if s.held.len() < HELD_MAX {
@@ -146,7 +149,7 @@ impl Hub {
         None
     }
 
-    fn run_held(&mut self, session: SessionId, io: &mut impl HubIo) {
+    pub(super) fn run_held(&mut self, session: SessionId, io: &mut impl HubIo) {
         let held = match self.sessions.get_mut(&session) {
             Some(s) => std::mem::take(&mut s.held),
             None => return,

@@ -231,6 +231,7 @@ impl Hub {
             ident,
             realname: s.profile.realname.clone().unwrap_or_else(|| name.clone()),
             away: None,
+            invisible: false,
             active_ms: now,
             joined_ms: now,
         });

@@ -133,6 +133,8 @@ struct Pending {
     /// The sender's address when it was sent.
     source: Arc<str>,
     client_tags: Option<outgoing::ClientTags>,
+    /// Sent as one IRC line (see [`Outgoing::one_line`]).
+    one_line: bool,
 }
 
 /// A `system` notice to a room's members, with what the frame and IRC's translation need.
@@ -341,12 +343,23 @@ impl Hub {
                         timestamp: ts,
                     };
                     if self.config.clustered {
-                        let post =
-                            RoomPost::new(self.config.node, &room_key, &frame, &source, &tags);
+                        let post = RoomPost::new(
+                            self.config.node,
+                            &room_key,
+                            &frame,
+                            &source,
+                            &tags,
+                            pending.one_line,
+                        );
                         io.post(Post::Room(post));
                     }
                     let content = frame.content.clone();
-                    let out = Outgoing::message(ServerFrame::Message(frame.clone()), source, tags);
+                    let out = Outgoing::message_line(
+                        ServerFrame::Message(frame.clone()),
+                        source,
+                        tags,
+                        pending.one_line,
+                    );
                     self.sequence(&room_key, frame, out, io);
                     io.event(HubEvent::Message {
                         id: message.id,
@@ -376,14 +389,22 @@ impl Hub {
                         timestamp: ts.clone(),
                     };
                     if let Some(t) = target_session {
-                        let out = Outgoing::message(
+                        let out = Outgoing::message_line(
                             ServerFrame::PrivateMessage(live),
                             source.clone(),
                             tags.clone(),
+                            pending.one_line,
                         );
                         self.send_out(t, &out, io);
                     } else if let Some(to) = pending.remote_target {
-                        let post = DirectPost::new(to, &target_key, &live, &source, &tags);
+                        let post = DirectPost::new(
+                            to,
+                            &target_key,
+                            &live,
+                            &source,
+                            &tags,
+                            pending.one_line,
+                        );
                         io.post(Post::Direct {
                             node: to.node,
                             post,
@@ -398,7 +419,7 @@ impl Hub {
                         timestamp: ts,
                         reference: pending.reference,
                     };
-                    let out = Outgoing::message(confirmation, source, tags);
+                    let out = Outgoing::message_line(confirmation, source, tags, pending.one_line);
                     self.send_out(pending.origin, &out, io);
                     io.event(HubEvent::Private {
                         id: message.id,

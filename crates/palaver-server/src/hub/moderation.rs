@@ -186,10 +186,42 @@ impl Hub {
     }
 
     pub(super) fn is_admin(&self, session: SessionId) -> bool {
-        self.sessions
-            .get(&session)
-            .and_then(|s| s.account.as_ref())
-            .is_some_and(|a| self.moderation.admins.contains(a))
+        self.sessions.get(&session).is_some_and(|s| {
+            [&s.account, &s.oper]
+                .into_iter()
+                .flatten()
+                .any(|a| self.moderation.admins.contains(a))
+        })
+    }
+
+    /// `kill`: an admin disconnects someone from the server (IRC's KILL).
+    pub(super) fn kill_request(
+        &mut self,
+        session: SessionId,
+        raw: &str,
+        reason: Option<String>,
+        reference: Option<Value>,
+        io: &mut impl HubIo,
+    ) {
+        if !self.is_admin(session) {
+            let message = "Only admins (IRC operators) may disconnect people from the server.";
+            return self.error_to(session, ErrorCode::NotAuthorized, message, reference, io);
+        }
+        let (by, _) = self.user_of(session);
+        let reason = format!("by {by}: {}", reason.unwrap_or_default().trim());
+        let reason = reason.trim_end_matches([':', ' ']).to_string();
+        if !self.kick(raw, &reason, io) {
+            let shown: String = raw.chars().take(40).collect();
+            let message = format!("Nobody named {shown:?} is online.");
+            let refusal = Refusal::new(ErrorCode::UnknownUser, message).about(shown);
+            return self.refuse(session, refusal, reference, io);
+        }
+        let frame = ServerFrame::Done {
+            action: "kill".into(),
+            message: format!("{raw} was disconnected ({reason})."),
+            reference,
+        };
+        self.send_to(session, &frame, io);
     }
 
     /// Admins, the room's moderators, and its operator (who entered it while it was empty).

@@ -29,6 +29,9 @@ struct Inner {
     event: Option<u64>,
     /// Client-only tags that came with a message (IRCv3 message-tags), relayed, never stored.
     client_tags: Option<ClientTags>,
+    /// The message was sent as one IRC line: it is relayed to IRC clients on one line too,
+    /// cut to fit (as IRC servers do), not split.
+    one_line: bool,
     json: OnceLock<Bytes>,
     /// Other wire formats' encodings, by a key the wire chooses (see [`Outgoing::cached`]).
     others: Mutex<Vec<(u32, Bytes)>>,
@@ -50,6 +53,7 @@ impl Outgoing {
             source,
             event,
             client_tags: None,
+            one_line: false,
             json: OnceLock::new(),
             others: Mutex::new(Vec::new()),
         }))
@@ -67,6 +71,7 @@ impl Outgoing {
             source: Some(source),
             event: Some(event),
             client_tags: Some(client_tags),
+            one_line: false,
             json: OnceLock::new(),
             others: Mutex::new(Vec::new()),
         }))
@@ -74,11 +79,22 @@ impl Outgoing {
 
     /// A message from the user at `source`, with the client-only tags it was sent with.
     pub fn message(frame: ServerFrame, source: Arc<str>, client_tags: Option<ClientTags>) -> Self {
+        Self::message_line(frame, source, client_tags, false)
+    }
+
+    /// [`Outgoing::message`], saying whether it was sent as one IRC line.
+    pub fn message_line(
+        frame: ServerFrame,
+        source: Arc<str>,
+        client_tags: Option<ClientTags>,
+        one_line: bool,
+    ) -> Self {
         Outgoing(Arc::new(Inner {
             frame,
             source: Some(source),
             event: None,
             client_tags,
+            one_line,
             json: OnceLock::new(),
             others: Mutex::new(Vec::new()),
         }))
@@ -91,6 +107,11 @@ impl Outgoing {
 
     pub fn frame(&self) -> &ServerFrame {
         &self.0.frame
+    }
+
+    /// Whether the message was sent as one IRC line (see `Inner::one_line`).
+    pub fn one_line(&self) -> bool {
+        self.0.one_line
     }
 
     /// The address of the user this frame is about, if any.

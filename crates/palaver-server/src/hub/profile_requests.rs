@@ -50,6 +50,7 @@ impl Hub {
         }
         let (username, _) = self.user_of(session);
         let source = self.address(session);
+        let one_line = self.sent_on_one_line(session);
         let now = timestamp::format_millis(self.now());
         match target {
             Some(raw) => {
@@ -64,7 +65,12 @@ impl Hub {
                         content,
                         timestamp: now,
                     };
-                    let out = Outgoing::message(frame, source.expect("joined"), client_tags);
+                    let out = Outgoing::message_line(
+                        frame,
+                        source.expect("joined"),
+                        client_tags,
+                        one_line,
+                    );
                     self.relay(RelayTo::Connection(remote.holder), &out, io);
                     return self.send_out(session, &out, io);
                 }
@@ -82,7 +88,8 @@ impl Hub {
                     content,
                     timestamp: now,
                 };
-                let out = Outgoing::message(frame, source.expect("joined"), client_tags);
+                let out =
+                    Outgoing::message_line(frame, source.expect("joined"), client_tags, one_line);
                 self.send_out(target_session, &out, io);
                 if target_session != session {
                     self.send_out(session, &out, io);
@@ -100,7 +107,8 @@ impl Hub {
                     content,
                     timestamp: now,
                 };
-                let out = Outgoing::message(frame, source.expect("joined"), client_tags);
+                let out =
+                    Outgoing::message_line(frame, source.expect("joined"), client_tags, one_line);
                 self.fan_out(&key, &out, None, io);
                 self.relay(RelayTo::Room(key), &out, io);
             }
@@ -327,6 +335,7 @@ impl Hub {
             operator: false,
             rooms: detailed.then(|| rooms.iter().map(|r| r.name.clone()).collect()),
             voice: false,
+            admin: self.is_admin(s.id),
             operator_of: if detailed {
                 rooms
                     .iter()
@@ -384,11 +393,24 @@ impl Hub {
             (None, Some(raw)) if raw.contains(['*', '?']) => {
                 // A mask (`*`, `al*`): everyone whose name matches, up to a bound.
                 let pattern = validate::fold(&raw);
+                let mine: Vec<String> = self.sessions[&session]
+                    .user
+                    .as_ref()
+                    .map(|u| u.rooms.clone())
+                    .unwrap_or_default();
+                // The invisible (+i) are found by a mask only by those sharing a room.
+                let visible = |s: &&Session| {
+                    s.id == session
+                        || s.user.as_ref().is_some_and(|u| {
+                            !u.invisible || u.rooms.iter().any(|r| mine.contains(r))
+                        })
+                };
                 let users: Vec<UserInfo> = self
                     .users
                     .iter()
                     .filter(|(key, _)| glob_match(&pattern, key))
                     .filter_map(|(_, id)| self.sessions.get(id))
+                    .filter(visible)
                     .filter_map(|s| self.user_info(s, false))
                     .take(MAX_WHO_MATCHES)
                     .collect();
@@ -408,9 +430,13 @@ impl Hub {
             (None, None) => (None, Vec::new()),
         };
         users.sort_by(|a, b| a.username.cmp(&b.username));
+        let secret = room_name
+            .as_deref()
+            .is_some_and(|r| self.modes_of(&validate::fold(r)).is_some_and(|m| m.secret));
         let frame = ServerFrame::Who {
             room: room_name,
             users,
+            secret,
             reference,
         };
         self.send_to(session, &frame, io);
@@ -492,6 +518,7 @@ impl Hub {
             operator: false,
             rooms: None,
             voice: false,
+            admin: false,
             operator_of: Vec::new(),
             connected: timestamp::format_millis(user.joined_ms),
             idle_seconds: None,

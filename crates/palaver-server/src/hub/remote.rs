@@ -178,6 +178,7 @@ impl Hub {
             operator: false,
             rooms: detailed.then(|| user.rooms.iter().map(|(_, name)| name.clone()).collect()),
             voice: false,
+            admin: false,
             operator_of: Vec::new(),
             connected: timestamp::format_millis(user.joined_ms),
             idle_seconds: None,

@@ -30,7 +30,7 @@ struct Recipient {
 impl Hub {
     /// A frame from a session.
     pub fn request(&mut self, session: SessionId, request: Request, io: &mut impl HubIo) {
-        let Some(request) = self.hold_if_claiming(session, request, io) else {
+        let Some(request) = self.hold_if_waiting(session, request, io) else {
             return;
         };
         let Request {
@@ -115,6 +115,7 @@ impl Hub {
                     }),
                     username,
                     reference,
+                    oper: false,
                 };
                 self.login(session, password, then, io)
             }
@@ -123,6 +124,7 @@ impl Hub {
                     join: None,
                     username,
                     reference,
+                    oper: false,
                 };
                 self.login(session, password, then, io)
             }
@@ -151,6 +153,21 @@ impl Hub {
             } => self.mode_request(session, &room, modes, params, reference, io),
             ClientFrame::Invite { room, username } => {
                 self.invite_request(session, &room, &username, reference, io)
+            }
+            ClientFrame::Oper { username, password } => {
+                self.oper(session, username, password, reference, io)
+            }
+            ClientFrame::Invisible { on } => {
+                if let Some(user) = self
+                    .sessions
+                    .get_mut(&session)
+                    .and_then(|s| s.user.as_mut())
+                {
+                    user.invisible = on;
+                }
+            }
+            ClientFrame::Kill { username, reason } => {
+                self.kill_request(session, &username, reason, reference, io)
             }
             ClientFrame::LeaveRoom { room, reason } => {
                 self.leave_room(session, &room, reason, reference, io)
@@ -361,6 +378,13 @@ impl Hub {
         }
     }
 
+    /// Whether what `session` sends came as one IRC line (IRC relays it on one line too).
+    pub(super) fn sent_on_one_line(&self, session: SessionId) -> bool {
+        self.sessions
+            .get(&session)
+            .is_some_and(|s| s.profile.protocol == super::Protocol::Irc)
+    }
+
     pub(super) fn user_of(&self, session: SessionId) -> (String, String) {
         let user = self.sessions[&session].user.as_ref().expect("joined");
         (user.name.clone(), user.key.clone())
@@ -402,6 +426,7 @@ impl Hub {
             remote_target: None,
             source,
             client_tags,
+            one_line: self.sent_on_one_line(session),
         });
         io.persist(StoredMessage {
             id: 0,
@@ -550,6 +575,7 @@ impl Hub {
             remote_target: elsewhere,
             source,
             client_tags,
+            one_line: self.sent_on_one_line(session),
         });
         io.persist(StoredMessage {
             id: 0,

@@ -66,6 +66,8 @@ pub struct Session {
     pub gate: Option<Box<Gate>>,
     /// The account this connection proved it owns (folded name), once it has.
     pub account: Option<String>,
+    /// The admin account this connection proved with `oper` (IRC's OPER), keeping its name.
+    pub oper: Option<String>,
     /// A `login` whose password is being checked: the join to do if it is right.
     pub login: Option<PendingLogin>,
     /// A name being claimed (see `claims.rs`): what to do with it once granted.
@@ -109,6 +111,8 @@ pub struct PendingLogin {
     pub join: Option<JoinAsk>,
     pub username: String,
     pub reference: Option<serde_json::Value>,
+    /// An `oper`: the account's password proves admin powers, not the session's name.
+    pub oper: bool,
 }
 
 /// What a `join` (or `login`) asks for besides the name.
@@ -180,6 +184,8 @@ pub struct User {
     /// and a guest's private messages belong to it (see `identity.rs`).
     pub session_key: super::identity::SessionKey,
     pub away: Option<String>,
+    /// Hidden from `who` masks but to those who share a room (IRC's user mode +i).
+    pub invisible: bool,
     /// When the user last sent a message (for idle time).
     pub active_ms: i64,
     pub joined_ms: i64,
@@ -232,6 +238,7 @@ impl Session {
             in_flight: 0,
             after_in_flight: Vec::new(),
             account: None,
+            oper: None,
             login: None,
             claim: None,
             held: Vec::new(),

@@ -32,6 +32,9 @@ pub struct RoomPost {
     /// The sender's `nick!ident@host`.
     pub source: String,
     pub tags: WireTags,
+    /// Sent as one IRC line (see `Outgoing::one_line`).
+    #[serde(default)]
+    pub one_line: bool,
 }
 
 impl RoomPost {
@@ -41,6 +44,7 @@ impl RoomPost {
         message: &PublicMessage,
         source: &Arc<str>,
         tags: &Option<ClientTags>,
+        one_line: bool,
     ) -> Self {
         RoomPost {
             node,
@@ -48,6 +52,7 @@ impl RoomPost {
             message: message.clone(),
             source: source.to_string(),
             tags: tags_out(tags),
+            one_line,
         }
     }
 
@@ -59,15 +64,17 @@ impl RoomPost {
             message,
             source: source.to_string(),
             tags: None,
+            one_line: false,
         }
     }
 
     /// The frame to fan out to this node's members.
     pub fn outgoing(&self) -> Outgoing {
-        Outgoing::message(
+        Outgoing::message_line(
             ServerFrame::Message(self.message.clone()),
             Arc::from(self.source.as_str()),
             tags_in(&self.tags),
+            self.one_line,
         )
     }
 }
@@ -81,6 +88,8 @@ pub struct DirectPost {
     pub message: palaver_proto::PrivateMessage,
     pub source: String,
     pub tags: WireTags,
+    #[serde(default)]
+    pub one_line: bool,
 }
 
 impl DirectPost {
@@ -90,6 +99,7 @@ impl DirectPost {
         message: &palaver_proto::PrivateMessage,
         source: &Arc<str>,
         tags: &Option<ClientTags>,
+        one_line: bool,
     ) -> Self {
         DirectPost {
             to,
@@ -97,14 +107,16 @@ impl DirectPost {
             message: message.clone(),
             source: source.to_string(),
             tags: tags_out(tags),
+            one_line,
         }
     }
 
     pub fn outgoing(&self) -> Outgoing {
-        Outgoing::message(
+        Outgoing::message_line(
             ServerFrame::PrivateMessage(self.message.clone()),
             Arc::from(self.source.as_str()),
             tags_in(&self.tags),
+            self.one_line,
         )
     }
 }
@@ -129,6 +141,8 @@ pub struct Relay {
     pub tags: WireTags,
     /// A `TAGMSG`'s number (its IRC `msgid`).
     pub event: Option<u64>,
+    #[serde(default)]
+    pub one_line: bool,
 }
 
 impl Relay {
@@ -141,6 +155,7 @@ impl Relay {
             source: out.source().unwrap_or_default().to_string(),
             tags: (!tags.is_empty()).then(|| tags.to_vec()),
             event: out.event(),
+            one_line: out.one_line(),
         }
     }
 
@@ -148,7 +163,7 @@ impl Relay {
         let source: Arc<str> = Arc::from(self.source.as_str());
         match (self.event, tags_in(&self.tags)) {
             (Some(event), Some(tags)) => Outgoing::tagged(self.frame.clone(), source, event, tags),
-            (_, tags) => Outgoing::message(self.frame.clone(), source, tags),
+            (_, tags) => Outgoing::message_line(self.frame.clone(), source, tags, self.one_line),
         }
     }
 }

@@ -257,7 +257,9 @@ async fn commands_have_their_numerics() {
         ("WHOWAS nobody", "406"),
         ("MODE #general b", "368"),
         ("MODE dana +Z", "501"),
-        ("OPER a b", "491"),
+        ("OPER a b", "464"),
+        ("KILL someone", "481"),
+        ("INVITE nobody #general", "442"),
         ("JOIN nohash", "403"),
     ] {
         irc.send(line).await;

@@ -22,6 +22,8 @@ pub struct Lines<'a> {
     pub event: Option<u64>,
     /// The token of the command the frame answers, while a command handles it.
     pub token: Option<u64>,
+    /// The message was sent as one IRC line: relayed on one line, cut to fit.
+    pub one_line: bool,
 }
 
 impl Lines<'_> {
@@ -88,7 +90,14 @@ impl Lines<'_> {
         // carries it, as ergo does.
         let rest: Vec<(String, Option<String>)> =
             tags.iter().filter(|(k, _)| k != "msgid").cloned().collect();
-        split_text(text, room)
+        let pieces = if self.one_line && !text.contains(['\n', '\r']) {
+            // Sent as one IRC line, relayed as one, cut at a character boundary as IRC
+            // servers do (the sender's address makes the line longer than the one it sent).
+            vec![cut(text, room)]
+        } else {
+            split_text(text, room)
+        };
+        pieces
             .into_iter()
             .enumerate()
             .map(|(i, piece)| {
@@ -126,6 +135,15 @@ fn irc_text(content: &str) -> (bool, &str) {
         Some(action) => (true, action),
         None => (false, content),
     }
+}
+
+/// At most `max` bytes of `text`, cut at a character boundary.
+fn cut(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }
 
 /// The text of an IRC message as Palaver stores it: a CTCP ACTION becomes `/me ...`.

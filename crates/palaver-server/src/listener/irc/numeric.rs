@@ -29,6 +29,7 @@ impl Numeric {
     pub const RPL_WHOISSERVER: Numeric = Numeric("312");
     pub const RPL_WHOWASUSER: Numeric = Numeric("314");
     pub const RPL_ENDOFWHO: Numeric = Numeric("315");
+    pub const RPL_WHOISOPERATOR: Numeric = Numeric("313");
     pub const RPL_WHOISIDLE: Numeric = Numeric("317");
     pub const RPL_ENDOFWHOIS: Numeric = Numeric("318");
     pub const RPL_WHOISCHANNELS: Numeric = Numeric("319");
@@ -56,6 +57,7 @@ impl Numeric {
     pub const RPL_ENDOFINFO: Numeric = Numeric("374");
     pub const RPL_MOTDSTART: Numeric = Numeric("375");
     pub const RPL_ENDOFMOTD: Numeric = Numeric("376");
+    pub const RPL_YOUREOPER: Numeric = Numeric("381");
     pub const RPL_TIME: Numeric = Numeric("391");
     pub const ERR_NOSUCHNICK: Numeric = Numeric("401");
     pub const ERR_NOSUCHCHANNEL: Numeric = Numeric("403");

@@ -58,6 +58,8 @@ pub struct IrcState {
     /// CAP LS or REQ arrived before registration: wait for CAP END.
     pub cap_negotiating: bool,
     pub invisible: bool,
+    /// An IRC operator (an admin, through OPER or SASL).
+    pub oper: bool,
     /// Folded names of the channels this connection is in.
     pub channels: HashSet<String>,
     pub pending: HashMap<u64, Pending>,
@@ -81,6 +83,7 @@ impl Default for IrcState {
             caps: CapSet::default(),
             cap_negotiating: false,
             invisible: false,
+            oper: false,
             channels: HashSet::new(),
             pending: HashMap::new(),
             next_token: 1,

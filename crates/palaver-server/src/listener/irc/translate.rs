@@ -57,6 +57,7 @@ impl IrcWire {
             source: out.source().unwrap_or("*"),
             event: out.event(),
             token: None,
+            one_line: out.one_line(),
         };
         translate(&mut lines, out.frame())
     }

@@ -86,12 +86,17 @@ impl Waiting for Join {
                 self.skip_names = !fresh;
                 Some(Step::More(out))
             }
-            ServerFrame::Who { room, users, .. } => {
+            ServerFrame::Who {
+                room,
+                users,
+                secret,
+                ..
+            } => {
                 if self.skip_names {
                     return Some(Step::More(Vec::new()));
                 }
                 let chan = channel(room.as_deref().unwrap_or(""));
-                Some(Step::More(names_lines(lines, &chan, users)))
+                Some(Step::More(names_lines(lines, &chan, users, *secret)))
             }
             _ => None,
         }

@@ -108,7 +108,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     command("ISON", 1, userhost::ison),
     command("CHATHISTORY", 0, chathistory::run),
     command("OPER", 2, oper::oper),
-    command("KILL", 0, oper::operators_only),
+    command("KILL", 1, oper::kill),
     command("REHASH", 0, oper::operators_only),
     command("RESTART", 0, oper::operators_only),
     command("DIE", 0, oper::operators_only),

@@ -37,12 +37,18 @@ pub fn run(r: &mut Reader, msg: &IrcMessage, label: Option<String>) -> Vec<Actio
         );
     };
     let Some(modes) = msg.params.get(1) else {
-        let invisible = r.lock().invisible;
-        return r.reply_num(
-            label,
-            Numeric::RPL_UMODEIS,
-            [if invisible { "+i" } else { "+" }],
-        );
+        let modes = {
+            let st = r.lock();
+            let mut modes = String::from("+");
+            if st.invisible {
+                modes.push('i');
+            }
+            if st.oper {
+                modes.push('o');
+            }
+            modes
+        };
+        return r.reply_num(label, Numeric::RPL_UMODEIS, [modes]);
     };
     let mut adding = true;
     let mut changed = String::new();
@@ -66,10 +72,18 @@ pub fn run(r: &mut Reader, msg: &IrcMessage, label: Option<String>) -> Vec<Actio
     if unknown {
         lines.push(r.num(Numeric::ERR_UMODEUNKNOWNFLAG, ["Unknown MODE flag"]));
     }
+    let mut actions = Vec::new();
     if !changed.is_empty() {
         lines.push(IrcMessage::new("MODE", [me.clone(), changed]).with_source(me.as_str()));
+        let on = r.lock().invisible;
+        actions.push(Action::Hub(palaver_proto::Request {
+            frame: ClientFrame::Invisible { on },
+            reference: None,
+            client_tags: Vec::new(),
+        }));
     }
-    r.reply(label, lines)
+    actions.extend(r.reply(label, lines));
+    actions
 }
 
 fn channel_mode(

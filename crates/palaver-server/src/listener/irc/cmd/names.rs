@@ -41,13 +41,19 @@ impl Waiting for Names {
     }
 
     fn frame(&mut self, lines: &mut Lines, frame: &ServerFrame) -> Option<Step> {
-        let ServerFrame::Who { room, users, .. } = frame else {
+        let ServerFrame::Who {
+            room,
+            users,
+            secret,
+            ..
+        } = frame
+        else {
             return None;
         };
         let chan = room
             .as_deref()
             .map_or_else(|| self.channel.clone(), channel);
-        Some(Step::More(names_lines(lines, &chan, users)))
+        Some(Step::More(names_lines(lines, &chan, users, *secret)))
     }
 
     fn refused(&mut self, lines: &mut Lines, _: Refusal) -> Step {
@@ -80,8 +86,9 @@ fn names_entry(lines: &Lines, u: &UserInfo) -> String {
     }
 }
 
-/// 353 lines for a channel's members, then 366.
-pub fn names_lines(lines: &Lines, chan: &str, users: &[UserInfo]) -> Vec<IrcMessage> {
+/// 353 lines for a channel's members (`=`, or `@` for a secret one), then 366.
+pub fn names_lines(lines: &Lines, chan: &str, users: &[UserInfo], secret: bool) -> Vec<IrcMessage> {
+    let symbol = if secret { "@" } else { "=" };
     let mut out = Vec::new();
     // 353 lines stay well under 512 bytes: the fixed part plus entries up to ~400 bytes.
     let mut entries: Vec<String> = Vec::new();
@@ -89,7 +96,7 @@ pub fn names_lines(lines: &Lines, chan: &str, users: &[UserInfo]) -> Vec<IrcMess
     for u in users {
         let entry = names_entry(lines, u);
         if size + entry.len() + 1 > 400 && !entries.is_empty() {
-            out.push(lines.num(Numeric::RPL_NAMREPLY, ["=", chan, &entries.join(" ")]));
+            out.push(lines.num(Numeric::RPL_NAMREPLY, [symbol, chan, &entries.join(" ")]));
             entries.clear();
             size = 0;
         }
@@ -97,7 +104,7 @@ pub fn names_lines(lines: &Lines, chan: &str, users: &[UserInfo]) -> Vec<IrcMess
         entries.push(entry);
     }
     if !entries.is_empty() {
-        out.push(lines.num(Numeric::RPL_NAMREPLY, ["=", chan, &entries.join(" ")]));
+        out.push(lines.num(Numeric::RPL_NAMREPLY, [symbol, chan, &entries.join(" ")]));
     }
     out.push(lines.num(Numeric::RPL_ENDOFNAMES, [chan, "End of /NAMES list"]));
     out

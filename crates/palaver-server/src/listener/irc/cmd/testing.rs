@@ -143,6 +143,7 @@ impl Harness {
         self.frame(ServerFrame::Who {
             room: Some(room.into()),
             users: users.iter().map(|(u, op)| user(u, *op)).collect(),
+            secret: false,
             reference: Some(Value::from(token)),
         })
     }
@@ -182,6 +183,7 @@ pub fn user(name: &str, operator: bool) -> UserInfo {
         operator,
         rooms: None,
         voice: false,
+        admin: false,
         operator_of: Vec::new(),
         connected: "2026-11-29T12:00:00.000Z".into(),
         idle_seconds: None,

@@ -59,6 +59,9 @@ impl Waiting for Who {
         let mut out = Vec::new();
         for u in users {
             let mut flags = String::from(if u.away.is_some() { "G" } else { "H" });
+            if u.admin {
+                flags.push('*');
+            }
             flags.push_str(&super::names::prefixes(lines, u));
             let chan = room.as_deref().map_or_else(|| "*".into(), channel);
             out.push(lines.num(

@@ -71,6 +71,9 @@ fn whois_lines(lines: &Lines, u: &UserInfo) -> Vec<IrcMessage> {
             &format!("{} chat server", server.network),
         ],
     ));
+    if u.admin {
+        out.push(lines.num(Numeric::RPL_WHOISOPERATOR, [nick, "is an IRC operator"]));
+    }
     if let Some(away) = &u.away {
         out.push(lines.num(Numeric::RPL_AWAY, [nick, away]));
     }

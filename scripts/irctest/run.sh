@@ -6,7 +6,8 @@
 #   scripts/irctest/run.sh all   [SERVER_BIN]   # every server test (as one run)
 #
 # Two modes, the same subsets and markers:
-#   MODE=external (default): one server for the whole run, irctest's external_server controller.
+#   MODE=external (default): one server for the whole run (and a second, with a server password,
+#     for the PASS tests), irctest's external_server controller.
 #   MODE=controller: scripts/irctest/palaver.py starts a fresh server (own database) for each
 #     test, registers accounts (registerUser) and the oper account operuser/operpassword, and
 #     passes PASS tests' password (--irc-password); $PORT is not used. Non-empty server logs
@@ -73,19 +74,36 @@ if [[ $MODE == controller ]]; then
   exit 0
 fi
 
-"$BIN" --bind 127.0.0.1:0 --irc-bind 127.0.0.1:$PORT --http-bind 127.0.0.1:0 --no-stdin \
-  --database "$OUT/palaver.db" --server-name My.Little.Server --min-password-length 6 \
-  --rate-per-second 0 --max-connections-per-ip 100000 --max-new-connections-per-minute 0 \
-  --log-level warn > "$OUT/server.log" 2>&1 &
-SERVER=$!
-trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null' EXIT
-for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.1; done
+# One external server, as irctest's external mode has it: throwaway SQLite, the limits lifted,
+# the oper account irctest's OPER tests use (IRC operators are Palaver's admins). irctest's PASS
+# tests (PasswordedConnectionRegistrationTestCase) need the server password "testpassword",
+# which every other test must not need: that one class runs against a second server started
+# with --irc-password testpassword, as irctest's own controllers start one per class.
+start_server() { # PORT DIR [extra flags]
+  local port=$1 dir=$2; shift 2
+  mkdir -p "$dir"
+  echo operpassword | "$BIN" --database "$dir/palaver.db" --min-password-length 6 \
+    account add operuser > "$dir/account.log" 2>&1
+  "$BIN" --bind 127.0.0.1:0 --irc-bind 127.0.0.1:$port --http-bind 127.0.0.1:0 --no-stdin \
+    --database "$dir/palaver.db" --server-name My.Little.Server --min-password-length 6 \
+    --admin operuser --password-attempts-per-address 0 --password-attempts-per-account 0 \
+    --rate-per-second 0 --max-connections-per-ip 100000 --max-new-connections-per-minute 0 \
+    --log-level warn "$@" > "$dir/server.log" 2>&1 &
+  SERVERS="${SERVERS:-} $!"
+  for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
+}
+trap 'kill $SERVERS 2>/dev/null; wait $SERVERS 2>/dev/null' EXIT
+start_server "$PORT" "$OUT/server"
+start_server "$((PORT + 1))" "$OUT/server-with-password" --irc-password testpassword
 
-cd "$IRCTEST"
-IRCTEST_SERVER_HOSTNAME=127.0.0.1 IRCTEST_SERVER_PORT=$PORT IRCTEST_SERVER_SASL_MECHS=PLAIN \
-  .venv/bin/python -m pytest --controller irctest.controllers.external_server \
-  -m "$MARKERS" -p no:cacheprovider -rfEs --junitxml="$OUT/junit.xml" $FILES ${PYTEST_ARGS:-} \
-  > "$OUT/pytest.txt" 2>&1 || true
-grep -E '^(FAILED|ERROR|SKIPPED) ' "$OUT/pytest.txt" || true
-tail -1 "$OUT/pytest.txt"
+run_pytest() { # PORT NAME -k-EXPRESSION
+  (cd "$IRCTEST" && IRCTEST_SERVER_HOSTNAME=127.0.0.1 IRCTEST_SERVER_PORT=$1 \
+    IRCTEST_SERVER_SASL_MECHS=PLAIN .venv/bin/python -m pytest \
+    --controller irctest.controllers.external_server -m "$MARKERS" -k "$3" -p no:cacheprovider \
+    -rfEs --junitxml="$OUT/junit-$2.xml" $FILES ${PYTEST_ARGS:-} > "$OUT/pytest-$2.txt" 2>&1 || true)
+  grep -E '^(FAILED|ERROR|SKIPPED) ' "$OUT/pytest-$2.txt" || true
+  echo "$2: $(tail -1 "$OUT/pytest-$2.txt")"
+}
+run_pytest "$PORT" main "not PasswordedConnectionRegistrationTestCase"
+run_pytest "$((PORT + 1))" password "PasswordedConnectionRegistrationTestCase"
 echo "details: $OUT"

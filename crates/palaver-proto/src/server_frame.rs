@@ -118,6 +118,9 @@ pub struct UserInfo {
     /// An admin of the server (IRC's operators).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub admin: bool,
+    /// The account they are logged in to, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
     /// The rooms the user is in (`whois` only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rooms: Option<Vec<String>>,

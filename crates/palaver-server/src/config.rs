@@ -389,6 +389,11 @@ pub struct Args {
     #[arg(long, env = "PALAVER_PASSWORD_ATTEMPTS_PER_ADDRESS", value_name = "N")]
     pub password_attempts_per_address: Option<u32>,
 
+    /// Password attempts per minute for one account, from anywhere (login, SASL, OPER), 0 for
+    /// no limit (a test setup; not for a server on a network) [default: 3].
+    #[arg(long, env = "PALAVER_PASSWORD_ATTEMPTS_PER_ACCOUNT", value_name = "N")]
+    pub password_attempts_per_account: Option<u32>,
+
     /// Seconds a new connection has to send a valid join [default: 10].
     #[arg(long, env = "PALAVER_JOIN_TIMEOUT_SECS", value_name = "SECS")]
     pub join_timeout_secs: Option<u64>,
@@ -502,6 +507,9 @@ impl Args {
             password_attempts_per_address: self
                 .password_attempts_per_address
                 .or(file.password_attempts_per_address),
+            password_attempts_per_account: self
+                .password_attempts_per_account
+                .or(file.password_attempts_per_account),
             history_on_join: self.history_on_join.or(file.history_on_join),
             history_page_max: self.history_page_max.or(file.history_page_max),
             max_resume: self.max_resume.or(file.max_resume),
@@ -664,6 +672,9 @@ impl Args {
                     per_address: self
                         .password_attempts_per_address
                         .unwrap_or(d.passwords.throttle.per_address),
+                    per_account: self
+                        .password_attempts_per_account
+                        .unwrap_or(d.passwords.throttle.per_account),
                     ..d.passwords.throttle.clone()
                 },
                 workers: WorkersConfig {

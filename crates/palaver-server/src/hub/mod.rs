@@ -757,6 +757,9 @@ impl Hub {
         if room.members.is_empty() {
             room.recent = None;
             self.unfollow(room_key, io);
+            if self.remote.count_in(room_key) == 0 {
+                self.room_emptied(room_key, io);
+            }
         }
     }
 

@@ -336,6 +336,7 @@ impl Hub {
             rooms: detailed.then(|| rooms.iter().map(|r| r.name.clone()).collect()),
             voice: false,
             admin: self.is_admin(s.id),
+            account: s.account.as_ref().map(|_| user.name.clone()),
             operator_of: if detailed {
                 rooms
                     .iter()
@@ -519,6 +520,7 @@ impl Hub {
             rooms: None,
             voice: false,
             admin: false,
+            account: None,
             operator_of: Vec::new(),
             connected: timestamp::format_millis(user.joined_ms),
             idle_seconds: None,

@@ -179,6 +179,7 @@ impl Hub {
             rooms: detailed.then(|| user.rooms.iter().map(|(_, name)| name.clone()).collect()),
             voice: false,
             admin: false,
+            account: None,
             operator_of: Vec::new(),
             connected: timestamp::format_millis(user.joined_ms),
             idle_seconds: None,

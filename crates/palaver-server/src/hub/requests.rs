@@ -829,10 +829,7 @@ impl Hub {
             return self.error_to(session, ErrorCode::InvalidField, message, reference, io);
         }
         let topic = topic.trim().to_string();
-        if self.rooms[&key].topic == topic {
-            // Nothing changes, so nobody is told (as IRC servers do).
-            return;
-        }
+        // Set even when it is the same: every member sees it set again (as on IRC servers).
         let event = NetworkEvent::Topic {
             room_key: key,
             topic,

@@ -10,7 +10,9 @@
 //!
 //! Modes are stored with the other moderation records and shared through a
 //! [`NetworkEvent::RoomModes`]; a member's operator status and voice live with its session, on
-//! its node, and travel in the same event.
+//! its node, and travel in the same event. A room nobody adopted (it has no moderators) loses
+//! its modes when its last member leaves, as an IRC channel does; one with moderators keeps
+//! them, as a registered channel does.
 
 use std::sync::Arc;
 
@@ -124,6 +126,32 @@ impl Hub {
     /// Whether `session` may set the topic of a room (`+t` keeps it to operators).
     pub(super) fn may_set_topic(&self, session: SessionId, room_key: &str) -> bool {
         !self.modes_of(room_key).is_some_and(|m| m.topic_lock) || self.moderates(session, room_key)
+    }
+
+    /// The last member left a room: a room nobody adopted (no moderators, like an IRC channel
+    /// that is not registered) loses its modes and invitations, as an IRC channel does when it
+    /// empties; an adopted one keeps them.
+    pub(super) fn room_emptied(&mut self, room_key: &str, io: &mut impl HubIo) {
+        self.moderation.invites.retain(|(room, _)| room != room_key);
+        let adopted = self
+            .moderation
+            .moderators
+            .get(room_key)
+            .is_some_and(|m| !m.is_empty());
+        if adopted || self.modes_of(room_key).is_none() {
+            return;
+        }
+        let event = NetworkEvent::RoomModes {
+            room_key: room_key.to_string(),
+            modes: RoomModes::default(),
+            members: Vec::new(),
+            by: "the server".into(),
+            source: None,
+            change: String::new(),
+            params: Vec::new(),
+            at_ms: timestamp::now_millis(),
+        };
+        self.change(event, io);
     }
 
     /// `mode`: a room's modes (no `modes`), its ban list (`b`), or a change.

@@ -47,6 +47,7 @@ impl Numeric {
     pub const RPL_ENDOFEXCEPTLIST: Numeric = Numeric("349");
     pub const RPL_VERSION: Numeric = Numeric("351");
     pub const RPL_WHOREPLY: Numeric = Numeric("352");
+    pub const RPL_WHOSPCRPL: Numeric = Numeric("354");
     pub const RPL_NAMREPLY: Numeric = Numeric("353");
     pub const RPL_ENDOFNAMES: Numeric = Numeric("366");
     pub const RPL_BANLIST: Numeric = Numeric("367");

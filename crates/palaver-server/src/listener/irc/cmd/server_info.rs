@@ -188,5 +188,6 @@ pub fn isupport(s: &ServerIdentity) -> Vec<String> {
         format!("TOPICLEN={}", s.max_topic_bytes),
         "USERLEN=11".into(),
         "UTF8ONLY".into(),
+        "WHOX".into(),
     ]
 }

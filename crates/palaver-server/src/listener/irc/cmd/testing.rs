@@ -184,6 +184,7 @@ pub fn user(name: &str, operator: bool) -> UserInfo {
         rooms: None,
         voice: false,
         admin: false,
+        account: None,
         operator_of: Vec::new(),
         connected: "2026-11-29T12:00:00.000Z".into(),
         idle_seconds: None,

@@ -42,7 +42,8 @@ impl Waiting for TopicQuery {
             return None;
         };
         let chan = self.channel.as_str();
-        let out = match find_room(rooms, chan) {
+        // An IRC channel exists while it has members (as LIST shows them).
+        let out = match find_room(rooms, chan).filter(|r| r.members > 0) {
             None => vec![lines.num(Numeric::ERR_NOSUCHCHANNEL, [chan, "No such channel"])],
             Some(r) if r.topic.is_empty() => {
                 vec![lines.num(Numeric::RPL_NOTOPIC, [chan, "No topic is set"])]

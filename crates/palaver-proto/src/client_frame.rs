@@ -137,6 +137,12 @@ pub enum ClientFrame {
         before_id: Option<u64>,
         #[serde(skip_serializing_if = "Option::is_none")]
         after_id: Option<u64>,
+        /// The messages around this one (it, and as many before as after it).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        around_id: Option<u64>,
+        /// The oldest messages within the bounds rather than the newest (reading forwards).
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        oldest_first: bool,
         #[serde(skip_serializing_if = "Option::is_none")]
         limit: Option<u32>,
     },
@@ -510,6 +516,12 @@ fn parse_object(mut o: Map<String, Value>) -> Result<ClientFrame, FrameError> {
                 before: optional_u64(&mut o, "before")?,
                 before_id: optional_u64(&mut o, "before_id")?,
                 after_id: optional_u64(&mut o, "after_id")?,
+                around_id: optional_u64(&mut o, "around_id")?,
+                oldest_first: match o.remove("oldest_first") {
+                    None | Some(Value::Null) => false,
+                    Some(Value::Bool(b)) => b,
+                    Some(_) => return Err(wrong_type("oldest_first", "true or false")),
+                },
                 limit,
             }
         }
@@ -787,6 +799,8 @@ mod tests {
                 before: Some(100),
                 before_id: None,
                 after_id: Some(7),
+                around_id: None,
+                oldest_first: true,
                 limit: Some(20),
             },
             ClientFrame::Rooms,

@@ -188,6 +188,8 @@ impl TuiApp {
                     before_id: None,
                     after_id: None,
                     limit: Some(100),
+                    around_id: None,
+                    oldest_first: false,
                 },
                 ConversationId::Direct(_) => ClientFrame::History {
                     room: None,
@@ -196,6 +198,8 @@ impl TuiApp {
                     before_id: None,
                     after_id: None,
                     limit: Some(100),
+                    around_id: None,
+                    oldest_first: false,
                 },
             };
             self.send(frame);

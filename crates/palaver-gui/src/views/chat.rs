@@ -349,6 +349,8 @@ fn central(app: &mut PalaverApp, ui: &mut egui::Ui) {
                 before_id: None,
                 after_id: None,
                 limit: Some(100),
+                around_id: None,
+                oldest_first: false,
             },
             ConversationId::Direct(_) => ClientFrame::History {
                 room: None,
@@ -357,6 +359,8 @@ fn central(app: &mut PalaverApp, ui: &mut egui::Ui) {
                 before_id: None,
                 after_id: None,
                 limit: Some(100),
+                around_id: None,
+                oldest_first: false,
             },
         };
         if let Some(outbox) = &app.outbox {

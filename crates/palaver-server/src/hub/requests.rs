@@ -192,12 +192,16 @@ impl Hub {
                 before,
                 before_id,
                 after_id,
+                around_id,
+                oldest_first,
                 limit,
             } => {
                 let bounds = PageQuery {
                     before,
                     before_id,
                     after_id,
+                    around_id,
+                    oldest_first,
                     limit: 0,
                 };
                 self.history(session, room, with, bounds, limit, reference, io)

@@ -163,6 +163,38 @@ pub fn pages_backwards_oldest_first_by_seq_or_by_message(open: &dyn Fn() -> Box<
         seqs(&db.page(&room("general"), &after_id).unwrap()),
         [9, 10]
     );
+    // Forwards (IRC's CHATHISTORY AFTER and BETWEEN): the oldest after id 3, up to 3.
+    let forwards = PageQuery {
+        after_id: Some(3),
+        oldest_first: true,
+        ..newest(3)
+    };
+    let page = db.page(&room("general"), &forwards).unwrap();
+    assert_eq!(seqs(&page), [4, 5, 6]);
+    assert!(page.has_more);
+    let between = PageQuery {
+        after_id: Some(3),
+        before_id: Some(6),
+        oldest_first: true,
+        ..newest(10)
+    };
+    assert_eq!(seqs(&db.page(&room("general"), &between).unwrap()), [4, 5]);
+    // Around id 5: it, and as many before as after (the odd one after).
+    for (limit, expected) in [(1, vec![5]), (3, vec![4, 5, 6]), (4, vec![4, 5, 6, 7])] {
+        let around = PageQuery {
+            around_id: Some(5),
+            ..newest(limit)
+        };
+        assert_eq!(seqs(&db.page(&room("general"), &around).unwrap()), expected);
+    }
+    let around_first = PageQuery {
+        around_id: Some(1),
+        ..newest(3)
+    };
+    assert_eq!(
+        seqs(&db.page(&room("general"), &around_first).unwrap()),
+        [1, 2, 3]
+    );
     // A message of another conversation, or none at all, bounds nothing: an empty page.
     let elsewhere = PageQuery {
         before_id: Some(11),

@@ -172,6 +172,11 @@ pub struct PageQuery {
     pub before_id: Option<u64>,
     /// Only messages after the message with this id (none if there is no such message).
     pub after_id: Option<u64>,
+    /// The message with this id and those around it: half the page before it, the rest from
+    /// it on (empty if there is no such message).
+    pub around_id: Option<u64>,
+    /// The oldest `limit` within the bounds, instead of the newest.
+    pub oldest_first: bool,
     pub limit: usize,
 }
 
@@ -230,9 +235,10 @@ pub trait Backend: Send + 'static {
         limit: usize,
     ) -> Result<Vec<StoredMessage>, StoreError>;
 
-    /// A page of a conversation: the newest `limit` messages within the query's bounds, oldest
-    /// first; `has_more` tells whether older ones exist. A `before_id` or `after_id` that names
-    /// no message of the conversation gives an empty page.
+    /// A page of a conversation: the newest `limit` messages within the query's bounds (or the
+    /// oldest, with `oldest_first`; or those around `around_id`), oldest first; `has_more` tells
+    /// whether more exist beyond the page in the direction read. A `before_id`, `after_id` or
+    /// `around_id` that names no message of the conversation gives an empty page.
     fn page(&mut self, conversation: &Conversation, query: &PageQuery) -> Result<Page, StoreError> {
         let key = conversation.key();
         let mut high = query.before.unwrap_or(u64::MAX);
@@ -249,10 +255,31 @@ pub trait Backend: Send + 'static {
             },
             None => 0,
         };
-        let mut messages = self.rows(conversation, low, high, true, query.limit + 1)?;
+        if let Some(id) = query.around_id {
+            let Some(seq) = self.seq_of(&key, id)? else {
+                return Ok(Page::default());
+            };
+            let earlier = query.limit.saturating_sub(1) / 2;
+            let mut messages = self.rows(conversation, low, seq.min(high), true, earlier + 1)?;
+            let has_more = messages.len() > earlier;
+            messages.truncate(earlier);
+            messages.reverse();
+            let later = query.limit - messages.len();
+            messages.extend(self.rows(conversation, seq - 1, high, false, later)?);
+            return Ok(Page { messages, has_more });
+        }
+        let mut messages = self.rows(
+            conversation,
+            low,
+            high,
+            !query.oldest_first,
+            query.limit + 1,
+        )?;
         let has_more = messages.len() > query.limit;
         messages.truncate(query.limit);
-        messages.reverse();
+        if !query.oldest_first {
+            messages.reverse();
+        }
         Ok(Page { messages, has_more })
     }
 

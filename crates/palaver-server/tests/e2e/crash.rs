@@ -27,6 +27,8 @@ async fn whole_history(
             before_id: None,
             after_id: None,
             limit: Some(200),
+            around_id: None,
+            oldest_first: false,
         })
         .await
         .unwrap();

@@ -63,6 +63,8 @@ async fn history_survives_a_restart_and_pages_backwards() {
             before_id: None,
             after_id: None,
             limit: Some(100),
+            around_id: None,
+            oldest_first: false,
         })
         .await
         .unwrap();
@@ -91,6 +93,8 @@ async fn history_survives_a_restart_and_pages_backwards() {
             before_id: None,
             after_id: None,
             limit: None,
+            around_id: None,
+            oldest_first: false,
         })
         .await
         .unwrap();
@@ -124,6 +128,8 @@ async fn history_survives_a_restart_and_pages_backwards() {
         before_id: None,
         after_id: None,
         limit: None,
+        around_id: None,
+        oldest_first: false,
     })
     .await
     .unwrap();

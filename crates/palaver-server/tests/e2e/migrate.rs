@@ -35,6 +35,8 @@ async fn history_page(conn: &mut Connection, room: &str) -> (Vec<(u64, u64, Stri
         before_id: None,
         after_id: None,
         limit: Some(5),
+        around_id: None,
+        oldest_first: false,
     })
     .await
     .unwrap();

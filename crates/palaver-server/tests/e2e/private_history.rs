@@ -35,6 +35,8 @@ async fn private_history(conn: &mut Connection, with: &str) -> Vec<String> {
         before_id: None,
         after_id: None,
         limit: Some(100),
+        around_id: None,
+        oldest_first: false,
     })
     .await
     .unwrap();

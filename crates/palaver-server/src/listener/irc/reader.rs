@@ -43,6 +43,8 @@ pub struct Reader {
     pub password: Option<String>,
     /// SASL PLAIN in progress: the base64 received so far (None: not started).
     pub sasl: Option<String>,
+    /// The chunks of a refused SASL message still arriving are dropped.
+    pub sasl_discarding: bool,
 }
 
 impl Reader {
@@ -54,6 +56,7 @@ impl Reader {
             user: None,
             password: None,
             sasl: None,
+            sasl_discarding: false,
         }
     }
 

@@ -22,7 +22,15 @@ pub fn authenticate(r: &mut Reader, msg: &IrcMessage, label: Option<String>) -> 
         let st = r.lock();
         (st.registered, st.caps.has(caps::SASL), st.account.clone())
     };
-    if registered || account.is_some() {
+    if registered {
+        // An account is its name here: log in before registering (or REGISTER your nick).
+        return r.reply_num(
+            label,
+            Numeric::ERR_ALREADYREGISTERED,
+            ["You may not reregister: log in with SASL before registering"],
+        );
+    }
+    if account.is_some() {
         return r.reply_num(
             label,
             Numeric::ERR_SASLALREADY,
@@ -37,6 +45,11 @@ pub fn authenticate(r: &mut Reader, msg: &IrcMessage, label: Option<String>) -> 
         );
     }
     let arg = msg.params[0].as_str();
+    if r.sasl_discarding {
+        // The rest of a refused message: its last chunk (shorter than 400) ends it.
+        r.sasl_discarding = arg.len() == 400;
+        return Vec::new();
+    }
     if arg == "*" {
         r.sasl = None;
         return r.reply_num(
@@ -62,6 +75,16 @@ pub fn authenticate(r: &mut Reader, msg: &IrcMessage, label: Option<String>) -> 
     if arg != "+" {
         buffer.push_str(arg);
     }
+    if buffer.len() > MAX_SASL_BYTES {
+        // Nobody's name and password are this long: refuse, and drop the chunks still coming.
+        r.sasl = None;
+        r.sasl_discarding = arg.len() == 400;
+        return r.reply_num(
+            label,
+            Numeric::ERR_SASLFAIL,
+            ["SASL authentication failed: the message is too long"],
+        );
+    }
     if arg.len() == 400 {
         return Vec::new(); // more chunks follow
     }
@@ -82,6 +105,9 @@ pub fn authenticate(r: &mut Reader, msg: &IrcMessage, label: Option<String>) -> 
         },
     )]
 }
+
+/// The longest SASL message taken (base64): a name and a password fit many times over.
+const MAX_SASL_BYTES: usize = 4096;
 
 /// The account name and password in a PLAIN message (`authzid\0authcid\0password`, base64).
 fn plain_credentials(encoded: &str) -> Option<(String, String)> {

@@ -1,6 +1,8 @@
-//! `CHATHISTORY` (draft/chathistory): `LATEST <target> *|msgid=<id> <limit>` and
-//! `BEFORE <target> msgid=<id> <limit>` for channels you are in and your private conversations,
-//! from the same store as the native `history`, in a `chathistory` batch.
+//! `CHATHISTORY` (draft/chathistory): `LATEST <target> *|msgid=<id> <limit>`,
+//! `BEFORE|AFTER|AROUND <target> msgid=<id> <limit>` and `BETWEEN <target> msgid=<a> msgid=<b>
+//! <limit>` (from the first reference towards the second) for channels you are in and your
+//! private conversations, from the same store and per-conversation order as the native
+//! `history`, in a `chathistory` batch. References are msgids (`MSGREFTYPES=msgid`).
 //!
 //! Its reply closes the command: history pages are read off the hub's task, so a closing ping
 //! could overtake them.
@@ -24,58 +26,106 @@ pub fn run(r: &mut Reader, msg: &IrcMessage, label: Option<String>) -> Vec<Actio
         let line = r.from_server("FAIL", params);
         r.reply(label.clone(), vec![line])
     };
-    if p.len() < 4 {
+    let sub = p
+        .first()
+        .map(|s| s.to_ascii_uppercase())
+        .unwrap_or_default();
+    let wanted = if sub == "BETWEEN" { 5 } else { 4 };
+    if p.len() < wanted {
         return fail(r, "INVALID_PARAMS", "Not enough parameters");
     }
-    let sub = p[0].to_ascii_uppercase();
     let target = p[1].clone();
-    let limit: u32 = match p[3].parse() {
+    let limit: u32 = match p[wanted - 1].parse() {
         Ok(l) if l > 0 => l,
         _ => return fail(r, "INVALID_PARAMS", "Invalid limit"),
     };
-    let msgid = p[2]
-        .strip_prefix("msgid=")
-        .and_then(|id| id.parse::<u64>().ok());
-    let before = match (sub.as_str(), p[2].as_str(), msgid) {
-        ("LATEST", "*", _) | ("LATEST", _, Some(_)) => None,
-        ("BEFORE", _, Some(id)) => Some(id),
-        ("BEFORE", _, None) => {
+    let reference = |text: &str| -> Result<Option<u64>, &'static str> {
+        if text == "*" {
+            return Ok(None);
+        }
+        match text.strip_prefix("msgid=").map(str::parse::<u64>) {
+            Some(Ok(id)) => Ok(Some(id)),
+            _ => Err("Only msgid references are supported (MSGREFTYPES=msgid)"),
+        }
+    };
+    let first = match reference(&p[2]) {
+        Ok(id) => id,
+        Err(text) => return fail(r, "INVALID_MSGREFTYPE", text),
+    };
+    let mut read = Read::default();
+    match (sub.as_str(), first) {
+        // The newest, after the reference if there is one.
+        ("LATEST", after) => read.after_id = after,
+        ("BEFORE", Some(id)) => read.before_id = Some(id),
+        ("AFTER", Some(id)) => {
+            read.after_id = Some(id);
+            read.oldest_first = true;
+        }
+        ("AROUND", Some(id)) => read.around_id = Some(id),
+        ("BETWEEN", Some(a)) => {
+            let Ok(Some(b)) = reference(&p[3]) else {
+                return fail(
+                    r,
+                    "INVALID_MSGREFTYPE",
+                    "BETWEEN takes two msgid references",
+                );
+            };
+            // From the first reference towards the second (ids grow with time).
+            read.after_id = Some(a.min(b));
+            read.before_id = Some(a.max(b));
+            read.oldest_first = a < b;
+        }
+        ("BEFORE" | "AFTER" | "AROUND", None) => {
             return fail(
                 r,
-                "INVALID_MSGREFTYPE",
-                "Only msgid references are supported",
+                "INVALID_PARAMS",
+                "This subcommand needs a msgid reference",
             )
         }
         _ => {
             return fail(
                 r,
                 "INVALID_PARAMS",
-                "Supported: LATEST <target> *|msgid=<id> <limit> and BEFORE <target> msgid=<id> <limit>",
+                "Supported: LATEST, BEFORE, AFTER, AROUND and BETWEEN, with msgid references",
             )
         }
-    };
+    }
     let (room, with) = match target.strip_prefix('#') {
         Some(room) => (Some(room.to_string()), None),
         None => (None, Some(target.clone())),
     };
-    // LATEST msgid=X: the newest messages, but only those after X.
-    let after_id = msgid.filter(|_| sub == "LATEST");
-    let token = r.begin(ChatHistory { target }, label.clone());
+    let waiting = ChatHistory {
+        subcommand: sub,
+        target,
+    };
+    let token = r.begin(waiting, label.clone());
     vec![Reader::request(
         token,
         ClientFrame::History {
             room,
             with,
             before: None,
-            before_id: before,
-            after_id,
+            before_id: read.before_id,
+            after_id: read.after_id,
+            around_id: read.around_id,
+            oldest_first: read.oldest_first,
             limit: Some(limit),
         },
     )]
 }
 
+/// What a CHATHISTORY subcommand reads, as the history request's bounds.
+#[derive(Debug, Default)]
+struct Read {
+    before_id: Option<u64>,
+    after_id: Option<u64>,
+    around_id: Option<u64>,
+    oldest_first: bool,
+}
+
 #[derive(Debug)]
 pub struct ChatHistory {
+    subcommand: String,
     target: String,
 }
 
@@ -97,7 +147,7 @@ impl Waiting for ChatHistory {
                 .fail(
                     "CHATHISTORY",
                     "INVALID_TARGET",
-                    &["*", &self.target],
+                    &[&self.subcommand, &self.target],
                     refusal.message,
                 ),
             _ => lines.fail_code("CHATHISTORY", refusal),
@@ -150,4 +200,56 @@ pub fn batch(lines: &mut Lines, target: &str, messages: &[ChatMessage]) -> Vec<I
         out.push(lines.from_server("BATCH", [format!("-{id}")]));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::Harness;
+    use crate::listener::irc::reader::Action;
+    use palaver_proto::ClientFrame;
+
+    fn read(h: &mut Harness, line: &str) -> (Option<u64>, Option<u64>, Option<u64>, bool) {
+        let actions = h.line(line);
+        match &actions[..] {
+            [Action::Hub(request)] => match &request.frame {
+                ClientFrame::History {
+                    before_id,
+                    after_id,
+                    around_id,
+                    oldest_first,
+                    ..
+                } => (*before_id, *after_id, *around_id, *oldest_first),
+                other => panic!("{other:?}"),
+            },
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn each_subcommand_reads_its_bounds_in_its_direction() {
+        let mut h = Harness::registered("me");
+        assert_eq!(
+            read(&mut h, "CHATHISTORY LATEST #a * 10"),
+            (None, None, None, false)
+        );
+        assert_eq!(
+            read(&mut h, "CHATHISTORY AFTER #a msgid=7 10"),
+            (None, Some(7), None, true)
+        );
+        assert_eq!(
+            read(&mut h, "CHATHISTORY AROUND bob msgid=7 3"),
+            (None, None, Some(7), false)
+        );
+        assert_eq!(
+            read(&mut h, "CHATHISTORY BETWEEN #a msgid=3 msgid=9 10"),
+            (Some(9), Some(3), None, true)
+        );
+        assert_eq!(
+            read(&mut h, "CHATHISTORY BETWEEN #a msgid=9 msgid=3 10"),
+            (Some(9), Some(3), None, false),
+            "backwards from the first reference"
+        );
+        let actions = h.line("CHATHISTORY AFTER #a timestamp=2026-01-01T00:00:00Z 10");
+        assert!(h.replies(&actions)[0].contains("INVALID_MSGREFTYPE"));
+    }
 }

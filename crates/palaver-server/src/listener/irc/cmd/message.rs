@@ -402,8 +402,16 @@ pub fn tagmsg_seen(
     if !mine {
         return vec![line];
     }
+    // A TAGMSG to yourself arrives as a TAGMSG, and then as its (labeled) echo.
+    let to_me = target.is_some_and(|t| lines.st.is_me(t));
+    let mut now = if to_me {
+        vec![line.clone()]
+    } else {
+        Vec::new()
+    };
     let token = lines.st.oldest_waiting(&["TAGMSG"]);
-    lines.st.reply(token, vec![line])
+    now.extend(lines.st.reply(token, vec![line]));
+    now
 }
 
 #[cfg(test)]

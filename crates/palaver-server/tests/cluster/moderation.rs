@@ -184,3 +184,104 @@ async fn an_announcement_on_one_node_reaches_everyone_on_every_node() {
         assert_eq!(expect_announcement(user).await, "maintenance at noon");
     }
 }
+
+#[tokio::test]
+async fn room_modes_set_on_node_a_hold_on_node_c_and_voice_crosses_nodes() {
+    let Some(cluster) = Cluster::start(3).await else {
+        return;
+    };
+    let join_room = |room: &str, key: Option<&str>| ClientFrame::JoinRoom {
+        room: room.into(),
+        key: key.map(str::to_string),
+    };
+    let (mut op, _) = Connection::join(cluster.addr(0), "stageop").await.unwrap();
+    op.send(&join_room("stage", None)).await.unwrap();
+    expect(&mut op, "joined", |f| {
+        matches!(f, ServerFrame::JoinedRoom { .. })
+    })
+    .await;
+    let (mut far, _) = Connection::join(cluster.addr(2), "faraway").await.unwrap();
+    far.send(&join_room("stage", None)).await.unwrap();
+    expect(&mut far, "joined", |f| {
+        matches!(f, ServerFrame::JoinedRoom { .. })
+    })
+    .await;
+    // The operator on node A moderates the room and sets a key.
+    op.send(&ClientFrame::Mode {
+        room: "stage".into(),
+        modes: Some("+mk".into()),
+        params: vec!["pw".into()],
+    })
+    .await
+    .unwrap();
+    expect(&mut far, "the mode change made on node A", |f| {
+        matches!(f, ServerFrame::ModeChanged { modes, username, .. } if modes == "+mk" && username == "stageop")
+    })
+    .await;
+    // On node C: silenced, and a newcomer needs the key.
+    far.send(&ClientFrame::Message {
+        content: "hello?".into(),
+        room: Some("stage".into()),
+    })
+    .await
+    .unwrap();
+    let refused = expect(&mut far, "refusal", |f| {
+        matches!(f, ServerFrame::Error { .. })
+    })
+    .await;
+    assert!(
+        matches!(
+            refused,
+            ServerFrame::Error {
+                code: ErrorCode::Moderated,
+                ..
+            }
+        ),
+        "{refused:?}"
+    );
+    let (mut late, _) = Connection::join(cluster.addr(2), "latecomer")
+        .await
+        .unwrap();
+    late.send(&join_room("stage", None)).await.unwrap();
+    let refused = expect(&mut late, "refusal", |f| {
+        matches!(
+            f,
+            ServerFrame::Error { .. } | ServerFrame::JoinedRoom { .. }
+        )
+    })
+    .await;
+    assert!(
+        matches!(
+            refused,
+            ServerFrame::Error {
+                code: ErrorCode::WrongRoomKey,
+                ..
+            }
+        ),
+        "{refused:?}"
+    );
+    // Voice given on node A to the user on node C lets them speak.
+    op.send(&ClientFrame::Mode {
+        room: "stage".into(),
+        modes: Some("+v".into()),
+        params: vec!["faraway".into()],
+    })
+    .await
+    .unwrap();
+    expect(
+        &mut far,
+        "voice",
+        |f| matches!(f, ServerFrame::ModeChanged { modes, .. } if modes == "+v"),
+    )
+    .await;
+    far.send(&ClientFrame::Message {
+        content: "now I may".into(),
+        room: Some("stage".into()),
+    })
+    .await
+    .unwrap();
+    expect(&mut op, "the voiced message from node C", |f| {
+        matches!(f, ServerFrame::Message(m) if m.content == "now I may" && m.username == "faraway")
+    })
+    .await;
+}

@@ -128,7 +128,8 @@ impl Kiwi {
         let shown = |seen: &[Value]| {
             seen.iter()
                 .map(|e| format!("\n  {e}"))
-                .collect::<String>()
+                .collect::<Vec<_>>()
+                .concat()
         };
         loop {
             let line = match tokio::time::timeout_at(deadline, self.events.next_line()).await {

@@ -62,7 +62,7 @@ fn irc_framework() -> Option<PathBuf> {
                 "--no-fund",
                 "--prefix",
             ])
-            .arg(&root)
+            .arg(root)
             .arg(format!("irc-framework@{VERSION}"))
             .stdout(Stdio::null())
             .status();
@@ -85,7 +85,7 @@ struct Kiwi {
 }
 
 impl Kiwi {
-    async fn start(modules: &Path, port: u16, nick: &str) -> Kiwi {
+    fn start(modules: &Path, port: u16, nick: &str) -> Kiwi {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/irc_framework.js");
         let mut node = Command::new("node")
             .arg(script)
@@ -163,9 +163,11 @@ impl Kiwi {
     async fn sync(&mut self, token: &str) -> Vec<Value> {
         self.tell(&format!("sync {token}")).await;
         let what = format!("the PONG {token}");
-        self.until(&what, STEP, |e| e["event"] == "pong" && e["message"] == token)
-            .await
-            .1
+        self.until(&what, STEP, |e| {
+            e["event"] == "pong" && e["message"] == token
+        })
+        .await
+        .1
     }
 
     /// `names #channel` and its answer, see [`names`].
@@ -262,7 +264,7 @@ async fn expect_mode(conn: &mut Connection, what: &str, want: &str) -> (String, 
 }
 
 #[tokio::test]
-async fn kiwi_irc_s_library_and_native_users_share_a_moderated_room() {
+async fn irc_framework_and_native_users_share_a_moderated_room() {
     let Some(modules) = irc_framework() else {
         return;
     };
@@ -285,7 +287,7 @@ async fn kiwi_irc_s_library_and_native_users_share_a_moderated_room() {
     assert_eq!(room.modes.as_deref(), Some("+nmt"));
 
     // kiwi connects with irc-framework's default capabilities and joins #stage.
-    let mut kiwi = Kiwi::start(&modules, server.irc_addr().port(), "kiwi").await;
+    let mut kiwi = Kiwi::start(&modules, server.irc_addr().port(), "kiwi");
     let registered = kiwi
         .until("kiwi's registration (001)", WAIT, |e| {
             e["event"] == "registered"
@@ -363,10 +365,9 @@ async fn kiwi_irc_s_library_and_native_users_share_a_moderated_room() {
     let voiced = kiwi
         .expect("MODE #stage +v kiwi", |e| e["event"] == "mode")
         .await;
-    assert_eq!(
-        (&voiced["nick"], &voiced["target"], &voiced["raw_modes"]),
-        (&json!("olga"), &json!("#stage"), &json!("+v"))
-    );
+    assert_eq!(voiced["nick"], "olga");
+    assert_eq!(voiced["target"], "#stage");
+    assert_eq!(voiced["raw_modes"], "+v");
     assert_eq!(voiced["raw_params"], json!(["kiwi"]));
     assert_eq!(kiwi.names("#stage").await, ["ann", "+kiwi", "@olga"]);
     expect_mode(&mut ann, "olga's +v kiwi", "+v").await;
@@ -383,7 +384,8 @@ async fn kiwi_irc_s_library_and_native_users_share_a_moderated_room() {
             is_privmsg(e, "welcome on stage, kiwi")
         })
         .await;
-    assert_eq!((&got["nick"], &got["target"]), (&json!("olga"), &json!("#stage")));
+    assert_eq!(got["nick"], "olga");
+    assert_eq!(got["target"], "#stage");
 
     // +t: voice is not enough to set the topic (482); the operator's topic reaches kiwi.
     kiwi.tell("topic #stage kiwi's stage").await;
@@ -404,16 +406,20 @@ async fn kiwi_irc_s_library_and_native_users_share_a_moderated_room() {
     .await
     .unwrap();
     let topic = kiwi
-        .expect("olga's TOPIC", |e| e["event"] == "topic" && e["nick"] == "olga")
+        .expect("olga's TOPIC", |e| {
+            e["event"] == "topic" && e["nick"] == "olga"
+        })
         .await;
-    assert_eq!((&topic["channel"], &topic["topic"]), (&json!("#stage"), &json!("Olga's stage")));
+    assert_eq!(topic["channel"], "#stage");
+    assert_eq!(topic["topic"], "Olga's stage");
 
     // olga makes kiwi an operator (multi-prefix shows both of its prefixes)...
     mode(&mut olga, "stage", "+o", &["kiwi"]).await;
     let opped = kiwi
         .expect("MODE #stage +o kiwi", |e| e["event"] == "mode")
         .await;
-    assert_eq!((&opped["nick"], &opped["raw_modes"]), (&json!("olga"), &json!("+o")));
+    assert_eq!(opped["nick"], "olga");
+    assert_eq!(opped["raw_modes"], "+o");
     assert_eq!(opped["raw_params"], json!(["kiwi"]));
     assert_eq!(kiwi.names("#stage").await, ["ann", "@+kiwi", "@olga"]);
 
@@ -422,7 +428,8 @@ async fn kiwi_irc_s_library_and_native_users_share_a_moderated_room() {
     let unmoderated = kiwi
         .expect("kiwi's own MODE -m", |e| e["event"] == "mode")
         .await;
-    assert_eq!((&unmoderated["nick"], &unmoderated["raw_modes"]), (&json!("kiwi"), &json!("-m")));
+    assert_eq!(unmoderated["nick"], "kiwi");
+    assert_eq!(unmoderated["raw_modes"], "-m");
     for native in [&mut olga, &mut ann] {
         let (by, params) = expect_mode(native, "kiwi's -m", "-m").await;
         assert_eq!(by, "kiwi");
@@ -434,9 +441,11 @@ async fn kiwi_irc_s_library_and_native_users_share_a_moderated_room() {
     })
     .await;
     for native in [&mut olga, &mut ann] {
-        let topic = expect(native, "kiwi's topic", |f| {
-            matches!(f, ServerFrame::Topic { topic, .. } if topic == "Kiwi runs the stage now")
-        })
+        let topic = expect(
+            native,
+            "kiwi's topic",
+            |f| matches!(f, ServerFrame::Topic { topic, .. } if topic == "Kiwi runs the stage now"),
+        )
         .await;
         let ServerFrame::Topic { room, username, .. } = topic else {
             unreachable!()
@@ -451,7 +460,8 @@ async fn kiwi_irc_s_library_and_native_users_share_a_moderated_room() {
             is_privmsg(e, "free to speak again")
         })
         .await;
-    assert_eq!((&got["nick"], &got["target"]), (&json!("ann"), &json!("#stage")));
+    assert_eq!(got["nick"], "ann");
+    assert_eq!(got["target"], "#stage");
 
     // kiwi quits; the native users see it leave with its reason.
     kiwi.tell("quit see you").await;

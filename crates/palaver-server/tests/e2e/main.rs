@@ -13,6 +13,7 @@ mod harness;
 mod history;
 mod irc_channels;
 mod irc_client;
+mod irc_framework;
 mod irc_ircv3;
 mod irc_lines;
 mod irc_real_client;

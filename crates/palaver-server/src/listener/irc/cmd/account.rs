@@ -222,3 +222,76 @@ impl Waiting for RegisterAccount {
         Step::Done(vec![line])
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{server, Harness};
+    use palaver_proto::{ErrorCode, ServerFrame};
+    use serde_json::Value;
+
+    fn sasl_ready() -> Harness {
+        let mut h = Harness::fresh(server());
+        h.line("CAP REQ :sasl");
+        h
+    }
+
+    #[test]
+    fn plain_credentials_go_to_the_hub_and_its_answer_is_900_903_or_904() {
+        let mut h = sasl_ready();
+        let go = h.line("AUTHENTICATE PLAIN");
+        assert_eq!(h.replies(&go), ["AUTHENTICATE +"]);
+        // "\0jilles\0sesame"
+        let actions = h.line("AUTHENTICATE AGppbGxlcwBzZXNhbWU=");
+        assert_eq!(h.hub_frames(&actions), ["authenticate jilles"]);
+        let token = h.token_of(&actions[0]);
+        let ok = h.frame(ServerFrame::Authenticated {
+            username: "jilles".into(),
+            reference: Some(Value::from(token)),
+        });
+        assert!(ok[0].contains(" 900 ") && ok[1].contains(" 903 "), "{ok:?}");
+        let mut h = sasl_ready();
+        h.line("AUTHENTICATE PLAIN");
+        let actions = h.line("AUTHENTICATE AGppbGxlcwB3cm9uZw==");
+        let token = h.token_of(&actions[0]);
+        let refused = h.refusal(ErrorCode::InvalidCredentials, None, token);
+        assert_eq!(refused, [":srv 904 * :SASL authentication failed"]);
+    }
+
+    #[test]
+    fn an_oversized_message_is_refused_and_its_remaining_chunks_dropped() {
+        let mut h = sasl_ready();
+        h.line("AUTHENTICATE PLAIN");
+        let chunk = "A".repeat(400);
+        let mut refused = Vec::new();
+        for _ in 0..20 {
+            let actions = h.line(&format!("AUTHENTICATE {chunk}"));
+            refused.extend(h.replies(&actions));
+        }
+        assert_eq!(
+            refused,
+            [":srv 904 * :SASL authentication failed: the message is too long"]
+        );
+        assert!(
+            h.line("AUTHENTICATE AAAA").is_empty(),
+            "the last chunk ends it quietly"
+        );
+        let again = h.line("AUTHENTICATE PLAIN");
+        assert_eq!(
+            h.replies(&again),
+            ["AUTHENTICATE +"],
+            "and a new attempt may start"
+        );
+    }
+
+    #[test]
+    fn after_registration_authenticate_is_462_and_register_needs_the_nick() {
+        let mut h = Harness::registered("ann");
+        h.enable(crate::listener::irc::caps::SASL);
+        let late = h.line("AUTHENTICATE PLAIN");
+        assert!(h.replies(&late)[0].starts_with(":srv 462 ann "));
+        let other = h.line("REGISTER bob x@y secret123");
+        assert!(h.replies(&other)[0].contains("ACCOUNT_NAME_MUST_BE_NICK"));
+        let mine = h.line("REGISTER * x@y secret123");
+        assert_eq!(h.hub_frames(&mine), ["register"]);
+    }
+}

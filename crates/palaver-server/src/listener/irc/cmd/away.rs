@@ -52,3 +52,36 @@ pub fn seen(lines: &mut Lines, username: &str, message: Option<&str>) -> Vec<Irc
     let params: Vec<String> = message.map(str::to_string).into_iter().collect();
     vec![IrcMessage::new("AWAY", params).with_source(lines.source)]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::Harness;
+    use crate::hub::Outgoing;
+    use palaver_proto::ServerFrame;
+    use serde_json::Value;
+    use std::sync::Arc;
+
+    #[test]
+    fn away_answers_306_or_305_and_others_show_only_with_away_notify() {
+        let mut h = Harness::registered("me");
+        let actions = h.line("AWAY :lunch");
+        let token = h.token_of(&actions[0]);
+        let mine = h.frame(ServerFrame::Away {
+            username: "me".into(),
+            message: Some("lunch".into()),
+            reference: Some(Value::from(token)),
+        });
+        assert_eq!(mine, [":srv 306 me :You have been marked as being away"]);
+        let theirs = Outgoing::from_user(
+            ServerFrame::Away {
+                username: "bob".into(),
+                message: Some("gone".into()),
+                reference: None,
+            },
+            Arc::from("bob!~bob@irc.palaver"),
+        );
+        assert!(h.outgoing(&theirs).is_empty());
+        h.enable(crate::listener::irc::caps::AWAY_NOTIFY);
+        assert_eq!(h.outgoing(&theirs), [":bob!~bob@irc.palaver AWAY gone"]);
+    }
+}

@@ -87,3 +87,31 @@ pub fn run(r: &mut Reader, msg: &IrcMessage, label: Option<String>) -> Vec<Actio
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{server, Harness};
+
+    #[test]
+    fn req_is_all_or_nothing_and_registration_waits_for_cap_end() {
+        let mut h = Harness::fresh(server());
+        let ls = h.line("CAP LS 302");
+        assert!(h.replies(&ls)[0].starts_with(":srv CAP * LS :"));
+        let nak = h.line("CAP REQ :server-time no-such-cap");
+        assert_eq!(h.replies(&nak), [":srv CAP * NAK :server-time no-such-cap"]);
+        let ack = h.line("CAP REQ :server-time invite-notify");
+        assert_eq!(
+            h.replies(&ack),
+            [":srv CAP * ACK :server-time invite-notify"]
+        );
+        h.line("NICK ann");
+        assert!(h.line("USER ann 0 * :Ann").is_empty(), "waits for CAP END");
+        let end = h.line("CAP END");
+        assert_eq!(h.hub_frames(&end), ["join ann", "info", "ping"]);
+        let list = h.line("CAP LIST");
+        assert_eq!(
+            h.replies(&list),
+            [":srv CAP * LIST :cap-notify server-time invite-notify"]
+        );
+    }
+}

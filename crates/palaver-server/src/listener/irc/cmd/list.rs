@@ -51,3 +51,42 @@ impl Waiting for List {
         Some(Step::More(out))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::Harness;
+    use palaver_proto::{RoomInfo, ServerFrame};
+    use serde_json::Value;
+
+    fn room(name: &str, members: usize) -> RoomInfo {
+        RoomInfo {
+            name: name.into(),
+            topic: format!("{name} talk"),
+            members,
+            topic_by: None,
+            topic_at: None,
+            created: None,
+            last_seq: 0,
+            modes: None,
+        }
+    }
+
+    #[test]
+    fn list_shows_channels_with_members_and_filters_by_name() {
+        let mut h = Harness::registered("me");
+        let actions = h.line("LIST #Rust,#empty");
+        let token = h.token_of(&actions[0]);
+        let lines = h.frame(ServerFrame::Rooms {
+            rooms: vec![room("rust", 2), room("empty", 0), room("go", 1)],
+            reference: Some(Value::from(token)),
+        });
+        assert_eq!(
+            lines,
+            [
+                ":srv 321 me Channel :Users  Name",
+                ":srv 322 me #rust 2 :rust talk",
+                ":srv 323 me :End of /LIST"
+            ]
+        );
+    }
+}

@@ -236,3 +236,60 @@ impl Waiting for ChannelMode {
         Step::More(vec![line])
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::Harness;
+    use palaver_proto::{ErrorCode, ServerFrame};
+    use serde_json::Value;
+
+    #[test]
+    fn channel_modes_are_asked_of_the_hub_and_answered_with_324_329_or_the_ban_list() {
+        let mut h = Harness::registered("me");
+        let query = h.line("MODE #den");
+        assert_eq!(h.hub_frames(&query), ["mode den", "ping"]);
+        let token = h.token_of(&query[0]);
+        let lines = h.frame(ServerFrame::RoomModes {
+            room: "den".into(),
+            modes: "+ntk".into(),
+            params: vec!["pw".into()],
+            bans: Vec::new(),
+            created: Some("2026-11-29T00:00:10.000Z".into()),
+            reference: Some(Value::from(token)),
+        });
+        assert_eq!(lines[0], ":srv 324 me #den +ntk pw");
+        assert!(lines[1].starts_with(":srv 329 me #den "));
+        let bans = h.line("MODE #den b");
+        let token = h.token_of(&bans[0]);
+        let lines = h.frame(ServerFrame::RoomModes {
+            room: "den".into(),
+            modes: "+n".into(),
+            params: Vec::new(),
+            bans: Vec::new(),
+            created: None,
+            reference: Some(Value::from(token)),
+        });
+        assert_eq!(lines, [":srv 368 me #den :End of channel ban list"]);
+        let change = h.line("MODE #den +v ann");
+        let token = h.token_of(&change[0]);
+        assert_eq!(
+            h.refusal(ErrorCode::UnknownMode, Some("X"), token),
+            [":srv 472 me X :is an unknown mode char to me"]
+        );
+    }
+
+    #[test]
+    fn user_mode_i_is_kept_here_and_told_to_the_hub() {
+        let mut h = Harness::registered("me");
+        let actions = h.line("MODE me +i");
+        assert_eq!(h.hub_frames(&actions), ["invisible"]);
+        assert_eq!(h.replies(&actions), [":me MODE me +i"]);
+        let query = h.line("MODE me");
+        assert_eq!(h.replies(&query), [":srv 221 me +i"]);
+        let other = h.line("MODE bob +i");
+        assert_eq!(
+            h.replies(&other),
+            [":srv 502 me :Can't change mode for other users"]
+        );
+    }
+}

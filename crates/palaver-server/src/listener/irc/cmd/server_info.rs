@@ -191,3 +191,39 @@ pub fn isupport(s: &ServerIdentity) -> Vec<String> {
         "WHOX".into(),
     ]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::Harness;
+    use palaver_proto::ServerFrame;
+    use serde_json::Value;
+
+    #[test]
+    fn lusers_counts_and_the_local_replies() {
+        let mut h = Harness::registered("me");
+        let actions = h.line("LUSERS");
+        let token = h.token_of(&actions[0]);
+        let lines = h.frame(ServerFrame::Info {
+            users_online: 3,
+            max_users_online: 5,
+            connections: 4,
+            rooms: 2,
+            started: "t".into(),
+            reference: Some(Value::from(token)),
+        });
+        assert_eq!(
+            lines[0],
+            ":srv 251 me :There are 3 users and 0 invisible on 1 servers"
+        );
+        assert!(lines
+            .iter()
+            .any(|l| l == ":srv 253 me 1 :unknown connection(s)"));
+        let motd = h.line("MOTD");
+        assert_eq!(h.replies(&motd), [":srv 422 me :MOTD File is missing"]);
+        let version = h.line("VERSION");
+        let lines = h.replies(&version);
+        assert!(lines[0].starts_with(":srv 351 me palaver-0 srv"));
+        assert!(lines[1..].iter().all(|l| l.contains(" 005 ")));
+        assert!(lines.iter().any(|l| l.contains("PREFIX=(ov)@+")));
+    }
+}

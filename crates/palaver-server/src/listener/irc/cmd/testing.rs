@@ -93,6 +93,12 @@ impl Harness {
             .collect()
     }
 
+    /// Sends a line that asks the hub, and returns its command's token.
+    pub fn ask(&mut self, text: &str) -> u64 {
+        let actions = self.line(text);
+        self.token_of(&actions[0])
+    }
+
     /// The command token a hub request carries.
     pub fn token_of(&self, action: &Action) -> u64 {
         match action {

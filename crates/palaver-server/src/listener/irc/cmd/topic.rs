@@ -105,3 +105,56 @@ pub fn topic_lines(lines: &Lines, room: &RoomInfo) -> Vec<IrcMessage> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::Harness;
+    use palaver_proto::{ErrorCode, RoomInfo, ServerFrame};
+    use serde_json::Value;
+
+    fn rooms(token: u64, members: usize, topic: &str) -> ServerFrame {
+        ServerFrame::Rooms {
+            rooms: vec![RoomInfo {
+                name: "news".into(),
+                topic: topic.into(),
+                members,
+                topic_by: Some("ann".into()),
+                topic_at: Some("2026-11-29T00:00:10.000Z".into()),
+                created: None,
+                last_seq: 0,
+                modes: None,
+            }],
+            reference: Some(Value::from(token)),
+        }
+    }
+
+    #[test]
+    fn a_query_is_332_333_331_or_403_for_an_empty_channel_and_a_locked_topic_is_482() {
+        let mut h = Harness::registered("me");
+        let token = h.ask("TOPIC #news");
+        assert_eq!(
+            h.frame(rooms(token, 2, "hello")),
+            [
+                ":srv 332 me #news hello",
+                ":srv 333 me #news ann 1795910410"
+            ]
+        );
+        let token = h.ask("TOPIC #news");
+        assert_eq!(
+            h.frame(rooms(token, 2, "")),
+            [":srv 331 me #news :No topic is set"]
+        );
+        let token = h.ask("TOPIC #news");
+        assert_eq!(
+            h.frame(rooms(token, 0, "hello")),
+            [":srv 403 me #news :No such channel"]
+        );
+        let set = h.line("TOPIC #news :new");
+        assert_eq!(h.hub_frames(&set), ["topic news", "ping"]);
+        let token = h.token_of(&set[0]);
+        assert_eq!(
+            h.refusal(ErrorCode::NotAuthorized, Some("news"), token),
+            [":srv 482 me #news :You're not channel operator"]
+        );
+    }
+}

@@ -87,3 +87,37 @@ impl Waiting for Ison {
         ]))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{user, Harness};
+    use palaver_proto::ServerFrame;
+    use serde_json::Value;
+
+    #[test]
+    fn userhost_gathers_one_answer_per_nick_and_ison_lists_those_online() {
+        let mut h = Harness::registered("me");
+        let actions = h.line("USERHOST ann nobody");
+        assert_eq!(h.hub_frames(&actions), ["who ann", "who nobody", "ping"]);
+        let token = h.token_of(&actions[0]);
+        let mut ann = user("ann", false);
+        ann.away = Some("out".into());
+        let who = |users| ServerFrame::Who {
+            room: None,
+            users,
+            secret: false,
+            reference: Some(Value::from(token)),
+        };
+        assert!(h.frame(who(vec![ann])).is_empty());
+        assert!(h.frame(who(vec![])).is_empty());
+        assert_eq!(h.pong(token), [":srv 302 me ann=-~ann@irc.palaver"]);
+        let actions = h.line("ISON Ann bob");
+        let token = h.token_of(&actions[0]);
+        let lines = h.frame(ServerFrame::Users {
+            room: None,
+            users: vec!["ann".into(), "carl".into()],
+            reference: Some(Value::from(token)),
+        });
+        assert_eq!(lines, [":srv 303 me ann"]);
+    }
+}

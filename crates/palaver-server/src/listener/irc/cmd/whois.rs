@@ -155,3 +155,38 @@ impl Waiting for Whowas {
         Some(Step::More(out))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{user, Harness};
+    use palaver_proto::{ErrorCode, ServerFrame};
+    use serde_json::Value;
+
+    #[test]
+    fn whois_shows_channels_operators_and_away_and_401_for_nobody() {
+        let mut h = Harness::registered("me");
+        let actions = h.line("WHOIS ann");
+        let token = h.token_of(&actions[0]);
+        let mut ann = user("ann", false);
+        ann.rooms = Some(vec!["rust".into(), "go".into()]);
+        ann.operator_of = vec!["rust".into()];
+        ann.admin = true;
+        ann.away = Some("out".into());
+        let lines = h.frame(ServerFrame::Whois {
+            user: Box::new(ann),
+            reference: Some(Value::from(token)),
+        });
+        let codes: Vec<&str> = lines.iter().map(|l| l.split(' ').nth(1).unwrap()).collect();
+        assert_eq!(codes, ["311", "319", "312", "313", "301", "317", "318"]);
+        assert_eq!(lines[1], ":srv 319 me ann :@#rust #go");
+        let actions = h.line("WHOIS nobody");
+        let token = h.token_of(&actions[0]);
+        assert_eq!(
+            h.refusal(ErrorCode::UnknownUser, Some("nobody"), token),
+            [
+                ":srv 401 me nobody :No such nick/channel",
+                ":srv 318 me nobody :End of /WHOIS list"
+            ]
+        );
+    }
+}

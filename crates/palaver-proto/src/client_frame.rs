@@ -207,6 +207,10 @@ pub enum ClientFrame {
         username: String,
         password: Secret,
     },
+    /// Change your real name (IRC's SETNAME; shown by `whois`).
+    SetRealname {
+        realname: String,
+    },
     /// Hide from `who` masks, but to those who share a room with you (IRC's user mode `+i`).
     Invisible {
         on: bool,
@@ -306,6 +310,7 @@ impl ClientFrame {
             ClientFrame::Oper { .. } => "oper",
             ClientFrame::Kill { .. } => "kill",
             ClientFrame::Invisible { .. } => "invisible",
+            ClientFrame::SetRealname { .. } => "set_realname",
             ClientFrame::LeaveRoom { .. } => "leave_room",
             ClientFrame::Rooms => "rooms",
             ClientFrame::Users { .. } => "users",
@@ -475,6 +480,9 @@ fn parse_object(mut o: Map<String, Value>) -> Result<ClientFrame, FrameError> {
         "oper" => ClientFrame::Oper {
             username: required_string(&mut o, "username")?,
             password: Secret(required_string(&mut o, "password")?),
+        },
+        "set_realname" => ClientFrame::SetRealname {
+            realname: required_string(&mut o, "realname")?,
         },
         "invisible" => ClientFrame::Invisible {
             on: match o.remove("on") {

@@ -397,6 +397,21 @@ pub enum ServerFrame {
         #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
         reference: Option<Value>,
     },
+    /// `username` logged in to `account` (or out, with none): to those sharing a room with them
+    /// (IRC's `account-notify`). Today: when a guest registers their name.
+    AccountChanged {
+        username: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        account: Option<String>,
+    },
+    /// `username` changed their real name: to them (with the `ref`) and to those sharing a
+    /// room with them (IRC's `setname`).
+    RealnameChanged {
+        username: String,
+        realname: String,
+        #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+        reference: Option<Value>,
+    },
     /// A room's modes (the answer to a `mode` with no `modes`): the mode string with its
     /// parameters (the key only for members), and the ban masks.
     RoomModes {
@@ -471,6 +486,7 @@ impl ServerFrame {
             | ServerFrame::PasswordChanged { reference }
             | ServerFrame::Done { reference, .. }
             | ServerFrame::RoomModes { reference, .. }
+            | ServerFrame::RealnameChanged { reference, .. }
             | ServerFrame::ModeChanged { reference, .. }
             | ServerFrame::Invited { reference, .. }
             | ServerFrame::Info { reference, .. } => reference.as_ref(),
@@ -484,6 +500,7 @@ impl ServerFrame {
             | ServerFrame::Resumed { .. }
             | ServerFrame::Notice { .. }
             | ServerFrame::TagMessage { .. }
+            | ServerFrame::AccountChanged { .. }
             | ServerFrame::Unknown => None,
         }
     }

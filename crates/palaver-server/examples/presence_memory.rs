@@ -82,6 +82,8 @@ fn main() {
             ],
             joined_ms: 0,
             away: None,
+            account: None,
+            realname: Some(name.clone()),
             name,
         }
     };

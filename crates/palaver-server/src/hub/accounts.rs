@@ -298,10 +298,20 @@ impl Hub {
                 }
                 s.account = Some(key);
                 let frame = ServerFrame::Registered {
-                    username: name,
+                    username: name.clone(),
                     reference,
                 };
                 self.send_to(session, &frame, io);
+                if let Some(source) = self.address(session) {
+                    let news = ServerFrame::AccountChanged {
+                        username: name.clone(),
+                        account: Some(name),
+                    };
+                    let out = super::Outgoing::from_user(news, source);
+                    for neighbour in self.neighbours(session) {
+                        self.send_out(neighbour, &out, io);
+                    }
+                }
             }
             Err(code) => self.error_to(session, code, code.sentence(), reference, io),
         }

@@ -133,8 +133,8 @@ struct Pending {
     /// The sender's address when it was sent.
     source: Arc<str>,
     client_tags: Option<outgoing::ClientTags>,
-    /// Sent as one IRC line (see [`Outgoing::one_line`]).
-    one_line: bool,
+    /// What IRC clients are told about the sender (see [`Outgoing::sender`]).
+    sender: outgoing::Sender,
 }
 
 /// A `system` notice to a room's members, with what the frame and IRC's translation need.
@@ -150,6 +150,8 @@ struct SystemNotice {
     source: Option<Arc<str>>,
     /// Shared by the copies of one departure or rename sent to several rooms.
     event_seq: Option<u64>,
+    /// What IRC clients are told of the user besides the address (a join: `extended-join`).
+    sender: outgoing::Sender,
 }
 
 /// A connected user, for dashboards.
@@ -349,16 +351,16 @@ impl Hub {
                             &frame,
                             &source,
                             &tags,
-                            pending.one_line,
+                            pending.sender.clone(),
                         );
                         io.post(Post::Room(post));
                     }
                     let content = frame.content.clone();
-                    let out = Outgoing::message_line(
+                    let out = Outgoing::message_from(
                         ServerFrame::Message(frame.clone()),
                         source,
                         tags,
-                        pending.one_line,
+                        pending.sender.clone(),
                     );
                     self.sequence(&room_key, frame, out, io);
                     io.event(HubEvent::Message {
@@ -389,11 +391,11 @@ impl Hub {
                         timestamp: ts.clone(),
                     };
                     if let Some(t) = target_session {
-                        let out = Outgoing::message_line(
+                        let out = Outgoing::message_from(
                             ServerFrame::PrivateMessage(live),
                             source.clone(),
                             tags.clone(),
-                            pending.one_line,
+                            pending.sender.clone(),
                         );
                         self.send_out(t, &out, io);
                     } else if let Some(to) = pending.remote_target {
@@ -403,7 +405,7 @@ impl Hub {
                             &live,
                             &source,
                             &tags,
-                            pending.one_line,
+                            pending.sender.clone(),
                         );
                         io.post(Post::Direct {
                             node: to.node,
@@ -419,7 +421,8 @@ impl Hub {
                         timestamp: ts,
                         reference: pending.reference,
                     };
-                    let out = Outgoing::message_line(confirmation, source, tags, pending.one_line);
+                    let out =
+                        Outgoing::message_from(confirmation, source, tags, pending.sender.clone());
                     self.send_out(pending.origin, &out, io);
                     io.event(HubEvent::Private {
                         id: message.id,
@@ -722,7 +725,7 @@ impl Hub {
             by: notice.by,
             reason: notice.reason,
         };
-        let out = Outgoing::build(frame, notice.source, notice.event_seq);
+        let out = Outgoing::build_from(frame, notice.source, notice.event_seq, notice.sender);
         self.fan_out(room_key, &out, except, io);
     }
 

@@ -16,6 +16,19 @@ use bytes::Bytes;
 
 use palaver_proto::{encode_frame, ServerFrame};
 
+/// What IRC clients are told about the user a frame is from, besides the address: the account
+/// (IRCv3 `account-tag`, `extended-join`), the real name (`extended-join`), and whether a
+/// message came as one IRC line (relayed on one line, cut to fit, not split).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Sender {
+    #[serde(default)]
+    pub one_line: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub realname: Option<String>,
+}
+
 /// IRCv3 client-only tags (`+draft/reply=...`) that travel with a message, shared by its copies.
 pub type ClientTags = Arc<[(String, Option<String>)]>;
 
@@ -29,9 +42,8 @@ struct Inner {
     event: Option<u64>,
     /// Client-only tags that came with a message (IRCv3 message-tags), relayed, never stored.
     client_tags: Option<ClientTags>,
-    /// The message was sent as one IRC line: it is relayed to IRC clients on one line too,
-    /// cut to fit (as IRC servers do), not split.
-    one_line: bool,
+    /// What IRC clients are told about the user the frame is from, besides the address.
+    sender: Sender,
     json: OnceLock<Bytes>,
     /// Other wire formats' encodings, by a key the wire chooses (see [`Outgoing::cached`]).
     others: Mutex<Vec<(u32, Bytes)>>,
@@ -53,7 +65,7 @@ impl Outgoing {
             source,
             event,
             client_tags: None,
-            one_line: false,
+            sender: Sender::default(),
             json: OnceLock::new(),
             others: Mutex::new(Vec::new()),
         }))
@@ -65,13 +77,14 @@ impl Outgoing {
         source: Arc<str>,
         event: u64,
         client_tags: ClientTags,
+        sender: Sender,
     ) -> Self {
         Outgoing(Arc::new(Inner {
             frame,
             source: Some(source),
             event: Some(event),
             client_tags: Some(client_tags),
-            one_line: false,
+            sender,
             json: OnceLock::new(),
             others: Mutex::new(Vec::new()),
         }))
@@ -79,22 +92,22 @@ impl Outgoing {
 
     /// A message from the user at `source`, with the client-only tags it was sent with.
     pub fn message(frame: ServerFrame, source: Arc<str>, client_tags: Option<ClientTags>) -> Self {
-        Self::message_line(frame, source, client_tags, false)
+        Self::message_from(frame, source, client_tags, Sender::default())
     }
 
-    /// [`Outgoing::message`], saying whether it was sent as one IRC line.
-    pub fn message_line(
+    /// [`Outgoing::message`], with what IRC clients are told about the sender.
+    pub fn message_from(
         frame: ServerFrame,
         source: Arc<str>,
         client_tags: Option<ClientTags>,
-        one_line: bool,
+        sender: Sender,
     ) -> Self {
         Outgoing(Arc::new(Inner {
             frame,
             source: Some(source),
             event: None,
             client_tags,
-            one_line,
+            sender,
             json: OnceLock::new(),
             others: Mutex::new(Vec::new()),
         }))
@@ -109,9 +122,27 @@ impl Outgoing {
         &self.0.frame
     }
 
-    /// Whether the message was sent as one IRC line (see `Inner::one_line`).
-    pub fn one_line(&self) -> bool {
-        self.0.one_line
+    /// What IRC clients are told about the user the frame is from.
+    pub fn sender(&self) -> &Sender {
+        &self.0.sender
+    }
+
+    /// [`Outgoing::build`] about a user IRC clients are told more of (a join: `extended-join`).
+    pub fn build_from(
+        frame: ServerFrame,
+        source: Option<Arc<str>>,
+        event: Option<u64>,
+        sender: Sender,
+    ) -> Self {
+        Outgoing(Arc::new(Inner {
+            frame,
+            source,
+            event,
+            client_tags: None,
+            sender,
+            json: OnceLock::new(),
+            others: Mutex::new(Vec::new()),
+        }))
     }
 
     /// The address of the user this frame is about, if any.

@@ -18,6 +18,8 @@ use crate::network::presence::PresenceChange;
 
 /// The longest away message kept, in bytes (IRC's AWAYLEN).
 pub const MAX_AWAY_BYTES: usize = 200;
+/// The longest real name kept, in bytes.
+pub const MAX_REALNAME_BYTES: usize = 200;
 /// The longest kick reason kept, in bytes (IRC's KICKLEN).
 pub const MAX_REASON_BYTES: usize = 300;
 
@@ -50,7 +52,7 @@ impl Hub {
         }
         let (username, _) = self.user_of(session);
         let source = self.address(session);
-        let one_line = self.sent_on_one_line(session);
+        let sender = self.sender_of(session);
         let now = timestamp::format_millis(self.now());
         match target {
             Some(raw) => {
@@ -65,11 +67,11 @@ impl Hub {
                         content,
                         timestamp: now,
                     };
-                    let out = Outgoing::message_line(
+                    let out = Outgoing::message_from(
                         frame,
                         source.expect("joined"),
                         client_tags,
-                        one_line,
+                        sender.clone(),
                     );
                     self.relay(RelayTo::Connection(remote.holder), &out, io);
                     return self.send_out(session, &out, io);
@@ -88,8 +90,12 @@ impl Hub {
                     content,
                     timestamp: now,
                 };
-                let out =
-                    Outgoing::message_line(frame, source.expect("joined"), client_tags, one_line);
+                let out = Outgoing::message_from(
+                    frame,
+                    source.expect("joined"),
+                    client_tags,
+                    sender.clone(),
+                );
                 self.send_out(target_session, &out, io);
                 if target_session != session {
                     self.send_out(session, &out, io);
@@ -107,8 +113,12 @@ impl Hub {
                     content,
                     timestamp: now,
                 };
-                let out =
-                    Outgoing::message_line(frame, source.expect("joined"), client_tags, one_line);
+                let out = Outgoing::message_from(
+                    frame,
+                    source.expect("joined"),
+                    client_tags,
+                    sender.clone(),
+                );
                 self.fan_out(&key, &out, None, io);
                 self.relay(RelayTo::Room(key), &out, io);
             }
@@ -172,7 +182,7 @@ impl Hub {
             username,
             timestamp: now,
         };
-        let out = Outgoing::tagged(frame, source, seq, tags);
+        let out = Outgoing::tagged(frame, source, seq, tags, self.sender_of(session));
         let mut seen = BTreeSet::new();
         for r in recipients {
             let irc = self
@@ -189,7 +199,46 @@ impl Hub {
     }
 
     /// The sessions sharing at least one room with `session` (not itself).
-    fn neighbours(&self, session: SessionId) -> BTreeSet<SessionId> {
+    /// `set_realname`: a new real name, told to those sharing a room (IRC's SETNAME).
+    pub(super) fn set_realname(
+        &mut self,
+        session: SessionId,
+        realname: String,
+        reference: Option<Value>,
+        io: &mut impl HubIo,
+    ) {
+        let realname = clip(realname.trim(), MAX_REALNAME_BYTES);
+        if realname.is_empty() {
+            let message = "A real name may not be empty.";
+            return self.error_to(session, ErrorCode::InvalidField, message, reference, io);
+        }
+        let Some(user) = self
+            .sessions
+            .get_mut(&session)
+            .and_then(|s| s.user.as_mut())
+        else {
+            return;
+        };
+        user.realname = realname.clone();
+        let (username, source) = (user.name.clone(), user.address.clone());
+        let news = ServerFrame::RealnameChanged {
+            username: username.clone(),
+            realname: realname.clone(),
+            reference: None,
+        };
+        let out = Outgoing::from_user(news, source.clone());
+        for neighbour in self.neighbours(session) {
+            self.send_out(neighbour, &out, io);
+        }
+        let own = ServerFrame::RealnameChanged {
+            username,
+            realname,
+            reference,
+        };
+        self.send_out(session, &Outgoing::from_user(own, source), io);
+    }
+
+    pub(super) fn neighbours(&self, session: SessionId) -> BTreeSet<SessionId> {
         let mut out = BTreeSet::new();
         if let Some(user) = self.sessions.get(&session).and_then(|s| s.user.as_ref()) {
             for key in &user.rooms {

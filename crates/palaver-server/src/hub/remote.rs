@@ -153,6 +153,8 @@ impl Hub {
                 .collect(),
             joined_ms: user.joined_ms,
             away: user.away.clone(),
+            account: s.account.as_ref().map(|_| user.name.clone()),
+            realname: Some(user.realname.clone()),
         })
     }
 
@@ -385,8 +387,16 @@ impl Hub {
                     user.name.clone(),
                     Arc::from(user.address.as_str()),
                 );
+                let sender = crate::hub::outgoing::Sender {
+                    one_line: false,
+                    account: user.account.clone(),
+                    realname: user.realname.clone(),
+                };
                 self.remote.enter(&room_key, &key);
-                let notice = SystemNotice::joined_room(&name, &room_name, Some(source));
+                let notice = SystemNotice {
+                    sender,
+                    ..SystemNotice::joined_room(&name, &room_name, Some(source))
+                };
                 self.system_to_room(&room_key, notice, None, io);
             }
             PresenceChange::LeftRoom {

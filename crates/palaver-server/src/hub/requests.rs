@@ -157,6 +157,9 @@ impl Hub {
             ClientFrame::Oper { username, password } => {
                 self.oper(session, username, password, reference, io)
             }
+            ClientFrame::SetRealname { realname } => {
+                self.set_realname(session, realname, reference, io)
+            }
             ClientFrame::Invisible { on } => {
                 if let Some(user) = self
                     .sessions
@@ -382,11 +385,18 @@ impl Hub {
         }
     }
 
-    /// Whether what `session` sends came as one IRC line (IRC relays it on one line too).
-    pub(super) fn sent_on_one_line(&self, session: SessionId) -> bool {
-        self.sessions
-            .get(&session)
-            .is_some_and(|s| s.profile.protocol == super::Protocol::Irc)
+    /// What IRC clients are told about `session`'s user besides the address: its account, its
+    /// real name, and whether what it sends came as one IRC line (relayed on one line too).
+    pub(super) fn sender_of(&self, session: SessionId) -> super::outgoing::Sender {
+        let Some(s) = self.sessions.get(&session) else {
+            return Default::default();
+        };
+        let user = s.user.as_ref();
+        super::outgoing::Sender {
+            one_line: s.profile.protocol == super::Protocol::Irc,
+            account: s.account.as_ref().and(user.map(|u| u.name.clone())),
+            realname: user.map(|u| u.realname.clone()),
+        }
     }
 
     pub(super) fn user_of(&self, session: SessionId) -> (String, String) {
@@ -430,7 +440,7 @@ impl Hub {
             remote_target: None,
             source,
             client_tags,
-            one_line: self.sent_on_one_line(session),
+            sender: self.sender_of(session),
         });
         io.persist(StoredMessage {
             id: 0,
@@ -579,7 +589,7 @@ impl Hub {
             remote_target: elsewhere,
             source,
             client_tags,
-            one_line: self.sent_on_one_line(session),
+            sender: self.sender_of(session),
         });
         io.persist(StoredMessage {
             id: 0,
@@ -682,7 +692,10 @@ impl Hub {
         let then = vec![self.joined_room_step(&key, reference)];
         self.after_windows(session, awaiting, then, io);
         let room_name = self.rooms[&key].name.clone();
-        let notice = SystemNotice::joined_room(&username, &room_name, self.address(session));
+        let notice = SystemNotice {
+            sender: self.sender_of(session),
+            ..SystemNotice::joined_room(&username, &room_name, self.address(session))
+        };
         self.system_to_room(&key, notice, Some(session), io);
         let joined = PresenceChange::JoinedRoom {
             holder: self.holder(session),

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use palaver_proto::{PublicMessage, ServerFrame};
 
 use super::names::{Holder, NodeId};
-use crate::hub::outgoing::ClientTags;
+use crate::hub::outgoing::{ClientTags, Sender};
 use crate::hub::Outgoing;
 
 /// Client-only tags as they travel (IRCv3 `+draft/reply=...`).
@@ -32,9 +32,9 @@ pub struct RoomPost {
     /// The sender's `nick!ident@host`.
     pub source: String,
     pub tags: WireTags,
-    /// Sent as one IRC line (see `Outgoing::one_line`).
+    /// What IRC clients are told about the sender (see `Outgoing::sender`).
     #[serde(default)]
-    pub one_line: bool,
+    pub sender: Sender,
 }
 
 impl RoomPost {
@@ -44,7 +44,7 @@ impl RoomPost {
         message: &PublicMessage,
         source: &Arc<str>,
         tags: &Option<ClientTags>,
-        one_line: bool,
+        sender: Sender,
     ) -> Self {
         RoomPost {
             node,
@@ -52,7 +52,7 @@ impl RoomPost {
             message: message.clone(),
             source: source.to_string(),
             tags: tags_out(tags),
-            one_line,
+            sender,
         }
     }
 
@@ -64,17 +64,17 @@ impl RoomPost {
             message,
             source: source.to_string(),
             tags: None,
-            one_line: false,
+            sender: Sender::default(),
         }
     }
 
     /// The frame to fan out to this node's members.
     pub fn outgoing(&self) -> Outgoing {
-        Outgoing::message_line(
+        Outgoing::message_from(
             ServerFrame::Message(self.message.clone()),
             Arc::from(self.source.as_str()),
             tags_in(&self.tags),
-            self.one_line,
+            self.sender.clone(),
         )
     }
 }
@@ -89,7 +89,7 @@ pub struct DirectPost {
     pub source: String,
     pub tags: WireTags,
     #[serde(default)]
-    pub one_line: bool,
+    pub sender: Sender,
 }
 
 impl DirectPost {
@@ -99,7 +99,7 @@ impl DirectPost {
         message: &palaver_proto::PrivateMessage,
         source: &Arc<str>,
         tags: &Option<ClientTags>,
-        one_line: bool,
+        sender: Sender,
     ) -> Self {
         DirectPost {
             to,
@@ -107,16 +107,16 @@ impl DirectPost {
             message: message.clone(),
             source: source.to_string(),
             tags: tags_out(tags),
-            one_line,
+            sender,
         }
     }
 
     pub fn outgoing(&self) -> Outgoing {
-        Outgoing::message_line(
+        Outgoing::message_from(
             ServerFrame::PrivateMessage(self.message.clone()),
             Arc::from(self.source.as_str()),
             tags_in(&self.tags),
-            self.one_line,
+            self.sender.clone(),
         )
     }
 }
@@ -142,7 +142,7 @@ pub struct Relay {
     /// A `TAGMSG`'s number (its IRC `msgid`).
     pub event: Option<u64>,
     #[serde(default)]
-    pub one_line: bool,
+    pub sender: Sender,
 }
 
 impl Relay {
@@ -155,15 +155,19 @@ impl Relay {
             source: out.source().unwrap_or_default().to_string(),
             tags: (!tags.is_empty()).then(|| tags.to_vec()),
             event: out.event(),
-            one_line: out.one_line(),
+            sender: out.sender().clone(),
         }
     }
 
     pub fn outgoing(&self) -> Outgoing {
         let source: Arc<str> = Arc::from(self.source.as_str());
         match (self.event, tags_in(&self.tags)) {
-            (Some(event), Some(tags)) => Outgoing::tagged(self.frame.clone(), source, event, tags),
-            (_, tags) => Outgoing::message_line(self.frame.clone(), source, tags, self.one_line),
+            (Some(event), Some(tags)) => {
+                Outgoing::tagged(self.frame.clone(), source, event, tags, self.sender.clone())
+            }
+            (_, tags) => {
+                Outgoing::message_from(self.frame.clone(), source, tags, self.sender.clone())
+            }
         }
     }
 }

@@ -43,6 +43,11 @@ pub struct OnlineUser {
     /// Its away message, while it is away.
     #[serde(default)]
     pub away: Option<String>,
+    /// The account it is logged in to, and its real name (IRC's `extended-join`).
+    #[serde(default)]
+    pub account: Option<String>,
+    #[serde(default)]
+    pub realname: Option<String>,
 }
 
 /// One user's change, published by its node.

@@ -169,3 +169,63 @@ async fn chathistory_reads_the_native_history() {
     }
     assert_eq!(sizes, [1, 2]);
 }
+
+#[tokio::test]
+async fn extended_join_account_tag_account_notify_and_setname() {
+    let server = TestServer::start_irc().await;
+    let caps = [
+        "extended-join",
+        "account-tag",
+        "account-notify",
+        "setname",
+        "message-tags",
+    ];
+    let (mut alice, _) = Irc::register(server.irc_addr(), "alice", &caps).await;
+    alice.send("JOIN #caps").await;
+    let own = alice.sync().await;
+    assert_eq!(own[0].command, "JOIN");
+    assert_eq!(
+        own[0].params,
+        ["#caps", "*", "alice the tester"],
+        "extended-join, own"
+    );
+    let (mut bob, _) = Irc::register(server.irc_addr(), "bob", &[]).await;
+    bob.send("JOIN #caps").await;
+    bob.sync().await;
+    let join = alice.expect("bob's JOIN", |m| m.command == "JOIN").await;
+    assert_eq!(
+        join.params,
+        ["#caps", "*", "bob the tester"],
+        "a guest: no account"
+    );
+
+    // bob registers his nick: alice hears of the account, and his messages carry it.
+    bob.send("REGISTER * bob@example.org bobs-password").await;
+    bob.expect("REGISTER SUCCESS", |m| m.command == "REGISTER")
+        .await;
+    let account = alice.expect("ACCOUNT", |m| m.command == "ACCOUNT").await;
+    assert_eq!(account.params, ["bob"]);
+    assert_eq!(account.source.as_deref(), Some("bob!~bob@irc.palaver"));
+    bob.send("PRIVMSG #caps :with my account").await;
+    let said = alice.expect("PRIVMSG", |m| m.command == "PRIVMSG").await;
+    assert_eq!(said.tag("account").flatten(), Some("bob"));
+    // An app user's name change of real name reaches alice as SETNAME.
+    bob.send("SETNAME :Robert Tables").await;
+    let renamed = alice.expect("SETNAME", |m| m.command == "SETNAME").await;
+    assert_eq!(renamed.params, ["Robert Tables"]);
+    alice.send("WHOIS bob").await;
+    let whois = alice.sync().await;
+    assert_eq!(find(&whois, "311").unwrap().params[5], "Robert Tables");
+    // A native user who joins shows as a guest with its real name.
+    let mut app = server.join("appuser").await;
+    app.send(&palaver_client::proto::ClientFrame::JoinRoom {
+        room: "caps".into(),
+        key: None,
+    })
+    .await
+    .unwrap();
+    let join = alice
+        .expect("the app's JOIN", |m| m.command == "JOIN")
+        .await;
+    assert_eq!(join.params[..2], ["#caps", "*"]);
+}

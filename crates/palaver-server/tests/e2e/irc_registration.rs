@@ -69,11 +69,11 @@ async fn cap_negotiation_holds_registration_until_cap_end() {
     ] {
         assert!(offered.contains(&cap), "{cap} not offered: {offered:?}");
     }
-    irc.send("CAP REQ :server-time account-notify").await;
+    irc.send("CAP REQ :server-time draft/multiline").await;
     let nak = irc.expect("NAK", |m| m.command == "CAP").await;
     assert_eq!(
         nak.params[1..],
-        ["NAK", "server-time account-notify"],
+        ["NAK", "server-time draft/multiline"],
         "all or nothing"
     );
     irc.send("CAP REQ :server-time echo-message").await;

@@ -1,7 +1,7 @@
 //! The IRCv3 capabilities this server offers, as a small bit set.
 //!
-//! Each is implemented as its specification says; `docs/irc.md` lists them. Account-related
-//! capabilities (`account-tag`, `sasl`, `extended-join`) wait for accounts.
+//! Each is implemented as its specification says; `docs/irc.md` lists them. `chghost` is
+//! offered and never needed: addresses here do not change while a user is online.
 
 /// One capability.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +32,11 @@ caps! {
     SASL = "sasl", 10;
     ACCOUNT_REGISTRATION = "draft/account-registration", 11;
     INVITE_NOTIFY = "invite-notify", 12;
+    ACCOUNT_TAG = "account-tag", 13;
+    EXTENDED_JOIN = "extended-join", 14;
+    CHGHOST = "chghost", 15;
+    ACCOUNT_NOTIFY = "account-notify", 16;
+    SETNAME = "setname", 17;
 }
 
 /// The capabilities a connection has enabled.
@@ -104,6 +109,6 @@ mod tests {
         assert_eq!(set.names(), "server-time");
         assert_eq!(find("ECHO-message"), Some(ECHO_MESSAGE));
         assert_eq!(find("sasl"), Some(SASL));
-        assert_eq!(find("account-notify"), None);
+        assert_eq!(find("draft/multiline"), None);
     }
 }

@@ -22,8 +22,9 @@ pub struct Lines<'a> {
     pub event: Option<u64>,
     /// The token of the command the frame answers, while a command handles it.
     pub token: Option<u64>,
-    /// The message was sent as one IRC line: relayed on one line, cut to fit.
-    pub one_line: bool,
+    /// What the frame's user is known by besides the address (its account, real name, and
+    /// whether it sent a message as one IRC line).
+    pub sender: &'a crate::hub::outgoing::Sender,
 }
 
 impl Lines<'_> {
@@ -77,7 +78,15 @@ impl Lines<'_> {
         if let (true, Some(id)) = (message_tags, id) {
             tags.push(("msgid".into(), Some(id.to_string())));
         }
+        self.push_account_tag(&mut tags);
         tags
+    }
+
+    /// `account=` (IRCv3 account-tag) for a logged-in sender.
+    pub fn push_account_tag(&self, tags: &mut Vec<(String, Option<String>)>) {
+        if let (true, Some(account)) = (self.has(caps::ACCOUNT_TAG), &self.sender.account) {
+            tags.push(("account".into(), Some(account.clone())));
+        }
     }
 
     /// PRIVMSG or NOTICE lines for a message, split to fit a line, each with the tags.
@@ -90,7 +99,7 @@ impl Lines<'_> {
         // carries it, as ergo does.
         let rest: Vec<(String, Option<String>)> =
             tags.iter().filter(|(k, _)| k != "msgid").cloned().collect();
-        let pieces = if self.one_line && !text.contains(['\n', '\r']) {
+        let pieces = if self.sender.one_line && !text.contains(['\n', '\r']) {
             // Sent as one IRC line, relayed as one, cut at a character boundary as IRC
             // servers do (the sender's address makes the line longer than the one it sent).
             vec![cut(text, room)]

@@ -8,6 +8,7 @@
 use palaver_proto::irc::IrcMessage;
 use palaver_proto::{validate, ServerFrame, SystemEvent};
 
+use super::caps;
 use super::cmd;
 use super::lines::Lines;
 use super::state::{channel, IrcState};
@@ -87,6 +88,11 @@ pub fn frame(lines: &mut Lines, frame: &ServerFrame) -> Vec<IrcMessage> {
             vec![IrcMessage::new("MODE", all).with_source(lines.source)]
         }
         ServerFrame::Invited { room, username, .. } => cmd::invite::seen(lines, room, username),
+        ServerFrame::RealnameChanged { realname, .. } => cmd::setname::seen(lines, realname),
+        ServerFrame::AccountChanged { account, .. } if lines.has(caps::ACCOUNT_NOTIFY) => {
+            let account = account.clone().unwrap_or_else(|| "*".into());
+            vec![IrcMessage::new("ACCOUNT", [account]).with_source(lines.source)]
+        }
         ServerFrame::Away {
             username, message, ..
         } => cmd::away::seen(lines, username, message.as_deref()),
@@ -147,7 +153,7 @@ fn system(
         true
     };
     match event {
-        SystemEvent::Joined => vec![IrcMessage::new("JOIN", [chan]).with_source(source)],
+        SystemEvent::Joined => vec![join_line(lines, chan)],
         SystemEvent::Left => {
             let mut params = vec![chan];
             params.extend(reason.map(str::to_string));
@@ -179,6 +185,19 @@ fn system(
         }
         SystemEvent::Topic | SystemEvent::Other => Vec::new(),
     }
+}
+
+/// Someone's JOIN: with extended-join, their account (`*` for none) and real name too.
+fn join_line(lines: &Lines, chan: String) -> IrcMessage {
+    let mut params = vec![chan];
+    if lines.has(caps::EXTENDED_JOIN) {
+        let sender = lines.sender;
+        params.push(sender.account.clone().unwrap_or_else(|| "*".into()));
+        params.push(sender.realname.clone().unwrap_or_default());
+    }
+    let mut line = IrcMessage::new("JOIN", params).with_source(lines.source);
+    lines.push_account_tag(&mut line.tags);
+    line
 }
 
 /// Whether `name` is this connection's channel (folded names).

@@ -72,6 +72,8 @@ pub struct IrcState {
     pub batch_seq: u64,
     /// The account proved with SASL (its name joins at registration).
     pub account: Option<String>,
+    /// The real name given with USER.
+    pub realname: String,
 }
 
 impl Default for IrcState {
@@ -91,6 +93,7 @@ impl Default for IrcState {
             echo_labels: VecDeque::new(),
             batch_seq: 0,
             account: None,
+            realname: String::new(),
         }
     }
 }

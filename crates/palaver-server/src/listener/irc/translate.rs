@@ -39,7 +39,10 @@ impl Translator for IrcWire {
         // the canonical ones, so plain equality tells whether it is ours.)
         if let ServerFrame::Message(m) = out.frame() {
             if m.username != state.nick {
-                let key = state.caps.bits_in(&[caps::SERVER_TIME, caps::MESSAGE_TAGS]);
+                let key =
+                    state
+                        .caps
+                        .bits_in(&[caps::SERVER_TIME, caps::MESSAGE_TAGS, caps::ACCOUNT_TAG]);
                 let state = &mut *state;
                 return out.cached(key, || encode_lines(&self.lines(state, out)));
             }
@@ -57,7 +60,7 @@ impl IrcWire {
             source: out.source().unwrap_or("*"),
             event: out.event(),
             token: None,
-            one_line: out.one_line(),
+            sender: out.sender(),
         };
         translate(&mut lines, out.frame())
     }

@@ -13,6 +13,7 @@ use super::names::names_lines;
 use super::part::Part;
 use super::topic::topic_lines;
 use super::{Refusal, Step, Waiting};
+use crate::listener::irc::caps;
 use crate::listener::irc::lines::Lines;
 use crate::listener::irc::numeric::Numeric;
 use crate::listener::irc::reader::{Action, Reader};
@@ -144,7 +145,12 @@ pub fn joined(lines: &mut Lines, room: &RoomInfo) -> (bool, Vec<IrcMessage>) {
     if !fresh {
         return (false, Vec::new());
     }
-    let mut out = vec![IrcMessage::new("JOIN", [channel(&room.name)]).with_source(lines.source)];
+    let mut params = vec![channel(&room.name)];
+    if lines.has(caps::EXTENDED_JOIN) {
+        params.push(lines.st.account.clone().unwrap_or_else(|| "*".into()));
+        params.push(lines.st.realname.clone());
+    }
+    let mut out = vec![IrcMessage::new("JOIN", params).with_source(lines.source)];
     if !room.topic.is_empty() {
         out.extend(topic_lines(lines, room));
     }

@@ -393,6 +393,7 @@ pub fn tagmsg_seen(
     if let Some(seq) = lines.event {
         tags.push(("msgid".into(), Some(format!("t{seq}"))));
     }
+    lines.push_account_tag(&mut tags);
     let line = IrcMessage {
         tags,
         source: Some(lines.source.to_string()),

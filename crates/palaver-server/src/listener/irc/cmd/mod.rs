@@ -34,6 +34,7 @@ pub mod ping;
 pub mod quit;
 pub mod registration;
 pub mod server_info;
+pub mod setname;
 pub mod topic;
 pub mod userhost;
 pub mod who;
@@ -99,6 +100,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     command("KICK", 2, kick::run),
     command("INVITE", 2, invite::run),
     command("AWAY", 0, away::run),
+    command("SETNAME", 1, setname::run),
     command("LUSERS", 0, server_info::lusers),
     command("MOTD", 0, server_info::motd),
     command("VERSION", 0, server_info::version),

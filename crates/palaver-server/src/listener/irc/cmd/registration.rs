@@ -71,6 +71,7 @@ pub fn user(r: &mut Reader, msg: &IrcMessage, label: Option<String>) -> Vec<Acti
         );
     }
     r.user = Some((p[0].clone(), p[3].clone()));
+    r.lock().realname = p[3].clone();
     try_register(r, label)
 }
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
 
-use palaver_client::proto::ServerFrame;
+use palaver_client::proto::{ServerFrame, SystemEvent};
 
 use super::harness::{expect, TestServer};
 use super::irc_client::{commands, Irc};
@@ -171,4 +171,34 @@ async fn thousands_of_lines_at_once_are_an_excess_flood_but_a_paste_is_only_slow
         }
     }
     assert!(relayed < 100, "{relayed} flood lines were relayed");
+}
+
+#[tokio::test]
+async fn a_quit_that_waits_behind_a_burst_still_says_why_when_the_client_closes_at_once() {
+    let server = TestServer::start_with(|c| {
+        c.irc_bind = Some("127.0.0.1:0".parse().unwrap());
+        c.hub.rate_per_second = 2.0;
+        c.hub.rate_burst = 2;
+    })
+    .await;
+    let mut native = server.join("watcher").await;
+    let (mut quitter, _) = Irc::register(server.irc_addr(), "quitter", &[]).await;
+    quitter.send("JOIN #general").await;
+    quitter.sync().await;
+    // A burst, then QUIT, then the socket closes at once (as irc-framework does): the QUIT is
+    // still waiting its turn when the connection ends.
+    let burst: String = (0..6)
+        .map(|n| format!("PRIVMSG #general :burst {n}\r\n"))
+        .chain(std::iter::once("QUIT :see you\r\n".to_string()))
+        .collect();
+    quitter.writer.write_all(burst.as_bytes()).await.unwrap();
+    drop(quitter);
+    let left = expect(&mut native, "quitter left", |f| {
+        matches!(f, ServerFrame::System { event: Some(SystemEvent::Disconnected), username: Some(u), .. } if u == "quitter")
+    })
+    .await;
+    assert!(
+        matches!(&left, ServerFrame::System { reason: Some(r), .. } if r == "Quit: see you"),
+        "{left:?}"
+    );
 }

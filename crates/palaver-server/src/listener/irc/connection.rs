@@ -87,6 +87,22 @@ pub async fn serve<I: Incoming, S: FrameSink>(
     .await
 }
 
+/// How a connection that closed with lines still waiting leaves: as its QUIT says, if one of
+/// them is a QUIT.
+fn quit_among(lines: impl Iterator<Item = Result<bytes::Bytes, CodecError>>) -> Departure {
+    for line in lines.flatten() {
+        let Ok(text) = std::str::from_utf8(&line) else {
+            continue;
+        };
+        if let Ok(msg) = IrcMessage::parse(text) {
+            if msg.command == "QUIT" {
+                return Departure::Quit(Some(super::cmd::quit::reason(&msg)));
+            }
+        }
+    }
+    Departure::Disconnected
+}
+
 /// IRC's line decoder: the longest line IRC allows (8191 bytes of tags plus 512), with two
 /// bytes of slack for the CRLF it strips; lines that are not UTF-8 are the commands' to refuse.
 pub fn line_decoder() -> LineDecoder {
@@ -134,7 +150,9 @@ async fn read_loop<I: Incoming>(
                     }
                     more = incoming.receive() => {
                         if !more {
-                            return Departure::Disconnected;
+                            // Gone while its lines waited (a client that writes QUIT and closes
+                            // right after a burst): its QUIT still says why.
+                            return quit_among(std::iter::once(line).chain(std::iter::from_fn(|| incoming.next_line())));
                         }
                         liveness.heard();
                         if incoming.backlog() > RECVQ_BYTES {

@@ -6,13 +6,17 @@ use palaver_proto::irc::IrcMessage;
 use crate::listener::irc::reader::{Action, Reader};
 
 pub fn run(_: &mut Reader, msg: &IrcMessage, _: Option<String>) -> Vec<Action> {
-    let reason = msg
-        .params
-        .first()
-        .map(|r| format!("Quit: {r}"))
-        .unwrap_or_else(|| "Quit".into());
+    let reason = reason(msg);
     let error = IrcMessage::new("ERROR", [format!("Closing link: ({reason})")]);
     vec![Action::Quit(vec![error], reason)]
+}
+
+/// What the others are told: `Quit: reason`, or `Quit`.
+pub fn reason(msg: &IrcMessage) -> String {
+    msg.params
+        .first()
+        .map(|r| format!("Quit: {r}"))
+        .unwrap_or_else(|| "Quit".into())
 }
 
 #[cfg(test)]

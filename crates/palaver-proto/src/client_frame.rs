@@ -146,6 +146,17 @@ pub enum ClientFrame {
         #[serde(skip_serializing_if = "Option::is_none")]
         limit: Option<u32>,
     },
+    /// Your conversations (rooms you are in, private conversations) whose newest message is
+    /// between two times (both excluded; RFC 3339), oldest news first (IRC's CHATHISTORY
+    /// TARGETS).
+    Conversations {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        after: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        before: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        limit: Option<u32>,
+    },
     /// A notice to a room (default `general`) or to one user (`target`): relayed live, never
     /// stored.
     Notice {
@@ -311,6 +322,7 @@ impl ClientFrame {
             ClientFrame::Kill { .. } => "kill",
             ClientFrame::Invisible { .. } => "invisible",
             ClientFrame::SetRealname { .. } => "set_realname",
+            ClientFrame::Conversations { .. } => "conversations",
             ClientFrame::LeaveRoom { .. } => "leave_room",
             ClientFrame::Rooms => "rooms",
             ClientFrame::Users { .. } => "users",
@@ -480,6 +492,11 @@ fn parse_object(mut o: Map<String, Value>) -> Result<ClientFrame, FrameError> {
         "oper" => ClientFrame::Oper {
             username: required_string(&mut o, "username")?,
             password: Secret(required_string(&mut o, "password")?),
+        },
+        "conversations" => ClientFrame::Conversations {
+            after: optional_string(&mut o, "after")?,
+            before: optional_string(&mut o, "before")?,
+            limit: optional_u64(&mut o, "limit")?.map(|l| u32::try_from(l).unwrap_or(u32::MAX)),
         },
         "set_realname" => ClientFrame::SetRealname {
             realname: required_string(&mut o, "realname")?,

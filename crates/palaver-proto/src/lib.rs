@@ -32,8 +32,8 @@ pub use client_frame::{
 pub use codec::{encode_frame, CodecError, LineDecoder, DEFAULT_MAX_FRAME_BYTES};
 pub use error_code::ErrorCode;
 pub use server_frame::{
-    ChatMessage, Limits, PrivateMessage, PublicMessage, RoomInfo, ServerFrame, SystemEvent,
-    UserInfo, Welcome,
+    ChatMessage, ConversationNews, Limits, PrivateMessage, PublicMessage, RoomInfo, ServerFrame,
+    SystemEvent, UserInfo, Welcome,
 };
 
 /// The room everyone starts in, and where a `message` without a `room` goes.

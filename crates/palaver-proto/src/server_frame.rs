@@ -94,6 +94,17 @@ pub struct RoomInfo {
     pub modes: Option<String>,
 }
 
+/// A conversation with news: a room, or the other person of a private conversation, and when
+/// its newest message was sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationNews {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub with: Option<String>,
+    pub last: String,
+}
+
 /// Who someone is: the answer to `whois`, one entry of `who` and `whowas`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserInfo {
@@ -397,6 +408,13 @@ pub enum ServerFrame {
         #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
         reference: Option<Value>,
     },
+    /// The answer to `conversations`: each conversation and the time of its newest message,
+    /// oldest first.
+    Conversations {
+        conversations: Vec<ConversationNews>,
+        #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+        reference: Option<Value>,
+    },
     /// `username` logged in to `account` (or out, with none): to those sharing a room with them
     /// (IRC's `account-notify`). Today: when a guest registers their name.
     AccountChanged {
@@ -487,6 +505,7 @@ impl ServerFrame {
             | ServerFrame::Done { reference, .. }
             | ServerFrame::RoomModes { reference, .. }
             | ServerFrame::RealnameChanged { reference, .. }
+            | ServerFrame::Conversations { reference, .. }
             | ServerFrame::ModeChanged { reference, .. }
             | ServerFrame::Invited { reference, .. }
             | ServerFrame::Info { reference, .. } => reference.as_ref(),

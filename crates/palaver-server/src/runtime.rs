@@ -17,8 +17,8 @@ use palaver_proto::{ErrorCode, Request, ServerFrame};
 
 use crate::hub::moderation::ModerationRecord;
 use crate::hub::{
-    Close, Departure, HistoryQuery, Hub, HubEvent, HubIo, Outgoing, PasswordOp, PasswordRequest,
-    Profile, ReplayReport, SessionId, UserSummary,
+    Close, Departure, HistoryQuery, HistoryRead, Hub, HubEvent, HubIo, Outgoing, PasswordOp,
+    PasswordRequest, Profile, ReplayReport, SessionId, UserSummary,
 };
 use crate::metrics::Metrics;
 use crate::network::events::NetworkEvent;
@@ -604,24 +604,51 @@ impl HubIo for RuntimeIo {
         let reads = self.reads.clone();
         tokio::spawn(async move {
             let HistoryQuery {
-                reference,
-                conversation,
-                room,
-                with,
-                page,
-                ..
+                reference, read, ..
             } = query;
-            let read =
-                tokio::task::spawn_blocking(move || reads.read(|db| db.page(&conversation, &page)))
-                    .await;
-            let frame = match read {
-                Ok(Ok(page)) => ServerFrame::History {
-                    room,
-                    with,
-                    messages: page.messages.iter().map(StoredMessage::to_chat).collect(),
-                    has_more: page.has_more,
-                    reference,
-                },
+            let answer = tokio::task::spawn_blocking(move || {
+                reads.read(|db| match read {
+                    HistoryRead::Page {
+                        conversation,
+                        room,
+                        with,
+                        page,
+                    } => {
+                        let page = db.page(&conversation, &page)?;
+                        Ok(ServerFrame::History {
+                            room,
+                            with,
+                            messages: page.messages.iter().map(StoredMessage::to_chat).collect(),
+                            has_more: page.has_more,
+                            reference: None,
+                        })
+                    }
+                    HistoryRead::Conversations(query) => {
+                        let news = db.targets(&query)?;
+                        Ok(ServerFrame::Conversations {
+                            conversations: news
+                                .into_iter()
+                                .map(|n| palaver_proto::ConversationNews {
+                                    room: n.room,
+                                    with: n.with,
+                                    last: palaver_proto::timestamp::format_millis(n.ts_ms),
+                                })
+                                .collect(),
+                            reference: None,
+                        })
+                    }
+                })
+            })
+            .await;
+            let frame = match answer {
+                Ok(Ok(mut frame)) => {
+                    if let ServerFrame::History { reference: r, .. }
+                    | ServerFrame::Conversations { reference: r, .. } = &mut frame
+                    {
+                        *r = reference;
+                    }
+                    frame
+                }
                 other => {
                     tracing::error!(?other, "history read failed");
                     ServerFrame::Error {

@@ -12,7 +12,7 @@ use palaver_proto::{ErrorCode, Secret};
 
 use super::Outgoing;
 use crate::network::names::{ClaimAnswer, Holder, NameClaim};
-use crate::store::{Conversation, PageQuery, ResumeScope, RoomRecord, StoredMessage};
+use crate::store::{Conversation, PageQuery, ResumeScope, RoomRecord, StoredMessage, TargetsQuery};
 
 /// Identifies one connection for its whole life, joined or not.
 pub type SessionId = u64;
@@ -37,17 +37,38 @@ pub enum Departure {
     Closed(ErrorCode),
 }
 
-/// A history page to fetch and send to `session` (the hub hears back through
+/// A history read to do and send to `session` (the hub hears back through
 /// [`super::Hub::history_done`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct HistoryQuery {
     pub session: SessionId,
     pub reference: Option<Value>,
-    pub conversation: Conversation,
-    /// What the `history` frame names: the room, or the other user.
-    pub room: Option<String>,
-    pub with: Option<String>,
-    pub page: PageQuery,
+    pub read: HistoryRead,
+}
+
+/// What a history read reads.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HistoryRead {
+    /// A page of one conversation, as a `history` frame.
+    Page {
+        conversation: Conversation,
+        /// What the `history` frame names: the room, or the other user.
+        room: Option<String>,
+        with: Option<String>,
+        page: PageQuery,
+    },
+    /// The conversations with news between two times, as a `conversations` frame.
+    Conversations(TargetsQuery),
+}
+
+impl HistoryQuery {
+    /// The page asked for, if this reads one.
+    pub fn page(&self) -> Option<&PageQuery> {
+        match &self.read {
+            HistoryRead::Page { page, .. } => Some(page),
+            HistoryRead::Conversations(_) => None,
+        }
+    }
 }
 
 /// Password work a session asked for, with where it came from (for the throttle).

@@ -55,8 +55,8 @@ use crate::store::dm_key;
 use crate::store::{MessageKind, RoomRecord, StoredMessage};
 
 pub use io::{
-    Close, Departure, HistoryQuery, HubEvent, HubIo, PasswordOp, PasswordRequest, ReplayReport,
-    SessionId,
+    Close, Departure, HistoryQuery, HistoryRead, HubEvent, HubIo, PasswordOp, PasswordRequest,
+    ReplayReport, SessionId,
 };
 pub use outgoing::Outgoing;
 pub use refusal::Refusal;

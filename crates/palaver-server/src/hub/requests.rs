@@ -157,6 +157,11 @@ impl Hub {
             ClientFrame::Oper { username, password } => {
                 self.oper(session, username, password, reference, io)
             }
+            ClientFrame::Conversations {
+                after,
+                before,
+                limit,
+            } => self.conversations(session, after, before, limit, reference, io),
             ClientFrame::SetRealname { realname } => {
                 self.set_realname(session, realname, reference, io)
             }
@@ -911,15 +916,79 @@ impl Hub {
         let query = super::HistoryQuery {
             session,
             reference,
-            conversation,
-            room,
-            with,
-            page: PageQuery {
-                before,
-                limit,
-                ..bounds
+            read: super::io::HistoryRead::Page {
+                conversation,
+                room,
+                with,
+                page: PageQuery {
+                    before,
+                    limit,
+                    ..bounds
+                },
             },
         };
+        self.read_history(session, query, io);
+    }
+
+    /// `conversations`: the rooms this session is in and its private conversations whose newest
+    /// message is between two times.
+    pub(super) fn conversations(
+        &mut self,
+        session: SessionId,
+        after: Option<String>,
+        before: Option<String>,
+        limit: Option<u32>,
+        reference: Option<Value>,
+        io: &mut impl HubIo,
+    ) {
+        let when = |t: Option<String>, default: i64| match t {
+            None => Ok(default),
+            Some(t) => timestamp::parse_millis(&t).ok_or(t),
+        };
+        let (after_ms, before_ms) = match (when(after, i64::MIN), when(before, i64::MAX)) {
+            (Ok(a), Ok(b)) => (a, b),
+            (Err(t), _) | (_, Err(t)) => {
+                let message =
+                    format!("{t:?} is not a time (RFC 3339, like 2026-11-29T12:00:00.000Z).");
+                return self.error_to(session, ErrorCode::InvalidField, message, reference, io);
+            }
+        };
+        let s = &self.sessions[&session];
+        let user = s.user.as_ref().expect("joined");
+        let me = DirectSide {
+            key: user.key.clone(),
+            owner: s.owner(),
+        };
+        let rooms = user
+            .rooms
+            .iter()
+            .filter_map(|k| self.rooms.get(k).map(|r| (k.clone(), r.name.clone())))
+            .collect();
+        let limit = limit
+            .map(|l| l as usize)
+            .unwrap_or(self.config.history_page_max)
+            .min(self.config.history_page_max);
+        let query = super::HistoryQuery {
+            session,
+            reference,
+            read: super::io::HistoryRead::Conversations(crate::store::TargetsQuery {
+                me,
+                rooms,
+                after_ms,
+                before_ms,
+                limit,
+            }),
+        };
+        self.read_history(session, query, io);
+    }
+
+    /// Starts a history read, or queues it behind this session's read under way.
+    fn read_history(
+        &mut self,
+        session: SessionId,
+        query: super::HistoryQuery,
+        io: &mut impl HubIo,
+    ) {
         let Some(s) = self.sessions.get_mut(&session) else {
             return;
         };

@@ -561,11 +561,11 @@ fn history_requests_stop_at_what_was_delivered() {
     send(&mut hub, &mut io, 2, json!({"type":"history","limit":1000}));
     let q = io.history_queries.pop().unwrap();
     assert_eq!(
-        q.page.before,
+        q.page().unwrap().before,
         Some(2),
         "seq 1 was delivered, seq 2 is not yet"
     );
-    assert_eq!(q.page.limit, hub.config().history_page_max);
+    assert_eq!(q.page().unwrap().limit, hub.config().history_page_max);
     send(
         &mut hub,
         &mut io,
@@ -577,15 +577,20 @@ fn history_requests_stop_at_what_was_delivered() {
     assert_eq!(error_code(&io.take(2)), None);
     hub.history_done(2, &mut io);
     let q = io.history_queries.pop().unwrap();
-    let Conversation::Direct {
-        me: DirectSide { key, owner },
-        other_key,
-    } = q.conversation
+    let HistoryRead::Page {
+        conversation:
+            Conversation::Direct {
+                me: DirectSide { key, owner },
+                other_key,
+            },
+        with,
+        ..
+    } = q.read
     else {
-        panic!("a private history page: {:?}", q.conversation);
+        panic!("a private history page: {:?}", q.read);
     };
     assert_eq!((key.as_str(), other_key.as_str()), ("bob", "alice"));
-    assert_eq!(q.with.as_deref(), Some("Alice"));
+    assert_eq!(with.as_deref(), Some("Alice"));
     assert!(owner.starts_with("guest:"), "{owner}");
 }
 

@@ -5,7 +5,8 @@
 #![cfg(test)]
 
 use super::{
-    Backend, Conversation, DirectSide, MessageKind, Page, PageQuery, RoomRecord, StoredMessage,
+    Backend, Conversation, DirectSide, LastMessage, MessageKind, Page, PageQuery, RoomRecord,
+    StoredMessage, TargetsQuery,
 };
 
 pub fn public(id: u64, room: &str, user: &str, text: &str) -> StoredMessage {
@@ -324,6 +325,59 @@ pub fn rooms_and_topics_persist(open: &dyn Fn() -> Box<dyn Backend>) {
     assert_eq!(db.room("nowhere").unwrap(), None);
 }
 
+pub fn conversations_with_news_between_two_times(open: &dyn Fn() -> Box<dyn Backend>) {
+    let mut db = open();
+    // ts_ms is 1000 + id.
+    let mut batch = vec![
+        public(1, "general", "alice", "g"),
+        private(2, "alice", "bob", "to bob"),
+        public(3, "rust", "carol", "r"),
+        private(4, "carol", "alice", "to alice"),
+        private(5, "bob", "dave", "not alice's"),
+        public(6, "general", "bob", "g again"),
+        private(7, "alice#2", "erin", "a later alice's"),
+    ];
+    db.append(&mut batch).unwrap();
+    let me = DirectSide {
+        key: "alice".into(),
+        owner: "guest:alice#1".into(),
+    };
+    let query = |after_ms, before_ms, limit| TargetsQuery {
+        me: me.clone(),
+        rooms: vec![
+            ("general".into(), "General".into()),
+            ("rust".into(), "Rust".into()),
+            ("empty".into(), "Empty".into()),
+        ],
+        after_ms,
+        before_ms,
+        limit,
+    };
+    let news = |q: TargetsQuery, db: &mut Box<dyn Backend>| -> Vec<(String, i64)> {
+        db.targets(&q)
+            .unwrap()
+            .into_iter()
+            .map(|LastMessage { room, with, ts_ms }| (room.or(with).unwrap(), ts_ms))
+            .collect()
+    };
+    assert_eq!(
+        news(query(0, i64::MAX, 10), &mut db),
+        [
+            ("bob".to_string(), 1002),
+            ("Rust".to_string(), 1003),
+            ("carol".to_string(), 1004),
+            ("General".to_string(), 1006)
+        ],
+        "a room counts by its newest message; another holder's conversations are not mine"
+    );
+    assert_eq!(news(query(0, i64::MAX, 2), &mut db).len(), 2);
+    let between: Vec<String> = news(query(1002, 1006, 10), &mut db)
+        .into_iter()
+        .map(|(t, _)| t)
+        .collect();
+    assert_eq!(between, ["Rust", "carol"], "both times excluded");
+}
+
 /// The contract's tests for one backend: `$setup` gives something to keep alive for the test's
 /// length and a way to open (and reopen) the same database, or `None` to skip.
 macro_rules! contract_tests {
@@ -356,6 +410,12 @@ macro_rules! contract_tests {
         fn a_later_holder_of_a_name_sees_none_of_the_earlier_ones_private_history() {
             if let Some((_keep, open)) = $setup() {
                 crate::store::contract::a_later_holder_of_a_name_sees_none_of_the_earlier_ones_private_history(&open);
+            }
+        }
+        #[test]
+        fn conversations_with_news_between_two_times() {
+            if let Some((_keep, open)) = $setup() {
+                crate::store::contract::conversations_with_news_between_two_times(&open);
             }
         }
         #[test]

@@ -180,6 +180,29 @@ pub struct PageQuery {
     pub limit: usize,
 }
 
+/// Which conversations have news: a user's rooms and private conversations whose newest message
+/// is between two times (IRC's `CHATHISTORY TARGETS`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetsQuery {
+    pub me: DirectSide,
+    /// The rooms to look at: (key, name as shown).
+    pub rooms: Vec<(String, String)>,
+    /// Only conversations whose newest message is after this and before that (milliseconds,
+    /// both excluded).
+    pub after_ms: i64,
+    pub before_ms: i64,
+    pub limit: usize,
+}
+
+/// A conversation and the time of its newest message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastMessage {
+    /// The room (as shown), or the other person of a private conversation (as last written).
+    pub room: Option<String>,
+    pub with: Option<String>,
+    pub ts_ms: i64,
+}
+
 /// What a resuming client missed: each conversation after its cursor.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResumeScope {
@@ -296,6 +319,37 @@ pub trait Backend: Send + 'static {
         messages.truncate(limit);
         Ok(Page { messages, has_more })
     }
+    /// The newest message of each private conversation of `me` (on its side): the other
+    /// person's name as last written, and the time.
+    fn direct_latest(&mut self, me: &DirectSide) -> Result<Vec<(String, i64)>, StoreError>;
+
+    /// The conversations of a [`TargetsQuery`] whose newest message is within its times,
+    /// oldest news first, at most `limit`.
+    fn targets(&mut self, query: &TargetsQuery) -> Result<Vec<LastMessage>, StoreError> {
+        let mut found = Vec::new();
+        for (key, name) in &query.rooms {
+            let newest = self.rows(&Conversation::Room(key.clone()), 0, u64::MAX, true, 1)?;
+            if let Some(m) = newest.first() {
+                found.push(LastMessage {
+                    room: Some(name.clone()),
+                    with: None,
+                    ts_ms: m.ts_ms,
+                });
+            }
+        }
+        for (other, ts_ms) in self.direct_latest(&query.me)? {
+            found.push(LastMessage {
+                room: None,
+                with: Some(other),
+                ts_ms,
+            });
+        }
+        found.retain(|t| t.ts_ms > query.after_ms && t.ts_ms < query.before_ms);
+        found.sort_by_key(|t| t.ts_ms);
+        found.truncate(query.limit);
+        Ok(found)
+    }
+
     /// Gives the private messages of owner `from` to owner `to`, on both sides.
     fn reassign_owner(&mut self, from: &str, to: &str) -> Result<(), StoreError>;
     /// Whether the connection is known to be unusable (the database server closed it).

@@ -18,7 +18,9 @@ use std::collections::BTreeMap;
 
 use postgres::{Client, NoTls, Row};
 
-use super::{clamp, Backend, Conversation, MessageKind, RoomRecord, StoreError, StoredMessage};
+use super::{
+    clamp, Backend, Conversation, DirectSide, MessageKind, RoomRecord, StoreError, StoredMessage,
+};
 
 /// The schema version this build writes: SQLite's numbering, plus version 4 (the id sequence,
 /// which a single-writer SQLite file does not need).
@@ -314,6 +316,32 @@ impl Backend for PostgresBackend {
             &[&clamp(id), &key],
         )?;
         Ok(row.map(|r| r.get::<_, i64>(0) as u64))
+    }
+
+    fn direct_latest(&mut self, me: &DirectSide) -> Result<Vec<(String, i64)>, StoreError> {
+        let rows = self.client.query(
+            "SELECT m.sender, m.sender_key, m.target, m.ts_ms FROM messages m
+             JOIN (SELECT conv_key, MAX(seq) AS last FROM messages
+                   WHERE room_key IS NULL
+                     AND (sender_key = $1 AND sender_owner = $2 OR target_key = $1 AND target_owner = $2)
+                   GROUP BY conv_key) l
+               ON m.conv_key = l.conv_key AND m.seq = l.last",
+            &[&me.key, &me.owner],
+        )?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let sender: String = r.get(0);
+                let sender_key: String = r.get(1);
+                let target: Option<String> = r.get(2);
+                let other = if sender_key == me.key {
+                    target.unwrap_or_default()
+                } else {
+                    sender
+                };
+                (other, r.get(3))
+            })
+            .collect())
     }
 
     fn rows(

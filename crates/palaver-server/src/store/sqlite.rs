@@ -13,7 +13,9 @@ use std::collections::HashMap;
 
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
-use super::{clamp, Backend, Conversation, MessageKind, RoomRecord, StoreError, StoredMessage};
+use super::{
+    clamp, Backend, Conversation, DirectSide, MessageKind, RoomRecord, StoreError, StoredMessage,
+};
 
 /// The schema version this build writes; a database with a newer one is refused.
 pub const SCHEMA_VERSION: i64 = 3;
@@ -200,6 +202,32 @@ impl Backend for SqliteBackend {
             .query_row(params![clamp(id), key], |r| r.get(0))
             .optional()?;
         Ok(seq.map(|s| s as u64))
+    }
+
+    fn direct_latest(&mut self, me: &DirectSide) -> Result<Vec<(String, i64)>, StoreError> {
+        let sql = format!(
+            "SELECT m.sender, m.sender_key, m.target, m.ts_ms FROM messages m
+             JOIN (SELECT conv_key, MAX(seq) AS last FROM messages
+                   WHERE room_key IS NULL AND {MY_SIDE} GROUP BY conv_key) l
+               ON m.conv_key = l.conv_key AND m.seq = l.last"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt
+            .query_map(
+                rusqlite::named_params! {":me_key": me.key, ":me_owner": me.owner},
+                |r| {
+                    let (sender, sender_key, target, ts): (String, String, Option<String>, i64) =
+                        (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
+                    let other = if sender_key == me.key {
+                        target.unwrap_or_default()
+                    } else {
+                        sender
+                    };
+                    Ok((other, ts))
+                },
+            )?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
     }
 
     fn rows(

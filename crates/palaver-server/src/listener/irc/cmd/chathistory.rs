@@ -3,12 +3,14 @@
 //! <limit>` (from the first reference towards the second) for channels you are in and your
 //! private conversations, from the same store and per-conversation order as the native
 //! `history`, in a `chathistory` batch. References are msgids (`MSGREFTYPES=msgid`).
+//! `TARGETS timestamp=<a> timestamp=<b> <limit>` lists the conversations with news between two
+//! times (the native `conversations`).
 //!
 //! Its reply closes the command: history pages are read off the hub's task, so a closing ping
 //! could overtake them.
 
 use palaver_proto::irc::IrcMessage;
-use palaver_proto::{ChatMessage, ClientFrame, ErrorCode, ServerFrame};
+use palaver_proto::{timestamp, ChatMessage, ClientFrame, ErrorCode, ServerFrame};
 
 use super::{Refusal, Step, Waiting};
 use crate::hub::session::User;
@@ -30,6 +32,9 @@ pub fn run(r: &mut Reader, msg: &IrcMessage, label: Option<String>) -> Vec<Actio
         .first()
         .map(|s| s.to_ascii_uppercase())
         .unwrap_or_default();
+    if sub == "TARGETS" {
+        return targets(r, msg, label);
+    }
     let wanted = if sub == "BETWEEN" { 5 } else { 4 };
     if p.len() < wanted {
         return fail(r, "INVALID_PARAMS", "Not enough parameters");
@@ -112,6 +117,92 @@ pub fn run(r: &mut Reader, msg: &IrcMessage, label: Option<String>) -> Vec<Actio
             limit: Some(limit),
         },
     )]
+}
+
+/// `CHATHISTORY TARGETS timestamp=<a> timestamp=<b> <limit>`: the channels you are in and the
+/// people you talked with privately whose newest message is between the two times (both
+/// excluded), oldest first, in a `draft/chathistory-targets` batch.
+fn targets(r: &mut Reader, msg: &IrcMessage, label: Option<String>) -> Vec<Action> {
+    let p = &msg.params;
+    let fail = |r: &Reader, code: &str, text: &str| {
+        let line = r.from_server("FAIL", ["CHATHISTORY", code, "TARGETS", text]);
+        r.reply(label.clone(), vec![line])
+    };
+    if p.len() < 4 {
+        return fail(r, "INVALID_PARAMS", "Not enough parameters");
+    }
+    let time = |text: &str| {
+        let t = text.strip_prefix("timestamp=")?;
+        timestamp::parse_millis(t).map(|ms| (ms, t.to_string()))
+    };
+    let (Some(a), Some(b)) = (time(&p[1]), time(&p[2])) else {
+        return fail(
+            r,
+            "INVALID_PARAMS",
+            "TARGETS takes two timestamp= references",
+        );
+    };
+    let limit: u32 = match p[3].parse() {
+        Ok(l) if l > 0 => l,
+        _ => return fail(r, "INVALID_PARAMS", "Invalid limit"),
+    };
+    let (after, before) = if a.0 <= b.0 { (a.1, b.1) } else { (b.1, a.1) };
+    let token = r.begin(Targets, label);
+    vec![Reader::request(
+        token,
+        ClientFrame::Conversations {
+            after: Some(after),
+            before: Some(before),
+            limit: Some(limit),
+        },
+    )]
+}
+
+/// CHATHISTORY TARGETS waiting for the conversations.
+#[derive(Debug)]
+pub struct Targets;
+
+impl Waiting for Targets {
+    fn name(&self) -> &'static str {
+        "CHATHISTORY"
+    }
+
+    fn frame(&mut self, lines: &mut Lines, frame: &ServerFrame) -> Option<Step> {
+        let ServerFrame::Conversations { conversations, .. } = frame else {
+            return None;
+        };
+        let batch = lines.has(caps::BATCH).then(|| lines.st.next_batch());
+        let mut out = Vec::new();
+        if let Some(id) = &batch {
+            out.push(lines.from_server(
+                "BATCH",
+                [format!("+{id}"), "draft/chathistory-targets".into()],
+            ));
+        }
+        for c in conversations {
+            let target = match (&c.room, &c.with) {
+                (Some(room), _) => channel(room),
+                (None, Some(with)) => with.clone(),
+                (None, None) => continue,
+            };
+            let mut line = lines.from_server(
+                "CHATHISTORY",
+                ["TARGETS".to_string(), target, c.last.clone()],
+            );
+            if let Some(b) = &batch {
+                line.tags.insert(0, ("batch".into(), Some(b.clone())));
+            }
+            out.push(line);
+        }
+        if let Some(id) = &batch {
+            out.push(lines.from_server("BATCH", [format!("-{id}")]));
+        }
+        Some(Step::Done(out))
+    }
+
+    fn refused(&mut self, lines: &mut Lines, refusal: Refusal) -> Step {
+        Step::Done(vec![lines.fail_code("CHATHISTORY", refusal)])
+    }
 }
 
 /// What a CHATHISTORY subcommand reads, as the history request's bounds.

@@ -338,3 +338,60 @@ async fn at_shutdown_an_irc_client_is_told_then_gets_error_before_the_socket_clo
         "ERROR is the last line: {lines:?}"
     );
 }
+
+#[tokio::test]
+async fn an_admin_opers_up_from_irc_and_uses_the_admins_powers() {
+    let server = TestServer::start_with(|c| {
+        c.irc_bind = Some("127.0.0.1:0".parse().unwrap());
+        c.admins = vec!["chief".into()];
+    })
+    .await;
+    // The admin account, registered from an app.
+    let (mut chief, _) = palaver_client::Connection::join(server.addr(), "chief")
+        .await
+        .unwrap();
+    chief
+        .send(&ClientFrame::Register {
+            password: palaver_client::proto::Secret("chief-password".into()),
+        })
+        .await
+        .unwrap();
+    expect(&mut chief, "registered", |f| {
+        matches!(f, ServerFrame::Registered { .. })
+    })
+    .await;
+    let mut spammer = server.join("spammer").await;
+    let (mut op, _) = Irc::register(server.irc_addr(), "watchman", &[]).await;
+    op.send("KLINE spammer :spam").await;
+    assert_eq!(commands(&op.sync().await), ["481"], "not an operator yet");
+    op.send("OPER chief wrong-password").await;
+    assert_eq!(commands(&op.sync().await), ["464"]);
+    op.send("OPER chief chief-password").await;
+    let opered = op.sync().await;
+    assert_eq!(commands(&opered), ["381", "MODE"]);
+    assert_eq!(opered[1].params, ["watchman", "+o"]);
+    op.send("WHOIS watchman").await;
+    assert!(find(&op.sync().await, "313").is_some(), "WHOIS says so");
+    op.send("KLINE 10 spammer :spam").await;
+    let done = op.sync().await;
+    assert!(
+        done.iter()
+            .any(|m| m.command == "NOTICE" && m.params[1].contains("spammer")),
+        "{done:?}"
+    );
+    let closed = expect(
+        &mut spammer,
+        "the ban",
+        |f| matches!(f, ServerFrame::Error { code, .. } if code.as_str() == "banned"),
+    )
+    .await;
+    assert!(matches!(closed, ServerFrame::Error { .. }));
+    op.send("KILL chief :testing").await;
+    op.sync().await;
+    expect(
+        &mut chief,
+        "killed",
+        |f| matches!(f, ServerFrame::Error { code, .. } if code.as_str() == "kicked"),
+    )
+    .await;
+}

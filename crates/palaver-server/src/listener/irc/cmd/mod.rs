@@ -18,6 +18,7 @@ use super::lines::Lines;
 use super::reader::{Action, Reader};
 
 pub mod account;
+pub mod admin;
 pub mod away;
 pub mod cap;
 pub mod chathistory;
@@ -111,6 +112,18 @@ pub static COMMANDS: &[CommandSpec] = &[
     command("CHATHISTORY", 0, chathistory::run),
     command("OPER", 2, oper::oper),
     command("KILL", 1, oper::kill),
+    command("KLINE", 1, admin::kline),
+    command("UNKLINE", 1, admin::unkline),
+    command("DLINE", 1, admin::dline),
+    command("UNDLINE", 1, admin::undline),
+    command("MUTE", 1, admin::mute),
+    command("UNMUTE", 1, admin::unmute),
+    command("LOCK", 1, admin::lock),
+    command("UNLOCK", 1, admin::lock),
+    command("DELROOM", 1, admin::delroom),
+    command("GRANT", 2, admin::grant),
+    command("REVOKE", 2, admin::grant),
+    command("ANNOUNCE", 1, admin::announce),
     command("REHASH", 0, oper::operators_only),
     command("RESTART", 0, oper::operators_only),
     command("DIE", 0, oper::operators_only),

@@ -216,9 +216,11 @@ impl Hub {
             let refusal = Refusal::new(ErrorCode::UnknownUser, message).about(shown);
             return self.refuse(session, refusal, reference, io);
         }
+        let message = format!("{raw} was disconnected ({reason}).");
+        self.tell_admins(session, "kill", &message, io);
         let frame = ServerFrame::Done {
             action: "kill".into(),
-            message: format!("{raw} was disconnected ({reason})."),
+            message,
             reference,
         };
         self.send_to(session, &frame, io);
@@ -301,16 +303,36 @@ impl Hub {
         let by = self.user_of(session).0;
         tracing::info!(%by, action, %message, "moderation");
         io.event(HubEvent::Moderation {
-            by,
+            by: by.clone(),
             action: action.to_string(),
             message: message.clone(),
         });
+        self.tell_admins(session, action, &format!("{by}: {message}"), io);
         let frame = ServerFrame::Done {
             action: action.into(),
             message,
             reference,
         };
         self.send_to(session, &frame, io);
+    }
+
+    /// A server notice to the admins here but `except` (IRC operators see it as a NOTICE from
+    /// the server): what another admin or moderator did.
+    fn tell_admins(&mut self, except: SessionId, action: &str, text: &str, io: &mut impl HubIo) {
+        let admins: Vec<SessionId> = self
+            .sessions
+            .keys()
+            .copied()
+            .filter(|s| *s != except && self.is_admin(*s))
+            .collect();
+        let frame = ServerFrame::Done {
+            action: action.into(),
+            message: text.to_string(),
+            reference: None,
+        };
+        for admin in admins {
+            self.send_to(admin, &frame, io);
+        }
     }
 
     /// Refuses an action only `what` (admins, moderators) may take.

@@ -386,6 +386,11 @@ async fn an_admin_opers_up_from_irc_and_uses_the_admins_powers() {
     )
     .await;
     assert!(matches!(closed, ServerFrame::Error { .. }));
+    // The other admins hear of it (IRC operators as a server NOTICE).
+    expect(&mut chief, "the server notice", |f| {
+        matches!(f, ServerFrame::Done { action, message, reference: None } if action == "ban" && message.starts_with("watchman: "))
+    })
+    .await;
     op.send("KILL chief :testing").await;
     op.sync().await;
     expect(

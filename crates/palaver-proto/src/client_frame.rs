@@ -218,6 +218,17 @@ pub enum ClientFrame {
         username: String,
         password: Secret,
     },
+    /// Watch names: be told when they come online and go (IRC's MONITOR). `add` and `remove`
+    /// change the list (`clear` empties it first); the answer is `monitor_status` for the names
+    /// added, or for the whole list when nothing is added or removed.
+    Monitor {
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        add: Vec<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        remove: Vec<String>,
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        clear: bool,
+    },
     /// Change your real name (IRC's SETNAME; shown by `whois`).
     SetRealname {
         realname: String,
@@ -323,6 +334,7 @@ impl ClientFrame {
             ClientFrame::Invisible { .. } => "invisible",
             ClientFrame::SetRealname { .. } => "set_realname",
             ClientFrame::Conversations { .. } => "conversations",
+            ClientFrame::Monitor { .. } => "monitor",
             ClientFrame::LeaveRoom { .. } => "leave_room",
             ClientFrame::Rooms => "rooms",
             ClientFrame::Users { .. } => "users",
@@ -492,6 +504,15 @@ fn parse_object(mut o: Map<String, Value>) -> Result<ClientFrame, FrameError> {
         "oper" => ClientFrame::Oper {
             username: required_string(&mut o, "username")?,
             password: Secret(required_string(&mut o, "password")?),
+        },
+        "monitor" => ClientFrame::Monitor {
+            add: optional_string_list(&mut o, "add")?.unwrap_or_default(),
+            remove: optional_string_list(&mut o, "remove")?.unwrap_or_default(),
+            clear: match o.remove("clear") {
+                None | Some(Value::Null) => false,
+                Some(Value::Bool(b)) => b,
+                Some(_) => return Err(wrong_type("clear", "true or false")),
+            },
         },
         "conversations" => ClientFrame::Conversations {
             after: optional_string(&mut o, "after")?,

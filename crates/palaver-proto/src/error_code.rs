@@ -88,6 +88,7 @@ error_codes! {
     Moderated => "moderated", "That room is moderated (+m): only members with voice and its operators may speak.";
     UnknownMode => "unknown_mode", "That is not a room mode this server has.";
     AlreadyInRoom => "already_in_room", "That user is already in that room.";
+    ListFull => "list_full", "That list is full.";
 }
 
 impl std::fmt::Display for ErrorCode {

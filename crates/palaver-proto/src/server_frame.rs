@@ -408,6 +408,16 @@ pub enum ServerFrame {
         #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
         reference: Option<Value>,
     },
+    /// Watched names online and offline: the answer to `monitor`, and (without `ref`) news of
+    /// one coming or going.
+    MonitorStatus {
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        online: Vec<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        offline: Vec<String>,
+        #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+        reference: Option<Value>,
+    },
     /// The answer to `conversations`: each conversation and the time of its newest message,
     /// oldest first.
     Conversations {
@@ -506,6 +516,7 @@ impl ServerFrame {
             | ServerFrame::RoomModes { reference, .. }
             | ServerFrame::RealnameChanged { reference, .. }
             | ServerFrame::Conversations { reference, .. }
+            | ServerFrame::MonitorStatus { reference, .. }
             | ServerFrame::ModeChanged { reference, .. }
             | ServerFrame::Invited { reference, .. }
             | ServerFrame::Info { reference, .. } => reference.as_ref(),

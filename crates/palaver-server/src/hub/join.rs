@@ -204,6 +204,7 @@ impl Hub {
         self.users.insert(key.clone(), session);
         self.forget_remote_name(key);
         self.names.insert(name.clone());
+        self.monitor_news(name, true, io);
         self.max_users_online = self.max_users_online.max(self.names.len());
         let mut room_keys = Vec::with_capacity(room_names.len());
         let mut awaiting = Vec::new();

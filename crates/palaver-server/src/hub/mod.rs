@@ -24,6 +24,7 @@ pub(crate) mod identity;
 pub mod io;
 mod join;
 pub mod moderation;
+mod monitor;
 mod notices;
 pub mod outgoing;
 mod profile_requests;
@@ -33,6 +34,7 @@ pub mod refusal;
 mod remote;
 mod requests;
 pub mod room;
+pub use monitor::MONITOR_MAX;
 mod room_modes;
 pub mod sequence;
 pub mod session;
@@ -176,6 +178,8 @@ pub struct Hub {
     moderation: moderation::Moderation,
     /// Names online as shown, sorted: the welcome lists the first few without sorting everyone.
     names: BTreeSet<String>,
+    /// Folded name -> the sessions watching it (`monitor`).
+    watchers: HashMap<String, BTreeSet<SessionId>>,
     /// Folded room name -> room.
     rooms: HashMap<String, Room>,
     last_ts: i64,
@@ -206,6 +210,7 @@ impl Hub {
             registered_lookalikes: HashMap::new(),
             moderation: moderation::Moderation::default(),
             names: BTreeSet::new(),
+            watchers: HashMap::new(),
             rooms: HashMap::new(),
             last_ts: 0,
             pending: VecDeque::new(),
@@ -778,6 +783,8 @@ impl Hub {
         let Some(s) = self.sessions.remove(&session) else {
             return;
         };
+        let watched: Vec<String> = s.monitoring.iter().cloned().collect();
+        self.stop_watching(session, &watched);
         io.close(session, how);
         let Some(user) = s.user else {
             return;
@@ -785,6 +792,7 @@ impl Hub {
         self.users.remove(&user.key);
         io.release_name(&user.key, self.holder(session));
         self.names.remove(&user.name);
+        self.monitor_news(&user.name, false, io);
         self.remember_departed(&s.profile, &user);
         let seq = self.next_event_seq();
         for room_key in &user.rooms {

@@ -343,6 +343,10 @@ impl Hub {
         }
         self.names.remove(&old);
         self.names.insert(new.clone());
+        if new_key != old_key {
+            self.monitor_news(&old, false, io);
+            self.monitor_news(&new, true, io);
+        }
         let seq = self.next_event_seq();
         for key in &rooms {
             let notice = SystemNotice::renamed(&old, &new, old_address.clone(), seq);

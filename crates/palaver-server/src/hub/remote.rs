@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 
-use palaver_proto::{timestamp, SystemEvent, UserInfo};
+use palaver_proto::{timestamp, validate, SystemEvent, UserInfo};
 
 use super::{Hub, HubIo, SessionId, SystemNotice};
 use crate::network::fanout::{Post, Relay, RelayTo};
@@ -368,7 +368,9 @@ impl Hub {
                     );
                     self.system_to_room(room_key, notice, None, io);
                 }
+                let name = user.name.clone();
                 self.insert_remote(user);
+                self.monitor_news(&name, true, io);
             }
             PresenceChange::JoinedRoom {
                 holder,
@@ -446,7 +448,12 @@ impl Hub {
                     let notice = SystemNotice::renamed(&old, &name, old_address.clone(), seq);
                     self.system_to_room(room_key, notice, None, io);
                 }
+                let renamed = validate::fold(&old) != user.key;
                 self.insert_remote(user);
+                if renamed {
+                    self.monitor_news(&old, false, io);
+                    self.monitor_news(&name, true, io);
+                }
             }
             PresenceChange::Away { holder, message } => {
                 let Some(user) = self.remote.user_mut(holder) else {
@@ -490,6 +497,7 @@ impl Hub {
         let Some(user) = self.remove_remote(holder) else {
             return;
         };
+        self.monitor_news(&user.name, false, io);
         let source: Arc<str> = Arc::from(user.address.as_str());
         let seq = self.next_event_seq();
         for (room_key, _) in &user.rooms {

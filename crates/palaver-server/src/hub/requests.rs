@@ -157,6 +157,9 @@ impl Hub {
             ClientFrame::Oper { username, password } => {
                 self.oper(session, username, password, reference, io)
             }
+            ClientFrame::Monitor { add, remove, clear } => {
+                self.monitor(session, add, remove, clear, reference, io)
+            }
             ClientFrame::Conversations {
                 after,
                 before,

@@ -62,6 +62,8 @@ pub struct Session {
     pub paging: bool,
     /// History requests waiting for it, in order.
     pub pages_waiting: std::collections::VecDeque<super::HistoryQuery>,
+    /// Folded names this session watches (`monitor`).
+    pub monitoring: std::collections::BTreeSet<String>,
     /// Replies waiting for room windows being read (see `windows.rs`).
     pub gate: Option<Box<Gate>>,
     /// The account this connection proved it owns (folded name), once it has.
@@ -234,6 +236,7 @@ impl Session {
             resuming: false,
             paging: false,
             pages_waiting: std::collections::VecDeque::new(),
+            monitoring: std::collections::BTreeSet::new(),
             gate: None,
             in_flight: 0,
             after_in_flight: Vec::new(),

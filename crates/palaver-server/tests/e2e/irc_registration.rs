@@ -259,6 +259,8 @@ async fn commands_have_their_numerics() {
         ("MODE dana +Z", "501"),
         ("OPER a b", "464"),
         ("KILL someone", "481"),
+        ("ADMIN", "256"),
+        ("LINKS", "365"),
         ("INVITE nobody #general", "442"),
         ("JOIN nohash", "403"),
     ] {
@@ -399,4 +401,30 @@ async fn an_admin_opers_up_from_irc_and_uses_the_admins_powers() {
         |f| matches!(f, ServerFrame::Error { code, .. } if code.as_str() == "kicked"),
     )
     .await;
+}
+
+#[tokio::test]
+async fn monitor_tells_when_watched_people_come_and_go_whatever_their_client() {
+    let server = TestServer::start_irc().await;
+    let (mut watcher, _) = Irc::register(server.irc_addr(), "watcher", &[]).await;
+    let (_ivy, _) = Irc::register(server.irc_addr(), "ivy", &[]).await;
+    watcher.send("MONITOR + ivy,Carol").await;
+    let status = watcher.sync().await;
+    assert_eq!(commands(&status), ["730", "731"]);
+    assert_eq!(status[0].params[1], "ivy");
+    assert_eq!(status[1].params[1], "Carol");
+    // An app user comes, and goes.
+    let carol = server.join("carol").await;
+    let online = watcher.expect("730", |m| m.command == "730").await;
+    assert_eq!(online.params[1], "carol");
+    drop(carol);
+    let offline = watcher.expect("731", |m| m.command == "731").await;
+    assert_eq!(offline.params[1], "carol");
+    watcher.send("MONITOR L").await;
+    let list = watcher.sync().await;
+    assert_eq!(commands(&list), ["732", "733"]);
+    assert_eq!(list[0].params[1], "carol,ivy", "as compared: case-folded");
+    watcher.send("MONITOR C").await;
+    watcher.send("MONITOR S").await;
+    assert!(watcher.sync().await.is_empty(), "cleared");
 }

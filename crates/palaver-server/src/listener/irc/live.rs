@@ -89,6 +89,9 @@ pub fn frame(lines: &mut Lines, frame: &ServerFrame) -> Vec<IrcMessage> {
         }
         ServerFrame::Invited { room, username, .. } => cmd::invite::seen(lines, room, username),
         ServerFrame::RealnameChanged { realname, .. } => cmd::setname::seen(lines, realname),
+        ServerFrame::MonitorStatus {
+            online, offline, ..
+        } => cmd::monitor::status_lines(lines, online, offline),
         ServerFrame::AccountChanged { account, .. } if lines.has(caps::ACCOUNT_NOTIFY) => {
             let account = account.clone().unwrap_or_else(|| "*".into());
             vec![IrcMessage::new("ACCOUNT", [account]).with_source(lines.source)]

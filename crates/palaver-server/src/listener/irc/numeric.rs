@@ -13,6 +13,10 @@ impl Numeric {
     pub const RPL_MYINFO: Numeric = Numeric("004");
     pub const RPL_ISUPPORT: Numeric = Numeric("005");
     pub const RPL_UMODEIS: Numeric = Numeric("221");
+    pub const RPL_ADMINME: Numeric = Numeric("256");
+    pub const RPL_ADMINLOC1: Numeric = Numeric("257");
+    pub const RPL_ADMINLOC2: Numeric = Numeric("258");
+    pub const RPL_ADMINEMAIL: Numeric = Numeric("259");
     pub const RPL_LUSERCLIENT: Numeric = Numeric("251");
     pub const RPL_LUSEROP: Numeric = Numeric("252");
     pub const RPL_LUSERUNKNOWN: Numeric = Numeric("253");
@@ -48,6 +52,8 @@ impl Numeric {
     pub const RPL_VERSION: Numeric = Numeric("351");
     pub const RPL_WHOREPLY: Numeric = Numeric("352");
     pub const RPL_WHOSPCRPL: Numeric = Numeric("354");
+    pub const RPL_LINKS: Numeric = Numeric("364");
+    pub const RPL_ENDOFLINKS: Numeric = Numeric("365");
     pub const RPL_NAMREPLY: Numeric = Numeric("353");
     pub const RPL_ENDOFNAMES: Numeric = Numeric("366");
     pub const RPL_BANLIST: Numeric = Numeric("367");
@@ -92,6 +98,11 @@ impl Numeric {
     pub const ERR_NOOPERHOST: Numeric = Numeric("491");
     pub const ERR_UMODEUNKNOWNFLAG: Numeric = Numeric("501");
     pub const ERR_USERSDONTMATCH: Numeric = Numeric("502");
+    pub const RPL_MONONLINE: Numeric = Numeric("730");
+    pub const RPL_MONOFFLINE: Numeric = Numeric("731");
+    pub const RPL_MONLIST: Numeric = Numeric("732");
+    pub const RPL_ENDOFMONLIST: Numeric = Numeric("733");
+    pub const ERR_MONLISTFULL: Numeric = Numeric("734");
     pub const RPL_LOGGEDIN: Numeric = Numeric("900");
     pub const RPL_SASLSUCCESS: Numeric = Numeric("903");
     pub const ERR_SASLFAIL: Numeric = Numeric("904");

@@ -28,6 +28,7 @@ pub mod kick;
 pub mod list;
 pub mod message;
 pub mod mode;
+pub mod monitor;
 pub mod names;
 pub mod oper;
 pub mod part;
@@ -102,11 +103,14 @@ pub static COMMANDS: &[CommandSpec] = &[
     command("INVITE", 2, invite::run),
     command("AWAY", 0, away::run),
     command("SETNAME", 1, setname::run),
+    command("MONITOR", 1, monitor::run),
     command("LUSERS", 0, server_info::lusers),
     command("MOTD", 0, server_info::motd),
     command("VERSION", 0, server_info::version),
     command("TIME", 0, server_info::time),
     command("INFO", 0, server_info::info),
+    command("ADMIN", 0, server_info::admin),
+    command("LINKS", 0, server_info::links),
     command("USERHOST", 1, userhost::userhost),
     command("ISON", 1, userhost::ison),
     command("CHATHISTORY", 0, chathistory::run),

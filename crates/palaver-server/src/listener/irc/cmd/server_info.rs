@@ -1,6 +1,6 @@
 //! What the server says about itself: `LUSERS` (251-255, 265, 266), `MOTD` (375, 372, 376, or
-//! 422), `VERSION` (351 + 005), `TIME` (391), `INFO` (371, 374), and the ISUPPORT tokens of the
-//! welcome burst.
+//! 422), `VERSION` (351 + 005), `TIME` (391), `INFO` (371, 374), `ADMIN` (256-259), `LINKS`
+//! (364, 365: this server alone), and the ISUPPORT tokens of the welcome burst.
 
 use palaver_proto::irc::IrcMessage;
 use palaver_proto::{room_modes, timestamp, validate, ClientFrame, ServerFrame};
@@ -132,6 +132,44 @@ pub fn version(r: &mut Reader, _: &IrcMessage, label: Option<String>) -> Vec<Act
     r.reply(label, lines)
 }
 
+/// `ADMIN`: who runs the server (256-259).
+pub fn admin(r: &mut Reader, _: &IrcMessage, label: Option<String>) -> Vec<Action> {
+    let s = r.server.clone();
+    let lines = vec![
+        r.num(
+            Numeric::RPL_ADMINME,
+            [s.name.clone(), "Administrative info".into()],
+        ),
+        r.num(
+            Numeric::RPL_ADMINLOC1,
+            [format!("{}, a Palaver chat server", s.network)],
+        ),
+        r.num(
+            Numeric::RPL_ADMINLOC2,
+            ["Run by its admins: IRC operators here (WHOIS shows 313)"],
+        ),
+        r.num(Numeric::RPL_ADMINEMAIL, ["No e-mail address is published"]),
+    ];
+    r.reply(label, lines)
+}
+
+/// `LINKS`: this server alone (Palaver scales out through its store, not IRC links).
+pub fn links(r: &mut Reader, _: &IrcMessage, label: Option<String>) -> Vec<Action> {
+    let s = r.server.clone();
+    let lines = vec![
+        r.num(
+            Numeric::RPL_LINKS,
+            [
+                s.name.clone(),
+                s.name.clone(),
+                format!("0 {} chat server", s.network),
+            ],
+        ),
+        r.num(Numeric::RPL_ENDOFLINKS, ["*", "End of /LINKS list"]),
+    ];
+    r.reply(label, lines)
+}
+
 pub fn time(r: &mut Reader, _: &IrcMessage, label: Option<String>) -> Vec<Action> {
     let now = timestamp::format_millis(timestamp::now_millis());
     let name = r.server.name.clone();
@@ -179,6 +217,7 @@ pub fn isupport(s: &ServerIdentity) -> Vec<String> {
         "LINELEN=512".into(),
         format!("MAXLIST=b:{}", room_modes::MAX_BANS),
         "MODES=6".into(),
+        format!("MONITOR={}", crate::hub::MONITOR_MAX),
         "MSGREFTYPES=msgid".into(),
         format!("NETWORK={}", s.network),
         format!("NICKLEN={}", validate::MAX_USERNAME_CHARS),

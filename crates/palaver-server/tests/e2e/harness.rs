@@ -262,3 +262,41 @@ impl ServerProcess {
         kb / 1024
     }
 }
+
+/// Enters a room (with its key, if given): `joined_room`, or the refusal.
+pub async fn join_room(conn: &mut Connection, room: &str, key: Option<&str>) -> ServerFrame {
+    conn.send(&ClientFrame::JoinRoom {
+        room: room.into(),
+        key: key.map(str::to_string),
+    })
+    .await
+    .unwrap();
+    expect(conn, "joined or refused", |f| {
+        matches!(
+            f,
+            ServerFrame::JoinedRoom { .. } | ServerFrame::Error { .. }
+        )
+    })
+    .await
+}
+
+/// Changes a room's modes, as IRC writes them.
+pub async fn set_mode(conn: &mut Connection, room: &str, modes: &str, params: &[&str]) {
+    conn.send(&ClientFrame::Mode {
+        room: room.into(),
+        modes: Some(modes.into()),
+        params: params.iter().map(|p| p.to_string()).collect(),
+    })
+    .await
+    .unwrap();
+}
+
+/// Says something in a room.
+pub async fn say_in(conn: &mut Connection, room: &str, text: &str) {
+    conn.send(&ClientFrame::Message {
+        content: text.into(),
+        room: Some(room.into()),
+    })
+    .await
+    .unwrap();
+}

@@ -18,7 +18,9 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
-use super::harness::{drain, error_code, expect, expect_message, TestServer, WAIT};
+use super::harness::{
+    drain, error_code, expect, expect_message, join_room, say_in, set_mode, TestServer, WAIT,
+};
 
 /// The irc-framework release the test runs (`.ci/run` installs the same).
 const VERSION: &str = "4.14.0";
@@ -214,41 +216,6 @@ fn is_privmsg(event: &Value, text: &str) -> bool {
     event["event"] == "privmsg" && event["message"] == text
 }
 
-async fn join_room(conn: &mut Connection, room: &str) -> ServerFrame {
-    conn.send(&ClientFrame::JoinRoom {
-        room: room.into(),
-        key: None,
-    })
-    .await
-    .unwrap();
-    expect(conn, "joined or refused", |f| {
-        matches!(
-            f,
-            ServerFrame::JoinedRoom { .. } | ServerFrame::Error { .. }
-        )
-    })
-    .await
-}
-
-async fn mode(conn: &mut Connection, room: &str, modes: &str, params: &[&str]) {
-    conn.send(&ClientFrame::Mode {
-        room: room.into(),
-        modes: Some(modes.into()),
-        params: params.iter().map(|p| p.to_string()).collect(),
-    })
-    .await
-    .unwrap();
-}
-
-async fn say_in(conn: &mut Connection, room: &str, text: &str) {
-    conn.send(&ClientFrame::Message {
-        content: text.into(),
-        room: Some(room.into()),
-    })
-    .await
-    .unwrap();
-}
-
 /// Waits for a `mode_changed` with these modes and returns who set them, and the parameters.
 async fn expect_mode(conn: &mut Connection, what: &str, want: &str) -> (String, Vec<String>) {
     match expect(conn, what, |f| {
@@ -272,15 +239,15 @@ async fn irc_framework_and_native_users_share_a_moderated_room() {
 
     // olga creates the room (so she is its operator) and makes it moderated and topic-locked.
     let mut olga = server.join("olga").await;
-    let joined = join_room(&mut olga, "stage").await;
+    let joined = join_room(&mut olga, "stage", None).await;
     let ServerFrame::JoinedRoom { operators, .. } = joined else {
         panic!("olga could not create stage: {joined:?}")
     };
     assert_eq!(operators, ["olga"]);
-    mode(&mut olga, "stage", "+mt", &[]).await;
+    set_mode(&mut olga, "stage", "+mt", &[]).await;
     expect_mode(&mut olga, "olga's +mt", "+mt").await;
     let mut ann = server.join("ann").await;
-    let joined = join_room(&mut ann, "stage").await;
+    let joined = join_room(&mut ann, "stage", None).await;
     let ServerFrame::JoinedRoom { room, .. } = joined else {
         panic!("ann could not join stage: {joined:?}")
     };
@@ -361,7 +328,7 @@ async fn irc_framework_and_native_users_share_a_moderated_room() {
     );
 
     // olga gives kiwi voice from the app: kiwi sees the MODE and its `+` in NAMES.
-    mode(&mut olga, "stage", "+v", &["kiwi"]).await;
+    set_mode(&mut olga, "stage", "+v", &["kiwi"]).await;
     let voiced = kiwi
         .expect("MODE #stage +v kiwi", |e| e["event"] == "mode")
         .await;
@@ -414,7 +381,7 @@ async fn irc_framework_and_native_users_share_a_moderated_room() {
     assert_eq!(topic["topic"], "Olga's stage");
 
     // olga makes kiwi an operator (multi-prefix shows both of its prefixes)...
-    mode(&mut olga, "stage", "+o", &["kiwi"]).await;
+    set_mode(&mut olga, "stage", "+o", &["kiwi"]).await;
     let opped = kiwi
         .expect("MODE #stage +o kiwi", |e| e["event"] == "mode")
         .await;

@@ -3,61 +3,27 @@
 //! invite-only room keeps natives out as it keeps IRC users out; a topic lock holds for both.
 
 use palaver_client::proto::{ClientFrame, ServerFrame};
-use palaver_client::Connection;
 
-use super::harness::{drain, error_code, expect, expect_message, TestServer};
+use super::harness::{
+    drain, error_code, expect, expect_message, join_room, say_in, set_mode, TestServer,
+};
 use super::irc_client::{commands, find, Irc};
-
-async fn join(conn: &mut Connection, room: &str, key: Option<&str>) -> ServerFrame {
-    conn.send(&ClientFrame::JoinRoom {
-        room: room.into(),
-        key: key.map(str::to_string),
-    })
-    .await
-    .unwrap();
-    expect(conn, "joined or refused", |f| {
-        matches!(
-            f,
-            ServerFrame::JoinedRoom { .. } | ServerFrame::Error { .. }
-        )
-    })
-    .await
-}
-
-async fn mode(conn: &mut Connection, room: &str, modes: &str, params: &[&str]) {
-    conn.send(&ClientFrame::Mode {
-        room: room.into(),
-        modes: Some(modes.into()),
-        params: params.iter().map(|p| p.to_string()).collect(),
-    })
-    .await
-    .unwrap();
-}
-
-async fn say_in(conn: &mut Connection, room: &str, text: &str) {
-    conn.send(&ClientFrame::Message {
-        content: text.into(),
-        room: Some(room.into()),
-    })
-    .await
-    .unwrap();
-}
 
 #[tokio::test]
 async fn a_moderated_room_silences_everyone_without_voice_whatever_their_client() {
     let server = TestServer::start_irc().await;
     let mut op = server.join("olga").await;
     assert!(matches!(
-        join(&mut op, "stage", None).await,
+        join_room(&mut op, "stage", None).await,
         ServerFrame::JoinedRoom { .. }
     ));
     let mut ann = server.join("ann").await;
-    join(&mut ann, "stage", None).await;
+    join_room(&mut ann, "stage", None).await;
     let (mut irc, _) = Irc::register(server.irc_addr(), "ian", &[]).await;
     irc.send("JOIN #stage").await;
     irc.sync().await;
 
-    mode(&mut op, "stage", "+m", &[]).await;
+    set_mode(&mut op, "stage", "+m", &[]).await;
     let seen = irc.expect("MODE +m", |m| m.command == "MODE").await;
     assert_eq!(seen.params, ["#stage", "+m"]);
     assert_eq!(seen.source.as_deref(), Some("olga!~olga@native.palaver"));
@@ -76,7 +42,7 @@ async fn a_moderated_room_silences_everyone_without_voice_whatever_their_client(
     expect_message(&mut ann, "operators speak").await;
 
     // Voice, given from IRC terms by a native operator to an IRC user and a native user.
-    mode(&mut op, "stage", "+vv", &["ian", "ann"]).await;
+    set_mode(&mut op, "stage", "+vv", &["ian", "ann"]).await;
     let voiced = irc.expect("MODE +vv", |m| m.command == "MODE").await;
     assert_eq!(voiced.params, ["#stage", "+vv", "ian", "ann"]);
     irc.send("NAMES #stage").await;
@@ -88,7 +54,7 @@ async fn a_moderated_room_silences_everyone_without_voice_whatever_their_client(
     expect_message(&mut op, "and so may I").await;
 
     // Only operators change modes: ann (voiced, not an operator) may not; neither may IRC's ian.
-    mode(&mut ann, "stage", "-m", &[]).await;
+    set_mode(&mut ann, "stage", "-m", &[]).await;
     let refused = expect(&mut ann, "refusal", |f| error_code(f).is_some()).await;
     assert_eq!(error_code(&refused), Some("not_authorized"));
     irc.send("MODE #stage -m").await;
@@ -107,12 +73,12 @@ async fn a_key_a_ban_mask_and_invite_only_keep_natives_out_as_they_keep_irc_user
     op.send("MODE #den +k sesame").await;
     op.expect("MODE +k", |m| m.command == "MODE").await;
     let mut nina = server.join("nina").await;
-    let refused = join(&mut nina, "den", None).await;
+    let refused = join_room(&mut nina, "den", None).await;
     assert_eq!(error_code(&refused), Some("wrong_room_key"));
-    let refused = join(&mut nina, "den", Some("wrong")).await;
+    let refused = join_room(&mut nina, "den", Some("wrong")).await;
     assert_eq!(error_code(&refused), Some("wrong_room_key"));
     assert!(matches!(
-        join(&mut nina, "den", Some("sesame")).await,
+        join_room(&mut nina, "den", Some("sesame")).await,
         ServerFrame::JoinedRoom { .. }
     ));
     let (mut irc, _) = Irc::register(server.irc_addr(), "ivy", &[]).await;
@@ -128,7 +94,7 @@ async fn a_key_a_ban_mask_and_invite_only_keep_natives_out_as_they_keep_irc_user
     let ban = op.expect("MODE +b", |m| m.command == "MODE").await;
     assert_eq!(ban.params, ["#den", "+b", "bob!*@*"]);
     let mut bob = server.join("bob").await;
-    let refused = join(&mut bob, "den", None).await;
+    let refused = join_room(&mut bob, "den", None).await;
     assert_eq!(error_code(&refused), Some("banned_from_room"));
     op.send("MODE #den b").await;
     let list = op.sync().await;
@@ -139,7 +105,7 @@ async fn a_key_a_ban_mask_and_invite_only_keep_natives_out_as_they_keep_irc_user
     op.send("MODE #den +i").await;
     op.expect("MODE +i", |m| m.command == "MODE").await;
     let mut carol = server.join("carol").await;
-    let refused = join(&mut carol, "den", None).await;
+    let refused = join_room(&mut carol, "den", None).await;
     assert_eq!(error_code(&refused), Some("invite_only"));
     op.send("INVITE carol #den").await;
     let answer = op.sync().await;
@@ -151,7 +117,7 @@ async fn a_key_a_ban_mask_and_invite_only_keep_natives_out_as_they_keep_irc_user
     )
     .await;
     assert!(matches!(
-        join(&mut carol, "den", None).await,
+        join_room(&mut carol, "den", None).await,
         ServerFrame::JoinedRoom { .. }
     ));
     carol
@@ -162,7 +128,7 @@ async fn a_key_a_ban_mask_and_invite_only_keep_natives_out_as_they_keep_irc_user
         .await
         .unwrap();
     drain(&mut carol).await;
-    let refused = join(&mut carol, "den", None).await;
+    let refused = join_room(&mut carol, "den", None).await;
     assert_eq!(
         error_code(&refused),
         Some("invite_only"),
@@ -190,10 +156,10 @@ async fn a_key_a_ban_mask_and_invite_only_keep_natives_out_as_they_keep_irc_user
 async fn a_topic_lock_holds_for_both_protocols_and_modes_are_shown() {
     let server = TestServer::start_irc().await;
     let mut op = server.join("olga").await;
-    join(&mut op, "news", None).await;
-    mode(&mut op, "news", "+tl", &["10"]).await;
+    join_room(&mut op, "news", None).await;
+    set_mode(&mut op, "news", "+tl", &["10"]).await;
     let mut ann = server.join("ann").await;
-    let joined = join(&mut ann, "news", None).await;
+    let joined = join_room(&mut ann, "news", None).await;
     let ServerFrame::JoinedRoom { room, .. } = joined else {
         panic!("{joined:?}")
     };

@@ -39,6 +39,8 @@ mod moderation;
 mod password_abuse;
 #[path = "../e2e/private_history.rs"]
 mod private_history;
+#[path = "../e2e/room_modes.rs"]
+mod room_modes;
 #[path = "../e2e/sessions.rs"]
 mod sessions;
 #[path = "../e2e/shutdown.rs"]

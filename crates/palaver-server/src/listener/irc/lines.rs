@@ -7,7 +7,7 @@ use palaver_proto::irc::IrcMessage;
 
 use super::caps;
 use super::cmd::Refusal;
-use super::numeric::Numeric;
+use super::numeric::{Numeric, Reply};
 use super::state::{numeric, split_text, IrcState, ServerIdentity};
 
 /// The reply context for one hub frame.
@@ -35,6 +35,11 @@ impl Lines<'_> {
         params: impl IntoIterator<Item = impl Into<String>>,
     ) -> IrcMessage {
         numeric(&self.server.name, &self.st.nick, code, params)
+    }
+
+    /// A numeric shared by many commands, to this connection.
+    pub fn line(&self, reply: Reply) -> IrcMessage {
+        self.num(reply.code, reply.params)
     }
 
     /// A line from the server itself.

@@ -2,6 +2,65 @@
 //! a reply says `Numeric::ERR_NOSUCHCHANNEL`, never `"403"`. Only the numerics Palaver sends are
 //! here; [`numeric`](super::state::numeric) builds the line.
 
+/// A numeric with its arguments, for the replies many commands give alike: a refusal about a
+/// nick or a channel says it the same way whichever command it answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub code: Numeric,
+    pub params: Vec<String>,
+}
+
+impl Reply {
+    fn new(code: Numeric, params: &[&str]) -> Reply {
+        Reply {
+            code,
+            params: params.iter().map(|p| p.to_string()).collect(),
+        }
+    }
+
+    /// 401: no one of that nick.
+    pub fn no_such_nick(nick: &str) -> Reply {
+        Reply::new(Numeric::ERR_NOSUCHNICK, &[nick, "No such nick/channel"])
+    }
+
+    /// 403: no such channel.
+    pub fn no_such_channel(channel: &str) -> Reply {
+        Reply::new(Numeric::ERR_NOSUCHCHANNEL, &[channel, "No such channel"])
+    }
+
+    /// 404: you may not send there (not a member, `+m` without voice, banned).
+    pub fn cannot_send(channel: &str) -> Reply {
+        Reply::new(
+            Numeric::ERR_CANNOTSENDTOCHAN,
+            &[channel, "Cannot send to channel"],
+        )
+    }
+
+    /// 441: they are not on that channel.
+    pub fn user_not_in_channel(nick: &str, channel: &str) -> Reply {
+        Reply::new(
+            Numeric::ERR_USERNOTINCHANNEL,
+            &[nick, channel, "They aren't on that channel"],
+        )
+    }
+
+    /// 442: you are not on that channel.
+    pub fn not_on_channel(channel: &str) -> Reply {
+        Reply::new(
+            Numeric::ERR_NOTONCHANNEL,
+            &[channel, "You're not on that channel"],
+        )
+    }
+
+    /// 482: only the channel's operators may.
+    pub fn chanop_needed(channel: &str) -> Reply {
+        Reply::new(
+            Numeric::ERR_CHANOPRIVSNEEDED,
+            &[channel, "You're not channel operator"],
+        )
+    }
+}
+
 /// One numeric reply's code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Numeric(&'static str);

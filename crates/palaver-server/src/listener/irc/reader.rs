@@ -16,7 +16,7 @@ use palaver_proto::{ClientFrame, Request};
 
 use super::caps;
 use super::cmd::{self, Waiting};
-use super::numeric::Numeric;
+use super::numeric::{Numeric, Reply};
 use super::state::{numeric, IrcState, ServerIdentity};
 use crate::hub::Profile;
 
@@ -77,6 +77,11 @@ impl Reader {
     ) -> IrcMessage {
         let nick = self.lock().nick.clone();
         numeric(&self.server.name, &nick, code, params)
+    }
+
+    /// A numeric shared by many commands, to this connection.
+    pub fn line(&self, reply: Reply) -> IrcMessage {
+        self.num(reply.code, reply.params)
     }
 
     /// A line from the server itself.

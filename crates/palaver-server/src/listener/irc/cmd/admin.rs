@@ -19,7 +19,7 @@ use palaver_proto::{ClientFrame, ErrorCode, ServerFrame};
 
 use super::{Refusal, Step, Waiting};
 use crate::listener::irc::lines::Lines;
-use crate::listener::irc::numeric::Numeric;
+use crate::listener::irc::numeric::{Numeric, Reply};
 use crate::listener::irc::reader::{Action, Reader};
 
 /// `[minutes] target [:reason]`: the minutes, if the first parameter is a number.
@@ -181,14 +181,12 @@ impl Waiting for Admin {
                 Numeric::ERR_NOPRIVILEGES,
                 ["Permission Denied- You're not an IRC operator"],
             ),
-            ErrorCode::UnknownUser | ErrorCode::InvalidUsername => lines.num(
-                Numeric::ERR_NOSUCHNICK,
-                [refusal.nick_or("*").as_str(), "No such nick/channel"],
-            ),
-            ErrorCode::UnknownRoom | ErrorCode::InvalidRoomName => lines.num(
-                Numeric::ERR_NOSUCHCHANNEL,
-                [refusal.channel_or("*").as_str(), "No such channel"],
-            ),
+            ErrorCode::UnknownUser | ErrorCode::InvalidUsername => {
+                lines.line(Reply::no_such_nick(refusal.nick_or("*").as_str()))
+            }
+            ErrorCode::UnknownRoom | ErrorCode::InvalidRoomName => {
+                lines.line(Reply::no_such_channel(refusal.channel_or("*").as_str()))
+            }
             _ => lines.fail_code(self.command, refusal),
         };
         Step::More(vec![line])

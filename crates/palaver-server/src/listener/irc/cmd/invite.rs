@@ -9,7 +9,7 @@ use palaver_proto::{ClientFrame, ErrorCode, ServerFrame};
 use super::{Refusal, Step, Waiting};
 use crate::listener::irc::caps;
 use crate::listener::irc::lines::Lines;
-use crate::listener::irc::numeric::Numeric;
+use crate::listener::irc::numeric::{Numeric, Reply};
 use crate::listener::irc::reader::{Action, Reader};
 use crate::listener::irc::state::channel;
 
@@ -54,22 +54,16 @@ impl Waiting for Invite {
         let nick = self.nick.as_str();
         let line = match refusal.code {
             ErrorCode::UnknownRoom | ErrorCode::InvalidRoomName => {
-                lines.num(Numeric::ERR_NOSUCHCHANNEL, [chan, "No such channel"])
+                lines.line(Reply::no_such_channel(chan))
             }
-            ErrorCode::NotInRoom => lines.num(
-                Numeric::ERR_NOTONCHANNEL,
-                [chan, "You're not on that channel"],
-            ),
-            ErrorCode::NotAuthorized => lines.num(
-                Numeric::ERR_CHANOPRIVSNEEDED,
-                [chan, "You're not channel operator"],
-            ),
+            ErrorCode::NotInRoom => lines.line(Reply::not_on_channel(chan)),
+            ErrorCode::NotAuthorized => lines.line(Reply::chanop_needed(chan)),
             ErrorCode::AlreadyInRoom => lines.num(
                 Numeric::ERR_USERONCHANNEL,
                 [nick, chan, "is already on channel"],
             ),
             ErrorCode::UnknownUser | ErrorCode::InvalidUsername => {
-                lines.num(Numeric::ERR_NOSUCHNICK, [nick, "No such nick/channel"])
+                lines.line(Reply::no_such_nick(nick))
             }
             _ => lines.fail_code("INVITE", refusal),
         };

@@ -15,7 +15,7 @@ use super::topic::topic_lines;
 use super::{Refusal, Step, Waiting};
 use crate::listener::irc::caps;
 use crate::listener::irc::lines::Lines;
-use crate::listener::irc::numeric::Numeric;
+use crate::listener::irc::numeric::{Numeric, Reply};
 use crate::listener::irc::reader::{Action, Reader};
 use crate::listener::irc::state::channel;
 
@@ -39,7 +39,7 @@ pub fn run(r: &mut Reader, msg: &IrcMessage, label: Option<String>) -> Vec<Actio
     for chan in list.split(',').filter(|c| !c.is_empty()) {
         let key = keys.next().filter(|k| !k.is_empty());
         let Some(room) = chan.strip_prefix('#') else {
-            let line = r.num(Numeric::ERR_NOSUCHCHANNEL, [chan, "No such channel"]);
+            let line = r.line(Reply::no_such_channel(chan));
             actions.extend(r.reply(label.take(), vec![line]));
             continue;
         };
@@ -127,9 +127,7 @@ impl Waiting for Join {
                 Numeric::ERR_BADCHANNELKEY,
                 [chan, "Cannot join channel (+k)"],
             ),
-            ErrorCode::InvalidRoomName => {
-                lines.num(Numeric::ERR_NOSUCHCHANNEL, [chan, "No such channel"])
-            }
+            ErrorCode::InvalidRoomName => lines.line(Reply::no_such_channel(chan)),
             // The names request after a refused join.
             ErrorCode::UnknownRoom => return Step::More(Vec::new()),
             _ => lines.fail_code("JOIN", refusal),

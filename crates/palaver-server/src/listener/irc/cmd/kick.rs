@@ -6,7 +6,7 @@ use palaver_proto::{ClientFrame, ErrorCode};
 
 use super::{Refusal, Step, Waiting};
 use crate::listener::irc::lines::Lines;
-use crate::listener::irc::numeric::Numeric;
+use crate::listener::irc::numeric::Reply;
 use crate::listener::irc::reader::{Action, Reader};
 
 pub fn run(r: &mut Reader, msg: &IrcMessage, label: Option<String>) -> Vec<Action> {
@@ -38,27 +38,16 @@ impl Waiting for Kick {
     fn refused(&mut self, lines: &mut Lines, refusal: Refusal) -> Step {
         let chan = self.channel.as_str();
         let line = match refusal.code {
-            ErrorCode::NotAuthorized => lines.num(
-                Numeric::ERR_CHANOPRIVSNEEDED,
-                [chan, "You're not channel operator"],
-            ),
-            ErrorCode::TargetNotInRoom => lines.num(
-                Numeric::ERR_USERNOTINCHANNEL,
-                [
-                    refusal.nick_or("*").as_str(),
-                    chan,
-                    "They aren't on that channel",
-                ],
-            ),
-            ErrorCode::NotInRoom => lines.num(
-                Numeric::ERR_NOTONCHANNEL,
-                [chan, "You're not on that channel"],
-            ),
-            ErrorCode::UnknownUser => lines.num(
-                Numeric::ERR_NOSUCHNICK,
-                [refusal.nick_or("*").as_str(), "No such nick/channel"],
-            ),
-            _ => lines.num(Numeric::ERR_NOSUCHCHANNEL, [chan, "No such channel"]),
+            ErrorCode::NotAuthorized => lines.line(Reply::chanop_needed(chan)),
+            ErrorCode::TargetNotInRoom => lines.line(Reply::user_not_in_channel(
+                refusal.nick_or("*").as_str(),
+                chan,
+            )),
+            ErrorCode::NotInRoom => lines.line(Reply::not_on_channel(chan)),
+            ErrorCode::UnknownUser => {
+                lines.line(Reply::no_such_nick(refusal.nick_or("*").as_str()))
+            }
+            _ => lines.line(Reply::no_such_channel(chan)),
         };
         Step::More(vec![line])
     }

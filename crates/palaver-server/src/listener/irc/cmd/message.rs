@@ -17,7 +17,7 @@ use serde_json::Value;
 use super::{Refusal, Step, Waiting};
 use crate::listener::irc::caps;
 use crate::listener::irc::lines::{palaver_text, Chat, Lines};
-use crate::listener::irc::numeric::Numeric;
+use crate::listener::irc::numeric::{Numeric, Reply};
 use crate::listener::irc::reader::{client_tags, Action, Reader};
 use crate::listener::irc::state::channel;
 use crate::listener::irc::translate::apply;
@@ -203,18 +203,15 @@ impl Waiting for Privmsg {
         let nick = refusal.nick_or(&self.target);
         let chan = refusal.channel_or(&self.target);
         let line = match refusal.code {
-            ErrorCode::UnknownUser | ErrorCode::InvalidUsername => lines.num(
-                Numeric::ERR_NOSUCHNICK,
-                [nick.as_str(), "No such nick/channel"],
-            ),
-            ErrorCode::UnknownRoom | ErrorCode::InvalidRoomName => lines.num(
-                Numeric::ERR_NOSUCHCHANNEL,
-                [chan.as_str(), "No such channel"],
-            ),
-            ErrorCode::NotInRoom | ErrorCode::Moderated | ErrorCode::BannedFromRoom => lines.num(
-                Numeric::ERR_CANNOTSENDTOCHAN,
-                [chan.as_str(), "Cannot send to channel"],
-            ),
+            ErrorCode::UnknownUser | ErrorCode::InvalidUsername => {
+                lines.line(Reply::no_such_nick(nick.as_str()))
+            }
+            ErrorCode::UnknownRoom | ErrorCode::InvalidRoomName => {
+                lines.line(Reply::no_such_channel(chan.as_str()))
+            }
+            ErrorCode::NotInRoom | ErrorCode::Moderated | ErrorCode::BannedFromRoom => {
+                lines.line(Reply::cannot_send(chan.as_str()))
+            }
             ErrorCode::EmptyContent => lines.num(Numeric::ERR_NOTEXTTOSEND, ["No text to send"]),
             _ => lines.fail_code("PRIVMSG", refusal),
         };
@@ -269,14 +266,12 @@ impl Waiting for TagMsg {
 
     fn refused(&mut self, lines: &mut Lines, refusal: Refusal) -> Step {
         let line = match refusal.code {
-            ErrorCode::UnknownUser => lines.num(
-                Numeric::ERR_NOSUCHNICK,
-                [refusal.nick_or("*").as_str(), "No such nick/channel"],
-            ),
-            ErrorCode::NotInRoom | ErrorCode::Moderated | ErrorCode::BannedFromRoom => lines.num(
-                Numeric::ERR_CANNOTSENDTOCHAN,
-                [refusal.channel_or("*").as_str(), "Cannot send to channel"],
-            ),
+            ErrorCode::UnknownUser => {
+                lines.line(Reply::no_such_nick(refusal.nick_or("*").as_str()))
+            }
+            ErrorCode::NotInRoom | ErrorCode::Moderated | ErrorCode::BannedFromRoom => {
+                lines.line(Reply::cannot_send(refusal.channel_or("*").as_str()))
+            }
             _ => lines.fail_code("TAGMSG", refusal),
         };
         Step::More(vec![line])

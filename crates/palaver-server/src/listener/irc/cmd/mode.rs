@@ -9,7 +9,7 @@ use palaver_proto::{timestamp, validate, ClientFrame, ErrorCode, ServerFrame};
 
 use super::{Refusal, Step, Waiting};
 use crate::listener::irc::lines::Lines;
-use crate::listener::irc::numeric::Numeric;
+use crate::listener::irc::numeric::{Numeric, Reply};
 use crate::listener::irc::reader::{Action, Reader};
 use crate::listener::irc::state::channel;
 
@@ -197,17 +197,11 @@ impl Waiting for ChannelMode {
     fn refused(&mut self, lines: &mut Lines, refusal: Refusal) -> Step {
         let chan = self.channel.as_str();
         let line = match refusal.code {
-            ErrorCode::NotAuthorized => lines.num(
-                Numeric::ERR_CHANOPRIVSNEEDED,
-                [chan, "You're not channel operator"],
-            ),
+            ErrorCode::NotAuthorized => lines.line(Reply::chanop_needed(chan)),
             ErrorCode::UnknownRoom | ErrorCode::InvalidRoomName => {
-                lines.num(Numeric::ERR_NOSUCHCHANNEL, [chan, "No such channel"])
+                lines.line(Reply::no_such_channel(chan))
             }
-            ErrorCode::NotInRoom => lines.num(
-                Numeric::ERR_NOTONCHANNEL,
-                [chan, "You're not on that channel"],
-            ),
+            ErrorCode::NotInRoom => lines.line(Reply::not_on_channel(chan)),
             ErrorCode::UnknownMode => lines.num(
                 Numeric::ERR_UNKNOWNMODE,
                 [
@@ -219,18 +213,13 @@ impl Waiting for ChannelMode {
                 Numeric::ERR_NEEDMOREPARAMS,
                 ["MODE", "Not enough parameters"],
             ),
-            ErrorCode::TargetNotInRoom => lines.num(
-                Numeric::ERR_USERNOTINCHANNEL,
-                [
-                    refusal.nick_or("*").as_str(),
-                    chan,
-                    "They aren't on that channel",
-                ],
-            ),
-            ErrorCode::UnknownUser => lines.num(
-                Numeric::ERR_NOSUCHNICK,
-                [refusal.nick_or("*").as_str(), "No such nick/channel"],
-            ),
+            ErrorCode::TargetNotInRoom => lines.line(Reply::user_not_in_channel(
+                refusal.nick_or("*").as_str(),
+                chan,
+            )),
+            ErrorCode::UnknownUser => {
+                lines.line(Reply::no_such_nick(refusal.nick_or("*").as_str()))
+            }
             _ => lines.fail_code("MODE", refusal),
         };
         Step::More(vec![line])

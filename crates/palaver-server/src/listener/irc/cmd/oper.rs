@@ -11,7 +11,7 @@ use palaver_proto::{ClientFrame, ErrorCode, Secret, ServerFrame};
 
 use super::{Refusal, Step, Waiting};
 use crate::listener::irc::lines::Lines;
-use crate::listener::irc::numeric::Numeric;
+use crate::listener::irc::numeric::{Numeric, Reply};
 use crate::listener::irc::reader::{Action, Reader};
 
 pub fn oper(r: &mut Reader, msg: &IrcMessage, label: Option<String>) -> Vec<Action> {
@@ -89,10 +89,9 @@ impl Waiting for Kill {
                 Numeric::ERR_NOPRIVILEGES,
                 ["Permission Denied- You're not an IRC operator"],
             ),
-            ErrorCode::UnknownUser | ErrorCode::InvalidUsername => lines.num(
-                Numeric::ERR_NOSUCHNICK,
-                [self.nick.as_str(), "No such nick/channel"],
-            ),
+            ErrorCode::UnknownUser | ErrorCode::InvalidUsername => {
+                lines.line(Reply::no_such_nick(self.nick.as_str()))
+            }
             _ => lines.fail_code("KILL", refusal),
         };
         Step::More(vec![line])

@@ -7,7 +7,7 @@ use palaver_proto::{validate, ClientFrame, ErrorCode, ServerFrame};
 
 use super::{Refusal, Step, Waiting};
 use crate::listener::irc::lines::Lines;
-use crate::listener::irc::numeric::Numeric;
+use crate::listener::irc::numeric::Reply;
 use crate::listener::irc::reader::{Action, Reader};
 use crate::listener::irc::state::channel;
 
@@ -26,7 +26,7 @@ pub fn run(r: &mut Reader, msg: &IrcMessage, label: Option<String>) -> Vec<Actio
                     reason: reason.clone(),
                 },
             )),
-            None => local.push(r.num(Numeric::ERR_NOSUCHCHANNEL, [chan, "No such channel"])),
+            None => local.push(r.line(Reply::no_such_channel(chan))),
         }
     }
     if !local.is_empty() {
@@ -63,14 +63,8 @@ impl Waiting for Part {
     fn refused(&mut self, lines: &mut Lines, refusal: Refusal) -> Step {
         let chan = refusal.channel_or("*");
         let line = match refusal.code {
-            ErrorCode::NotInRoom => lines.num(
-                Numeric::ERR_NOTONCHANNEL,
-                [chan.as_str(), "You're not on that channel"],
-            ),
-            _ => lines.num(
-                Numeric::ERR_NOSUCHCHANNEL,
-                [chan.as_str(), "No such channel"],
-            ),
+            ErrorCode::NotInRoom => lines.line(Reply::not_on_channel(chan.as_str())),
+            _ => lines.line(Reply::no_such_channel(chan.as_str())),
         };
         Step::More(vec![line])
     }

@@ -7,7 +7,7 @@ use palaver_proto::{timestamp, validate, ClientFrame, ErrorCode, RoomInfo, Serve
 
 use super::{Refusal, Step, Waiting};
 use crate::listener::irc::lines::Lines;
-use crate::listener::irc::numeric::Numeric;
+use crate::listener::irc::numeric::{Numeric, Reply};
 use crate::listener::irc::reader::{Action, Reader};
 use crate::listener::irc::state::channel;
 
@@ -44,7 +44,7 @@ impl Waiting for TopicQuery {
         let chan = self.channel.as_str();
         // An IRC channel exists while it has members (as LIST shows them).
         let out = match find_room(rooms, chan).filter(|r| r.members > 0) {
-            None => vec![lines.num(Numeric::ERR_NOSUCHCHANNEL, [chan, "No such channel"])],
+            None => vec![lines.line(Reply::no_such_channel(chan))],
             Some(r) if r.topic.is_empty() => {
                 vec![lines.num(Numeric::RPL_NOTOPIC, [chan, "No topic is set"])]
             }
@@ -66,18 +66,11 @@ impl Waiting for TopicSet {
     fn refused(&mut self, lines: &mut Lines, refusal: Refusal) -> Step {
         let chan = refusal.channel_or("*");
         let line = match refusal.code {
-            ErrorCode::NotInRoom => lines.num(
-                Numeric::ERR_NOTONCHANNEL,
-                [chan.as_str(), "You're not on that channel"],
-            ),
-            ErrorCode::UnknownRoom | ErrorCode::InvalidRoomName => lines.num(
-                Numeric::ERR_NOSUCHCHANNEL,
-                [chan.as_str(), "No such channel"],
-            ),
-            ErrorCode::NotAuthorized => lines.num(
-                Numeric::ERR_CHANOPRIVSNEEDED,
-                [chan.as_str(), "You're not channel operator"],
-            ),
+            ErrorCode::NotInRoom => lines.line(Reply::not_on_channel(chan.as_str())),
+            ErrorCode::UnknownRoom | ErrorCode::InvalidRoomName => {
+                lines.line(Reply::no_such_channel(chan.as_str()))
+            }
+            ErrorCode::NotAuthorized => lines.line(Reply::chanop_needed(chan.as_str())),
             _ => lines.fail_code("TOPIC", refusal),
         };
         Step::More(vec![line])

@@ -7,7 +7,7 @@ use palaver_proto::{timestamp, ClientFrame, ServerFrame, UserInfo};
 
 use super::{Refusal, Step, Waiting};
 use crate::listener::irc::lines::Lines;
-use crate::listener::irc::numeric::Numeric;
+use crate::listener::irc::numeric::{Numeric, Reply};
 use crate::listener::irc::reader::{Action, Reader};
 
 pub fn whois(r: &mut Reader, msg: &IrcMessage, label: Option<String>) -> Vec<Action> {
@@ -40,7 +40,7 @@ impl Waiting for Whois {
     fn refused(&mut self, lines: &mut Lines, _: Refusal) -> Step {
         let nick = self.nick.as_str();
         Step::More(vec![
-            lines.num(Numeric::ERR_NOSUCHNICK, [nick, "No such nick/channel"]),
+            lines.line(Reply::no_such_nick(nick)),
             lines.num(Numeric::RPL_ENDOFWHOIS, [nick, "End of /WHOIS list"]),
         ])
     }

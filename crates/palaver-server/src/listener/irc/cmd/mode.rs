@@ -30,11 +30,8 @@ pub fn run(r: &mut Reader, msg: &IrcMessage, label: Option<String>) -> Vec<Actio
                 ["Can't change mode for other users"],
             );
         }
-        return r.reply_num(
-            label,
-            Numeric::ERR_NOSUCHNICK,
-            [target.as_str(), "No such nick/channel"],
-        );
+        let line = r.line(Reply::no_such_nick(&target));
+        return r.reply(label, vec![line]);
     };
     let Some(modes) = msg.params.get(1) else {
         let modes = {

@@ -40,7 +40,7 @@ pub struct ServerIdentity {
 
 /// A command waiting for its replies.
 #[derive(Debug)]
-pub struct Pending {
+pub struct OpenCommand {
     pub waiting: Box<dyn Waiting>,
     pub label: Option<String>,
     /// Lines held back to be sent together under the label.
@@ -62,7 +62,7 @@ pub struct IrcState {
     pub oper: bool,
     /// Folded names of the channels this connection is in.
     pub channels: HashSet<String>,
-    pub pending: HashMap<u64, Pending>,
+    pub pending: HashMap<u64, OpenCommand>,
     pub next_token: u64,
     /// The last per-user event announced (QUIT, NICK arrive once per shared room).
     pub last_event: Option<u64>,
@@ -106,7 +106,7 @@ impl IrcState {
         let label = label.filter(|_| self.caps.has(caps::LABELED_RESPONSE));
         self.pending.insert(
             token,
-            Pending {
+            OpenCommand {
                 waiting,
                 label,
                 lines: Vec::new(),

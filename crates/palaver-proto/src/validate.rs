@@ -182,3 +182,22 @@ mod tests {
         );
     }
 }
+
+/// A word as search compares it: lowercase, without accents (`Café` is `cafe`).
+pub fn search_fold(word: &str) -> String {
+    use unicode_normalization::char::is_combining_mark;
+    use unicode_normalization::UnicodeNormalization;
+    word.nfd()
+        .filter(|c| !is_combining_mark(*c))
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// The words of a search: letters and digits, folded; at most 10 of at most 64 characters.
+pub fn search_words(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| search_fold(&w.chars().take(64).collect::<String>()))
+        .take(10)
+        .collect()
+}

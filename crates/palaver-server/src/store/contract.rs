@@ -6,7 +6,7 @@
 
 use super::{
     Backend, Conversation, DirectSide, LastMessage, MessageKind, Page, PageQuery, RoomRecord,
-    StoredMessage, TargetsQuery,
+    SearchQuery, StoredMessage, TargetsQuery,
 };
 
 pub fn public(id: u64, room: &str, user: &str, text: &str) -> StoredMessage {
@@ -378,6 +378,91 @@ pub fn conversations_with_news_between_two_times(open: &dyn Fn() -> Box<dyn Back
     assert_eq!(between, ["Rust", "carol"], "both times excluded");
 }
 
+pub fn search_finds_words_only_where_the_user_may_read(open: &dyn Fn() -> Box<dyn Backend>) {
+    let mut db = open();
+    let mut batch = vec![
+        public(1, "general", "alice", "Deploy the build tonight"),
+        public(2, "rust", "bob", "the deployment went fine"),
+        private(3, "alice", "bob", "deploy the secret fix"),
+        private(4, "carol", "dave", "deploy their own thing"),
+        public(5, "general", "bob", "nothing to see here"),
+        private(6, "alice#2", "bob", "a later alice deploys"),
+        public(7, "general", "bob", "déploiement and naïve café"),
+    ];
+    db.append(&mut batch).unwrap();
+    let alice = DirectSide {
+        key: "alice".into(),
+        owner: "guest:alice#1".into(),
+    };
+    let query = |words: &[&str]| SearchQuery {
+        words: words.iter().map(|w| w.to_string()).collect(),
+        me: alice.clone(),
+        rooms: vec!["general".into()],
+        private: true,
+        with: None,
+        from: None,
+        after_ms: None,
+        before_ms: None,
+        before_id: None,
+        limit: 10,
+    };
+    let found = |q: SearchQuery, db: &mut Box<dyn Backend>| ids(&db.search(&q).unwrap());
+    assert_eq!(
+        found(query(&["deploy"]), &mut db),
+        [3, 1],
+        "newest first; not a room alice is not in, nor others' or an earlier holder's private talk"
+    );
+    assert_eq!(
+        found(query(&["DEPL"]), &mut db),
+        [7, 3, 1],
+        "prefixes, any case, and déploiement without its accent"
+    );
+    let everywhere = SearchQuery {
+        rooms: vec!["general".into(), "rust".into()],
+        ..query(&["deploy"])
+    };
+    assert_eq!(found(everywhere, &mut db), [3, 2, 1]);
+    assert_eq!(
+        found(query(&["deploy", "secret"]), &mut db),
+        [3],
+        "all words"
+    );
+    assert_eq!(found(query(&["cafe"]), &mut db), [7], "without accents too");
+    let by_bob = SearchQuery {
+        from: Some("alice".into()),
+        ..query(&["deploy"])
+    };
+    assert_eq!(found(by_bob, &mut db), [3, 1]);
+    let rooms_only = SearchQuery {
+        private: false,
+        ..query(&["deploy"])
+    };
+    assert_eq!(found(rooms_only, &mut db), [1]);
+    let with_bob = SearchQuery {
+        rooms: Vec::new(),
+        with: Some("bob".into()),
+        ..query(&["deploy"])
+    };
+    assert_eq!(found(with_bob, &mut db), [3]);
+    let page = db
+        .search(&SearchQuery {
+            limit: 1,
+            ..query(&["deploy"])
+        })
+        .unwrap();
+    assert_eq!((ids(&page), page.has_more), (vec![3], true));
+    let next = SearchQuery {
+        before_id: Some(3),
+        ..query(&["deploy"])
+    };
+    assert_eq!(found(next, &mut db), [1]);
+    let dated = SearchQuery {
+        after_ms: Some(1001),
+        ..query(&["deploy"])
+    };
+    assert_eq!(found(dated, &mut db), [3]);
+}
+
 /// The contract's tests for one backend: `$setup` gives something to keep alive for the test's
 /// length and a way to open (and reopen) the same database, or `None` to skip.
 macro_rules! contract_tests {
@@ -416,6 +501,12 @@ macro_rules! contract_tests {
         fn conversations_with_news_between_two_times() {
             if let Some((_keep, open)) = $setup() {
                 crate::store::contract::conversations_with_news_between_two_times(&open);
+            }
+        }
+        #[test]
+        fn search_finds_words_only_where_the_user_may_read() {
+            if let Some((_keep, open)) = $setup() {
+                crate::store::contract::search_finds_words_only_where_the_user_may_read(&open);
             }
         }
         #[test]

@@ -194,6 +194,48 @@ pub struct TargetsQuery {
     pub limit: usize,
 }
 
+/// A full-text search over what one user may read: the rooms they are in and their own side of
+/// their private conversations, newest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchQuery {
+    /// The words to find (each a prefix: `deplo` finds "deploy").
+    pub words: Vec<String>,
+    pub me: DirectSide,
+    /// The rooms searched: the user's, or the one asked for (if the user is in it).
+    pub rooms: Vec<String>,
+    /// Search private conversations too; with `with`, only the one with that name (folded).
+    pub private: bool,
+    pub with: Option<String>,
+    /// Only messages sent by this name (folded).
+    pub from: Option<String>,
+    /// Only messages sent after / before these times (milliseconds, excluded).
+    pub after_ms: Option<i64>,
+    pub before_ms: Option<i64>,
+    /// Only messages older than this one (paging).
+    pub before_id: Option<u64>,
+    pub limit: usize,
+}
+
+impl SearchQuery {
+    /// The words as FTS5 wants them: each quoted (whatever it holds), each a prefix.
+    pub fn fts5(&self) -> String {
+        self.words
+            .iter()
+            .map(|w| format!("\"{}\"*", w.replace('"', "\"\"")))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// The words as PostgreSQL's `to_tsquery` wants them: each a prefix, all required.
+    pub fn tsquery(&self) -> String {
+        self.words
+            .iter()
+            .map(|w| format!("'{}':*", w.replace('\\', "").replace('\'', "''")))
+            .collect::<Vec<_>>()
+            .join(" & ")
+    }
+}
+
 /// A conversation and the time of its newest message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LastMessage {
@@ -349,6 +391,10 @@ pub trait Backend: Send + 'static {
         found.truncate(query.limit);
         Ok(found)
     }
+
+    /// Messages matching a [`SearchQuery`], newest first, at most `limit`, and whether more
+    /// match.
+    fn search(&mut self, query: &SearchQuery) -> Result<Page, StoreError>;
 
     /// Gives the private messages of owner `from` to owner `to`, on both sides.
     fn reassign_owner(&mut self, from: &str, to: &str) -> Result<(), StoreError>;

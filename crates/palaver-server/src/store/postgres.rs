@@ -19,12 +19,14 @@ use std::collections::BTreeMap;
 use postgres::{Client, NoTls, Row};
 
 use super::{
-    clamp, Backend, Conversation, DirectSide, MessageKind, RoomRecord, StoreError, StoredMessage,
+    clamp, Backend, Conversation, DirectSide, MessageKind, RoomRecord, SearchQuery, StoreError,
+    StoredMessage,
 };
 
-/// The schema version this build writes: SQLite's numbering, plus version 4 (the id sequence,
-/// which a single-writer SQLite file does not need).
-pub const SCHEMA_VERSION: i32 = 4;
+/// The schema version this build writes: SQLite's numbering to 3, then 4 (the id sequence,
+/// which a single-writer SQLite file does not need) and 5 (full-text search: a generated
+/// `tsvector` column with a GIN index).
+pub const SCHEMA_VERSION: i32 = 5;
 
 /// Any number ("palaver" in ASCII): all nodes use it to take turns migrating.
 const MIGRATION_LOCK: i64 = 0x0070_616c_6176_6572;
@@ -92,6 +94,16 @@ CREATE TABLE IF NOT EXISTS room_modes (
     room_key TEXT PRIMARY KEY,
     modes TEXT NOT NULL
 );
+";
+
+/// Full-text search: each message's words (`simple`: no stemming, any language; the common
+/// accented Latin letters folded to their base, as SQLite's `remove_diacritics`), indexed.
+const SEARCH: &str = "
+ALTER TABLE messages ADD COLUMN IF NOT EXISTS search tsvector
+    GENERATED ALWAYS AS (to_tsvector('simple', translate(content,
+        'ÀÁÂÃÄÅàáâãäåÈÉÊËèéêëÌÍÎÏìíîïÒÓÔÕÖØòóôõöøÙÚÛÜùúûüÝýÿÑñÇçŠšŽžČčĆćĐđŁłŃńŚśŹźŻżĘęĄą',
+        'AAAAAAaaaaaaEEEEeeeeIIIIiiiiOOOOOOooooooUUUUuuuuYyyNnCcSsZzCcCcDdLlNnSsZzZzEeAa'))) STORED;
+CREATE INDEX IF NOT EXISTS messages_search ON messages USING GIN (search);
 ";
 
 const COLUMNS: &str = "id, ts_ms, room_key, room, sender, sender_key, target, target_key, content, sender_owner, target_owner, seq";
@@ -181,6 +193,7 @@ pub fn migrate(client: &mut Client) -> Result<(), StoreError> {
     }
     // Versions 1 and 2 never existed on PostgreSQL: the schema starts at 3; 4 adds the sequence.
     tx.batch_execute(SCHEMA)?;
+    tx.batch_execute(SEARCH)?;
     catch_up_message_ids(&mut tx)?;
     tx.execute("UPDATE palaver_schema SET version = $1", &[&SCHEMA_VERSION])?;
     tx.commit()?;
@@ -316,6 +329,56 @@ impl Backend for PostgresBackend {
             &[&clamp(id), &key],
         )?;
         Ok(row.map(|r| r.get::<_, i64>(0) as u64))
+    }
+
+    fn search(&mut self, query: &SearchQuery) -> Result<super::Page, StoreError> {
+        if query.words.is_empty() || (query.rooms.is_empty() && !query.private) {
+            return Ok(super::Page::default());
+        }
+        let dm = query
+            .with
+            .as_ref()
+            .map(|with| super::dm_key(&query.me.key, with));
+        let limit = query.limit as i64 + 1;
+        let before_id = query.before_id.map(clamp);
+        let columns = COLUMNS
+            .split(", ")
+            .map(|c| format!("m.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let rows = self.client.query(
+            &format!(
+                "SELECT {columns} FROM messages m
+                 WHERE m.search @@ to_tsquery('simple', $1)
+                   AND (m.room_key = ANY($2)
+                        OR ($3 AND m.room_key IS NULL
+                            AND (m.sender_key = $4 AND m.sender_owner = $5
+                                 OR m.target_key = $4 AND m.target_owner = $5)
+                            AND ($6::TEXT IS NULL OR m.conv_key = $6)))
+                   AND ($7::TEXT IS NULL OR m.sender_key = $7)
+                   AND ($8::BIGINT IS NULL OR m.ts_ms > $8)
+                   AND ($9::BIGINT IS NULL OR m.ts_ms < $9)
+                   AND ($10::BIGINT IS NULL OR m.id < $10)
+                 ORDER BY m.id DESC LIMIT $11"
+            ),
+            &[
+                &query.tsquery(),
+                &query.rooms,
+                &query.private,
+                &query.me.key,
+                &query.me.owner,
+                &dm,
+                &query.from,
+                &query.after_ms,
+                &query.before_ms,
+                &before_id,
+                &limit,
+            ],
+        )?;
+        let mut messages: Vec<StoredMessage> = rows.iter().map(row_to_message).collect();
+        let has_more = messages.len() > query.limit;
+        messages.truncate(query.limit);
+        Ok(super::Page { messages, has_more })
     }
 
     fn direct_latest(&mut self, me: &DirectSide) -> Result<Vec<(String, i64)>, StoreError> {

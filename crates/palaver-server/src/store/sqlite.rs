@@ -14,11 +14,12 @@ use std::collections::HashMap;
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
 use super::{
-    clamp, Backend, Conversation, DirectSide, MessageKind, RoomRecord, StoreError, StoredMessage,
+    clamp, Backend, Conversation, DirectSide, MessageKind, RoomRecord, SearchQuery, StoreError,
+    StoredMessage,
 };
 
 /// The schema version this build writes; a database with a newer one is refused.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS messages (
@@ -83,6 +84,23 @@ CREATE TABLE IF NOT EXISTS conversations (conv_key TEXT PRIMARY KEY, last_seq IN
 INSERT INTO conversations SELECT conv_key, MAX(seq) FROM messages GROUP BY conv_key;
 ";
 
+/// Version 4: full-text search (FTS5 over the messages' content, kept by triggers).
+const SEARCH: &str = "
+CREATE VIRTUAL TABLE IF NOT EXISTS messages_search USING fts5(
+    content, content='messages', content_rowid='id', tokenize='unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER IF NOT EXISTS messages_search_insert AFTER INSERT ON messages BEGIN
+    INSERT INTO messages_search (rowid, content) VALUES (new.id, new.content);
+END;
+CREATE TRIGGER IF NOT EXISTS messages_search_delete AFTER DELETE ON messages BEGIN
+    INSERT INTO messages_search (messages_search, rowid, content) VALUES ('delete', old.id, old.content);
+END;
+CREATE TRIGGER IF NOT EXISTS messages_search_update AFTER UPDATE OF content ON messages BEGIN
+    INSERT INTO messages_search (messages_search, rowid, content) VALUES ('delete', old.id, old.content);
+    INSERT INTO messages_search (rowid, content) VALUES (new.id, new.content);
+END;
+";
+
 pub(super) const COLUMNS: &str = "id, ts_ms, room_key, room, sender, sender_key, target, target_key, content, sender_owner, target_owner, seq";
 
 /// Private messages only where `me` (?me_key) owned its side (?me_owner).
@@ -136,6 +154,12 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
             tracing::info!("database schema upgraded to version 3 (a seq per conversation)");
         }
         conn.execute_batch(SCHEMA)?;
+        let indexed = table_exists("messages_search")?;
+        conn.execute_batch(SEARCH)?;
+        if !fresh && !indexed {
+            conn.execute_batch("INSERT INTO messages_search (messages_search) VALUES ('rebuild')")?;
+            tracing::info!("database schema upgraded to version 4 (full-text search)");
+        }
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         Ok(())
     })();
@@ -202,6 +226,77 @@ impl Backend for SqliteBackend {
             .query_row(params![clamp(id), key], |r| r.get(0))
             .optional()?;
         Ok(seq.map(|s| s as u64))
+    }
+
+    fn search(&mut self, query: &SearchQuery) -> Result<super::Page, StoreError> {
+        if query.words.is_empty() {
+            return Ok(super::Page::default());
+        }
+        let mut values: Vec<(String, rusqlite::types::Value)> = vec![
+            (":q".into(), query.fts5().into()),
+            (":limit".into(), (query.limit as i64 + 1).into()),
+        ];
+        let mut rooms = Vec::new();
+        for (i, room) in query.rooms.iter().enumerate() {
+            let name = format!(":r{i}");
+            rooms.push(name.clone());
+            values.push((name, room.clone().into()));
+        }
+        let mut scope = Vec::new();
+        if !rooms.is_empty() {
+            scope.push(format!("m.room_key IN ({})", rooms.join(", ")));
+        }
+        if query.private {
+            values.push((":me_key".into(), query.me.key.clone().into()));
+            values.push((":me_owner".into(), query.me.owner.clone().into()));
+            let mut mine = format!("(m.room_key IS NULL AND {MY_SIDE})");
+            if let Some(with) = &query.with {
+                mine = format!("({mine} AND m.conv_key = :dm)");
+                values.push((":dm".into(), super::dm_key(&query.me.key, with).into()));
+            }
+            scope.push(mine);
+        }
+        if scope.is_empty() {
+            return Ok(super::Page::default());
+        }
+        let mut filters = vec![format!("({})", scope.join(" OR "))];
+        if let Some(from) = &query.from {
+            filters.push("m.sender_key = :from".into());
+            values.push((":from".into(), from.clone().into()));
+        }
+        if let Some(after) = query.after_ms {
+            filters.push("m.ts_ms > :after".into());
+            values.push((":after".into(), after.into()));
+        }
+        if let Some(before) = query.before_ms {
+            filters.push("m.ts_ms < :before".into());
+            values.push((":before".into(), before.into()));
+        }
+        if let Some(id) = query.before_id {
+            filters.push("m.id < :before_id".into());
+            values.push((":before_id".into(), clamp(id).into()));
+        }
+        let columns = COLUMNS
+            .split(", ")
+            .map(|c| format!("m.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "SELECT {columns} FROM messages_search JOIN messages m ON m.id = messages_search.rowid
+             WHERE messages_search MATCH :q AND {} ORDER BY m.id DESC LIMIT :limit",
+            filters.join(" AND ")
+        );
+        let named: Vec<(&str, &dyn rusqlite::ToSql)> = values
+            .iter()
+            .map(|(name, value)| (name.as_str(), value as &dyn rusqlite::ToSql))
+            .collect();
+        let mut stmt = self.conn.prepare(&sql)?;
+        let mut messages = stmt
+            .query_map(named.as_slice(), row_to_message)?
+            .collect::<Result<Vec<_>, _>>()?;
+        let has_more = messages.len() > query.limit;
+        messages.truncate(query.limit);
+        Ok(super::Page { messages, has_more })
     }
 
     fn direct_latest(&mut self, me: &DirectSide) -> Result<Vec<(String, i64)>, StoreError> {

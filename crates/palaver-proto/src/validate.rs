@@ -115,6 +115,25 @@ pub fn content(raw: &str, max_bytes: usize) -> Result<(), (ErrorCode, String)> {
     Ok(())
 }
 
+/// A word as search compares it: lowercase, without accents (`Café` is `cafe`).
+pub fn search_fold(word: &str) -> String {
+    use unicode_normalization::char::is_combining_mark;
+    use unicode_normalization::UnicodeNormalization;
+    word.nfd()
+        .filter(|c| !is_combining_mark(*c))
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// The words of a search: letters and digits, folded; at most 10 of at most 64 characters.
+pub fn search_words(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| search_fold(&w.chars().take(64).collect::<String>()))
+        .take(10)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -181,23 +200,14 @@ mod tests {
             ErrorCode::ContentTooLong
         );
     }
-}
 
-/// A word as search compares it: lowercase, without accents (`Café` is `cafe`).
-pub fn search_fold(word: &str) -> String {
-    use unicode_normalization::char::is_combining_mark;
-    use unicode_normalization::UnicodeNormalization;
-    word.nfd()
-        .filter(|c| !is_combining_mark(*c))
-        .flat_map(char::to_lowercase)
-        .collect()
-}
-
-/// The words of a search: letters and digits, folded; at most 10 of at most 64 characters.
-pub fn search_words(text: &str) -> Vec<String> {
-    text.split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(|w| search_fold(&w.chars().take(64).collect::<String>()))
-        .take(10)
-        .collect()
+    #[test]
+    fn search_words_are_folded_letters_and_digits() {
+        assert_eq!(
+            search_words("Café, déploiement v2!"),
+            ["cafe", "deploiement", "v2"]
+        );
+        assert!(search_words("  ,;  ").is_empty());
+        assert_eq!(search_words(&"w ".repeat(30)).len(), 10);
+    }
 }

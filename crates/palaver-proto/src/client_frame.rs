@@ -146,6 +146,28 @@ pub enum ClientFrame {
         #[serde(skip_serializing_if = "Option::is_none")]
         limit: Option<u32>,
     },
+    /// Full-text search over what you may read: the rooms you are in and your private
+    /// conversations (or only `room`, or only the conversation `with` someone), newest first.
+    Search {
+        query: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        room: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        with: Option<String>,
+        /// Only messages from this name.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        from: Option<String>,
+        /// Only messages sent after / before these times (RFC 3339).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        after: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        before: Option<String>,
+        /// The next page: results older than this message.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        before_id: Option<u64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        limit: Option<u32>,
+    },
     /// Your conversations (rooms you are in, private conversations) whose newest message is
     /// between two times (both excluded; RFC 3339), oldest news first (IRC's CHATHISTORY
     /// TARGETS).
@@ -335,6 +357,7 @@ impl ClientFrame {
             ClientFrame::SetRealname { .. } => "set_realname",
             ClientFrame::Conversations { .. } => "conversations",
             ClientFrame::Monitor { .. } => "monitor",
+            ClientFrame::Search { .. } => "search",
             ClientFrame::LeaveRoom { .. } => "leave_room",
             ClientFrame::Rooms => "rooms",
             ClientFrame::Users { .. } => "users",
@@ -504,6 +527,16 @@ fn parse_object(mut o: Map<String, Value>) -> Result<ClientFrame, FrameError> {
         "oper" => ClientFrame::Oper {
             username: required_string(&mut o, "username")?,
             password: Secret(required_string(&mut o, "password")?),
+        },
+        "search" => ClientFrame::Search {
+            query: required_string(&mut o, "query")?,
+            room: optional_string(&mut o, "room")?,
+            with: optional_string(&mut o, "with")?,
+            from: optional_string(&mut o, "from")?,
+            after: optional_string(&mut o, "after")?,
+            before: optional_string(&mut o, "before")?,
+            before_id: optional_u64(&mut o, "before_id")?,
+            limit: optional_u64(&mut o, "limit")?.map(|l| u32::try_from(l).unwrap_or(u32::MAX)),
         },
         "monitor" => ClientFrame::Monitor {
             add: optional_string_list(&mut o, "add")?.unwrap_or_default(),

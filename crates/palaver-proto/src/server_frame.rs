@@ -408,6 +408,15 @@ pub enum ServerFrame {
         #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
         reference: Option<Value>,
     },
+    /// The answer to `search`: matching messages, newest first; `has_more` when older ones
+    /// match too (ask again with `before_id`: the last one's id).
+    SearchResults {
+        query: String,
+        messages: Vec<ChatMessage>,
+        has_more: bool,
+        #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+        reference: Option<Value>,
+    },
     /// Watched names online and offline: the answer to `monitor`, and (without `ref`) news of
     /// one coming or going.
     MonitorStatus {
@@ -517,6 +526,7 @@ impl ServerFrame {
             | ServerFrame::RealnameChanged { reference, .. }
             | ServerFrame::Conversations { reference, .. }
             | ServerFrame::MonitorStatus { reference, .. }
+            | ServerFrame::SearchResults { reference, .. }
             | ServerFrame::ModeChanged { reference, .. }
             | ServerFrame::Invited { reference, .. }
             | ServerFrame::Info { reference, .. } => reference.as_ref(),

@@ -623,6 +623,15 @@ impl HubIo for RuntimeIo {
                             reference: None,
                         })
                     }
+                    HistoryRead::Search { text, query } => {
+                        let found = db.search(&query)?;
+                        Ok(ServerFrame::SearchResults {
+                            query: text,
+                            messages: found.messages.iter().map(StoredMessage::to_chat).collect(),
+                            has_more: found.has_more,
+                            reference: None,
+                        })
+                    }
                     HistoryRead::Conversations(query) => {
                         let news = db.targets(&query)?;
                         Ok(ServerFrame::Conversations {
@@ -643,7 +652,8 @@ impl HubIo for RuntimeIo {
             let frame = match answer {
                 Ok(Ok(mut frame)) => {
                     if let ServerFrame::History { reference: r, .. }
-                    | ServerFrame::Conversations { reference: r, .. } = &mut frame
+                    | ServerFrame::Conversations { reference: r, .. }
+                    | ServerFrame::SearchResults { reference: r, .. } = &mut frame
                     {
                         *r = reference;
                     }

@@ -12,7 +12,9 @@ use palaver_proto::{ErrorCode, Secret};
 
 use super::Outgoing;
 use crate::network::names::{ClaimAnswer, Holder, NameClaim};
-use crate::store::{Conversation, PageQuery, ResumeScope, RoomRecord, StoredMessage, TargetsQuery};
+use crate::store::{
+    Conversation, PageQuery, ResumeScope, RoomRecord, SearchQuery, StoredMessage, TargetsQuery,
+};
 
 /// Identifies one connection for its whole life, joined or not.
 pub type SessionId = u64;
@@ -59,6 +61,12 @@ pub enum HistoryRead {
     },
     /// The conversations with news between two times, as a `conversations` frame.
     Conversations(TargetsQuery),
+    /// A full-text search, as a `search_results` frame.
+    Search {
+        /// As the client asked, for the answer.
+        text: String,
+        query: SearchQuery,
+    },
 }
 
 impl HistoryQuery {
@@ -66,7 +74,7 @@ impl HistoryQuery {
     pub fn page(&self) -> Option<&PageQuery> {
         match &self.read {
             HistoryRead::Page { page, .. } => Some(page),
-            HistoryRead::Conversations(_) => None,
+            HistoryRead::Conversations(_) | HistoryRead::Search { .. } => None,
         }
     }
 }

@@ -17,6 +17,21 @@ use crate::network::events::NetworkEvent;
 use crate::network::presence::PresenceChange;
 use crate::store::{Conversation, DirectSide, MessageKind, PageQuery, StoredMessage};
 
+/// Results per `search` page unless the client asks for another number.
+const SEARCH_PAGE: usize = 20;
+
+/// What a `search` asks for.
+pub(super) struct SearchAsk {
+    text: String,
+    room: Option<String>,
+    with: Option<String>,
+    from: Option<String>,
+    after: Option<String>,
+    before: Option<String>,
+    before_id: Option<u64>,
+    limit: Option<u32>,
+}
+
 /// History requests of one session that may wait while a page is read.
 const HISTORY_WAITING_MAX: usize = 8;
 
@@ -156,6 +171,28 @@ impl Hub {
             }
             ClientFrame::Oper { username, password } => {
                 self.oper(session, username, password, reference, io)
+            }
+            ClientFrame::Search {
+                query,
+                room,
+                with,
+                from,
+                after,
+                before,
+                before_id,
+                limit,
+            } => {
+                let ask = SearchAsk {
+                    text: query,
+                    room,
+                    with,
+                    from,
+                    after,
+                    before,
+                    before_id,
+                    limit,
+                };
+                self.search(session, ask, reference, io)
             }
             ClientFrame::Monitor { add, remove, clear } => {
                 self.monitor(session, add, remove, clear, reference, io)
@@ -981,6 +1018,78 @@ impl Hub {
                 before_ms,
                 limit,
             }),
+        };
+        self.read_history(session, query, io);
+    }
+
+    /// `search`: the words in the rooms this session is in and its private conversations (or
+    /// only the room, or only the conversation with someone), newest first.
+    pub(super) fn search(
+        &mut self,
+        session: SessionId,
+        ask: SearchAsk,
+        reference: Option<Value>,
+        io: &mut impl HubIo,
+    ) {
+        let words = validate::search_words(&ask.text);
+        if words.is_empty() {
+            let message = "Nothing to search for: give at least one word.";
+            return self.error_to(session, ErrorCode::InvalidField, message, reference, io);
+        }
+        let when = |t: &Option<String>| match t {
+            None => Ok(None),
+            Some(t) => timestamp::parse_millis(t).map(Some).ok_or(t.clone()),
+        };
+        let (after_ms, before_ms) = match (when(&ask.after), when(&ask.before)) {
+            (Ok(a), Ok(b)) => (a, b),
+            (Err(t), _) | (_, Err(t)) => {
+                let message =
+                    format!("{t:?} is not a time (RFC 3339, like 2026-11-29T12:00:00.000Z).");
+                return self.error_to(session, ErrorCode::InvalidField, message, reference, io);
+            }
+        };
+        let (rooms, private, with) = match (&ask.room, &ask.with) {
+            (Some(raw), _) => {
+                let Some(key) = self.member_room(session, raw, &reference, io) else {
+                    return;
+                };
+                (vec![key], false, None)
+            }
+            (None, Some(other)) => (Vec::new(), true, Some(validate::fold(other))),
+            (None, None) => {
+                let user = self.sessions[&session].user.as_ref().expect("joined");
+                (user.rooms.clone(), true, None)
+            }
+        };
+        let s = &self.sessions[&session];
+        let me = DirectSide {
+            key: s.user.as_ref().expect("joined").key.clone(),
+            owner: s.owner(),
+        };
+        let query = crate::store::SearchQuery {
+            words,
+            me,
+            rooms,
+            private,
+            with,
+            from: ask.from.as_deref().map(validate::fold),
+            after_ms,
+            before_ms,
+            before_id: ask.before_id,
+            limit: ask
+                .limit
+                .map(|l| l as usize)
+                .unwrap_or(SEARCH_PAGE)
+                .clamp(1, self.config.history_page_max),
+        };
+        let read = super::io::HistoryRead::Search {
+            text: ask.text,
+            query,
+        };
+        let query = super::HistoryQuery {
+            session,
+            reference,
+            read,
         };
         self.read_history(session, query, io);
     }

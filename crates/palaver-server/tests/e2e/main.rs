@@ -24,6 +24,7 @@ mod moderation;
 mod password_abuse;
 mod private_history;
 mod room_modes;
+mod search;
 mod sessions;
 mod shutdown;
 mod tls;

@@ -41,6 +41,8 @@ mod password_abuse;
 mod private_history;
 #[path = "../e2e/room_modes.rs"]
 mod room_modes;
+#[path = "../e2e/search.rs"]
+mod search;
 #[path = "../e2e/sessions.rs"]
 mod sessions;
 #[path = "../e2e/shutdown.rs"]

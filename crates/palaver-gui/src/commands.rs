@@ -28,6 +28,10 @@ pub const COMMANDS: &[(&str, &str)] = &[
         "invite someone into this room (needed for +i)",
     ),
     ("/op, /deop, /voice, /devoice name", "give or take operator status or voice"),
+    (
+        "/search words",
+        "find messages in your rooms and private conversations (newest first)",
+    ),
     ("/away [message]", "mark yourself away (no message: back)"),
     (
         "/mute name [minutes]",
@@ -133,6 +137,21 @@ pub fn interpret(line: &str, target: &Target) -> Action {
             (None, _) => Action::Refuse(format!("Usage: /{name} name")),
             (_, None) => Action::Refuse(format!("/{name} works in a room; switch to the room first.")),
         },
+        "search" | "find" => {
+            if rest.is_empty() {
+                return Action::Refuse("Usage: /search words".into());
+            }
+            Action::Send(ClientFrame::Search {
+                query: rest.to_string(),
+                room: None,
+                with: None,
+                from: None,
+                after: None,
+                before: None,
+                before_id: None,
+                limit: None,
+            })
+        }
         "invite" => {
             let mut words = rest.split_whitespace();
             let who = words.next();
@@ -560,5 +579,14 @@ mod tests {
             interpret("/lock", &room),
             Action::Send(ClientFrame::LockRoom { locked: true, .. })
         ));
+    }
+
+    #[test]
+    fn search_asks_the_server() {
+        assert!(matches!(
+            interpret("/search deploy tonight", &room()),
+            Action::Send(ClientFrame::Search { query, room: None, .. }) if query == "deploy tonight"
+        ));
+        assert!(matches!(interpret("/search", &room()), Action::Refuse(_)));
     }
 }

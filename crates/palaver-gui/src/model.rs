@@ -478,6 +478,20 @@ impl ChatModel {
                 let text = format!("{username} sets mode {}", mode_text(&modes, &params));
                 self.push_line(i, local_line(LineKind::System, text));
             }
+            ServerFrame::SearchResults {
+                query,
+                messages,
+                has_more,
+                ..
+            } => {
+                let i = self.active;
+                let more = if has_more { ", the newest shown" } else { "" };
+                let head = format!("Search for \"{query}\": {} found{more}", messages.len());
+                self.push_line(i, local_line(LineKind::System, head));
+                for m in &messages {
+                    self.push_line(i, local_line(LineKind::System, search_hit(m)));
+                }
+            }
             ServerFrame::RoomModes {
                 room,
                 modes,
@@ -725,6 +739,28 @@ fn mode_text(modes: &str, params: &[String]) -> String {
     }
 }
 
+/// One search result as a line: when, where, who, what.
+fn search_hit(m: &ChatMessage) -> String {
+    use chrono::TimeZone;
+    let (place, text, ts) = match m {
+        ChatMessage::Message(m) => (
+            format!("#{} <{}>", m.room, m.username),
+            &m.content,
+            &m.timestamp,
+        ),
+        ChatMessage::PrivateMessage(m) => (
+            format!("<{} → {}>", m.sender, m.target),
+            &m.content,
+            &m.timestamp,
+        ),
+    };
+    let when = timestamp::parse_millis(ts)
+        .and_then(|ms| chrono::Local.timestamp_millis_opt(ms).single())
+        .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+        .unwrap_or_default();
+    format!("  {when} {place} {text}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -924,5 +960,27 @@ mod tests {
             reference: None,
         }));
         assert!(m.find(&ConversationId::Room("general".into())).is_none());
+    }
+
+    #[test]
+    fn search_results_are_listed_in_the_conversation_shown() {
+        let mut m = ChatModel::new("alice", "x");
+        m.apply(welcome("alice", vec![]));
+        m.apply(Event::Frame(ServerFrame::SearchResults {
+            query: "deploy".into(),
+            messages: vec![public(7, "bob", "deploy tonight")],
+            has_more: false,
+            reference: None,
+        }));
+        let lines: Vec<&str> = m.conversations[m.active]
+            .lines
+            .iter()
+            .map(|l| l.text.as_str())
+            .collect();
+        assert_eq!(lines[lines.len() - 2], "Search for \"deploy\": 1 found");
+        assert!(
+            lines[lines.len() - 1].ends_with("#general <bob> deploy tonight"),
+            "{lines:?}"
+        );
     }
 }

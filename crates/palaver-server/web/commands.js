@@ -10,6 +10,7 @@ export const COMMANDS = [
   ["/nick", "name", "change your name"],
   ["/who", "", "who is in this room"],
   ["/away", "[message]", "set or clear your away message"],
+  ["/search", "words", "find messages in your rooms and private conversations"],
   ["/kick", "name [reason]", "remove someone from this room (operators)"],
   ["/mode", "[+tsimkl-b ...]", "show or change this room's modes (operators)"],
   ["/invite", "name", "invite someone into this room"],
@@ -82,6 +83,9 @@ export function parse(text, active) {
     case "/who":
       if (!room) return needRoom();
       return { frame: { type: "who", room } };
+    case "/search":
+    case "/find":
+      return tail ? { frame: { type: "search", query: tail } } : { error: "Usage: /search words" };
     case "/away":
       return { frame: { type: "away", ...(tail ? { message: tail } : {}) } };
     case "/kick":

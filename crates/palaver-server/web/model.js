@@ -262,6 +262,17 @@ export class ChatModel {
         c.topic = frame.topic;
         return { changed: true };
       }
+      case "search_results": {
+        const c = this.conversation(this.active);
+        if (!c) return { changed: false };
+        const more = frame.has_more ? ", the newest shown" : "";
+        this.add(c, line(KIND.SYSTEM, `Search for "${frame.query}": ${frame.messages.length} found${more}`, { time: at }), { count: false });
+        for (const m of frame.messages) {
+          const place = m.type === "message" ? `#${m.room} <${m.username}>` : `<${m.sender} → ${m.target}>`;
+          this.add(c, line(KIND.SYSTEM, `  ${m.timestamp.slice(0, 16).replace("T", " ")} ${place} ${m.content}`, { time: at }), { count: false });
+        }
+        return { changed: true };
+      }
       case "mode_changed": {
         const c = this.room(frame.room);
         c.modes = lettersAfter(c.modes ?? "", frame.modes);

@@ -137,3 +137,18 @@ test("/mode, /op, /voice and /invite become mode and invite requests", () => {
   assert.deepEqual(parse("/invite bob", here).frame, { type: "invite", room: "general", username: "bob" });
   assert.deepEqual(parse("/join #den pw", here).frame, { type: "join_room", room: "den", key: "pw" });
 });
+
+test("/search asks the server and its results are listed where you are", () => {
+  const here = { key: "general", name: "general", isRoom: true };
+  assert.deepEqual(parse("/search deploy tonight", here).frame, { type: "search", query: "deploy tonight" });
+  assert.ok(parse("/search", here).error);
+  const m = new ChatModel();
+  m.apply(welcome());
+  m.apply({
+    type: "search_results", query: "deploy", has_more: false,
+    messages: [{ type: "message", id: 9, seq: 9, room: "rust", username: "bob", content: "deploy it", timestamp: "2026-11-29T10:05:00Z" }],
+  });
+  const lines = m.conversation("general").lines.map((l) => l.text);
+  assert.match(lines.at(-2), /Search for "deploy": 1 found/);
+  assert.match(lines.at(-1), /#rust <bob> deploy it/);
+});

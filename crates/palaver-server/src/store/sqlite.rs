@@ -283,7 +283,7 @@ impl Backend for SqliteBackend {
             .join(", ");
         let sql = format!(
             "SELECT {columns} FROM messages_search JOIN messages m ON m.id = messages_search.rowid
-             WHERE messages_search MATCH :q AND {} ORDER BY m.id DESC LIMIT :limit",
+             WHERE messages_search MATCH :q AND {} ORDER BY messages_search.rowid DESC LIMIT :limit",
             filters.join(" AND ")
         );
         let named: Vec<(&str, &dyn rusqlite::ToSql)> = values

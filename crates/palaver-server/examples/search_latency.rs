@@ -86,6 +86,9 @@ fn fill(db: &mut Box<dyn store::Backend>, messages: u64) {
     }
 }
 
+/// The i-th search of one kind.
+type MakeQuery<'a> = Box<dyn Fn(usize) -> SearchQuery + 'a>;
+
 fn percentile(times: &mut [Duration], p: f64) -> Duration {
     times.sort();
     times[((times.len() as f64 - 1.0) * p).round() as usize]
@@ -136,7 +139,7 @@ fn main() {
         before_id: None,
         limit: 20,
     };
-    let kinds: Vec<(&str, Box<dyn Fn(usize) -> SearchQuery>)> = vec![
+    let kinds: Vec<(&str, MakeQuery)> = vec![
         ("a common word", Box::new(|i| base(vec![word_at(i % 5)]))),
         (
             "a rare word",

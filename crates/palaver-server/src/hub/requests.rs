@@ -17,6 +17,20 @@ use crate::network::events::NetworkEvent;
 use crate::network::presence::PresenceChange;
 use crate::store::{Conversation, DirectSide, MessageKind, PageQuery, StoredMessage};
 
+/// Two optional RFC 3339 times as milliseconds, or the sentence saying which is not a time.
+fn time_window(
+    after: &Option<String>,
+    before: &Option<String>,
+) -> Result<(Option<i64>, Option<i64>), String> {
+    let when = |t: &Option<String>| match t {
+        None => Ok(None),
+        Some(t) => timestamp::parse_millis(t).map(Some).ok_or_else(|| {
+            format!("{t:?} is not a time (RFC 3339, like 2026-11-29T12:00:00.000Z).")
+        }),
+    };
+    Ok((when(after)?, when(before)?))
+}
+
 /// Results per `search` page unless the client asks for another number.
 const SEARCH_PAGE: usize = 20;
 
@@ -981,16 +995,10 @@ impl Hub {
         reference: Option<Value>,
         io: &mut impl HubIo,
     ) {
-        let when = |t: Option<String>, default: i64| match t {
-            None => Ok(default),
-            Some(t) => timestamp::parse_millis(&t).ok_or(t),
-        };
-        let (after_ms, before_ms) = match (when(after, i64::MIN), when(before, i64::MAX)) {
-            (Ok(a), Ok(b)) => (a, b),
-            (Err(t), _) | (_, Err(t)) => {
-                let message =
-                    format!("{t:?} is not a time (RFC 3339, like 2026-11-29T12:00:00.000Z).");
-                return self.error_to(session, ErrorCode::InvalidField, message, reference, io);
+        let (after_ms, before_ms) = match time_window(&after, &before) {
+            Ok((a, b)) => (a.unwrap_or(i64::MIN), b.unwrap_or(i64::MAX)),
+            Err(message) => {
+                return self.error_to(session, ErrorCode::InvalidField, message, reference, io)
             }
         };
         let s = &self.sessions[&session];
@@ -1036,16 +1044,10 @@ impl Hub {
             let message = "Nothing to search for: give at least one word.";
             return self.error_to(session, ErrorCode::InvalidField, message, reference, io);
         }
-        let when = |t: &Option<String>| match t {
-            None => Ok(None),
-            Some(t) => timestamp::parse_millis(t).map(Some).ok_or(t.clone()),
-        };
-        let (after_ms, before_ms) = match (when(&ask.after), when(&ask.before)) {
-            (Ok(a), Ok(b)) => (a, b),
-            (Err(t), _) | (_, Err(t)) => {
-                let message =
-                    format!("{t:?} is not a time (RFC 3339, like 2026-11-29T12:00:00.000Z).");
-                return self.error_to(session, ErrorCode::InvalidField, message, reference, io);
+        let (after_ms, before_ms) = match time_window(&ask.after, &ask.before) {
+            Ok(window) => window,
+            Err(message) => {
+                return self.error_to(session, ErrorCode::InvalidField, message, reference, io)
             }
         };
         let (rooms, private, with) = match (&ask.room, &ask.with) {

@@ -300,3 +300,19 @@ pub async fn say_in(conn: &mut Connection, room: &str, text: &str) {
     .await
     .unwrap();
 }
+
+/// Sends a private message and waits for its confirmation.
+pub async fn private(from: &mut Connection, to: &str, text: &str) {
+    from.send(&ClientFrame::PrivateMessage {
+        target: to.into(),
+        content: text.into(),
+    })
+    .await
+    .unwrap();
+    expect(
+        from,
+        "confirmation",
+        |f| matches!(f, ServerFrame::PrivateConfirmation { content, .. } if content == text),
+    )
+    .await;
+}

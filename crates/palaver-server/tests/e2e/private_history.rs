@@ -11,21 +11,6 @@ use palaver_server::Server;
 use crate::harness::*;
 use crate::irc_client::Irc;
 
-async fn private(from: &mut Connection, to: &str, text: &str) {
-    from.send(&ClientFrame::PrivateMessage {
-        target: to.into(),
-        content: text.into(),
-    })
-    .await
-    .unwrap();
-    expect(
-        from,
-        "confirmation",
-        |f| matches!(f, ServerFrame::PrivateConfirmation { content, .. } if content == text),
-    )
-    .await;
-}
-
 /// The texts of one private history page, oldest first.
 async fn private_history(conn: &mut Connection, with: &str) -> Vec<String> {
     conn.send(&ClientFrame::History {

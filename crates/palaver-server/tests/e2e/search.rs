@@ -5,7 +5,7 @@
 use palaver_client::proto::{ChatMessage, ClientFrame, ServerFrame};
 use palaver_client::Connection;
 
-use super::harness::{error_code, expect, expect_message, join_room, say_in, TestServer};
+use super::harness::{error_code, expect, expect_message, join_room, private, say_in, TestServer};
 
 async fn search(conn: &mut Connection, ask: ClientFrame) -> ServerFrame {
     conn.send(&ask).await.unwrap();
@@ -56,21 +56,6 @@ fn contents(frame: &ServerFrame) -> Vec<String> {
             .collect(),
         other => panic!("not results: {other:?}"),
     }
-}
-
-async fn private(from: &mut Connection, to: &str, text: &str) {
-    from.send(&ClientFrame::PrivateMessage {
-        target: to.into(),
-        content: text.into(),
-    })
-    .await
-    .unwrap();
-    expect(
-        from,
-        "sent",
-        |f| matches!(f, ServerFrame::PrivateConfirmation { content, .. } if content == text),
-    )
-    .await;
 }
 
 #[tokio::test]

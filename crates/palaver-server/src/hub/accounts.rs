@@ -308,9 +308,7 @@ impl Hub {
                         account: Some(name),
                     };
                     let out = super::Outgoing::from_user(news, source);
-                    for neighbour in self.neighbours(session) {
-                        self.send_out(neighbour, &out, io);
-                    }
+                    self.tell_neighbours(session, &out, io);
                 }
             }
             Err(code) => self.error_to(session, code, code.sentence(), reference, io),

@@ -227,9 +227,7 @@ impl Hub {
             reference: None,
         };
         let out = Outgoing::from_user(news, source.clone());
-        for neighbour in self.neighbours(session) {
-            self.send_out(neighbour, &out, io);
-        }
+        self.tell_neighbours(session, &out, io);
         let own = ServerFrame::RealnameChanged {
             username,
             realname,
@@ -238,7 +236,19 @@ impl Hub {
         self.send_out(session, &Outgoing::from_user(own, source), io);
     }
 
-    pub(super) fn neighbours(&self, session: SessionId) -> BTreeSet<SessionId> {
+    /// Sends a frame about `session`'s user to everyone here who shares a room with it.
+    pub(super) fn tell_neighbours(
+        &mut self,
+        session: SessionId,
+        out: &Outgoing,
+        io: &mut impl HubIo,
+    ) {
+        for neighbour in self.neighbours(session) {
+            self.send_out(neighbour, out, io);
+        }
+    }
+
+    fn neighbours(&self, session: SessionId) -> BTreeSet<SessionId> {
         let mut out = BTreeSet::new();
         if let Some(user) = self.sessions.get(&session).and_then(|s| s.user.as_ref()) {
             for key in &user.rooms {
@@ -277,9 +287,7 @@ impl Hub {
             },
             source.clone(),
         );
-        for neighbour in self.neighbours(session) {
-            self.send_out(neighbour, &others, io);
-        }
+        self.tell_neighbours(session, &others, io);
         let own = ServerFrame::Away {
             username: name,
             message: message.clone(),

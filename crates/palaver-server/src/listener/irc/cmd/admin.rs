@@ -43,7 +43,7 @@ fn ask(
     label: Option<String>,
     frame: ClientFrame,
 ) -> Vec<Action> {
-    r.ask(Admin { command }, label, [frame])
+    r.ask(Admin::new(command), label, [frame])
 }
 
 pub fn kline(r: &mut Reader, msg: &IrcMessage, label: Option<String>) -> Vec<Action> {
@@ -154,10 +154,16 @@ pub fn announce(r: &mut Reader, msg: &IrcMessage, label: Option<String>) -> Vec<
     ask(r, "ANNOUNCE", label, frame)
 }
 
-/// An admin command waiting for its `done` or refusal.
+/// An admin command (these, and KILL) waiting for its `done` or refusal.
 #[derive(Debug)]
 pub struct Admin {
     command: &'static str,
+}
+
+impl Admin {
+    pub fn new(command: &'static str) -> Self {
+        Admin { command }
+    }
 }
 
 impl Waiting for Admin {

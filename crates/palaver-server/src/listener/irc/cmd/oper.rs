@@ -9,9 +9,10 @@
 use palaver_proto::irc::IrcMessage;
 use palaver_proto::{ClientFrame, ErrorCode, Secret, ServerFrame};
 
+use super::admin::Admin;
 use super::{Refusal, Step, Waiting};
 use crate::listener::irc::lines::Lines;
-use crate::listener::irc::numeric::{Numeric, Reply};
+use crate::listener::irc::numeric::Numeric;
 use crate::listener::irc::reader::{Action, Reader};
 
 pub fn oper(r: &mut Reader, msg: &IrcMessage, label: Option<String>) -> Vec<Action> {
@@ -58,44 +59,14 @@ impl Waiting for Oper {
     }
 }
 
-/// `KILL nick [:reason]`.
+/// `KILL nick [:reason]`: an admin command like the others (`cmd/admin.rs`); the one killed
+/// leaves with a QUIT the channels it shared show.
 pub fn kill(r: &mut Reader, msg: &IrcMessage, label: Option<String>) -> Vec<Action> {
-    let nick = msg.params[0].clone();
     let ask = ClientFrame::Kill {
-        username: nick.clone(),
+        username: msg.params[0].clone(),
         reason: msg.params.get(1).cloned(),
     };
-    r.ask(Kill { nick }, label, [ask])
-}
-
-#[derive(Debug)]
-pub struct Kill {
-    nick: String,
-}
-
-impl Waiting for Kill {
-    fn name(&self) -> &'static str {
-        "KILL"
-    }
-
-    fn frame(&mut self, _: &mut Lines, frame: &ServerFrame) -> Option<Step> {
-        // The one killed leaves with a QUIT that the channels it shared show.
-        matches!(frame, ServerFrame::Done { .. }).then(|| Step::More(Vec::new()))
-    }
-
-    fn refused(&mut self, lines: &mut Lines, refusal: Refusal) -> Step {
-        let line = match refusal.code {
-            ErrorCode::NotAuthorized => lines.num(
-                Numeric::ERR_NOPRIVILEGES,
-                ["Permission Denied- You're not an IRC operator"],
-            ),
-            ErrorCode::UnknownUser | ErrorCode::InvalidUsername => {
-                lines.line(Reply::no_such_nick(self.nick.as_str()))
-            }
-            _ => lines.fail_code("KILL", refusal),
-        };
-        Step::More(vec![line])
-    }
+    r.ask(Admin::new("KILL"), label, [ask])
 }
 
 /// Operator commands Palaver does not have.
@@ -158,6 +129,21 @@ mod tests {
         assert_eq!(
             h.replies(&actions),
             [":srv 461 baz OPER :Not enough parameters"]
+        );
+    }
+
+    #[test]
+    fn kill_is_an_admin_command_refused_with_481_or_401() {
+        let mut h = Harness::registered("baz");
+        let token = h.ask("KILL ghost :bye");
+        assert_eq!(
+            h.refusal(ErrorCode::UnknownUser, Some("ghost"), token),
+            [":srv 401 baz ghost :No such nick/channel"]
+        );
+        let token = h.ask("KILL bob");
+        assert_eq!(
+            h.refusal(ErrorCode::NotAuthorized, None, token),
+            [":srv 481 baz :Permission Denied- You're not an IRC operator"]
         );
     }
 }

@@ -269,6 +269,7 @@ impl Client {
         content: &str,
     ) -> Result<Ack, ClientError> {
         self.send_acked(ClientFrame::Message {
+            reply_to: None,
             content: content.to_string(),
             room: room.map(str::to_string),
         })
@@ -278,6 +279,7 @@ impl Client {
     /// A private message, acknowledged once stored and routed.
     pub async fn send_private(&self, target: &str, content: &str) -> Result<Ack, ClientError> {
         self.send_acked(ClientFrame::PrivateMessage {
+            reply_to: None,
             target: target.to_string(),
             content: content.to_string(),
         })

@@ -295,6 +295,7 @@ fn room_of(target: &Target) -> Option<String> {
 fn plain(text: &str, target: &Target) -> Action {
     match target {
         Target::Room(room) => Action::Send(ClientFrame::Message {
+            reply_to: None,
             content: text.to_string(),
             room: Some(room.clone()),
         }),
@@ -432,6 +433,7 @@ mod tests {
         assert_eq!(
             interpret("hello", &room()),
             Action::Send(ClientFrame::Message {
+                reply_to: None,
                 content: "hello".into(),
                 room: Some("general".into())
             })
@@ -472,6 +474,7 @@ mod tests {
         assert_eq!(
             interpret("/me waves", &room()),
             Action::Send(ClientFrame::Message {
+                reply_to: None,
                 content: "/me waves".into(),
                 room: Some("general".into())
             })
@@ -484,6 +487,7 @@ mod tests {
         assert_eq!(
             interpret("//shrug", &room()),
             Action::Send(ClientFrame::Message {
+                reply_to: None,
                 content: "/shrug".into(),
                 room: Some("general".into())
             })

@@ -8,6 +8,7 @@
 use std::collections::{BTreeSet, HashSet};
 
 use palaver_client::Event;
+use palaver_proto::message_changes::MessageState;
 use palaver_proto::{timestamp, validate, ChatMessage, ServerFrame, SystemEvent};
 
 /// What a line is, which decides how it looks (see `theme.rs`).
@@ -44,6 +45,33 @@ pub struct Line {
     pub action: bool,
     /// Mentions my name.
     pub mention: bool,
+    /// What became of the message: the message it replies to, edits, deletion, reactions.
+    pub state: MessageState,
+}
+
+impl Line {
+    /// The message's text as sent (`/me ` included).
+    fn content(&self) -> String {
+        match self.action {
+            true => format!("/me {}", self.text),
+            false => self.text.clone(),
+        }
+    }
+
+    /// Applies a reaction, an edit or a deletion of this message.
+    fn apply(&mut self, change: &ChatMessage) {
+        let mut content = self.content();
+        self.state.apply(&mut content, change);
+        (self.action, self.text) = split_action(&content);
+    }
+}
+
+/// `/me waves` is the action "waves".
+fn split_action(content: &str) -> (bool, String) {
+    match content.strip_prefix("/me ") {
+        Some(rest) => (true, rest.to_string()),
+        None => (false, content.to_string()),
+    }
 }
 
 /// Which conversation, by folded key.
@@ -184,6 +212,7 @@ impl ChatModel {
     /// Adds a local line (help, a refused command) to the active conversation.
     pub fn local(&mut self, kind: LineKind, text: impl Into<String>) {
         let line = Line {
+            state: MessageState::default(),
             id: None,
             seq: None,
             ts_ms: timestamp::now_millis(),
@@ -251,6 +280,7 @@ impl ChatModel {
         let now = timestamp::now_millis();
         for c in self.conversations.iter_mut().filter(|c| c.is_room()) {
             c.lines.push(Line {
+                state: MessageState::default(),
                 id: None,
                 seq: None,
                 ts_ms: now,
@@ -273,15 +303,20 @@ impl ChatModel {
                 };
                 self.insert_live(message);
             }
+            ServerFrame::Reaction(c) => self.apply_change(&ChatMessage::Reaction(c)),
+            ServerFrame::Edited(c) => self.apply_change(&ChatMessage::Edited(c)),
+            ServerFrame::Deleted(c) => self.apply_change(&ChatMessage::Deleted(c)),
             ServerFrame::PrivateConfirmation {
                 id: Some(id),
                 seq,
                 target,
                 content,
                 timestamp,
+                state,
                 ..
             } => {
                 let message = ChatMessage::PrivateMessage(palaver_proto::PrivateMessage {
+                    state,
                     id,
                     seq: seq.unwrap_or(0),
                     sender: self.me.clone(),
@@ -336,6 +371,7 @@ impl ChatModel {
                     }
                 }
                 let line = Line {
+                    state: MessageState::default(),
                     id: None,
                     seq: None,
                     ts_ms: timestamp::parse_millis(&ts).unwrap_or_else(timestamp::now_millis),
@@ -355,6 +391,7 @@ impl ChatModel {
                 for i in 0..self.conversations.len() {
                     if self.conversations[i].is_room() {
                         let line = Line {
+                            state: MessageState::default(),
                             id: None,
                             seq: None,
                             ts_ms,
@@ -440,6 +477,7 @@ impl ChatModel {
                     (None, None) => return,
                 };
                 let line = Line {
+                    state: MessageState::default(),
                     id: None,
                     seq: None,
                     ts_ms: timestamp::parse_millis(&ts).unwrap_or_else(timestamp::now_millis),
@@ -562,10 +600,38 @@ impl ChatModel {
         self.ensure(ConversationId::Direct(validate::fold(name)), name)
     }
 
+    /// A reaction, an edit or a deletion: applied to the message it changed, wherever it is
+    /// shown, and to the previews of replies to it. A change to a message not shown is dropped.
+    pub fn apply_change(&mut self, change: &ChatMessage) {
+        let id = change.id();
+        for c in &mut self.conversations {
+            for line in &mut c.lines {
+                if line.id == Some(id) {
+                    line.apply(change);
+                } else if line.state.reply_to == Some(id) {
+                    line.state.apply_to_reply(change);
+                }
+            }
+        }
+    }
+
+    /// The line of message `id`, if it is shown.
+    pub fn line_of(&self, id: u64) -> Option<(usize, &Line)> {
+        self.conversations
+            .iter()
+            .enumerate()
+            .find_map(|(i, c)| c.lines.iter().find(|l| l.id == Some(id)).map(|l| (i, l)))
+    }
+
     /// Where a message belongs, and how it looks.
     fn classify(&mut self, message: &ChatMessage) -> (usize, Line) {
         let me = validate::fold(&self.me);
         let seq = message.seq();
+        let state = match message {
+            ChatMessage::Message(m) => m.state.clone(),
+            ChatMessage::PrivateMessage(m) => m.state.clone(),
+            _ => MessageState::default(),
+        };
         let (index, kind, author, content, id, ts) = match message {
             ChatMessage::Message(m) => {
                 let kind = if validate::fold(&m.username) == me {
@@ -599,11 +665,11 @@ impl ChatModel {
                     &m.timestamp,
                 )
             }
+            ChatMessage::Reaction(_) | ChatMessage::Edited(_) | ChatMessage::Deleted(_) => {
+                unreachable!("changes are applied, not shown")
+            }
         };
-        let (action, text) = match content.strip_prefix("/me ") {
-            Some(rest) => (true, rest.to_string()),
-            None => (false, content.clone()),
-        };
+        let (action, text) = split_action(content);
         let mention = kind == LineKind::Other && mentions(&text, &self.me);
         let line = Line {
             id: Some(id),
@@ -614,19 +680,42 @@ impl ChatModel {
             text,
             action,
             mention,
+            state,
         };
         (index, line)
     }
 
+    /// Whether `line` answers a message of mine.
+    fn replies_to_me(&self, line: &Line) -> bool {
+        let me = validate::fold(&self.me);
+        let mine = |author: &str| validate::fold(author) == me;
+        line.state.reply_to.is_some_and(|id| {
+            self.line_of(id)
+                .and_then(|(_, l)| l.author.as_deref())
+                .or(line
+                    .state
+                    .reply_preview
+                    .as_ref()
+                    .map(|p| p.username.as_str()))
+                .is_some_and(mine)
+        }) && line.author.as_deref().is_some_and(|a| !mine(a))
+    }
+
     fn insert_live(&mut self, message: ChatMessage) {
+        if !message.is_message() {
+            return self.apply_change(&message);
+        }
         if !self.seen.insert(message.id()) {
             return;
         }
-        let (index, line) = self.classify(&message);
+        let (index, mut line) = self.classify(&message);
+        let reply = self.replies_to_me(&line);
+        line.mention |= reply;
         if line.mention || line.kind == LineKind::PrivateReceived {
             let author = line.author.clone().unwrap_or_default();
             let title = match line.kind {
                 LineKind::PrivateReceived => format!("{author} (private)"),
+                _ if reply => format!("{author} replied to you"),
                 _ => format!("{author} mentioned you"),
             };
             self.notify.push((title, line.text.clone()));
@@ -637,6 +726,10 @@ impl ChatModel {
     /// Inserts older messages in id order, skipping any already shown.
     fn insert_history(&mut self, messages: Vec<ChatMessage>, _target: Option<usize>) {
         for message in messages {
+            if !message.is_message() {
+                self.apply_change(&message);
+                continue;
+            }
             if !self.seen.insert(message.id()) {
                 continue;
             }
@@ -704,6 +797,7 @@ pub fn trust_notice(trust: &palaver_client::Trust) -> Option<String> {
 
 fn local_line(kind: LineKind, text: String) -> Line {
     Line {
+        state: MessageState::default(),
         id: None,
         seq: None,
         ts_ms: timestamp::now_millis(),
@@ -753,6 +847,9 @@ fn search_hit(m: &ChatMessage) -> String {
             &m.content,
             &m.timestamp,
         ),
+        ChatMessage::Reaction(_) | ChatMessage::Edited(_) | ChatMessage::Deleted(_) => {
+            return String::new()
+        }
     };
     let when = timestamp::parse_millis(ts)
         .and_then(|ms| chrono::Local.timestamp_millis_opt(ms).single())
@@ -799,6 +896,7 @@ mod tests {
 
     fn public(id: u64, user: &str, text: &str) -> ChatMessage {
         ChatMessage::Message(PublicMessage {
+            state: Default::default(),
             id,
             seq: id,
             room: "general".into(),
@@ -810,6 +908,7 @@ mod tests {
 
     fn private(id: u64, from: &str, to: &str, text: &str) -> ServerFrame {
         ServerFrame::PrivateMessage(PrivateMessage {
+            state: Default::default(),
             id,
             seq: id,
             sender: from.into(),
@@ -853,6 +952,7 @@ mod tests {
         m.select(i);
         assert_eq!(m.conversations[i].unread, 0);
         m.apply(Event::Frame(ServerFrame::PrivateConfirmation {
+            state: Default::default(),
             id: Some(6),
             seq: Some(2),
             target: "bob".into(),

@@ -273,6 +273,7 @@ fn the_client_reconnects_after_a_server_restart_without_loss_or_duplicates() {
     world
         .runtime
         .block_on(bob.send(&ClientFrame::Message {
+            reply_to: None,
             content: "while you were away".into(),
             room: None,
         }))
@@ -450,6 +451,7 @@ fn a_conversation_of_100000_messages_draws_only_what_is_in_view() {
         let history: Vec<_> = (1..=100_000u64)
             .map(|id| {
                 palaver_client::proto::ChatMessage::Message(palaver_client::proto::PublicMessage {
+                    state: Default::default(),
                     id,
                     seq: id,
                     room: "general".into(),
@@ -506,6 +508,7 @@ fn scrolling_to_the_top_loads_older_history_and_keys_complete_and_recall() {
         let (mut bob, _) = palaver_client::Connection::join(addr, "bob").await.unwrap();
         for n in 0..300 {
             bob.send(&ClientFrame::Message {
+                reply_to: None,
                 content: format!("old message {n}"),
                 room: None,
             })

@@ -54,6 +54,7 @@ const T0: i64 = 1_795_600_000_000; // 2026-11-25 09:46:40 UTC
 
 fn public(id: u64, user: &str, text: &str, minutes: i64) -> ChatMessage {
     ChatMessage::Message(PublicMessage {
+        state: Default::default(),
         id,
         seq: id,
         room: "general".into(),
@@ -115,6 +116,7 @@ fn demo_chat() -> ChatModel {
         timestamp: ts(6),
     }));
     chat.apply(Event::Frame(ServerFrame::PrivateMessage(PrivateMessage {
+        state: Default::default(),
         id: 6,
         seq: 1,
         sender: "bob".into(),

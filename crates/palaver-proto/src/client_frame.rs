@@ -95,10 +95,29 @@ pub enum ClientFrame {
         content: String,
         #[serde(skip_serializing_if = "Option::is_none")]
         room: Option<String>,
+        /// The id of the message (of the same room) this one answers.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reply_to: Option<u64>,
     },
     PrivateMessage {
         target: String,
         content: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reply_to: Option<u64>,
+    },
+    /// Adds your reaction `emoji` to message `id`, or takes it back if you had given it.
+    React {
+        id: u64,
+        emoji: String,
+    },
+    /// Replaces the text of your message `id`.
+    Edit {
+        id: u64,
+        content: String,
+    },
+    /// Deletes message `id` (yours; a room's moderators and the admins: any in a room).
+    Delete {
+        id: u64,
     },
     JoinRoom {
         room: String,
@@ -348,6 +367,9 @@ impl ClientFrame {
             ClientFrame::ChangePassword { .. } => "change_password",
             ClientFrame::Message { .. } => "message",
             ClientFrame::PrivateMessage { .. } => "private_message",
+            ClientFrame::React { .. } => "react",
+            ClientFrame::Edit { .. } => "edit",
+            ClientFrame::Delete { .. } => "delete",
             ClientFrame::JoinRoom { .. } => "join_room",
             ClientFrame::Mode { .. } => "mode",
             ClientFrame::Invite { .. } => "invite",
@@ -506,10 +528,23 @@ fn parse_object(mut o: Map<String, Value>) -> Result<ClientFrame, FrameError> {
         "message" => ClientFrame::Message {
             content: required_string(&mut o, "content")?,
             room: optional_string(&mut o, "room")?,
+            reply_to: optional_u64(&mut o, "reply_to")?,
         },
         "private_message" => ClientFrame::PrivateMessage {
             target: required_string(&mut o, "target")?,
             content: required_string(&mut o, "content")?,
+            reply_to: optional_u64(&mut o, "reply_to")?,
+        },
+        "react" => ClientFrame::React {
+            id: required_u64(&mut o, "id")?,
+            emoji: required_string(&mut o, "emoji")?,
+        },
+        "edit" => ClientFrame::Edit {
+            id: required_u64(&mut o, "id")?,
+            content: required_string(&mut o, "content")?,
+        },
+        "delete" => ClientFrame::Delete {
+            id: required_u64(&mut o, "id")?,
         },
         "join_room" => ClientFrame::JoinRoom {
             room: required_string(&mut o, "room")?,
@@ -781,6 +816,15 @@ fn optional_resume_token(o: &mut Map<String, Value>) -> Result<Option<Secret>, F
     }
 }
 
+fn required_u64(o: &mut Map<String, Value>, field: &str) -> Result<u64, FrameError> {
+    optional_u64(o, field)?.ok_or_else(|| {
+        FrameError::new(
+            ErrorCode::MissingField,
+            format!("The field {field:?} is missing."),
+        )
+    })
+}
+
 fn optional_u64(o: &mut Map<String, Value>, field: &str) -> Result<Option<u64>, FrameError> {
     match o.remove(field) {
         None | Some(Value::Null) => Ok(None),
@@ -849,7 +893,8 @@ mod tests {
                 .frame,
             ClientFrame::Message {
                 content: "Hello everyone!".into(),
-                room: None
+                room: None,
+                reply_to: None,
             }
         );
         assert_eq!(
@@ -858,9 +903,24 @@ mod tests {
                 .frame,
             ClientFrame::PrivateMessage {
                 target: "bob".into(),
-                content: "psst".into()
+                content: "psst".into(),
+                reply_to: None,
             }
         );
+        assert_eq!(
+            parse(r#"{"type":"react","id":7,"emoji":"👍"}"#)
+                .unwrap()
+                .frame,
+            ClientFrame::React {
+                id: 7,
+                emoji: "👍".into()
+            }
+        );
+        let missing = parse(r#"{"type":"delete"}"#).unwrap_err();
+        assert_eq!(missing.code, ErrorCode::MissingField);
+        assert!(missing.message.contains("\"id\""), "{}", missing.message);
+        let wrong = parse(r#"{"type":"edit","id":"seven","content":"x"}"#).unwrap_err();
+        assert_eq!(wrong.code, ErrorCode::InvalidField);
     }
 
     #[test]

@@ -89,6 +89,8 @@ error_codes! {
     UnknownMode => "unknown_mode", "That is not a room mode this server has.";
     AlreadyInRoom => "already_in_room", "That user is already in that room.";
     ListFull => "list_full", "That list is full.";
+    UnknownMessage => "unknown_message", "There is no such message, or you cannot see it.";
+    MessageDeleted => "message_deleted", "That message was deleted.";
 }
 
 impl std::fmt::Display for ErrorCode {

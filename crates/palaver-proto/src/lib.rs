@@ -11,6 +11,8 @@
 //! - [`validate`]: the rules for usernames, room names and message content.
 //! - [`timestamp`]: RFC 3339 UTC timestamps with milliseconds.
 //! - [`irc`]: IRC message lines (Modern IRC + IRCv3 message tags), for the IRC listener.
+//! - [`emoji`]: emoji and their `:shortcodes:` (completion, replacement, one spelling per reaction).
+//! - [`message_changes`]: reactions, edits, deletions and replies, live and in history.
 //! - [`room_modes`]: a room's modes (IRC's channel modes) and the mode strings that change them.
 //!
 //! The nine message types of the original classroom protocol (`join`, `message`,
@@ -19,8 +21,10 @@
 
 pub mod client_frame;
 pub mod codec;
+pub mod emoji;
 pub mod error_code;
 pub mod irc;
+pub mod message_changes;
 pub mod room_modes;
 pub mod server_frame;
 pub mod timestamp;

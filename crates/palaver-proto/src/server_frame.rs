@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error_code::ErrorCode;
+use crate::message_changes::{Deleted, Edited, MessageState, Reaction};
 
 /// A public message in a room, as delivered live and as stored in history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -23,6 +24,9 @@ pub struct PublicMessage {
     pub username: String,
     pub content: String,
     pub timestamp: String,
+    /// Its reply, edits, deletion and reactions, as it is now.
+    #[serde(flatten)]
+    pub state: MessageState,
 }
 
 /// A private message between two users.
@@ -36,37 +40,61 @@ pub struct PrivateMessage {
     pub target: String,
     pub content: String,
     pub timestamp: String,
+    #[serde(flatten)]
+    pub state: MessageState,
 }
 
-/// A stored chat message of either kind, tagged by `type` like the live frame it was.
+/// A stored chat message of either kind, or a change to one (in a resume's replay), tagged by
+/// `type` like the live frame it was.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ChatMessage {
     Message(PublicMessage),
     PrivateMessage(PrivateMessage),
+    Reaction(Reaction),
+    Edited(Edited),
+    Deleted(Deleted),
 }
 
 impl ChatMessage {
+    /// The message's id; for a change, the id of the message it changed.
     pub fn id(&self) -> u64 {
         match self {
             ChatMessage::Message(m) => m.id,
             ChatMessage::PrivateMessage(m) => m.id,
+            ChatMessage::Reaction(c) => c.place.id,
+            ChatMessage::Edited(c) => c.place.id,
+            ChatMessage::Deleted(c) => c.place.id,
         }
     }
 
-    /// The message's place in its conversation.
+    /// Its place in its conversation.
     pub fn seq(&self) -> u64 {
         match self {
             ChatMessage::Message(m) => m.seq,
             ChatMessage::PrivateMessage(m) => m.seq,
+            ChatMessage::Reaction(c) => c.place.seq,
+            ChatMessage::Edited(c) => c.place.seq,
+            ChatMessage::Deleted(c) => c.place.seq,
         }
     }
 
-    /// The live frame this message is delivered as.
+    /// True for a message, false for a change to one.
+    pub fn is_message(&self) -> bool {
+        matches!(
+            self,
+            ChatMessage::Message(_) | ChatMessage::PrivateMessage(_)
+        )
+    }
+
+    /// The live frame this is delivered as.
     pub fn into_frame(self) -> ServerFrame {
         match self {
             ChatMessage::Message(m) => ServerFrame::Message(m),
             ChatMessage::PrivateMessage(m) => ServerFrame::PrivateMessage(m),
+            ChatMessage::Reaction(c) => ServerFrame::Reaction(c),
+            ChatMessage::Edited(c) => ServerFrame::Edited(c),
+            ChatMessage::Deleted(c) => ServerFrame::Deleted(c),
         }
     }
 }
@@ -203,6 +231,12 @@ pub enum ServerFrame {
     Welcome(Box<Welcome>),
     Message(PublicMessage),
     PrivateMessage(PrivateMessage),
+    /// A reaction added or taken back (see `message_changes.rs`).
+    Reaction(Reaction),
+    /// A message's new text.
+    Edited(Edited),
+    /// A message deleted.
+    Deleted(Deleted),
     PrivateConfirmation {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         id: Option<u64>,
@@ -214,6 +248,9 @@ pub enum ServerFrame {
         timestamp: String,
         #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
         reference: Option<Value>,
+        /// The message it replies to, as on `private_message`.
+        #[serde(flatten)]
+        state: MessageState,
     },
     System {
         message: String,
@@ -533,6 +570,9 @@ impl ServerFrame {
             ServerFrame::Welcome(_)
             | ServerFrame::Message(_)
             | ServerFrame::PrivateMessage(_)
+            | ServerFrame::Reaction(_)
+            | ServerFrame::Edited(_)
+            | ServerFrame::Deleted(_)
             | ServerFrame::System { .. }
             | ServerFrame::Server { .. }
             | ServerFrame::Topic { .. }
@@ -574,6 +614,7 @@ mod tests {
             username: "alice".into(),
             content: "hi".into(),
             timestamp: "2026-11-21T14:30:25.123Z".into(),
+            state: Default::default(),
         });
         let v = serde_json::to_value(&frame).unwrap();
         assert_eq!(v["type"], "message");
@@ -591,6 +632,7 @@ mod tests {
     #[test]
     fn frames_round_trip_and_unknown_types_are_tolerated() {
         let frame = ServerFrame::PrivateConfirmation {
+            state: Default::default(),
             id: Some(3),
             seq: Some(1),
             target: "bob".into(),
@@ -614,6 +656,7 @@ mod tests {
             target: "b".into(),
             content: "c".into(),
             timestamp: "t".into(),
+            state: Default::default(),
         });
         assert_eq!(serde_json::to_value(&m).unwrap()["type"], "private_message");
     }

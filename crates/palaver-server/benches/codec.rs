@@ -16,6 +16,7 @@ fn codec(c: &mut Criterion) {
     });
 
     let frame = ServerFrame::Message(PublicMessage {
+        state: Default::default(),
         id: 123_456,
         seq: 42,
         room: "general".into(),

@@ -34,6 +34,7 @@ impl HubIo for CountingIo {
     fn persist(&mut self, message: StoredMessage) {
         self.persisted.push(message);
     }
+    fn find_message(&mut self, _lookup: palaver_server::hub::message_changes::MessageLookup) {}
     fn save_room(&mut self, _room: RoomRecord) {}
     fn load_window(&mut self, _room_key: String, _before: u64, _limit: usize) {}
     fn fetch_history(&mut self, _query: HistoryQuery) {}

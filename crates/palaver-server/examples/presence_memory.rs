@@ -23,6 +23,7 @@ impl HubIo for Nowhere {
     fn close(&mut self, _: SessionId, _: Close) {}
     fn joined(&mut self, _: SessionId, _: &str) {}
     fn persist(&mut self, _: StoredMessage) {}
+    fn find_message(&mut self, _lookup: palaver_server::hub::message_changes::MessageLookup) {}
     fn save_room(&mut self, _: RoomRecord) {}
     fn load_window(&mut self, _: String, _: u64, _: usize) {}
     fn fetch_history(&mut self, _: HistoryQuery) {}

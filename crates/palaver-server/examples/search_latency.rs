@@ -61,6 +61,7 @@ fn fill(db: &mut Box<dyn store::Backend>, messages: u64) {
         } else {
             let room = format!("room{}", id % 20);
             MessageKind::Public {
+                owner: String::new(),
                 room: room.clone(),
                 room_key: room,
                 username: user.clone(),
@@ -70,6 +71,8 @@ fn fill(db: &mut Box<dyn store::Backend>, messages: u64) {
         let words = 6 + (rng.next() % 10) as usize;
         let content: Vec<String> = (0..words).map(|_| word_at(rng.word(5000))).collect();
         batch.push(StoredMessage {
+            change: None,
+            state: Default::default(),
             id,
             seq: 0,
             ts_ms: 1_800_000_000_000 + id as i64 * 100,

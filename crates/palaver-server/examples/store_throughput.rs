@@ -43,6 +43,7 @@ fn run(messages: u64, batch_max: usize, postgres: Option<&ThrowawayPostgres>) ->
             } else {
                 let room = format!("room{}", id % 20);
                 MessageKind::Public {
+                    owner: String::new(),
                     room: room.clone(),
                     room_key: room,
                     username: user.clone(),
@@ -50,6 +51,8 @@ fn run(messages: u64, batch_max: usize, postgres: Option<&ThrowawayPostgres>) ->
                 }
             };
             let message = StoredMessage {
+                change: None,
+                state: Default::default(),
                 id,
                 seq: 0,
                 ts_ms: 1_800_000_000_000 + id as i64,

@@ -189,6 +189,11 @@ pub enum HubMsg {
     /// A room as stored, read when this node starts following it (its topic may be news here).
     RoomRead(RoomRecord),
     /// A room's recent messages, read for `Hub::window_loaded`.
+    /// The message a request named (see `hub/message_changes.rs`).
+    MessageFound {
+        lookup: Box<crate::hub::message_changes::MessageLookup>,
+        message: Option<Box<StoredMessage>>,
+    },
     WindowLoaded {
         room_key: String,
         messages: Vec<StoredMessage>,
@@ -395,6 +400,30 @@ impl HubIo for RuntimeIo {
 
     fn persist(&mut self, message: StoredMessage) {
         self.writes.push(WriteOp::Message(message));
+    }
+
+    fn find_message(&mut self, lookup: crate::hub::message_changes::MessageLookup) {
+        let (Some(hub), reads) = (self.hub_tx.upgrade(), self.reads.clone()) else {
+            return;
+        };
+        tokio::spawn(async move {
+            let id = lookup.id;
+            let read = tokio::task::spawn_blocking(move || reads.read(|db| db.message(id))).await;
+            // A read that failed answers like a message that is not there: the request is
+            // refused, nothing is changed.
+            let message = match read {
+                Ok(Ok(found)) => found,
+                other => {
+                    tracing::error!(?other, id, "could not read a message");
+                    None
+                }
+            };
+            let found = HubMsg::MessageFound {
+                lookup: Box::new(lookup),
+                message: message.map(Box::new),
+            };
+            let _ = hub.send(found).await;
+        });
     }
 
     fn claim_name(&mut self, claim: &NameClaim) -> Option<ClaimAnswer> {
@@ -1010,6 +1039,9 @@ fn handle(
         HubMsg::Gone { session, departure } => hub.disconnect(session, departure, io),
         HubMsg::ResumeDone { session, report } => hub.resume_done(session, report, io),
         HubMsg::WindowLoaded { room_key, messages } => hub.window_loaded(&room_key, messages, io),
+        HubMsg::MessageFound { lookup, message } => {
+            hub.message_found(*lookup, message.map(|m| *m), io)
+        }
         HubMsg::RoomRead(record) => hub.room_read(record),
         HubMsg::Announce(text) => hub.announce(&text, io),
         HubMsg::Kick {

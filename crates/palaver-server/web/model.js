@@ -1,6 +1,7 @@
 // The chat as data: conversations, their lines, unread and mention counts, members and the
-// cursors a reconnect resumes from. It applies the server's frames and knows nothing of the
-// DOM, so it is tested without a browser (the desktop client's model.rs plays the same part).
+// cursors a reconnect resumes from; reactions, replies, edits and deletions of messages; the
+// search panel's results. It applies the server's frames and knows nothing of the DOM, so it
+// is tested without a browser (the desktop client's model.rs plays the same part).
 
 export const KIND = Object.freeze({
   SYSTEM: "system",
@@ -10,6 +11,9 @@ export const KIND = Object.freeze({
   PRIVATE_SENT: "private-sent",
   PRIVATE_RECEIVED: "private-received",
   ERROR: "error",
+  // Where a window of older messages (a jump to a reply or a search result) ends and the
+  // newest messages begin: the messages between are not loaded yet.
+  GAP: "gap",
 });
 
 /** A conversation's key: a room's folded name, or "@" and the other user's folded name. */
@@ -19,6 +23,17 @@ export function roomKey(name) {
 export function directKey(name) {
   return "@" + name.normalize("NFC").toLowerCase();
 }
+/** A username as compared: names are unique case-insensitively. */
+export function sameName(a, b) {
+  return a != null && b != null && a.normalize("NFC").toLowerCase() === b.normalize("NFC").toLowerCase();
+}
+
+/** The first line of `content`, at most `max` characters, with an ellipsis when cut. */
+export function excerpt(content, max = 80) {
+  const first = (content ?? "").trim().split("\n", 1)[0];
+  const chars = [...first];
+  return chars.length > max ? chars.slice(0, max - 1).join("") + "…" : first;
+}
 
 export class Conversation {
   constructor(key, name, isRoom) {
@@ -27,7 +42,8 @@ export class Conversation {
     this.isRoom = isRoom;
     this.topic = "";
     this.lines = [];
-    this.ids = new Set();
+    // Message lines by id: de-duplication, and where changes (reactions, edits) apply.
+    this.byId = new Map();
     this.unread = 0;
     this.mentions = 0;
     this.members = new Set();
@@ -44,6 +60,16 @@ export class Conversation {
     }
     return null;
   }
+
+  /** The loaded message with that id, or null. */
+  message(id) {
+    return this.byId.get(id) ?? null;
+  }
+
+  /** Whether a window of older messages is shown apart from the newest (after a jump). */
+  gap() {
+    return this.lines.find((l) => l.kind === KIND.GAP) ?? null;
+  }
 }
 
 /** One line of a conversation. */
@@ -58,7 +84,19 @@ function line(kind, text, fields = {}) {
     action: fields.action ?? false,
     mention: fields.mention ?? false,
     pending: fields.pending ?? null,
+    // Messages only: the text as sent (with "/me "), what it answers, its changes.
+    content: fields.content ?? text,
+    replyTo: fields.replyTo ?? null,
+    replyPreview: fields.replyPreview ?? null,
+    edited: fields.edited ?? null,
+    deleted: fields.deleted ?? false,
+    reactions: fields.reactions ?? [],
   };
+}
+
+/** Whether a line is a message of ours (one we may edit or delete). */
+export function isOwn(line) {
+  return line.kind === KIND.OWN || line.kind === KIND.PRIVATE_SENT;
 }
 
 /** "/me waves" -> the action text, or null. */
@@ -83,6 +121,10 @@ export class ChatModel {
     // Messages typed and not yet stored: { ref, key, target, room, content, state }.
     this.outbox = [];
     this.nextRef = 1;
+    // History requests in flight, by ref: {key, kind: "older" | "around" | "newer", limit, id}.
+    this.historyRequests = new Map();
+    // The search panel: {query, scope, results, hasMore, loading, error, ref}, or null.
+    this.search = null;
   }
 
   conversation(key) {
@@ -149,8 +191,8 @@ export class ChatModel {
   /** Adds a line unless its id is already there; counts it as unread when not shown. */
   add(c, entry, { count = true, visible = true } = {}) {
     if (entry.id != null) {
-      if (c.ids.has(entry.id)) return false;
-      c.ids.add(entry.id);
+      if (c.byId.has(entry.id)) return false;
+      c.byId.set(entry.id, entry);
     }
     if (entry.seq != null && entry.seq > c.cursor) c.cursor = entry.seq;
     c.lines.push(entry);
@@ -163,12 +205,250 @@ export class ChatModel {
 
   /** Older messages, oldest first, put before what is shown. */
   prepend(c, entries, hasMore) {
-    const fresh = entries.filter((e) => e.id == null || !c.ids.has(e.id));
-    for (const e of fresh) if (e.id != null) c.ids.add(e.id);
-    c.lines = fresh.concat(c.lines);
+    const fresh = entries.filter((e) => e.id == null || !c.byId.has(e.id));
+    for (const e of fresh) if (e.id != null) c.byId.set(e.id, e);
+    // Anything newer than what is shown (a page that crossed a jump's window) goes in its place.
+    const oldest = c.oldestSeq();
+    const older = fresh.filter((e) => oldest == null || e.seq == null || e.seq < oldest);
+    for (const e of fresh) if (!older.includes(e)) insertBySeq(c.lines, e);
+    c.lines = older.concat(c.lines);
     c.hasMore = hasMore;
     c.loading = false;
     return fresh.length;
+  }
+
+  /**
+   * A window of messages around one (a jump): joined to what is shown when they meet, else
+   * shown before it with a gap between, filled later by `newerRequest` pages.
+   */
+  insertWindow(c, entries) {
+    const meets = entries.some((e) => e.id != null && c.byId.has(e.id));
+    const fresh = entries.filter((e) => e.id == null || !c.byId.has(e.id));
+    for (const e of fresh) if (e.id != null) c.byId.set(e.id, e);
+    if (meets || c.lines.every((l) => l.seq == null)) {
+      for (const e of fresh) insertBySeq(c.lines, e);
+    } else {
+      const newest = fresh.filter((e) => e.id != null).at(-1);
+      const gap = line(KIND.GAP, "", { time: newest?.time ?? new Date() });
+      gap.afterId = newest?.id ?? null;
+      c.lines = fresh.concat([gap], c.lines);
+    }
+    // Whether anything is older than the window is not known until asked.
+    c.hasMore = true;
+    return fresh.length;
+  }
+
+  /** A page after the window's newest message: it goes in the gap, which closes when met. */
+  fillGap(c, entries, { hasMore, limit }) {
+    const gap = c.gap();
+    // The window was left meanwhile ("jump to the newest"): nothing to fill.
+    if (!gap) return 0;
+    const meets = entries.some((e) => e.id != null && c.byId.has(e.id));
+    const fresh = entries.filter((e) => e.id == null || !c.byId.has(e.id));
+    for (const e of fresh) if (e.id != null) c.byId.set(e.id, e);
+    const at = c.lines.indexOf(gap);
+    c.lines.splice(at, 0, ...fresh);
+    const newest = fresh.filter((e) => e.id != null).at(-1);
+    if (meets || hasMore === false || entries.length < limit || !newest) {
+      c.lines.splice(c.lines.indexOf(gap), 1);
+    } else {
+      gap.afterId = newest.id;
+      gap.time = newest.time;
+    }
+    gap.loading = false;
+    return fresh.length;
+  }
+
+  /** Forgets a window shown apart (before a new jump): only the newest messages stay. */
+  dropWindow(c) {
+    const gap = c.gap();
+    if (!gap) return;
+    const at = c.lines.indexOf(gap);
+    for (const l of c.lines.slice(0, at)) if (l.id != null) c.byId.delete(l.id);
+    c.lines = c.lines.slice(at + 1);
+    c.hasMore = true;
+  }
+
+  // ----- asking for history (the frames carry a ref, so their pages go where they belong) -----
+
+  historyFrame(c, fields, kind) {
+    const ref = `h${this.nextRef++}`;
+    const frame = { type: "history", ...(c.isRoom ? { room: c.name } : { with: c.name }), ...fields, ref };
+    this.historyRequests.set(ref, { key: c.key, kind, limit: fields.limit, id: fields.around_id ?? null });
+    return frame;
+  }
+
+  /** The request for the page before what is shown, or null if none is needed now. */
+  olderRequest(key, limit = 100) {
+    const c = this.conversations.get(key);
+    if (!c || !c.hasMore || c.loading) return null;
+    const fields = { limit };
+    const oldest = c.oldestSeq();
+    if (oldest) fields.before = oldest;
+    c.loading = true;
+    return this.historyFrame(c, fields, "older");
+  }
+
+  /** The request for the messages around message `id` (a jump to one not loaded). */
+  aroundRequest(key, id, limit = 50) {
+    const c = this.conversations.get(key);
+    if (!c) return null;
+    this.dropWindow(c);
+    return this.historyFrame(c, { around_id: id, limit }, "around");
+  }
+
+  /** The request for the messages in the gap after a window, or null. */
+  newerRequest(key, limit = 100) {
+    const c = this.conversations.get(key);
+    const gap = c?.gap();
+    if (!gap || gap.loading || gap.afterId == null) return null;
+    gap.loading = true;
+    return this.historyFrame(c, { after_id: gap.afterId, oldest_first: true, limit }, "newer");
+  }
+
+  /** A request went unanswered (it could not be sent, or the connection dropped). */
+  forgetRequest(ref) {
+    const r = this.historyRequests.get(ref);
+    this.historyRequests.delete(ref);
+    const c = r && this.conversations.get(r.key);
+    if (!c) return;
+    if (r.kind === "older") c.loading = false;
+    const gap = c.gap();
+    if (r.kind === "newer" && gap) gap.loading = false;
+  }
+
+  // ----- changes to messages -----
+
+  /**
+   * The conversation a change frame (`reaction`, `edited`, `deleted`) belongs to: its room, or
+   * in private `target` when we made the change and `username` otherwise. Null if not known.
+   */
+  changeConversation(frame) {
+    if (frame.room != null) return this.conversation(roomKey(frame.room));
+    const other = sameName(frame.username, this.me) ? frame.target : frame.username;
+    return other != null ? this.conversation(directKey(other)) : null;
+  }
+
+  /** Applies a change frame: idempotent, and moves the cursor like a message does. */
+  change(frame) {
+    const c = this.changeConversation(frame);
+    if (!c) return { changed: false };
+    if (frame.seq != null && frame.seq > c.cursor) c.cursor = frame.seq;
+    const target = c.message(frame.id);
+    if (!target) return { changed: false, key: c.key };
+    if (target.deleted) return { changed: false, key: c.key };
+    const at = frame.timestamp ? new Date(frame.timestamp) : new Date();
+    if (frame.type === "reaction") {
+      setReaction(target, frame.emoji, frame.username, frame.added !== false);
+    } else if (frame.type === "edited") {
+      const action = actionText(frame.content ?? "");
+      target.content = frame.content ?? "";
+      target.text = action ?? target.content;
+      target.action = action !== null;
+      target.edited = at;
+      if (target.kind === KIND.OTHER) target.mention = mentions(target.content, this.me);
+      this.refreshPreviews(c, target);
+    } else if (frame.type === "deleted") {
+      target.deleted = true;
+      target.content = "";
+      target.text = "";
+      target.action = false;
+      target.mention = false;
+      target.reactions = [];
+      target.replyPreview = null;
+      target.deletedBy = frame.username ?? null;
+      this.refreshPreviews(c, target);
+    }
+    return { changed: true, key: c.key, id: frame.id };
+  }
+
+  /** Loaded replies to a changed message quote it as it is now. */
+  refreshPreviews(c, target) {
+    for (const l of c.lines) {
+      if (l.replyTo !== target.id) continue;
+      l.replyPreview = target.deleted ? null : { username: target.username, content: target.content.slice(0, 200) };
+    }
+  }
+
+  /**
+   * What a reply quotes: the message it answers as loaded, else the server's preview.
+   * {username, content} or {deleted: true}; null if the line answers nothing.
+   */
+  replyPreviewOf(c, l) {
+    if (l.replyTo == null) return null;
+    const original = c?.message(l.replyTo);
+    if (original) {
+      return original.deleted ? { deleted: true } : { username: original.username, content: original.content };
+    }
+    return l.replyPreview ? { ...l.replyPreview } : { deleted: true };
+  }
+
+  /** Our newest message in a conversation that can still be edited (Up in an empty composer). */
+  lastOwnMessage(key) {
+    const c = this.conversations.get(key);
+    if (!c) return null;
+    for (let i = c.lines.length - 1; i >= 0; i--) {
+      const l = c.lines[i];
+      if (l.id != null && isOwn(l) && !l.deleted) return l;
+    }
+    return null;
+  }
+
+  /** Whether we reacted to a message with an emoji. */
+  reacted(l, emoji) {
+    return l.reactions.some((r) => r.emoji === emoji && r.users.some((u) => sameName(u, this.me)));
+  }
+
+  // ----- the search panel -----
+
+  /** Starts a search ({room} or {with} scope, or everywhere); returns its frame. */
+  searchRequest(query, scope = {}) {
+    const ref = `s${this.nextRef++}`;
+    this.search = { query, scope, results: [], hasMore: false, loading: true, error: null, ref };
+    return { type: "search", query, ...scope, ref };
+  }
+
+  /** The next (older) page of the current search, or null. */
+  moreSearchRequest() {
+    const s = this.search;
+    if (!s || !s.hasMore || s.loading || s.results.length === 0) return null;
+    s.ref = `s${this.nextRef++}`;
+    s.loading = true;
+    return { type: "search", query: s.query, ...s.scope, before_id: s.results.at(-1).id, ref: s.ref };
+  }
+
+  searchResults(frame) {
+    let s = this.search;
+    if (!s || (frame.ref != null && frame.ref !== s.ref)) {
+      // A stale page (a newer search was started) is dropped; one without a ref starts a list.
+      if (frame.ref != null) return { changed: false };
+      s = this.search = { query: frame.query ?? "", scope: {}, results: [], hasMore: false, loading: false, error: null, ref: null };
+    }
+    const seen = new Set(s.results.map((r) => r.id));
+    for (const m of frame.messages ?? []) {
+      if (m.id != null && seen.has(m.id)) continue;
+      s.results.push(this.searchResult(m));
+    }
+    s.hasMore = Boolean(frame.has_more);
+    s.loading = false;
+    return { changed: true, search: true };
+  }
+
+  /** A search result: the message, and the conversation it is in. */
+  searchResult(m) {
+    const isPrivate = m.type === "private_message" || m.sender !== undefined;
+    const other = isPrivate ? (sameName(m.sender, this.me) ? m.target : m.sender) : null;
+    return {
+      id: m.id,
+      seq: m.seq ?? null,
+      key: isPrivate ? directKey(other) : roomKey(m.room),
+      room: isPrivate ? null : m.room,
+      with: other,
+      where: isPrivate ? `@${other}` : `#${m.room}`,
+      username: isPrivate ? m.sender : m.username,
+      content: m.content ?? "",
+      time: m.timestamp ? new Date(m.timestamp) : new Date(),
+    };
   }
 
   // ----- what the server says -----
@@ -262,17 +542,12 @@ export class ChatModel {
         c.topic = frame.topic;
         return { changed: true };
       }
-      case "search_results": {
-        const c = this.conversation(this.active);
-        if (!c) return { changed: false };
-        const more = frame.has_more ? ", the newest shown" : "";
-        this.add(c, line(KIND.SYSTEM, `Search for "${frame.query}": ${frame.messages.length} found${more}`, { time: at }), { count: false });
-        for (const m of frame.messages) {
-          const place = m.type === "message" ? `#${m.room} <${m.username}>` : `<${m.sender} → ${m.target}>`;
-          this.add(c, line(KIND.SYSTEM, `  ${m.timestamp.slice(0, 16).replace("T", " ")} ${place} ${m.content}`, { time: at }), { count: false });
-        }
-        return { changed: true };
-      }
+      case "search_results":
+        return this.searchResults(frame);
+      case "reaction":
+      case "edited":
+      case "deleted":
+        return this.change(frame);
       case "mode_changed": {
         const c = this.room(frame.room);
         c.modes = lettersAfter(c.modes ?? "", frame.modes);
@@ -322,7 +597,14 @@ export class ChatModel {
         if (frame.old === this.me) this.me = frame.new;
         return { changed: true };
       case "error": {
-        if (frame.ref != null) this.settle(frame.ref, "failed");
+        if (frame.ref != null) {
+          this.settle(frame.ref, "failed");
+          this.forgetRequest(frame.ref);
+          if (this.search && this.search.ref === frame.ref) {
+            this.search.loading = false;
+            this.search.error = frame.message;
+          }
+        }
         const c = this.conversation(this.active);
         if (c) this.add(c, line(KIND.ERROR, frame.message, { time: at }), { count: false });
         return { changed: true };
@@ -361,35 +643,58 @@ export class ChatModel {
   }
 
   historyPage(frame) {
-    const c = frame.room ? this.room(frame.room) : frame.with ? this.direct(frame.with) : null;
+    const request = frame.ref != null ? this.historyRequests.get(frame.ref) : null;
+    if (request) this.historyRequests.delete(frame.ref);
+    const c = request
+      ? this.conversations.get(request.key)
+      : frame.room ? this.room(frame.room) : frame.with ? this.direct(frame.with) : null;
     if (!c) return { changed: false };
     const entries = (frame.messages ?? []).map((m) => this.fromChat(m));
-    const added = this.prepend(c, entries, frame.has_more);
-    return { changed: true, prepended: added, key: c.key };
+    let added;
+    if (request?.kind === "around") added = this.insertWindow(c, entries);
+    else if (request?.kind === "newer") added = this.fillGap(c, entries, { hasMore: frame.has_more, limit: request.limit ?? 100 });
+    else added = this.prepend(c, entries, frame.has_more);
+    return { changed: true, prepended: added, key: c.key, kind: request?.kind ?? "older", ref: frame.ref ?? null };
   }
 
-  /** A stored chat message (live, replayed or from history) as a line. */
+  /** A stored chat message (live, replayed, from history or search) as a line. */
   fromChat(m) {
     const time = m.timestamp ? new Date(m.timestamp) : new Date();
-    const action = actionText(m.content) !== null;
-    const text = action ? actionText(m.content) : m.content;
+    const content = m.deleted ? "" : (m.content ?? "");
+    const action = actionText(content) !== null;
+    const text = action ? actionText(content) : content;
+    const changes = {
+      content,
+      replyTo: m.reply_to ?? null,
+      replyPreview: m.reply_preview && !m.deleted
+        ? { username: m.reply_preview.username ?? "", content: m.reply_preview.content ?? "" }
+        : null,
+      edited: m.edited ? new Date(m.edited) : null,
+      deleted: m.deleted === true,
+      reactions: m.deleted ? [] : (m.reactions ?? [])
+        .filter((r) => r && r.emoji && Array.isArray(r.users) && r.users.length > 0)
+        .map((r) => ({ emoji: r.emoji, users: [...r.users] })),
+    };
     if (m.type === "private_message" || m.sender !== undefined) {
-      const mine = m.sender === this.me;
+      const mine = sameName(m.sender, this.me);
       return line(mine ? KIND.PRIVATE_SENT : KIND.PRIVATE_RECEIVED, text, {
-        username: m.sender, id: m.id, seq: m.seq, time, action,
+        username: m.sender, id: m.id, seq: m.seq, time, action, ...changes,
       });
     }
-    const mine = m.username === this.me;
+    const mine = sameName(m.username, this.me);
     return line(mine ? KIND.OWN : KIND.OTHER, text, {
       username: m.username, id: m.id, seq: m.seq, time, action,
-      mention: !mine && mentions(m.content, this.me),
+      mention: !mine && !m.deleted && mentions(content, this.me), ...changes,
     });
   }
 
   // ----- what you send -----
 
-  /** Queues a message typed by the user; returns the entry (sent by the session when it can). */
-  queue(key, content) {
+  /**
+   * Queues a message typed by the user (`replyTo`: the id of the message it answers); returns
+   * the entry (sent by the session when it can).
+   */
+  queue(key, content, { replyTo = null } = {}) {
     const c = this.conversations.get(key);
     if (!c) return null;
     const ref = `w${this.nextRef++}`;
@@ -397,6 +702,7 @@ export class ChatModel {
       ref, key, content,
       room: c.isRoom ? c.name : null,
       target: c.isRoom ? null : c.name,
+      replyTo,
       state: "waiting",
     };
     this.outbox.push(entry);
@@ -405,9 +711,11 @@ export class ChatModel {
 
   /** The frame that sends an outbox entry. */
   static frameOf(entry) {
-    return entry.room !== null
+    const frame = entry.room !== null
       ? { type: "message", room: entry.room, content: entry.content, ref: entry.ref }
       : { type: "private_message", target: entry.target, content: entry.content, ref: entry.ref };
+    if (entry.replyTo != null) frame.reply_to = entry.replyTo;
+    return frame;
   }
 
   /** Entries waiting to be sent (typed while disconnected, or unconfirmed when it dropped). */
@@ -443,6 +751,10 @@ export class ChatModel {
    */
   disconnected() {
     for (const e of this.outbox) if (e.state === "sent") e.state = "unconfirmed";
+    // Requests in flight are not answered on a new connection.
+    for (const ref of [...this.historyRequests.keys()]) this.forgetRequest(ref);
+    for (const c of this.conversations.values()) c.loading = false;
+    if (this.search?.loading) this.search.loading = false;
   }
 
   afterResume() {
@@ -453,6 +765,88 @@ export class ChatModel {
   pendingIn(key) {
     return this.outbox.filter((e) => e.key === key);
   }
+}
+
+/** Puts a message line among others by seq (before the first newer one; last if none is). */
+function insertBySeq(lines, entry) {
+  if (entry.seq == null) {
+    lines.push(entry);
+    return;
+  }
+  const at = lines.findIndex((l) => l.seq != null && l.seq > entry.seq);
+  if (at < 0) lines.push(entry);
+  else lines.splice(at, 0, entry);
+}
+
+/** Adds or takes back `username`'s reaction `emoji` (idempotent); chips keep their first order. */
+export function setReaction(l, emoji, username, added) {
+  let r = l.reactions.find((x) => x.emoji === emoji);
+  const has = r ? r.users.some((u) => sameName(u, username)) : false;
+  if (added && !has) {
+    if (!r) {
+      r = { emoji, users: [] };
+      l.reactions.push(r);
+    }
+    r.users.push(username);
+  } else if (!added && has) {
+    r.users = r.users.filter((u) => !sameName(u, username));
+    if (r.users.length === 0) l.reactions = l.reactions.filter((x) => x !== r);
+  }
+}
+
+/** Text folded for matching (no accents, lower case), with where each folded char came from. */
+function fold(text) {
+  let folded = "";
+  const from = [];
+  const to = [];
+  let i = 0;
+  for (const ch of text) {
+    const f = ch.normalize("NFD").replace(/\p{M}/gu, "").toLowerCase();
+    // A lone combining mark belongs to the letter before it.
+    if (f === "" && to.length > 0) to[to.length - 1] = i + ch.length;
+    for (let k = 0; k < f.length; k++) {
+      from.push(i);
+      to.push(i + ch.length);
+    }
+    folded += f;
+    i += ch.length;
+  }
+  return { folded, from, to };
+}
+
+/** The words of a search query, folded: each matches the start of a word. */
+export function queryWords(query) {
+  return fold(query ?? "").folded.split(/[^\p{L}\p{N}]+/u).filter(Boolean);
+}
+
+/**
+ * `text` cut into parts, [{text, mark}], where `mark` parts are what matched the query's
+ * words (as the server matches: word prefixes, case and accents ignored). For <mark> elements.
+ */
+export function highlight(text, query) {
+  const words = queryWords(query);
+  if (!text || words.length === 0) return text ? [{ text, mark: false }] : [];
+  const { folded, from, to } = fold(text);
+  const marked = new Array(text.length).fill(false);
+  const wordChar = /[\p{L}\p{N}]/u;
+  for (const w of words) {
+    let at = folded.indexOf(w);
+    while (at >= 0) {
+      if (at === 0 || !wordChar.test(folded[at - 1])) {
+        for (let k = from[at]; k < to[at + w.length - 1]; k++) marked[k] = true;
+      }
+      at = folded.indexOf(w, at + 1);
+    }
+  }
+  const parts = [];
+  let start = 0;
+  for (let k = 1; k <= text.length; k++) {
+    if (k === text.length || marked[k] !== marked[start]) {
+      parts.push({ text: text.slice(start, k), mark: marked[start] });
+      start = k;
+    }
+  }
+  return parts;
 }
 
 /** A room's mode letters (`+nt`) after a change (`-t+m`), as the server's `letters_after`. */

@@ -2,7 +2,8 @@
 // by itself. It joins (or logs in), and after any drop reconnects with backoff and resumes with
 // the session's resume token and the model's cursors, so nothing is missed and nothing comes
 // twice. Messages typed while it is down wait in the model's outbox and are sent once, after
-// the resume. No DOM here: the app listens to its events.
+// the resume. Changes to messages (reactions, edits, deletions) move the cursors like messages
+// do, in the model. No DOM here: the app listens to its events.
 
 import { ChatModel } from "./model.js";
 
@@ -164,9 +165,12 @@ export class Session extends EventTarget {
     this.emit("outbox");
   }
 
-  /** Queues a message; it goes now if connected, else after the reconnect. */
-  say(key, content) {
-    const entry = this.model.queue(key, content);
+  /**
+   * Queues a message (`options.replyTo`: the id it answers); it goes now if connected, else
+   * after the reconnect.
+   */
+  say(key, content, options = {}) {
+    const entry = this.model.queue(key, content, options);
     if (entry && this.joined && !this.resuming) this.flush();
     else this.emit("outbox");
     return entry;

@@ -236,6 +236,7 @@ impl TuiApp {
             Action::Private { to, content } => {
                 self.model.open_direct(&to);
                 self.send(ClientFrame::PrivateMessage {
+                    reply_to: None,
                     target: to,
                     content,
                 });

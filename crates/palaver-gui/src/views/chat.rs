@@ -280,6 +280,7 @@ pub fn submit_input(app: &mut PalaverApp) {
             chat.open_direct(&to);
             if let Some(outbox) = &app.outbox {
                 outbox.send(ClientFrame::PrivateMessage {
+                    reply_to: None,
                     target: to,
                     content,
                 });

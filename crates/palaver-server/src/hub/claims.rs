@@ -130,7 +130,7 @@ impl Hub {
     ) -> Option<Request> {
         let s = self.sessions.get_mut(&session)?;
         let checking = s.login.is_some() && s.user.is_some();
-        if s.claim.is_none() && !checking {
+        if s.claim.is_none() && !checking && !s.looking_up {
             return Some(request);
         }
         if s.held.len() < HELD_MAX {

@@ -192,6 +192,9 @@ pub trait HubIo {
     fn joined(&mut self, session: SessionId, username: &str);
     /// Stores a message; the hub hears back through [`super::Hub::stored`].
     fn persist(&mut self, message: StoredMessage);
+    /// Reads the message a request names (a reaction, an edit, a deletion, a reply), for
+    /// [`super::Hub::message_found`].
+    fn find_message(&mut self, lookup: super::message_changes::MessageLookup);
     /// Stores a new room (one already stored, made by another node, stays as it is).
     fn save_room(&mut self, room: RoomRecord);
     fn save_topic(&mut self, room_key: &str, topic: &str) {

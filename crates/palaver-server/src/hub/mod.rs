@@ -23,6 +23,7 @@ mod claims;
 pub(crate) mod identity;
 pub mod io;
 mod join;
+pub mod message_changes;
 pub mod moderation;
 mod monitor;
 mod notices;
@@ -334,6 +335,12 @@ impl Hub {
                 };
                 self.send_to(pending.origin, &ack, io);
             }
+            if message.change.is_some() {
+                self.deliver_change(&message, &pending, io);
+                self.landed(pending.origin, io);
+                continue;
+            }
+            let chat = message.to_chat();
             match message.kind {
                 MessageKind::Public {
                     room,
@@ -341,14 +348,7 @@ impl Hub {
                     username,
                     ..
                 } => {
-                    let frame = palaver_proto::PublicMessage {
-                        id: message.id,
-                        seq: message.seq,
-                        room: room.clone(),
-                        username: username.clone(),
-                        content: message.content,
-                        timestamp: ts,
-                    };
+                    let frame = chat;
                     if self.config.clustered {
                         let post = RoomPost::new(
                             self.config.node,
@@ -360,9 +360,9 @@ impl Hub {
                         );
                         io.post(Post::Room(post));
                     }
-                    let content = frame.content.clone();
+                    let content = message.content;
                     let out = Outgoing::message_from(
-                        ServerFrame::Message(frame.clone()),
+                        frame.clone().into_frame(),
                         source,
                         tags,
                         pending.sender.clone(),
@@ -387,17 +387,10 @@ impl Hub {
                             .and_then(|s| s.user.as_ref())
                             .is_some_and(|u| u.key == target_key)
                     });
-                    let live = palaver_proto::PrivateMessage {
-                        id: message.id,
-                        seq: message.seq,
-                        sender: sender.clone(),
-                        target: target.clone(),
-                        content: message.content.clone(),
-                        timestamp: ts.clone(),
-                    };
+                    let live = chat;
                     if let Some(t) = target_session {
                         let out = Outgoing::message_from(
-                            ServerFrame::PrivateMessage(live),
+                            live.clone().into_frame(),
                             source.clone(),
                             tags.clone(),
                             pending.sender.clone(),
@@ -418,6 +411,7 @@ impl Hub {
                         });
                     }
                     let confirmation = ServerFrame::PrivateConfirmation {
+                        state: message.state,
                         id: Some(message.id),
                         seq: Some(message.seq),
                         target: target.clone(),
@@ -896,7 +890,20 @@ impl Hub {
 
 /// The conversation (store key) and seq of a stored message's frame, as seen by user `me`.
 fn conversation_seq(frame: &ServerFrame, me: &str) -> Option<(String, u64)> {
+    let change = |c: &palaver_proto::message_changes::ChangePlace| {
+        let key = match (&c.room, &c.target) {
+            (Some(room), _) => validate::fold(room),
+            (None, target) => dm_key(
+                &validate::fold(&c.username),
+                &validate::fold(target.as_deref().unwrap_or_default()),
+            ),
+        };
+        Some((key, c.seq))
+    };
     match frame {
+        ServerFrame::Reaction(c) => change(&c.place),
+        ServerFrame::Edited(c) => change(&c.place),
+        ServerFrame::Deleted(c) => change(&c.place),
         ServerFrame::Message(m) => Some((validate::fold(&m.room), m.seq)),
         ServerFrame::PrivateMessage(m) => Some((
             dm_key(&validate::fold(&m.sender), &validate::fold(&m.target)),

@@ -226,13 +226,14 @@ impl Hub {
             return;
         };
         // A post tried again (Redis did not answer the first time) may arrive twice.
-        if s.remote_directs.contains(&post.message.id) {
+        let seen = (post.message.id(), post.message.seq());
+        if s.remote_directs.contains(&seen) {
             return;
         }
         if s.remote_directs.len() >= 64 {
             s.remote_directs.pop_front();
         }
-        s.remote_directs.push_back(post.message.id);
+        s.remote_directs.push_back(seen);
         self.deliver(session, &post.outgoing(), io);
         self.reap_slow(io);
     }

@@ -6,10 +6,12 @@
 
 use serde_json::Value;
 
+use palaver_proto::message_changes::MessageState;
 use palaver_proto::{
     timestamp, validate, ClientFrame, ErrorCode, Request, ServerFrame, DEFAULT_ROOM,
 };
 
+use super::message_changes::AfterLookup;
 use super::session::{JoinAsk, PendingLogin};
 use super::{Hub, HubEvent, HubIo, Outgoing, Pending, Refusal, SessionId, SystemNotice};
 
@@ -166,11 +168,52 @@ impl Hub {
                     io,
                 );
             }
-            ClientFrame::Message { content, room } => {
-                self.public_message(session, content, room, reference, client_tags, io)
+            ClientFrame::Message {
+                content,
+                room,
+                reply_to: Some(id),
+            } => {
+                let room = Some(room.unwrap_or_else(|| DEFAULT_ROOM.to_string()));
+                let then = AfterLookup::Reply {
+                    room,
+                    target: None,
+                    content,
+                    client_tags,
+                };
+                self.about_message(session, id, then, reference, io)
             }
-            ClientFrame::PrivateMessage { target, content } => {
-                self.private_message(session, &target, content, reference, client_tags, io)
+            ClientFrame::PrivateMessage {
+                target,
+                content,
+                reply_to: Some(id),
+            } => {
+                let then = AfterLookup::Reply {
+                    room: None,
+                    target: Some(target),
+                    content,
+                    client_tags,
+                };
+                self.about_message(session, id, then, reference, io)
+            }
+            ClientFrame::Message { content, room, .. } => {
+                let state = MessageState::default();
+                self.public_message(session, content, room, state, reference, client_tags, io)
+            }
+            ClientFrame::PrivateMessage {
+                target, content, ..
+            } => {
+                let state = MessageState::default();
+                self.private_message(session, &target, content, state, reference, client_tags, io)
+            }
+            ClientFrame::React { id, emoji } => {
+                let emoji = palaver_proto::emoji::normalise_reaction(&emoji);
+                self.about_message(session, id, AfterLookup::React { emoji }, reference, io)
+            }
+            ClientFrame::Edit { id, content } => {
+                self.about_message(session, id, AfterLookup::Edit { content }, reference, io)
+            }
+            ClientFrame::Delete { id } => {
+                self.about_message(session, id, AfterLookup::Delete, reference, io)
             }
             ClientFrame::JoinRoom { room, key } => {
                 self.join_room(session, &room, key.as_deref(), reference, io)
@@ -464,11 +507,12 @@ impl Hub {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn public_message(
+    pub(super) fn public_message(
         &mut self,
         session: SessionId,
         content: String,
         room: Option<String>,
+        state: MessageState,
         reference: Option<Value>,
         client_tags: Option<super::outgoing::ClientTags>,
         io: &mut impl HubIo,
@@ -490,6 +534,7 @@ impl Hub {
             return;
         }
         let (username, username_key) = self.user_of(session);
+        let owner = self.sessions[&session].owner();
         let ts_ms = self.now();
         let source = self.mark_active(session, ts_ms);
         self.pending.push_back(Pending {
@@ -511,16 +556,20 @@ impl Hub {
                 room_key,
                 username,
                 username_key,
+                owner,
             },
+            change: None,
+            state,
         });
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn private_message(
+    pub(super) fn private_message(
         &mut self,
         session: SessionId,
         raw_target: &str,
         content: String,
+        state: MessageState,
         reference: Option<Value>,
         client_tags: Option<super::outgoing::ClientTags>,
         io: &mut impl HubIo,
@@ -535,12 +584,14 @@ impl Hub {
         let target = self.online(raw_target);
         if target.is_none() {
             if let Some(user) = self.remote_user_named(raw_target) {
-                return self.private_to_remote(session, user, content, reference, client_tags, io);
+                let message = (content, state);
+                return self.private_to_remote(session, user, message, reference, client_tags, io);
             }
         }
         let Some(target_session) = target else {
             let shown: String = raw_target.chars().take(40).collect();
             let confirmation = ServerFrame::PrivateConfirmation {
+                state: Default::default(),
                 id: None,
                 seq: None,
                 target: shown.clone(),
@@ -579,7 +630,7 @@ impl Hub {
             Some(target_session),
             None,
             recipient,
-            content,
+            (content, state),
             reference,
             client_tags,
             io,
@@ -591,7 +642,7 @@ impl Hub {
         &mut self,
         session: SessionId,
         target: crate::network::presence::OnlineUser,
-        content: String,
+        message: (String, MessageState),
         reference: Option<Value>,
         client_tags: Option<super::outgoing::ClientTags>,
         io: &mut impl HubIo,
@@ -616,7 +667,7 @@ impl Hub {
             None,
             elsewhere,
             recipient,
-            content,
+            message,
             reference,
             client_tags,
             io,
@@ -632,7 +683,7 @@ impl Hub {
         here: Option<SessionId>,
         elsewhere: Option<crate::network::names::Holder>,
         recipient: Recipient,
-        content: String,
+        (content, state): (String, MessageState),
         reference: Option<Value>,
         client_tags: Option<super::outgoing::ClientTags>,
         io: &mut impl HubIo,
@@ -663,11 +714,13 @@ impl Hub {
                 target_key: recipient.key,
                 target_owner: recipient.owner,
             },
+            change: None,
+            state,
         });
     }
 
     /// Notes that a session sent a message (idle time, the ping barrier); returns its address.
-    fn mark_active(&mut self, session: SessionId, now_ms: i64) -> std::sync::Arc<str> {
+    pub(super) fn mark_active(&mut self, session: SessionId, now_ms: i64) -> std::sync::Arc<str> {
         let s = self.sessions.get_mut(&session).expect("joined");
         s.in_flight += 1;
         let user = s.user.as_mut().expect("joined");

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use rustc_hash::FxHashSet;
 
-use palaver_proto::{timestamp, PublicMessage, RoomInfo};
+use palaver_proto::{timestamp, ChatMessage, PublicMessage, RoomInfo};
 
 use super::io::SessionId;
 use super::sequence::Follow;
@@ -33,8 +33,9 @@ pub struct Room {
     pub topic_ms: Option<i64>,
     /// Most recent messages, oldest first; `None` while the room has no members.
     pub recent: Option<VecDeque<PublicMessage>>,
-    /// While the window is being read: the messages delivered meanwhile (see `windows.rs`).
-    pub loading: Option<Vec<PublicMessage>>,
+    /// While the window is being read: the messages and changes delivered meanwhile (see
+    /// `windows.rs`).
+    pub loading: Option<Vec<ChatMessage>>,
     /// Sessions waiting for the window.
     pub waiting: Vec<SessionId>,
     /// The seq of the newest message delivered: what is stored up to here is history, what
@@ -42,8 +43,8 @@ pub struct Room {
     pub last_seq: u64,
     /// Whether this node hears the room's messages (see `sequence.rs`).
     pub follow: Follow,
-    /// Messages that arrived ahead of their turn (after a gap), by seq.
-    pub ahead: BTreeMap<u64, (PublicMessage, Outgoing)>,
+    /// Messages (and changes) that arrived ahead of their turn (after a gap), by seq.
+    pub ahead: BTreeMap<u64, (ChatMessage, Outgoing)>,
     /// A gap is being filled from the store.
     pub filling: bool,
     /// The subscription was renewed while a read was on its way: read what came after
@@ -87,20 +88,15 @@ impl Room {
         }
     }
 
-    /// Remembers a message fanned out to the room, keeping at most `keep`.
-    pub fn remember(&mut self, message: PublicMessage, keep: usize) {
+    /// Remembers a message fanned out to the room, keeping at most `keep`, or applies a change
+    /// to the messages remembered.
+    pub fn remember(&mut self, item: ChatMessage, keep: usize) {
         if let Some(arrived) = &mut self.loading {
-            arrived.push(message);
+            arrived.push(item);
             return;
         }
         if let Some(recent) = &mut self.recent {
-            if keep == 0 {
-                return;
-            }
-            if recent.len() >= keep {
-                recent.pop_front();
-            }
-            recent.push_back(message);
+            remember_in(recent, item, keep);
         }
     }
 
@@ -109,5 +105,32 @@ impl Room {
             .as_ref()
             .map(|r| r.iter().cloned().collect())
             .unwrap_or_default()
+    }
+}
+
+/// Adds a message to a window (keeping at most `keep`), or applies a change to the messages in
+/// it: to the one it changed, and to the previews of replies to it.
+pub fn remember_in(recent: &mut VecDeque<PublicMessage>, item: ChatMessage, keep: usize) {
+    match item {
+        ChatMessage::Message(message) => {
+            if keep == 0 {
+                return;
+            }
+            if recent.len() >= keep {
+                recent.pop_front();
+            }
+            recent.push_back(message);
+        }
+        ChatMessage::PrivateMessage(_) => {}
+        change => {
+            let id = change.id();
+            for m in recent.iter_mut() {
+                if m.id == id {
+                    m.state.apply(&mut m.content, &change);
+                } else if m.state.reply_to == Some(id) {
+                    m.state.apply_to_reply(&change);
+                }
+            }
+        }
     }
 }

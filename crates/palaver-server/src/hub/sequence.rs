@@ -15,7 +15,7 @@
 //! `windows.rs`). When the subscription was lost and renewed, every followed room reads what
 //! came after its `last_seq` ([`Hub::bus_connected`]).
 
-use palaver_proto::{ChatMessage, PublicMessage};
+use palaver_proto::ChatMessage;
 
 use super::{Hub, HubIo, Outgoing};
 use crate::network::fanout::RoomPost;
@@ -40,12 +40,12 @@ pub enum Follow {
 }
 
 impl Hub {
-    /// A public message committed here or on another node: delivered to this node's members in
-    /// seq order.
+    /// A public message (or a change to one) committed here or on another node: delivered to
+    /// this node's members in seq order.
     pub(super) fn sequence(
         &mut self,
         room_key: &str,
-        message: PublicMessage,
+        message: ChatMessage,
         out: Outgoing,
         io: &mut impl HubIo,
     ) {
@@ -57,14 +57,14 @@ impl Hub {
             Follow::No => return,
             Follow::Subscribing { .. } => {
                 match room.ahead.len() < AHEAD_MAX {
-                    true => drop(room.ahead.insert(message.seq, (message, out))),
+                    true => drop(room.ahead.insert(message.seq(), (message, out))),
                     false => room.refill = true,
                 }
                 return;
             }
             Follow::Yes => {}
         }
-        if message.seq <= room.last_seq {
+        if message.seq() <= room.last_seq {
             return;
         }
         if room.ahead.len() >= AHEAD_MAX {
@@ -72,7 +72,7 @@ impl Hub {
             room.refill = true;
             return;
         }
-        room.ahead.insert(message.seq, (message, out));
+        room.ahead.insert(message.seq(), (message, out));
         self.drain(room_key, io);
     }
 
@@ -101,18 +101,18 @@ impl Hub {
         }
     }
 
-    /// Queues a room's message for its members here and keeps it in the window.
+    /// Queues a room's message (or change) for its members here and keeps it in the window.
     fn deliver_public(
         &mut self,
         room_key: &str,
-        message: PublicMessage,
+        message: ChatMessage,
         out: &Outgoing,
         io: &mut impl HubIo,
     ) {
         self.fan_out(room_key, out, None, io);
         let keep = self.config.history_on_join;
         if let Some(room) = self.rooms.get_mut(room_key) {
-            room.last_seq = room.last_seq.max(message.seq);
+            room.last_seq = room.last_seq.max(message.seq());
             room.remember(message, keep);
         }
     }
@@ -201,11 +201,10 @@ impl Hub {
             return;
         }
         for (message, source) in messages.iter().zip(sources) {
-            if let ChatMessage::Message(m) = message.to_chat() {
-                if m.seq > room.last_seq {
-                    let out = RoomPost::stored(room_key, m.clone(), &source).outgoing();
-                    room.ahead.insert(m.seq, (m, out));
-                }
+            let m = message.to_chat();
+            if m.seq() > room.last_seq {
+                let out = RoomPost::stored(room_key, m.clone(), &source).outgoing();
+                room.ahead.insert(m.seq(), (m, out));
             }
         }
         if let (Some(before), false) = (before, has_more) {

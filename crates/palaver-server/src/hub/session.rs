@@ -74,11 +74,16 @@ pub struct Session {
     pub login: Option<PendingLogin>,
     /// A name being claimed (see `claims.rs`): what to do with it once granted.
     pub claim: Option<Box<PendingClaim>>,
-    /// Requests that arrived while the name was being claimed, in order.
+    /// Requests that arrived while the name was being claimed (or a message was being read for
+    /// a reaction, an edit, a deletion or a reply), in order.
     pub held: Vec<palaver_proto::Request>,
+    /// A message this session's request names is being read (see `message_changes.rs`).
+    pub looking_up: bool,
     /// Ids of the last private messages other nodes sent this connection (a post may come
     /// twice when it was tried again).
-    pub remote_directs: std::collections::VecDeque<u64>,
+    /// Ids of the last private messages (or changes: with their seq) other nodes sent this
+    /// connection (a post may come twice when it was tried again).
+    pub remote_directs: std::collections::VecDeque<(u64, u64)>,
 }
 
 /// A `join` or rename waiting for the name registry's answer.
@@ -245,6 +250,7 @@ impl Session {
             login: None,
             claim: None,
             held: Vec::new(),
+            looking_up: false,
             remote_directs: std::collections::VecDeque::new(),
         }
     }

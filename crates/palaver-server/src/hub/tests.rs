@@ -27,6 +27,8 @@ pub(super) struct TestIo {
     joined: Vec<SessionId>,
     persisted: Vec<StoredMessage>,
     stored: Vec<StoredMessage>,
+    /// Messages read for requests about them (reactions, edits, deletions, replies).
+    lookups: Vec<super::message_changes::MessageLookup>,
     rooms_saved: Vec<RoomRecord>,
     topics_saved: Vec<(String, String)>,
     history_queries: Vec<HistoryQuery>,
@@ -67,6 +69,9 @@ impl HubIo for TestIo {
     }
     fn persist(&mut self, message: StoredMessage) {
         self.persisted.push(message);
+    }
+    fn find_message(&mut self, lookup: super::message_changes::MessageLookup) {
+        self.lookups.push(lookup);
     }
     fn save_room(&mut self, room: RoomRecord) {
         self.rooms_saved.push(room);
@@ -1305,6 +1310,7 @@ fn general_followed(hub: &mut Hub, io: &mut TestIo) {
 /// A message of `general` committed by another node, as it arrives through Redis.
 fn remote_post(seq: u64) -> crate::network::fanout::RoomPost {
     let message = palaver_proto::PublicMessage {
+        state: Default::default(),
         id: 100 + seq,
         seq,
         room: "general".into(),
@@ -1312,17 +1318,24 @@ fn remote_post(seq: u64) -> crate::network::fanout::RoomPost {
         content: format!("m{seq}"),
         timestamp: palaver_proto::timestamp::format_millis(1_000),
     };
-    crate::network::fanout::RoomPost::stored("general", message, "faraway!~faraway@native.palaver")
+    crate::network::fanout::RoomPost::stored(
+        "general",
+        palaver_proto::ChatMessage::Message(message),
+        "faraway!~faraway@native.palaver",
+    )
 }
 
 /// The same message as the store has it (to answer a window read or a gap fill).
 fn stored_public(seq: u64) -> StoredMessage {
     StoredMessage {
+        change: None,
+        state: Default::default(),
         id: 100 + seq,
         seq,
         ts_ms: 1_000,
         content: format!("m{seq}"),
         kind: MessageKind::Public {
+            owner: String::new(),
             room: "general".into(),
             room_key: "general".into(),
             username: "faraway".into(),

@@ -87,16 +87,9 @@ impl Hub {
             // Everyone left while it was read: it will be read again when someone comes.
             room.recent = None;
         } else {
-            let mut window: std::collections::VecDeque<_> = stored
-                .iter()
-                .filter_map(|m| match m.to_chat() {
-                    ChatMessage::Message(m) => Some(m),
-                    ChatMessage::PrivateMessage(_) => None,
-                })
-                .chain(arrived)
-                .collect();
-            while window.len() > keep {
-                window.pop_front();
+            let mut window = std::collections::VecDeque::new();
+            for item in stored.iter().map(StoredMessage::to_chat).chain(arrived) {
+                super::room::remember_in(&mut window, item, keep);
             }
             room.recent = Some(window);
         }

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use palaver_proto::{PublicMessage, ServerFrame};
+use palaver_proto::{ChatMessage, ServerFrame};
 
 use super::names::{Holder, NodeId};
 use crate::hub::outgoing::{ClientTags, Sender};
@@ -23,12 +23,12 @@ fn tags_in(tags: &WireTags) -> Option<ClientTags> {
     tags.as_ref().map(|t| Arc::from(t.as_slice()))
 }
 
-/// A room's message, committed by node `node`.
+/// A room's message (or a change to one), committed by node `node`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RoomPost {
     pub node: NodeId,
     pub room_key: String,
-    pub message: PublicMessage,
+    pub message: ChatMessage,
     /// The sender's `nick!ident@host`.
     pub source: String,
     pub tags: WireTags,
@@ -41,7 +41,7 @@ impl RoomPost {
     pub fn new(
         node: NodeId,
         room_key: &str,
-        message: &PublicMessage,
+        message: &ChatMessage,
         source: &Arc<str>,
         tags: &Option<ClientTags>,
         sender: Sender,
@@ -57,7 +57,7 @@ impl RoomPost {
     }
 
     /// A message read from the store (a gap filled), sent by the user at `source`.
-    pub fn stored(room_key: &str, message: PublicMessage, source: &str) -> Self {
+    pub fn stored(room_key: &str, message: ChatMessage, source: &str) -> Self {
         RoomPost {
             node: 0,
             room_key: room_key.to_string(),
@@ -71,7 +71,7 @@ impl RoomPost {
     /// The frame to fan out to this node's members.
     pub fn outgoing(&self) -> Outgoing {
         Outgoing::message_from(
-            ServerFrame::Message(self.message.clone()),
+            self.message.clone().into_frame(),
             Arc::from(self.source.as_str()),
             tags_in(&self.tags),
             self.sender.clone(),
@@ -79,13 +79,14 @@ impl RoomPost {
     }
 }
 
-/// A private message for the connection `to` (on the node the post is sent to).
+/// A private message (or a change to one) for the connection `to` (on the node the post is
+/// sent to).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DirectPost {
     pub to: Holder,
     /// The target's folded name: the connection must still hold it.
     pub target_key: String,
-    pub message: palaver_proto::PrivateMessage,
+    pub message: ChatMessage,
     pub source: String,
     pub tags: WireTags,
     #[serde(default)]
@@ -96,7 +97,7 @@ impl DirectPost {
     pub fn new(
         to: Holder,
         target_key: &str,
-        message: &palaver_proto::PrivateMessage,
+        message: &ChatMessage,
         source: &Arc<str>,
         tags: &Option<ClientTags>,
         sender: Sender,
@@ -113,7 +114,7 @@ impl DirectPost {
 
     pub fn outgoing(&self) -> Outgoing {
         Outgoing::message_from(
-            ServerFrame::PrivateMessage(self.message.clone()),
+            self.message.clone().into_frame(),
             Arc::from(self.source.as_str()),
             tags_in(&self.tags),
             self.sender.clone(),

@@ -4,18 +4,23 @@
 
 #![cfg(test)]
 
+use palaver_proto::message_changes::MessageState;
+
 use super::{
-    Backend, Conversation, DirectSide, LastMessage, MessageKind, Page, PageQuery, RoomRecord,
-    SearchQuery, StoredMessage, TargetsQuery,
+    Backend, Change, Conversation, DirectSide, LastMessage, MessageKind, Page, PageQuery,
+    RoomRecord, SearchQuery, StoredMessage, TargetsQuery,
 };
 
 pub fn public(id: u64, room: &str, user: &str, text: &str) -> StoredMessage {
     StoredMessage {
+        change: None,
+        state: Default::default(),
         id,
         seq: 0,
         ts_ms: 1_000 + id as i64,
         content: text.into(),
         kind: MessageKind::Public {
+            owner: String::new(),
             room: room.into(),
             room_key: room.to_lowercase(),
             username: user.into(),
@@ -32,6 +37,8 @@ pub fn private(id: u64, from: &str, to: &str, text: &str) -> StoredMessage {
     };
     let ((sender, sender_owner), (target, target_owner)) = (side(from), side(to));
     StoredMessage {
+        change: None,
+        state: Default::default(),
         id,
         seq: 0,
         ts_ms: 1_000 + id as i64,
@@ -463,6 +470,221 @@ pub fn search_finds_words_only_where_the_user_may_read(open: &dyn Fn() -> Box<dy
     assert_eq!(found(dated, &mut db), [3]);
 }
 
+/// A change to message `of` by `user` in `room`.
+pub fn change(room: &str, user: &str, change: Change, content: &str) -> StoredMessage {
+    StoredMessage {
+        change: Some(change),
+        ..public(0, room, user, content)
+    }
+}
+
+/// Reactions toggle, edits replace the text, a deletion wipes the text (and every earlier
+/// version, and the reactions) from history and search; pages show messages as they are now,
+/// a resume reads the changes in seq order.
+pub fn messages_change_in_their_conversation(open: &dyn Fn() -> Box<dyn Backend>) {
+    let mut db = open();
+    let mut batch = vec![
+        public(0, "general", "alice", "the deploy is tonight"),
+        public(0, "general", "bob", "ok"),
+    ];
+    db.append(&mut batch).unwrap();
+    let (first, second) = (batch[0].id, batch[1].id);
+    let mut reply = vec![StoredMessage {
+        state: MessageState {
+            reply_to: Some(first),
+            ..Default::default()
+        },
+        ..public(0, "general", "carol", "which deploy?")
+    }];
+    db.append(&mut reply).unwrap();
+    let mut changes = vec![
+        change(
+            "general",
+            "bob",
+            Change::React {
+                of: first,
+                added: true,
+            },
+            "👍",
+        ),
+        change(
+            "general",
+            "carol",
+            Change::React {
+                of: first,
+                added: true,
+            },
+            "👍",
+        ),
+        change(
+            "general",
+            "carol",
+            Change::React {
+                of: first,
+                added: true,
+            },
+            "🎉",
+        ),
+        change(
+            "general",
+            "carol",
+            Change::React {
+                of: first,
+                added: true,
+            },
+            "🎉",
+        ),
+        change(
+            "general",
+            "alice",
+            Change::Edit { of: first },
+            "the deploy is tomorrow",
+        ),
+    ];
+    db.append(&mut changes).unwrap();
+    let added: Vec<bool> = changes[..4]
+        .iter()
+        .map(|c| matches!(c.change, Some(Change::React { added: true, .. })))
+        .collect();
+    assert_eq!(
+        added,
+        [true, true, true, false],
+        "the second 🎉 takes it back"
+    );
+    assert_eq!(
+        changes.iter().map(|c| c.seq).collect::<Vec<_>>(),
+        [4, 5, 6, 7, 8],
+        "changes take the conversation's next seqs"
+    );
+
+    let page = db.page(&room("general"), &newest(10)).unwrap();
+    assert_eq!(
+        ids(&page),
+        [first, second, reply[0].id],
+        "history holds messages only"
+    );
+    let now = &page.messages[0];
+    assert_eq!(now.content, "the deploy is tomorrow");
+    assert!(now.state.edited.is_some());
+    let reactions: Vec<(&str, Vec<&str>)> = now
+        .state
+        .reactions
+        .iter()
+        .map(|r| {
+            (
+                r.emoji.as_str(),
+                r.users.iter().map(String::as_str).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(reactions, [("👍", vec!["bob", "carol"])]);
+    let answer = &page.messages[2];
+    assert_eq!(answer.state.reply_to, Some(first));
+    let preview = answer.state.reply_preview.as_ref().expect("a preview");
+    assert_eq!(
+        (preview.username.as_str(), preview.content.as_str()),
+        ("alice", "the deploy is tomorrow")
+    );
+    let words = |w: &str| SearchQuery {
+        words: vec![w.into()],
+        me: DirectSide {
+            key: "x".into(),
+            owner: "x".into(),
+        },
+        rooms: vec!["general".into()],
+        private: false,
+        with: None,
+        from: None,
+        after_ms: None,
+        before_ms: None,
+        before_id: None,
+        limit: 10,
+    };
+    assert_eq!(
+        ids(&db.search(&words("tomorrow")).unwrap()),
+        [first],
+        "the edit is found, once"
+    );
+    assert!(
+        ids(&db.search(&words("tonight")).unwrap()).is_empty(),
+        "the old text is not"
+    );
+    let found = db.message(first).unwrap().expect("found by id");
+    assert_eq!(found.state.reactions.len(), 1);
+    assert!(
+        db.message(changes[0].id).unwrap().is_none(),
+        "a change is not a message"
+    );
+
+    // A resume after seq 3 reads the changes, in order.
+    let replay = db.after(&room("general"), 3, 10).unwrap();
+    let kinds: Vec<Option<&'static str>> = replay
+        .messages
+        .iter()
+        .map(|m| m.change.map(Change::column))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            Some("react"),
+            Some("react"),
+            Some("react"),
+            Some("unreact"),
+            Some("edit")
+        ]
+    );
+
+    let mut deletion = vec![change("general", "alice", Change::Delete { of: first }, "")];
+    db.append(&mut deletion).unwrap();
+    let page = db.page(&room("general"), &newest(10)).unwrap();
+    let gone = &page.messages[0];
+    assert!(gone.state.deleted);
+    assert_eq!(gone.content, "");
+    assert!(gone.state.reactions.is_empty() && gone.state.edited.is_none());
+    assert!(
+        page.messages[2].state.reply_preview.is_none(),
+        "no preview of a deleted message"
+    );
+    for word in ["tomorrow", "tonight", "deploy"] {
+        let found = ids(&db.search(&words(word)).unwrap());
+        assert!(
+            !found.contains(&first),
+            "{word}: the deleted text is not searchable"
+        );
+    }
+    let replay = db.after(&room("general"), 3, 10).unwrap();
+    assert!(
+        replay
+            .messages
+            .iter()
+            .all(|m| !m.content.contains("tomorrow")),
+        "nor kept in its edits"
+    );
+    let mut late = vec![
+        change(
+            "general",
+            "bob",
+            Change::React {
+                of: first,
+                added: true,
+            },
+            "😮",
+        ),
+        change("general", "alice", Change::Edit { of: first }, "back again"),
+    ];
+    db.append(&mut late).unwrap();
+    assert!(matches!(
+        late[0].change,
+        Some(Change::React { added: false, .. })
+    ));
+    assert_eq!(
+        late[1].content, "",
+        "an edit of a deleted message keeps no text"
+    );
+    let gone = db.message(first).unwrap().unwrap();
+    assert!(gone.state.deleted && gone.content.is_empty() && gone.state.reactions.is_empty());
+}
+
 /// The contract's tests for one backend: `$setup` gives something to keep alive for the test's
 /// length and a way to open (and reopen) the same database, or `None` to skip.
 macro_rules! contract_tests {
@@ -507,6 +729,12 @@ macro_rules! contract_tests {
         fn search_finds_words_only_where_the_user_may_read() {
             if let Some((_keep, open)) = $setup() {
                 crate::store::contract::search_finds_words_only_where_the_user_may_read(&open);
+            }
+        }
+        #[test]
+        fn messages_change_in_their_conversation() {
+            if let Some((_keep, open)) = $setup() {
+                crate::store::contract::messages_change_in_their_conversation(&open);
             }
         }
         #[test]

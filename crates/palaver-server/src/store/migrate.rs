@@ -2,7 +2,7 @@
 //! database to PostgreSQL, the path from one node to several.
 //!
 //! Everything is copied as it is: messages with their ids, seqs, timestamps and owners, each
-//! conversation's counter, rooms and topics, accounts with their password hashes (no password
+//! conversation's counter, replies, reactions, edits and deletions, rooms and topics, accounts with their password hashes (no password
 //! is ever seen), admins, moderators, bans, mutes and locks. The target must be empty (a half-copied or
 //! already used database is refused rather than mixed). Messages go over in chunks, in id order,
 //! with progress reported; at the end every table's rows are counted on both sides and any
@@ -12,14 +12,14 @@ use postgres::{Client, NoTls};
 use rusqlite::{params, Connection};
 
 use super::postgres::{insert_messages, Columns};
-use super::sqlite::{row_to_message, COLUMNS};
+use super::sqlite::{row_to_message, COLUMNS, ROWS};
 use super::{StoreError, StoredMessage};
 
 /// Messages copied per chunk (one transaction each on the target).
 const CHUNK: usize = 5_000;
 
 /// The tables compared at the end, in copy order.
-const TABLES: [&str; 10] = [
+const TABLES: [&str; 11] = [
     "rooms",
     "conversations",
     "messages",
@@ -30,6 +30,7 @@ const TABLES: [&str; 10] = [
     "mutes",
     "locked_rooms",
     "room_modes",
+    "reactions",
 ];
 
 /// How many rows each table had on both sides.
@@ -227,6 +228,18 @@ fn copy_small_tables(source: &Connection, target: &mut Client) -> Result<(), Mig
             &[&room, &modes],
         )?;
     }
+    let mut stmt =
+        source.prepare("SELECT message_id, emoji, user_key, username, at_ms FROM reactions")?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let (id, emoji, key, name, at): (i64, String, String, String, i64) =
+            (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?);
+        tx.execute(
+            "INSERT INTO reactions (message_id, emoji, user_key, username, at_ms)
+             VALUES ($1, $2, $3, $4, $5)",
+            &[&id, &emoji, &key, &name, &at],
+        )?;
+    }
     tx.commit()?;
     Ok(())
 }
@@ -234,7 +247,7 @@ fn copy_small_tables(source: &Connection, target: &mut Client) -> Result<(), Mig
 /// Up to [`CHUNK`] messages after `after_id`, in id order.
 fn read_messages(source: &Connection, after_id: i64) -> Result<Vec<StoredMessage>, MigrateError> {
     let mut stmt = source.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM messages WHERE id > ?1 ORDER BY id LIMIT ?2"
+        "SELECT {COLUMNS} FROM {ROWS} WHERE m.id > ?1 ORDER BY m.id LIMIT ?2"
     ))?;
     let messages = stmt
         .query_map(params![after_id, CHUNK as i64], row_to_message)?

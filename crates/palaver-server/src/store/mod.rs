@@ -20,6 +20,7 @@ pub mod postgres;
 pub mod sqlite;
 pub mod writer;
 
+use palaver_proto::message_changes::{ChangePlace, Deleted, Edited, MessageState, Reaction};
 use palaver_proto::{timestamp, ChatMessage, PrivateMessage, PublicMessage};
 
 pub use pool::ReadPool;
@@ -35,7 +36,9 @@ pub fn dm_key(a_key: &str, b_key: &str) -> String {
     }
 }
 
-/// A message as stored: one row of history.
+/// A message as stored: one row of history. A row is a message, or a change to an earlier
+/// message of its conversation (`change`: a reaction, an edit, a deletion), which takes the
+/// conversation's next seq like a message so that it travels and resumes like one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredMessage {
     /// Unique on the server; says nothing of order.
@@ -45,18 +48,103 @@ pub struct StoredMessage {
     pub seq: u64,
     /// Milliseconds since the Unix epoch.
     pub ts_ms: i64,
+    /// The text; for a reaction, its emoji; for an edit, the new text.
     pub content: String,
     pub kind: MessageKind,
+    /// What this row changes, if it is a change (`kind` then says who made it, and where).
+    pub change: Option<Change>,
+    /// The message as it is now: `reply_to` is stored with it; the rest (its reply's preview,
+    /// edits, deletion, reactions) is read back with it.
+    pub state: MessageState,
+}
+
+/// A change to the message `of`, made by the row's sender.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// A reaction toggled: the store decides, in the transaction, whether it was `added` or
+    /// taken back.
+    React { of: u64, added: bool },
+    /// The message's text replaced (by the row's content).
+    Edit { of: u64 },
+    /// The message deleted: its text, edits and reactions are wiped.
+    Delete { of: u64 },
+}
+
+impl Change {
+    /// The message changed.
+    pub fn of(self) -> u64 {
+        match self {
+            Change::React { of, .. } | Change::Edit { of } | Change::Delete { of } => of,
+        }
+    }
+
+    /// How the store writes it (`change_kind`).
+    pub fn column(self) -> &'static str {
+        match self {
+            Change::React { added: true, .. } => "react",
+            Change::React { added: false, .. } => "unreact",
+            Change::Edit { .. } => "edit",
+            Change::Delete { .. } => "delete",
+        }
+    }
+
+    /// Read back from `change_kind` and `change_of`.
+    pub fn from_columns(kind: Option<&str>, of: Option<i64>) -> Option<Change> {
+        let of = of? as u64;
+        Some(match kind? {
+            "react" => Change::React { of, added: true },
+            "unreact" => Change::React { of, added: false },
+            "edit" => Change::Edit { of },
+            _ => Change::Delete { of },
+        })
+    }
+}
+
+/// The state of a message read from the store: its columns and the message it replies to.
+pub(crate) struct ReadState {
+    pub reply_to: Option<i64>,
+    pub edited_ms: Option<i64>,
+    pub deleted: bool,
+    /// The replied-to message's sender, content and deletion (from a join).
+    pub reply: Option<(String, String, bool)>,
+}
+
+impl ReadState {
+    pub(crate) fn into_state(self) -> MessageState {
+        MessageState {
+            reply_to: self.reply_to.map(|id| id as u64),
+            reply_preview: match self.reply {
+                Some((username, content, false)) => Some(
+                    palaver_proto::message_changes::ReplyPreview::new(&username, &content),
+                ),
+                _ => None,
+            },
+            edited: self.edited_ms.map(timestamp::format_millis),
+            deleted: self.deleted,
+            reactions: Vec::new(),
+        }
+    }
+}
+
+/// Which rows a read returns: messages only (history pages, windows), or changes too (what a
+/// resume or a gap fill replays in seq order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rows {
+    Messages,
+    WithChanges,
 }
 
 /// Who a stored message was for. Names are kept as shown and as folded keys (for lookups).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MessageKind {
+    /// `owner` owns the author's side (see `hub/identity.rs`): only the same account (or guest
+    /// session) may edit or delete it. Empty for messages stored before owners were kept.
     Public {
         room: String,
         room_key: String,
         username: String,
         username_key: String,
+        owner: String,
     },
     /// Each side also has its owner (an account or a guest session, see `hub/identity.rs`):
     /// history is shown to a side only when both name and owner match.
@@ -91,9 +179,51 @@ impl StoredMessage {
         }
     }
 
-    /// The message as clients see it.
+    /// Who sent it, folded.
+    pub fn author_key(&self) -> &str {
+        match &self.kind {
+            MessageKind::Public { username_key, .. } => username_key,
+            MessageKind::Private { sender_key, .. } => sender_key,
+        }
+    }
+
+    /// Who owns the author's side (an account or a guest session; empty if unknown).
+    pub fn author_owner(&self) -> &str {
+        match &self.kind {
+            MessageKind::Public { owner, .. } => owner,
+            MessageKind::Private { sender_owner, .. } => sender_owner,
+        }
+    }
+
+    /// The message as clients see it (or, for a change, the change frame).
     pub fn to_chat(&self) -> ChatMessage {
         let timestamp = timestamp::format_millis(self.ts_ms);
+        if let Some(change) = self.change {
+            let (room, target) = match &self.kind {
+                MessageKind::Public { room, .. } => (Some(room.clone()), None),
+                MessageKind::Private { target, .. } => (None, Some(target.clone())),
+            };
+            let place = ChangePlace {
+                id: change.of(),
+                seq: self.seq,
+                room,
+                target,
+                username: self.author().to_string(),
+                timestamp,
+            };
+            return match change {
+                Change::React { added, .. } => ChatMessage::Reaction(Reaction {
+                    place,
+                    emoji: self.content.clone(),
+                    added,
+                }),
+                Change::Edit { .. } => ChatMessage::Edited(Edited {
+                    place,
+                    content: self.content.clone(),
+                }),
+                Change::Delete { .. } => ChatMessage::Deleted(Deleted { place }),
+            };
+        }
         match &self.kind {
             MessageKind::Public { room, username, .. } => ChatMessage::Message(PublicMessage {
                 id: self.id,
@@ -102,6 +232,7 @@ impl StoredMessage {
                 username: username.clone(),
                 content: self.content.clone(),
                 timestamp,
+                state: self.state.clone(),
             }),
             MessageKind::Private { sender, target, .. } => {
                 ChatMessage::PrivateMessage(PrivateMessage {
@@ -111,6 +242,7 @@ impl StoredMessage {
                     target: target.clone(),
                     content: self.content.clone(),
                     timestamp,
+                    state: self.state.clone(),
                 })
             }
         }
@@ -289,8 +421,10 @@ pub trait Backend: Send + 'static {
     fn rooms(&mut self) -> Result<Vec<RoomRecord>, StoreError>;
     /// The seq of the message `id` in the conversation filed under `key`, if there is one.
     fn seq_of(&mut self, key: &str, id: u64) -> Result<Option<u64>, StoreError>;
-    /// At most `limit` messages of a conversation with `low < seq < high`, newest first
-    /// (`newest_first`) or oldest first.
+    /// At most `limit` rows of a conversation with `low < seq < high`, newest first
+    /// (`newest_first`) or oldest first: its messages, as they are now (their reply's preview,
+    /// edits, deletion and reactions read with them), and with [`Rows::WithChanges`] the changes
+    /// too.
     fn rows(
         &mut self,
         conversation: &Conversation,
@@ -298,7 +432,11 @@ pub trait Backend: Send + 'static {
         high: u64,
         newest_first: bool,
         limit: usize,
+        which: Rows,
     ) -> Result<Vec<StoredMessage>, StoreError>;
+
+    /// The message `id` (not a change), as it is now, wherever it is.
+    fn message(&mut self, id: u64) -> Result<Option<StoredMessage>, StoreError>;
 
     /// A page of a conversation: the newest `limit` messages within the query's bounds (or the
     /// oldest, with `oldest_first`; or those around `around_id`), oldest first; `has_more` tells
@@ -325,12 +463,26 @@ pub trait Backend: Send + 'static {
                 return Ok(Page::default());
             };
             let earlier = query.limit.saturating_sub(1) / 2;
-            let mut messages = self.rows(conversation, low, seq.min(high), true, earlier + 1)?;
+            let mut messages = self.rows(
+                conversation,
+                low,
+                seq.min(high),
+                true,
+                earlier + 1,
+                Rows::Messages,
+            )?;
             let has_more = messages.len() > earlier;
             messages.truncate(earlier);
             messages.reverse();
             let later = query.limit - messages.len();
-            messages.extend(self.rows(conversation, seq - 1, high, false, later)?);
+            messages.extend(self.rows(
+                conversation,
+                seq - 1,
+                high,
+                false,
+                later,
+                Rows::Messages,
+            )?);
             return Ok(Page { messages, has_more });
         }
         let mut messages = self.rows(
@@ -339,6 +491,7 @@ pub trait Backend: Send + 'static {
             high,
             !query.oldest_first,
             query.limit + 1,
+            Rows::Messages,
         )?;
         let has_more = messages.len() > query.limit;
         messages.truncate(query.limit);
@@ -348,15 +501,22 @@ pub trait Backend: Send + 'static {
         Ok(Page { messages, has_more })
     }
 
-    /// Up to `limit` messages of a conversation after seq `after`, oldest first; `has_more`
-    /// tells whether more follow.
+    /// Up to `limit` rows of a conversation after seq `after` (messages and changes: what a
+    /// resume or a gap fill replays), oldest first; `has_more` tells whether more follow.
     fn after(
         &mut self,
         conversation: &Conversation,
         after: u64,
         limit: usize,
     ) -> Result<Page, StoreError> {
-        let mut messages = self.rows(conversation, after, u64::MAX, false, limit + 1)?;
+        let mut messages = self.rows(
+            conversation,
+            after,
+            u64::MAX,
+            false,
+            limit + 1,
+            Rows::WithChanges,
+        )?;
         let has_more = messages.len() > limit;
         messages.truncate(limit);
         Ok(Page { messages, has_more })
@@ -370,7 +530,14 @@ pub trait Backend: Send + 'static {
     fn targets(&mut self, query: &TargetsQuery) -> Result<Vec<LastMessage>, StoreError> {
         let mut found = Vec::new();
         for (key, name) in &query.rooms {
-            let newest = self.rows(&Conversation::Room(key.clone()), 0, u64::MAX, true, 1)?;
+            let newest = self.rows(
+                &Conversation::Room(key.clone()),
+                0,
+                u64::MAX,
+                true,
+                1,
+                Rows::Messages,
+            )?;
             if let Some(m) = newest.first() {
                 found.push(LastMessage {
                     room: Some(name.clone()),

@@ -19,14 +19,14 @@ use std::collections::BTreeMap;
 use postgres::{Client, NoTls, Row};
 
 use super::{
-    clamp, Backend, Conversation, DirectSide, MessageKind, RoomRecord, SearchQuery, StoreError,
-    StoredMessage,
+    clamp, Backend, Change, Conversation, DirectSide, MessageKind, ReadState, RoomRecord, Rows,
+    SearchQuery, StoreError, StoredMessage,
 };
 
 /// The schema version this build writes: SQLite's numbering to 3, then 4 (the id sequence,
-/// which a single-writer SQLite file does not need) and 5 (full-text search: a generated
-/// `tsvector` column with a GIN index).
-pub const SCHEMA_VERSION: i32 = 5;
+/// which a single-writer SQLite file does not need), 5 (full-text search: a generated
+/// `tsvector` column with a GIN index) and 6 (replies, reactions, edits, deletions).
+pub const SCHEMA_VERSION: i32 = 6;
 
 /// Any number ("palaver" in ASCII): all nodes use it to take turns migrating.
 const MIGRATION_LOCK: i64 = 0x0070_616c_6176_6572;
@@ -106,7 +106,30 @@ ALTER TABLE messages ADD COLUMN IF NOT EXISTS search tsvector
 CREATE INDEX IF NOT EXISTS messages_search ON messages USING GIN (search);
 ";
 
-const COLUMNS: &str = "id, ts_ms, room_key, room, sender, sender_key, target, target_key, content, sender_owner, target_owner, seq";
+/// Replies, reactions, edits and deletions: changes are rows of their own (`change_kind`,
+/// `change_of`); who reacted with what is kept apart.
+const CHANGES: &str = "
+ALTER TABLE messages ADD COLUMN IF NOT EXISTS change_kind TEXT;
+ALTER TABLE messages ADD COLUMN IF NOT EXISTS change_of BIGINT;
+ALTER TABLE messages ADD COLUMN IF NOT EXISTS reply_to BIGINT;
+ALTER TABLE messages ADD COLUMN IF NOT EXISTS edited_ms BIGINT;
+ALTER TABLE messages ADD COLUMN IF NOT EXISTS deleted BOOLEAN NOT NULL DEFAULT FALSE;
+CREATE INDEX IF NOT EXISTS messages_changes ON messages (change_of) WHERE change_of IS NOT NULL;
+CREATE TABLE IF NOT EXISTS reactions (
+    message_id BIGINT NOT NULL,
+    emoji      TEXT NOT NULL,
+    user_key   TEXT NOT NULL,
+    username   TEXT NOT NULL,
+    at_ms      BIGINT NOT NULL,
+    PRIMARY KEY (message_id, emoji, user_key)
+);
+";
+
+/// A row's columns (`m`), and those of the message it replies to (`r`): read `FROM` [`ROWS`].
+const COLUMNS: &str = "m.id, m.ts_ms, m.room_key, m.room, m.sender, m.sender_key, m.target, m.target_key, m.content, m.sender_owner, m.target_owner, m.seq, m.change_kind, m.change_of, m.reply_to, m.edited_ms, m.deleted, r.sender, r.content, r.deleted";
+
+/// Messages with the message each replies to.
+const ROWS: &str = "messages m LEFT JOIN messages r ON r.id = m.reply_to";
 
 /// A blocking client that may be dropped anywhere: closing a connection blocks, which is not
 /// allowed on an async worker (the server drops its stores when its tasks end), so there it is
@@ -194,6 +217,7 @@ pub fn migrate(client: &mut Client) -> Result<(), StoreError> {
     // Versions 1 and 2 never existed on PostgreSQL: the schema starts at 3; 4 adds the sequence.
     tx.batch_execute(SCHEMA)?;
     tx.batch_execute(SEARCH)?;
+    tx.batch_execute(CHANGES)?;
     catch_up_message_ids(&mut tx)?;
     tx.execute("UPDATE palaver_schema SET version = $1", &[&SCHEMA_VERSION])?;
     tx.commit()?;
@@ -221,6 +245,7 @@ fn row_to_message(row: &Row) -> StoredMessage {
             room_key,
             username: row.get(4),
             username_key: row.get(5),
+            owner: row.get::<_, Option<String>>(9).unwrap_or_default(),
         },
         None => MessageKind::Private {
             sender: row.get(4),
@@ -231,13 +256,103 @@ fn row_to_message(row: &Row) -> StoredMessage {
             target_owner: row.get::<_, Option<String>>(10).unwrap_or_default(),
         },
     };
+    let change_kind: Option<String> = row.get(12);
+    let reply_sender: Option<String> = row.get(17);
+    let state = ReadState {
+        reply_to: row.get(14),
+        edited_ms: row.get(15),
+        deleted: row.get(16),
+        reply: reply_sender.map(|sender| (sender, row.get(18), row.get(19))),
+    };
     StoredMessage {
         id: row.get::<_, i64>(0) as u64,
         seq: row.get::<_, i64>(11) as u64,
         ts_ms: row.get(1),
         content: row.get(8),
         kind,
+        change: Change::from_columns(change_kind.as_deref(), row.get(13)),
+        state: state.into_state(),
     }
+}
+
+/// Reads the reactions of the messages among `rows` (not of changes or deleted messages).
+fn read_reactions(client: &mut Client, rows: &mut [StoredMessage]) -> Result<(), StoreError> {
+    let ids: Vec<i64> = rows
+        .iter()
+        .filter(|m| m.change.is_none() && !m.state.deleted)
+        .map(|m| clamp(m.id))
+        .collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let found = client.query(
+        "SELECT message_id, emoji, username FROM reactions WHERE message_id = ANY($1)
+         ORDER BY at_ms, emoji, user_key",
+        &[&ids],
+    )?;
+    let mut by_id: std::collections::HashMap<u64, Vec<(String, String)>> = Default::default();
+    for r in found {
+        by_id
+            .entry(r.get::<_, i64>(0) as u64)
+            .or_default()
+            .push((r.get(1), r.get(2)));
+    }
+    for m in rows.iter_mut() {
+        for (emoji, username) in by_id.remove(&m.id).unwrap_or_default() {
+            m.state.react(&emoji, &username, true);
+        }
+    }
+    Ok(())
+}
+
+/// Carries out a batch's changes in its transaction (see the SQLite store's `apply_changes`).
+fn apply_changes(
+    tx: &mut postgres::Transaction<'_>,
+    batch: &mut [StoredMessage],
+) -> Result<(), StoreError> {
+    for m in batch.iter_mut() {
+        let Some(change) = m.change else {
+            continue;
+        };
+        let of = clamp(change.of());
+        match change {
+            Change::React { of: message, .. } => {
+                let taken_back = tx.execute(
+                    "DELETE FROM reactions WHERE message_id = $1 AND emoji = $2 AND user_key = $3",
+                    &[&of, &m.content, &m.author_key()],
+                )?;
+                let added = taken_back == 0
+                    && tx.execute(
+                        "INSERT INTO reactions (message_id, emoji, user_key, username, at_ms)
+                         SELECT $1, $2, $3, $4, $5 WHERE EXISTS
+                           (SELECT 1 FROM messages WHERE id = $1 AND NOT deleted)",
+                        &[&of, &m.content, &m.author_key(), &m.author(), &m.ts_ms],
+                    )? == 1;
+                m.change = Some(Change::React { of: message, added });
+            }
+            Change::Edit { .. } => {
+                let edited = tx.execute(
+                    "UPDATE messages SET content = $2, edited_ms = $3 WHERE id = $1 AND NOT deleted",
+                    &[&of, &m.content, &m.ts_ms],
+                )?;
+                if edited == 0 {
+                    m.content.clear();
+                }
+            }
+            Change::Delete { .. } => {
+                tx.execute(
+                    "UPDATE messages SET content = '', deleted = TRUE, edited_ms = NULL WHERE id = $1",
+                    &[&of],
+                )?;
+                tx.execute(
+                    "UPDATE messages SET content = '' WHERE change_of = $1 AND change_kind = 'edit'",
+                    &[&of],
+                )?;
+                tx.execute("DELETE FROM reactions WHERE message_id = $1", &[&of])?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Inserts messages (with their seqs) in one statement.
@@ -246,11 +361,12 @@ pub(super) fn insert_messages(
     c: &Columns,
 ) -> Result<(), StoreError> {
     tx.execute(
-        "INSERT INTO messages (id, ts_ms, room_key, room, sender, sender_key, target, target_key, content, sender_owner, target_owner, conv_key, seq)
-         SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::bigint[])",
+        "INSERT INTO messages (id, ts_ms, room_key, room, sender, sender_key, target, target_key, content, sender_owner, target_owner, conv_key, seq, change_kind, change_of, reply_to, edited_ms, deleted)
+         SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::bigint[], $14::text[], $15::bigint[], $16::bigint[], $17::bigint[], $18::boolean[])",
         &[
             &c.id, &c.ts_ms, &c.room_key, &c.room, &c.sender, &c.sender_key, &c.target,
             &c.target_key, &c.content, &c.sender_owner, &c.target_owner, &c.conv_key, &c.seq,
+            &c.change_kind, &c.change_of, &c.reply_to, &c.edited_ms, &c.deleted,
         ],
     )?;
     Ok(())
@@ -272,6 +388,11 @@ pub(super) struct Columns {
     target_owner: Vec<Option<String>>,
     conv_key: Vec<String>,
     seq: Vec<i64>,
+    change_kind: Vec<Option<&'static str>>,
+    change_of: Vec<Option<i64>>,
+    reply_to: Vec<Option<i64>>,
+    edited_ms: Vec<Option<i64>>,
+    deleted: Vec<bool>,
 }
 
 impl Columns {
@@ -285,12 +406,23 @@ impl Columns {
         self.content.push(m.content.clone());
         self.conv_key.push(conv_key);
         self.seq.push(clamp(m.seq));
+        self.change_kind.push(m.change.map(Change::column));
+        self.change_of.push(m.change.map(|c| clamp(c.of())));
+        self.reply_to.push(m.state.reply_to.map(clamp));
+        self.edited_ms.push(
+            m.state
+                .edited
+                .as_deref()
+                .and_then(palaver_proto::timestamp::parse_millis),
+        );
+        self.deleted.push(m.state.deleted);
         match &m.kind {
             MessageKind::Public {
                 room,
                 room_key,
                 username,
                 username_key,
+                owner,
             } => {
                 self.room_key.push(Some(room_key.clone()));
                 self.room.push(Some(room.clone()));
@@ -298,7 +430,7 @@ impl Columns {
                 self.sender_key.push(username_key.clone());
                 self.target.push(None);
                 self.target_key.push(None);
-                self.sender_owner.push(None);
+                self.sender_owner.push(Some(owner.clone()));
                 self.target_owner.push(None);
             }
             MessageKind::Private {
@@ -341,15 +473,10 @@ impl Backend for PostgresBackend {
             .map(|with| super::dm_key(&query.me.key, with));
         let limit = query.limit as i64 + 1;
         let before_id = query.before_id.map(clamp);
-        let columns = COLUMNS
-            .split(", ")
-            .map(|c| format!("m.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ");
         let rows = self.client.query(
             &format!(
-                "SELECT {columns} FROM messages m
-                 WHERE m.search @@ to_tsquery('simple', $1)
+                "SELECT {COLUMNS} FROM {ROWS}
+                 WHERE m.search @@ to_tsquery('simple', $1) AND m.change_kind IS NULL
                    AND (m.room_key = ANY($2)
                         OR ($3 AND m.room_key IS NULL
                             AND (m.sender_key = $4 AND m.sender_owner = $5
@@ -378,6 +505,7 @@ impl Backend for PostgresBackend {
         let mut messages: Vec<StoredMessage> = rows.iter().map(row_to_message).collect();
         let has_more = messages.len() > query.limit;
         messages.truncate(query.limit);
+        read_reactions(&mut self.client, &mut messages)?;
         Ok(super::Page { messages, has_more })
     }
 
@@ -385,7 +513,7 @@ impl Backend for PostgresBackend {
         let rows = self.client.query(
             "SELECT m.sender, m.sender_key, m.target, m.ts_ms FROM messages m
              JOIN (SELECT conv_key, MAX(seq) AS last FROM messages
-                   WHERE room_key IS NULL
+                   WHERE room_key IS NULL AND change_kind IS NULL
                      AND (sender_key = $1 AND sender_owner = $2 OR target_key = $1 AND target_owner = $2)
                    GROUP BY conv_key) l
                ON m.conv_key = l.conv_key AND m.seq = l.last",
@@ -414,28 +542,45 @@ impl Backend for PostgresBackend {
         high: u64,
         newest_first: bool,
         limit: usize,
+        which: Rows,
     ) -> Result<Vec<StoredMessage>, StoreError> {
         let order = if newest_first { "DESC" } else { "ASC" };
+        let messages_only = match which {
+            Rows::Messages => "AND m.change_kind IS NULL",
+            Rows::WithChanges => "",
+        };
         let key = conversation.key();
         let (low, high, limit) = (clamp(low), clamp(high), limit as i64);
         let rows = match conversation {
             Conversation::Room(_) => self.client.query(
                 &format!(
-                    "SELECT {COLUMNS} FROM messages WHERE conv_key = $1 AND seq > $2 AND seq < $3
-                     ORDER BY seq {order} LIMIT $4"
+                    "SELECT {COLUMNS} FROM {ROWS} WHERE m.conv_key = $1 AND m.seq > $2 AND m.seq < $3
+                     {messages_only} ORDER BY m.seq {order} LIMIT $4"
                 ),
                 &[&key, &low, &high, &limit],
             )?,
             Conversation::Direct { me, .. } => self.client.query(
                 &format!(
-                    "SELECT {COLUMNS} FROM messages WHERE conv_key = $1 AND seq > $2 AND seq < $3
-                     AND (sender_key = $5 AND sender_owner = $6 OR target_key = $5 AND target_owner = $6)
-                     ORDER BY seq {order} LIMIT $4"
+                    "SELECT {COLUMNS} FROM {ROWS} WHERE m.conv_key = $1 AND m.seq > $2 AND m.seq < $3
+                     AND (m.sender_key = $5 AND m.sender_owner = $6 OR m.target_key = $5 AND m.target_owner = $6)
+                     {messages_only} ORDER BY m.seq {order} LIMIT $4"
                 ),
                 &[&key, &low, &high, &limit, &me.key, &me.owner],
             )?,
         };
-        Ok(rows.iter().map(row_to_message).collect())
+        let mut rows: Vec<StoredMessage> = rows.iter().map(row_to_message).collect();
+        read_reactions(&mut self.client, &mut rows)?;
+        Ok(rows)
+    }
+
+    fn message(&mut self, id: u64) -> Result<Option<StoredMessage>, StoreError> {
+        let row = self.client.query_opt(
+            &format!("SELECT {COLUMNS} FROM {ROWS} WHERE m.id = $1 AND m.change_kind IS NULL"),
+            &[&clamp(id)],
+        )?;
+        let mut found: Vec<StoredMessage> = row.iter().map(row_to_message).collect();
+        read_reactions(&mut self.client, &mut found)?;
+        Ok(found.pop())
     }
 
     fn append(&mut self, batch: &mut [StoredMessage]) -> Result<(), StoreError> {
@@ -456,6 +601,7 @@ impl Backend for PostgresBackend {
         for (m, row) in batch.iter_mut().zip(&ids) {
             m.id = row.get::<_, i64>(0) as u64;
         }
+        apply_changes(&mut tx, batch)?;
         let rows = tx.query(
             "INSERT INTO conversations (conv_key, last_seq)
              SELECT * FROM UNNEST($1::text[], $2::bigint[])

@@ -14,12 +14,12 @@ use std::collections::HashMap;
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
 use super::{
-    clamp, Backend, Conversation, DirectSide, MessageKind, RoomRecord, SearchQuery, StoreError,
-    StoredMessage,
+    clamp, Backend, Change, Conversation, DirectSide, MessageKind, ReadState, RoomRecord, Rows,
+    SearchQuery, StoreError, StoredMessage,
 };
 
 /// The schema version this build writes; a database with a newer one is refused.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS messages (
@@ -36,7 +36,12 @@ CREATE TABLE IF NOT EXISTS messages (
     sender_owner TEXT,
     target_owner TEXT,
     conv_key     TEXT NOT NULL,
-    seq          INTEGER NOT NULL
+    seq          INTEGER NOT NULL,
+    change_kind  TEXT,
+    change_of    INTEGER,
+    reply_to     INTEGER,
+    edited_ms    INTEGER,
+    deleted      INTEGER NOT NULL DEFAULT 0
 );
 CREATE UNIQUE INDEX IF NOT EXISTS messages_by_conversation ON messages(conv_key, seq);
 CREATE TABLE IF NOT EXISTS conversations (
@@ -49,6 +54,30 @@ CREATE TABLE IF NOT EXISTS rooms (
     topic      TEXT NOT NULL DEFAULT '',
     created_ms INTEGER NOT NULL
 );
+";
+
+/// Version 4 to 5: a message can be replied to, reacted to, edited and deleted; changes are rows
+/// of their own (`change_kind`, `change_of`).
+const TO_VERSION_5: &str = "
+ALTER TABLE messages ADD COLUMN change_kind TEXT;
+ALTER TABLE messages ADD COLUMN change_of INTEGER;
+ALTER TABLE messages ADD COLUMN reply_to INTEGER;
+ALTER TABLE messages ADD COLUMN edited_ms INTEGER;
+ALTER TABLE messages ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0;
+";
+
+/// Reactions (who gave which emoji to which message), and the changes of a message (to wipe its
+/// edits when it is deleted).
+const CHANGES: &str = "
+CREATE TABLE IF NOT EXISTS reactions (
+    message_id INTEGER NOT NULL,
+    emoji      TEXT NOT NULL,
+    user_key   TEXT NOT NULL,
+    username   TEXT NOT NULL,
+    at_ms      INTEGER NOT NULL,
+    PRIMARY KEY (message_id, emoji, user_key)
+);
+CREATE INDEX IF NOT EXISTS messages_changes ON messages(change_of) WHERE change_of IS NOT NULL;
 ";
 
 /// Version 1 to 2: private messages get an owner per side. Old rows are given to an account
@@ -101,11 +130,15 @@ CREATE TRIGGER IF NOT EXISTS messages_search_update AFTER UPDATE OF content ON m
 END;
 ";
 
-pub(super) const COLUMNS: &str = "id, ts_ms, room_key, room, sender, sender_key, target, target_key, content, sender_owner, target_owner, seq";
+/// A row's columns (`m`), and those of the message it replies to (`r`): read `FROM` [`ROWS`].
+pub(super) const COLUMNS: &str = "m.id, m.ts_ms, m.room_key, m.room, m.sender, m.sender_key, m.target, m.target_key, m.content, m.sender_owner, m.target_owner, m.seq, m.change_kind, m.change_of, m.reply_to, m.edited_ms, m.deleted, r.sender, r.content, r.deleted";
+
+/// Messages with the message each replies to.
+pub(super) const ROWS: &str = "messages m LEFT JOIN messages r ON r.id = m.reply_to";
 
 /// Private messages only where `me` (?me_key) owned its side (?me_owner).
 const MY_SIDE: &str =
-    "(sender_key = :me_key AND sender_owner = :me_owner OR target_key = :me_key AND target_owner = :me_owner)";
+    "(m.sender_key = :me_key AND m.sender_owner = :me_owner OR m.target_key = :me_key AND m.target_owner = :me_owner)";
 
 pub struct SqliteBackend {
     conn: Connection,
@@ -153,7 +186,14 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
             conn.execute_batch(TO_VERSION_3)?;
             tracing::info!("database schema upgraded to version 3 (a seq per conversation)");
         }
+        if !fresh && version < 5 {
+            conn.execute_batch(TO_VERSION_5)?;
+            tracing::info!(
+                "database schema upgraded to version 5 (replies, reactions, edits, deletions)"
+            );
+        }
         conn.execute_batch(SCHEMA)?;
+        conn.execute_batch(CHANGES)?;
         let indexed = table_exists("messages_search")?;
         conn.execute_batch(SEARCH)?;
         if !fresh && !indexed {
@@ -181,6 +221,7 @@ pub(super) fn row_to_message(row: &Row<'_>) -> rusqlite::Result<StoredMessage> {
             room_key,
             username: row.get(4)?,
             username_key: row.get(5)?,
+            owner: row.get::<_, Option<String>>(9)?.unwrap_or_default(),
         },
         None => MessageKind::Private {
             sender: row.get(4)?,
@@ -191,13 +232,114 @@ pub(super) fn row_to_message(row: &Row<'_>) -> rusqlite::Result<StoredMessage> {
             target_owner: row.get::<_, Option<String>>(10)?.unwrap_or_default(),
         },
     };
+    let change_kind: Option<String> = row.get(12)?;
+    let reply_sender: Option<String> = row.get(17)?;
+    let state = ReadState {
+        reply_to: row.get(14)?,
+        edited_ms: row.get(15)?,
+        deleted: row.get::<_, i64>(16)? != 0,
+        reply: match reply_sender {
+            Some(sender) => Some((sender, row.get(18)?, row.get::<_, i64>(19)? != 0)),
+            None => None,
+        },
+    };
     Ok(StoredMessage {
         id: id as u64,
         seq: row.get::<_, i64>(11)? as u64,
         ts_ms: row.get(1)?,
         content: row.get(8)?,
         kind,
+        change: Change::from_columns(change_kind.as_deref(), row.get(13)?),
+        state: state.into_state(),
     })
+}
+
+/// Reads the reactions of the messages among `rows` (not of changes or deleted messages).
+pub(super) fn read_reactions(
+    conn: &Connection,
+    rows: &mut [StoredMessage],
+) -> rusqlite::Result<()> {
+    let ids: Vec<i64> = rows
+        .iter()
+        .filter(|m| m.change.is_none() && !m.state.deleted)
+        .map(|m| clamp(m.id))
+        .collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let list = serde_json::to_string(&ids).expect("numbers serialise");
+    let mut stmt = conn.prepare_cached(
+        "SELECT message_id, emoji, username FROM reactions
+         WHERE message_id IN (SELECT value FROM json_each(?1)) ORDER BY at_ms, rowid",
+    )?;
+    let mut found: HashMap<u64, Vec<(String, String)>> = HashMap::new();
+    for row in stmt.query_map(params![list], |r| {
+        Ok((r.get::<_, i64>(0)? as u64, r.get(1)?, r.get(2)?))
+    })? {
+        let (id, emoji, username) = row?;
+        found.entry(id).or_default().push((emoji, username));
+    }
+    for m in rows.iter_mut() {
+        for (emoji, username) in found.remove(&m.id).unwrap_or_default() {
+            m.state.react(&emoji, &username, true);
+        }
+    }
+    Ok(())
+}
+
+/// Carries out the changes of a batch about to be stored, in its transaction: toggles
+/// reactions (deciding whether each was added), replaces edited texts, wipes deleted messages
+/// (their text, the texts of their edits, their reactions). A change to a message deleted
+/// meanwhile changes nothing, and an edit of one keeps no text.
+fn apply_changes(tx: &Connection, batch: &mut [StoredMessage]) -> rusqlite::Result<()> {
+    for m in batch.iter_mut() {
+        let Some(change) = m.change else {
+            continue;
+        };
+        let of = clamp(change.of());
+        match change {
+            Change::React { of: message, .. } => {
+                let taken_back = tx
+                    .prepare_cached(
+                        "DELETE FROM reactions WHERE message_id = ?1 AND emoji = ?2 AND user_key = ?3",
+                    )?
+                    .execute(params![of, m.content, m.author_key()])?;
+                let added = taken_back == 0
+                    && tx
+                        .prepare_cached(
+                            "INSERT INTO reactions (message_id, emoji, user_key, username, at_ms)
+                             SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS
+                               (SELECT 1 FROM messages WHERE id = ?1 AND deleted = 0)",
+                        )?
+                        .execute(params![of, m.content, m.author_key(), m.author(), m.ts_ms])?
+                        == 1;
+                m.change = Some(Change::React { of: message, added });
+            }
+            Change::Edit { .. } => {
+                let edited = tx
+                    .prepare_cached(
+                        "UPDATE messages SET content = ?2, edited_ms = ?3 WHERE id = ?1 AND deleted = 0",
+                    )?
+                    .execute(params![of, m.content, m.ts_ms])?;
+                if edited == 0 {
+                    m.content.clear();
+                }
+            }
+            Change::Delete { .. } => {
+                tx.prepare_cached(
+                    "UPDATE messages SET content = '', deleted = 1, edited_ms = NULL WHERE id = ?1",
+                )?
+                .execute(params![of])?;
+                tx.prepare_cached(
+                    "UPDATE messages SET content = '' WHERE change_of = ?1 AND change_kind = 'edit'",
+                )?
+                .execute(params![of])?;
+                tx.prepare_cached("DELETE FROM reactions WHERE message_id = ?1")?
+                    .execute(params![of])?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The SQL condition and parameters that pick a conversation's rows.
@@ -206,9 +348,9 @@ fn conversation_filter(
 ) -> (String, Vec<(&'static str, rusqlite::types::Value)>) {
     let key = conversation.key();
     match conversation {
-        Conversation::Room(_) => ("conv_key = :conv".into(), vec![(":conv", key.into())]),
+        Conversation::Room(_) => ("m.conv_key = :conv".into(), vec![(":conv", key.into())]),
         Conversation::Direct { me, .. } => (
-            format!("conv_key = :conv AND {MY_SIDE}"),
+            format!("m.conv_key = :conv AND {MY_SIDE}"),
             vec![
                 (":conv", key.into()),
                 (":me_key", me.key.clone().into()),
@@ -259,7 +401,10 @@ impl Backend for SqliteBackend {
         if scope.is_empty() {
             return Ok(super::Page::default());
         }
-        let mut filters = vec![format!("({})", scope.join(" OR "))];
+        let mut filters = vec![
+            format!("({})", scope.join(" OR ")),
+            "m.change_kind IS NULL".to_string(),
+        ];
         if let Some(from) = &query.from {
             filters.push("m.sender_key = :from".into());
             values.push((":from".into(), from.clone().into()));
@@ -276,13 +421,9 @@ impl Backend for SqliteBackend {
             filters.push("m.id < :before_id".into());
             values.push((":before_id".into(), clamp(id).into()));
         }
-        let columns = COLUMNS
-            .split(", ")
-            .map(|c| format!("m.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ");
         let sql = format!(
-            "SELECT {columns} FROM messages_search JOIN messages m ON m.id = messages_search.rowid
+            "SELECT {COLUMNS} FROM messages_search JOIN messages m ON m.id = messages_search.rowid
+             LEFT JOIN messages r ON r.id = m.reply_to
              WHERE messages_search MATCH :q AND {} ORDER BY messages_search.rowid DESC LIMIT :limit",
             filters.join(" AND ")
         );
@@ -296,14 +437,16 @@ impl Backend for SqliteBackend {
             .collect::<Result<Vec<_>, _>>()?;
         let has_more = messages.len() > query.limit;
         messages.truncate(query.limit);
+        read_reactions(&self.conn, &mut messages)?;
         Ok(super::Page { messages, has_more })
     }
 
     fn direct_latest(&mut self, me: &DirectSide) -> Result<Vec<(String, i64)>, StoreError> {
         let sql = format!(
             "SELECT m.sender, m.sender_key, m.target, m.ts_ms FROM messages m
-             JOIN (SELECT conv_key, MAX(seq) AS last FROM messages
-                   WHERE room_key IS NULL AND {MY_SIDE} GROUP BY conv_key) l
+             JOIN (SELECT m.conv_key, MAX(m.seq) AS last FROM messages m
+                   WHERE m.room_key IS NULL AND m.change_kind IS NULL AND {MY_SIDE}
+                   GROUP BY m.conv_key) l
                ON m.conv_key = l.conv_key AND m.seq = l.last"
         );
         let mut stmt = self.conn.prepare_cached(&sql)?;
@@ -332,12 +475,17 @@ impl Backend for SqliteBackend {
         high: u64,
         newest_first: bool,
         limit: usize,
+        which: Rows,
     ) -> Result<Vec<StoredMessage>, StoreError> {
         let (filter, mut values) = conversation_filter(conversation);
         let order = if newest_first { "DESC" } else { "ASC" };
+        let messages_only = match which {
+            Rows::Messages => "AND m.change_kind IS NULL",
+            Rows::WithChanges => "",
+        };
         let sql = format!(
-            "SELECT {COLUMNS} FROM messages WHERE {filter} AND seq > :low AND seq < :high
-             ORDER BY seq {order} LIMIT :limit"
+            "SELECT {COLUMNS} FROM {ROWS} WHERE {filter} AND m.seq > :low AND m.seq < :high
+             {messages_only} ORDER BY m.seq {order} LIMIT :limit"
         );
         values.push((":low", clamp(low).into()));
         values.push((":high", clamp(high).into()));
@@ -347,10 +495,24 @@ impl Backend for SqliteBackend {
             .map(|(name, value)| (*name, value as &dyn rusqlite::ToSql))
             .collect();
         let mut stmt = self.conn.prepare_cached(&sql)?;
-        let rows = stmt
+        let mut rows = stmt
             .query_map(named.as_slice(), row_to_message)?
             .collect::<Result<Vec<_>, _>>()?;
+        read_reactions(&self.conn, &mut rows)?;
         Ok(rows)
+    }
+
+    fn message(&mut self, id: u64) -> Result<Option<StoredMessage>, StoreError> {
+        let found = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM {ROWS} WHERE m.id = ?1 AND m.change_kind IS NULL"
+            ))?
+            .query_row(params![clamp(id)], row_to_message)
+            .optional()?;
+        let mut found: Vec<StoredMessage> = found.into_iter().collect();
+        read_reactions(&self.conn, &mut found)?;
+        Ok(found.pop())
     }
 
     fn append(&mut self, batch: &mut [StoredMessage]) -> Result<(), StoreError> {
@@ -369,6 +531,7 @@ impl Backend for SqliteBackend {
             for (m, id) in batch.iter_mut().zip(last_id as u64 + 1..) {
                 m.id = id;
             }
+            apply_changes(&tx, batch)?;
             // One bump of each conversation's counter per batch, then number in batch order.
             let mut counts: HashMap<String, u64> = HashMap::new();
             let keys: Vec<String> = batch.iter().map(StoredMessage::conversation_key).collect();
@@ -388,20 +551,24 @@ impl Backend for SqliteBackend {
                 }
             }
             let mut insert = tx.prepare_cached(
-                "INSERT INTO messages (id, ts_ms, room_key, room, sender, sender_key, target, target_key, dm_key, content, sender_owner, target_owner, conv_key, seq)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                "INSERT INTO messages (id, ts_ms, room_key, room, sender, sender_key, target, target_key, dm_key, content, sender_owner, target_owner, conv_key, seq, change_kind, change_of, reply_to)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
             )?;
             for (m, key) in batch.iter_mut().zip(keys) {
                 let seq = next.get_mut(&key).expect("counted above");
                 m.seq = *seq;
                 *seq += 1;
                 let id = clamp(m.id);
+                let change_kind = m.change.map(Change::column);
+                let change_of = m.change.map(|c| clamp(c.of()));
+                let reply_to = m.state.reply_to.map(clamp);
                 match &m.kind {
                     MessageKind::Public {
                         room,
                         room_key,
                         username,
                         username_key,
+                        owner,
                     } => insert.execute(params![
                         id,
                         m.ts_ms,
@@ -413,10 +580,13 @@ impl Backend for SqliteBackend {
                         None::<&str>,
                         None::<&str>,
                         m.content,
-                        None::<&str>,
+                        owner,
                         None::<&str>,
                         key,
-                        clamp(m.seq)
+                        clamp(m.seq),
+                        change_kind,
+                        change_of,
+                        reply_to
                     ])?,
                     MessageKind::Private {
                         sender,
@@ -439,7 +609,10 @@ impl Backend for SqliteBackend {
                         sender_owner,
                         target_owner,
                         key,
-                        clamp(m.seq)
+                        clamp(m.seq),
+                        change_kind,
+                        change_of,
+                        reply_to
                     ])?,
                 };
             }

@@ -27,6 +27,9 @@ const GATHER: std::time::Duration = std::time::Duration::from_millis(1);
 
 /// Something to write.
 #[derive(Debug)]
+// Nearly every op is a message: boxing it would cost an allocation per message to save memory
+// on the rare other ops.
+#[allow(clippy::large_enum_variant)]
 pub enum WriteOp {
     Message(StoredMessage),
     /// A new room (one stored already stays as it is).
@@ -198,11 +201,14 @@ mod tests {
         let tx = writer.sender();
         for id in 1..=500u64 {
             tx.blocking_send(WriteOp::Message(StoredMessage {
+                change: None,
+                state: Default::default(),
                 id,
                 seq: 0,
                 ts_ms: id as i64,
                 content: format!("m{id}"),
                 kind: MessageKind::Public {
+                    owner: String::new(),
                     room: "general".into(),
                     room_key: "general".into(),
                     username: "a".into(),

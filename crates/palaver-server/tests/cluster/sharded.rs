@@ -42,6 +42,7 @@ async fn nodes_on_a_redis_cluster_share_names_rooms_and_messages() {
     }
     for room in rooms {
         ann.send(&ClientFrame::Message {
+            reply_to: None,
             content: format!("hello {room}"),
             room: Some(room.to_string()),
         })
@@ -64,6 +65,7 @@ async fn nodes_on_a_redis_cluster_share_names_rooms_and_messages() {
 
     // Private, both ways.
     bob.send(&ClientFrame::PrivateMessage {
+        reply_to: None,
         target: "ann".into(),
         content: "psst".into(),
     })

@@ -53,6 +53,7 @@ async fn a_private_message_reaches_only_its_target() {
     let mut carol = server.join("carol").await;
     alice
         .send(&ClientFrame::PrivateMessage {
+            reply_to: None,
             target: "Bob".into(),
             content: "just between us".into(),
         })
@@ -89,6 +90,7 @@ async fn a_private_message_reaches_only_its_target() {
 
     alice
         .send(&ClientFrame::PrivateMessage {
+            reply_to: None,
             target: "nobody".into(),
             content: "hello?".into(),
         })
@@ -242,6 +244,7 @@ async fn rooms_carry_messages_to_their_members_only() {
     }
     alice
         .send(&ClientFrame::Message {
+            reply_to: None,
             content: "borrowck!".into(),
             room: Some("rust".into()),
         })

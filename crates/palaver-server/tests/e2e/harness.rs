@@ -129,6 +129,7 @@ pub fn error_code(frame: &ServerFrame) -> Option<&'static str> {
 
 pub async fn say(conn: &mut Connection, text: &str) {
     conn.send(&ClientFrame::Message {
+        reply_to: None,
         content: text.into(),
         room: None,
     })
@@ -294,6 +295,7 @@ pub async fn set_mode(conn: &mut Connection, room: &str, modes: &str, params: &[
 /// Says something in a room.
 pub async fn say_in(conn: &mut Connection, room: &str, text: &str) {
     conn.send(&ClientFrame::Message {
+        reply_to: None,
         content: text.into(),
         room: Some(room.into()),
     })
@@ -304,6 +306,7 @@ pub async fn say_in(conn: &mut Connection, room: &str, text: &str) {
 /// Sends a private message and waits for its confirmation.
 pub async fn private(from: &mut Connection, to: &str, text: &str) {
     from.send(&ClientFrame::PrivateMessage {
+        reply_to: None,
         target: to.into(),
         content: text.into(),
     })

@@ -12,6 +12,7 @@ fn contents(messages: &[ChatMessage]) -> Vec<String> {
         .map(|m| match m {
             ChatMessage::Message(m) => m.content.clone(),
             ChatMessage::PrivateMessage(m) => m.content.clone(),
+            other => panic!("a change in history: {other:?}"),
         })
         .collect()
 }
@@ -33,6 +34,7 @@ async fn history_survives_a_restart_and_pages_backwards() {
     expect_message(&mut alice, "public 119").await;
     alice
         .send(&ClientFrame::PrivateMessage {
+            reply_to: None,
             target: "bob".into(),
             content: "our secret".into(),
         })
@@ -165,6 +167,7 @@ async fn a_returning_client_gets_what_it_missed_in_order_then_live_traffic() {
     }
     alice
         .send(&ClientFrame::PrivateMessage {
+            reply_to: None,
             target: "carol".into(),
             content: "not for bob".into(),
         })
@@ -351,6 +354,7 @@ async fn cursors_resume_rooms_and_private_conversations_across_a_restart() {
     let general_seen = expect_message(&mut bob, "g1").await.seq;
     alice
         .send(&ClientFrame::PrivateMessage {
+            reply_to: None,
             target: "bob".into(),
             content: "d1".into(),
         })
@@ -376,6 +380,7 @@ async fn cursors_resume_rooms_and_private_conversations_across_a_restart() {
     for text in ["d2", "d3"] {
         alice
             .send(&ClientFrame::PrivateMessage {
+                reply_to: None,
                 target: "bob".into(),
                 content: text.into(),
             })

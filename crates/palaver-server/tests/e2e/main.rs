@@ -19,6 +19,7 @@ mod irc_lines;
 mod irc_real_client;
 mod irc_registration;
 mod limits;
+mod message_changes;
 mod migrate;
 mod moderation;
 mod password_abuse;

@@ -14,11 +14,14 @@ use crate::harness::*;
 
 fn message(id: u64, room: &str) -> StoredMessage {
     StoredMessage {
+        change: None,
+        state: Default::default(),
         id,
         seq: 0,
         ts_ms: 1_800_000_000_000 + id as i64,
         content: format!("message {id}"),
         kind: MessageKind::Public {
+            owner: String::new(),
             room: room.into(),
             room_key: room.into(),
             username: "old".into(),
@@ -169,6 +172,7 @@ async fn a_sqlite_node_moves_to_postgresql_with_everything() {
         if database == postgres {
             // New messages draw ids after the copied ones, and seqs go on.
             conn.send(&ClientFrame::Message {
+                reply_to: None,
                 content: "after the move".into(),
                 room: Some("rust".into()),
             })

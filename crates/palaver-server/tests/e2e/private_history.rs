@@ -34,7 +34,7 @@ async fn private_history(conn: &mut Connection, with: &str) -> Vec<String> {
             .iter()
             .map(|m| match m {
                 ChatMessage::PrivateMessage(p) => p.content.clone(),
-                ChatMessage::Message(p) => panic!("a public message in private history: {p:?}"),
+                other => panic!("not a private message in private history: {other:?}"),
             })
             .collect(),
         _ => unreachable!(),

@@ -52,6 +52,7 @@ fn contents(frame: &ServerFrame) -> Vec<String> {
             .map(|m| match m {
                 ChatMessage::Message(m) => m.content.clone(),
                 ChatMessage::PrivateMessage(m) => m.content.clone(),
+                other => panic!("a change in history: {other:?}"),
             })
             .collect(),
         other => panic!("not results: {other:?}"),
@@ -140,10 +141,7 @@ async fn search_never_shows_a_room_you_are_not_in_nor_someone_elses_private_talk
         unreachable!()
     };
     assert!(*has_more);
-    let last_id = match &messages[0] {
-        ChatMessage::PrivateMessage(m) => m.id,
-        ChatMessage::Message(m) => m.id,
-    };
+    let last_id = messages[0].id();
     let next = search(
         &mut alice,
         narrowed(

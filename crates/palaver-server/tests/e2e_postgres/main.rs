@@ -33,6 +33,8 @@ mod irc_real_client;
 mod irc_registration;
 #[path = "../e2e/limits.rs"]
 mod limits;
+#[path = "../e2e/message_changes.rs"]
+mod message_changes;
 #[path = "../e2e/moderation.rs"]
 mod moderation;
 #[path = "../e2e/password_abuse.rs"]

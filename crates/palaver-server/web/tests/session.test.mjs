@@ -87,3 +87,50 @@ test("registering joins as a guest, registers, and later reconnects log in", asy
   assert.equal(hello.password, "a long secret");
   session.stop();
 });
+
+test("changes to messages move the cursors a resume sends, like messages", async () => {
+  FakeSocket.all = [];
+  const model = new ChatModel();
+  const session = new Session("ws://x/ws", model, { username: "alice" }, FakeSocket);
+  session.start();
+  await tick();
+  const first = FakeSocket.all[0];
+  first.receive(welcome);
+  first.receive({ type: "message", id: 9, seq: 4, room: "general", username: "bob", content: "hi" });
+  first.receive({ type: "private_message", id: 10, seq: 1, sender: "bob", target: "alice", content: "psst" });
+  first.receive({ type: "reaction", id: 9, seq: 5, room: "general", username: "carol", emoji: "👍", added: true });
+  first.receive({ type: "edited", id: 10, seq: 2, target: "alice", username: "bob", content: "psst!" });
+  first.receive({ type: "deleted", id: 10, seq: 3, target: "alice", username: "bob" });
+  first.close();
+  session.nudge();
+  await tick();
+  const hello = FakeSocket.all[1].sent[0];
+  assert.deepEqual(hello.since, { general: 5, "@bob": 3 });
+  // The replay brings a change made while away; it applies and moves the cursor again.
+  const second = FakeSocket.all[1];
+  second.receive({ ...welcome, history: [] });
+  second.receive({ type: "reaction", id: 9, seq: 6, room: "general", username: "dave", emoji: "🎉", added: true });
+  second.receive({ type: "resumed", replayed: 1, complete: true });
+  assert.deepEqual(model.conversation("general").message(9).reactions.map((r) => r.emoji), ["👍", "🎉"]);
+  assert.deepEqual(model.cursors(), { general: 6, "@bob": 3 });
+  session.stop();
+});
+
+test("a reply typed while away is sent after the resume with its reply_to", async () => {
+  FakeSocket.all = [];
+  const model = new ChatModel();
+  const session = new Session("ws://x/ws", model, { username: "alice" }, FakeSocket);
+  session.start();
+  await tick();
+  FakeSocket.all[0].receive(welcome);
+  FakeSocket.all[0].close();
+  session.say("general", "agreed", { replyTo: 9 });
+  session.nudge();
+  await tick();
+  const second = FakeSocket.all[1];
+  second.receive({ ...welcome, history: [] });
+  second.receive({ type: "resumed", replayed: 0, complete: true });
+  const sent = second.sent.filter((f) => f.type === "message");
+  assert.deepEqual(sent.map((f) => [f.content, f.reply_to]), [["agreed", 9]]);
+  session.stop();
+});

@@ -38,6 +38,7 @@ const FILES: &[File] = web_files![
     "/model.js" => "text/javascript; charset=utf-8",
     "/commands.js" => "text/javascript; charset=utf-8",
     "/session.js" => "text/javascript; charset=utf-8",
+    "/emoji.js" => "text/javascript; charset=utf-8",
     "/manifest.webmanifest" => "application/manifest+json",
     "/icon.svg" => "image/svg+xml",
 ];
@@ -48,7 +49,22 @@ pub fn routes() -> Router<Arc<HttpState>> {
     for f in FILES {
         router = router.route(f.path, get(move || async move { file(f.path) }));
     }
-    router
+    router.route("/emoji.json", get(|| async { emoji_table() }))
+}
+
+/// The emoji table for the picker and `:shortcode:` completion (see `palaver_proto::emoji`),
+/// built once.
+fn emoji_table() -> Response {
+    static TABLE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let table = TABLE.get_or_init(palaver_proto::emoji::table_json);
+    (
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "max-age=86400"),
+        ],
+        table.as_str(),
+    )
+        .into_response()
 }
 
 fn file(path: &str) -> Response {

@@ -270,6 +270,8 @@ pub fn batch(lines: &mut Lines, target: &str, messages: &[ChatMessage]) -> Vec<I
             ChatMessage::PrivateMessage(m) => {
                 (&m.sender, m.target.clone(), &m.content, &m.timestamp, m.id)
             }
+            // History holds messages only, as they are now.
+            ChatMessage::Reaction(_) | ChatMessage::Edited(_) | ChatMessage::Deleted(_) => continue,
         };
         let source = User::address_of_name(sender);
         let chat = Chat {

@@ -54,6 +54,11 @@ fn send(r: &mut Reader, msg: &IrcMessage, label: Option<String>, notice: bool) -
     };
     let content = palaver_text(text);
     let tags = client_tags(msg);
+    // `+draft/reply=<msgid>`: an answer to that message (a msgid is a message's id).
+    let reply_to = msg
+        .tag("+draft/reply")
+        .flatten()
+        .and_then(|id| id.parse::<u64>().ok());
     let with_tags = |token: u64, frame: ClientFrame| {
         Action::Hub(Request {
             frame,
@@ -102,10 +107,12 @@ fn send(r: &mut Reader, msg: &IrcMessage, label: Option<String>, notice: bool) -
             (Some(room), _) => ClientFrame::Message {
                 content: content.clone(),
                 room: Some(room),
+                reply_to,
             },
             (None, _) => ClientFrame::PrivateMessage {
                 target: target.to_string(),
                 content: content.clone(),
+                reply_to,
             },
         };
         actions.push(with_tags(token, frame));

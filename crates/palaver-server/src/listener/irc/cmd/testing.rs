@@ -165,6 +165,7 @@ impl Harness {
     /// Someone's public message, as this connection is sent it.
     pub fn public_message(&self, from: &str, room: &str, content: &str, id: u64) -> Vec<String> {
         let frame = ServerFrame::Message(PublicMessage {
+            state: Default::default(),
             id,
             seq: id,
             room: room.into(),

@@ -1,0 +1,463 @@
+//! Reactions, edits, deletions and replies: requests about a message sent earlier.
+//!
+//! The hub does not keep every message, so such a request first reads the message it names
+//! ([`HubIo::find_message`], off the hub's task); the session's later requests wait meanwhile,
+//! so that what it sends stays in order. With the message in hand the rules are checked here,
+//! the same for every protocol:
+//!
+//! - anyone who can read a message may react to it and reply to it: a member of its room, or
+//!   a party of its private conversation on their own side (its owner, see `identity.rs`);
+//! - only its author (the same name *and* owner: a later guest with the name is someone else)
+//!   may edit it;
+//! - its author may delete it, and so may the room's moderators and the admins.
+//!
+//! A change is then stored as a row of the message's conversation (`store::Change`) and, once
+//! committed, delivered like a message ([`Hub::stored`]): in seq order to the room's members on
+//! every node, or to both parties of a private conversation.
+
+use serde_json::Value;
+
+use palaver_proto::message_changes::{valid_reaction, MessageState, ReplyPreview};
+use palaver_proto::{validate, ErrorCode};
+
+use super::outgoing::ClientTags;
+use super::refusal::Refusal;
+use super::{Hub, HubIo, Pending, SessionId};
+use crate::store::{dm_key, Change, MessageKind, StoredMessage};
+
+/// A request waiting for the message it names.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MessageLookup {
+    pub session: SessionId,
+    pub id: u64,
+    pub reference: Option<Value>,
+    pub then: AfterLookup,
+}
+
+/// What to do with the message once read.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AfterLookup {
+    React {
+        emoji: String,
+    },
+    Edit {
+        content: String,
+    },
+    Delete,
+    /// Send a message answering it: in a room (`room`), or to `target` privately.
+    Reply {
+        room: Option<String>,
+        target: Option<String>,
+        content: String,
+        client_tags: Option<ClientTags>,
+    },
+}
+
+impl Hub {
+    /// `react`, `edit`, `delete`, or a message with `reply_to`: reads the message first.
+    pub(super) fn about_message(
+        &mut self,
+        session: SessionId,
+        id: u64,
+        then: AfterLookup,
+        reference: Option<Value>,
+        io: &mut impl HubIo,
+    ) {
+        match &then {
+            AfterLookup::React { emoji } if !valid_reaction(emoji) => {
+                let refusal = Refusal::new(
+                    ErrorCode::InvalidField,
+                    "A reaction is one emoji (or :shortcode:), without spaces.",
+                )
+                .about(emoji.chars().take(64).collect::<String>());
+                return self.refuse(session, refusal, reference, io);
+            }
+            AfterLookup::Edit { content } | AfterLookup::Reply { content, .. }
+                if !self.content_ok(session, content, &reference, io) =>
+            {
+                return;
+            }
+            _ => {}
+        }
+        let Some(s) = self.sessions.get_mut(&session) else {
+            return;
+        };
+        s.looking_up = true;
+        io.find_message(MessageLookup {
+            session,
+            id,
+            reference,
+            then,
+        });
+    }
+
+    /// The message a request named, as the store has it now (`None`: there is no such message,
+    /// or it could not be read).
+    pub fn message_found(
+        &mut self,
+        lookup: MessageLookup,
+        found: Option<StoredMessage>,
+        io: &mut impl HubIo,
+    ) {
+        let session = lookup.session;
+        let Some(s) = self.sessions.get_mut(&session) else {
+            return;
+        };
+        s.looking_up = false;
+        if s.user.is_some() {
+            self.carry_out(lookup, found, io);
+        }
+        self.run_held(session, io);
+        self.reap_slow(io);
+    }
+
+    fn carry_out(
+        &mut self,
+        lookup: MessageLookup,
+        found: Option<StoredMessage>,
+        io: &mut impl HubIo,
+    ) {
+        let MessageLookup {
+            session,
+            id,
+            reference,
+            then,
+        } = lookup;
+        let Some(message) = found.filter(|m| self.may_read(session, m)) else {
+            let refusal = Refusal::new(
+                ErrorCode::UnknownMessage,
+                format!("There is no message {id}, or you cannot see it."),
+            )
+            .about(id.to_string());
+            return self.refuse(session, refusal, reference, io);
+        };
+        if message.state.deleted {
+            let refusal = Refusal::new(ErrorCode::MessageDeleted, "That message was deleted.")
+                .about(id.to_string());
+            return self.refuse(session, refusal, reference, io);
+        }
+        let authored = self.authored(session, &message);
+        let change = match then {
+            AfterLookup::Reply {
+                room,
+                target,
+                content,
+                client_tags,
+            } => {
+                return self.reply(
+                    session,
+                    &message,
+                    (room, target),
+                    content,
+                    reference,
+                    client_tags,
+                    io,
+                )
+            }
+            AfterLookup::React { emoji } => {
+                if let Some(refusal) = self.speech_refusal_about(session, &message) {
+                    return self.refuse(session, refusal, reference, io);
+                }
+                (
+                    Change::React {
+                        of: id,
+                        added: true,
+                    },
+                    emoji,
+                )
+            }
+            AfterLookup::Edit { content } => {
+                if !authored {
+                    return self.not_yours(session, "edit", reference, io);
+                }
+                if let Some(refusal) = self.speech_refusal_about(session, &message) {
+                    return self.refuse(session, refusal, reference, io);
+                }
+                (Change::Edit { of: id }, content)
+            }
+            AfterLookup::Delete => {
+                let moderator = match &message.kind {
+                    MessageKind::Public { room_key, .. } => self.moderates(session, room_key),
+                    MessageKind::Private { .. } => false,
+                };
+                if !authored && !moderator {
+                    return self.not_yours(session, "delete", reference, io);
+                }
+                (Change::Delete { of: id }, String::new())
+            }
+        };
+        self.persist_change(session, &message, change, reference, io);
+    }
+
+    /// Whether the session may read the message: a member of its room, or a party of its
+    /// private conversation on its own side.
+    pub(super) fn may_read(&self, session: SessionId, message: &StoredMessage) -> bool {
+        let Some(s) = self.sessions.get(&session) else {
+            return false;
+        };
+        let Some(user) = &s.user else {
+            return false;
+        };
+        match &message.kind {
+            MessageKind::Public { room_key, .. } => self
+                .rooms
+                .get(room_key)
+                .is_some_and(|r| r.members.contains(&session)),
+            MessageKind::Private {
+                sender_key,
+                sender_owner,
+                target_key,
+                target_owner,
+                ..
+            } => {
+                let owner = s.owner();
+                (*sender_key == user.key && *sender_owner == owner)
+                    || (*target_key == user.key && *target_owner == owner)
+            }
+        }
+    }
+
+    /// Whether the session wrote the message: the same name and the same owner.
+    fn authored(&self, session: SessionId, message: &StoredMessage) -> bool {
+        let Some(s) = self.sessions.get(&session) else {
+            return false;
+        };
+        let owner = message.author_owner();
+        s.user
+            .as_ref()
+            .is_some_and(|u| u.key == message.author_key())
+            && !owner.is_empty()
+            && owner == s.owner()
+    }
+
+    /// Why the session may not change what is said in the message's room now (muted, `+m`, a
+    /// ban mask), if it may not.
+    fn speech_refusal_about(&self, session: SessionId, message: &StoredMessage) -> Option<Refusal> {
+        match &message.kind {
+            MessageKind::Public { room_key, room, .. } => {
+                if self.muted(session, Some(room_key)) {
+                    let text = format!("You are muted in #{room} for now.");
+                    return Some(Refusal::new(ErrorCode::Muted, text).about(room.as_str()));
+                }
+                self.speech_refusal(session, room_key)
+            }
+            MessageKind::Private { .. } => self
+                .muted(session, None)
+                .then(|| Refusal::new(ErrorCode::Muted, "You are muted for now.")),
+        }
+    }
+
+    fn not_yours(
+        &mut self,
+        session: SessionId,
+        what: &str,
+        reference: Option<Value>,
+        io: &mut impl HubIo,
+    ) {
+        let text = format!("You can only {what} your own messages.");
+        self.refuse(
+            session,
+            Refusal::new(ErrorCode::NotAuthorized, text),
+            reference,
+            io,
+        );
+    }
+
+    /// A reply: sent like any message of its conversation, which must be the replied one's.
+    #[allow(clippy::too_many_arguments)]
+    fn reply(
+        &mut self,
+        session: SessionId,
+        to: &StoredMessage,
+        (room, target): (Option<String>, Option<String>),
+        content: String,
+        reference: Option<Value>,
+        client_tags: Option<ClientTags>,
+        io: &mut impl HubIo,
+    ) {
+        let (_, me) = self.user_of(session);
+        let same = match (&room, &target) {
+            (Some(room), _) => validate::fold(room) == to.conversation_key(),
+            (None, Some(target)) => dm_key(&me, &validate::fold(target)) == to.conversation_key(),
+            (None, None) => false,
+        };
+        if !same {
+            let refusal = Refusal::new(
+                ErrorCode::UnknownMessage,
+                "A reply answers a message of the same conversation.",
+            )
+            .about(to.id.to_string());
+            return self.refuse(session, refusal, reference, io);
+        }
+        // The preview is read back with the reply from now on; live, it goes with it.
+        let state = MessageState {
+            reply_to: Some(to.id),
+            reply_preview: Some(ReplyPreview::new(to.author(), &to.content)),
+            ..MessageState::default()
+        };
+        match (room, target) {
+            (Some(room), _) => self.public_message(
+                session,
+                content,
+                Some(room),
+                state,
+                reference,
+                client_tags,
+                io,
+            ),
+            (None, Some(target)) => {
+                self.private_message(session, &target, content, state, reference, client_tags, io)
+            }
+            (None, None) => {}
+        }
+    }
+
+    /// Stores a change to `message` made by `session`; [`Hub::stored`] delivers it.
+    fn persist_change(
+        &mut self,
+        session: SessionId,
+        message: &StoredMessage,
+        (change, content): (Change, String),
+        reference: Option<Value>,
+        io: &mut impl HubIo,
+    ) {
+        let (username, username_key) = self.user_of(session);
+        let owner = self.sessions[&session].owner();
+        let kind = match &message.kind {
+            MessageKind::Public { room, room_key, .. } => MessageKind::Public {
+                room: room.clone(),
+                room_key: room_key.clone(),
+                username,
+                username_key,
+                owner,
+            },
+            MessageKind::Private {
+                sender,
+                sender_key,
+                sender_owner,
+                target,
+                target_key,
+                target_owner,
+            } => {
+                // The other party, as the message has it.
+                let (other, other_key, other_owner) = if *sender_key == username_key {
+                    (target, target_key, target_owner)
+                } else {
+                    (sender, sender_key, sender_owner)
+                };
+                MessageKind::Private {
+                    sender: username,
+                    sender_key: username_key,
+                    sender_owner: owner,
+                    target: other.clone(),
+                    target_key: other_key.clone(),
+                    target_owner: other_owner.clone(),
+                }
+            }
+        };
+        // The other party's connection, here or on another node, for a private change.
+        // Only whoever owns that side now: a later guest with the name is someone else.
+        let (target, remote_target) = match &kind {
+            MessageKind::Private {
+                target_key,
+                target_owner,
+                ..
+            } => {
+                let here = self
+                    .online(target_key)
+                    .filter(|t| self.sessions[t].owner() == *target_owner);
+                let elsewhere = match here {
+                    Some(_) => None,
+                    None => self
+                        .remote_user_named(target_key)
+                        .filter(|u| u.owner == *target_owner)
+                        .map(|u| u.holder),
+                };
+                (here, elsewhere)
+            }
+            MessageKind::Public { .. } => (None, None),
+        };
+        let ts_ms = self.now();
+        let source = self.mark_active(session, ts_ms);
+        self.pending.push_back(Pending {
+            origin: session,
+            reference,
+            target,
+            remote_target,
+            source,
+            client_tags: None,
+            sender: self.sender_of(session),
+        });
+        io.persist(StoredMessage {
+            id: 0,
+            seq: 0,
+            ts_ms,
+            content,
+            kind,
+            change: Some(change),
+            state: Default::default(),
+        });
+    }
+}
+
+impl Hub {
+    /// A change the store committed: to the room's members in seq order (on every node), or to
+    /// both parties of a private conversation.
+    pub(super) fn deliver_change(
+        &mut self,
+        change: &StoredMessage,
+        pending: &Pending,
+        io: &mut impl HubIo,
+    ) {
+        let chat = change.to_chat();
+        let out = super::Outgoing::message_from(
+            chat.clone().into_frame(),
+            pending.source.clone(),
+            pending.client_tags.clone(),
+            pending.sender.clone(),
+        );
+        match &change.kind {
+            MessageKind::Public { room_key, .. } => {
+                if self.config.clustered {
+                    let post = crate::network::fanout::RoomPost::new(
+                        self.config.node,
+                        room_key,
+                        &chat,
+                        &pending.source,
+                        &pending.client_tags,
+                        pending.sender.clone(),
+                    );
+                    io.post(crate::network::fanout::Post::Room(post));
+                }
+                self.sequence(room_key, chat, out, io);
+            }
+            MessageKind::Private { target_key, .. } => {
+                let here = pending.target.filter(|t| {
+                    *t != pending.origin
+                        && self
+                            .sessions
+                            .get(t)
+                            .and_then(|s| s.user.as_ref())
+                            .is_some_and(|u| u.key == *target_key)
+                });
+                if let Some(t) = here {
+                    self.send_out(t, &out, io);
+                } else if let Some(to) = pending.remote_target {
+                    let post = crate::network::fanout::DirectPost::new(
+                        to,
+                        target_key,
+                        &chat,
+                        &pending.source,
+                        &pending.client_tags,
+                        pending.sender.clone(),
+                    );
+                    io.post(crate::network::fanout::Post::Direct {
+                        node: to.node,
+                        post,
+                    });
+                }
+                self.send_out(pending.origin, &out, io);
+            }
+        }
+    }
+}

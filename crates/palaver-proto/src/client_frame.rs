@@ -42,6 +42,34 @@ impl Secret {
     }
 }
 
+/// Where someone is in writing a message (IRCv3's `+typing` values).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TypingState {
+    Active,
+    Paused,
+    Done,
+}
+
+impl TypingState {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "active" => Some(TypingState::Active),
+            "paused" => Some(TypingState::Paused),
+            "done" => Some(TypingState::Done),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TypingState::Active => "active",
+            TypingState::Paused => "paused",
+            TypingState::Done => "done",
+        }
+    }
+}
+
 /// Which conversation a `history` request pages through.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum HistoryScope {
@@ -105,10 +133,22 @@ pub enum ClientFrame {
         #[serde(skip_serializing_if = "Option::is_none")]
         reply_to: Option<u64>,
     },
+    /// You are typing (`active`), stopped (`paused`) or done, in a room or to `target`:
+    /// relayed live, never stored.
+    Typing {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        room: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        target: Option<String>,
+        state: TypingState,
+    },
     /// Adds your reaction `emoji` to message `id`, or takes it back if you had given it.
     React {
         id: u64,
         emoji: String,
+        /// Only add it (true) or only take it back (false); absent: toggle.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        on: Option<bool>,
     },
     /// Replaces the text of your message `id`.
     Edit {
@@ -368,6 +408,7 @@ impl ClientFrame {
             ClientFrame::Message { .. } => "message",
             ClientFrame::PrivateMessage { .. } => "private_message",
             ClientFrame::React { .. } => "react",
+            ClientFrame::Typing { .. } => "typing",
             ClientFrame::Edit { .. } => "edit",
             ClientFrame::Delete { .. } => "delete",
             ClientFrame::JoinRoom { .. } => "join_room",
@@ -535,9 +576,36 @@ fn parse_object(mut o: Map<String, Value>) -> Result<ClientFrame, FrameError> {
             content: required_string(&mut o, "content")?,
             reply_to: optional_u64(&mut o, "reply_to")?,
         },
+        "typing" => {
+            let room = optional_string(&mut o, "room")?;
+            let target = optional_string(&mut o, "target")?;
+            if room.is_none() && target.is_none() {
+                return Err(FrameError::new(
+                    ErrorCode::MissingField,
+                    "A typing frame names a \"room\" or a \"target\".",
+                ));
+            }
+            let state = required_string(&mut o, "state")?;
+            let state = TypingState::parse(&state).ok_or_else(|| {
+                FrameError::new(
+                    ErrorCode::InvalidField,
+                    "The field \"state\" is \"active\", \"paused\" or \"done\".",
+                )
+            })?;
+            ClientFrame::Typing {
+                room,
+                target,
+                state,
+            }
+        }
         "react" => ClientFrame::React {
             id: required_u64(&mut o, "id")?,
             emoji: required_string(&mut o, "emoji")?,
+            on: match o.remove("on") {
+                None | Some(Value::Null) => None,
+                Some(Value::Bool(on)) => Some(on),
+                Some(_) => return Err(wrong_type("on", "true or false")),
+            },
         },
         "edit" => ClientFrame::Edit {
             id: required_u64(&mut o, "id")?,
@@ -913,7 +981,8 @@ mod tests {
                 .frame,
             ClientFrame::React {
                 id: 7,
-                emoji: "👍".into()
+                emoji: "👍".into(),
+                on: None,
             }
         );
         let missing = parse(r#"{"type":"delete"}"#).unwrap_err();

@@ -31,7 +31,7 @@ pub mod timestamp;
 pub mod validate;
 
 pub use client_frame::{
-    parse_request, ClientFrame, Cursors, FrameError, HistoryScope, Request, Secret,
+    parse_request, ClientFrame, Cursors, FrameError, HistoryScope, Request, Secret, TypingState,
 };
 pub use codec::{encode_frame, CodecError, LineDecoder, DEFAULT_MAX_FRAME_BYTES};
 pub use error_code::ErrorCode;

@@ -372,6 +372,16 @@ pub enum ServerFrame {
         content: String,
         timestamp: String,
     },
+    /// Someone is typing in a room, or to `target` (you): relayed live, never stored.
+    Typing {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        room: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        target: Option<String>,
+        username: String,
+        state: crate::client_frame::TypingState,
+        timestamp: String,
+    },
     /// Client-only tags without text (IRC's TAGMSG); sent to IRC sessions only.
     TagMessage {
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -580,6 +590,7 @@ impl ServerFrame {
             | ServerFrame::Resumed { .. }
             | ServerFrame::Notice { .. }
             | ServerFrame::TagMessage { .. }
+            | ServerFrame::Typing { .. }
             | ServerFrame::AccountChanged { .. }
             | ServerFrame::Unknown => None,
         }

@@ -37,8 +37,10 @@ pub struct MessageLookup {
 /// What to do with the message once read.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AfterLookup {
+    /// `on`: only add (true) or only take back (false); absent: toggle.
     React {
         emoji: String,
+        on: Option<bool>,
     },
     Edit {
         content: String,
@@ -64,7 +66,7 @@ impl Hub {
         io: &mut impl HubIo,
     ) {
         match &then {
-            AfterLookup::React { emoji } if !valid_reaction(emoji) => {
+            AfterLookup::React { emoji, .. } if !valid_reaction(emoji) => {
                 let refusal = Refusal::new(
                     ErrorCode::InvalidField,
                     "A reaction is one emoji (or :shortcode:), without spaces.",
@@ -154,17 +156,16 @@ impl Hub {
                     io,
                 )
             }
-            AfterLookup::React { emoji } => {
+            AfterLookup::React { emoji, on } => {
                 if let Some(refusal) = self.speech_refusal_about(session, &message) {
                     return self.refuse(session, refusal, reference, io);
                 }
-                (
-                    Change::React {
-                        of: id,
-                        added: true,
-                    },
-                    emoji,
-                )
+                let change = Change::React {
+                    of: id,
+                    added: on.unwrap_or(true),
+                    toggle: on.is_none(),
+                };
+                (change, emoji)
             }
             AfterLookup::Edit { content } => {
                 if !authored {

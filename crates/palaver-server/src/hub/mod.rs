@@ -41,6 +41,7 @@ pub mod sequence;
 pub mod session;
 #[cfg(test)]
 mod tests;
+mod typing;
 mod windows;
 
 use std::collections::{BTreeSet, HashMap, VecDeque};

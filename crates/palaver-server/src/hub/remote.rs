@@ -549,6 +549,10 @@ impl Hub {
     pub fn relayed(&mut self, relay: Relay, io: &mut impl HubIo) {
         let out = relay.outgoing();
         let irc_only = matches!(relay.frame, palaver_proto::ServerFrame::TagMessage { .. });
+        let typing_from_irc = match relay.frame {
+            palaver_proto::ServerFrame::Typing { .. } => Some(relay.sender.one_line),
+            _ => None,
+        };
         let recipients: Vec<SessionId> = match &relay.to {
             RelayTo::Room(key) => self
                 .rooms
@@ -569,7 +573,11 @@ impl Hub {
                 .sessions
                 .get(&session)
                 .is_some_and(|s| s.profile.protocol == super::Protocol::Irc);
-            if irc || !irc_only {
+            let wanted = match typing_from_irc {
+                Some(from_irc) => self.wants_typing(session, from_irc),
+                None => irc || !irc_only,
+            };
+            if wanted {
                 self.deliver(session, &out, io);
             }
         }

@@ -7,6 +7,7 @@
 use serde_json::Value;
 
 use palaver_proto::message_changes::MessageState;
+use palaver_proto::TypingState;
 use palaver_proto::{
     timestamp, validate, ClientFrame, ErrorCode, Request, ServerFrame, DEFAULT_ROOM,
 };
@@ -205,9 +206,9 @@ impl Hub {
                 let state = MessageState::default();
                 self.private_message(session, &target, content, state, reference, client_tags, io)
             }
-            ClientFrame::React { id, emoji } => {
+            ClientFrame::React { id, emoji, on } => {
                 let emoji = palaver_proto::emoji::normalise_reaction(&emoji);
-                self.about_message(session, id, AfterLookup::React { emoji }, reference, io)
+                self.about_message(session, id, AfterLookup::React { emoji, on }, reference, io)
             }
             ClientFrame::Edit { id, content } => {
                 self.about_message(session, id, AfterLookup::Edit { content }, reference, io)
@@ -317,8 +318,23 @@ impl Hub {
                 target,
             } => self.notice(session, content, room, target, reference, client_tags, io),
             ClientFrame::TagMessage { room, target } => {
-                self.tag_message(session, room, target, reference, client_tags, io)
+                // `+typing` from IRC reaches the native clients as `typing`.
+                let typing = client_tags.as_ref().and_then(|tags| {
+                    tags.iter()
+                        .find(|(k, _)| k == "+typing")
+                        .and_then(|(_, v)| TypingState::parse(v.as_deref()?))
+                });
+                let place = (room.clone(), target.clone());
+                self.tag_message(session, room, target, reference, client_tags, io);
+                if let Some(state) = typing {
+                    self.typing(session, place, state, true, io);
+                }
             }
+            ClientFrame::Typing {
+                room,
+                target,
+                state,
+            } => self.typing(session, (room, target), state, false, io),
             ClientFrame::Away { message } => self.set_away(session, message, reference, io),
             ClientFrame::Rename { username } => self.rename(session, &username, reference, io),
             ClientFrame::Who { room, username } => self.who(session, room, username, reference, io),

@@ -502,6 +502,7 @@ pub fn messages_change_in_their_conversation(open: &dyn Fn() -> Box<dyn Backend>
             "general",
             "bob",
             Change::React {
+                toggle: true,
                 of: first,
                 added: true,
             },
@@ -511,6 +512,7 @@ pub fn messages_change_in_their_conversation(open: &dyn Fn() -> Box<dyn Backend>
             "general",
             "carol",
             Change::React {
+                toggle: true,
                 of: first,
                 added: true,
             },
@@ -520,6 +522,7 @@ pub fn messages_change_in_their_conversation(open: &dyn Fn() -> Box<dyn Backend>
             "general",
             "carol",
             Change::React {
+                toggle: true,
                 of: first,
                 added: true,
             },
@@ -529,6 +532,7 @@ pub fn messages_change_in_their_conversation(open: &dyn Fn() -> Box<dyn Backend>
             "general",
             "carol",
             Change::React {
+                toggle: true,
                 of: first,
                 added: true,
             },
@@ -665,6 +669,7 @@ pub fn messages_change_in_their_conversation(open: &dyn Fn() -> Box<dyn Backend>
             "general",
             "bob",
             Change::React {
+                toggle: true,
                 of: first,
                 added: true,
             },

@@ -61,9 +61,10 @@ pub struct StoredMessage {
 /// A change to the message `of`, made by the row's sender.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Change {
-    /// A reaction toggled: the store decides, in the transaction, whether it was `added` or
-    /// taken back.
-    React { of: u64, added: bool },
+    /// A reaction given or taken back: with `toggle`, the store decides in the transaction
+    /// (taken back if it was there, else `added`); without, `added` says which is wanted. Once
+    /// stored, `added` says what happened.
+    React { of: u64, added: bool, toggle: bool },
     /// The message's text replaced (by the row's content).
     Edit { of: u64 },
     /// The message deleted: its text, edits and reactions are wiped.
@@ -92,8 +93,16 @@ impl Change {
     pub fn from_columns(kind: Option<&str>, of: Option<i64>) -> Option<Change> {
         let of = of? as u64;
         Some(match kind? {
-            "react" => Change::React { of, added: true },
-            "unreact" => Change::React { of, added: false },
+            "react" => Change::React {
+                of,
+                added: true,
+                toggle: false,
+            },
+            "unreact" => Change::React {
+                of,
+                added: false,
+                toggle: false,
+            },
             "edit" => Change::Edit { of },
             _ => Change::Delete { of },
         })

@@ -316,19 +316,40 @@ fn apply_changes(
         };
         let of = clamp(change.of());
         match change {
-            Change::React { of: message, .. } => {
-                let taken_back = tx.execute(
-                    "DELETE FROM reactions WHERE message_id = $1 AND emoji = $2 AND user_key = $3",
-                    &[&of, &m.content, &m.author_key()],
-                )?;
-                let added = taken_back == 0
-                    && tx.execute(
-                        "INSERT INTO reactions (message_id, emoji, user_key, username, at_ms)
+            Change::React {
+                of: message,
+                added: wanted,
+                toggle,
+            } => {
+                let taken_back = match toggle || !wanted {
+                    true => tx.execute(
+                        "DELETE FROM reactions WHERE message_id = $1 AND emoji = $2 AND user_key = $3",
+                        &[&of, &m.content, &m.author_key()],
+                    )?,
+                    false => 0,
+                };
+                let add = if toggle { taken_back == 0 } else { wanted };
+                let added = add
+                    && {
+                        tx.execute(
+                            "INSERT INTO reactions (message_id, emoji, user_key, username, at_ms)
                          SELECT $1, $2, $3, $4, $5 WHERE EXISTS
-                           (SELECT 1 FROM messages WHERE id = $1 AND NOT deleted)",
-                        &[&of, &m.content, &m.author_key(), &m.author(), &m.ts_ms],
-                    )? == 1;
-                m.change = Some(Change::React { of: message, added });
+                           (SELECT 1 FROM messages WHERE id = $1 AND NOT deleted)
+                         ON CONFLICT DO NOTHING",
+                            &[&of, &m.content, &m.author_key(), &m.author(), &m.ts_ms],
+                        )?;
+                        tx.query_one(
+                        "SELECT COUNT(*) FROM reactions WHERE message_id = $1 AND emoji = $2 AND user_key = $3",
+                        &[&of, &m.content, &m.author_key()],
+                    )?
+                    .get::<_, i64>(0)
+                        > 0
+                    };
+                m.change = Some(Change::React {
+                    of: message,
+                    added,
+                    toggle,
+                });
             }
             Change::Edit { .. } => {
                 let edited = tx.execute(

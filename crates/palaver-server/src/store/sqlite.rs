@@ -298,22 +298,46 @@ fn apply_changes(tx: &Connection, batch: &mut [StoredMessage]) -> rusqlite::Resu
         };
         let of = clamp(change.of());
         match change {
-            Change::React { of: message, .. } => {
-                let taken_back = tx
-                    .prepare_cached(
-                        "DELETE FROM reactions WHERE message_id = ?1 AND emoji = ?2 AND user_key = ?3",
-                    )?
-                    .execute(params![of, m.content, m.author_key()])?;
-                let added = taken_back == 0
-                    && tx
+            Change::React {
+                of: message,
+                added: wanted,
+                toggle,
+            } => {
+                let taken_back = match toggle || !wanted {
+                    true => tx
                         .prepare_cached(
-                            "INSERT INTO reactions (message_id, emoji, user_key, username, at_ms)
-                             SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS
-                               (SELECT 1 FROM messages WHERE id = ?1 AND deleted = 0)",
+                            "DELETE FROM reactions WHERE message_id = ?1 AND emoji = ?2 AND user_key = ?3",
                         )?
-                        .execute(params![of, m.content, m.author_key(), m.author(), m.ts_ms])?
-                        == 1;
-                m.change = Some(Change::React { of: message, added });
+                        .execute(params![of, m.content, m.author_key()])?,
+                    false => 0,
+                };
+                let add = if toggle { taken_back == 0 } else { wanted };
+                let added = add
+                    && {
+                        tx.prepare_cached(
+                            "INSERT INTO reactions (message_id, emoji, user_key, username, at_ms)
+                         SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS
+                           (SELECT 1 FROM messages WHERE id = ?1 AND deleted = 0)
+                         ON CONFLICT DO NOTHING",
+                        )?
+                        .execute(params![
+                            of,
+                            m.content,
+                            m.author_key(),
+                            m.author(),
+                            m.ts_ms
+                        ])?;
+                        tx.prepare_cached(
+                        "SELECT COUNT(*) FROM reactions WHERE message_id = ?1 AND emoji = ?2 AND user_key = ?3",
+                    )?
+                    .query_row(params![of, m.content, m.author_key()], |r| r.get::<_, i64>(0))?
+                        > 0
+                    };
+                m.change = Some(Change::React {
+                    of: message,
+                    added,
+                    toggle,
+                });
             }
             Change::Edit { .. } => {
                 let edited = tx

@@ -1,16 +1,19 @@
 // A real IRC client for the end-to-end test irc_framework.rs: irc-framework (the npm library
 // behind Kiwi IRC), driven one line at a time.
 //
-//   NODE_PATH=target/irc-framework/node_modules node irc_framework.js PORT NICK [HOST]
+//   NODE_PATH=target/irc-framework/node_modules node irc_framework.js PORT NICK [HOST [CAP,...]]
 //
-// It connects as NICK, asking for the IRCv3 capabilities irc-framework asks for by default, and
-// then reads commands on stdin, one a line:
+// It connects as NICK, asking for the IRCv3 capabilities irc-framework asks for by default (and
+// the extra ones named), and then reads commands on stdin, one a line:
 //
 //   join #chan [key]      say #chan text      topic #chan text      mode #chan +v nick ...
 //   names #chan           sync TOKEN          raw IRC LINE          quit [reason]
+//   reply #chan MSGID text               (a PRIVMSG with +draft/reply)
+//   react #chan MSGID EMOJI              (a TAGMSG with +draft/react and +draft/reply)
 //
 // and writes on stdout one JSON object a line for each event the test looks at, always with
-// `event` (irc-framework's name for it): registered, join, part, privmsg, mode, topic,
+// `event` (irc-framework's name for it): registered, join, part, privmsg (with its tags), tagmsg,
+// mode, topic,
 // userlist, channel info, irc error (the refusals: 404 is cannot_send_to_channel, 482
 // chanop_privs_needed), unknown command (numerics irc-framework has no handler for), pong
 // (the answer to `sync TOKEN`: everything the server sent before it was written out first),
@@ -20,7 +23,7 @@
 const readline = require('readline');
 const { Client } = require('irc-framework');
 
-const [port, nick, host = '127.0.0.1'] = process.argv.slice(2);
+const [port, nick, host = '127.0.0.1', extraCaps = ''] = process.argv.slice(2);
 if (!port || !nick) {
     console.error('usage: node irc_framework.js PORT NICK [HOST]');
     process.exit(2);
@@ -29,6 +32,9 @@ if (!port || !nick) {
 const out = (event, fields) => process.stdout.write(JSON.stringify({ event, ...fields }) + '\n');
 
 const client = new Client();
+for (const cap of extraCaps.split(',').filter(Boolean)) {
+    client.requestCap(cap);
+}
 client.connect({
     host,
     port: Number(port),
@@ -41,7 +47,10 @@ client.connect({
 client.on('registered', (e) => out('registered', { nick: e.nick, caps: client.network.cap.enabled }));
 client.on('join', (e) => out('join', { nick: e.nick, channel: e.channel }));
 client.on('part', (e) => out('part', { nick: e.nick, channel: e.channel, message: e.message }));
-client.on('privmsg', (e) => out('privmsg', { nick: e.nick, target: e.target, message: e.message }));
+client.on('privmsg', (e) => out('privmsg', {
+    nick: e.nick, target: e.target, message: e.message, tags: e.tags,
+}));
+client.on('tagmsg', (e) => out('tagmsg', { nick: e.nick, target: e.target, tags: e.tags }));
 client.on('notice', (e) => out('notice', { nick: e.nick, target: e.target, message: e.message }));
 client.on('mode', (e) => out('mode', {
     nick: e.nick, target: e.target, raw_modes: e.raw_modes, raw_params: e.raw_params,
@@ -75,6 +84,10 @@ readline.createInterface({ input: process.stdin }).on('line', (line) => {
     case 'names': client.raw('NAMES', words[1]); break;
     case 'sync': client.ping(words[1]); break;
     case 'raw': client.raw(rest(words, 1)); break;
+    case 'reply': client.say(words[1], rest(words, 3), { '+draft/reply': words[2] }); break;
+    case 'react':
+        client.tagmsg(words[1], { '+draft/react': words[3], '+draft/reply': words[2] });
+        break;
     case 'quit': client.quit(rest(words, 1) || 'bye'); break;
     default: out('bad command', { line });
     }

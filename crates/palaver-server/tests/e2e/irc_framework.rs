@@ -88,11 +88,18 @@ struct Kiwi {
 
 impl Kiwi {
     fn start(modules: &Path, port: u16, nick: &str) -> Kiwi {
+        Self::start_with_caps(modules, port, nick, &[])
+    }
+
+    /// The same, asking for these capabilities besides irc-framework's own.
+    fn start_with_caps(modules: &Path, port: u16, nick: &str, caps: &[&str]) -> Kiwi {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/irc_framework.js");
         let mut node = Command::new("node")
             .arg(script)
             .arg(port.to_string())
             .arg(nick)
+            .arg("127.0.0.1")
+            .arg(caps.join(","))
             .env("NODE_PATH", modules)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -442,4 +449,160 @@ async fn irc_framework_and_native_users_share_a_moderated_room() {
         unreachable!()
     };
     assert_eq!(reason.as_deref(), Some("Quit: see you"));
+}
+
+/// The message-tags a `privmsg` or `tagmsg` event carried.
+fn tag<'a>(event: &'a Value, name: &str) -> Option<&'a str> {
+    event["tags"][name].as_str()
+}
+
+#[tokio::test]
+async fn irc_framework_reacts_replies_and_redacts_with_message_tags() {
+    let Some(modules) = irc_framework() else {
+        return;
+    };
+    let server = TestServer::start_irc().await;
+    let mut ann = server.join("ann").await;
+    let port = server.irc_addr().port();
+    let mut kiwi = Kiwi::start_with_caps(&modules, port, "kiwi", &["draft/message-redaction"]);
+    let registered = kiwi
+        .until("kiwi's registration", WAIT, |e| e["event"] == "registered")
+        .await
+        .0;
+    let caps = registered["caps"].as_array().expect("caps");
+    for cap in ["message-tags", "draft/message-redaction"] {
+        assert!(caps.iter().any(|c| c == cap), "{cap}: {caps:?}");
+    }
+    kiwi.tell("join #general").await;
+    kiwi.expect("kiwi's JOIN", |e| {
+        e["event"] == "join" && e["nick"] == "kiwi"
+    })
+    .await;
+
+    // ann asks; kiwi sees the msgid and reacts to it, then replies to it.
+    say_in(&mut ann, "general", "who wants coffee?").await;
+    let asked = kiwi
+        .expect("ann's question", |e| is_privmsg(e, "who wants coffee?"))
+        .await;
+    let question = tag(&asked, "msgid").expect("a msgid").to_string();
+    kiwi.tell(&format!("react #general {question} ☕")).await;
+    let reaction = expect(&mut ann, "kiwi's reaction", |f| {
+        matches!(f, ServerFrame::Reaction(_))
+    })
+    .await;
+    let ServerFrame::Reaction(r) = reaction else {
+        unreachable!()
+    };
+    assert_eq!(
+        (
+            r.place.id.to_string(),
+            r.emoji.as_str(),
+            r.place.username.as_str(),
+            r.added
+        ),
+        (question.clone(), "☕", "kiwi", true)
+    );
+    kiwi.tell(&format!("reply #general {question} me, please"))
+        .await;
+    let answer = expect_message(&mut ann, "me, please").await;
+    assert_eq!(
+        answer.state.reply_to.map(|id| id.to_string()),
+        Some(question.clone())
+    );
+    assert_eq!(
+        answer.state.reply_preview.map(|p| p.content),
+        Some("who wants coffee?".into())
+    );
+
+    // ann reacts to kiwi's answer and replies to it: kiwi reads both from the tags.
+    ann.send(&ClientFrame::React {
+        id: answer.id,
+        emoji: ":+1:".into(),
+        on: None,
+    })
+    .await
+    .unwrap();
+    let reacted = kiwi
+        .expect("ann's reaction", |e| {
+            e["event"] == "tagmsg" && e["nick"] == "ann"
+        })
+        .await;
+    assert_eq!(tag(&reacted, "+draft/react"), Some("👍"), "{reacted}");
+    assert_eq!(
+        tag(&reacted, "+draft/reply"),
+        Some(answer.id.to_string().as_str())
+    );
+    ann.send(&ClientFrame::Message {
+        content: "coming up".into(),
+        room: Some("general".into()),
+        reply_to: Some(answer.id),
+    })
+    .await
+    .unwrap();
+    let replied = kiwi
+        .expect("ann's reply", |e| is_privmsg(e, "coming up"))
+        .await;
+    assert_eq!(
+        tag(&replied, "+draft/reply"),
+        Some(answer.id.to_string().as_str())
+    );
+
+    // An edit reaches kiwi as a correction tagged with the message it corrects.
+    ann.send(&ClientFrame::Edit {
+        id: answer.id,
+        content: "x".into(),
+    })
+    .await
+    .unwrap();
+    let refused = expect(&mut ann, "a refused edit", |f| error_code(f).is_some()).await;
+    assert_eq!(
+        error_code(&refused),
+        Some("not_authorized"),
+        "kiwi's message, not ann's"
+    );
+    ann.send(&ClientFrame::Edit {
+        id: question.parse().unwrap(),
+        content: "who wants tea?".into(),
+    })
+    .await
+    .unwrap();
+    let corrected = kiwi
+        .expect("ann's correction", |e| is_privmsg(e, "* who wants tea?"))
+        .await;
+    assert_eq!(tag(&corrected, "+draft/edit"), Some(question.as_str()));
+
+    // kiwi may not redact ann's message, and may redact its own: ann sees it deleted.
+    kiwi.tell(&format!("raw REDACT #general {question}")).await;
+    let fail = kiwi
+        .expect("FAIL REDACT", |e| {
+            e["event"] == "unknown command" && e["command"] == "FAIL"
+        })
+        .await;
+    assert_eq!(fail["params"][1], "REDACT_FORBIDDEN", "{fail}");
+    kiwi.tell(&format!("raw REDACT #general {} :oops", answer.id))
+        .await;
+    let deleted = expect(
+        &mut ann,
+        "kiwi's redaction",
+        |f| matches!(f, ServerFrame::Deleted(d) if d.place.id == answer.id),
+    )
+    .await;
+    let ServerFrame::Deleted(d) = deleted else {
+        unreachable!()
+    };
+    assert_eq!(d.place.username, "kiwi");
+
+    // ann deletes her question: kiwi gets the REDACT.
+    ann.send(&ClientFrame::Delete {
+        id: question.parse().unwrap(),
+    })
+    .await
+    .unwrap();
+    let redact = kiwi
+        .expect("REDACT from ann", |e| {
+            e["event"] == "unknown command" && e["command"] == "REDACT"
+        })
+        .await;
+    assert_eq!(redact["params"], json!(["#general", question]));
+    kiwi.tell("quit done").await;
 }

@@ -23,6 +23,7 @@ async fn ask(conn: &mut Connection, frame: ClientFrame, reference: &str) -> Serv
 
 fn react(id: u64, emoji: &str) -> ClientFrame {
     ClientFrame::React {
+        on: None,
         id,
         emoji: emoji.into(),
     }
@@ -316,5 +317,80 @@ async fn changes_made_while_you_were_away_are_replayed_on_resume() {
     assert_eq!(
         (edited.place.id, edited.content.as_str()),
         (dm.id, "see you soon")
+    );
+}
+
+#[tokio::test]
+async fn typing_reaches_the_others_live_from_either_protocol() {
+    use super::irc_client::Irc;
+    use palaver_client::proto::TypingState;
+
+    let server = TestServer::start_irc().await;
+    let mut alice = server.join("alice").await;
+    let mut bob = server.join("bob").await;
+    let (mut irc, _) = Irc::register(server.irc_addr(), "ivy", &["message-tags"]).await;
+    irc.send("JOIN #general").await;
+    irc.expect("ivy's join", |m| m.command == "JOIN").await;
+    irc.sync().await;
+
+    alice
+        .send(&ClientFrame::Typing {
+            room: Some("general".into()),
+            target: None,
+            state: TypingState::Active,
+        })
+        .await
+        .unwrap();
+    let seen = expect(&mut bob, "alice typing", |f| {
+        matches!(f, ServerFrame::Typing { .. })
+    })
+    .await;
+    let ServerFrame::Typing {
+        room,
+        username,
+        state,
+        ..
+    } = seen
+    else {
+        unreachable!()
+    };
+    assert_eq!(
+        (room.as_deref(), username.as_str(), state),
+        (Some("general"), "alice", TypingState::Active)
+    );
+    let tagmsg = irc
+        .expect("TAGMSG +typing", |m| m.command == "TAGMSG")
+        .await;
+    assert_eq!(tagmsg.tag("+typing"), Some(Some("active")));
+    assert!(tagmsg.source.as_deref().unwrap_or_default().starts_with("alice!"));
+    let own = drain(&mut alice).await;
+    assert!(
+        !own.iter().any(|f| matches!(f, ServerFrame::Typing { .. })),
+        "not back to the one typing: {own:?}"
+    );
+
+    // From IRC: the apps get `typing`, privately too.
+    irc.send("@+typing=paused TAGMSG bob").await;
+    let seen = expect(&mut bob, "ivy typing", |f| {
+        matches!(f, ServerFrame::Typing { .. })
+    })
+    .await;
+    let ServerFrame::Typing {
+        target,
+        username,
+        state,
+        ..
+    } = seen
+    else {
+        unreachable!()
+    };
+    assert_eq!(
+        (target.as_deref(), username.as_str(), state),
+        (Some("bob"), "ivy", TypingState::Paused)
+    );
+    let others = drain(&mut alice).await;
+    assert!(
+        !others.iter().any(|f| matches!(f, ServerFrame::Typing { .. })),
+        "a private typing notice stays private: {others:?}"
     );
 }

@@ -37,6 +37,7 @@ caps! {
     CHGHOST = "chghost", 15;
     ACCOUNT_NOTIFY = "account-notify", 16;
     SETNAME = "setname", 17;
+    MESSAGE_REDACTION = "draft/message-redaction", 18;
 }
 
 /// The capabilities a connection has enabled.

@@ -99,7 +99,12 @@ impl Lines<'_> {
         let (action, text) = irc_text(chat.content);
         let overhead = 1 + chat.source.len() + 1 + chat.command.len() + 1 + chat.target.len() + 2;
         let room = 510usize.saturating_sub(overhead + if action { 9 } else { 0 });
-        let tags = self.chat_tags(chat.timestamp, chat.id);
+        let mut tags = self.chat_tags(chat.timestamp, chat.id);
+        if let (true, Some(id)) = (self.has(caps::MESSAGE_TAGS), chat.reply_to) {
+            if !tags.iter().any(|(k, _)| k == "+draft/reply") {
+                tags.insert(0, ("+draft/reply".into(), Some(id.to_string())));
+            }
+        }
         // No two lines share a msgid (message-ids): only the first piece of a long message
         // carries it, as ergo does.
         let rest: Vec<(String, Option<String>)> =
@@ -141,6 +146,8 @@ pub struct Chat<'a> {
     pub content: &'a str,
     pub timestamp: &'a str,
     pub id: Option<u64>,
+    /// The message it answers (`+draft/reply`, for clients with message-tags).
+    pub reply_to: Option<u64>,
 }
 
 /// The text of a Palaver message as IRC shows it: `/me waves` is a CTCP ACTION.

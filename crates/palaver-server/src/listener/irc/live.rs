@@ -19,6 +19,21 @@ pub fn frame(lines: &mut Lines, frame: &ServerFrame) -> Vec<IrcMessage> {
         ServerFrame::Welcome(welcome) => cmd::registration::welcome(lines, welcome),
         ServerFrame::Message(m) => cmd::message::public(lines, m),
         ServerFrame::PrivateMessage(m) => cmd::message::private(lines, m),
+        ServerFrame::Reaction(r) => cmd::changes::reaction(lines, r),
+        ServerFrame::Edited(e) => cmd::changes::edited(lines, e),
+        ServerFrame::Deleted(d) => cmd::changes::deleted(lines, d),
+        ServerFrame::Typing {
+            room,
+            target,
+            state,
+            timestamp,
+            ..
+        } => cmd::changes::typing(
+            lines,
+            (room.as_deref(), target.as_deref()),
+            *state,
+            timestamp,
+        ),
         ServerFrame::Notice {
             room,
             target,

@@ -259,22 +259,33 @@ pub fn batch(lines: &mut Lines, target: &str, messages: &[ChatMessage]) -> Vec<I
         ));
     }
     for m in messages {
-        let (sender, to, content, timestamp, id) = match m {
+        let (sender, to, content, timestamp, id, state) = match m {
             ChatMessage::Message(m) => (
                 &m.username,
                 channel(&m.room),
                 &m.content,
                 &m.timestamp,
                 m.id,
+                &m.state,
             ),
-            ChatMessage::PrivateMessage(m) => {
-                (&m.sender, m.target.clone(), &m.content, &m.timestamp, m.id)
-            }
+            ChatMessage::PrivateMessage(m) => (
+                &m.sender,
+                m.target.clone(),
+                &m.content,
+                &m.timestamp,
+                m.id,
+                &m.state,
+            ),
             // History holds messages only, as they are now.
             ChatMessage::Reaction(_) | ChatMessage::Edited(_) | ChatMessage::Deleted(_) => continue,
         };
+        if state.deleted {
+            // A deleted message is not replayed to IRC clients (as ergo does with redactions).
+            continue;
+        }
         let source = User::address_of_name(sender);
         let chat = Chat {
+            reply_to: state.reply_to,
             source: &source,
             command: "PRIVMSG",
             target: &to,

@@ -54,6 +54,10 @@ fn send(r: &mut Reader, msg: &IrcMessage, label: Option<String>, notice: bool) -
     };
     let content = palaver_text(text);
     let tags = client_tags(msg);
+    let editing = msg
+        .tag("+draft/edit")
+        .flatten()
+        .and_then(|id| id.parse::<u64>().ok());
     // `+draft/reply=<msgid>`: an answer to that message (a msgid is a message's id).
     let reply_to = msg
         .tag("+draft/reply")
@@ -104,6 +108,11 @@ fn send(r: &mut Reader, msg: &IrcMessage, label: Option<String>, notice: bool) -
             r.begin(waiting, label.take())
         });
         let frame = match split_target(target) {
+            // `+draft/edit=<msgid>`: the new text of that message (see `changes.rs`).
+            _ if editing.is_some() => ClientFrame::Edit {
+                id: editing.unwrap_or_default(),
+                content: content.clone(),
+            },
             (Some(room), _) => ClientFrame::Message {
                 content: content.clone(),
                 room: Some(room),
@@ -166,6 +175,7 @@ impl Waiting for Privmsg {
             } => {
                 let echo = if lines.has(caps::ECHO_MESSAGE) {
                     lines.chat_lines(Chat {
+                        reply_to: None,
                         source: lines.source,
                         command: "PRIVMSG",
                         target,
@@ -251,8 +261,11 @@ pub fn tagmsg(r: &mut Reader, msg: &IrcMessage, label: Option<String>) -> Vec<Ac
     };
     let (room, target) = split_target(target);
     let token = r.begin(TagMsg, label);
+    // A reaction is stored and shown to everyone, not only relayed.
+    let frame =
+        super::changes::reaction_request(msg).unwrap_or(ClientFrame::TagMessage { room, target });
     let mut request = Request {
-        frame: ClientFrame::TagMessage { room, target },
+        frame,
         reference: Some(Value::from(token)),
         client_tags: client_tags(msg),
     };
@@ -295,6 +308,7 @@ pub fn public(lines: &mut Lines, m: &PublicMessage) -> Vec<IrcMessage> {
         content: &m.content,
         timestamp: &m.timestamp,
         id: Some(m.id),
+        reply_to: m.state.reply_to,
     });
     if !lines.st.is_me(&m.username) {
         return out;
@@ -325,6 +339,7 @@ pub fn private(lines: &mut Lines, m: &PrivateMessage) -> Vec<IrcMessage> {
         content: &m.content,
         timestamp: &m.timestamp,
         id: Some(m.id),
+        reply_to: m.state.reply_to,
     })
 }
 
@@ -349,6 +364,7 @@ pub fn notice_seen(
         return Vec::new();
     }
     let out = lines.chat_lines(Chat {
+        reply_to: None,
         source: lines.source,
         command: "NOTICE",
         target: &to,

@@ -21,6 +21,7 @@ pub mod account;
 pub mod admin;
 pub mod away;
 pub mod cap;
+pub mod changes;
 pub mod chathistory;
 pub mod invite;
 pub mod join;
@@ -92,6 +93,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     command("PRIVMSG", 0, message::privmsg),
     command("NOTICE", 0, message::notice),
     command("TAGMSG", 0, message::tagmsg),
+    command("REDACT", 2, changes::redact),
     command("NAMES", 0, names::run),
     command("TOPIC", 1, topic::run),
     command("LIST", 0, list::run),

@@ -160,6 +160,13 @@ impl PalaverApp {
     }
 
     /// Leaves the server and goes back to the connect screen.
+    /// Sends a frame on the session, if there is one.
+    pub fn send(&self, frame: palaver_proto::ClientFrame) {
+        if let Some(outbox) = &self.outbox {
+            outbox.send(frame);
+        }
+    }
+
     pub fn disconnect(&mut self) {
         if let Some(outbox) = self.outbox.take() {
             outbox.quit(&self.runtime);
@@ -190,7 +197,10 @@ impl PalaverApp {
                         self.settings.host.trim(),
                         self.settings.port.trim()
                     );
-                    self.chat = Some(ChatModel::new(self.settings.username.trim(), &server));
+                    let mut chat = ChatModel::new(self.settings.username.trim(), &server);
+                    // Search results have a window of their own here.
+                    chat.search_in_lines = false;
+                    self.chat = Some(chat);
                     self.chat_view = ChatView::default();
                     self.connecting = false;
                     self.screen = Screen::Chat;

@@ -14,6 +14,13 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ),
     ("/msg name text", "send a private message"),
     ("/me text", "describe an action: * alice waves"),
+    (
+        "/react [N] emoji",
+        "react to the newest message (N: the Nth newest); again to take it back",
+    ),
+    ("/reply [N] text", "answer the newest message (or the Nth newest)"),
+    ("/edit text", "replace the text of your newest message"),
+    ("/delete [N]", "delete your newest message (or your Nth newest)"),
     ("/topic text", "set the current room's topic"),
     (
         "/kick name [reason]",
@@ -72,7 +79,23 @@ pub enum Action {
     Quit,
     /// The line was wrong: say why.
     Refuse(String),
+    /// Do something to a message of the conversation shown: the `back`-th newest (1: the
+    /// newest), counting only mine if `mine`.
+    OnMessage {
+        back: usize,
+        mine: bool,
+        act: MessageAct,
+    },
     Nothing,
+}
+
+/// What `/react`, `/reply`, `/edit` and `/delete` do to a message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MessageAct {
+    React(String),
+    Reply(String),
+    Edit(String),
+    Delete,
 }
 
 /// Where plain text goes.
@@ -178,9 +201,42 @@ pub fn interpret(line: &str, target: &Target) -> Action {
         "msg" | "query" => match rest.split_once(' ') {
             Some((to, content)) if !content.trim().is_empty() => Action::Private {
                 to: to.to_string(),
-                content: content.trim().to_string(),
+                content: palaver_proto::emoji::replace_shortcodes(content.trim()),
             },
             _ => Action::Refuse("Usage: /msg name text".into()),
+        },
+        "react" => {
+            let (back, emoji) = back_and_rest(rest);
+            match emoji.split_whitespace().next() {
+                Some(emoji) => Action::OnMessage {
+                    back,
+                    mine: false,
+                    act: MessageAct::React(emoji.to_string()),
+                },
+                None => Action::Refuse("Usage: /react [N] emoji  (N: messages back, 1 = the newest)".into()),
+            }
+        }
+        "reply" => {
+            let (back, text) = back_and_rest(rest);
+            if text.is_empty() {
+                return Action::Refuse("Usage: /reply [N] text  (N: messages back, 1 = the newest)".into());
+            }
+            Action::OnMessage {
+                back,
+                mine: false,
+                act: MessageAct::Reply(palaver_proto::emoji::replace_shortcodes(text)),
+            }
+        }
+        "edit" if rest.is_empty() => Action::Refuse("Usage: /edit new text  (your newest message)".into()),
+        "edit" => Action::OnMessage {
+            back: 1,
+            mine: true,
+            act: MessageAct::Edit(palaver_proto::emoji::replace_shortcodes(rest)),
+        },
+        "delete" => Action::OnMessage {
+            back: back_and_rest(rest).0,
+            mine: true,
+            act: MessageAct::Delete,
         },
         "me" => {
             if rest.is_empty() {
@@ -292,18 +348,53 @@ fn room_of(target: &Target) -> Option<String> {
     }
 }
 
+/// A message to the conversation shown; known `:shortcodes:` become their emoji.
 fn plain(text: &str, target: &Target) -> Action {
+    let content = palaver_proto::emoji::replace_shortcodes(text);
     match target {
         Target::Room(room) => Action::Send(ClientFrame::Message {
             reply_to: None,
-            content: text.to_string(),
+            content,
             room: Some(room.clone()),
         }),
         Target::Direct(to) => Action::Private {
             to: to.clone(),
-            content: text.to_string(),
+            content,
         },
     }
+}
+
+/// `[N] rest`: how many messages back (1, the newest, when there is no number), and the rest.
+fn back_and_rest(rest: &str) -> (usize, &str) {
+    match rest.split_once(' ') {
+        Some((n, after)) if n.parse::<usize>().is_ok_and(|n| n > 0) => {
+            (n.parse().unwrap_or(1), after.trim())
+        }
+        _ => match rest.parse::<usize>() {
+            Ok(n) if n > 0 => (n, ""),
+            _ => (1, rest),
+        },
+    }
+}
+
+/// Tab after `:sho`: the closest emoji for the shortcode being typed. True if it completed.
+pub fn complete_emoji(input: &mut String) -> bool {
+    let start = input
+        .rfind(|c: char| c.is_whitespace())
+        .map_or(0, |i| i + 1);
+    let word = &input[start..];
+    let Some(code) = word
+        .strip_prefix(':')
+        .filter(|c| c.len() >= 2 && !c.contains(':'))
+    else {
+        return false;
+    };
+    let Some((_, emoji)) = palaver_proto::emoji::complete(code, 1).into_iter().next() else {
+        return false;
+    };
+    input.truncate(start);
+    input.push_str(emoji);
+    true
 }
 
 /// Commands whose name starts with what is typed, for the inline hint.

@@ -7,6 +7,7 @@
 //! - [`net`]: the network on a tokio runtime, talking to the UI through channels.
 //! - [`host`]: the embedded server and what its dashboard shows.
 //! - [`theme`]: colours per kind of line and per person; dark and light.
+//! - [`typing`]: when to tell the others that you are typing.
 //! - [`views`]: the screens.
 //! - [`terminal`]: `palaver chat`, the terminal client (ratatui) and its line mode for scripts.
 
@@ -17,6 +18,7 @@ pub mod model;
 pub mod net;
 pub mod terminal;
 pub mod theme;
+pub mod typing;
 pub mod views;
 
 pub use app::{PalaverApp, Screen, Settings};

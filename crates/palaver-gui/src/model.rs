@@ -9,7 +9,9 @@ use std::collections::{BTreeSet, HashSet};
 
 use palaver_client::Event;
 use palaver_proto::message_changes::MessageState;
-use palaver_proto::{timestamp, validate, ChatMessage, ServerFrame, SystemEvent};
+use palaver_proto::{
+    timestamp, validate, ChatMessage, ClientFrame, ServerFrame, SystemEvent, TypingState,
+};
 
 /// What a line is, which decides how it looks (see `theme.rs`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -97,9 +99,40 @@ pub struct Conversation {
     /// True when older history may exist on the server.
     pub has_more: bool,
     pub loading_history: bool,
+    /// Showing messages around one jumped to, away from the newest (see [`ChatModel::jump`]).
+    pub detached: bool,
+    /// Who is typing here: name, state, and since when (milliseconds).
+    pub typing: Vec<(String, TypingState, i64)>,
+}
+
+/// The bounds of a `history` request, set by [`Conversation::history_request`]'s caller.
+#[derive(Debug, Default)]
+pub struct HistoryBounds {
+    pub before: Option<u64>,
+    pub around_id: Option<u64>,
 }
 
 impl Conversation {
+    /// A `history` request for this conversation, 100 messages, with the bounds `set` gives.
+    pub fn history_request(&self, set: impl FnOnce(&mut HistoryBounds)) -> ClientFrame {
+        let mut bounds = HistoryBounds::default();
+        set(&mut bounds);
+        let (room, with) = match &self.id {
+            ConversationId::Room(_) => (Some(self.title.clone()), None),
+            ConversationId::Direct(_) => (None, Some(self.title.clone())),
+        };
+        ClientFrame::History {
+            room,
+            with,
+            before: bounds.before,
+            before_id: None,
+            after_id: None,
+            around_id: bounds.around_id,
+            oldest_first: false,
+            limit: Some(100),
+        }
+    }
+
     fn new(id: ConversationId, title: String) -> Self {
         Conversation {
             id,
@@ -112,6 +145,29 @@ impl Conversation {
             members: BTreeSet::new(),
             has_more: true,
             loading_history: false,
+            detached: false,
+            typing: Vec::new(),
+        }
+    }
+
+    /// "bob is typing…" and the like, as of `now_ms` (IRCv3's expiry: `paused` is gone after 6
+    /// seconds, `active` after 30 without another).
+    pub fn typing_text(&self, now_ms: i64) -> Option<String> {
+        let names: Vec<&str> = self
+            .typing
+            .iter()
+            .filter(|(_, state, since)| match state {
+                TypingState::Active => now_ms - since < 30_000,
+                TypingState::Paused => now_ms - since < 6_000,
+                TypingState::Done => false,
+            })
+            .map(|(name, ..)| name.as_str())
+            .collect();
+        match names.as_slice() {
+            [] => None,
+            [one] => Some(format!("{one} is typing…")),
+            [a, b] => Some(format!("{a} and {b} are typing…")),
+            _ => Some("Several people are typing…".into()),
         }
     }
 
@@ -146,6 +202,20 @@ pub struct ChatModel {
     seen: HashSet<u64>,
     /// Set when a line that deserves a desktop notification arrived (drained by the app).
     pub notify: Vec<(String, String)>,
+    /// The last search's results (the desktop shows them in a panel; the terminal lists them in
+    /// the conversation shown, with `search_in_lines`).
+    pub search: Option<SearchResults>,
+    pub search_in_lines: bool,
+    /// A message to scroll to once it is shown (a jump: a reply's original, a search result).
+    pub jump_to: Option<u64>,
+}
+
+/// A search's results, newest first, as far as they were paged.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchResults {
+    pub query: String,
+    pub messages: Vec<ChatMessage>,
+    pub has_more: bool,
 }
 
 impl ChatModel {
@@ -158,6 +228,61 @@ impl ChatModel {
             status: Status::Connected,
             seen: HashSet::new(),
             notify: Vec::new(),
+            search: None,
+            search_in_lines: true,
+            jump_to: None,
+        }
+    }
+
+    /// Shows message `id` of conversation `index`: scrolls to it if it is loaded; otherwise
+    /// the conversation shows the messages around it instead of the newest (it is *detached*
+    /// until [`ChatModel::back_to_latest`]), and this is the `history` request to send.
+    pub fn jump(&mut self, index: usize, id: u64) -> Option<ClientFrame> {
+        self.select(index);
+        self.jump_to = Some(id);
+        let c = self.conversations.get_mut(index)?;
+        if c.lines.iter().any(|l| l.id == Some(id)) {
+            return None;
+        }
+        for line in c.lines.drain(..) {
+            if let Some(id) = line.id {
+                self.seen.remove(&id);
+            }
+        }
+        c.detached = true;
+        c.has_more = true;
+        c.loading_history = true;
+        Some(c.history_request(|q| q.around_id = Some(id)))
+    }
+
+    /// Leaves the messages jumped to for the newest: the request that reads them.
+    pub fn back_to_latest(&mut self, index: usize) -> Option<ClientFrame> {
+        let c = self.conversations.get_mut(index)?;
+        for line in c.lines.drain(..) {
+            if let Some(id) = line.id {
+                self.seen.remove(&id);
+            }
+        }
+        c.detached = false;
+        c.has_more = true;
+        c.loading_history = true;
+        Some(c.history_request(|_| {}))
+    }
+
+    /// Where a message is shown: its conversation's index.
+    pub fn conversation_of(&mut self, message: &ChatMessage) -> usize {
+        match message {
+            ChatMessage::Message(m) => self.room(&m.room),
+            ChatMessage::PrivateMessage(m) => {
+                let me = validate::fold(&self.me);
+                let other = if validate::fold(&m.sender) == me {
+                    &m.target
+                } else {
+                    &m.sender
+                };
+                self.open_direct_quietly(&other.clone())
+            }
+            _ => self.active,
         }
     }
 
@@ -302,6 +427,32 @@ impl ChatModel {
                     _ => unreachable!(),
                 };
                 self.insert_live(message);
+            }
+            ServerFrame::Typing {
+                room,
+                target,
+                username,
+                state,
+                timestamp: ts,
+            } => {
+                if validate::fold(&username) == validate::fold(&self.me) {
+                    return;
+                }
+                let index = match (room, target) {
+                    (Some(room), _) => {
+                        match self.find(&ConversationId::Room(validate::fold(&room))) {
+                            Some(i) => i,
+                            None => return,
+                        }
+                    }
+                    (None, _) => self.open_direct_quietly(&username),
+                };
+                let since = timestamp::parse_millis(&ts).unwrap_or_else(timestamp::now_millis);
+                let typing = &mut self.conversations[index].typing;
+                typing.retain(|(name, ..)| *name != username);
+                if state != TypingState::Done {
+                    typing.push((username, state, since));
+                }
             }
             ServerFrame::Reaction(c) => self.apply_change(&ChatMessage::Reaction(c)),
             ServerFrame::Edited(c) => self.apply_change(&ChatMessage::Edited(c)),
@@ -522,6 +673,29 @@ impl ChatModel {
                 has_more,
                 ..
             } => {
+                // A further page of the same search adds to it.
+                match &mut self.search {
+                    Some(last) if last.query == query && !last.messages.is_empty() => {
+                        let known: HashSet<u64> = last.messages.iter().map(|m| m.id()).collect();
+                        last.messages.extend(
+                            messages
+                                .iter()
+                                .filter(|m| !known.contains(&m.id()))
+                                .cloned(),
+                        );
+                        last.has_more = has_more;
+                    }
+                    _ => {
+                        self.search = Some(SearchResults {
+                            query: query.clone(),
+                            messages: messages.clone(),
+                            has_more,
+                        })
+                    }
+                }
+                if !self.search_in_lines {
+                    return;
+                }
                 let i = self.active;
                 let more = if has_more { ", the newest shown" } else { "" };
                 let head = format!("Search for \"{query}\": {} found{more}", messages.len());
@@ -613,6 +787,56 @@ impl ChatModel {
                 }
             }
         }
+    }
+
+    /// The frame `/react`, `/reply`, `/edit` or `/delete` sends for conversation `index`: about
+    /// its `back`-th newest message (only mine if `mine`), or why there is none.
+    pub fn on_message(
+        &self,
+        index: usize,
+        back: usize,
+        mine: bool,
+        act: crate::commands::MessageAct,
+    ) -> Result<ClientFrame, String> {
+        use crate::commands::MessageAct;
+        let me = validate::fold(&self.me);
+        let c = self
+            .conversations
+            .get(index)
+            .ok_or_else(|| "No conversation is shown.".to_string())?;
+        let line = c
+            .lines
+            .iter()
+            .rev()
+            .filter(|l| l.id.is_some() && !l.state.deleted)
+            .filter(|l| !mine || l.author.as_deref().map(validate::fold) == Some(me.clone()))
+            .nth(back.saturating_sub(1))
+            .ok_or_else(|| match mine {
+                true => "You have no message here to change.".to_string(),
+                false => "There is no such message here.".to_string(),
+            })?;
+        let id = line.id.unwrap_or_default();
+        Ok(match act {
+            MessageAct::React(emoji) => ClientFrame::React {
+                id,
+                emoji,
+                on: None,
+            },
+            MessageAct::Edit(content) => ClientFrame::Edit { id, content },
+            MessageAct::Delete => ClientFrame::Delete { id },
+            MessageAct::Reply(content) => match &c.id {
+                ConversationId::Room(_) => ClientFrame::Message {
+                    content,
+                    room: Some(c.title.clone()),
+                    reply_to: Some(id),
+                },
+                ConversationId::Direct(_) => ClientFrame::PrivateMessage {
+                    target: c.title.clone(),
+                    content,
+                    reply_to: Some(id),
+                },
+            },
+        })
     }
 
     /// The line of message `id`, if it is shown.
@@ -709,6 +933,9 @@ impl ChatModel {
             return;
         }
         let (index, mut line) = self.classify(&message);
+        if let (Some(author), Some(c)) = (&line.author, self.conversations.get_mut(index)) {
+            c.typing.retain(|(name, ..)| name != author);
+        }
         let reply = self.replies_to_me(&line);
         line.mention |= reply;
         if line.mention || line.kind == LineKind::PrivateReceived {

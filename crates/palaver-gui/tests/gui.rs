@@ -587,3 +587,271 @@ fn scrolling_to_the_top_loads_older_history_and_keys_complete_and_recall() {
     assert_eq!(alice.state().chat_view.input, "bob: thanks!");
     world.runtime.block_on(server.shutdown());
 }
+
+/// Waits on the async side for a frame from the server that matches.
+fn frame_from(
+    world: &World,
+    conn: &mut palaver_client::Connection,
+    what: &str,
+    pred: impl Fn(&ServerFrame) -> bool,
+) -> ServerFrame {
+    world.runtime.block_on(async {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match conn.recv_timeout(left).await {
+                Ok(frame) if pred(&frame) => return frame,
+                Ok(_) => continue,
+                Err(e) => panic!("waiting for {what}: {e}"),
+            }
+        }
+    })
+}
+
+/// Clicks the field named `name` and types `text` into it.
+fn type_into(harness: &mut Harness<'_, PalaverApp>, name: &str, text: &str) {
+    field(harness, name).click();
+    harness.step();
+    field(harness, name).type_text(text);
+    harness.step();
+    harness.step();
+}
+
+/// Hovers the row showing `text` (so that its actions show) and clicks the action `label`.
+fn act_on(harness: &mut Harness<'_, PalaverApp>, text: &str, label: &str) {
+    harness.get_by_label_contains(text).hover();
+    harness.step();
+    harness.step();
+    harness.get_by_label(label).click();
+    harness.step();
+    harness.step();
+}
+
+#[test]
+fn reactions_replies_edits_deletions_emoji_and_typing_on_the_desktop() {
+    let world = World::new();
+    let server = world.start_server("127.0.0.1:0");
+    let addr = server.local_addr();
+    let mut bob = world.runtime.block_on(async {
+        let (bob, _) = palaver_client::Connection::join(addr, "bob").await.unwrap();
+        bob
+    });
+    let mut alice = world.app("127.0.0.1", addr.port());
+    connect_as(&mut alice, "alice");
+    run_until(&mut alice, "join", |a| a.screen == Screen::Chat);
+    world.runtime.block_on(async {
+        bob.send(&ClientFrame::Message {
+            reply_to: None,
+            content: "lunch at noon?".into(),
+            room: None,
+        })
+        .await
+        .unwrap();
+    });
+    run_until(&mut alice, "bob's question", |a| {
+        rendered(a, LineKind::Other, "bob: lunch at noon?")
+    });
+    let question = alice.state().chat.as_ref().unwrap().conversations[0]
+        .lines
+        .iter()
+        .find(|l| l.text == "lunch at noon?")
+        .and_then(|l| l.id)
+        .unwrap();
+
+    // React through the picker: filter, click.
+    act_on(&mut alice, "bob: lunch at noon?", "React");
+    type_into(&mut alice, "Search emoji", "tada");
+    alice.get_by_label("Emoji 🎉").click();
+    alice.step();
+    let got = frame_from(&world, &mut bob, "alice's reaction", |f| {
+        matches!(f, ServerFrame::Reaction(_))
+    });
+    let ServerFrame::Reaction(r) = got else {
+        unreachable!()
+    };
+    assert_eq!(
+        (
+            r.place.id,
+            r.emoji.as_str(),
+            r.place.username.as_str(),
+            r.added
+        ),
+        (question, "🎉", "alice", true)
+    );
+    run_until(&mut alice, "the chip under the message", |a| {
+        a.chat.as_ref().unwrap().conversations[0]
+            .lines
+            .iter()
+            .any(|l| l.id == Some(question) && l.state.reactions.len() == 1)
+    });
+    alice.get_by_label("🎉 1");
+
+    // Reply: the bar, then the message answers the question.
+    act_on(&mut alice, "bob: lunch at noon?", "Reply");
+    alice.get_by_label_contains("Replying to bob: lunch at noon?");
+    say(&mut alice, "yes, see you :tada:");
+    let got = frame_from(
+        &world,
+        &mut bob,
+        "alice's reply",
+        |f| matches!(f, ServerFrame::Message(m) if m.username == "alice"),
+    );
+    let ServerFrame::Message(reply) = got else {
+        unreachable!()
+    };
+    assert_eq!(
+        reply.content, "yes, see you 🎉",
+        ":shortcodes: become emoji"
+    );
+    assert_eq!(reply.state.reply_to, Some(question));
+
+    // The emoji button inserts into the message; Tab completes a :shortcode:.
+    alice.get_by_label("Emoji").click();
+    alice.step();
+    alice.step();
+    type_into(&mut alice, "Search emoji", "thumbsup");
+    alice.key_press(Key::Enter);
+    alice.step();
+    field(&alice, "Message").click();
+    alice.step();
+    field(&alice, "Message").type_text(" and :rocke");
+    alice.step();
+    alice.key_press(Key::Tab);
+    alice.step();
+    assert_eq!(alice.state().chat_view.input, "👍 and 🚀");
+    alice.key_press(Key::Enter);
+    alice.step();
+    frame_from(
+        &world,
+        &mut bob,
+        "the emoji message",
+        |f| matches!(f, ServerFrame::Message(m) if m.content == "👍 and 🚀"),
+    );
+
+    // Up in the empty input edits my newest message.
+    run_until(&mut alice, "my message shown", |a| {
+        rendered(a, LineKind::Own, "alice: 👍 and 🚀")
+    });
+    field(&alice, "Message").click();
+    alice.step();
+    alice.key_press(Key::ArrowUp);
+    alice.step();
+    alice.step();
+    assert_eq!(alice.state().chat_view.input, "👍 and 🚀");
+    field(&alice, "Message").type_text("!");
+    alice.step();
+    alice.key_press(Key::Enter);
+    alice.step();
+    let got = frame_from(&world, &mut bob, "the edit", |f| {
+        matches!(f, ServerFrame::Edited(_))
+    });
+    let ServerFrame::Edited(e) = got else {
+        unreachable!()
+    };
+    assert_eq!(e.content, "👍 and 🚀!");
+    run_until(&mut alice, "(edited)", |a| {
+        rendered(a, LineKind::Own, "alice: 👍 and 🚀! (edited)")
+    });
+
+    // Delete, after confirming.
+    act_on(&mut alice, "alice: 👍 and 🚀!", "Delete");
+    alice.get_by_label("Delete message?");
+    alice.get_all_by_label("Delete").last().unwrap().click();
+    alice.step();
+    frame_from(
+        &world,
+        &mut bob,
+        "the deletion",
+        |f| matches!(f, ServerFrame::Deleted(d) if d.place.id == e.place.id),
+    );
+    run_until(&mut alice, "message deleted", |a| {
+        rendered(a, LineKind::Own, "alice: message deleted")
+    });
+
+    // bob types: alice sees it, and it goes when his message comes.
+    world.runtime.block_on(async {
+        bob.send(&ClientFrame::Typing {
+            room: Some("general".into()),
+            target: None,
+            state: palaver_client::proto::TypingState::Active,
+        })
+        .await
+        .unwrap();
+    });
+    run_until(&mut alice, "bob is typing", |_| true);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while alice.query_by_label("bob is typing…").is_none() {
+        assert!(Instant::now() < deadline, "no typing indicator");
+        alice.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(server);
+}
+
+#[test]
+fn a_search_result_opens_its_conversation_at_the_message() {
+    let world = World::new();
+    let server = world.start_server("127.0.0.1:0");
+    let addr = server.local_addr();
+    let _bob = world.runtime.block_on(async {
+        let (mut bob, _) = palaver_client::Connection::join(addr, "bob").await.unwrap();
+        let mut texts = vec!["the secret word is pineapple".to_string()];
+        texts.extend((0..150).map(|n| format!("filler {n}")));
+        for text in texts {
+            bob.send(&ClientFrame::Message {
+                reply_to: None,
+                content: text,
+                room: None,
+            })
+            .await
+            .unwrap();
+        }
+        loop {
+            if let ServerFrame::Message(m) =
+                bob.recv_timeout(Duration::from_secs(10)).await.unwrap()
+            {
+                if m.content == "filler 149" {
+                    break bob;
+                }
+            }
+        }
+    });
+    let mut alice = world.app("127.0.0.1", addr.port());
+    connect_as(&mut alice, "alice");
+    run_until(&mut alice, "recent history", |a| {
+        rendered(a, LineKind::Other, "bob: filler 149")
+    });
+    field(&alice, "Search messages").click();
+    alice.step();
+    field(&alice, "Search messages").type_text("pineapple");
+    alice.step();
+    alice.key_press(Key::Enter);
+    alice.step();
+    run_until(&mut alice, "the results", |a| {
+        a.chat
+            .as_ref()
+            .and_then(|c| c.search.as_ref())
+            .is_some_and(|s| s.messages.len() == 1)
+    });
+    alice.get_by_label("1 found for \"pineapple\".");
+    alice
+        .get_by_label_contains("the secret word is pineapple")
+        .click();
+    alice.step();
+    run_until(&mut alice, "the conversation at that message", |a| {
+        rendered(a, LineKind::Other, "bob: the secret word is pineapple")
+    });
+    let chat = alice.state().chat.as_ref().unwrap();
+    assert!(chat.conversations[0].detached, "reading older messages");
+    assert!(
+        !rendered(alice.state(), LineKind::Other, "bob: filler 149"),
+        "the newest are not what is shown"
+    );
+    alice.get_by_label("Back to the newest").click();
+    alice.step();
+    run_until(&mut alice, "the newest again", |a| {
+        rendered(a, LineKind::Other, "bob: filler 149")
+    });
+    assert!(!alice.state().chat.as_ref().unwrap().conversations[0].detached);
+    drop(server);
+}

@@ -91,6 +91,60 @@ pub fn normalise_reaction(reaction: &str) -> String {
     }
 }
 
+/// One emoji of the table, for pickers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Emoji {
+    pub emoji: &'static str,
+    pub name: &'static str,
+    /// Its first shortcode, if it has one.
+    pub shortcode: Option<&'static str>,
+    pub group: &'static str,
+}
+
+fn entry(e: &'static emojis::Emoji) -> Emoji {
+    Emoji {
+        emoji: e.as_str(),
+        name: e.name(),
+        shortcode: e.shortcode(),
+        group: group_name(e.group()),
+    }
+}
+
+/// Every emoji of the table, in Unicode's order (by group).
+pub fn all() -> impl Iterator<Item = Emoji> {
+    emojis::iter().map(entry)
+}
+
+/// The emoji a picker's filter finds: shortcodes starting with it first, then names and
+/// shortcodes containing it (case ignored); every emoji for an empty filter.
+pub fn filter(text: &str) -> Vec<Emoji> {
+    let text = text.trim().trim_matches(':').to_lowercase();
+    if text.is_empty() {
+        return all().collect();
+    }
+    let starts = |e: &&'static emojis::Emoji| e.shortcodes().any(|c| c.starts_with(&text));
+    // The closest shortcodes first: `heart` before `heart_eyes`.
+    let mut closest: Vec<(usize, &'static emojis::Emoji)> = emojis::iter()
+        .filter(starts)
+        .map(|e| {
+            let len = e
+                .shortcodes()
+                .filter(|c| c.starts_with(&text))
+                .map(str::len);
+            (len.min().unwrap_or(usize::MAX), e)
+        })
+        .collect();
+    closest.sort_by_key(|(len, _)| *len);
+    let mut found: Vec<Emoji> = closest.into_iter().map(|(_, e)| entry(e)).collect();
+    found.extend(
+        emojis::iter()
+            .filter(|e| !starts(e))
+            .filter(|e| e.name().contains(&text) || e.shortcodes().any(|c| c.contains(&text)))
+            .map(entry),
+    );
+    found
+}
+
 /// One emoji as the web client's table has it.
 #[derive(serde::Serialize)]
 struct Entry {
@@ -151,6 +205,16 @@ mod tests {
         assert_eq!(found[0], ("thumbsup", "👍"));
         assert!(found.iter().all(|(code, _)| code.starts_with("thu")));
         assert!(complete("", 5).is_empty());
+    }
+
+    #[test]
+    fn a_picker_filter_finds_shortcodes_then_names() {
+        let found = filter("tada");
+        assert_eq!(found[0].emoji, "🎉");
+        let found = filter("heart");
+        assert!(found.iter().take(3).any(|e| e.emoji == "❤️"));
+        assert!(filter("").len() > 1_500);
+        assert!(filter("zzzznothing").is_empty());
     }
 
     #[test]

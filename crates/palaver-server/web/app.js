@@ -1,13 +1,19 @@
 // The web client's page: draws the model and turns what you do into requests. The chat's
 // logic lives in model.js (conversations), commands.js (what you type), emoji.js (the emoji
-// table, picker filtering and :shortcode: completion) and session.js (the connection); this
-// file only touches the DOM. Server text only ever goes in through textContent.
+// table, picker filtering and :shortcode: completion), markdown.js (rich text, parsed into a
+// tree drawn here), typing.js (typing notifications) and session.js (the connection); this
+// file only touches the DOM. Server text only ever goes in through textContent (and link
+// targets through href, checked to be http or https).
 //
 // Stable selectors (for the browser tests; the log is redrawn on every change, so find elements
 // again after an action rather than keeping them):
 //   message line          #log .line[data-id="42"]   (own: .line.own / .line.private-sent;
 //                         .line.deleted once deleted; .line.flash while highlighted by a jump)
 //   its text              .line[data-id="42"] .text       "(edited)" mark: .edited (title: when)
+//   rich text in it       .text strong, .text em, .text s, .text code (inline),
+//                         .text pre.code-block > code (data-lang: the fence's language),
+//                         .text blockquote, .text a[href] (rel="noopener noreferrer nofollow",
+//                         target="_blank"); textContent is the text without the markers
 //   reply quote           .line[data-id="42"] .reply-preview[data-reply-to="41"] (click: jump)
 //   reaction chips        .line[data-id="42"] .reactions .chip[data-emoji="👍"]
 //                         (.chip.mine / aria-pressed="true" when yours; .count; click toggles)
@@ -15,6 +21,7 @@
 //   actions (on hover or focus)  .line[data-id="42"] .actions button[data-action="reply"|"react"|"edit"|"delete"]
 //                         (edit and delete on your own messages only; delete asks confirm())
 //   composer              #message, #send-button, #emoji-button (opens the picker)
+//   who is typing         #typing (under the log, aria-live="polite"): "bob is typing…"
 //   reply / edit bar      #compose-context (.replying / .editing), #compose-cancel
 //   :shortcode: list      #emoji-complete li.emoji-option[data-emoji]  (aria-selected="true": the one Enter takes)
 //   emoji picker          #emoji-picker, #emoji-filter, #emoji-list button.emoji-item[data-emoji="😀"]
@@ -29,7 +36,9 @@ import {
   EmojiTable, QUICK, applyCompletion, completions, filterEmoji, gridMove, groupEmoji, insertAt,
   pushRecent, replaceShortcodes, shortcodeQuery,
 } from "./emoji.js";
+import { parse as parseRichText, plainText, safeHref } from "./markdown.js";
 import { Session, socketUrl } from "./session.js";
+import { TypingSender, typingSentence } from "./typing.js";
 
 const $ = (id) => document.getElementById(id);
 const PAGE = 100;
@@ -111,7 +120,12 @@ function onState({ state, inMs }) {
     pendingJump = null;
   } else if (state === "closed") status.textContent = "disconnected";
   else status.textContent = "connecting…";
-  if (state !== "connected") renderSearch();
+  if (state !== "connected") {
+    renderSearch();
+    // Nobody's typing notices (ours included) outlive the connection.
+    typingSender.reset();
+    renderTyping();
+  }
 }
 
 addEventListener("online", () => session?.nudge());
@@ -147,6 +161,11 @@ function onFrame({ frame, outcome }) {
   }
   if (frame.type === "search_results") {
     renderSearch();
+    return;
+  }
+  if (frame.type === "typing") {
+    if (outcome?.key === model.active) renderTyping();
+    scheduleTypingExpiry();
     return;
   }
   if (frame.type === "history") {
@@ -187,6 +206,7 @@ function renderAll() {
   renderSidebar();
   renderHeader();
   renderLog();
+  renderTyping();
   renderMembers();
   updateTitle();
 }
@@ -250,6 +270,74 @@ function el(tag, className, text) {
   if (className) node.className = className;
   if (text !== undefined) node.textContent = text;
   return node;
+}
+
+// ----- rich text -----
+
+// Deeper nesting than this (only hostile text nests so deep) is drawn as its plain text.
+const RICH_DEPTH_MAX = 24;
+const LINK_REL = "noopener noreferrer nofollow";
+
+/** A message's text drawn from markdown.js's tree: DOM nodes only, never HTML. */
+function richText(text) {
+  const span = el("span", "text");
+  span.append(...richNodes(parseRichText(text), 0));
+  return span;
+}
+
+function richNodes(nodes, depth) {
+  return nodes.map((n) => richNode(n, depth));
+}
+
+function richNode(n, depth) {
+  if (n.type === "text") return document.createTextNode(n.text);
+  if (depth >= RICH_DEPTH_MAX) return document.createTextNode(plainText([n]));
+  switch (n.type) {
+    case "strong":
+    case "em":
+    case "s": {
+      const node = document.createElement(n.type);
+      node.append(...richNodes(n.children, depth + 1));
+      return node;
+    }
+    case "code":
+      return el("code", "", n.text);
+    case "codeblock": {
+      const pre = el("pre", "code-block");
+      const code = el("code", "", n.text);
+      if (n.lang) code.dataset.lang = n.lang;
+      pre.append(code);
+      return pre;
+    }
+    case "quote": {
+      const quote = el("blockquote");
+      quote.append(...richNodes(n.children, depth + 1));
+      return quote;
+    }
+    case "link": {
+      const href = safeHref(n.href);
+      if (!href) return document.createTextNode(plainText(n.children));
+      const a = el("a");
+      a.href = href;
+      a.rel = LINK_REL;
+      a.target = "_blank";
+      // In the tab order only while its message is focused, as the message's buttons are.
+      a.tabIndex = -1;
+      // A link whose text is not its address says where it goes.
+      const shown = plainText(n.children);
+      if (shown !== n.href) a.title = href;
+      a.append(...richNodes(n.children, depth + 1));
+      return a;
+    }
+    default:
+      return document.createTextNode(plainText([n]));
+  }
+}
+
+/** Whether a line is someone's message (drawn as rich text), not a notice. */
+function isChat(line) {
+  return line.kind === KIND.OWN || line.kind === KIND.OTHER
+    || line.kind === KIND.PRIVATE_SENT || line.kind === KIND.PRIVATE_RECEIVED;
 }
 
 /** A button with an icon-like label, a tooltip and an accessible name. */
@@ -357,7 +445,7 @@ function lineElement(line, c) {
   if (line.deleted) {
     body.append(el("span", "text placeholder", "message deleted"));
   } else {
-    body.append(el("span", "text", line.text));
+    body.append(isChat(line) ? richText(line.text) : el("span", "text", line.text));
     if (line.edited) {
       const edited = el("span", "edited", " (edited)");
       edited.title = `Edited ${fullFormat.format(line.edited)}`;
@@ -487,6 +575,7 @@ function renderMembers() {
 
 function show(key) {
   if (composing && composing.key !== key) cancelComposing();
+  if (key !== model.active) sendTyping(typingSender.finished());
   model.activate(key);
   renderAll();
   const c = model.conversation(key);
@@ -584,6 +673,8 @@ function startReply(line) {
 }
 
 function startEdit(line) {
+  // The message being typed (if any) gives way to the edit: we are not typing it any more.
+  sendTyping(typingSender.finished());
   setComposing({ kind: "edit", key: model.active, id: line.id, username: line.username, content: line.content });
   input.value = line.content;
   input.focus();
@@ -623,8 +714,8 @@ $("log").addEventListener("click", (e) => {
   }
 });
 
-// Keyboard: Up and Down move between messages; a focused message's buttons are in the tab
-// order (and only its own), so Tab goes from a message to its actions and on to the composer.
+// Keyboard: Up and Down move between messages; a focused message's links and buttons are in
+// the tab order (and only its own), so Tab goes from a message to them and on to the composer.
 $("log").addEventListener("keydown", (e) => {
   if (e.key !== "ArrowUp" && e.key !== "ArrowDown") return;
   const log = $("log");
@@ -641,12 +732,12 @@ $("log").addEventListener("keydown", (e) => {
 $("log").addEventListener("focusin", (e) => {
   const lineEl = e.target.closest?.(".line[data-id]");
   if (!lineEl) return;
-  for (const b of lineEl.querySelectorAll("button")) b.tabIndex = 0;
+  for (const b of lineEl.querySelectorAll("button, a[href]")) b.tabIndex = 0;
 });
 $("log").addEventListener("focusout", (e) => {
   const lineEl = e.target.closest?.(".line[data-id]");
   if (!lineEl || lineEl.contains(e.relatedTarget)) return;
-  for (const b of lineEl.querySelectorAll("button")) b.tabIndex = -1;
+  for (const b of lineEl.querySelectorAll("button, a[href]")) b.tabIndex = -1;
 });
 
 // ----- the reply and edit bar -----
@@ -696,7 +787,54 @@ input.addEventListener("input", () => {
   $("hint").textContent = hint(input.value);
   resizeInput();
   updateCompletion();
+  noteTyping();
 });
+
+// ----- typing notifications: ours to the server, and who else is typing here -----
+
+const typingSender = new TypingSender();
+let typingTimer = null;
+let typingExpiryTimer = null;
+
+/** Tells the conversation that we type (or stopped): not for commands, nor while editing. */
+function noteTyping() {
+  const c = model.conversation(model.active);
+  const editing = composing?.kind === "edit";
+  sendTyping(editing || !c || c.left ? typingSender.finished() : typingSender.typed(c, input.value));
+}
+
+/** Sends our typing frames; "paused" follows by itself when the keys stop. */
+function sendTyping(frames) {
+  for (const frame of frames) {
+    if (!session?.request(frame)) {
+      // Not sent (not connected): say it again with the next key.
+      typingSender.reset();
+      break;
+    }
+  }
+  clearTimeout(typingTimer);
+  const wait = typingSender.nextTick();
+  if (wait !== null) typingTimer = setTimeout(() => sendTyping(typingSender.tick()), wait + 20);
+}
+
+/** "bob is typing…" under the log, for the conversation shown. */
+function renderTyping() {
+  const text = typingSentence(model.typing.names(model.active));
+  const line = $("typing");
+  // Unchanged text is left alone, so that screen readers do not hear it again.
+  if (line.textContent !== text) line.textContent = text;
+}
+
+/** Redraws the typing line when the next notice expires. */
+function scheduleTypingExpiry() {
+  clearTimeout(typingExpiryTimer);
+  const wait = model.typing.nextExpiry();
+  if (wait === null) return;
+  typingExpiryTimer = setTimeout(() => {
+    renderTyping();
+    scheduleTypingExpiry();
+  }, wait + 20);
+}
 
 input.addEventListener("keydown", (e) => {
   if (completion && handleCompletionKey(e)) return;
@@ -772,6 +910,7 @@ async function submit() {
   input.value = "";
   input.style.height = "auto";
   $("hint").textContent = "";
+  sendTyping(typingSender.finished());
   if (result.error) return localLine(result.error, KIND.ERROR);
   if (result.help) {
     return localLine(COMMANDS.map(([n, a, w]) => `${n}${a ? " " + a : ""} — ${w}`).join("\n"), KIND.SYSTEM);
@@ -999,6 +1138,7 @@ function pick(emoji) {
   input.value = done.text;
   input.setSelectionRange(done.caret, done.caret);
   resizeInput();
+  noteTyping();
 }
 
 $("emoji-button").addEventListener("click", () => {

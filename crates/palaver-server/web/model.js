@@ -1,7 +1,10 @@
 // The chat as data: conversations, their lines, unread and mention counts, members and the
 // cursors a reconnect resumes from; reactions, replies, edits and deletions of messages; the
-// search panel's results. It applies the server's frames and knows nothing of the DOM, so it
-// is tested without a browser (the desktop client's model.rs plays the same part).
+// search panel's results; who is typing where (typing.js). It applies the server's frames and
+// knows nothing of the DOM, so it is tested without a browser (the desktop client's model.rs
+// plays the same part).
+
+import { TYPING_REF, TypingTracker } from "./typing.js";
 
 export const KIND = Object.freeze({
   SYSTEM: "system",
@@ -125,6 +128,8 @@ export class ChatModel {
     this.historyRequests = new Map();
     // The search panel: {query, scope, results, hasMore, loading, error, ref}, or null.
     this.search = null;
+    // Who is typing in each conversation (others only).
+    this.typing = new TypingTracker();
   }
 
   conversation(key) {
@@ -488,6 +493,7 @@ export class ChatModel {
         if (frame.username === this.me) this.confirm(frame);
         const added = this.add(c, entry, { count: frame.username !== this.me, visible });
         c.members.add(frame.username);
+        this.typing.stopped(c.key, frame.username);
         const notify = added && entry.mention && frame.username !== this.me
           ? { title: `${frame.username} in #${c.name}`, body: frame.content, key: c.key }
           : null;
@@ -502,6 +508,7 @@ export class ChatModel {
         }
         const c = this.direct(frame.sender);
         const added = this.add(c, this.fromChat(frame), { visible });
+        this.typing.stopped(c.key, frame.sender);
         const notify = added ? { title: `${frame.sender} (private)`, body: frame.content, key: c.key } : null;
         return { changed: added, notify };
       }
@@ -596,7 +603,11 @@ export class ChatModel {
       case "renamed":
         if (frame.old === this.me) this.me = frame.new;
         return { changed: true };
+      case "typing":
+        return this.typingFrame(frame);
       case "error": {
+        // A typing notice refused (too fast, its target gone) is nothing to show.
+        if (frame.ref === TYPING_REF) return { changed: false };
         if (frame.ref != null) {
           this.settle(frame.ref, "failed");
           this.forgetRequest(frame.ref);
@@ -623,6 +634,15 @@ export class ChatModel {
       default:
         return { changed: false };
     }
+  }
+
+  /** Someone else typing: {typing: true, key} when the conversation's typing line may change. */
+  typingFrame(frame) {
+    if (!frame.username || sameName(frame.username, this.me)) return { changed: false };
+    // In private, `target` is us: the conversation is the sender's.
+    const key = frame.room != null ? roomKey(frame.room) : directKey(frame.username);
+    this.typing.update(key, frame.username, frame.state);
+    return { changed: false, typing: true, key };
   }
 
   welcomed(w) {
@@ -755,6 +775,7 @@ export class ChatModel {
     for (const ref of [...this.historyRequests.keys()]) this.forgetRequest(ref);
     for (const c of this.conversations.values()) c.loading = false;
     if (this.search?.loading) this.search.loading = false;
+    this.typing.clear();
   }
 
   afterResume() {

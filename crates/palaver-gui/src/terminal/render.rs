@@ -118,10 +118,15 @@ fn time(ts_ms: i64) -> String {
 /// A chat line as spans: time, then author and text in the kind's style.
 pub fn line_spans(line: &ChatLine) -> Line<'static> {
     let style = kind_style(line.kind, line.author.as_deref());
-    let mut spans = vec![Span::styled(
-        format!("{} ", time(line.ts_ms)),
-        Style::default().fg(Color::DarkGray),
-    )];
+    let dim = Style::default().fg(Color::DarkGray);
+    let mut spans = vec![Span::styled(format!("{} ", time(line.ts_ms)), dim)];
+    if let (Some(_), Some(preview)) = (line.state.reply_to, &line.state.reply_preview) {
+        let excerpt: String = preview.content.chars().take(40).collect();
+        spans.push(Span::styled(
+            format!("(↪ {}: {excerpt}) ", preview.username),
+            dim.add_modifier(Modifier::ITALIC),
+        ));
+    }
     match (&line.author, line.kind) {
         (Some(author), _) if line.action => {
             spans.push(Span::styled(
@@ -142,6 +147,23 @@ pub fn line_spans(line: &ChatLine) -> Line<'static> {
         }
         (None, LineKind::Server) => spans.push(Span::styled(format!("! {}", line.text), style)),
         (None, _) => spans.push(Span::styled(line.text.clone(), style)),
+    }
+    if line.state.deleted {
+        spans.push(Span::styled(
+            "message deleted",
+            dim.add_modifier(Modifier::ITALIC),
+        ));
+    } else if line.state.edited.is_some() {
+        spans.push(Span::styled(" (edited)", dim));
+    }
+    if !line.state.reactions.is_empty() {
+        let chips: Vec<String> = line
+            .state
+            .reactions
+            .iter()
+            .map(|r| format!("{} {}", r.emoji, r.users.len()))
+            .collect();
+        spans.push(Span::styled(format!("  [{}]", chips.join("  ")), dim));
     }
     let mut out = Line::from(spans);
     if line.mention {
@@ -169,7 +191,13 @@ fn draw_messages(frame: &mut Frame, app: &TuiApp, area: Rect) {
     } else {
         format!(" #{}{modes} — {} ", c.title, c.topic)
     };
-    let block = Block::default().borders(Borders::BOTTOM).title(title);
+    let mut block = Block::default().borders(Borders::BOTTOM).title(title);
+    if let Some(typing) = c.typing_text(palaver_proto::timestamp::now_millis()) {
+        block = block.title_bottom(Line::styled(
+            format!(" {typing} "),
+            Style::default().fg(Color::DarkGray),
+        ));
+    }
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let width = inner.width.max(1) as usize;
@@ -178,11 +206,10 @@ fn draw_messages(frame: &mut Frame, app: &TuiApp, area: Rect) {
     let mut used = 0usize;
     let mut start = end;
     while start > 0 {
-        let line = &c.lines[start - 1];
-        let len = 6
-            + line.author.as_ref().map_or(0, |a| a.chars().count() + 3)
-            + line.text.chars().count();
-        let height = len.div_ceil(width).max(1);
+        let height = line_spans(&c.lines[start - 1])
+            .width()
+            .div_ceil(width)
+            .max(1);
         if used + height > inner.height as usize {
             break;
         }

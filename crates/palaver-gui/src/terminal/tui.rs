@@ -33,6 +33,7 @@ pub struct TuiApp {
     outbox: Outbox,
     runtime: Handle,
     pub quit: bool,
+    typing: crate::typing::TypingNotifier,
 }
 
 impl TuiApp {
@@ -49,7 +50,40 @@ impl TuiApp {
             outbox,
             runtime,
             quit: false,
+            typing: Default::default(),
         }
+    }
+
+    /// Tells the others about typing, when the input changed or time passed.
+    fn tell_typing(&mut self, changed: bool) {
+        let now = palaver_proto::timestamp::now_millis();
+        let told = match (changed, self.model.active()) {
+            (true, Some(c)) => {
+                let place = c.id.clone();
+                self.typing
+                    .typed(&place, &self.input, now)
+                    .map(|state| (place, state))
+            }
+            _ => self.typing.tick(now),
+        };
+        if let Some((place, state)) = told {
+            self.send_typing(&place, state);
+        }
+    }
+
+    fn send_typing(&self, place: &ConversationId, state: palaver_proto::TypingState) {
+        let Some(c) = self.model.find(place).map(|i| &self.model.conversations[i]) else {
+            return;
+        };
+        let (room, target) = match place {
+            ConversationId::Room(_) => (Some(c.title.clone()), None),
+            ConversationId::Direct(_) => (None, Some(c.title.clone())),
+        };
+        self.send(ClientFrame::Typing {
+            room,
+            target,
+            state,
+        });
     }
 
     /// An event from the session.
@@ -79,6 +113,19 @@ impl TuiApp {
         if key.code != KeyCode::Tab {
             self.completion.reset();
         }
+        let before = self.input.clone();
+        self.key(key, ctrl, alt);
+        if self.input != before && key.code != KeyCode::Enter {
+            self.tell_typing(true);
+        }
+    }
+
+    /// Time passed (the event loop's tick): `paused` if typing stopped.
+    pub fn on_tick(&mut self) {
+        self.tell_typing(false);
+    }
+
+    fn key(&mut self, key: KeyEvent, ctrl: bool, alt: bool) {
         match key.code {
             KeyCode::Char('c') if ctrl => self.leave(),
             KeyCode::Char('d') if ctrl && self.input.is_empty() => self.leave(),
@@ -142,6 +189,11 @@ impl TuiApp {
                 }
             }
             KeyCode::Tab => {
+                let mut input = self.input.clone();
+                if commands::complete_emoji(&mut input) {
+                    self.set_input(input);
+                    return;
+                }
                 let names = self.model.known_names();
                 if let Some(done) = self.completion.complete(&self.input, &names) {
                     self.set_input(done);
@@ -230,6 +282,9 @@ impl TuiApp {
         if !text.trim().is_empty() {
             self.recall.push(text.clone());
         }
+        if let Some(place) = self.typing.sent() {
+            self.send_typing(&place, palaver_proto::TypingState::Done);
+        }
         match commands::interpret(&text, &target) {
             Action::Nothing => {}
             Action::Send(frame) => self.send(frame),
@@ -255,6 +310,12 @@ impl TuiApp {
             }
             Action::Quit => self.leave(),
             Action::Refuse(why) => self.model.local(LineKind::Error, why),
+            Action::OnMessage { back, mine, act } => {
+                match self.model.on_message(self.model.active, back, mine, act) {
+                    Ok(frame) => self.send(frame),
+                    Err(why) => self.model.local(LineKind::Error, why),
+                }
+            }
         }
     }
 }
@@ -304,6 +365,8 @@ pub async fn run(
             _ = async { match &mut term_signal { Some(s) => { s.recv().await; } None => std::future::pending().await } } => app.leave(),
             // Ctrl+C arrives as a key in raw mode; this is for `kill -INT`.
             _ = tokio::signal::ctrl_c() => app.leave(),
+            // Typing pauses and others' typing expires with time: redraw every second.
+            _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => app.on_tick(),
         }
         if app.quit {
             break Ok(());

@@ -6,10 +6,15 @@
 //! conversation of any length scrolls as smoothly as a short one. The list follows new lines
 //! while you are at the bottom; scroll up and it stays put and offers "Jump to latest". Reaching
 //! the top asks the server for older history.
+//!
+//! A message shows what became of it: the message it answers (click to jump there), "(edited)",
+//! "message deleted", its reactions (click one to give or take back yours, `+` for another).
+//! Hovering a message offers Reply, React, and for your own Edit and Delete; what is clicked
+//! comes back as [`RowAction`]s.
 
 use chrono::{Datelike, Local, TimeZone};
 use egui::text::LayoutJob;
-use egui::{Align, Color32, FontId, Layout, TextFormat, UiBuilder};
+use egui::{Align, Color32, FontId, Layout, RichText, TextFormat, UiBuilder};
 
 use crate::model::{Conversation, Line, LineKind};
 use crate::theme;
@@ -23,12 +28,46 @@ pub struct RowHeights {
 }
 
 /// What the list asks of its owner after a frame.
-#[derive(Debug, Default, Clone, Copy, PartialEq)]
+#[derive(Debug, Default, Clone, PartialEq)]
 pub struct ListOutcome {
     pub at_bottom: bool,
     pub at_top: bool,
     /// Rows laid out this frame.
     pub rows_drawn: usize,
+    /// What was clicked on messages.
+    pub actions: Vec<RowAction>,
+    /// The message scrolled to (a jump), once it was found.
+    pub scrolled_to: Option<u64>,
+}
+
+/// Something asked of one message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RowAction {
+    /// Give or take back this reaction.
+    React {
+        id: u64,
+        emoji: String,
+    },
+    /// Open the emoji picker to react.
+    PickReaction(u64),
+    Reply(u64),
+    Edit(u64),
+    Delete(u64),
+    /// Show the message this one answers.
+    Jump(u64),
+}
+
+/// How the list is drawn this frame.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ListInput<'a> {
+    pub dark: bool,
+    pub jump_to_latest: bool,
+    /// My name (whose messages offer Edit and Delete, and whose reactions are mine).
+    pub me: &'a str,
+    /// Scroll to this message if it is in the list.
+    pub scroll_to: Option<u64>,
+    /// Highlight this message (just jumped to).
+    pub flash: Option<u64>,
 }
 
 const ESTIMATE: f32 = 20.0;
@@ -38,10 +77,14 @@ pub fn show(
     ui: &mut egui::Ui,
     conversation: &Conversation,
     heights: &mut RowHeights,
-    dark: bool,
-    jump_to_latest: bool,
+    input: ListInput,
     rendered: &mut Vec<(LineKind, String)>,
 ) -> ListOutcome {
+    let jump_to_latest = input.jump_to_latest;
+    let mut actions = Vec::new();
+    let target = input
+        .scroll_to
+        .and_then(|id| lines_index(&conversation.lines, id));
     let lines = &conversation.lines;
     let width = ui.available_width();
     let first_id = lines.first().and_then(|l| l.id);
@@ -71,7 +114,11 @@ pub fn show(
         .id_salt(("conversation", &conversation.id))
         .auto_shrink([false, false])
         .stick_to_bottom(true);
-    if jump_to_latest {
+    if let Some(i) = target {
+        // A little of what came before stays in view above it.
+        let above: f32 = heights.heights[..i].iter().sum();
+        area = area.vertical_scroll_offset((above - 60.0).max(0.0));
+    } else if jump_to_latest {
         let total: f32 = heights.heights.iter().sum();
         area = area.vertical_scroll_offset((total - ui.available_height()).max(0.0));
     } else if extra_above > 0.0 {
@@ -108,7 +155,7 @@ pub fn show(
                     UiBuilder::new()
                         .max_rect(rect)
                         .layout(Layout::top_down(Align::Min)),
-                    |ui| row(ui, line, previous, dark, rendered),
+                    |ui| row(ui, line, previous, &input, rendered, &mut actions),
                 )
                 .response
                 .rect
@@ -131,7 +178,13 @@ pub fn show(
         at_bottom: offset + view >= content - 4.0,
         at_top: offset <= 1.0,
         rows_drawn: drawn,
+        actions,
+        scrolled_to: target.and(input.scroll_to),
     }
+}
+
+fn lines_index(lines: &[Line], id: u64) -> Option<usize> {
+    lines.iter().position(|l| l.id == Some(id))
 }
 
 fn local_day(ts_ms: i64) -> Option<chrono::NaiveDate> {
@@ -146,9 +199,11 @@ fn row(
     ui: &mut egui::Ui,
     line: &Line,
     previous: Option<&Line>,
-    dark: bool,
+    input: &ListInput,
     rendered: &mut Vec<(LineKind, String)>,
+    actions: &mut Vec<RowAction>,
 ) {
+    let dark = input.dark;
     let day = local_day(line.ts_ms);
     if day.is_some() && previous.and_then(|p| local_day(p.ts_ms)) != day {
         if let Some(day) = day {
@@ -189,6 +244,24 @@ fn row(
     );
     let strong = |c: Color32| if style.bold { c } else { c.gamma_multiply(0.9) };
     let mut plain = String::new();
+    if let (Some(id), Some(preview)) = (line.state.reply_to, &line.state.reply_preview) {
+        let text = format!("↪ {}: {}", preview.username, one_line(&preview.content, 80));
+        let link = ui
+            .add(egui::Label::new(RichText::new(text).small().weak()).sense(egui::Sense::click()));
+        if link
+            .on_hover_text("Show the message this answers")
+            .clicked()
+        {
+            actions.push(RowAction::Jump(id));
+        }
+    } else if line.state.reply_to.is_some() {
+        ui.label(
+            RichText::new("↪ a deleted message")
+                .small()
+                .weak()
+                .italics(),
+        );
+    }
     match (line.kind, &line.author) {
         (LineKind::Own | LineKind::Other, Some(author)) if line.action => {
             job.append(
@@ -236,7 +309,23 @@ fn row(
             plain.push_str(&line.text);
         }
     }
-    let frame = if line.mention {
+    if line.state.deleted {
+        job.append(
+            "message deleted",
+            0.0,
+            fmt(ui.visuals().weak_text_color(), true, body.size),
+        );
+        plain.push_str("message deleted");
+    } else if line.state.edited.is_some() {
+        job.append(
+            "  (edited)",
+            0.0,
+            fmt(ui.visuals().weak_text_color(), false, 11.0),
+        );
+        plain.push_str(" (edited)");
+    }
+    let flash = line.id.is_some() && line.id == input.flash;
+    let frame = if line.mention || flash {
         egui::Frame::new()
             .fill(theme::mention_fill(dark))
             .inner_margin(2.0)
@@ -244,11 +333,99 @@ fn row(
     } else {
         egui::Frame::new().inner_margin(egui::Margin::symmetric(0, 1))
     };
-    frame.show(ui, |ui| {
+    let shown = frame.show(ui, |ui| {
         ui.set_width(ui.available_width());
         ui.label(job);
+        if let Some(id) = line.id.filter(|_| !line.state.deleted) {
+            reactions(ui, id, line, input.me, actions);
+        }
     });
+    if let Some(id) = line.id.filter(|_| !line.state.deleted) {
+        if ui.rect_contains_pointer(shown.response.rect) {
+            let mine = line.author.as_deref().is_some_and(|a| {
+                palaver_proto::validate::fold(a) == palaver_proto::validate::fold(input.me)
+            });
+            hover_actions(ui, shown.response.rect, id, mine, actions);
+        }
+    }
     rendered.push((line.kind, plain));
+}
+
+/// The first `max` characters of `text` on one line.
+fn one_line(text: &str, max: usize) -> String {
+    let flat: String = text
+        .chars()
+        .map(|c| if c == '\n' { ' ' } else { c })
+        .collect();
+    match flat.char_indices().nth(max) {
+        Some((at, _)) => format!("{}…", &flat[..at]),
+        None => flat,
+    }
+}
+
+/// A message's reactions: a chip per emoji with its count (yours highlighted), and `+`.
+fn reactions(ui: &mut egui::Ui, id: u64, line: &Line, me: &str, actions: &mut Vec<RowAction>) {
+    if line.state.reactions.is_empty() {
+        return;
+    }
+    let me = palaver_proto::validate::fold(me);
+    ui.horizontal_wrapped(|ui| {
+        for r in &line.state.reactions {
+            let mine = r
+                .users
+                .iter()
+                .any(|u| palaver_proto::validate::fold(u) == me);
+            let chip = ui
+                .selectable_label(mine, format!("{} {}", r.emoji, r.users.len()))
+                .on_hover_text(r.users.join(", "));
+            if chip.clicked() {
+                actions.push(RowAction::React {
+                    id,
+                    emoji: r.emoji.clone(),
+                });
+            }
+        }
+        if ui
+            .small_button("+")
+            .on_hover_text("Add a reaction")
+            .clicked()
+        {
+            actions.push(RowAction::PickReaction(id));
+        }
+    });
+}
+
+/// Reply, React, and for one's own message Edit and Delete, over the row's right end.
+fn hover_actions(
+    ui: &mut egui::Ui,
+    rect: egui::Rect,
+    id: u64,
+    mine: bool,
+    actions: &mut Vec<RowAction>,
+) {
+    let width = if mine { 220.0 } else { 110.0 };
+    let bar = egui::Rect::from_min_size(
+        egui::pos2(rect.right() - width, rect.top()),
+        egui::vec2(width, 20.0),
+    );
+    ui.scope_builder(
+        UiBuilder::new()
+            .max_rect(bar)
+            .layout(Layout::right_to_left(Align::Min)),
+        |ui| {
+            let mut offer = |ui: &mut egui::Ui, label: &str, action: RowAction| {
+                if ui.small_button(label).clicked() {
+                    actions.push(action);
+                }
+            };
+            if mine {
+                offer(ui, "Delete", RowAction::Delete(id));
+                offer(ui, "Edit", RowAction::Edit(id));
+            }
+            offer(ui, "React", RowAction::PickReaction(id));
+            offer(ui, "Reply", RowAction::Reply(id));
+        },
+    );
 }
 
 fn month(m: u32) -> &'static str {

@@ -6,11 +6,15 @@
 //!   the input line at the bottom.
 //! - [`conversation`]: the virtualised list of lines.
 //! - [`host`]: the "host a server" dashboard.
+//! - [`emoji_picker`]: the emoji picker window.
+//! - [`search`]: the search field and its results window.
 
 pub mod chat;
 pub mod connect;
 pub mod conversation;
+pub mod emoji_picker;
 pub mod host;
+pub mod search;
 
 use egui::Color32;
 

@@ -193,6 +193,17 @@ impl PostgresBackend {
 
 /// Creates or upgrades the schema (history, rooms, accounts, moderation), one node at a time.
 pub fn migrate(client: &mut Client) -> Result<(), StoreError> {
+    // Up to date already (every connection of every node opens through here): nothing to lock.
+    // DDL takes strong locks even when it changes nothing, which would make each new read
+    // connection wait for the writer's transactions, and theirs for it.
+    let current: Option<i32> = client
+        .query_opt("SELECT version FROM palaver_schema", &[])
+        .ok()
+        .flatten()
+        .map(|r| r.get(0));
+    if current == Some(SCHEMA_VERSION) {
+        return Ok(());
+    }
     let mut tx = client.transaction()?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
     tx.batch_execute("CREATE TABLE IF NOT EXISTS palaver_schema (version INTEGER NOT NULL)")?;

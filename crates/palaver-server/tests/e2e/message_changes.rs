@@ -362,7 +362,11 @@ async fn typing_reaches_the_others_live_from_either_protocol() {
         .expect("TAGMSG +typing", |m| m.command == "TAGMSG")
         .await;
     assert_eq!(tagmsg.tag("+typing"), Some(Some("active")));
-    assert!(tagmsg.source.as_deref().unwrap_or_default().starts_with("alice!"));
+    assert!(tagmsg
+        .source
+        .as_deref()
+        .unwrap_or_default()
+        .starts_with("alice!"));
     let own = drain(&mut alice).await;
     assert!(
         !own.iter().any(|f| matches!(f, ServerFrame::Typing { .. })),
@@ -390,7 +394,9 @@ async fn typing_reaches_the_others_live_from_either_protocol() {
     );
     let others = drain(&mut alice).await;
     assert!(
-        !others.iter().any(|f| matches!(f, ServerFrame::Typing { .. })),
+        !others
+            .iter()
+            .any(|f| matches!(f, ServerFrame::Typing { .. })),
         "a private typing notice stays private: {others:?}"
     );
 }

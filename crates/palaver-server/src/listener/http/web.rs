@@ -39,6 +39,8 @@ const FILES: &[File] = web_files![
     "/commands.js" => "text/javascript; charset=utf-8",
     "/session.js" => "text/javascript; charset=utf-8",
     "/emoji.js" => "text/javascript; charset=utf-8",
+    "/markdown.js" => "text/javascript; charset=utf-8",
+    "/typing.js" => "text/javascript; charset=utf-8",
     "/manifest.webmanifest" => "application/manifest+json",
     "/icon.svg" => "image/svg+xml",
 ];

@@ -269,6 +269,7 @@ impl Client {
         content: &str,
     ) -> Result<Ack, ClientError> {
         self.send_acked(ClientFrame::Message {
+            attachments: Vec::new(),
             reply_to: None,
             content: content.to_string(),
             room: room.map(str::to_string),
@@ -279,6 +280,7 @@ impl Client {
     /// A private message, acknowledged once stored and routed.
     pub async fn send_private(&self, target: &str, content: &str) -> Result<Ack, ClientError> {
         self.send_acked(ClientFrame::PrivateMessage {
+            attachments: Vec::new(),
             reply_to: None,
             target: target.to_string(),
             content: content.to_string(),

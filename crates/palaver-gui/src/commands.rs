@@ -353,6 +353,7 @@ fn plain(text: &str, target: &Target) -> Action {
     let content = palaver_proto::emoji::replace_shortcodes(text);
     match target {
         Target::Room(room) => Action::Send(ClientFrame::Message {
+            attachments: Vec::new(),
             reply_to: None,
             content,
             room: Some(room.clone()),
@@ -524,6 +525,7 @@ mod tests {
         assert_eq!(
             interpret("hello", &room()),
             Action::Send(ClientFrame::Message {
+                attachments: Vec::new(),
                 reply_to: None,
                 content: "hello".into(),
                 room: Some("general".into())
@@ -565,6 +567,7 @@ mod tests {
         assert_eq!(
             interpret("/me waves", &room()),
             Action::Send(ClientFrame::Message {
+                attachments: Vec::new(),
                 reply_to: None,
                 content: "/me waves".into(),
                 room: Some("general".into())
@@ -578,6 +581,7 @@ mod tests {
         assert_eq!(
             interpret("//shrug", &room()),
             Action::Send(ClientFrame::Message {
+                attachments: Vec::new(),
                 reply_to: None,
                 content: "/shrug".into(),
                 room: Some("general".into())

@@ -826,11 +826,13 @@ impl ChatModel {
             MessageAct::Delete => ClientFrame::Delete { id },
             MessageAct::Reply(content) => match &c.id {
                 ConversationId::Room(_) => ClientFrame::Message {
+                    attachments: Vec::new(),
                     content,
                     room: Some(c.title.clone()),
                     reply_to: Some(id),
                 },
                 ConversationId::Direct(_) => ClientFrame::PrivateMessage {
+                    attachments: Vec::new(),
                     target: c.title.clone(),
                     content,
                     reply_to: Some(id),
@@ -1092,11 +1094,13 @@ mod tests {
 
     fn welcome(me: &str, history: Vec<ChatMessage>) -> Event {
         Event::Connected(Box::new(Welcome {
+            http_base: None,
             username: me.into(),
             server: "palaver".into(),
             version: "0".into(),
             protocol: 1,
             limits: palaver_proto::Limits {
+                max_upload_bytes: 0,
                 max_frame_bytes: 1,
                 max_message_bytes: 1,
                 rate_per_second: 1.0,

@@ -273,6 +273,7 @@ fn the_client_reconnects_after_a_server_restart_without_loss_or_duplicates() {
     world
         .runtime
         .block_on(bob.send(&ClientFrame::Message {
+            attachments: Vec::new(),
             reply_to: None,
             content: "while you were away".into(),
             room: None,
@@ -508,6 +509,7 @@ fn scrolling_to_the_top_loads_older_history_and_keys_complete_and_recall() {
         let (mut bob, _) = palaver_client::Connection::join(addr, "bob").await.unwrap();
         for n in 0..300 {
             bob.send(&ClientFrame::Message {
+                attachments: Vec::new(),
                 reply_to: None,
                 content: format!("old message {n}"),
                 room: None,
@@ -641,6 +643,7 @@ fn reactions_replies_edits_deletions_emoji_and_typing_on_the_desktop() {
     run_until(&mut alice, "join", |a| a.screen == Screen::Chat);
     world.runtime.block_on(async {
         bob.send(&ClientFrame::Message {
+            attachments: Vec::new(),
             reply_to: None,
             content: "lunch at noon?".into(),
             room: None,
@@ -799,6 +802,7 @@ fn a_search_result_opens_its_conversation_at_the_message() {
         texts.extend((0..150).map(|n| format!("filler {n}")));
         for text in texts {
             bob.send(&ClientFrame::Message {
+                attachments: Vec::new(),
                 reply_to: None,
                 content: text,
                 room: None,

@@ -67,11 +67,13 @@ fn public(id: u64, user: &str, text: &str, minutes: i64) -> ChatMessage {
 fn demo_chat() -> ChatModel {
     let mut chat = ChatModel::new("alice", "chat.example.org:7878");
     chat.apply(Event::Connected(Box::new(Welcome {
+        http_base: None,
         username: "alice".into(),
         server: "palaver".into(),
         version: "0.1.0".into(),
         protocol: 1,
         limits: palaver_client::proto::Limits {
+            max_upload_bytes: 0,
             max_frame_bytes: 16384,
             max_message_bytes: 4096,
             rate_per_second: 5.0,

@@ -167,6 +167,7 @@ fn the_terminal_ui_shows_each_kind_in_its_colour_and_sends_what_is_typed() {
     world
         .runtime
         .block_on(bob.send(&ClientFrame::Message {
+            attachments: Vec::new(),
             reply_to: None,
             content: "hi alice".into(),
             room: None,
@@ -195,6 +196,7 @@ fn the_terminal_ui_shows_each_kind_in_its_colour_and_sends_what_is_typed() {
     world
         .runtime
         .block_on(bob.send(&ClientFrame::PrivateMessage {
+            attachments: Vec::new(),
             reply_to: None,
             target: "alice".into(),
             content: "psst".into(),
@@ -338,6 +340,7 @@ fn page_up_loads_older_history() {
     world.runtime.block_on(async {
         for n in 0..200 {
             bob.send(&ClientFrame::Message {
+                attachments: Vec::new(),
                 reply_to: None,
                 content: format!("old {n}"),
                 room: None,
@@ -411,6 +414,7 @@ fn plain_mode_in_a_pipe_sends_every_line_and_prints_every_message() {
     world
         .runtime
         .block_on(alice.send(&ClientFrame::Message {
+            attachments: Vec::new(),
             reply_to: None,
             content: "hi bot".into(),
             room: None,
@@ -558,6 +562,7 @@ fn the_status_line_follows_a_server_restart_and_nothing_is_lost() {
     world
         .runtime
         .block_on(bob.send(&ClientFrame::Message {
+            attachments: Vec::new(),
             reply_to: None,
             content: "while you were away".into(),
             room: None,

@@ -126,12 +126,23 @@ pub enum ClientFrame {
         /// The id of the message (of the same room) this one answers.
         #[serde(skip_serializing_if = "Option::is_none")]
         reply_to: Option<u64>,
+        /// Files uploaded for it (their ids, from the upload's answer).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        attachments: Vec<String>,
     },
     PrivateMessage {
         target: String,
         content: String,
         #[serde(skip_serializing_if = "Option::is_none")]
         reply_to: Option<u64>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        attachments: Vec<String>,
+    },
+    /// Asks to upload a file of `size` bytes: answered by `upload_ready` with where to send it.
+    Upload {
+        name: String,
+        size: u64,
+        content_type: String,
     },
     /// You are typing (`active`), stopped (`paused`) or done, in a room or to `target`:
     /// relayed live, never stored.
@@ -408,6 +419,7 @@ impl ClientFrame {
             ClientFrame::Message { .. } => "message",
             ClientFrame::PrivateMessage { .. } => "private_message",
             ClientFrame::React { .. } => "react",
+            ClientFrame::Upload { .. } => "upload",
             ClientFrame::Typing { .. } => "typing",
             ClientFrame::Edit { .. } => "edit",
             ClientFrame::Delete { .. } => "delete",
@@ -567,14 +579,21 @@ fn parse_object(mut o: Map<String, Value>) -> Result<ClientFrame, FrameError> {
             new: Secret(required_string(&mut o, "new")?),
         },
         "message" => ClientFrame::Message {
-            content: required_string(&mut o, "content")?,
+            content: optional_string(&mut o, "content")?.unwrap_or_default(),
             room: optional_string(&mut o, "room")?,
             reply_to: optional_u64(&mut o, "reply_to")?,
+            attachments: optional_string_list(&mut o, "attachments")?.unwrap_or_default(),
         },
         "private_message" => ClientFrame::PrivateMessage {
             target: required_string(&mut o, "target")?,
-            content: required_string(&mut o, "content")?,
+            content: optional_string(&mut o, "content")?.unwrap_or_default(),
             reply_to: optional_u64(&mut o, "reply_to")?,
+            attachments: optional_string_list(&mut o, "attachments")?.unwrap_or_default(),
+        },
+        "upload" => ClientFrame::Upload {
+            name: required_string(&mut o, "name")?,
+            size: required_u64(&mut o, "size")?,
+            content_type: optional_string(&mut o, "content_type")?.unwrap_or_default(),
         },
         "typing" => {
             let room = optional_string(&mut o, "room")?;
@@ -960,6 +979,7 @@ mod tests {
                 .unwrap()
                 .frame,
             ClientFrame::Message {
+                attachments: Vec::new(),
                 content: "Hello everyone!".into(),
                 room: None,
                 reply_to: None,
@@ -970,6 +990,7 @@ mod tests {
                 .unwrap()
                 .frame,
             ClientFrame::PrivateMessage {
+                attachments: Vec::new(),
                 target: "bob".into(),
                 content: "psst".into(),
                 reply_to: None,

@@ -91,6 +91,10 @@ error_codes! {
     ListFull => "list_full", "That list is full.";
     UnknownMessage => "unknown_message", "There is no such message, or you cannot see it.";
     MessageDeleted => "message_deleted", "That message was deleted.";
+    FileTooLarge => "file_too_large", "That file is larger than the server accepts.";
+    QuotaExceeded => "quota_exceeded", "You have stored as many files as the server allows; delete some messages with files first.";
+    UnknownFile => "unknown_file", "There is no such file of yours waiting to be sent.";
+    FilesDisabled => "files_disabled", "This server does not take files.";
 }
 
 impl std::fmt::Display for ErrorCode {

@@ -11,6 +11,7 @@
 //! - [`validate`]: the rules for usernames, room names and message content.
 //! - [`timestamp`]: RFC 3339 UTC timestamps with milliseconds.
 //! - [`irc`]: IRC message lines (Modern IRC + IRCv3 message tags), for the IRC listener.
+//! - [`files`]: file names and content types as stored, and which are shown inline.
 //! - [`emoji`]: emoji and their `:shortcodes:` (completion, replacement, one spelling per reaction).
 //! - [`message_changes`]: reactions, edits, deletions and replies, live and in history.
 //! - [`room_modes`]: a room's modes (IRC's channel modes) and the mode strings that change them.
@@ -23,6 +24,7 @@ pub mod client_frame;
 pub mod codec;
 pub mod emoji;
 pub mod error_code;
+pub mod files;
 pub mod irc;
 pub mod message_changes;
 pub mod room_modes;

@@ -32,6 +32,31 @@ pub struct MessageState {
     /// The reactions it has, in the order they were first given.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reactions: Vec<ReactionCount>,
+    /// The files sent with it (none once it is deleted).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<Attachment>,
+}
+
+/// A file sent with a message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    /// The file's id (what `attachments` of a `message` names).
+    pub id: String,
+    pub name: String,
+    /// Bytes.
+    pub size: u64,
+    pub content_type: String,
+    /// Where to download it: a path on the server's HTTP listener (join it to `welcome`'s
+    /// `http_base`), signed and expiring (see `docs/security.md`).
+    #[serde(default)]
+    pub url: String,
+}
+
+impl Attachment {
+    /// Whether clients may show it as an image (the server serves these types inline).
+    pub fn is_image(&self) -> bool {
+        crate::files::inline_image(&self.content_type)
+    }
 }
 
 impl MessageState {
@@ -55,6 +80,7 @@ impl MessageState {
                 self.deleted = true;
                 self.edited = None;
                 self.reactions.clear();
+                self.attachments.clear();
             }
             _ => {}
         }

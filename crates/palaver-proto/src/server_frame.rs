@@ -184,6 +184,9 @@ pub struct Limits {
     pub rate_per_second: f64,
     pub rate_burst: u32,
     pub history_page_max: u32,
+    /// The largest file accepted, in bytes (0: no files).
+    #[serde(default)]
+    pub max_upload_bytes: u64,
 }
 
 /// The reply to a successful `join`.
@@ -203,6 +206,10 @@ pub struct Welcome {
     /// Recent messages of `general` (empty when resuming with `since`).
     pub history: Vec<ChatMessage>,
     pub timestamp: String,
+    /// The server's HTTP listener as clients outside a browser reach it
+    /// (`http://host:8080`): files' and uploads' paths are relative to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_base: Option<String>,
     /// This session's secret: give it back in `join` (or `login`) when reconnecting to continue
     /// the session, private history included. Keep it like a password.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -235,6 +242,14 @@ pub enum ServerFrame {
     Reaction(Reaction),
     /// A message's new text.
     Edited(Edited),
+    /// The answer to `upload`: send the file's bytes to `url` (HTTP PUT or POST, within the
+    /// `expires` time); the answer is the file's id, to name in a message's `attachments`.
+    UploadReady {
+        url: String,
+        expires: String,
+        #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+        reference: Option<Value>,
+    },
     /// A message deleted.
     Deleted(Deleted),
     PrivateConfirmation {
@@ -574,6 +589,7 @@ impl ServerFrame {
             | ServerFrame::Conversations { reference, .. }
             | ServerFrame::MonitorStatus { reference, .. }
             | ServerFrame::SearchResults { reference, .. }
+            | ServerFrame::UploadReady { reference, .. }
             | ServerFrame::ModeChanged { reference, .. }
             | ServerFrame::Invited { reference, .. }
             | ServerFrame::Info { reference, .. } => reference.as_ref(),

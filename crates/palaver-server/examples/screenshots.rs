@@ -45,6 +45,7 @@ async fn main() -> anyhow::Result<()> {
     for (from_ana, text) in lines {
         let conn = if from_ana { &mut ana } else { &mut ben };
         conn.send(&ClientFrame::Message {
+            attachments: Vec::new(),
             reply_to: None,
             content: text.into(),
             room: None,
@@ -111,6 +112,7 @@ async fn shoot(
     tokio::time::sleep(Duration::from_millis(600)).await;
     if let Some(ben) = talk {
         ben.send(&ClientFrame::Message {
+            attachments: Vec::new(),
             reply_to: None,
             content: "Welcome, you! Ask anything here.".into(),
             room: None,

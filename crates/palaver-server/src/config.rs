@@ -69,6 +69,14 @@ pub struct ServerConfig {
     pub shutdown_grace: Duration,
     /// How often passwords may be tried, and how many are hashed at once.
     pub passwords: PasswordConfig,
+    /// Files: the limits (size, quota, rate, retention).
+    pub files: crate::files::FileLimits,
+    /// Where a single node keeps files' bytes (default: `<database>.files` beside a SQLite
+    /// database; a PostgreSQL database keeps them itself).
+    pub files_dir: Option<std::path::PathBuf>,
+    /// The HTTP listener as clients outside a browser reach it (`http://chat.example.org:8080`);
+    /// default: `http://` and `--http-bind`.
+    pub public_url: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -108,6 +116,9 @@ impl Default for ServerConfig {
             store_batch_max: 4_096,
             shutdown_grace: Duration::from_secs(3),
             passwords: PasswordConfig::default(),
+            files: crate::files::FileLimits::default(),
+            files_dir: None,
+            public_url: None,
         }
     }
 }
@@ -394,6 +405,32 @@ pub struct Args {
     #[arg(long, env = "PALAVER_PASSWORD_ATTEMPTS_PER_ACCOUNT", value_name = "N")]
     pub password_attempts_per_account: Option<u32>,
 
+    /// The largest file people may send, in bytes; 0 turns files off [default: 26214400, 25 MiB].
+    #[arg(long, env = "PALAVER_MAX_UPLOAD_BYTES", value_name = "BYTES")]
+    pub max_upload_bytes: Option<u64>,
+
+    /// What one account (or guest) may keep in files, in bytes [default: 1073741824, 1 GiB].
+    #[arg(long, env = "PALAVER_UPLOAD_QUOTA_BYTES", value_name = "BYTES")]
+    pub upload_quota_bytes: Option<u64>,
+
+    /// Uploads one connection may start per minute [default: 10].
+    #[arg(long, env = "PALAVER_UPLOADS_PER_MINUTE", value_name = "N")]
+    pub uploads_per_minute: Option<u32>,
+
+    /// Remove files (and their links from messages) this many days after they were sent; 0
+    /// keeps them [default: 0].
+    #[arg(long, env = "PALAVER_FILE_RETENTION_DAYS", value_name = "DAYS")]
+    pub file_retention_days: Option<u64>,
+
+    /// Where files' bytes are kept with a SQLite database [default: <database>.files].
+    #[arg(long, env = "PALAVER_FILES_DIR", value_name = "DIR")]
+    pub files_dir: Option<std::path::PathBuf>,
+
+    /// The HTTP listener's address as people reach it, for links in apps other than the
+    /// browser (http://chat.example.org:8080) [default: http:// and --http-bind].
+    #[arg(long, env = "PALAVER_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
+
     /// Seconds a new connection has to send a valid join [default: 10].
     #[arg(long, env = "PALAVER_JOIN_TIMEOUT_SECS", value_name = "SECS")]
     pub join_timeout_secs: Option<u64>,
@@ -502,6 +539,12 @@ impl Args {
                 .max_new_connections_per_minute
                 .or(file.max_new_connections_per_minute),
             join_timeout_secs: self.join_timeout_secs.or(file.join_timeout_secs),
+            max_upload_bytes: self.max_upload_bytes.or(file.max_upload_bytes),
+            upload_quota_bytes: self.upload_quota_bytes.or(file.upload_quota_bytes),
+            uploads_per_minute: self.uploads_per_minute.or(file.uploads_per_minute),
+            file_retention_days: self.file_retention_days.or(file.file_retention_days),
+            files_dir: self.files_dir.or(file.files_dir),
+            public_url: self.public_url.or(file.public_url),
             password_workers: self.password_workers.or(file.password_workers),
             password_queue: self.password_queue.or(file.password_queue),
             password_attempts_per_address: self
@@ -682,6 +725,17 @@ impl Args {
                     queue: self.password_queue.unwrap_or(d.passwords.workers.queue),
                 },
             },
+            files: crate::files::FileLimits {
+                max_bytes: self.max_upload_bytes.unwrap_or(d.files.max_bytes),
+                quota_bytes: self.upload_quota_bytes.unwrap_or(d.files.quota_bytes),
+                per_minute: self.uploads_per_minute.unwrap_or(d.files.per_minute).max(1),
+                retention: self
+                    .file_retention_days
+                    .filter(|days| *days > 0)
+                    .map(|days| Duration::from_secs(days * 24 * 3600)),
+            },
+            files_dir: self.files_dir.clone(),
+            public_url: self.public_url.clone(),
         })
     }
 }

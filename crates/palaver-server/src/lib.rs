@@ -19,6 +19,7 @@
 //! - [`testing`]: a throwaway PostgreSQL cluster for tests.
 
 pub mod config;
+pub mod files;
 pub mod hub;
 pub mod limits;
 pub mod listener;

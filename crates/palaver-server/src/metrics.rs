@@ -39,6 +39,9 @@ pub struct Metrics {
     pub slow_consumers: Counter,
     /// Gaps in a room's seqs this cluster node filled from the store.
     pub gap_fills: Counter,
+    /// Files taken and served over HTTP.
+    pub uploads: Counter,
+    pub downloads: Counter,
     pub refusals: Family<CodeLabels, Counter>,
     pub hub_queue: Gauge<i64, AtomicI64>,
     pub store_queue: Gauge<i64, AtomicI64>,
@@ -56,6 +59,8 @@ impl Metrics {
             store_commit_seconds: Histogram::new(exponential_buckets(0.000_1, 4.0, 10)),
             slow_consumers: Counter::default(),
             gap_fills: Counter::default(),
+            uploads: Counter::default(),
+            downloads: Counter::default(),
             refusals: Family::default(),
             hub_queue: Gauge::default(),
             store_queue: Gauge::default(),
@@ -97,6 +102,8 @@ impl Metrics {
             "Reads of a room's messages that another node's message showed missing here",
             m.gap_fills.clone(),
         );
+        registry.register("uploads", "Files uploaded", m.uploads.clone());
+        registry.register("downloads", "Files downloaded", m.downloads.clone());
         registry.register(
             "refusals",
             "Requests refused, by error code",

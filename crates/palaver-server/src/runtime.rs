@@ -193,6 +193,7 @@ pub enum HubMsg {
     MessageFound {
         lookup: Box<crate::hub::message_changes::MessageLookup>,
         message: Option<Box<StoredMessage>>,
+        files: Vec<crate::store::FileRecord>,
     },
     WindowLoaded {
         room_key: String,
@@ -245,6 +246,8 @@ pub struct RuntimeIo {
     pub names: Box<dyn NameRegistry>,
     /// The other nodes of a cluster, through Redis.
     pub bus: Option<RedisBus>,
+    /// Files (their links are signed on the way out), when the server takes them.
+    pub files: Option<Arc<crate::files::Files>>,
     metrics: Arc<Metrics>,
     /// Frames queued since the last flush into `metrics` (counted here, added once per message
     /// to the hub: the fan-out path takes no atomic per delivery).
@@ -270,6 +273,7 @@ impl RuntimeIo {
             passwords: None,
             names: Box::new(LocalNames::default()),
             bus: None,
+            files: None,
             metrics,
             delivered: 0,
         }
@@ -407,20 +411,34 @@ impl HubIo for RuntimeIo {
             return;
         };
         tokio::spawn(async move {
-            let id = lookup.id;
-            let read = tokio::task::spawn_blocking(move || reads.read(|db| db.message(id))).await;
+            let (id, ids) = (lookup.id, lookup.files.clone());
+            let read = tokio::task::spawn_blocking(move || {
+                reads.read(|db| {
+                    let message = match id {
+                        Some(id) => db.message(id)?,
+                        None => None,
+                    };
+                    let files = match ids.is_empty() {
+                        true => Vec::new(),
+                        false => db.files(&ids)?,
+                    };
+                    Ok((message, files))
+                })
+            })
+            .await;
             // A read that failed answers like a message that is not there: the request is
             // refused, nothing is changed.
-            let message = match read {
+            let (message, files) = match read {
                 Ok(Ok(found)) => found,
                 other => {
-                    tracing::error!(?other, id, "could not read a message");
-                    None
+                    tracing::error!(?other, ?id, "could not read a message or its files");
+                    (None, Vec::new())
                 }
             };
             let found = HubMsg::MessageFound {
                 lookup: Box::new(lookup),
                 message: message.map(Box::new),
+                files,
             };
             let _ = hub.send(found).await;
         });
@@ -631,6 +649,21 @@ impl HubIo for RuntimeIo {
             return;
         }
         let reads = self.reads.clone();
+        let files = self.files.clone();
+        // Messages as clients see them, their files' links signed.
+        let chats = move |messages: &[StoredMessage]| -> Vec<palaver_proto::ChatMessage> {
+            let now = palaver_proto::timestamp::now_millis();
+            messages
+                .iter()
+                .map(|m| {
+                    let mut chat = m.to_chat();
+                    if let Some(files) = &files {
+                        files.sign_chat(&mut chat, now);
+                    }
+                    chat
+                })
+                .collect()
+        };
         tokio::spawn(async move {
             let HistoryQuery {
                 reference, read, ..
@@ -647,7 +680,7 @@ impl HubIo for RuntimeIo {
                         Ok(ServerFrame::History {
                             room,
                             with,
-                            messages: page.messages.iter().map(StoredMessage::to_chat).collect(),
+                            messages: chats(&page.messages),
                             has_more: page.has_more,
                             reference: None,
                         })
@@ -656,7 +689,7 @@ impl HubIo for RuntimeIo {
                         let found = db.search(&query)?;
                         Ok(ServerFrame::SearchResults {
                             query: text,
-                            messages: found.messages.iter().map(StoredMessage::to_chat).collect(),
+                            messages: chats(&found.messages),
                             has_more: found.has_more,
                             reference: None,
                         })
@@ -713,6 +746,7 @@ impl HubIo for RuntimeIo {
         let queue = handle.queue.clone();
         let wire = handle.wire.clone();
         let reads = self.reads.clone();
+        let files = self.files.clone();
         let Some(hub_tx) = self.hub_tx.upgrade() else {
             return;
         };
@@ -747,9 +781,11 @@ impl HubIo for RuntimeIo {
                             continue 'conversations;
                         }
                         after = message.seq;
-                        let Some(bytes) =
-                            wire.encode(&Outgoing::new(message.to_chat().into_frame()))
-                        else {
+                        let mut chat = message.to_chat();
+                        if let Some(files) = &files {
+                            files.sign_chat(&mut chat, palaver_proto::timestamp::now_millis());
+                        }
+                        let Some(bytes) = wire.encode(&Outgoing::new(chat.into_frame())) else {
                             continue;
                         };
                         match tokio::time::timeout(QUEUE_WAIT, queue.push(bytes)).await {
@@ -1039,9 +1075,11 @@ fn handle(
         HubMsg::Gone { session, departure } => hub.disconnect(session, departure, io),
         HubMsg::ResumeDone { session, report } => hub.resume_done(session, report, io),
         HubMsg::WindowLoaded { room_key, messages } => hub.window_loaded(&room_key, messages, io),
-        HubMsg::MessageFound { lookup, message } => {
-            hub.message_found(*lookup, message.map(|m| *m), io)
-        }
+        HubMsg::MessageFound {
+            lookup,
+            message,
+            files,
+        } => hub.message_found(*lookup, message.map(|m| *m), files, io),
         HubMsg::RoomRead(record) => hub.room_read(record),
         HubMsg::Announce(text) => hub.announce(&text, io),
         HubMsg::Kick {

@@ -91,10 +91,11 @@ impl Server {
             );
         }
         let database = config.database.clone();
-        let (writer_db, reads, rooms, accounts, account_names, moderation) =
+        let (writer_db, reads, rooms, accounts, account_names, moderation, link_secret) =
             tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
                 let mut writer_db = store::open(&database)
                     .with_context(|| format!("cannot open database {database:?}"))?;
+                let link_secret = writer_db.link_secret()?;
                 let mut rooms = writer_db.rooms()?;
                 if !rooms.iter().any(|r| r.key == palaver_proto::DEFAULT_ROOM) {
                     let general = RoomRecord {
@@ -112,7 +113,15 @@ impl Server {
                 let account_names = accounts.names()?;
                 let moderation = accounts.load_moderation()?;
                 let reads = store::ReadPool::open(&database, store::pool::READ_CONNECTIONS)?;
-                Ok((writer_db, reads, rooms, accounts, account_names, moderation))
+                Ok((
+                    writer_db,
+                    reads,
+                    rooms,
+                    accounts,
+                    account_names,
+                    moderation,
+                    link_secret,
+                ))
             })
             .await??;
 
@@ -225,7 +234,36 @@ impl Server {
                 "cluster node: names, presence, changes and messages are shared through Redis"
             );
         }
+        // Files, when there is an HTTP listener to take them.
+        let files = match (addrs.http.or(addrs.https), config.files.max_bytes) {
+            (Some(_), max) if max > 0 => Some(Arc::new(open_files(&config, &link_secret)?)),
+            _ => None,
+        };
+        io.files = files.clone();
         let mut hub = Hub::new(hub_config, rooms);
+        let http_base = files.as_ref().map(|_| {
+            let (scheme, http) = match (addrs.http, addrs.https) {
+                (Some(http), _) => ("http", http),
+                (None, Some(https)) => ("https", https),
+                (None, None) => unreachable!("files need an HTTP listener"),
+            };
+            config
+                .public_url
+                .clone()
+                .unwrap_or_else(|| format!("{scheme}://{http}"))
+        });
+        if let Some(f) = &files {
+            hub.enable_files(crate::hub::uploads::FileGrants {
+                limits: f.limits.clone(),
+                signer: Arc::new(crate::files::Signer::new(link_secret.as_bytes())),
+                http_base: http_base.clone(),
+            });
+            tokio::spawn(crate::files::retention::run(
+                Arc::clone(f),
+                reads.clone(),
+                hub_tx.downgrade(),
+            ));
+        }
         hub.load_accounts(account_names);
         let mut moderation = moderation;
         moderation.admins.extend(config.admins.iter().cloned());
@@ -269,6 +307,7 @@ impl Server {
                     max_rooms_per_user: config.hub.max_rooms_per_user,
                     history_page_max: config.hub.history_page_max,
                     password: config.irc_password.clone(),
+                    http_base,
                 }),
                 ping_interval: config.irc_ping_interval,
             },
@@ -295,6 +334,7 @@ impl Server {
             reads,
             alive: alive_tx.clone(),
             store: writer.sender().downgrade(),
+            files,
         });
         for (listener, tls) in http_listeners {
             let (state, stop) = (Arc::clone(&http_state), stop_rx.clone());
@@ -447,4 +487,37 @@ impl ServerHandle {
     pub fn shutdown(&self) {
         let _ = self.stop.send(true);
     }
+}
+
+/// Files' storage: on disk beside a SQLite database (or in `--files-dir`), in the database
+/// itself for PostgreSQL (every node of a cluster reaches it).
+fn open_files(config: &ServerConfig, secret: &str) -> anyhow::Result<crate::files::Files> {
+    use crate::files::blobs::{Blobs, DiskBlobs, PostgresBlobs};
+    let (blobs, temp_dir): (Arc<dyn Blobs>, std::path::PathBuf) =
+        if store::is_postgres(&config.database) {
+            (
+                Arc::new(PostgresBlobs::new(&config.database)),
+                std::env::temp_dir(),
+            )
+        } else {
+            let dir = config.files_dir.clone().unwrap_or_else(|| {
+                let db = config
+                    .database
+                    .strip_prefix("sqlite://")
+                    .unwrap_or(&config.database);
+                std::path::PathBuf::from(format!("{db}.files"))
+            });
+            let blobs = DiskBlobs::open(&dir)
+                .with_context(|| format!("cannot use {} for files", dir.display()))?;
+            let temp = dir.join("incoming");
+            std::fs::create_dir_all(&temp)
+                .with_context(|| format!("cannot use {} for uploads", temp.display()))?;
+            (Arc::new(blobs), temp)
+        };
+    Ok(crate::files::Files {
+        limits: config.files.clone(),
+        signer: crate::files::Signer::new(secret.as_bytes()),
+        blobs,
+        temp_dir,
+    })
 }

@@ -245,6 +245,7 @@ async fn expect(conn: &mut Connection, what: &str, pred: impl Fn(&ServerFrame) -
 
 async fn message(conn: &mut Connection, content: &str) {
     conn.send(&ClientFrame::Message {
+        attachments: Vec::new(),
         reply_to: None,
         content: content.into(),
         room: None,
@@ -307,6 +308,7 @@ async fn two_browser_users_and_a_tcp_user_chat_publicly_and_privately() {
     .await;
     carol
         .send(&ClientFrame::PrivateMessage {
+            attachments: Vec::new(),
             reply_to: None,
             target: "bob".into(),
             content: "just for bob".into(),

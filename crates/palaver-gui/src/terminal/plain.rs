@@ -84,6 +84,7 @@ pub async fn run(args: &ChatArgs, client: Client, mut events: mpsc::Receiver<Eve
             }
             Action::Private { to, content } => {
                 let frame = ClientFrame::PrivateMessage {
+                    attachments: Vec::new(),
                     reply_to: None,
                     target: to,
                     content,

@@ -291,6 +291,7 @@ impl TuiApp {
             Action::Private { to, content } => {
                 self.model.open_direct(&to);
                 self.send(ClientFrame::PrivateMessage {
+                    attachments: Vec::new(),
                     reply_to: None,
                     target: to,
                     content,

@@ -516,6 +516,7 @@ pub fn submit_input(app: &mut PalaverApp) {
         Action::Send(frame) => {
             let frame = match frame {
                 ClientFrame::Message { content, room, .. } => ClientFrame::Message {
+                    attachments: Vec::new(),
                     content,
                     room,
                     reply_to,
@@ -523,6 +524,7 @@ pub fn submit_input(app: &mut PalaverApp) {
                 ClientFrame::PrivateMessage {
                     target, content, ..
                 } => ClientFrame::PrivateMessage {
+                    attachments: Vec::new(),
                     target,
                     content,
                     reply_to,
@@ -537,6 +539,7 @@ pub fn submit_input(app: &mut PalaverApp) {
             chat.open_direct(&to);
             if let Some(outbox) = &app.outbox {
                 outbox.send(ClientFrame::PrivateMessage {
+                    attachments: Vec::new(),
                     reply_to,
                     target: to,
                     content,

@@ -260,7 +260,9 @@ impl Hub {
                 rate_per_second: self.config.rate_per_second,
                 rate_burst: self.config.rate_burst,
                 history_page_max: self.config.history_page_max as u32,
+                max_upload_bytes: self.files.as_ref().map_or(0, |f| f.limits.max_bytes),
             },
+            http_base: self.files.as_ref().and_then(|f| f.http_base.clone()),
             rooms: room_keys
                 .iter()
                 .filter_map(|k| {

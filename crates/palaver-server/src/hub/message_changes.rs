@@ -18,6 +18,9 @@
 use serde_json::Value;
 
 use palaver_proto::message_changes::{valid_reaction, MessageState, ReplyPreview};
+
+/// The most files one message may carry.
+pub const MAX_ATTACHMENTS: usize = 10;
 use palaver_proto::{validate, ErrorCode};
 
 use super::outgoing::ClientTags;
@@ -25,11 +28,12 @@ use super::refusal::Refusal;
 use super::{Hub, HubIo, Pending, SessionId};
 use crate::store::{dm_key, Change, MessageKind, StoredMessage};
 
-/// A request waiting for the message it names.
+/// A request waiting for the message it names (if any) and the files it sends (if any).
 #[derive(Debug, Clone, PartialEq)]
 pub struct MessageLookup {
     pub session: SessionId,
-    pub id: u64,
+    pub id: Option<u64>,
+    pub files: Vec<String>,
     pub reference: Option<Value>,
     pub then: AfterLookup,
 }
@@ -46,8 +50,9 @@ pub enum AfterLookup {
         content: String,
     },
     Delete,
-    /// Send a message answering it: in a room (`room`), or to `target` privately.
-    Reply {
+    /// Send a message (answering the message named, if one is): in a room (`room`), or to
+    /// `target` privately, with the files named.
+    Send {
         room: Option<String>,
         target: Option<String>,
         content: String,
@@ -56,11 +61,12 @@ pub enum AfterLookup {
 }
 
 impl Hub {
-    /// `react`, `edit`, `delete`, or a message with `reply_to`: reads the message first.
+    /// `react`, `edit`, `delete`, or a message with `reply_to` or `attachments`: reads the
+    /// message (and the files) first.
     pub(super) fn about_message(
         &mut self,
         session: SessionId,
-        id: u64,
+        (id, files): (Option<u64>, Vec<String>),
         then: AfterLookup,
         reference: Option<Value>,
         io: &mut impl HubIo,
@@ -74,10 +80,17 @@ impl Hub {
                 .about(emoji.chars().take(64).collect::<String>());
                 return self.refuse(session, refusal, reference, io);
             }
-            AfterLookup::Edit { content } | AfterLookup::Reply { content, .. }
+            // A message of files alone may have no text.
+            AfterLookup::Send { content, .. } if content.is_empty() && !files.is_empty() => {}
+            AfterLookup::Edit { content } | AfterLookup::Send { content, .. }
                 if !self.content_ok(session, content, &reference, io) =>
             {
                 return;
+            }
+            _ if files.len() > MAX_ATTACHMENTS => {
+                let text = format!("At most {MAX_ATTACHMENTS} files go with one message.");
+                let refusal = Refusal::new(ErrorCode::InvalidField, text).about("attachments");
+                return self.refuse(session, refusal, reference, io);
             }
             _ => {}
         }
@@ -88,6 +101,7 @@ impl Hub {
         io.find_message(MessageLookup {
             session,
             id,
+            files,
             reference,
             then,
         });
@@ -99,6 +113,7 @@ impl Hub {
         &mut self,
         lookup: MessageLookup,
         found: Option<StoredMessage>,
+        files: Vec<crate::store::FileRecord>,
         io: &mut impl HubIo,
     ) {
         let session = lookup.session;
@@ -107,7 +122,7 @@ impl Hub {
         };
         s.looking_up = false;
         if s.user.is_some() {
-            self.carry_out(lookup, found, io);
+            self.carry_out(lookup, found, files, io);
         }
         self.run_held(session, io);
         self.reap_slow(io);
@@ -117,14 +132,33 @@ impl Hub {
         &mut self,
         lookup: MessageLookup,
         found: Option<StoredMessage>,
+        files: Vec<crate::store::FileRecord>,
         io: &mut impl HubIo,
     ) {
         let MessageLookup {
             session,
             id,
+            files: asked,
             reference,
             then,
         } = lookup;
+        let Some(id) = id else {
+            // A message with files and no reply.
+            if let AfterLookup::Send {
+                room,
+                target,
+                content,
+                client_tags,
+            } = then
+            {
+                let Some(state) = self.attach(session, &asked, files, &reference, io) else {
+                    return;
+                };
+                let place = (room, target);
+                self.send_prepared(session, place, content, state, reference, client_tags, io);
+            }
+            return;
+        };
         let Some(message) = found.filter(|m| self.may_read(session, m)) else {
             let refusal = Refusal::new(
                 ErrorCode::UnknownMessage,
@@ -140,21 +174,24 @@ impl Hub {
         }
         let authored = self.authored(session, &message);
         let change = match then {
-            AfterLookup::Reply {
+            AfterLookup::Send {
                 room,
                 target,
                 content,
                 client_tags,
             } => {
+                let Some(state) = self.attach(session, &asked, files, &reference, io) else {
+                    return;
+                };
                 return self.reply(
                     session,
                     &message,
                     (room, target),
-                    content,
+                    (content, state),
                     reference,
                     client_tags,
                     io,
-                )
+                );
             }
             AfterLookup::React { emoji, on } => {
                 if let Some(refusal) = self.speech_refusal_about(session, &message) {
@@ -271,7 +308,7 @@ impl Hub {
         session: SessionId,
         to: &StoredMessage,
         (room, target): (Option<String>, Option<String>),
-        content: String,
+        (content, attached): (String, MessageState),
         reference: Option<Value>,
         client_tags: Option<ClientTags>,
         io: &mut impl HubIo,
@@ -294,8 +331,31 @@ impl Hub {
         let state = MessageState {
             reply_to: Some(to.id),
             reply_preview: Some(ReplyPreview::new(to.author(), &to.content)),
-            ..MessageState::default()
+            ..attached
         };
+        self.send_prepared(
+            session,
+            (room, target),
+            content,
+            state,
+            reference,
+            client_tags,
+            io,
+        );
+    }
+
+    /// Sends a message whose reply and files were checked.
+    #[allow(clippy::too_many_arguments)]
+    fn send_prepared(
+        &mut self,
+        session: SessionId,
+        (room, target): (Option<String>, Option<String>),
+        content: String,
+        state: MessageState,
+        reference: Option<Value>,
+        client_tags: Option<ClientTags>,
+        io: &mut impl HubIo,
+    ) {
         match (room, target) {
             (Some(room), _) => self.public_message(
                 session,
@@ -311,6 +371,44 @@ impl Hub {
             }
             (None, None) => {}
         }
+    }
+
+    /// The files a message names, as its attachments, if each is the sender's and not sent
+    /// yet; otherwise the refusal (`unknown_file`, about the first that is not).
+    fn attach(
+        &mut self,
+        session: SessionId,
+        asked: &[String],
+        found: Vec<crate::store::FileRecord>,
+        reference: &Option<Value>,
+        io: &mut impl HubIo,
+    ) -> Option<MessageState> {
+        let owner = self.sessions.get(&session)?.owner();
+        let mut attachments: Vec<palaver_proto::message_changes::Attachment> = Vec::new();
+        for id in asked {
+            let file = found
+                .iter()
+                .find(|f| f.id == *id && f.owner == owner && f.message_id.is_none());
+            match file {
+                Some(f) if !attachments.iter().any(|a| a.id == f.id) => {
+                    attachments.push(f.attachment())
+                }
+                Some(_) => {}
+                None => {
+                    let refusal = Refusal::new(
+                        ErrorCode::UnknownFile,
+                        "No file of yours waiting to be sent has that id.",
+                    )
+                    .about(id.chars().take(64).collect::<String>());
+                    self.refuse(session, refusal, reference.clone(), io);
+                    return None;
+                }
+            }
+        }
+        Some(MessageState {
+            attachments,
+            ..MessageState::default()
+        })
     }
 
     /// Stores a change to `message` made by `session`; [`Hub::stored`] delivers it.

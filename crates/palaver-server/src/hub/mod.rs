@@ -42,6 +42,7 @@ pub mod session;
 #[cfg(test)]
 mod tests;
 mod typing;
+pub mod uploads;
 mod windows;
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
@@ -199,6 +200,8 @@ pub struct Hub {
     remote: remote::RemoteUsers,
     /// Counts the times this node started following a room.
     follow_generation: u64,
+    /// Files, when the server takes them (see `uploads.rs`).
+    files: Option<uploads::FileGrants>,
 }
 
 impl Hub {
@@ -224,6 +227,7 @@ impl Hub {
             started_ms: timestamp::now_millis(),
             remote: remote::RemoteUsers::default(),
             follow_generation: 0,
+            files: None,
         };
         for r in rooms {
             let mut room = Room::new(r.name, r.key.clone(), r.topic, r.created_ms, r.last_seq);
@@ -341,7 +345,8 @@ impl Hub {
                 self.landed(pending.origin, io);
                 continue;
             }
-            let chat = message.to_chat();
+            let mut chat = message.to_chat();
+            self.sign_chat(&mut chat);
             match message.kind {
                 MessageKind::Public {
                     room,

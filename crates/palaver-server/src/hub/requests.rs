@@ -172,29 +172,31 @@ impl Hub {
             ClientFrame::Message {
                 content,
                 room,
-                reply_to: Some(id),
-            } => {
+                reply_to,
+                attachments,
+            } if reply_to.is_some() || !attachments.is_empty() => {
                 let room = Some(room.unwrap_or_else(|| DEFAULT_ROOM.to_string()));
-                let then = AfterLookup::Reply {
+                let then = AfterLookup::Send {
                     room,
                     target: None,
                     content,
                     client_tags,
                 };
-                self.about_message(session, id, then, reference, io)
+                self.about_message(session, (reply_to, attachments), then, reference, io)
             }
             ClientFrame::PrivateMessage {
                 target,
                 content,
-                reply_to: Some(id),
-            } => {
-                let then = AfterLookup::Reply {
+                reply_to,
+                attachments,
+            } if reply_to.is_some() || !attachments.is_empty() => {
+                let then = AfterLookup::Send {
                     room: None,
                     target: Some(target),
                     content,
                     client_tags,
                 };
-                self.about_message(session, id, then, reference, io)
+                self.about_message(session, (reply_to, attachments), then, reference, io)
             }
             ClientFrame::Message { content, room, .. } => {
                 let state = MessageState::default();
@@ -206,16 +208,27 @@ impl Hub {
                 let state = MessageState::default();
                 self.private_message(session, &target, content, state, reference, client_tags, io)
             }
+            ClientFrame::Upload {
+                name,
+                size,
+                content_type,
+            } => self.upload(session, (name, size, content_type), reference, io),
             ClientFrame::React { id, emoji, on } => {
                 let emoji = palaver_proto::emoji::normalise_reaction(&emoji);
-                self.about_message(session, id, AfterLookup::React { emoji, on }, reference, io)
+                let then = AfterLookup::React { emoji, on };
+                self.about_message(session, (Some(id), Vec::new()), then, reference, io)
             }
             ClientFrame::Edit { id, content } => {
-                self.about_message(session, id, AfterLookup::Edit { content }, reference, io)
+                let then = AfterLookup::Edit { content };
+                self.about_message(session, (Some(id), Vec::new()), then, reference, io)
             }
-            ClientFrame::Delete { id } => {
-                self.about_message(session, id, AfterLookup::Delete, reference, io)
-            }
+            ClientFrame::Delete { id } => self.about_message(
+                session,
+                (Some(id), Vec::new()),
+                AfterLookup::Delete,
+                reference,
+                io,
+            ),
             ClientFrame::JoinRoom { room, key } => {
                 self.join_room(session, &room, key.as_deref(), reference, io)
             }
@@ -546,7 +559,9 @@ impl Hub {
         if let Some(refusal) = self.speech_refusal(session, &room_key) {
             return self.refuse(session, refusal, reference, io);
         }
-        if !self.content_ok(session, &content, &reference, io) {
+        // Files alone need no text.
+        let files_only = content.is_empty() && !state.attachments.is_empty();
+        if !files_only && !self.content_ok(session, &content, &reference, io) {
             return;
         }
         let (username, username_key) = self.user_of(session);
@@ -590,7 +605,9 @@ impl Hub {
         client_tags: Option<super::outgoing::ClientTags>,
         io: &mut impl HubIo,
     ) {
-        if !self.content_ok(session, &content, &reference, io) {
+        // Files alone need no text.
+        let files_only = content.is_empty() && !state.attachments.is_empty();
+        if !files_only && !self.content_ok(session, &content, &reference, io) {
             return;
         }
         if self.muted(session, None) {

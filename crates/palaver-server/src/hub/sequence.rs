@@ -193,6 +193,14 @@ impl Hub {
             .iter()
             .map(|m| self.address_of_name(m.author()))
             .collect();
+        let chats: Vec<ChatMessage> = messages
+            .iter()
+            .map(|m| {
+                let mut chat = m.to_chat();
+                self.sign_chat(&mut chat);
+                chat
+            })
+            .collect();
         let Some(room) = self.rooms.get_mut(room_key) else {
             return;
         };
@@ -200,8 +208,7 @@ impl Hub {
         if room.follow != Follow::Yes {
             return;
         }
-        for (message, source) in messages.iter().zip(sources) {
-            let m = message.to_chat();
+        for (m, source) in chats.into_iter().zip(sources) {
             if m.seq() > room.last_seq {
                 let out = RoomPost::stored(room_key, m.clone(), &source).outgoing();
                 room.ahead.insert(m.seq(), (m, out));

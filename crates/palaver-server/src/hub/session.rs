@@ -79,6 +79,8 @@ pub struct Session {
     pub held: Vec<palaver_proto::Request>,
     /// A message this session's request names is being read (see `message_changes.rs`).
     pub looking_up: bool,
+    /// When this session's last uploads were granted (milliseconds), for the upload rate.
+    pub uploads: std::collections::VecDeque<i64>,
     /// Ids of the last private messages other nodes sent this connection (a post may come
     /// twice when it was tried again).
     /// Ids of the last private messages (or changes: with their seq) other nodes sent this
@@ -251,6 +253,7 @@ impl Session {
             claim: None,
             held: Vec::new(),
             looking_up: false,
+            uploads: std::collections::VecDeque::new(),
             remote_directs: std::collections::VecDeque::new(),
         }
     }

@@ -88,7 +88,16 @@ impl Hub {
             room.recent = None;
         } else {
             let mut window = std::collections::VecDeque::new();
-            for item in stored.iter().map(StoredMessage::to_chat).chain(arrived) {
+            let read = stored.iter().map(|m| {
+                let mut chat = m.to_chat();
+                self.sign_chat(&mut chat);
+                chat
+            });
+            let read: Vec<ChatMessage> = read.collect();
+            let Some(room) = self.rooms.get_mut(room_key) else {
+                return;
+            };
+            for item in read.into_iter().chain(arrived) {
                 super::room::remember_in(&mut window, item, keep);
             }
             room.recent = Some(window);
@@ -245,7 +254,11 @@ impl Hub {
                 r.recent_messages()
                     .into_iter()
                     .filter(|m| m.seq <= upto)
-                    .map(ChatMessage::Message)
+                    .map(|mut m| {
+                        // Links good for a while from now, not from when the window was read.
+                        self.sign(&mut m.state);
+                        ChatMessage::Message(m)
+                    })
                     .collect()
             })
             .unwrap_or_default()

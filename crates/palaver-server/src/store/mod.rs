@@ -131,6 +131,37 @@ impl ReadState {
             edited: self.edited_ms.map(timestamp::format_millis),
             deleted: self.deleted,
             reactions: Vec::new(),
+            attachments: Vec::new(),
+        }
+    }
+}
+
+/// A file as the store records it (its bytes are in `files::blobs`, under `digest`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileRecord {
+    /// Random, unguessable (see `files::signing`).
+    pub id: String,
+    /// The SHA-256 of its bytes, hex.
+    pub digest: String,
+    pub name: String,
+    pub size: u64,
+    pub content_type: String,
+    /// Who uploaded it: its owner (account or guest session) and name as shown.
+    pub owner: String,
+    pub uploader: String,
+    pub created_ms: i64,
+    /// The message it was sent with (none while waiting to be sent, or once unlinked).
+    pub message_id: Option<u64>,
+}
+
+impl FileRecord {
+    pub fn attachment(&self) -> palaver_proto::message_changes::Attachment {
+        palaver_proto::message_changes::Attachment {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            size: self.size,
+            content_type: self.content_type.clone(),
+            url: String::new(),
         }
     }
 }
@@ -446,6 +477,24 @@ pub trait Backend: Send + 'static {
 
     /// The message `id` (not a change), as it is now, wherever it is.
     fn message(&mut self, id: u64) -> Result<Option<StoredMessage>, StoreError>;
+
+    /// The secret that signs links (made once, then the same for every node).
+    fn link_secret(&mut self) -> Result<String, StoreError>;
+    /// Records an uploaded file (not yet sent with a message).
+    fn save_file(&mut self, file: &FileRecord) -> Result<(), StoreError>;
+    /// The files with these ids (those that exist).
+    fn files(&mut self, ids: &[String]) -> Result<Vec<FileRecord>, StoreError>;
+    /// The bytes kept for an owner's files.
+    fn quota_used(&mut self, owner: &str) -> Result<u64, StoreError>;
+    /// Files to remove: sent before `sent_before_ms` (retention), or not linked to a message
+    /// (never sent, or their message deleted) and uploaded before `unlinked_before_ms`.
+    fn stale_files(
+        &mut self,
+        sent_before_ms: Option<i64>,
+        unlinked_before_ms: i64,
+    ) -> Result<Vec<FileRecord>, StoreError>;
+    /// Removes files' records; the digests no file uses any more (their bytes may go).
+    fn remove_files(&mut self, ids: &[String]) -> Result<Vec<String>, StoreError>;
 
     /// A page of a conversation: the newest `limit` messages within the query's bounds (or the
     /// oldest, with `oldest_first`; or those around `around_id`), oldest first; `has_more` tells

@@ -25,8 +25,9 @@ use super::{
 
 /// The schema version this build writes: SQLite's numbering to 3, then 4 (the id sequence,
 /// which a single-writer SQLite file does not need), 5 (full-text search: a generated
-/// `tsvector` column with a GIN index) and 6 (replies, reactions, edits, deletions).
-pub const SCHEMA_VERSION: i32 = 6;
+/// `tsvector` column with a GIN index), 6 (replies, reactions, edits, deletions) and 7
+/// (files: their records, their bytes in 1 MiB rows, the secret that signs their links).
+pub const SCHEMA_VERSION: i32 = 7;
 
 /// Any number ("palaver" in ASCII): all nodes use it to take turns migrating.
 const MIGRATION_LOCK: i64 = 0x0070_616c_6176_6572;
@@ -122,6 +123,31 @@ CREATE TABLE IF NOT EXISTS reactions (
     username   TEXT NOT NULL,
     at_ms      BIGINT NOT NULL,
     PRIMARY KEY (message_id, emoji, user_key)
+);
+CREATE TABLE IF NOT EXISTS files (
+    id           TEXT PRIMARY KEY,
+    digest       TEXT NOT NULL,
+    name         TEXT NOT NULL,
+    size         BIGINT NOT NULL,
+    content_type TEXT NOT NULL,
+    owner        TEXT NOT NULL,
+    uploader     TEXT NOT NULL,
+    created_ms   BIGINT NOT NULL,
+    message_id   BIGINT,
+    conv_key     TEXT
+);
+CREATE INDEX IF NOT EXISTS files_by_message ON files (message_id) WHERE message_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS files_by_owner ON files (owner);
+CREATE INDEX IF NOT EXISTS files_by_digest ON files (digest);
+CREATE TABLE IF NOT EXISTS file_chunks (
+    digest TEXT NOT NULL,
+    n      INTEGER NOT NULL,
+    data   BYTEA NOT NULL,
+    PRIMARY KEY (digest, n)
+);
+CREATE TABLE IF NOT EXISTS secrets (
+    name  TEXT PRIMARY KEY,
+    value TEXT NOT NULL
 );
 ";
 
@@ -286,6 +312,81 @@ fn row_to_message(row: &Row) -> StoredMessage {
     }
 }
 
+const FILE_COLUMNS: &str =
+    "id, digest, name, size, content_type, owner, uploader, created_ms, message_id";
+
+fn row_to_file(r: &Row) -> super::FileRecord {
+    super::FileRecord {
+        id: r.get(0),
+        digest: r.get(1),
+        name: r.get(2),
+        size: r.get::<_, i64>(3) as u64,
+        content_type: r.get(4),
+        owner: r.get(5),
+        uploader: r.get(6),
+        created_ms: r.get(7),
+        message_id: r.get::<_, Option<i64>>(8).map(|id| id as u64),
+    }
+}
+
+/// Reads the files sent with the messages among `rows`.
+fn read_attachments(client: &mut Client, rows: &mut [StoredMessage]) -> Result<(), StoreError> {
+    let ids: Vec<i64> = rows
+        .iter()
+        .filter(|m| m.change.is_none() && !m.state.deleted)
+        .map(|m| clamp(m.id))
+        .collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let files: Vec<super::FileRecord> = client
+        .query(
+            &format!(
+                "SELECT {FILE_COLUMNS} FROM files WHERE message_id = ANY($1)
+                 ORDER BY created_ms, id"
+            ),
+            &[&ids],
+        )?
+        .iter()
+        .map(row_to_file)
+        .collect();
+    for m in rows.iter_mut() {
+        m.state.attachments = files
+            .iter()
+            .filter(|f| f.message_id == Some(m.id))
+            .map(super::FileRecord::attachment)
+            .collect();
+    }
+    Ok(())
+}
+
+/// Links the files a batch's messages name to them (see the SQLite store's).
+fn link_attachments(
+    tx: &mut postgres::Transaction<'_>,
+    batch: &mut [StoredMessage],
+) -> Result<(), StoreError> {
+    for m in batch.iter_mut() {
+        if m.change.is_some() || m.state.attachments.is_empty() {
+            continue;
+        }
+        let owner = m.author_owner().to_string();
+        let key = m.conversation_key();
+        let mut linked = Vec::new();
+        for a in std::mem::take(&mut m.state.attachments) {
+            let n = tx.execute(
+                "UPDATE files SET message_id = $1, conv_key = $2
+                 WHERE id = $3 AND owner = $4 AND message_id IS NULL",
+                &[&clamp(m.id), &key, &a.id, &owner],
+            )?;
+            if n == 1 {
+                linked.push(a);
+            }
+        }
+        m.state.attachments = linked;
+    }
+    Ok(())
+}
+
 /// Reads the reactions of the messages among `rows` (not of changes or deleted messages).
 fn read_reactions(client: &mut Client, rows: &mut [StoredMessage]) -> Result<(), StoreError> {
     let ids: Vec<i64> = rows
@@ -381,6 +482,10 @@ fn apply_changes(
                     &[&of],
                 )?;
                 tx.execute("DELETE FROM reactions WHERE message_id = $1", &[&of])?;
+                tx.execute(
+                    "UPDATE files SET message_id = NULL, conv_key = NULL WHERE message_id = $1",
+                    &[&of],
+                )?;
             }
         }
     }
@@ -538,6 +643,7 @@ impl Backend for PostgresBackend {
         let has_more = messages.len() > query.limit;
         messages.truncate(query.limit);
         read_reactions(&mut self.client, &mut messages)?;
+        read_attachments(&mut self.client, &mut messages)?;
         Ok(super::Page { messages, has_more })
     }
 
@@ -602,6 +708,7 @@ impl Backend for PostgresBackend {
         };
         let mut rows: Vec<StoredMessage> = rows.iter().map(row_to_message).collect();
         read_reactions(&mut self.client, &mut rows)?;
+        read_attachments(&mut self.client, &mut rows)?;
         Ok(rows)
     }
 
@@ -612,6 +719,7 @@ impl Backend for PostgresBackend {
         )?;
         let mut found: Vec<StoredMessage> = row.iter().map(row_to_message).collect();
         read_reactions(&mut self.client, &mut found)?;
+        read_attachments(&mut self.client, &mut found)?;
         Ok(found.pop())
     }
 
@@ -658,8 +766,103 @@ impl Backend for PostgresBackend {
             columns.push(m, key);
         }
         insert_messages(&mut tx, &columns)?;
+        link_attachments(&mut tx, batch)?;
         tx.commit()?;
         Ok(())
+    }
+
+    fn link_secret(&mut self) -> Result<String, StoreError> {
+        self.client.execute(
+            "INSERT INTO secrets (name, value) VALUES ('links', $1) ON CONFLICT (name) DO NOTHING",
+            &[&crate::files::signing::new_secret()],
+        )?;
+        Ok(self
+            .client
+            .query_one("SELECT value FROM secrets WHERE name = 'links'", &[])?
+            .get(0))
+    }
+
+    fn save_file(&mut self, f: &super::FileRecord) -> Result<(), StoreError> {
+        self.client.execute(
+            "INSERT INTO files (id, digest, name, size, content_type, owner, uploader, created_ms)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            &[
+                &f.id,
+                &f.digest,
+                &f.name,
+                &(f.size as i64),
+                &f.content_type,
+                &f.owner,
+                &f.uploader,
+                &f.created_ms,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn files(&mut self, ids: &[String]) -> Result<Vec<super::FileRecord>, StoreError> {
+        Ok(self
+            .client
+            .query(
+                &format!("SELECT {FILE_COLUMNS} FROM files WHERE id = ANY($1)"),
+                &[&ids],
+            )?
+            .iter()
+            .map(row_to_file)
+            .collect())
+    }
+
+    fn quota_used(&mut self, owner: &str) -> Result<u64, StoreError> {
+        let used: i64 = self
+            .client
+            .query_one(
+                "SELECT COALESCE(SUM(size), 0)::BIGINT FROM files WHERE owner = $1",
+                &[&owner],
+            )?
+            .get(0);
+        Ok(used as u64)
+    }
+
+    fn stale_files(
+        &mut self,
+        sent_before_ms: Option<i64>,
+        unlinked_before_ms: i64,
+    ) -> Result<Vec<super::FileRecord>, StoreError> {
+        Ok(self
+            .client
+            .query(
+                &format!(
+                    "SELECT {FILE_COLUMNS} FROM files
+                     WHERE (message_id IS NULL AND created_ms < $1) OR created_ms < $2 LIMIT 1000"
+                ),
+                &[&unlinked_before_ms, &sent_before_ms.unwrap_or(i64::MIN)],
+            )?
+            .iter()
+            .map(row_to_file)
+            .collect())
+    }
+
+    fn remove_files(&mut self, ids: &[String]) -> Result<Vec<String>, StoreError> {
+        let mut tx = self.client.transaction()?;
+        let digests: Vec<String> = tx
+            .query(
+                "DELETE FROM files WHERE id = ANY($1) RETURNING digest",
+                &[&ids],
+            )?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let mut unused = Vec::new();
+        for digest in digests {
+            let users: i64 = tx
+                .query_one("SELECT COUNT(*) FROM files WHERE digest = $1", &[&digest])?
+                .get(0);
+            if users == 0 && !unused.contains(&digest) {
+                unused.push(digest);
+            }
+        }
+        tx.commit()?;
+        Ok(unused)
     }
 
     fn is_broken(&self) -> bool {

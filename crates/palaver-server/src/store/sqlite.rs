@@ -19,7 +19,7 @@ use super::{
 };
 
 /// The schema version this build writes; a database with a newer one is refused.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS messages (
@@ -78,6 +78,25 @@ CREATE TABLE IF NOT EXISTS reactions (
     PRIMARY KEY (message_id, emoji, user_key)
 );
 CREATE INDEX IF NOT EXISTS messages_changes ON messages(change_of) WHERE change_of IS NOT NULL;
+CREATE TABLE IF NOT EXISTS files (
+    id           TEXT PRIMARY KEY,
+    digest       TEXT NOT NULL,
+    name         TEXT NOT NULL,
+    size         INTEGER NOT NULL,
+    content_type TEXT NOT NULL,
+    owner        TEXT NOT NULL,
+    uploader     TEXT NOT NULL,
+    created_ms   INTEGER NOT NULL,
+    message_id   INTEGER,
+    conv_key     TEXT
+);
+CREATE INDEX IF NOT EXISTS files_by_message ON files(message_id) WHERE message_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS files_by_owner ON files(owner);
+CREATE INDEX IF NOT EXISTS files_by_digest ON files(digest);
+CREATE TABLE IF NOT EXISTS secrets (
+    name  TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 ";
 
 /// Version 1 to 2: private messages get an owner per side. Old rows are given to an account
@@ -254,6 +273,81 @@ pub(super) fn row_to_message(row: &Row<'_>) -> rusqlite::Result<StoredMessage> {
     })
 }
 
+/// A `files` row (`FILE_COLUMNS`).
+fn row_to_file(r: &Row<'_>) -> rusqlite::Result<super::FileRecord> {
+    Ok(super::FileRecord {
+        id: r.get(0)?,
+        digest: r.get(1)?,
+        name: r.get(2)?,
+        size: r.get::<_, i64>(3)? as u64,
+        content_type: r.get(4)?,
+        owner: r.get(5)?,
+        uploader: r.get(6)?,
+        created_ms: r.get(7)?,
+        message_id: r.get::<_, Option<i64>>(8)?.map(|id| id as u64),
+    })
+}
+
+const FILE_COLUMNS: &str =
+    "id, digest, name, size, content_type, owner, uploader, created_ms, message_id";
+
+/// Reads the files sent with the messages among `rows`.
+pub(super) fn read_attachments(
+    conn: &Connection,
+    rows: &mut [StoredMessage],
+) -> rusqlite::Result<()> {
+    let ids: Vec<i64> = rows
+        .iter()
+        .filter(|m| m.change.is_none() && !m.state.deleted)
+        .map(|m| clamp(m.id))
+        .collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let list = serde_json::to_string(&ids).expect("numbers serialise");
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {FILE_COLUMNS} FROM files
+         WHERE message_id IN (SELECT value FROM json_each(?1)) ORDER BY created_ms, id"
+    ))?;
+    let files = stmt
+        .query_map(params![list], row_to_file)?
+        .collect::<Result<Vec<_>, _>>()?;
+    for m in rows.iter_mut() {
+        m.state.attachments = files
+            .iter()
+            .filter(|f| f.message_id == Some(m.id))
+            .map(super::FileRecord::attachment)
+            .collect();
+    }
+    Ok(())
+}
+
+/// Links the files a batch's messages name to them (only files of the same owner not sent
+/// yet); each message keeps the attachments that were linked.
+fn link_attachments(tx: &Connection, batch: &mut [StoredMessage]) -> rusqlite::Result<()> {
+    for m in batch.iter_mut() {
+        if m.change.is_some() || m.state.attachments.is_empty() {
+            continue;
+        }
+        let owner = m.author_owner().to_string();
+        let key = m.conversation_key();
+        let mut linked = Vec::new();
+        for a in std::mem::take(&mut m.state.attachments) {
+            let n = tx
+                .prepare_cached(
+                    "UPDATE files SET message_id = ?1, conv_key = ?2
+                     WHERE id = ?3 AND owner = ?4 AND message_id IS NULL",
+                )?
+                .execute(params![clamp(m.id), key, a.id, owner])?;
+            if n == 1 {
+                linked.push(a);
+            }
+        }
+        m.state.attachments = linked;
+    }
+    Ok(())
+}
+
 /// Reads the reactions of the messages among `rows` (not of changes or deleted messages).
 pub(super) fn read_reactions(
     conn: &Connection,
@@ -360,6 +454,10 @@ fn apply_changes(tx: &Connection, batch: &mut [StoredMessage]) -> rusqlite::Resu
                 .execute(params![of])?;
                 tx.prepare_cached("DELETE FROM reactions WHERE message_id = ?1")?
                     .execute(params![of])?;
+                tx.prepare_cached(
+                    "UPDATE files SET message_id = NULL, conv_key = NULL WHERE message_id = ?1",
+                )?
+                .execute(params![of])?;
             }
         }
     }
@@ -462,6 +560,7 @@ impl Backend for SqliteBackend {
         let has_more = messages.len() > query.limit;
         messages.truncate(query.limit);
         read_reactions(&self.conn, &mut messages)?;
+        read_attachments(&self.conn, &mut messages)?;
         Ok(super::Page { messages, has_more })
     }
 
@@ -523,6 +622,7 @@ impl Backend for SqliteBackend {
             .query_map(named.as_slice(), row_to_message)?
             .collect::<Result<Vec<_>, _>>()?;
         read_reactions(&self.conn, &mut rows)?;
+        read_attachments(&self.conn, &mut rows)?;
         Ok(rows)
     }
 
@@ -536,6 +636,7 @@ impl Backend for SqliteBackend {
             .optional()?;
         let mut found: Vec<StoredMessage> = found.into_iter().collect();
         read_reactions(&self.conn, &mut found)?;
+        read_attachments(&self.conn, &mut found)?;
         Ok(found.pop())
     }
 
@@ -640,9 +741,107 @@ impl Backend for SqliteBackend {
                     ])?,
                 };
             }
+            drop(insert);
+            link_attachments(&tx, batch)?;
         }
         tx.commit()?;
         Ok(())
+    }
+
+    fn link_secret(&mut self) -> Result<String, StoreError> {
+        self.conn.execute(
+            "INSERT INTO secrets (name, value) VALUES ('links', ?1) ON CONFLICT(name) DO NOTHING",
+            params![crate::files::signing::new_secret()],
+        )?;
+        let secret =
+            self.conn
+                .query_row("SELECT value FROM secrets WHERE name = 'links'", [], |r| {
+                    r.get(0)
+                })?;
+        Ok(secret)
+    }
+
+    fn save_file(&mut self, f: &super::FileRecord) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO files (id, digest, name, size, content_type, owner, uploader, created_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                f.id,
+                f.digest,
+                f.name,
+                f.size as i64,
+                f.content_type,
+                f.owner,
+                f.uploader,
+                f.created_ms
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn files(&mut self, ids: &[String]) -> Result<Vec<super::FileRecord>, StoreError> {
+        let list = serde_json::to_string(ids).expect("strings serialise");
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {FILE_COLUMNS} FROM files WHERE id IN (SELECT value FROM json_each(?1))"
+        ))?;
+        let files = stmt
+            .query_map(params![list], row_to_file)?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(files)
+    }
+
+    fn quota_used(&mut self, owner: &str) -> Result<u64, StoreError> {
+        let used: i64 = self.conn.query_row(
+            "SELECT COALESCE(SUM(size), 0) FROM files WHERE owner = ?1",
+            params![owner],
+            |r| r.get(0),
+        )?;
+        Ok(used as u64)
+    }
+
+    fn stale_files(
+        &mut self,
+        sent_before_ms: Option<i64>,
+        unlinked_before_ms: i64,
+    ) -> Result<Vec<super::FileRecord>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {FILE_COLUMNS} FROM files
+             WHERE (message_id IS NULL AND created_ms < ?1) OR created_ms < ?2 LIMIT 1000"
+        ))?;
+        let files = stmt
+            .query_map(
+                params![unlinked_before_ms, sent_before_ms.unwrap_or(i64::MIN)],
+                row_to_file,
+            )?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(files)
+    }
+
+    fn remove_files(&mut self, ids: &[String]) -> Result<Vec<String>, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut unused = Vec::new();
+        for id in ids {
+            let digest: Option<String> = tx
+                .query_row("SELECT digest FROM files WHERE id = ?1", params![id], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            tx.execute("DELETE FROM files WHERE id = ?1", params![id])?;
+            if let Some(digest) = digest {
+                let users: i64 = tx.query_row(
+                    "SELECT COUNT(*) FROM files WHERE digest = ?1",
+                    params![digest],
+                    |r| r.get(0),
+                )?;
+                if users == 0 && !unused.contains(&digest) {
+                    unused.push(digest);
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(unused)
     }
 
     fn save_room(&mut self, room: &RoomRecord) -> Result<(), StoreError> {

@@ -123,6 +123,7 @@ async fn users_on_three_nodes_chat_publicly_and_privately_over_tcp_irc_and_webso
     // Private: across nodes, each way, confirmed as delivered.
     alice
         .send(&ClientFrame::PrivateMessage {
+            attachments: Vec::new(),
             reply_to: None,
             target: "bob".into(),
             content: "psst, bob".into(),
@@ -217,6 +218,7 @@ async fn joins_and_room_moves_on_one_node_are_seen_once_on_the_others() {
     .await;
     watcher
         .send(&ClientFrame::Message {
+            attachments: Vec::new(),
             reply_to: None,
             content: "before mover".into(),
             room: Some("rust".into()),
@@ -310,6 +312,7 @@ async fn messages_from_three_nodes_reach_everyone_in_one_seq_order() {
             for i in 0..EACH {
                 writer
                     .send(&ClientFrame::Message {
+                        attachments: Vec::new(),
                         reply_to: None,
                         content: format!("n{node}-{i}"),
                         room: None,
@@ -472,6 +475,7 @@ async fn away_on_one_node_is_seen_on_the_others() {
     .await;
     // Writing to him says so; asking about him says so.
     ann.send(&ClientFrame::PrivateMessage {
+        attachments: Vec::new(),
         reply_to: None,
         target: "bob".into(),
         content: "lunch?".into(),

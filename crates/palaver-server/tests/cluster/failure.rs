@@ -259,6 +259,7 @@ async fn with_postgresql_out_of_reach_messages_are_refused_then_service_comes_ba
         alice
             .send_request(&palaver_client::proto::client_frame::Request::with_ref(
                 ClientFrame::Message {
+                    attachments: Vec::new(),
                     reply_to: None,
                     content: "while it is away".into(),
                     room: None,
@@ -311,6 +312,7 @@ async fn wait_until_stored(conn: &mut palaver_client::Connection) {
         n += 1;
         conn.send_request(&palaver_client::proto::client_frame::Request::with_ref(
             ClientFrame::Message {
+                attachments: Vec::new(),
                 reply_to: None,
                 content: "it is back".into(),
                 room: None,

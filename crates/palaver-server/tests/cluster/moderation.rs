@@ -220,6 +220,7 @@ async fn room_modes_set_on_node_a_hold_on_node_c_and_voice_crosses_nodes() {
     .await;
     // On node C: silenced, and a newcomer needs the key.
     far.send(&ClientFrame::Message {
+        attachments: Vec::new(),
         reply_to: None,
         content: "hello?".into(),
         room: Some("stage".into()),
@@ -276,6 +277,7 @@ async fn room_modes_set_on_node_a_hold_on_node_c_and_voice_crosses_nodes() {
     )
     .await;
     far.send(&ClientFrame::Message {
+        attachments: Vec::new(),
         reply_to: None,
         content: "now I may".into(),
         room: Some("stage".into()),

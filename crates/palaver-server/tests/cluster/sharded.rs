@@ -42,6 +42,7 @@ async fn nodes_on_a_redis_cluster_share_names_rooms_and_messages() {
     }
     for room in rooms {
         ann.send(&ClientFrame::Message {
+            attachments: Vec::new(),
             reply_to: None,
             content: format!("hello {room}"),
             room: Some(room.to_string()),
@@ -65,6 +66,7 @@ async fn nodes_on_a_redis_cluster_share_names_rooms_and_messages() {
 
     // Private, both ways.
     bob.send(&ClientFrame::PrivateMessage {
+        attachments: Vec::new(),
         reply_to: None,
         target: "ann".into(),
         content: "psst".into(),

@@ -53,6 +53,7 @@ async fn a_private_message_reaches_only_its_target() {
     let mut carol = server.join("carol").await;
     alice
         .send(&ClientFrame::PrivateMessage {
+            attachments: Vec::new(),
             reply_to: None,
             target: "Bob".into(),
             content: "just between us".into(),
@@ -90,6 +91,7 @@ async fn a_private_message_reaches_only_its_target() {
 
     alice
         .send(&ClientFrame::PrivateMessage {
+            attachments: Vec::new(),
             reply_to: None,
             target: "nobody".into(),
             content: "hello?".into(),
@@ -244,6 +246,7 @@ async fn rooms_carry_messages_to_their_members_only() {
     }
     alice
         .send(&ClientFrame::Message {
+            attachments: Vec::new(),
             reply_to: None,
             content: "borrowck!".into(),
             room: Some("rust".into()),

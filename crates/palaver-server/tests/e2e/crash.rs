@@ -79,12 +79,14 @@ async fn a_server_killed_mid_flood_keeps_every_acknowledged_message_once_in_orde
         for n in 0u64.. {
             let frame = if n % 4 == 3 {
                 ClientFrame::PrivateMessage {
+                    attachments: Vec::new(),
                     reply_to: None,
                     target: "reader".into(),
                     content: format!("private {n}"),
                 }
             } else {
                 ClientFrame::Message {
+                    attachments: Vec::new(),
                     reply_to: None,
                     content: format!("public {n}"),
                     room: None,

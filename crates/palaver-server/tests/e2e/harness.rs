@@ -129,6 +129,7 @@ pub fn error_code(frame: &ServerFrame) -> Option<&'static str> {
 
 pub async fn say(conn: &mut Connection, text: &str) {
     conn.send(&ClientFrame::Message {
+        attachments: Vec::new(),
         reply_to: None,
         content: text.into(),
         room: None,
@@ -295,6 +296,7 @@ pub async fn set_mode(conn: &mut Connection, room: &str, modes: &str, params: &[
 /// Says something in a room.
 pub async fn say_in(conn: &mut Connection, room: &str, text: &str) {
     conn.send(&ClientFrame::Message {
+        attachments: Vec::new(),
         reply_to: None,
         content: text.into(),
         room: Some(room.into()),
@@ -306,6 +308,7 @@ pub async fn say_in(conn: &mut Connection, room: &str, text: &str) {
 /// Sends a private message and waits for its confirmation.
 pub async fn private(from: &mut Connection, to: &str, text: &str) {
     from.send(&ClientFrame::PrivateMessage {
+        attachments: Vec::new(),
         reply_to: None,
         target: to.into(),
         content: text.into(),

@@ -34,6 +34,7 @@ async fn history_survives_a_restart_and_pages_backwards() {
     expect_message(&mut alice, "public 119").await;
     alice
         .send(&ClientFrame::PrivateMessage {
+            attachments: Vec::new(),
             reply_to: None,
             target: "bob".into(),
             content: "our secret".into(),
@@ -167,6 +168,7 @@ async fn a_returning_client_gets_what_it_missed_in_order_then_live_traffic() {
     }
     alice
         .send(&ClientFrame::PrivateMessage {
+            attachments: Vec::new(),
             reply_to: None,
             target: "carol".into(),
             content: "not for bob".into(),
@@ -354,6 +356,7 @@ async fn cursors_resume_rooms_and_private_conversations_across_a_restart() {
     let general_seen = expect_message(&mut bob, "g1").await.seq;
     alice
         .send(&ClientFrame::PrivateMessage {
+            attachments: Vec::new(),
             reply_to: None,
             target: "bob".into(),
             content: "d1".into(),
@@ -380,6 +383,7 @@ async fn cursors_resume_rooms_and_private_conversations_across_a_restart() {
     for text in ["d2", "d3"] {
         alice
             .send(&ClientFrame::PrivateMessage {
+                attachments: Vec::new(),
                 reply_to: None,
                 target: "bob".into(),
                 content: text.into(),

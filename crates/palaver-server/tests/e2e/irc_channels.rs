@@ -127,6 +127,7 @@ async fn irc_and_native_users_share_rooms_and_messages() {
     // Private messages both ways.
     carol
         .send(&ClientFrame::PrivateMessage {
+            attachments: Vec::new(),
             reply_to: None,
             target: "dave".into(),
             content: "psst".into(),

@@ -533,6 +533,7 @@ async fn irc_framework_reacts_replies_and_redacts_with_message_tags() {
         Some(answer.id.to_string().as_str())
     );
     ann.send(&ClientFrame::Message {
+        attachments: Vec::new(),
         content: "coming up".into(),
         room: Some("general".into()),
         reply_to: Some(answer.id),

@@ -152,6 +152,7 @@ async fn ii_and_a_native_client_chat_both_ways() {
     // Private messages both ways.
     native
         .send(&ClientFrame::PrivateMessage {
+            attachments: Vec::new(),
             reply_to: None,
             target: "iiuser".into(),
             content: "just between us".into(),

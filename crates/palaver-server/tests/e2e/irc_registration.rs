@@ -218,6 +218,7 @@ async fn renaming_is_seen_on_both_protocols() {
     );
     native
         .send(&ClientFrame::PrivateMessage {
+            attachments: Vec::new(),
             reply_to: None,
             target: "ivan2".into(),
             content: "found you".into(),

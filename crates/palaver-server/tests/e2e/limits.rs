@@ -102,6 +102,7 @@ async fn a_slow_reader_is_disconnected_while_the_others_keep_receiving() {
         for step in 0..400 {
             for n in step * 10..step * 10 + 10 {
                 let frame = ClientFrame::Message {
+                    attachments: Vec::new(),
                     reply_to: None,
                     content: format!("{n} {body}"),
                     room: None,

@@ -9,6 +9,7 @@ mod accounts;
 mod bad_input;
 mod chat;
 mod crash;
+mod files;
 mod harness;
 mod history;
 mod irc_channels;

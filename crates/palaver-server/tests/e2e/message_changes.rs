@@ -119,6 +119,7 @@ async fn reactions_edits_and_deletions_reach_the_room_and_stay_in_history() {
     // A reply shows what it answers.
     alice
         .send(&ClientFrame::Message {
+            attachments: Vec::new(),
             content: "good, more time".into(),
             room: Some("general".into()),
             reply_to: Some(sent.id),
@@ -215,6 +216,7 @@ async fn nobody_outside_a_conversation_can_touch_its_messages() {
             assert_eq!(error_code(&refused), Some("unknown_message"), "{what}");
         }
         let reply = ClientFrame::Message {
+            attachments: Vec::new(),
             content: "replying".into(),
             room: Some("general".into()),
             reply_to: Some(id),

@@ -172,6 +172,7 @@ async fn a_sqlite_node_moves_to_postgresql_with_everything() {
         if database == postgres {
             // New messages draw ids after the copied ones, and seqs go on.
             conn.send(&ClientFrame::Message {
+                attachments: Vec::new(),
                 reply_to: None,
                 content: "after the move".into(),
                 room: Some("rust".into()),

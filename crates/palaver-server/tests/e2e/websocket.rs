@@ -126,6 +126,7 @@ async fn a_browser_user_and_a_tcp_user_chat_both_ways() {
     .await;
 
     tcp.send(&ClientFrame::Message {
+        attachments: Vec::new(),
         reply_to: None,
         content: "hello from TCP".into(),
         room: None,
@@ -147,6 +148,7 @@ async fn a_browser_user_and_a_tcp_user_chat_both_ways() {
     })
     .await;
     tcp.send(&ClientFrame::PrivateMessage {
+        attachments: Vec::new(),
         reply_to: None,
         target: "webby".into(),
         content: "and back".into(),
@@ -201,6 +203,7 @@ async fn an_irc_client_over_websocket_registers_joins_and_chats_with_a_native_us
         .unwrap();
     native
         .send(&ClientFrame::Message {
+            attachments: Vec::new(),
             reply_to: None,
             content: "hi IRC".into(),
             room: None,

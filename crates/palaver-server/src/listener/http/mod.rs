@@ -6,9 +6,11 @@
 //!   subprotocol (`ws.rs`). A WebSocket whose `Origin` is not allowed is refused; connection
 //!   limits count it like any other connection.
 //! - `/healthz` (the process answers), `/readyz` (the store answers), `/metrics` (Prometheus).
+//! - `/uploads/...` and `/files/...`: files sent with messages, by signed link (`files.rs`).
 //!
 //! Every response carries the security headers (`web.rs`).
 
+pub mod files;
 pub mod tls;
 pub mod web;
 pub mod ws;
@@ -44,6 +46,8 @@ pub struct HttpState {
     /// The store writer's queue, for its depth in `/metrics` (weak: it must not keep the
     /// writer from finishing at shutdown).
     pub store: mpsc::WeakSender<crate::store::WriteOp>,
+    /// Files: uploads and downloads (`files.rs`), when the server takes them.
+    pub files: Option<Arc<crate::files::Files>>,
 }
 
 /// The routes.
@@ -53,6 +57,11 @@ pub fn router(state: Arc<HttpState>) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
+        .route(
+            "/uploads/{token}",
+            axum::routing::put(files::upload).post(files::upload),
+        )
+        .route("/files/{id}/{name}", get(files::download))
         .merge(web::routes())
         .layer(axum::middleware::from_fn(web::security_headers))
         .with_state(state)

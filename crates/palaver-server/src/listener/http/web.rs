@@ -91,10 +91,15 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'
 
 /// Adds the security headers to every response.
 pub async fn security_headers(request: Request, next: Next) -> Response {
+    // A file is never the page: it may run and load nothing.
+    let policy = match request.uri().path().starts_with("/files/") {
+        true => super::files::FILE_CSP,
+        false => CONTENT_SECURITY_POLICY,
+    };
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
     let set = [
-        (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
+        (header::CONTENT_SECURITY_POLICY, policy),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::X_FRAME_OPTIONS, "DENY"),
         (header::REFERRER_POLICY, "no-referrer"),

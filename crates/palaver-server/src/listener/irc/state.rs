@@ -36,6 +36,8 @@ pub struct ServerIdentity {
     pub history_page_max: usize,
     /// The server password IRC clients must give with PASS (`--irc-password`), if any.
     pub password: Option<String>,
+    /// Where files' links lead (`welcome`'s `http_base`), when the server takes files.
+    pub http_base: Option<String>,
 }
 
 /// A command waiting for its replies.

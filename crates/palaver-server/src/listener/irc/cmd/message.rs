@@ -117,11 +117,13 @@ fn send(r: &mut Reader, msg: &IrcMessage, label: Option<String>, notice: bool) -
                 content: content.clone(),
                 room: Some(room),
                 reply_to,
+                attachments: Vec::new(),
             },
             (None, _) => ClientFrame::PrivateMessage {
                 target: target.to_string(),
                 content: content.clone(),
                 reply_to,
+                attachments: Vec::new(),
             },
         };
         actions.push(with_tags(token, frame));
@@ -298,14 +300,47 @@ impl Waiting for TagMsg {
     }
 }
 
+/// A message's text as IRC users get it: the files sent with it follow as links,
+/// `[cat.png, 12 KiB: http://.../files/...]`.
+pub fn with_files<'a>(
+    lines: &Lines,
+    content: &'a str,
+    state: &palaver_proto::message_changes::MessageState,
+) -> std::borrow::Cow<'a, str> {
+    if state.attachments.is_empty() {
+        return std::borrow::Cow::Borrowed(content);
+    }
+    let base = lines.server.http_base.as_deref().unwrap_or_default();
+    let files: Vec<String> = state
+        .attachments
+        .iter()
+        .map(|a| format!("[{}, {}: {base}{}]", a.name, human_size(a.size), a.url))
+        .collect();
+    let text = match content.is_empty() {
+        true => files.join(" "),
+        false => format!("{content} {}", files.join(" ")),
+    };
+    std::borrow::Cow::Owned(text)
+}
+
+/// `12 KiB`, `3.4 MiB`.
+pub fn human_size(bytes: u64) -> String {
+    match bytes {
+        b if b < 1024 => format!("{b} B"),
+        b if b < 1024 * 1024 => format!("{} KiB", b / 1024),
+        b => format!("{:.1} MiB", b as f64 / (1024.0 * 1024.0)),
+    }
+}
+
 /// A public message: PRIVMSG to the channel; our own only as an echo (with echo-message), which
 /// carries the label of the PRIVMSG that sent it and ends it.
 pub fn public(lines: &mut Lines, m: &PublicMessage) -> Vec<IrcMessage> {
+    let content = with_files(lines, &m.content, &m.state);
     let out = lines.chat_lines(Chat {
         source: lines.source,
         command: "PRIVMSG",
         target: &channel(&m.room),
-        content: &m.content,
+        content: &content,
         timestamp: &m.timestamp,
         id: Some(m.id),
         reply_to: m.state.reply_to,
@@ -332,11 +367,12 @@ pub fn public(lines: &mut Lines, m: &PublicMessage) -> Vec<IrcMessage> {
 /// A private message to us.
 pub fn private(lines: &mut Lines, m: &PrivateMessage) -> Vec<IrcMessage> {
     let me = lines.st.nick.clone();
+    let content = with_files(lines, &m.content, &m.state);
     lines.chat_lines(Chat {
         source: lines.source,
         command: "PRIVMSG",
         target: &me,
-        content: &m.content,
+        content: &content,
         timestamp: &m.timestamp,
         id: Some(m.id),
         reply_to: m.state.reply_to,

@@ -22,6 +22,7 @@ pub struct Harness {
 
 pub fn server() -> ServerIdentity {
     ServerIdentity {
+        http_base: None,
         name: "srv".into(),
         network: "Palaver".into(),
         version: "0".into(),

@@ -192,9 +192,12 @@ pub enum ClientError {
 }
 
 type AckReply = oneshot::Sender<Result<Ack, ClientError>>;
+type AnswerReply = oneshot::Sender<Result<ServerFrame, ClientError>>;
 
 enum Command {
     Send(ClientFrame, Option<AckReply>),
+    /// A request whose answer is whatever frame carries its `ref`.
+    Ask(ClientFrame, AnswerReply),
     Quit(Option<String>),
 }
 
@@ -226,6 +229,7 @@ impl Client {
             cursors: Cursors::new(),
             resume_token: None,
             pending: HashMap::new(),
+            answers: HashMap::new(),
             next_ref: 1,
             addr_index,
             config,
@@ -288,6 +292,45 @@ impl Client {
         .await
     }
 
+    /// Sends a request and waits for the frame that answers it (carrying its `ref`), or its
+    /// refusal.
+    pub async fn ask(&self, frame: ClientFrame) -> Result<ServerFrame, ClientError> {
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(Command::Ask(frame, reply))
+            .await
+            .map_err(|_| ClientError::Ended)?;
+        answer.await.map_err(|_| ClientError::Ended)?
+    }
+
+    /// Uploads a file to the server whose HTTP listener is at `http_base` (`welcome`'s): asks
+    /// for a link, sends the bytes. The answer's `id` goes in a message's `attachments`.
+    pub async fn upload(
+        &self,
+        http_base: &str,
+        name: &str,
+        content_type: &str,
+        bytes: Vec<u8>,
+    ) -> Result<crate::files::Uploaded, crate::files::FileError> {
+        let ask = ClientFrame::Upload {
+            name: name.to_string(),
+            size: bytes.len() as u64,
+            content_type: content_type.to_string(),
+        };
+        match self.ask(ask).await {
+            Ok(ServerFrame::UploadReady { url, .. }) => {
+                crate::files::put(http_base, &url, bytes).await
+            }
+            Ok(other) => Err(crate::files::FileError::Http(format!(
+                "unexpected answer {other:?}"
+            ))),
+            Err(ClientError::Server { code, message }) => {
+                Err(crate::files::FileError::Refused { code, message })
+            }
+            Err(e) => Err(crate::files::FileError::Http(e.to_string())),
+        }
+    }
+
     /// Leaves the server politely and ends the session.
     pub async fn quit(&self, reason: Option<&str>) {
         let _ = self
@@ -308,6 +351,7 @@ struct SessionState {
     /// guest's private history stays its own).
     resume_token: Option<Secret>,
     pending: HashMap<u64, AckReply>,
+    answers: HashMap<u64, AnswerReply>,
     next_ref: u64,
     /// Which of the config's addresses answered last.
     addr_index: usize,
@@ -330,6 +374,9 @@ async fn run(
     loop {
         let ending = serve(&mut state, &mut reader, &mut writer, &mut commands, &events).await;
         for (_, reply) in state.pending.drain() {
+            let _ = reply.send(Err(ClientError::NotConnected));
+        }
+        for (_, reply) in state.answers.drain() {
             let _ = reply.send(Err(ClientError::NotConnected));
         }
         let reason = match ending {
@@ -390,6 +437,14 @@ async fn serve(
                         return Ending::Lost(e.to_string());
                     }
                 }
+                Some(Command::Ask(frame, reply)) => {
+                    let r = state.next_ref;
+                    state.next_ref += 1;
+                    state.answers.insert(r, reply);
+                    if let Err(e) = writer.send_request(&Request::with_ref(frame, r)).await {
+                        return Ending::Lost(e.to_string());
+                    }
+                }
             },
             frame = reader.recv() => match frame {
                 Ok(ServerFrame::Ping { .. }) => {
@@ -446,6 +501,32 @@ fn direct(other: &str) -> String {
 
 /// Updates the session from a frame: cursors, rooms, acknowledgements.
 fn observe(state: &mut SessionState, frame: &ServerFrame) -> Option<Ending> {
+    if let Some(r) = frame.reference().and_then(Value::as_u64) {
+        if let Some(reply) = state.answers.remove(&r) {
+            let answer = match frame {
+                ServerFrame::Error { code, message, .. } => Err(ClientError::Server {
+                    code: *code,
+                    message: message.clone(),
+                }),
+                other => Ok(other.clone()),
+            };
+            let _ = reply.send(answer);
+        }
+    }
+    // A change moves its conversation's cursor like a message.
+    let change = match frame {
+        ServerFrame::Reaction(c) => Some(&c.place),
+        ServerFrame::Edited(c) => Some(&c.place),
+        ServerFrame::Deleted(c) => Some(&c.place),
+        _ => None,
+    };
+    if let Some(place) = change {
+        let key = match &place.room {
+            Some(room) => validate::fold(room),
+            None => direct(place.conversation_for(&state.me)),
+        };
+        state.seen(key, place.seq);
+    }
     match frame {
         ServerFrame::Message(m) => state.seen(validate::fold(&m.room), m.seq),
         ServerFrame::PrivateMessage(m) => {
@@ -535,6 +616,9 @@ async fn reconnect(
                         if let Some(reply) = reply {
                             let _ = reply.send(Err(ClientError::NotConnected));
                         }
+                    }
+                    Some(Command::Ask(_, reply)) => {
+                        let _ = reply.send(Err(ClientError::NotConnected));
                     }
                 },
             }

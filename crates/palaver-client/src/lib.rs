@@ -7,9 +7,11 @@
 //! - [`client`]: a managed session: joins, keeps the connection, matches acknowledgements to what
 //!   you sent, and when the connection drops, reconnects with backoff and resumes from the last
 //!   message it saw, so nothing is lost.
+//! - [`files`]: sending and fetching files over the server's HTTP listener.
 
 pub mod client;
 pub mod connection;
+pub mod files;
 pub mod tls;
 
 pub use client::{Client, ClientConfig, Event};

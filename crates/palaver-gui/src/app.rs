@@ -78,6 +78,11 @@ pub struct PalaverApp {
     /// Initial backoff for reconnects (shorter in tests).
     pub reconnect_initial: std::time::Duration,
     repaint: Option<egui::Context>,
+    /// What went wrong off the UI's thread (a file that was not sent), to show.
+    pub notes: (
+        tokio::sync::mpsc::UnboundedSender<String>,
+        tokio::sync::mpsc::UnboundedReceiver<String>,
+    ),
 }
 
 impl PalaverApp {
@@ -118,6 +123,7 @@ impl PalaverApp {
             host,
             reconnect_initial: std::time::Duration::from_millis(250),
             repaint: None,
+            notes: tokio::sync::mpsc::unbounded_channel(),
         }
     }
 
@@ -219,6 +225,11 @@ impl PalaverApp {
                         chat.apply(event);
                     }
                 }
+            }
+        }
+        while let Ok(note) = self.notes.1.try_recv() {
+            if let Some(chat) = &mut self.chat {
+                chat.local(crate::model::LineKind::Error, note);
             }
         }
         self.notify(ctx);

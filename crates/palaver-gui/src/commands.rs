@@ -21,6 +21,7 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("/reply [N] text", "answer the newest message (or the Nth newest)"),
     ("/edit text", "replace the text of your newest message"),
     ("/delete [N]", "delete your newest message (or your Nth newest)"),
+    ("/upload PATH", "send a file to this conversation"),
     ("/topic text", "set the current room's topic"),
     (
         "/kick name [reason]",
@@ -73,6 +74,8 @@ pub enum Action {
         to: String,
         content: String,
     },
+    /// Send the file at this path to the conversation shown.
+    Upload(std::path::PathBuf),
     /// Show the command list.
     Help,
     /// Leave the server.
@@ -204,6 +207,10 @@ pub fn interpret(line: &str, target: &Target) -> Action {
                 content: palaver_proto::emoji::replace_shortcodes(content.trim()),
             },
             _ => Action::Refuse("Usage: /msg name text".into()),
+        },
+        "upload" | "file" => match rest {
+            "" => Action::Refuse("Usage: /upload PATH".into()),
+            path => Action::Upload(std::path::PathBuf::from(path)),
         },
         "react" => {
             let (back, emoji) = back_and_rest(rest);

@@ -208,6 +208,10 @@ pub struct ChatModel {
     pub search_in_lines: bool,
     /// A message to scroll to once it is shown (a jump: a reply's original, a search result).
     pub jump_to: Option<u64>,
+    /// The server's HTTP listener (files' links are relative to it) and its largest file;
+    /// `None`/0 when it takes no files.
+    pub http_base: Option<String>,
+    pub max_upload_bytes: u64,
 }
 
 /// A search's results, newest first, as far as they were paged.
@@ -231,6 +235,8 @@ impl ChatModel {
             search: None,
             search_in_lines: true,
             jump_to: None,
+            http_base: None,
+            max_upload_bytes: 0,
         }
     }
 
@@ -356,6 +362,8 @@ impl ChatModel {
         match event {
             Event::Connected(welcome) => {
                 self.me = welcome.username.clone();
+                self.http_base = welcome.http_base.clone();
+                self.max_upload_bytes = welcome.limits.max_upload_bytes;
                 let was_reconnecting =
                     self.status != Status::Connected || !self.conversations.is_empty();
                 self.status = Status::Connected;

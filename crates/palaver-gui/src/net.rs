@@ -106,8 +106,80 @@ impl Outbox {
         let _ = self.tx.send(frame);
     }
 
+    /// Sends the file at `path` to a conversation (`room`, or privately to `target`): uploads
+    /// it to the server's HTTP listener at `http_base`, then sends a message with it. Anything
+    /// that goes wrong is told on `notes`, for the conversation shown.
+    pub fn send_file(
+        &self,
+        runtime: &Handle,
+        (http_base, path): (String, std::path::PathBuf),
+        to: crate::commands::Target,
+        notes: mpsc::UnboundedSender<String>,
+    ) {
+        let client = self.client.clone();
+        runtime.spawn(async move {
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "file".into());
+            let bytes = match tokio::fs::read(&path).await {
+                Ok(bytes) => bytes,
+                Err(e) => {
+                    let _ = notes.send(format!("Cannot read {}: {e}", path.display()));
+                    return;
+                }
+            };
+            let content_type = content_type_of(&name);
+            let uploaded = match client.upload(&http_base, &name, content_type, bytes).await {
+                Ok(uploaded) => uploaded,
+                Err(e) => {
+                    let _ = notes.send(format!("{name} was not sent: {e}"));
+                    return;
+                }
+            };
+            let frame = match to {
+                crate::commands::Target::Room(room) => ClientFrame::Message {
+                    content: String::new(),
+                    room: Some(room),
+                    reply_to: None,
+                    attachments: vec![uploaded.id],
+                },
+                crate::commands::Target::Direct(target) => ClientFrame::PrivateMessage {
+                    target,
+                    content: String::new(),
+                    reply_to: None,
+                    attachments: vec![uploaded.id],
+                },
+            };
+            if let Err(e) = client.send_acked(frame).await {
+                let _ = notes.send(format!("{name} was not sent: {e}"));
+            }
+        });
+    }
+
     pub fn quit(&self, runtime: &Handle) {
         let client = self.client.clone();
         runtime.spawn(async move { client.quit(None).await });
+    }
+}
+
+/// A file's content type, from its name's extension (the server serves only raster images
+/// inline; the rest is a download whatever it says).
+pub fn content_type_of(name: &str) -> &'static str {
+    let extension = name
+        .rsplit('.')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    match extension.as_str() {
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "gif" => "image/gif",
+        "webp" => "image/webp",
+        "pdf" => "application/pdf",
+        "txt" | "log" | "md" => "text/plain",
+        "zip" => "application/zip",
+        "json" => "application/json",
+        _ => "application/octet-stream",
     }
 }

@@ -859,3 +859,64 @@ fn a_search_result_opens_its_conversation_at_the_message() {
     assert!(!alice.state().chat.as_ref().unwrap().conversations[0].detached);
     drop(server);
 }
+
+/// A file dropped on the window, as the desktop reports it.
+#[derive(Debug)]
+struct Dropped(std::path::PathBuf);
+
+impl egui::DroppedFile for Dropped {
+    fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        std::fs::read(&self.0).map_err(|e| e.to_string())
+    }
+}
+
+#[test]
+fn a_file_dropped_on_the_window_is_sent_to_the_conversation() {
+    let world = World::new();
+    let mut config = world.config("127.0.0.1:0");
+    config.http_bind = Some("127.0.0.1:0".parse().unwrap());
+    let server = world
+        .runtime
+        .block_on(Server::start(config))
+        .expect("server starts");
+    let addr = server.local_addr();
+    let mut bob = world.runtime.block_on(async {
+        let (bob, _) = palaver_client::Connection::join(addr, "bob").await.unwrap();
+        bob
+    });
+    let mut alice = world.app("127.0.0.1", addr.port());
+    connect_as(&mut alice, "alice");
+    run_until(&mut alice, "join", |a| {
+        a.chat.as_ref().is_some_and(|c| c.max_upload_bytes > 0)
+    });
+    let path = world.dir.path().join("minutes.txt");
+    std::fs::write(&path, b"we agreed on everything\n").unwrap();
+    alice
+        .input_mut()
+        .dropped_files
+        .push(std::sync::Arc::new(Dropped(path)));
+    alice.step();
+    let got = frame_from(
+        &world,
+        &mut bob,
+        "the file",
+        |f| matches!(f, ServerFrame::Message(m) if !m.state.attachments.is_empty()),
+    );
+    let ServerFrame::Message(m) = got else {
+        unreachable!()
+    };
+    assert_eq!(m.username, "alice");
+    assert_eq!(m.state.attachments[0].name, "minutes.txt");
+    assert_eq!(m.state.attachments[0].size, 24);
+    run_until(&mut alice, "the file in the conversation", |a| {
+        a.chat.as_ref().unwrap().conversations[0]
+            .lines
+            .iter()
+            .any(|l| l.state.attachments.len() == 1)
+    });
+    alice.get_by_label_contains("File: minutes.txt (24 B)");
+    drop(server);
+}

@@ -77,9 +77,11 @@ pub async fn run(args: &ChatArgs, client: Client, mut events: mpsc::Receiver<Eve
                 eprintln!("palaver: {why}");
                 failures += 1;
             }
-            Action::OnMessage { .. } => {
+            Action::Upload(_) | Action::OnMessage { .. } => {
                 // A script sees no messages to point at.
-                eprintln!("palaver: /react, /reply, /edit and /delete need the full-screen client");
+                eprintln!(
+                    "palaver: /upload, /react, /reply, /edit and /delete need the full-screen client"
+                );
                 failures += 1;
             }
             Action::Private { to, content } => {

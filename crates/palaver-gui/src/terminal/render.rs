@@ -116,7 +116,7 @@ fn time(ts_ms: i64) -> String {
 }
 
 /// A chat line as spans: time, then author and text in the kind's style.
-pub fn line_spans(line: &ChatLine) -> Line<'static> {
+pub fn line_spans(line: &ChatLine, http_base: Option<&str>) -> Line<'static> {
     let style = kind_style(line.kind, line.author.as_deref());
     let dim = Style::default().fg(Color::DarkGray);
     let mut spans = vec![Span::styled(format!("{} ", time(line.ts_ms)), dim)];
@@ -155,6 +155,21 @@ pub fn line_spans(line: &ChatLine) -> Line<'static> {
         ));
     } else if line.state.edited.is_some() {
         spans.push(Span::styled(" (edited)", dim));
+    }
+    for a in &line.state.attachments {
+        let link = format!(
+            "{}{}",
+            http_base.unwrap_or_default().trim_end_matches('/'),
+            a.url
+        );
+        spans.push(Span::styled(
+            format!(
+                "  [{} ({}) {link}]",
+                a.name,
+                crate::views::conversation::human_size(a.size)
+            ),
+            Style::default().fg(Color::Cyan),
+        ));
     }
     if !line.state.reactions.is_empty() {
         let chips: Vec<String> = line
@@ -201,12 +216,13 @@ fn draw_messages(frame: &mut Frame, app: &TuiApp, area: Rect) {
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let width = inner.width.max(1) as usize;
+    let base = app.model.http_base.as_deref();
     let end = c.lines.len().saturating_sub(app.scroll);
     // Take lines from the bottom until the area is full.
     let mut used = 0usize;
     let mut start = end;
     while start > 0 {
-        let height = line_spans(&c.lines[start - 1])
+        let height = line_spans(&c.lines[start - 1], base)
             .width()
             .div_ceil(width)
             .max(1);
@@ -223,7 +239,7 @@ fn draw_messages(frame: &mut Frame, app: &TuiApp, area: Rect) {
             Style::default().fg(Color::DarkGray),
         ));
     }
-    lines.extend(c.lines[start..end].iter().map(line_spans));
+    lines.extend(c.lines[start..end].iter().map(|l| line_spans(l, base)));
     // Bottom-align: pad above when the lines do not fill the area.
     let pad = (inner.height as usize).saturating_sub(used.max(lines.len()));
     let mut padded: Vec<Line> = std::iter::repeat_n(Line::raw(""), pad).collect();

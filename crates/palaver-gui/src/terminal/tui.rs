@@ -34,6 +34,11 @@ pub struct TuiApp {
     runtime: Handle,
     pub quit: bool,
     typing: crate::typing::TypingNotifier,
+    /// What went wrong off the UI's task (a file that was not sent), to show.
+    notes: (
+        mpsc::UnboundedSender<String>,
+        mpsc::UnboundedReceiver<String>,
+    ),
 }
 
 impl TuiApp {
@@ -51,6 +56,14 @@ impl TuiApp {
             runtime,
             quit: false,
             typing: Default::default(),
+            notes: mpsc::unbounded_channel(),
+        }
+    }
+
+    /// Shows what went wrong off the UI's task.
+    pub fn show_notes(&mut self) {
+        while let Ok(note) = self.notes.1.try_recv() {
+            self.model.local(LineKind::Error, note);
         }
     }
 
@@ -311,6 +324,21 @@ impl TuiApp {
             }
             Action::Quit => self.leave(),
             Action::Refuse(why) => self.model.local(LineKind::Error, why),
+            Action::Upload(path) => match self.model.http_base.clone() {
+                Some(base) if self.model.max_upload_bytes > 0 => {
+                    self.model
+                        .local(LineKind::System, format!("Sending {}…", path.display()));
+                    self.outbox.send_file(
+                        &self.runtime,
+                        (base, path),
+                        target,
+                        self.notes.0.clone(),
+                    );
+                }
+                _ => self
+                    .model
+                    .local(LineKind::Error, "This server takes no files."),
+            },
             Action::OnMessage { back, mine, act } => {
                 match self.model.on_message(self.model.active, back, mine, act) {
                     Ok(frame) => self.send(frame),
@@ -369,6 +397,7 @@ pub async fn run(
             // Typing pauses and others' typing expires with time: redraw every second.
             _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => app.on_tick(),
         }
+        app.show_notes();
         if app.quit {
             break Ok(());
         }

@@ -50,6 +50,8 @@ pub struct ChatView {
     flash: Option<(u64, Instant)>,
     /// When to tell the others about typing.
     typing: crate::typing::TypingNotifier,
+    /// The path typed in the "send a file" window, while it is open.
+    pub file_path: Option<String>,
     /// Give the input the focus in this frame and the next (a reply or an edit began: egui may
     /// move the focus with the arrow key that began it, at the end of the frame).
     refocus: u8,
@@ -67,8 +69,48 @@ pub fn show(app: &mut PalaverApp, ui: &mut egui::Ui) {
     typing_pause(app, ui.ctx());
 }
 
-/// The emoji picker, the search results and the confirmation of a deletion.
+/// The emoji picker, the search results, the confirmation of a deletion, the file to send;
+/// files dropped on the window are sent.
 fn windows(app: &mut PalaverApp, ctx: &egui::Context) {
+    let dropped: Vec<std::path::PathBuf> = ctx.input(|i| {
+        i.raw
+            .dropped_files
+            .iter()
+            .map(|f| f.path().to_path_buf())
+            .collect()
+    });
+    for path in dropped {
+        send_file(app, path);
+    }
+    if let Some(path) = &mut app.chat_view.file_path {
+        let mut open = true;
+        let mut chosen = None;
+        egui::Window::new("Send a file")
+            .id(egui::Id::unique("send-file"))
+            .open(&mut open)
+            .collapsible(false)
+            .show(ctx, |ui| {
+                ui.label("The file's path (or drop files on the window):");
+                let field = ui.add(
+                    egui::TextEdit::singleline(path)
+                        .id(egui::Id::unique("file-path"))
+                        .desired_width(320.0),
+                );
+                field.widget_info(|| {
+                    egui::WidgetInfo::labeled(egui::Role::TextInput, true, "File path")
+                });
+                let enter = field.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter));
+                if (ui.button("Send").clicked() || enter) && !path.trim().is_empty() {
+                    chosen = Some(std::path::PathBuf::from(path.trim()));
+                }
+            });
+        if chosen.is_some() || !open {
+            app.chat_view.file_path = None;
+        }
+        if let Some(path) = chosen {
+            send_file(app, path);
+        }
+    }
     if let Some(picker) = &mut app.chat_view.picker {
         let mut open = true;
         let chosen = picker.show(ctx, &mut open);
@@ -386,6 +428,15 @@ fn input_panel(app: &mut PalaverApp, ui: &mut egui::Ui) {
                 ui.add_space(4.0);
                 ui.horizontal(|ui| {
                     let send = ui.button("Send");
+                    let can_send_files = app.chat.as_ref().is_some_and(|c| c.max_upload_bytes > 0);
+                    if can_send_files
+                        && ui
+                            .button("File…")
+                            .on_hover_text("Send a file (or drop it here)")
+                            .clicked()
+                    {
+                        app.chat_view.file_path = Some(String::new());
+                    }
                     let smile = ui.button("☺").on_hover_text("Emoji");
                     smile.widget_info(|| {
                         egui::WidgetInfo::labeled(egui::Role::Button, true, "Emoji")
@@ -558,6 +609,7 @@ pub fn submit_input(app: &mut PalaverApp) {
         }
         Action::Quit => app.disconnect(),
         Action::Refuse(why) => chat.local(LineKind::Error, why),
+        Action::Upload(path) => send_file(app, path),
         Action::OnMessage { back, mine, act } => {
             match chat.on_message(chat.active, back, mine, act) {
                 Ok(frame) => {
@@ -634,6 +686,7 @@ fn central(app: &mut PalaverApp, ui: &mut egui::Ui) {
         me: &chat.me,
         scroll_to: chat.jump_to,
         flash,
+        http_base: chat.http_base.as_deref(),
     };
     let typing_height = 18.0;
     let list_height = (ui.available_height() - typing_height).max(40.0);
@@ -741,5 +794,23 @@ fn row_action(
                 send(request);
             }
         }
+    }
+}
+
+/// Sends a file to the conversation shown.
+pub fn send_file(app: &mut PalaverApp, path: std::path::PathBuf) {
+    let Some(chat) = &mut app.chat else { return };
+    let Some(active) = chat.active() else { return };
+    let target = match &active.id {
+        ConversationId::Room(_) => Target::Room(active.title.clone()),
+        ConversationId::Direct(_) => Target::Direct(active.title.clone()),
+    };
+    let base = match (&chat.http_base, chat.max_upload_bytes) {
+        (Some(base), max) if max > 0 => base.clone(),
+        _ => return chat.local(LineKind::Error, "This server takes no files."),
+    };
+    chat.local(LineKind::System, format!("Sending {}…", path.display()));
+    if let Some(outbox) = &app.outbox {
+        outbox.send_file(&app.runtime, (base, path), target, app.notes.0.clone());
     }
 }

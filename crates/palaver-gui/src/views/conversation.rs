@@ -68,6 +68,8 @@ pub struct ListInput<'a> {
     pub scroll_to: Option<u64>,
     /// Highlight this message (just jumped to).
     pub flash: Option<u64>,
+    /// Where files' links lead (`welcome`'s `http_base`).
+    pub http_base: Option<&'a str>,
 }
 
 const ESTIMATE: f32 = 20.0;
@@ -336,6 +338,7 @@ fn row(
     let shown = frame.show(ui, |ui| {
         ui.set_width(ui.available_width());
         ui.label(job);
+        files(ui, line, input.http_base);
         if let Some(id) = line.id.filter(|_| !line.state.deleted) {
             reactions(ui, id, line, input.me, actions);
         }
@@ -360,6 +363,32 @@ fn one_line(text: &str, max: usize) -> String {
     match flat.char_indices().nth(max) {
         Some((at, _)) => format!("{}…", &flat[..at]),
         None => flat,
+    }
+}
+
+/// The files sent with a message: name and size, a link that opens it in the browser.
+fn files(ui: &mut egui::Ui, line: &Line, http_base: Option<&str>) {
+    for a in &line.state.attachments {
+        let kind = if a.is_image() { "Image" } else { "File" };
+        let text = format!("{kind}: {} ({})", a.name, human_size(a.size));
+        match http_base {
+            Some(base) => {
+                let url = format!("{}{}", base.trim_end_matches('/'), a.url);
+                ui.hyperlink_to(text, url);
+            }
+            None => {
+                ui.label(text);
+            }
+        }
+    }
+}
+
+/// `12 KiB`, `3.4 MiB`.
+pub fn human_size(bytes: u64) -> String {
+    match bytes {
+        b if b < 1024 => format!("{b} B"),
+        b if b < 1024 * 1024 => format!("{} KiB", b / 1024),
+        b => format!("{:.1} MiB", b as f64 / (1024.0 * 1024.0)),
     }
 }
 

@@ -1,0 +1,86 @@
+//! Files over the server's HTTP listener: sending an upload's bytes to the link the server
+//! granted, and fetching a file by its link (hyper's HTTP/1 client; plain `http://` bases).
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client as HttpClient;
+use hyper_util::rt::TokioExecutor;
+
+use palaver_proto::ErrorCode;
+
+/// A file the server kept: the answer to an upload.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct Uploaded {
+    pub id: String,
+    pub name: String,
+    pub size: u64,
+    pub content_type: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    #[error("the server refused the file: {message} ({code})")]
+    Refused { code: ErrorCode, message: String },
+    #[error("HTTP: {0}")]
+    Http(String),
+    #[error("this server takes no files")]
+    NoFiles,
+}
+
+/// `base` (`welcome`'s `http_base`) and a path the server gave.
+fn url(base: &str, path: &str) -> Result<hyper::Uri, FileError> {
+    format!("{}{path}", base.trim_end_matches('/'))
+        .parse()
+        .map_err(|e| FileError::Http(format!("{e}")))
+}
+
+/// Sends `bytes` to an upload link.
+pub async fn put(base: &str, path: &str, bytes: Vec<u8>) -> Result<Uploaded, FileError> {
+    let client = HttpClient::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let request = hyper::Request::put(url(base, path)?)
+        .header("content-type", "application/octet-stream")
+        .body(Full::new(Bytes::from(bytes)))
+        .map_err(|e| FileError::Http(e.to_string()))?;
+    let response = client
+        .request(request)
+        .await
+        .map_err(|e| FileError::Http(e.to_string()))?;
+    let status = response.status();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| FileError::Http(e.to_string()))?
+        .to_bytes();
+    if status.is_success() {
+        return serde_json::from_slice(&body).map_err(|e| FileError::Http(e.to_string()));
+    }
+    let refusal: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    Err(FileError::Refused {
+        code: serde_json::from_value(refusal["code"].clone()).unwrap_or(ErrorCode::Unknown),
+        message: refusal["message"]
+            .as_str()
+            .unwrap_or("the upload failed")
+            .to_string(),
+    })
+}
+
+/// Fetches a file by its link.
+pub async fn get(base: &str, path: &str) -> Result<Vec<u8>, FileError> {
+    let client = HttpClient::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let response = client
+        .get(url(base, path)?)
+        .await
+        .map_err(|e| FileError::Http(e.to_string()))?;
+    let status = response.status();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| FileError::Http(e.to_string()))?
+        .to_bytes();
+    match status.is_success() {
+        true => Ok(body.to_vec()),
+        false => Err(FileError::Http(format!("{status}"))),
+    }
+}

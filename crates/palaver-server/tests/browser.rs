@@ -642,3 +642,210 @@ async fn a_name_registered_in_the_browser_needs_its_password_afterwards() {
     again.wait_for_line("carla: back with my account").await;
     again.close().await;
 }
+
+/// Waits for a frame that matches and returns it.
+async fn frame(
+    conn: &mut Connection,
+    what: &str,
+    pred: impl Fn(&ServerFrame) -> bool,
+) -> ServerFrame {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match conn.recv_timeout(left).await {
+            Ok(frame) if pred(&frame) => return frame,
+            Ok(_) => continue,
+            Err(e) => panic!("waiting for {what}: {e}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_emoji_picker_writes_and_reacts() {
+    let Some(driver) = driver() else { return };
+    let site = Site::start().await;
+    let mut bob = site.tcp("bob").await;
+    let page = Page::open(driver, &site.url(), false).await;
+    page.join("alice").await;
+    message(&mut bob, "lunch at noon?").await;
+    page.wait_for_line("bob: lunch at noon?").await;
+
+    // The picker's button: filter, choose, send.
+    page.click("#emoji-button").await;
+    page.wait(
+        "the picker",
+        "document.getElementById('emoji-filter')?.offsetParent !== null",
+    )
+    .await;
+    page.type_into("#emoji-filter", "tada").await;
+    page.wait(
+        "the filtered emoji",
+        "document.querySelector('#emoji-list button.emoji-item[data-emoji=\"🎉\"]')",
+    )
+    .await;
+    page.click("#emoji-list button.emoji-item[data-emoji=\"🎉\"]")
+        .await;
+    page.wait(
+        "the emoji in the message",
+        "document.getElementById('message').value.includes('🎉')",
+    )
+    .await;
+    page.type_into("#message", &format!(" yes :+1:{ENTER}"))
+        .await;
+    let got = frame(
+        &mut bob,
+        "alice's answer",
+        |f| matches!(f, ServerFrame::Message(m) if m.username == "alice"),
+    )
+    .await;
+    let ServerFrame::Message(answer) = got else {
+        unreachable!()
+    };
+    assert_eq!(answer.content, "🎉 yes 👍", ":shortcodes: become emoji");
+
+    // React to bob's message with the picker: bob sees it, the chip shows.
+    let question = page
+        .js("return [...document.querySelectorAll('#log .line')].find(l => l.textContent.includes('lunch at noon?')).dataset.id;")
+        .await;
+    let id = question.as_str().unwrap().to_string();
+    page.js(&format!(
+        "document.querySelector('.line[data-id=\"{id}\"] .actions button[data-action=\"react\"]').click();"
+    ))
+    .await;
+    page.wait(
+        "the picker",
+        "document.getElementById('emoji-filter')?.offsetParent !== null",
+    )
+    .await;
+    page.type_into("#emoji-filter", "rocket").await;
+    page.wait(
+        "the rocket",
+        "document.querySelector('#emoji-list button.emoji-item[data-emoji=\"🚀\"]')",
+    )
+    .await;
+    page.click("#emoji-list button.emoji-item[data-emoji=\"🚀\"]")
+        .await;
+    let got = frame(&mut bob, "the reaction", |f| {
+        matches!(f, ServerFrame::Reaction(_))
+    })
+    .await;
+    let ServerFrame::Reaction(r) = got else {
+        unreachable!()
+    };
+    assert_eq!(
+        (r.place.id.to_string(), r.emoji.as_str(), r.added),
+        (id.clone(), "🚀", true)
+    );
+    page.wait(
+        "the chip",
+        &format!("document.querySelector('.line[data-id=\"{id}\"] .reactions .chip[data-emoji=\"🚀\"].mine')"),
+    )
+    .await;
+    page.close().await;
+}
+
+#[tokio::test]
+async fn a_search_result_opens_the_conversation_at_the_message() {
+    let Some(driver) = driver() else { return };
+    let site = Site::start().await;
+    let mut bob = site.tcp("bob").await;
+    message(&mut bob, "the secret word is pineapple").await;
+    for i in 0..150 {
+        message(&mut bob, &format!("filler {i}")).await;
+    }
+    expect(
+        &mut bob,
+        "the last filler",
+        |f| matches!(f, ServerFrame::Message(m) if m.content == "filler 149"),
+    )
+    .await;
+    let page = Page::open(driver, &site.url(), false).await;
+    page.join("alice").await;
+    page.wait_for_line("bob: filler 149").await;
+    page.type_into("#search", &format!("pineapple{ENTER}"))
+        .await;
+    page.wait(
+        "one result",
+        "document.querySelectorAll('#search-results .search-result').length === 1",
+    )
+    .await;
+    page.wait(
+        "the word marked",
+        "document.querySelector('#search-results mark')?.textContent.toLowerCase() === 'pineapple'",
+    )
+    .await;
+    page.click("#search-results .search-result").await;
+    page.wait(
+        "the message shown",
+        "[...document.querySelectorAll('#log .line .body')].some(e => e.textContent === 'bob: the secret word is pineapple')",
+    )
+    .await;
+    page.wait(
+        "the message highlighted",
+        "[...document.querySelectorAll('#log .line.flash')].some(l => l.textContent.includes('pineapple'))",
+    )
+    .await;
+    page.close().await;
+}
+
+/// A 1×1 red PNG.
+const PNG: &[u8] = &[
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x02, 0x00, 0x00, 0x00, 0x90, 0x77, 0x53,
+    0xde, 0x00, 0x00, 0x00, 0x0c, 0x49, 0x44, 0x41, 0x54, 0x08, 0xd7, 0x63, 0xf8, 0xcf, 0xc0, 0x00,
+    0x00, 0x03, 0x01, 0x01, 0x00, 0x18, 0xdd, 0x8d, 0xb0, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e,
+    0x44, 0xae, 0x42, 0x60, 0x82,
+];
+
+#[tokio::test]
+async fn a_picture_dropped_on_the_conversation_is_sent_and_previewed() {
+    let Some(driver) = driver() else { return };
+    let site = Site::start().await;
+    let mut bob = site.tcp("bob").await;
+    let page = Page::open(driver, &site.url(), false).await;
+    page.join("alice").await;
+    page.wait(
+        "the attach button",
+        "!document.getElementById('attach-button').hidden",
+    )
+    .await;
+    // What a desktop drag and drop gives the page: a drop event with a file.
+    let bytes: Vec<String> = PNG.iter().map(|b| b.to_string()).collect();
+    page.js(&format!(
+        "const file = new File([new Uint8Array([{}])], 'red dot.png', {{type: 'image/png'}});
+         const data = new DataTransfer(); data.items.add(file);
+         const target = document.querySelector('section.conversation');
+         for (const type of ['dragenter', 'dragover', 'drop']) {{
+           target.dispatchEvent(new DragEvent(type, {{bubbles: true, cancelable: true, dataTransfer: data}}));
+         }}",
+        bytes.join(",")
+    ))
+    .await;
+    page.wait(
+        "the upload done",
+        "document.querySelector('#pending-files .pending-file.done')",
+    )
+    .await;
+    page.type_into("#message", &format!("look{ENTER}")).await;
+    let got = frame(
+        &mut bob,
+        "the picture",
+        |f| matches!(f, ServerFrame::Message(m) if !m.state.attachments.is_empty()),
+    )
+    .await;
+    let ServerFrame::Message(m) = got else {
+        unreachable!()
+    };
+    assert_eq!(m.content, "look");
+    let file = &m.state.attachments[0];
+    assert_eq!(
+        (file.name.as_str(), file.size, file.content_type.as_str()),
+        ("red dot.png", PNG.len() as u64, "image/png")
+    );
+    page.wait(
+        "the preview, loaded",
+        &format!("document.querySelector('.line[data-id=\"{}\"] .attachments img.preview')?.naturalWidth === 1", m.id),
+    )
+    .await;
+    page.close().await;
+}

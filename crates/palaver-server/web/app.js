@@ -1,8 +1,8 @@
 // The web client's page: draws the model and turns what you do into requests. The chat's
 // logic lives in model.js (conversations), commands.js (what you type), emoji.js (the emoji
 // table, picker filtering and :shortcode: completion), markdown.js (rich text, parsed into a
-// tree drawn here), typing.js (typing notifications) and session.js (the connection); this
-// file only touches the DOM. Server text only ever goes in through textContent (and link
+// tree drawn here), typing.js (typing notifications), files.js (uploads and attachments) and
+// session.js (the connection); this file only touches the DOM. Server text only ever goes in through textContent (and link
 // targets through href, checked to be http or https).
 //
 // Stable selectors (for the browser tests; the log is redrawn on every change, so find elements
@@ -15,12 +15,25 @@
 //                         .text blockquote, .text a[href] (rel="noopener noreferrer nofollow",
 //                         target="_blank"); textContent is the text without the markers
 //   reply quote           .line[data-id="42"] .reply-preview[data-reply-to="41"] (click: jump)
+//   attachments           .line[data-id="42"] .attachments: images a.image-link > img.preview
+//                         (opens the full image in a new tab), other files a.file[download]
+//                         ("report.pdf · 1.2 MiB": .file-name, .file-size); a message still
+//                         being sent shows span.file.unavailable (no link yet)
 //   reaction chips        .line[data-id="42"] .reactions .chip[data-emoji="👍"]
 //                         (.chip.mine / aria-pressed="true" when yours; .count; click toggles)
 //                         .reactions .chip.add-reaction  opens the picker to react
 //   actions (on hover or focus)  .line[data-id="42"] .actions button[data-action="reply"|"react"|"edit"|"delete"]
 //                         (edit and delete on your own messages only; delete asks confirm())
 //   composer              #message, #send-button, #emoji-button (opens the picker)
+//   files                 #attach-button (hidden when the server takes no files) opens #file-input
+//                         (hidden, multiple); files dropped on the conversation (section.conversation:
+//                         #compose.dragging while files are dragged over it) or pasted into #message
+//                         become chips: #pending-files li.pending-file[data-key][data-state]
+//                         (.queued / .asking / .uploading / .done / .failed, as data-state), with
+//                         .file-name, .file-size, progress.progress (while not done), .file-status,
+//                         .file-error (role=alert, the server's sentence), button.retry, button.remove.
+//                         Enter / Send with files refuses (saying why in #hint, the text kept)
+//                         while one is unfinished or failed; files alone (no text) may be sent.
 //   who is typing         #typing (under the log, aria-live="polite"): "bob is typing…"
 //   reply / edit bar      #compose-context (.replying / .editing), #compose-cancel
 //   :shortcode: list      #emoji-complete li.emoji-option[data-emoji]  (aria-selected="true": the one Enter takes)
@@ -36,6 +49,9 @@ import {
   EmojiTable, QUICK, applyCompletion, completions, filterEmoji, gridMove, groupEmoji, insertAt,
   pushRecent, replaceShortcodes, shortcodeQuery,
 } from "./emoji.js";
+import {
+  MAX_ATTACHMENTS, STATE, Uploads, fileLabel, humanSize, isPreviewable, pastedName, quoteText,
+} from "./files.js";
 import { parse as parseRichText, plainText, safeHref } from "./markdown.js";
 import { Session, socketUrl } from "./session.js";
 import { TypingSender, typingSentence } from "./typing.js";
@@ -125,6 +141,8 @@ function onState({ state, inMs }) {
     // Nobody's typing notices (ours included) outlive the connection.
     typingSender.reset();
     renderTyping();
+    // Nor do questions for upload links: asked again after the reconnect.
+    uploads.disconnected();
   }
 }
 
@@ -149,9 +167,13 @@ function request(frame) {
 // ----- frames -----
 
 function onFrame({ frame, outcome }) {
+  if (uploads.handle(frame)) return;
   if (frame.type === "welcome") {
     $("connect").hidden = true;
     $("chat").hidden = false;
+    setUploadLimit(frame.limits?.max_upload_bytes ?? 0);
+    // Files added while the connection was down ask for their links now.
+    uploads.pump();
     renderAll();
     $("message").focus();
     return;
@@ -364,7 +386,7 @@ function replyPreviewElement(c, line) {
     button.title = "The message this answered was deleted";
   } else {
     button.append(el("span", `reply-who ${colourOf(preview.username)}`, `${preview.username}: `));
-    button.append(el("span", "reply-text", excerpt(preview.content, 120)));
+    button.append(el("span", "reply-text", excerpt(quoteText(preview.content, preview.attachments), 120)));
     button.title = `Show ${preview.username}'s message`;
   }
   return button;
@@ -394,6 +416,66 @@ function reactionsElement(line) {
   add.setAttribute("aria-label", "Add a reaction");
   box.append(add);
   return box;
+}
+
+// The previews drawn, by link: a redraw moves them into the new lines rather than loading
+// (and laying out) the image again, so that the log does not jump.
+let previews = new Map();
+let previewsUsed = new Map();
+
+/** The files of a message: images as previews that open the full image, others as downloads. */
+function attachmentsElement(line) {
+  const box = el("div", "attachments");
+  box.append(...line.attachments.map(attachmentElement));
+  return box;
+}
+
+function attachmentElement(a) {
+  if (!a.url) {
+    // Not sent yet (or no usable link): the name only.
+    const span = el("span", "file unavailable");
+    span.append(el("span", "file-name", a.name), el("span", "file-size", ` · ${humanSize(a.size)}`));
+    return span;
+  }
+  if (isPreviewable(a.contentType)) return imagePreview(a);
+  const link = el("a", "file");
+  link.href = a.url;
+  link.download = a.name;
+  link.rel = "noopener";
+  link.tabIndex = -1;
+  link.title = `Download ${fileLabel(a)}`;
+  link.append(el("span", "file-name", a.name), el("span", "file-size", ` · ${humanSize(a.size)}`));
+  return link;
+}
+
+function imagePreview(a) {
+  const kept = previews.get(a.url);
+  if (kept && !previewsUsed.has(a.url)) {
+    kept.tabIndex = -1;
+    previewsUsed.set(a.url, kept);
+    return kept;
+  }
+  const link = el("a", "image-link");
+  link.href = a.url;
+  link.target = "_blank";
+  link.rel = "noopener";
+  link.tabIndex = -1;
+  link.title = `${fileLabel(a)} (opens the full image)`;
+  const img = document.createElement("img");
+  img.className = "preview";
+  img.alt = a.name;
+  img.loading = "lazy";
+  img.decoding = "async";
+  img.addEventListener("load", keepLogBottom);
+  img.addEventListener("error", () => {
+    // Gone, or its link expired: the name stays, as a link.
+    link.classList.add("broken");
+    img.replaceWith(el("span", "file-name", `🖼 ${fileLabel(a)}`));
+  });
+  img.src = a.url;
+  link.append(img);
+  previewsUsed.set(a.url, link);
+  return link;
 }
 
 /** Reply, React, and for our own messages Edit and Delete: shown on hover and focus. */
@@ -456,6 +538,7 @@ function lineElement(line, c) {
     body.append(el("span", "pending-state", line.pending === "failed" ? " (not sent)" : " (sending…)"));
   }
   main.append(body);
+  if (!line.deleted && line.attachments?.length) main.append(attachmentsElement(line));
   if (!line.deleted && line.reactions?.length) main.append(reactionsElement(line));
   div.append(main);
   if (message && !line.deleted && !line.pending) div.append(actionsElement(line));
@@ -520,6 +603,7 @@ function renderLog({ keepBottom = true, prepended = false } = {}) {
     pending: e.state,
     replyTo: e.replyTo ?? null,
     reactions: [],
+    attachments: e.attachments ?? [],
   }));
   for (const line of c.lines.concat(pending)) {
     if (line.kind !== KIND.GAP) {
@@ -538,8 +622,12 @@ function renderLog({ keepBottom = true, prepended = false } = {}) {
     nodes.push(lineElement(line, c));
   }
   log.replaceChildren(...nodes);
+  // Only the previews of this drawing are kept for the next.
+  previews = previewsUsed;
+  previewsUsed = new Map();
   if (prepended) log.scrollTop = oldTop + (log.scrollHeight - oldHeight);
   else if (switched || (keepBottom && atBottom)) log.scrollTop = log.scrollHeight;
+  logAtBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
   restoreFocus(focus);
   // Nothing to scroll yet: fetch older messages until there is (or there are no more).
   if (c.hasMore && !c.loading && log.scrollHeight <= log.clientHeight) queueMicrotask(loadOlder);
@@ -601,8 +689,18 @@ function loadNewer() {
   renderLog({ keepBottom: false });
 }
 
+// Whether the log was scrolled to its end when last scrolled: an image that loads there keeps
+// it at the end (loading does not scroll, so this still tells where the reader was).
+let logAtBottom = true;
+
+function keepLogBottom() {
+  const log = $("log");
+  if (logAtBottom) log.scrollTop = log.scrollHeight;
+}
+
 $("log").addEventListener("scroll", () => {
   const log = $("log");
+  logAtBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
   if (log.scrollTop < 60) loadOlder();
   // A jump's gap coming into view: fill it.
   const gap = log.querySelector(".line.gap");
@@ -668,7 +766,10 @@ function react(id, emoji) {
 }
 
 function startReply(line) {
-  setComposing({ kind: "reply", key: model.active, id: line.id, username: line.username, content: line.content });
+  setComposing({
+    kind: "reply", key: model.active, id: line.id, username: line.username, content: line.content,
+    attachments: line.attachments,
+  });
   input.focus();
 }
 
@@ -752,7 +853,7 @@ function setComposing(next) {
   const text = $("compose-context-text");
   text.replaceChildren();
   if (next?.kind === "reply") {
-    text.append("Replying to ", el("strong", "", next.username ?? ""), `: ${excerpt(next.content, 80)}`);
+    text.append("Replying to ", el("strong", "", next.username ?? ""), `: ${excerpt(quoteText(next.content, next.attachments), 80)}`);
   } else if (next?.kind === "edit") {
     text.append(el("strong", "", "Editing message"), " — Enter saves, Escape cancels");
   }
@@ -905,8 +1006,15 @@ async function submit() {
   const text = input.value;
   const c = model.conversation(model.active);
   const result = parse(text, c);
-  if (result.error === null) return;
-  recall.push(text.trim());
+  // The files go with a message (or alone, with no text); commands leave them waiting.
+  const withFiles = uploads.list.length > 0 && (result.send !== undefined || result.error === null);
+  if (result.error === null && !withFiles) return;
+  if (withFiles && uploads.blocker()) {
+    // Not sent without its files, and not while they upload: the text stays.
+    $("hint").textContent = uploads.blocker();
+    return;
+  }
+  if (text.trim()) recall.push(text.trim());
   input.value = "";
   input.style.height = "auto";
   $("hint").textContent = "";
@@ -915,10 +1023,12 @@ async function submit() {
   if (result.help) {
     return localLine(COMMANDS.map(([n, a, w]) => `${n}${a ? " " + a : ""} — ${w}`).join("\n"), KIND.SYSTEM);
   }
-  if (result.send !== undefined) {
+  if (result.send !== undefined || withFiles) {
     if (!c) return;
     const replyTo = composing?.kind === "reply" && composing.key === c.key ? composing.id : null;
-    session?.say(c.key, emojify(result.send), replyTo != null ? { replyTo } : {});
+    const options = replyTo != null ? { replyTo } : {};
+    if (withFiles) options.attachments = uploads.take();
+    session?.say(c.key, emojify(result.send ?? ""), options);
     if (replyTo != null) setComposing(null);
     renderLog();
     return;
@@ -949,7 +1059,9 @@ async function submit() {
 function submitEdit() {
   const { id, content: before } = composing;
   const content = emojify(input.value.replace(/\s+$/, ""));
-  if (!content.trim()) {
+  if (content === before) {
+    // Unchanged (a message of files only, too, when left without text).
+  } else if (!content.trim()) {
     // Nothing left: that is a deletion, if meant.
     if (confirm("Delete this message? It is removed for everyone.")) request({ type: "delete", id });
     else return;
@@ -1280,6 +1392,206 @@ input.addEventListener("blur", () => setTimeout(() => {
 }, 0));
 input.addEventListener("click", () => (completion ? updateCompletion() : null));
 
+// ----- files: the attach button, dropping and pasting, the chips of the files to send -----
+
+const uploads = new Uploads({
+  send: (frame) => Boolean(session?.request(frame)),
+  onChange: () => renderPending(),
+});
+// The chips, by upload key: updated in place, so that progress redraws nothing else.
+const chips = new Map();
+// Pending images up to this size show a thumbnail (read as a data: URL; the page may not load blob:).
+const THUMB_MAX_BYTES = 4 * 1024 * 1024;
+
+/** Shows the file controls when the server takes files (`welcome.limits.max_upload_bytes`). */
+function setUploadLimit(maxBytes) {
+  uploads.setLimit(maxBytes);
+  const button = $("attach-button");
+  button.hidden = !uploads.enabled;
+  if (uploads.enabled) button.title = `Attach files up to ${humanSize(uploads.maxBytes)} each (or drop or paste them here)`;
+}
+
+/** Files chosen, dropped or pasted: each a chip, uploading at once. */
+function addFiles(files, { pasted = false } = {}) {
+  if (files.length === 0) return;
+  if (!uploads.enabled) {
+    localLine("This server does not take files.", KIND.ERROR);
+    return;
+  }
+  const left = [];
+  for (const file of files) {
+    const name = pasted ? pastedName(file) : file.name;
+    if (!uploads.add(file, { name })) left.push(name);
+  }
+  if (left.length) {
+    $("hint").textContent = `At most ${MAX_ATTACHMENTS} files go with one message; left out: ${left.join(", ")}.`;
+  }
+  input.focus();
+}
+
+function setText(node, text) {
+  if (node.textContent !== text) node.textContent = text;
+}
+
+function chipElement(u) {
+  const li = el("li", "pending-file");
+  li.dataset.key = u.key;
+  const progress = document.createElement("progress");
+  progress.className = "progress";
+  progress.max = 100;
+  progress.setAttribute("aria-label", `Uploading ${u.name}`);
+  const error = el("span", "file-error");
+  error.setAttribute("role", "alert");
+  const retry = el("button", "icon retry", "↻");
+  retry.type = "button";
+  retry.title = "Try again";
+  retry.setAttribute("aria-label", `Try ${u.name} again`);
+  const remove = el("button", "icon remove", "×");
+  remove.type = "button";
+  remove.title = "Remove";
+  remove.setAttribute("aria-label", `Remove ${u.name}`);
+  li.append(el("span", "file-name"), el("span", "file-size"), progress, el("span", "file-status"), error, retry, remove);
+  if (isPreviewable(u.contentType) && u.size <= THUMB_MAX_BYTES && typeof FileReader === "function") {
+    const reader = new FileReader();
+    reader.onload = () => {
+      if (typeof reader.result !== "string" || !reader.result.startsWith("data:image/")) return;
+      const img = el("img", "thumb");
+      img.alt = "";
+      img.src = reader.result;
+      li.prepend(img);
+    };
+    reader.readAsDataURL(u.file);
+  }
+  return li;
+}
+
+const STATUS = {
+  [STATE.QUEUED]: (u) => (u.waiting ? "waiting for the connection" : "waiting"),
+  [STATE.ASKING]: () => "starting…",
+  [STATE.UPLOADING]: (u) => `${u.size > 0 ? Math.floor((u.loaded / u.size) * 100) : 0}%`,
+  [STATE.DONE]: () => "✓ ready",
+  [STATE.FAILED]: () => "",
+};
+
+function updateChip(li, u) {
+  li.className = `pending-file ${u.state}`;
+  li.dataset.state = u.state;
+  li.title = u.error ?? fileLabel(u);
+  setText(li.querySelector(".file-name"), u.name);
+  setText(li.querySelector(".file-size"), humanSize(u.size));
+  const progress = li.querySelector(".progress");
+  const going = u.state === STATE.QUEUED || u.state === STATE.ASKING || u.state === STATE.UPLOADING;
+  progress.hidden = !going;
+  // Without a value, the bar says "under way" without saying how far.
+  if (u.state === STATE.UPLOADING && u.size > 0) progress.value = Math.round((u.loaded / u.size) * 100);
+  else progress.removeAttribute("value");
+  setText(li.querySelector(".file-status"), STATUS[u.state](u));
+  const error = li.querySelector(".file-error");
+  setText(error, u.error ?? "");
+  error.hidden = !u.error;
+  li.querySelector(".retry").hidden = !(u.state === STATE.FAILED && u.retryable);
+}
+
+/** The chips above the composer, as the uploads are. */
+function renderPending() {
+  const list = $("pending-files");
+  const keys = new Set(uploads.list.map((u) => u.key));
+  for (const [key, li] of chips) {
+    if (keys.has(key)) continue;
+    li.remove();
+    chips.delete(key);
+  }
+  for (const u of uploads.list) {
+    let li = chips.get(u.key);
+    if (!li) {
+      li = chipElement(u);
+      chips.set(u.key, li);
+      list.append(li);
+    }
+    updateChip(li, u);
+  }
+  list.hidden = uploads.list.length === 0;
+  input.placeholder = uploads.list.length ? "Add a message (optional)" : "Message";
+}
+
+$("pending-files").addEventListener("click", (e) => {
+  const button = e.target.closest("button");
+  const li = button?.closest(".pending-file");
+  if (!li) return;
+  if (button.classList.contains("remove")) {
+    uploads.remove(li.dataset.key);
+    $("hint").textContent = "";
+    input.focus();
+  } else if (button.classList.contains("retry")) {
+    uploads.retry(li.dataset.key);
+  }
+});
+
+$("attach-button").addEventListener("click", () => $("file-input").click());
+$("file-input").addEventListener("change", () => {
+  const chosen = [...$("file-input").files];
+  // Emptied, so that the same file can be chosen again.
+  $("file-input").value = "";
+  addFiles(chosen);
+});
+
+// Dropping: anywhere on the conversation (the log and the composer); the composer shows it.
+const dropZone = document.querySelector(".conversation");
+let dragDepth = 0;
+
+function draggingFiles(e) {
+  return [...(e.dataTransfer?.types ?? [])].includes("Files");
+}
+
+function setDragging(on) {
+  if (!on) dragDepth = 0;
+  $("compose").classList.toggle("dragging", on);
+}
+
+dropZone.addEventListener("dragenter", (e) => {
+  if (!draggingFiles(e) || !uploads.enabled) return;
+  e.preventDefault();
+  dragDepth += 1;
+  setDragging(true);
+});
+dropZone.addEventListener("dragover", (e) => {
+  if (!draggingFiles(e) || !uploads.enabled) return;
+  e.preventDefault();
+  e.dataTransfer.dropEffect = "copy";
+  setDragging(true);
+});
+dropZone.addEventListener("dragleave", (e) => {
+  if (!draggingFiles(e)) return;
+  dragDepth = Math.max(0, dragDepth - 1);
+  if (dragDepth === 0) setDragging(false);
+});
+dropZone.addEventListener("drop", (e) => {
+  if (!draggingFiles(e)) return;
+  e.preventDefault();
+  setDragging(false);
+  addFiles([...e.dataTransfer.files]);
+});
+// Elsewhere (or when the server takes no files) a dropped file is not opened in place of the chat.
+const takesDrop = (e) => uploads.enabled && dropZone.contains(e.target);
+addEventListener("dragover", (e) => {
+  if (!draggingFiles(e) || takesDrop(e)) return;
+  e.preventDefault();
+  e.dataTransfer.dropEffect = "none";
+});
+addEventListener("drop", (e) => {
+  if (draggingFiles(e) && !takesDrop(e)) e.preventDefault();
+  setDragging(false);
+});
+addEventListener("dragend", () => setDragging(false));
+
+// Pasting files (a screenshot, an image copied from a page) into the composer attaches them.
+input.addEventListener("paste", (e) => {
+  const files = [...(e.clipboardData?.files ?? [])];
+  if (files.length === 0 || !uploads.enabled) return;
+  e.preventDefault();
+  addFiles(files, { pasted: true });
+});
+
 // ----- search -----
 
 /** Searches here (this room or private conversation) or everywhere; results in the panel. */
@@ -1326,6 +1638,9 @@ function resultItem(r, query) {
   const head = el("span", "result-head");
   head.append(time, el("span", "where", r.where), el("span", `who ${colourOf(r.username ?? "")}`, r.username ?? ""));
   button.append(head, marked(r.content, query));
+  if (r.attachments?.length) {
+    button.append(el("span", "result-files", r.attachments.map((a) => `📎 ${a.name}`).join("  ")));
+  }
   button.addEventListener("click", () => openResult(r));
   li.append(button);
   return li;

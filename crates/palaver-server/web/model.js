@@ -1,9 +1,10 @@
 // The chat as data: conversations, their lines, unread and mention counts, members and the
 // cursors a reconnect resumes from; reactions, replies, edits and deletions of messages; the
-// search panel's results; who is typing where (typing.js). It applies the server's frames and
-// knows nothing of the DOM, so it is tested without a browser (the desktop client's model.rs
-// plays the same part).
+// files they carry (files.js); the search panel's results; who is typing where (typing.js). It
+// applies the server's frames and knows nothing of the DOM, so it is tested without a browser
+// (the desktop client's model.rs plays the same part).
 
+import { attachmentsOf, filesSummary, isUploadRef } from "./files.js";
 import { TYPING_REF, TypingTracker } from "./typing.js";
 
 export const KIND = Object.freeze({
@@ -94,6 +95,8 @@ function line(kind, text, fields = {}) {
     edited: fields.edited ?? null,
     deleted: fields.deleted ?? false,
     reactions: fields.reactions ?? [],
+    // Files sent with it: [{id, name, size, contentType, url}] (see files.js).
+    attachments: fields.attachments ?? [],
   };
 }
 
@@ -360,6 +363,7 @@ export class ChatModel {
       target.action = false;
       target.mention = false;
       target.reactions = [];
+      target.attachments = [];
       target.replyPreview = null;
       target.deletedBy = frame.username ?? null;
       this.refreshPreviews(c, target);
@@ -371,19 +375,24 @@ export class ChatModel {
   refreshPreviews(c, target) {
     for (const l of c.lines) {
       if (l.replyTo !== target.id) continue;
-      l.replyPreview = target.deleted ? null : { username: target.username, content: target.content.slice(0, 200) };
+      l.replyPreview = target.deleted
+        ? null
+        : withFiles({ username: target.username, content: target.content.slice(0, 200) }, target.attachments);
     }
   }
 
   /**
    * What a reply quotes: the message it answers as loaded, else the server's preview.
-   * {username, content} or {deleted: true}; null if the line answers nothing.
+   * {username, content, attachments?} or {deleted: true}; null if the line answers nothing.
+   * (The server's preview has no files: a preview without text quotes a message of files.)
    */
   replyPreviewOf(c, l) {
     if (l.replyTo == null) return null;
     const original = c?.message(l.replyTo);
     if (original) {
-      return original.deleted ? { deleted: true } : { username: original.username, content: original.content };
+      return original.deleted
+        ? { deleted: true }
+        : withFiles({ username: original.username, content: original.content }, original.attachments);
     }
     return l.replyPreview ? { ...l.replyPreview } : { deleted: true };
   }
@@ -443,7 +452,7 @@ export class ChatModel {
   searchResult(m) {
     const isPrivate = m.type === "private_message" || m.sender !== undefined;
     const other = isPrivate ? (sameName(m.sender, this.me) ? m.target : m.sender) : null;
-    return {
+    return withFiles({
       id: m.id,
       seq: m.seq ?? null,
       key: isPrivate ? directKey(other) : roomKey(m.room),
@@ -453,7 +462,7 @@ export class ChatModel {
       username: isPrivate ? m.sender : m.username,
       content: m.content ?? "",
       time: m.timestamp ? new Date(m.timestamp) : new Date(),
-    };
+    }, m.deleted ? [] : attachmentsOf(m.attachments));
   }
 
   // ----- what the server says -----
@@ -495,7 +504,7 @@ export class ChatModel {
         c.members.add(frame.username);
         this.typing.stopped(c.key, frame.username);
         const notify = added && entry.mention && frame.username !== this.me
-          ? { title: `${frame.username} in #${c.name}`, body: frame.content, key: c.key }
+          ? { title: `${frame.username} in #${c.name}`, body: entry.content || filesSummary(entry.attachments), key: c.key }
           : null;
         return { changed: added, notify };
       }
@@ -507,9 +516,11 @@ export class ChatModel {
           return { changed: this.add(c, this.fromChat(frame), { count: false }) };
         }
         const c = this.direct(frame.sender);
-        const added = this.add(c, this.fromChat(frame), { visible });
+        const entry = this.fromChat(frame);
+        const added = this.add(c, entry, { visible });
         this.typing.stopped(c.key, frame.sender);
-        const notify = added ? { title: `${frame.sender} (private)`, body: frame.content, key: c.key } : null;
+        const body = entry.content || filesSummary(entry.attachments);
+        const notify = added ? { title: `${frame.sender} (private)`, body, key: c.key } : null;
         return { changed: added, notify };
       }
       case "private_confirmation": {
@@ -608,6 +619,8 @@ export class ChatModel {
       case "error": {
         // A typing notice refused (too fast, its target gone) is nothing to show.
         if (frame.ref === TYPING_REF) return { changed: false };
+        // An upload refused is said on its file's chip (files.js), not in the conversation.
+        if (isUploadRef(frame.ref)) return { changed: false, upload: true };
         if (frame.ref != null) {
           this.settle(frame.ref, "failed");
           this.forgetRequest(frame.ref);
@@ -694,6 +707,7 @@ export class ChatModel {
       reactions: m.deleted ? [] : (m.reactions ?? [])
         .filter((r) => r && r.emoji && Array.isArray(r.users) && r.users.length > 0)
         .map((r) => ({ emoji: r.emoji, users: [...r.users] })),
+      attachments: m.deleted ? [] : attachmentsOf(m.attachments),
     };
     if (m.type === "private_message" || m.sender !== undefined) {
       const mine = sameName(m.sender, this.me);
@@ -711,10 +725,11 @@ export class ChatModel {
   // ----- what you send -----
 
   /**
-   * Queues a message typed by the user (`replyTo`: the id of the message it answers); returns
-   * the entry (sent by the session when it can).
+   * Queues a message typed by the user (`replyTo`: the id of the message it answers;
+   * `attachments`: uploaded files, [{id, name, size, contentType}]); returns the entry (sent by
+   * the session when it can).
    */
-  queue(key, content, { replyTo = null } = {}) {
+  queue(key, content, { replyTo = null, attachments = [] } = {}) {
     const c = this.conversations.get(key);
     if (!c) return null;
     const ref = `w${this.nextRef++}`;
@@ -723,6 +738,7 @@ export class ChatModel {
       room: c.isRoom ? c.name : null,
       target: c.isRoom ? null : c.name,
       replyTo,
+      attachments,
       state: "waiting",
     };
     this.outbox.push(entry);
@@ -735,6 +751,7 @@ export class ChatModel {
       ? { type: "message", room: entry.room, content: entry.content, ref: entry.ref }
       : { type: "private_message", target: entry.target, content: entry.content, ref: entry.ref };
     if (entry.replyTo != null) frame.reply_to = entry.replyTo;
+    if (entry.attachments?.length) frame.attachments = entry.attachments.map((a) => a.id);
     return frame;
   }
 
@@ -786,6 +803,12 @@ export class ChatModel {
   pendingIn(key) {
     return this.outbox.filter((e) => e.key === key);
   }
+}
+
+/** `object` with its `attachments` when it has some (without the field otherwise). */
+function withFiles(object, attachments) {
+  if (attachments?.length) object.attachments = attachments;
+  return object;
 }
 
 /** Puts a message line among others by seq (before the first newer one; last if none is). */

@@ -376,3 +376,44 @@ test("a window that meets what is shown joins it; a new jump drops an old window
   assert.equal(m.historyRequests.size, 0);
   assert.ok(m.olderRequest("general"), "it can be asked again");
 });
+
+test("attachments: live, in history and search; a deletion drops them; quotes and notices name them", () => {
+  const m = new ChatModel();
+  m.apply(welcome());
+  const cat = { id: "F1", name: "cat.png", size: 1234, content_type: "image/png", url: "/files/F1/cat.png?e=9&s=x" };
+  const pdf = { id: "F2", name: "report.pdf", size: 99, content_type: "application/pdf", url: "/files/F2/report.pdf?e=9&s=y" };
+  m.apply({ ...msg(10, 5, "bob", ""), attachments: [cat] });
+  const general = m.conversation("general");
+  const line = general.message(10);
+  assert.deepEqual(line.attachments, [{ id: "F1", name: "cat.png", size: 1234, contentType: "image/png", url: cat.url }]);
+  m.apply({ type: "history", room: "general", has_more: false, messages: [{ ...msg(2, 2, "bob", "older"), attachments: [pdf] }] });
+  assert.equal(general.message(2).attachments[0].name, "report.pdf");
+
+  // A reply quotes the files of a message without text.
+  m.apply({ ...msg(11, 6, "carol", "nice", "general"), reply_to: 10, reply_preview: { username: "bob", content: "" } });
+  assert.deepEqual(m.replyPreviewOf(general, general.message(11)).attachments.map((a) => a.name), ["cat.png"]);
+
+  m.apply({ type: "deleted", id: 10, room: "general", username: "bob", seq: 7 });
+  assert.deepEqual(line.attachments, [], "a deleted message keeps no files");
+  assert.deepEqual(m.replyPreviewOf(general, general.message(11)), { deleted: true });
+  m.apply({ ...msg(12, 8, "bob", "", "general"), attachments: [pdf], deleted: true });
+  assert.deepEqual(general.message(12).attachments, []);
+
+  const frame = m.searchRequest("report");
+  m.apply({ type: "search_results", ref: frame.ref, has_more: false, messages: [{ ...msg(2, 2, "bob", "older"), attachments: [pdf] }] });
+  assert.equal(m.search.results[0].attachments[0].name, "report.pdf");
+
+  const out = m.apply({ type: "private_message", id: 20, seq: 1, sender: "bob", target: "alice", content: "", attachments: [pdf] });
+  assert.equal(out.notify.body, "📎 report.pdf");
+});
+
+test("a message queued with files sends their ids; a refused upload is no line", () => {
+  const m = new ChatModel();
+  m.apply(welcome());
+  const entry = m.queue("general", "look", { attachments: [{ id: "F1", name: "a.txt", size: 1, contentType: "text/plain" }] });
+  assert.deepEqual(ChatModel.frameOf(entry).attachments, ["F1"]);
+  assert.equal(ChatModel.frameOf(m.queue("general", "plain")).attachments, undefined);
+  const before = m.conversation("general").lines.length;
+  m.apply({ type: "error", code: "file_too_large", message: "too big", ref: "upload-f1-2" });
+  assert.equal(m.conversation("general").lines.length, before);
+});

@@ -41,6 +41,7 @@ const FILES: &[File] = web_files![
     "/emoji.js" => "text/javascript; charset=utf-8",
     "/markdown.js" => "text/javascript; charset=utf-8",
     "/typing.js" => "text/javascript; charset=utf-8",
+    "/files.js" => "text/javascript; charset=utf-8",
     "/manifest.webmanifest" => "application/manifest+json",
     "/icon.svg" => "image/svg+xml",
 ];

@@ -43,7 +43,7 @@ async fn main() {
     config.files.per_minute = u32::MAX;
     let server = Server::start(config).await.expect("server starts");
     let (client, mut events) =
-        Client::connect(ClientConfig::new(&server.local_addr().to_string(), "bench"))
+        Client::connect(ClientConfig::new(server.local_addr().to_string(), "bench"))
             .await
             .expect("joins");
     let base = match events.recv().await {
@@ -58,7 +58,7 @@ async fn main() {
         for n in 0..files {
             // Different bytes each time: nothing is kept once for two uploads.
             let bytes: Vec<u8> = (0..size)
-                .map(|i| (i as u64 ^ (run * 1000 + n)) as u8)
+                .map(|i| (i ^ (run * 1000 + n)) as u8)
                 .collect();
             let kept = client
                 .upload(

@@ -136,12 +136,12 @@ pub fn line_spans(line: &ChatLine, http_base: Option<&str>) -> Line<'static> {
         }
         (Some(author), LineKind::Other) => {
             spans.push(Span::styled(format!("<{author}> "), style));
-            spans.push(Span::raw(line.text.clone()));
+            spans.extend(rich_spans(&line.text, Style::default()));
         }
         (Some(author), _) => {
             spans.push(Span::styled(format!("<{author}> "), style));
-            spans.push(Span::styled(
-                line.text.clone(),
+            spans.extend(rich_spans(
+                &line.text,
                 style.remove_modifier(Modifier::BOLD),
             ));
         }
@@ -300,4 +300,73 @@ fn draw_input(frame: &mut Frame, app: &TuiApp, area: Rect) {
     frame.render_widget(Paragraph::new(line), area);
     let x = area.x + prompt_width + (app.cursor - skip) as u16;
     frame.set_cursor_position(Position::new(x.min(area.right().saturating_sub(1)), area.y));
+}
+
+/// A message's rich text as terminal styles: bold, italic, struck through, code in yellow,
+/// links underlined (terminals make them clickable), quotes after a bar, blocks joined by ` ⏎ `.
+pub fn rich_spans(content: &str, base: Style) -> Vec<Span<'static>> {
+    use palaver_proto::rich_text::{parse, Block, Span as Rich};
+    fn walk(spans: &[Rich], style: Style, out: &mut Vec<Span<'static>>) {
+        for span in spans {
+            match span {
+                Rich::Text(t) => out.push(Span::styled(t.clone(), style)),
+                Rich::Bold(inner) => walk(inner, style.add_modifier(Modifier::BOLD), out),
+                Rich::Italic(inner) => walk(inner, style.add_modifier(Modifier::ITALIC), out),
+                Rich::Strike(inner) => walk(inner, style.add_modifier(Modifier::CROSSED_OUT), out),
+                Rich::Code(t) => out.push(Span::styled(t.clone(), style.fg(Color::Yellow))),
+                Rich::Link { text, url } => {
+                    let shown = palaver_proto::rich_text::spans_text(text);
+                    let underlined = style.add_modifier(Modifier::UNDERLINED);
+                    if shown == *url {
+                        out.push(Span::styled(url.clone(), underlined));
+                    } else {
+                        walk(text, style, out);
+                        out.push(Span::styled(format!(" <{url}>"), underlined));
+                    }
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for (i, block) in parse(content).into_iter().enumerate() {
+        if i > 0 {
+            out.push(Span::styled(" ⏎ ", Style::default().fg(Color::DarkGray)));
+        }
+        match block {
+            Block::Line(spans) => walk(&spans, base, &mut out),
+            Block::Quote(spans) => {
+                out.push(Span::styled("│ ", Style::default().fg(Color::DarkGray)));
+                walk(&spans, base.add_modifier(Modifier::DIM), &mut out);
+            }
+            Block::Code { text, .. } => out.push(Span::styled(
+                text.replace('\n', " ⏎ "),
+                base.fg(Color::Yellow),
+            )),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rich_text_becomes_terminal_styles() {
+        let spans = rich_spans(
+            "**ship** it `now`, see [docs](https://docs.rs)",
+            Style::default(),
+        );
+        let bold = spans.iter().find(|s| s.content == "ship").unwrap();
+        assert!(bold.style.add_modifier.contains(Modifier::BOLD));
+        let code = spans.iter().find(|s| s.content == "now").unwrap();
+        assert_eq!(code.style.fg, Some(Color::Yellow));
+        let link = spans
+            .iter()
+            .find(|s| s.content.contains("https://docs.rs"))
+            .unwrap();
+        assert!(link.style.add_modifier.contains(Modifier::UNDERLINED));
+        let text: String = spans.iter().map(|s| s.content.as_ref()).collect();
+        assert_eq!(text, "ship it now, see docs <https://docs.rs>");
+    }
 }

@@ -246,6 +246,7 @@ fn row(
     );
     let strong = |c: Color32| if style.bold { c } else { c.gamma_multiply(0.9) };
     let mut plain = String::new();
+    let mut links: Vec<(String, String)> = Vec::new();
     if let (Some(id), Some(preview)) = (line.state.reply_to, &line.state.reply_preview) {
         let text = format!("↪ {}: {}", preview.username, one_line(&preview.content, 80));
         let link = ui
@@ -284,19 +285,32 @@ fn row(
             } else {
                 text_color
             };
-            job.append(&line.text, 0.0, fmt(color, false, body.size));
-            plain = format!("{author}: {}", line.text);
+            let drawn = super::rich_text::append(
+                &mut job,
+                &line.text,
+                &fmt(color, false, body.size),
+                ui.visuals(),
+            );
+            plain = format!("{author}: {}", drawn.text);
+            links = drawn.links;
         }
         (LineKind::PrivateSent | LineKind::PrivateReceived, Some(author)) => {
             let label = format!("{author}: ");
             job.append(&label, 0.0, fmt(strong(style.color), false, body.size));
-            let text = if line.action {
-                format!("* {author} {}", line.text)
+            if line.action {
+                let text = format!("* {author} {}", line.text);
+                job.append(&text, 0.0, fmt(style.color, true, body.size));
+                plain = format!("{label}{text}");
             } else {
-                line.text.clone()
-            };
-            job.append(&text, 0.0, fmt(style.color, line.action, body.size));
-            plain = format!("{label}{text}");
+                let drawn = super::rich_text::append(
+                    &mut job,
+                    &line.text,
+                    &fmt(style.color, false, body.size),
+                    ui.visuals(),
+                );
+                plain = format!("{label}{}", drawn.text);
+                links = drawn.links;
+            }
         }
         (LineKind::Server, _) => {
             job.append(
@@ -338,6 +352,9 @@ fn row(
     let shown = frame.show(ui, |ui| {
         ui.set_width(ui.available_width());
         ui.label(job);
+        for (text, url) in &links {
+            ui.hyperlink_to(RichText::new(format!("Link: {text}")).small(), url);
+        }
         files(ui, line, input.http_base);
         if let Some(id) = line.id.filter(|_| !line.state.deleted) {
             reactions(ui, id, line, input.me, actions);

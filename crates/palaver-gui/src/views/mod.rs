@@ -14,6 +14,7 @@ pub mod connect;
 pub mod conversation;
 pub mod emoji_picker;
 pub mod host;
+pub mod rich_text;
 pub mod search;
 
 use egui::Color32;

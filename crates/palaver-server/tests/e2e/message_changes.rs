@@ -402,3 +402,39 @@ async fn typing_reaches_the_others_live_from_either_protocol() {
         "a private typing notice stays private: {others:?}"
     );
 }
+
+#[tokio::test]
+async fn irc_formatting_and_the_apps_rich_text_are_one() {
+    use super::irc_client::Irc;
+
+    let server = TestServer::start_irc().await;
+    let mut alice = server.join("alice").await;
+    let (mut irc, _) = Irc::register(server.irc_addr(), "ivy", &[]).await;
+    irc.send("JOIN #general").await;
+    irc.expect("ivy's join", |m| m.command == "JOIN").await;
+    irc.send("PRIVMSG #general :\u{2}bold\u{2} and \u{1D}italic\u{1D}, 2*3*4 stays")
+        .await;
+    let got = expect(
+        &mut alice,
+        "ivy's message",
+        |f| matches!(f, ServerFrame::Message(m) if m.username == "ivy"),
+    )
+    .await;
+    let ServerFrame::Message(m) = got else {
+        unreachable!()
+    };
+    assert_eq!(m.content, "**bold** and _italic_, 2\\*3\\*4 stays");
+    say_in(
+        &mut alice,
+        "general",
+        "**hi** *there*, see [docs](https://docs.rs)",
+    )
+    .await;
+    let line = irc
+        .expect("alice's message", |m| m.command == "PRIVMSG")
+        .await;
+    assert_eq!(
+        line.params[1],
+        "\u{2}hi\u{2} \u{1D}there\u{1D}, see docs (https://docs.rs)"
+    );
+}

@@ -96,7 +96,9 @@ impl Lines<'_> {
 
     /// PRIVMSG or NOTICE lines for a message, split to fit a line, each with the tags.
     pub fn chat_lines(&self, chat: Chat) -> Vec<IrcMessage> {
-        let (action, text) = irc_text(chat.content);
+        // The apps' rich text as IRC's formatting codes.
+        let formatted = palaver_proto::rich_text::to_irc(chat.content);
+        let (action, text) = irc_text(&formatted);
         let overhead = 1 + chat.source.len() + 1 + chat.command.len() + 1 + chat.target.len() + 2;
         let room = 510usize.saturating_sub(overhead + if action { 9 } else { 0 });
         let mut tags = self.chat_tags(chat.timestamp, chat.id);

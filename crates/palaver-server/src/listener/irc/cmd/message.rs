@@ -52,7 +52,8 @@ fn send(r: &mut Reader, msg: &IrcMessage, label: Option<String>, notice: bool) -
         }
         return r.reply_num(label, Numeric::ERR_NOTEXTTOSEND, ["No text to send"]);
     };
-    let content = palaver_text(text);
+    // IRC's formatting codes become the apps' rich text; what IRC users type stays as typed.
+    let content = palaver_proto::rich_text::from_irc(&palaver_text(text));
     let tags = client_tags(msg);
     let editing = msg
         .tag("+draft/edit")
@@ -314,7 +315,10 @@ pub fn with_files<'a>(
     let files: Vec<String> = state
         .attachments
         .iter()
-        .map(|a| format!("[{}, {}: {base}{}]", a.name, human_size(a.size), a.url))
+        .map(|a| {
+            let name = palaver_proto::rich_text::escape(&a.name);
+            format!("\\[{name}, {}: {base}{}]", human_size(a.size), a.url)
+        })
         .collect();
     let text = match content.is_empty() {
         true => files.join(" "),

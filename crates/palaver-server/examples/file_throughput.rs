@@ -57,9 +57,7 @@ async fn main() {
         let started = Instant::now();
         for n in 0..files {
             // Different bytes each time: nothing is kept once for two uploads.
-            let bytes: Vec<u8> = (0..size)
-                .map(|i| (i ^ (run * 1000 + n)) as u8)
-                .collect();
+            let bytes: Vec<u8> = (0..size).map(|i| (i ^ (run * 1000 + n)) as u8).collect();
             let kept = client
                 .upload(
                     &base,

@@ -503,8 +503,12 @@ export class ChatModel {
         const added = this.add(c, entry, { count: frame.username !== this.me, visible });
         c.members.add(frame.username);
         this.typing.stopped(c.key, frame.username);
-        const notify = added && entry.mention && frame.username !== this.me
-          ? { title: `${frame.username} in #${c.name}`, body: entry.content || filesSummary(entry.attachments), key: c.key }
+        // A mention, or a reply to one of my messages.
+        const answered = frame.reply_to != null
+          && sameName(c.message(frame.reply_to)?.username ?? frame.reply_preview?.username ?? "", this.me);
+        const title = answered ? `${frame.username} replied to you in #${c.name}` : `${frame.username} in #${c.name}`;
+        const notify = added && (entry.mention || answered) && frame.username !== this.me
+          ? { title, body: entry.content || filesSummary(entry.attachments), key: c.key }
           : null;
         return { changed: added, notify };
       }

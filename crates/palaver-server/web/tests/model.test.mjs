@@ -417,3 +417,15 @@ test("a message queued with files sends their ids; a refused upload is no line",
   m.apply({ type: "error", code: "file_too_large", message: "too big", ref: "upload-f1-2" });
   assert.equal(m.conversation("general").lines.length, before);
 });
+
+test("a reply to one of my messages notifies me, a reply to someone else's does not", () => {
+  const m = new ChatModel();
+  m.apply(welcome());
+  m.apply(msg(5, 5, "alice", "who is in?"));
+  const mine = m.apply({ ...msg(6, 6, "bob", "me!"), reply_to: 5, reply_preview: { username: "alice", content: "who is in?" } });
+  assert.equal(mine.notify?.title, "bob replied to you in #general");
+  const theirs = m.apply({ ...msg(7, 7, "carol", "me too"), reply_to: 4, reply_preview: { username: "bob", content: "before" } });
+  assert.equal(theirs.notify ?? null, null);
+  const unknown = m.apply({ ...msg(8, 8, "dave", "late"), reply_to: 1, reply_preview: { username: "Alice", content: "old" } });
+  assert.equal(unknown.notify?.title, "dave replied to you in #general", "known only by its preview");
+});

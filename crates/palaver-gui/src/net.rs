@@ -112,7 +112,7 @@ impl Outbox {
     pub fn send_file(
         &self,
         runtime: &Handle,
-        (http_base, path): (String, std::path::PathBuf),
+        (http_base, path, max_bytes): (String, std::path::PathBuf, u64),
         to: crate::commands::Target,
         notes: mpsc::UnboundedSender<String>,
     ) {
@@ -122,6 +122,16 @@ impl Outbox {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_else(|| "file".into());
+            // Not read at all when it is too large (the server would refuse it anyway).
+            if let Ok(meta) = tokio::fs::metadata(&path).await {
+                if max_bytes > 0 && meta.len() > max_bytes {
+                    let _ = notes.send(format!(
+                        "{name} is {} bytes; this server takes files of at most {max_bytes}.",
+                        meta.len()
+                    ));
+                    return;
+                }
+            }
             let bytes = match tokio::fs::read(&path).await {
                 Ok(bytes) => bytes,
                 Err(e) => {

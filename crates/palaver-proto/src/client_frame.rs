@@ -578,18 +578,24 @@ fn parse_object(mut o: Map<String, Value>) -> Result<ClientFrame, FrameError> {
             old: Secret(required_string(&mut o, "old")?),
             new: Secret(required_string(&mut o, "new")?),
         },
-        "message" => ClientFrame::Message {
-            content: optional_string(&mut o, "content")?.unwrap_or_default(),
-            room: optional_string(&mut o, "room")?,
-            reply_to: optional_u64(&mut o, "reply_to")?,
-            attachments: optional_string_list(&mut o, "attachments")?.unwrap_or_default(),
-        },
-        "private_message" => ClientFrame::PrivateMessage {
-            target: required_string(&mut o, "target")?,
-            content: optional_string(&mut o, "content")?.unwrap_or_default(),
-            reply_to: optional_u64(&mut o, "reply_to")?,
-            attachments: optional_string_list(&mut o, "attachments")?.unwrap_or_default(),
-        },
+        "message" => {
+            let attachments = optional_string_list(&mut o, "attachments")?.unwrap_or_default();
+            ClientFrame::Message {
+                content: content_or_files(&mut o, &attachments)?,
+                room: optional_string(&mut o, "room")?,
+                reply_to: optional_u64(&mut o, "reply_to")?,
+                attachments,
+            }
+        }
+        "private_message" => {
+            let attachments = optional_string_list(&mut o, "attachments")?.unwrap_or_default();
+            ClientFrame::PrivateMessage {
+                target: required_string(&mut o, "target")?,
+                content: content_or_files(&mut o, &attachments)?,
+                reply_to: optional_u64(&mut o, "reply_to")?,
+                attachments,
+            }
+        }
         "upload" => ClientFrame::Upload {
             name: required_string(&mut o, "name")?,
             size: required_u64(&mut o, "size")?,
@@ -900,6 +906,17 @@ fn optional_resume_token(o: &mut Map<String, Value>) -> Result<Option<Secret>, F
             ErrorCode::InvalidField,
             "The field \"resume_token\" must be the token a welcome gave you (64 hexadecimal digits).",
         )),
+    }
+}
+
+/// A message's `content`: required, unless it carries files.
+fn content_or_files(
+    o: &mut Map<String, Value>,
+    attachments: &[String],
+) -> Result<String, FrameError> {
+    match attachments.is_empty() {
+        true => required_string(o, "content"),
+        false => Ok(optional_string(o, "content")?.unwrap_or_default()),
     }
 }
 

@@ -330,7 +330,7 @@ impl TuiApp {
                         .local(LineKind::System, format!("Sending {}…", path.display()));
                     self.outbox.send_file(
                         &self.runtime,
-                        (base, path),
+                        (base, path, self.model.max_upload_bytes),
                         target,
                         self.notes.0.clone(),
                     );

@@ -123,10 +123,11 @@ fn windows(app: &mut PalaverApp, ctx: &egui::Context) {
                 app.chat_view.input.push_str(e);
                 ctx.memory_mut(|m| m.request_focus(egui::Id::unique(INPUT_ID)));
             }
+            // Picked: given (picking one already given does not take it back).
             (Some(e), PickFor::Reaction(id)) => app.send(ClientFrame::React {
                 id,
                 emoji: e.to_string(),
-                on: None,
+                on: Some(true),
             }),
             (None, _) => {}
         }
@@ -811,6 +812,11 @@ pub fn send_file(app: &mut PalaverApp, path: std::path::PathBuf) {
     };
     chat.local(LineKind::System, format!("Sending {}…", path.display()));
     if let Some(outbox) = &app.outbox {
-        outbox.send_file(&app.runtime, (base, path), target, app.notes.0.clone());
+        outbox.send_file(
+            &app.runtime,
+            (base, path, chat.max_upload_bytes),
+            target,
+            app.notes.0.clone(),
+        );
     }
 }

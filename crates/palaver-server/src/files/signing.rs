@@ -15,6 +15,8 @@ use ring::hmac;
 /// What an upload was granted for.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct UploadTicket {
+    /// The id the file will have: a link takes one file (a second upload to it is refused).
+    pub id: String,
     /// The uploader's name as shown, and their owner (account or guest session).
     pub uploader: String,
     pub owner: String,
@@ -155,6 +157,7 @@ mod tests {
     fn upload_tickets_cannot_be_changed() {
         let signer = Signer::new(b"a secret of the server, 32 bytes!");
         let ticket = UploadTicket {
+            id: new_file_id(),
             uploader: "alice".into(),
             owner: "account:alice".into(),
             name: "a.txt".into(),

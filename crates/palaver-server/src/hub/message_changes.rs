@@ -80,17 +80,17 @@ impl Hub {
                 .about(emoji.chars().take(64).collect::<String>());
                 return self.refuse(session, refusal, reference, io);
             }
+            _ if files.len() > MAX_ATTACHMENTS => {
+                let text = format!("At most {MAX_ATTACHMENTS} files go with one message.");
+                let refusal = Refusal::new(ErrorCode::InvalidField, text).about("attachments");
+                return self.refuse(session, refusal, reference, io);
+            }
             // A message of files alone may have no text.
             AfterLookup::Send { content, .. } if content.is_empty() && !files.is_empty() => {}
             AfterLookup::Edit { content } | AfterLookup::Send { content, .. }
                 if !self.content_ok(session, content, &reference, io) =>
             {
                 return;
-            }
-            _ if files.len() > MAX_ATTACHMENTS => {
-                let text = format!("At most {MAX_ATTACHMENTS} files go with one message.");
-                let refusal = Refusal::new(ErrorCode::InvalidField, text).about("attachments");
-                return self.refuse(session, refusal, reference, io);
             }
             _ => {}
         }
@@ -159,7 +159,31 @@ impl Hub {
             }
             return;
         };
-        let Some(message) = found.filter(|m| self.may_read(session, m)) else {
+        // For IRC clients `+draft/reply` is a hint: a message answering what is not there (or
+        // not to be seen) is sent as a plain message.
+        let found = found.filter(|m| self.may_read(session, m));
+        let answerable = found.as_ref().is_some_and(|m| !m.state.deleted);
+        let irc = self
+            .sessions
+            .get(&session)
+            .is_some_and(|s| s.profile.protocol == super::Protocol::Irc);
+        if let (false, true, AfterLookup::Send { .. }) = (answerable, irc, &then) {
+            let AfterLookup::Send {
+                room,
+                target,
+                content,
+                client_tags,
+            } = then
+            else {
+                return;
+            };
+            let Some(state) = self.attach(session, &asked, files, &reference, io) else {
+                return;
+            };
+            let place = (room, target);
+            return self.send_prepared(session, place, content, state, reference, client_tags, io);
+        }
+        let Some(message) = found else {
             let refusal = Refusal::new(
                 ErrorCode::UnknownMessage,
                 format!("There is no message {id}, or you cannot see it."),
@@ -215,7 +239,9 @@ impl Hub {
             }
             AfterLookup::Delete => {
                 let moderator = match &message.kind {
-                    MessageKind::Public { room_key, .. } => self.moderates(session, room_key),
+                    MessageKind::Public { room_key, .. } => {
+                        self.moderates_lastingly(session, room_key)
+                    }
                     MessageKind::Private { .. } => false,
                 };
                 if !authored && !moderator {
@@ -316,7 +342,10 @@ impl Hub {
         let (_, me) = self.user_of(session);
         let same = match (&room, &target) {
             (Some(room), _) => validate::fold(room) == to.conversation_key(),
-            (None, Some(target)) => dm_key(&me, &validate::fold(target)) == to.conversation_key(),
+            (None, Some(target)) => {
+                dm_key(&me, &validate::fold(target)) == to.conversation_key()
+                    && self.same_other_side(session, to, target)
+            }
             (None, None) => false,
         };
         if !same {
@@ -342,6 +371,29 @@ impl Hub {
             client_tags,
             io,
         );
+    }
+
+    /// Whether the one now holding the name `target` owns the other side of the private
+    /// message `to` (a later guest with the name must not be shown its words).
+    fn same_other_side(&self, session: SessionId, to: &StoredMessage, target: &str) -> bool {
+        let MessageKind::Private {
+            sender_owner,
+            target_owner,
+            ..
+        } = &to.kind
+        else {
+            return false;
+        };
+        let mine = self.sessions.get(&session).map(|s| s.owner());
+        let theirs = match mine.as_deref() == Some(sender_owner.as_str()) {
+            true => target_owner,
+            false => sender_owner,
+        };
+        let now = match self.online(target) {
+            Some(t) => self.sessions.get(&t).map(|s| s.owner()),
+            None => self.remote_user_named(target).map(|u| u.owner),
+        };
+        now.as_deref() == Some(theirs.as_str())
     }
 
     /// Sends a message whose reply and files were checked.

@@ -416,8 +416,10 @@ impl Hub {
                             post,
                         });
                     }
+                    let mut state = message.state;
+                    self.sign(&mut state);
                     let confirmation = ServerFrame::PrivateConfirmation {
-                        state: message.state,
+                        state,
                         id: Some(message.id),
                         seq: Some(message.seq),
                         target: target.clone(),

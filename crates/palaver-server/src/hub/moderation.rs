@@ -247,6 +247,22 @@ impl Hub {
         })
     }
 
+    /// Admins and the room's registered moderators (accounts granted the room), not its
+    /// operators of the moment: whoever enters an empty room becomes one, and deleting other
+    /// people's messages is for lasting roles.
+    pub(super) fn moderates_lastingly(&self, session: SessionId, room_key: &str) -> bool {
+        if self.is_admin(session) {
+            return true;
+        }
+        let account = self.sessions.get(&session).and_then(|s| s.account.as_ref());
+        account.is_some_and(|a| {
+            self.moderation
+                .moderators
+                .get(room_key)
+                .is_some_and(|m| m.contains(a))
+        })
+    }
+
     /// The ban on a name, if one is in force.
     pub(super) fn name_ban(&self, key: &str) -> Option<String> {
         let now = timestamp::now_millis();

@@ -39,7 +39,7 @@ impl Hub {
                 else {
                     return;
                 };
-                if self.muted(session, Some(&key)) {
+                if self.muted(session, Some(&key)) || self.speech_refusal(session, &key).is_some() {
                     return;
                 }
                 let members: Vec<SessionId> = room.members.iter().copied().collect();

@@ -89,6 +89,7 @@ impl Hub {
         let (uploader, _) = self.user_of(session);
         let expires_ms = now + UPLOAD_LIFETIME.as_millis() as i64;
         let ticket = UploadTicket {
+            id: crate::files::signing::new_file_id(),
             uploader,
             owner,
             name,

@@ -688,6 +688,28 @@ pub fn messages_change_in_their_conversation(open: &dyn Fn() -> Box<dyn Backend>
     );
     let gone = db.message(first).unwrap().unwrap();
     assert!(gone.state.deleted && gone.content.is_empty() && gone.state.reactions.is_empty());
+
+    // An edit and the deletion in one batch: the edit keeps no text either.
+    let second_id = page.messages[1].id;
+    let mut both = vec![
+        change(
+            "general",
+            "bob",
+            Change::Edit { of: second_id },
+            "a second secret",
+        ),
+        change("general", "bob", Change::Delete { of: second_id }, ""),
+    ];
+    db.append(&mut both).unwrap();
+    let replay = db.after(&room("general"), 0, 100).unwrap();
+    assert!(
+        replay
+            .messages
+            .iter()
+            .all(|m| !m.content.contains("second secret")),
+        "{:?}",
+        replay.messages
+    );
 }
 
 /// The contract's tests for one backend: `$setup` gives something to keep alive for the test's

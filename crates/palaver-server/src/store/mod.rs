@@ -109,6 +109,20 @@ impl Change {
     }
 }
 
+/// In a batch about to be stored, the edits of a message that a later change of the same batch
+/// deletes keep no text: the store's wipe of earlier edits cannot see rows not inserted yet.
+pub(crate) fn wipe_edits_deleted_in(batch: &mut [StoredMessage]) {
+    for i in 0..batch.len() {
+        if let Some(Change::Delete { of }) = batch[i].change {
+            for earlier in batch[..i].iter_mut() {
+                if earlier.change == Some(Change::Edit { of }) {
+                    earlier.content.clear();
+                }
+            }
+        }
+    }
+}
+
 /// The state of a message read from the store: its columns and the message it replies to.
 pub(crate) struct ReadState {
     pub reply_to: Option<i64>,
@@ -480,8 +494,9 @@ pub trait Backend: Send + 'static {
 
     /// The secret that signs links (made once, then the same for every node).
     fn link_secret(&mut self) -> Result<String, StoreError>;
-    /// Records an uploaded file (not yet sent with a message).
-    fn save_file(&mut self, file: &FileRecord) -> Result<(), StoreError>;
+    /// Records an uploaded file (not yet sent with a message) if its owner's files, with it,
+    /// stay within `quota` bytes; false if they would not.
+    fn save_file(&mut self, file: &FileRecord, quota: u64) -> Result<bool, StoreError>;
     /// The files with these ids (those that exist).
     fn files(&mut self, ids: &[String]) -> Result<Vec<FileRecord>, StoreError>;
     /// The bytes kept for an owner's files.

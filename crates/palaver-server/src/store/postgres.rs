@@ -483,7 +483,8 @@ fn apply_changes(
                 )?;
                 tx.execute("DELETE FROM reactions WHERE message_id = $1", &[&of])?;
                 tx.execute(
-                    "UPDATE files SET message_id = NULL, conv_key = NULL WHERE message_id = $1",
+                    // No owner: never attached again (its links stay dead); swept soon.
+                    "UPDATE files SET message_id = NULL, conv_key = NULL, owner = '' WHERE message_id = $1",
                     &[&of],
                 )?;
             }
@@ -742,6 +743,7 @@ impl Backend for PostgresBackend {
             m.id = row.get::<_, i64>(0) as u64;
         }
         apply_changes(&mut tx, batch)?;
+        super::wipe_edits_deleted_in(batch);
         let rows = tx.query(
             "INSERT INTO conversations (conv_key, last_seq)
              SELECT * FROM UNNEST($1::text[], $2::bigint[])
@@ -782,10 +784,12 @@ impl Backend for PostgresBackend {
             .get(0))
     }
 
-    fn save_file(&mut self, f: &super::FileRecord) -> Result<(), StoreError> {
-        self.client.execute(
+    fn save_file(&mut self, f: &super::FileRecord, quota: u64) -> Result<bool, StoreError> {
+        // One statement: the quota is checked where the file is counted.
+        let saved = self.client.execute(
             "INSERT INTO files (id, digest, name, size, content_type, owner, uploader, created_ms)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8
+             WHERE (SELECT COALESCE(SUM(size), 0) FROM files WHERE owner = $6) + $4 <= $9",
             &[
                 &f.id,
                 &f.digest,
@@ -795,9 +799,10 @@ impl Backend for PostgresBackend {
                 &f.owner,
                 &f.uploader,
                 &f.created_ms,
+                &clamp(quota),
             ],
         )?;
-        Ok(())
+        Ok(saved == 1)
     }
 
     fn files(&mut self, ids: &[String]) -> Result<Vec<super::FileRecord>, StoreError> {

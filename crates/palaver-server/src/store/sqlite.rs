@@ -455,7 +455,8 @@ fn apply_changes(tx: &Connection, batch: &mut [StoredMessage]) -> rusqlite::Resu
                 tx.prepare_cached("DELETE FROM reactions WHERE message_id = ?1")?
                     .execute(params![of])?;
                 tx.prepare_cached(
-                    "UPDATE files SET message_id = NULL, conv_key = NULL WHERE message_id = ?1",
+                    // No owner: never attached again (its links stay dead); swept soon.
+                    "UPDATE files SET message_id = NULL, conv_key = NULL, owner = '' WHERE message_id = ?1",
                 )?
                 .execute(params![of])?;
             }
@@ -657,6 +658,7 @@ impl Backend for SqliteBackend {
                 m.id = id;
             }
             apply_changes(&tx, batch)?;
+            super::wipe_edits_deleted_in(batch);
             // One bump of each conversation's counter per batch, then number in batch order.
             let mut counts: HashMap<String, u64> = HashMap::new();
             let keys: Vec<String> = batch.iter().map(StoredMessage::conversation_key).collect();
@@ -761,10 +763,12 @@ impl Backend for SqliteBackend {
         Ok(secret)
     }
 
-    fn save_file(&mut self, f: &super::FileRecord) -> Result<(), StoreError> {
-        self.conn.execute(
+    fn save_file(&mut self, f: &super::FileRecord, quota: u64) -> Result<bool, StoreError> {
+        // One statement: the quota is checked where the file is counted.
+        let saved = self.conn.execute(
             "INSERT INTO files (id, digest, name, size, content_type, owner, uploader, created_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8
+             WHERE (SELECT COALESCE(SUM(size), 0) FROM files WHERE owner = ?6) + ?4 <= ?9",
             params![
                 f.id,
                 f.digest,
@@ -773,10 +777,11 @@ impl Backend for SqliteBackend {
                 f.content_type,
                 f.owner,
                 f.uploader,
-                f.created_ms
+                f.created_ms,
+                clamp(quota)
             ],
         )?;
-        Ok(())
+        Ok(saved == 1)
     }
 
     fn files(&mut self, ids: &[String]) -> Result<Vec<super::FileRecord>, StoreError> {

@@ -301,6 +301,15 @@ async fn an_oversized_upload_is_refused_before_any_byte_is_sent() {
         "no link, no byte sent"
     );
 
+    // A link takes one file.
+    let url = upload_link(&mut alice, "once.txt", "text/plain", 4).await;
+    assert_eq!(
+        http(http_addr(&server), "PUT", &url, b"once").await.status,
+        201
+    );
+    let again = http(http_addr(&server), "PUT", &url, b"more").await;
+    assert_eq!(again.status, 409, "a second upload to one link");
+
     // A link for 10 bytes takes no more than 10.
     let url = upload_link(&mut alice, "small.txt", "text/plain", 10).await;
     let answer = http(http_addr(&server), "PUT", &url, &[b'x'; 50_000]).await;

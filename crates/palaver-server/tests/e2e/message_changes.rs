@@ -183,6 +183,13 @@ async fn reactions_edits_and_deletions_reach_the_room_and_stay_in_history() {
     }
     let refused = ask(&mut bob, react(sent.id, "👍"), "r4").await;
     assert_eq!(error_code(&refused), Some("message_deleted"));
+    // Entering an empty room makes an operator, not someone who may erase others' history.
+    join_room(&mut bob, "empty", None).await;
+    join_room(&mut alice, "empty", None).await;
+    say_in(&mut alice, "empty", "keep me").await;
+    let kept = expect_message(&mut bob, "keep me").await;
+    let refused = ask(&mut bob, ClientFrame::Delete { id: kept.id }, "d0").await;
+    assert_eq!(error_code(&refused), Some("not_authorized"), "{refused:?}");
 }
 
 #[tokio::test]

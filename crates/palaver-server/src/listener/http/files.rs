@@ -70,9 +70,23 @@ pub async fn upload(
         ticket.owner.clone(),
         files.limits.quota_bytes,
     );
-    let used = tokio::task::spawn_blocking(move || reads.read(|db| db.quota_used(&owner))).await;
+    let id = ticket.id.clone();
+    let used = tokio::task::spawn_blocking(move || {
+        reads.read(|db| {
+            let taken = !db.files(std::slice::from_ref(&id))?.is_empty();
+            Ok((taken, db.quota_used(&owner)?))
+        })
+    })
+    .await;
     match used {
-        Ok(Ok(used)) if used.saturating_add(ticket.size) > quota => {
+        Ok(Ok((true, _))) => {
+            return refuse(
+                StatusCode::CONFLICT,
+                ErrorCode::NotAuthorized,
+                "This upload link was used already: ask again with `upload`.",
+            )
+        }
+        Ok(Ok((false, used))) if used.saturating_add(ticket.size) > quota => {
             return refuse(
                 StatusCode::FORBIDDEN,
                 ErrorCode::QuotaExceeded,
@@ -137,7 +151,7 @@ pub async fn upload(
         .map(|b| format!("{b:02x}"))
         .collect();
     let record = FileRecord {
-        id: crate::files::signing::new_file_id(),
+        id: ticket.id.clone(),
         digest,
         name: ticket.name.clone(),
         size,
@@ -152,16 +166,23 @@ pub async fn upload(
         Arc::clone(&files.blobs),
         record.clone(),
     );
-    let stored = tokio::task::spawn_blocking(move || -> Result<(), crate::store::StoreError> {
+    let stored = tokio::task::spawn_blocking(move || -> Result<bool, crate::store::StoreError> {
         let temp = writer
             .into_inner()
             .map_err(|e| crate::store::StoreError::Pool(e.to_string()))?;
         blobs.put(&kept.digest, temp.path())?;
-        reads.read(|db| db.save_file(&kept))
+        // Counted again where it is recorded: uploads side by side share one quota. (The
+        // same link used twice at once: the second record is refused by the id's key.)
+        reads.read(|db| db.save_file(&kept, quota))
     })
     .await;
     match stored {
-        Ok(Ok(())) => {
+        Ok(Ok(false)) => refuse(
+            StatusCode::FORBIDDEN,
+            ErrorCode::QuotaExceeded,
+            ErrorCode::QuotaExceeded.sentence(),
+        ),
+        Ok(Ok(true)) => {
             state.ctx.metrics.uploads.inc();
             let body = json!({
                 "id": record.id,

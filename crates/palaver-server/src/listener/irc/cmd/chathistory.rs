@@ -284,12 +284,13 @@ pub fn batch(lines: &mut Lines, target: &str, messages: &[ChatMessage]) -> Vec<I
             continue;
         }
         let source = User::address_of_name(sender);
+        let content = super::message::with_files(lines, content, state);
         let chat = Chat {
             reply_to: state.reply_to,
             source: &source,
             command: "PRIVMSG",
             target: &to,
-            content,
+            content: &content,
             timestamp,
             id: Some(id),
         };

@@ -788,8 +788,9 @@ impl Backend for PostgresBackend {
         // One statement: the quota is checked where the file is counted.
         let saved = self.client.execute(
             "INSERT INTO files (id, digest, name, size, content_type, owner, uploader, created_ms)
-             SELECT $1, $2, $3, $4, $5, $6, $7, $8
-             WHERE (SELECT COALESCE(SUM(size), 0) FROM files WHERE owner = $6) + $4 <= $9",
+             SELECT $1::TEXT, $2::TEXT, $3::TEXT, $4::BIGINT, $5::TEXT, $6::TEXT, $7::TEXT, $8::BIGINT
+             WHERE (SELECT COALESCE(SUM(size), 0)::BIGINT FROM files WHERE owner = $6::TEXT)
+                   + $4::BIGINT <= $9::BIGINT",
             &[
                 &f.id,
                 &f.digest,

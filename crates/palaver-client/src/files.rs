@@ -34,24 +34,25 @@ fn url(base: &str, path: &str) -> Result<hyper::Uri, FileError> {
         .map_err(|e| FileError::Http(format!("{e}")))
 }
 
+/// Sends one request; the answer's status and body.
+async fn exchange(
+    request: hyper::Request<Full<Bytes>>,
+) -> Result<(hyper::StatusCode, Bytes), FileError> {
+    let client = HttpClient::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let http = |e: &dyn std::fmt::Display| FileError::Http(e.to_string());
+    let response = client.request(request).await.map_err(|e| http(&e))?;
+    let status = response.status();
+    let body = response.into_body().collect().await.map_err(|e| http(&e))?;
+    Ok((status, body.to_bytes()))
+}
+
 /// Sends `bytes` to an upload link.
 pub async fn put(base: &str, path: &str, bytes: Vec<u8>) -> Result<Uploaded, FileError> {
-    let client = HttpClient::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
     let request = hyper::Request::put(url(base, path)?)
         .header("content-type", "application/octet-stream")
         .body(Full::new(Bytes::from(bytes)))
         .map_err(|e| FileError::Http(e.to_string()))?;
-    let response = client
-        .request(request)
-        .await
-        .map_err(|e| FileError::Http(e.to_string()))?;
-    let status = response.status();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .map_err(|e| FileError::Http(e.to_string()))?
-        .to_bytes();
+    let (status, body) = exchange(request).await?;
     if status.is_success() {
         return serde_json::from_slice(&body).map_err(|e| FileError::Http(e.to_string()));
     }
@@ -67,18 +68,10 @@ pub async fn put(base: &str, path: &str, bytes: Vec<u8>) -> Result<Uploaded, Fil
 
 /// Fetches a file by its link.
 pub async fn get(base: &str, path: &str) -> Result<Vec<u8>, FileError> {
-    let client = HttpClient::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
-    let response = client
-        .get(url(base, path)?)
-        .await
+    let request = hyper::Request::get(url(base, path)?)
+        .body(Full::new(Bytes::new()))
         .map_err(|e| FileError::Http(e.to_string()))?;
-    let status = response.status();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .map_err(|e| FileError::Http(e.to_string()))?
-        .to_bytes();
+    let (status, body) = exchange(request).await?;
     match status.is_success() {
         true => Ok(body.to_vec()),
         false => Err(FileError::Http(format!("{status}"))),

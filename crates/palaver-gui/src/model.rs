@@ -438,24 +438,23 @@ impl ChatModel {
             }
             ServerFrame::Typing {
                 room,
-                target,
                 username,
                 state,
-                timestamp: ts,
+                ..
             } => {
                 if validate::fold(&username) == validate::fold(&self.me) {
                     return;
                 }
-                let index = match (room, target) {
-                    (Some(room), _) => {
-                        match self.find(&ConversationId::Room(validate::fold(&room))) {
-                            Some(i) => i,
-                            None => return,
-                        }
-                    }
-                    (None, _) => self.open_direct_quietly(&username),
+                // Only where a conversation is shown already (typing opens none), timed by
+                // this clock (the server's may differ).
+                let place = match room {
+                    Some(room) => ConversationId::Room(validate::fold(&room)),
+                    None => ConversationId::Direct(validate::fold(&username)),
                 };
-                let since = timestamp::parse_millis(&ts).unwrap_or_else(timestamp::now_millis);
+                let Some(index) = self.find(&place) else {
+                    return;
+                };
+                let since = timestamp::now_millis();
                 let typing = &mut self.conversations[index].typing;
                 typing.retain(|(name, ..)| *name != username);
                 if state != TypingState::Done {

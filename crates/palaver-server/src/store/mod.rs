@@ -123,6 +123,15 @@ pub(crate) fn wipe_edits_deleted_in(batch: &mut [StoredMessage]) {
     }
 }
 
+/// The ids of the messages among `rows` that can have reactions and files (not changes, not
+/// deleted), as the databases keep them; what is read alongside a page.
+pub(crate) fn live_message_ids(rows: &[StoredMessage]) -> Vec<i64> {
+    rows.iter()
+        .filter(|m| m.change.is_none() && !m.state.deleted)
+        .map(|m| clamp(m.id))
+        .collect()
+}
+
 /// The state of a message read from the store: its columns and the message it replies to.
 pub(crate) struct ReadState {
     pub reply_to: Option<i64>,

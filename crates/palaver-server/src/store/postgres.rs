@@ -331,11 +331,7 @@ fn row_to_file(r: &Row) -> super::FileRecord {
 
 /// Reads the files sent with the messages among `rows`.
 fn read_attachments(client: &mut Client, rows: &mut [StoredMessage]) -> Result<(), StoreError> {
-    let ids: Vec<i64> = rows
-        .iter()
-        .filter(|m| m.change.is_none() && !m.state.deleted)
-        .map(|m| clamp(m.id))
-        .collect();
+    let ids = super::live_message_ids(rows);
     if ids.is_empty() {
         return Ok(());
     }
@@ -389,11 +385,7 @@ fn link_attachments(
 
 /// Reads the reactions of the messages among `rows` (not of changes or deleted messages).
 fn read_reactions(client: &mut Client, rows: &mut [StoredMessage]) -> Result<(), StoreError> {
-    let ids: Vec<i64> = rows
-        .iter()
-        .filter(|m| m.change.is_none() && !m.state.deleted)
-        .map(|m| clamp(m.id))
-        .collect();
+    let ids = super::live_message_ids(rows);
     if ids.is_empty() {
         return Ok(());
     }

@@ -296,11 +296,7 @@ pub(super) fn read_attachments(
     conn: &Connection,
     rows: &mut [StoredMessage],
 ) -> rusqlite::Result<()> {
-    let ids: Vec<i64> = rows
-        .iter()
-        .filter(|m| m.change.is_none() && !m.state.deleted)
-        .map(|m| clamp(m.id))
-        .collect();
+    let ids = super::live_message_ids(rows);
     if ids.is_empty() {
         return Ok(());
     }
@@ -353,11 +349,7 @@ pub(super) fn read_reactions(
     conn: &Connection,
     rows: &mut [StoredMessage],
 ) -> rusqlite::Result<()> {
-    let ids: Vec<i64> = rows
-        .iter()
-        .filter(|m| m.change.is_none() && !m.state.deleted)
-        .map(|m| clamp(m.id))
-        .collect();
+    let ids = super::live_message_ids(rows);
     if ids.is_empty() {
         return Ok(());
     }

@@ -7,7 +7,7 @@ use palaver_client::proto::{ChatMessage, ClientFrame, ServerFrame};
 use palaver_client::Connection;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::harness::{error_code, expect, join_room, TestServer};
+use super::harness::{error_code, expect, join_room, room_history, TestServer};
 
 /// What an HTTP request got back.
 struct Answer {
@@ -214,25 +214,7 @@ async fn a_file_reaches_its_room_and_only_those_who_can_read_it_can_download_it(
         .contains("sandbox"));
 
     // History shows it too, with a working link.
-    bob.send(&ClientFrame::History {
-        room: Some("ops".into()),
-        with: None,
-        before: None,
-        before_id: None,
-        after_id: None,
-        around_id: None,
-        oldest_first: false,
-        limit: None,
-    })
-    .await
-    .unwrap();
-    let page = expect(&mut bob, "history", |f| {
-        matches!(f, ServerFrame::History { .. })
-    })
-    .await;
-    let ServerFrame::History { messages, .. } = page else {
-        unreachable!()
-    };
+    let messages = room_history(&mut bob, "ops").await;
     let ChatMessage::Message(m) = &messages[0] else {
         panic!("{messages:?}")
     };

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use palaver_client::proto::{ClientFrame, ServerFrame};
+use palaver_client::proto::{ChatMessage, ClientFrame, ServerFrame};
 use palaver_client::Connection;
 use palaver_server::{Server, ServerConfig};
 
@@ -321,4 +321,28 @@ pub async fn private(from: &mut Connection, to: &str, text: &str) {
         |f| matches!(f, ServerFrame::PrivateConfirmation { content, .. } if content == text),
     )
     .await;
+}
+
+/// The newest page (up to 50) of a room's history, oldest first.
+pub async fn room_history(conn: &mut Connection, room: &str) -> Vec<ChatMessage> {
+    conn.send(&ClientFrame::History {
+        room: Some(room.into()),
+        with: None,
+        before: None,
+        before_id: None,
+        after_id: None,
+        around_id: None,
+        oldest_first: false,
+        limit: Some(50),
+    })
+    .await
+    .unwrap();
+    match expect(conn, "history", |f| {
+        matches!(f, ServerFrame::History { .. })
+    })
+    .await
+    {
+        ServerFrame::History { messages, .. } => messages,
+        _ => unreachable!(),
+    }
 }

@@ -5,7 +5,7 @@ use palaver_client::proto::{ChatMessage, ClientFrame, Cursors, ServerFrame};
 use palaver_client::Connection;
 
 use super::harness::{
-    drain, error_code, expect, expect_message, join_room, private, say_in, TestServer,
+    drain, error_code, expect, expect_message, join_room, private, room_history, say_in, TestServer,
 };
 
 /// Sends a request with a `ref` and returns its answer: the `ack`, or the refusal.
@@ -33,29 +33,6 @@ fn edit(id: u64, content: &str) -> ClientFrame {
     ClientFrame::Edit {
         id,
         content: content.into(),
-    }
-}
-
-async fn history(conn: &mut Connection, room: &str) -> Vec<ChatMessage> {
-    conn.send(&ClientFrame::History {
-        room: Some(room.into()),
-        with: None,
-        before: None,
-        before_id: None,
-        after_id: None,
-        around_id: None,
-        oldest_first: false,
-        limit: Some(50),
-    })
-    .await
-    .unwrap();
-    match expect(conn, "history", |f| {
-        matches!(f, ServerFrame::History { .. })
-    })
-    .await
-    {
-        ServerFrame::History { messages, .. } => messages,
-        _ => unreachable!(),
     }
 }
 
@@ -136,7 +113,7 @@ async fn reactions_edits_and_deletions_reach_the_room_and_stay_in_history() {
 
     // Someone joining later sees the message as it is now.
     let mut carol = server.join("carol").await;
-    let shown = history(&mut carol, "general").await;
+    let shown = room_history(&mut carol, "general").await;
     let now = public(&shown[0]);
     assert_eq!(now.content, "the deploy is tomorrow");
     assert!(now.state.edited.is_some());
@@ -152,7 +129,7 @@ async fn reactions_edits_and_deletions_reach_the_room_and_stay_in_history() {
         |f| matches!(f, ServerFrame::Deleted(d) if d.place.id == sent.id),
     )
     .await;
-    let shown = history(&mut carol, "general").await;
+    let shown = room_history(&mut carol, "general").await;
     let gone = public(&shown[0]);
     assert!(gone.state.deleted);
     assert_eq!(gone.content, "");

@@ -153,6 +153,18 @@ pub enum ClientFrame {
         target: Option<String>,
         state: TypingState,
     },
+    /// You have read a conversation (a `room`, or the one `with` someone) up to the message
+    /// `seq`, or up to `timestamp` (IRC's `draft/read-marker`); neither: tell me my marker.
+    MarkRead {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        room: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        with: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        timestamp: Option<String>,
+    },
     /// Adds your reaction `emoji` to message `id`, or takes it back if you had given it.
     React {
         id: u64,
@@ -421,6 +433,7 @@ impl ClientFrame {
             ClientFrame::React { .. } => "react",
             ClientFrame::Upload { .. } => "upload",
             ClientFrame::Typing { .. } => "typing",
+            ClientFrame::MarkRead { .. } => "mark_read",
             ClientFrame::Edit { .. } => "edit",
             ClientFrame::Delete { .. } => "delete",
             ClientFrame::JoinRoom { .. } => "join_room",
@@ -621,6 +634,22 @@ fn parse_object(mut o: Map<String, Value>) -> Result<ClientFrame, FrameError> {
                 room,
                 target,
                 state,
+            }
+        }
+        "mark_read" => {
+            let room = optional_string(&mut o, "room")?;
+            let with = optional_string(&mut o, "with")?;
+            if room.is_none() == with.is_none() {
+                return Err(FrameError::new(
+                    ErrorCode::MissingField,
+                    "A mark_read frame names a \"room\" or whom it is \"with\", not both.",
+                ));
+            }
+            ClientFrame::MarkRead {
+                room,
+                with,
+                seq: optional_u64(&mut o, "seq")?,
+                timestamp: optional_string(&mut o, "timestamp")?,
             }
         }
         "react" => ClientFrame::React {

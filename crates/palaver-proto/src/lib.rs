@@ -14,6 +14,7 @@
 //! - [`files`]: file names and content types as stored, and which are shown inline.
 //! - [`emoji`]: emoji and their `:shortcodes:` (completion, replacement, one spelling per reaction).
 //! - [`message_changes`]: reactions, edits, deletions and replies, live and in history.
+//! - [`read_marker`]: how far a user has read each conversation, on all of their devices.
 //! - [`rich_text`]: the Markdown subset messages use, and IRC's formatting codes both ways.
 //! - [`room_modes`]: a room's modes (IRC's channel modes) and the mode strings that change them.
 //!
@@ -28,6 +29,7 @@ pub mod error_code;
 pub mod files;
 pub mod irc;
 pub mod message_changes;
+pub mod read_marker;
 pub mod rich_text;
 pub mod room_modes;
 pub mod server_frame;

@@ -252,6 +252,8 @@ pub enum ServerFrame {
     },
     /// A message deleted.
     Deleted(Deleted),
+    /// How far you have read a conversation (on any of your devices).
+    ReadMarker(crate::read_marker::ReadMarker),
     PrivateConfirmation {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         id: Option<u64>,
@@ -593,6 +595,7 @@ impl ServerFrame {
             | ServerFrame::ModeChanged { reference, .. }
             | ServerFrame::Invited { reference, .. }
             | ServerFrame::Info { reference, .. } => reference.as_ref(),
+            ServerFrame::ReadMarker(m) => m.reference.as_ref(),
             ServerFrame::Welcome(_)
             | ServerFrame::Message(_)
             | ServerFrame::PrivateMessage(_)
@@ -610,6 +613,45 @@ impl ServerFrame {
             | ServerFrame::AccountChanged { .. }
             | ServerFrame::Unknown => None,
         }
+    }
+
+    /// The same frame without its `ref`, if it has one (a copy for the other devices of the
+    /// user whose request it answers).
+    pub fn without_reference(&self) -> Option<ServerFrame> {
+        self.reference()?;
+        let mut frame = self.clone();
+        match &mut frame {
+            ServerFrame::Ack { .. } => return None,
+            ServerFrame::PrivateConfirmation { reference, .. }
+            | ServerFrame::Error { reference, .. }
+            | ServerFrame::JoinedRoom { reference, .. }
+            | ServerFrame::LeftRoom { reference, .. }
+            | ServerFrame::Rooms { reference, .. }
+            | ServerFrame::Users { reference, .. }
+            | ServerFrame::History { reference, .. }
+            | ServerFrame::Pong { reference, .. }
+            | ServerFrame::Away { reference, .. }
+            | ServerFrame::Renamed { reference, .. }
+            | ServerFrame::Who { reference, .. }
+            | ServerFrame::Whois { reference, .. }
+            | ServerFrame::Whowas { reference, .. }
+            | ServerFrame::Authenticated { reference, .. }
+            | ServerFrame::Registered { reference, .. }
+            | ServerFrame::PasswordChanged { reference }
+            | ServerFrame::Done { reference, .. }
+            | ServerFrame::RoomModes { reference, .. }
+            | ServerFrame::RealnameChanged { reference, .. }
+            | ServerFrame::Conversations { reference, .. }
+            | ServerFrame::MonitorStatus { reference, .. }
+            | ServerFrame::SearchResults { reference, .. }
+            | ServerFrame::UploadReady { reference, .. }
+            | ServerFrame::ModeChanged { reference, .. }
+            | ServerFrame::Invited { reference, .. }
+            | ServerFrame::Info { reference, .. } => *reference = None,
+            ServerFrame::ReadMarker(m) => m.reference = None,
+            _ => return None,
+        }
+        Some(frame)
     }
 
     /// An error frame with the code's generic sentence.

@@ -195,6 +195,11 @@ pub enum HubMsg {
         message: Option<Box<StoredMessage>>,
         files: Vec<crate::store::FileRecord>,
     },
+    /// Read markers moved or read (`None`: the store failed; see `hub/read_markers.rs`).
+    ReadMarkers {
+        work: Box<crate::hub::read_markers::MarkerWork>,
+        markers: Option<Vec<crate::store::ReadMarkerRecord>>,
+    },
     WindowLoaded {
         room_key: String,
         messages: Vec<StoredMessage>,
@@ -441,6 +446,35 @@ impl HubIo for RuntimeIo {
                 files,
             };
             let _ = hub.send(found).await;
+        });
+    }
+
+    fn read_markers(&mut self, work: crate::hub::read_markers::MarkerWork) {
+        use crate::hub::read_markers::MarkerAsk;
+        let (Some(hub), reads) = (self.hub_tx.upgrade(), self.reads.clone()) else {
+            return;
+        };
+        tokio::spawn(async move {
+            let (owner, ask) = (work.owner.clone(), work.ask.clone());
+            let read = tokio::task::spawn_blocking(move || {
+                reads.read(|db| match ask {
+                    MarkerAsk::Move { conversation, at } => Ok(db
+                        .mark_read(&owner, &conversation, at)?
+                        .into_iter()
+                        .collect()),
+                    MarkerAsk::All => db.read_markers(&owner),
+                })
+            })
+            .await;
+            let markers = match read {
+                Ok(Ok(markers)) => Some(markers),
+                other => {
+                    tracing::error!(?other, "could not move or read read markers");
+                    None
+                }
+            };
+            let work = Box::new(work);
+            let _ = hub.send(HubMsg::ReadMarkers { work, markers }).await;
         });
     }
 
@@ -1080,6 +1114,7 @@ fn handle(
             message,
             files,
         } => hub.message_found(*lookup, message.map(|m| *m), files, io),
+        HubMsg::ReadMarkers { work, markers } => hub.read_markers_read(*work, markers, io),
         HubMsg::RoomRead(record) => hub.room_read(record),
         HubMsg::Announce(text) => hub.announce(&text, io),
         HubMsg::Kick {

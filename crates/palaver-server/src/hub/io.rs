@@ -195,6 +195,10 @@ pub trait HubIo {
     /// Reads the message a request names (a reaction, an edit, a deletion, a reply), for
     /// [`super::Hub::message_found`].
     fn find_message(&mut self, lookup: super::message_changes::MessageLookup);
+    /// Moves or reads read markers, for [`super::Hub::read_markers_read`].
+    fn read_markers(&mut self, work: super::read_markers::MarkerWork) {
+        let _ = work;
+    }
     /// Stores a new room (one already stored, made by another node, stays as it is).
     fn save_room(&mut self, room: RoomRecord);
     fn save_topic(&mut self, room_key: &str, topic: &str) {

@@ -44,6 +44,10 @@ impl Hub {
             Ok(name) => name,
             Err(refusal) => return self.refuse(session, refusal, reference, io),
         };
+        // An account already online here: this connection is another of its devices.
+        if let Some(user) = self.device_target(session, &validate::fold(&name)) {
+            return self.attach_device(session, user, ask, reference, io);
+        }
         // A returning session (same token) may take its name over from its old connection,
         // which may not know yet that it is dead; anyone else finds the name taken.
         let resume_token = ask
@@ -114,6 +118,7 @@ impl Hub {
         }
         self.after_windows(session, awaiting, then, io);
         self.announce_arrival(session, &admitted.name, &room_keys, io);
+        self.send_read_markers(session, io);
     }
 
     /// Whether this connection may ask for the name: valid, allowed (accounts), not banned.
@@ -248,7 +253,12 @@ impl Hub {
     }
 
     /// The `welcome` (its `history` is filled in once general's window is in memory).
-    fn welcome(&self, name: &str, room_keys: &[String], resume_token: String) -> Welcome {
+    pub(super) fn welcome(
+        &self,
+        name: &str,
+        room_keys: &[String],
+        resume_token: String,
+    ) -> Welcome {
         Welcome {
             username: name.to_string(),
             server: "palaver".into(),
@@ -298,7 +308,7 @@ impl Hub {
 
     /// A client's cursors, keyed as the hub keys conversations: rooms by folded name, private
     /// conversations by the other user's folded name. Unknown names are skipped.
-    fn cursors(&self, since: &Cursors) -> JoinCursors {
+    pub(super) fn cursors(&self, since: &Cursors) -> JoinCursors {
         let mut cursors = JoinCursors::default();
         for (conversation, &seq) in since {
             match conversation.strip_prefix('@') {
@@ -340,7 +350,7 @@ impl Hub {
         room_keys: &[String],
         io: &mut impl HubIo,
     ) {
-        let s = &self.sessions[&session];
+        let s = &self.sessions[&self.user_session(session)];
         let me = DirectSide {
             key: s.user.as_ref().expect("joined").key.clone(),
             owner: s.owner(),

@@ -94,6 +94,8 @@ impl Hub {
             }
             _ => {}
         }
+        // The connection that asked waits for the answer (a device of the user, maybe).
+        let session = self.connection_asking(session);
         let Some(s) = self.sessions.get_mut(&session) else {
             return;
         };
@@ -121,8 +123,15 @@ impl Hub {
             return;
         };
         s.looking_up = false;
-        if s.user.is_some() {
-            self.carry_out(lookup, found, files, io);
+        let user = self.user_session(session);
+        if self.sessions.get(&user).is_some_and(|u| u.user.is_some()) {
+            self.as_user(session, |hub, user| {
+                let lookup = MessageLookup {
+                    session: user,
+                    ..lookup
+                };
+                hub.carry_out(lookup, found, files, io)
+            });
         }
         self.run_held(session, io);
         self.reap_slow(io);
@@ -531,7 +540,7 @@ impl Hub {
         let ts_ms = self.now();
         let source = self.mark_active(session, ts_ms);
         self.pending.push_back(Pending {
-            origin: session,
+            origin: self.connection_asking(session),
             reference,
             target,
             remote_target,
@@ -607,7 +616,9 @@ impl Hub {
                         post,
                     });
                 }
-                self.send_out(pending.origin, &out, io);
+                // The sender's own copy, on every device of theirs.
+                let sender = self.user_session(pending.origin);
+                self.send_out(sender, &out, io);
             }
         }
     }

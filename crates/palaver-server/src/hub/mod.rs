@@ -20,6 +20,7 @@
 mod accounts;
 mod apply;
 mod claims;
+mod devices;
 pub(crate) mod identity;
 pub mod io;
 mod join;
@@ -31,6 +32,7 @@ pub mod outgoing;
 mod profile_requests;
 #[cfg(test)]
 mod properties;
+pub mod read_markers;
 pub mod refusal;
 mod remote;
 mod requests;
@@ -202,6 +204,9 @@ pub struct Hub {
     follow_generation: u64,
     /// Files, when the server takes them (see `uploads.rs`).
     files: Option<uploads::FileGrants>,
+    /// A device's request being done as its user: (the user's session, the device's
+    /// connection), which gets the answers (see `devices.rs`).
+    asking: Option<(SessionId, SessionId)>,
 }
 
 impl Hub {
@@ -228,6 +233,7 @@ impl Hub {
             remote: remote::RemoteUsers::default(),
             follow_generation: 0,
             files: None,
+            asking: None,
         };
         for r in rooms {
             let mut room = Room::new(r.name, r.key.clone(), r.topic, r.created_ms, r.last_seq);
@@ -430,7 +436,8 @@ impl Hub {
                     };
                     let out =
                         Outgoing::message_from(confirmation, source, tags, pending.sender.clone());
-                    self.send_out(pending.origin, &out, io);
+                    // To every device of the sender; the one that sent it gets its `ref`.
+                    self.as_user(pending.origin, |hub, user| hub.send_out(user, &out, io));
                     io.event(HubEvent::Private {
                         id: message.id,
                         sender,
@@ -681,7 +688,20 @@ impl Hub {
             &mut self.sessions,
             &mut self.slow,
             self.config.catch_up_buffer,
+            self.asking,
             session,
+            bytes,
+            io,
+        );
+    }
+
+    /// Queues a frame for exactly this connection (a device's own `welcome` and rooms).
+    fn deliver_here(&mut self, connection: SessionId, bytes: &Outgoing, io: &mut impl HubIo) {
+        queue_for(
+            &mut self.sessions,
+            &mut self.slow,
+            self.config.catch_up_buffer,
+            connection,
             bytes,
             io,
         );
@@ -704,6 +724,7 @@ impl Hub {
                     &mut self.sessions,
                     &mut self.slow,
                     self.config.catch_up_buffer,
+                    self.asking,
                     member,
                     bytes,
                     io,
@@ -782,6 +803,17 @@ impl Hub {
         how: Close,
         io: &mut impl HubIo,
     ) {
+        if self
+            .sessions
+            .get(&session)
+            .is_some_and(|s| s.device_of.is_some())
+        {
+            return self.detach_device(session, reason, how, io);
+        }
+        if event == SystemEvent::Disconnected && self.detach_user(session, how.clone(), io) {
+            return;
+        }
+        self.close_devices(session, io);
         let Some(s) = self.sessions.remove(&session) else {
             return;
         };
@@ -926,8 +958,31 @@ fn conversation_seq(frame: &ServerFrame, me: &str) -> Option<(String, u64)> {
     }
 }
 
-/// Queues bytes for one session, or holds them while it catches up; notes overflow as slow.
+/// Queues a frame for a user's session: for every connection of the user when it has other
+/// devices (see `devices.rs`), else for the session alone.
 fn deliver(
+    sessions: &mut FxHashMap<SessionId, Session>,
+    slow: &mut Vec<SessionId>,
+    catch_up_cap: usize,
+    asking: Option<(SessionId, SessionId)>,
+    session: SessionId,
+    bytes: &Outgoing,
+    io: &mut impl HubIo,
+) {
+    match devices::audience(sessions, asking, session, bytes) {
+        devices::Audience::One(connection) => {
+            queue_for(sessions, slow, catch_up_cap, connection, bytes, io)
+        }
+        devices::Audience::Several(all) => {
+            for (connection, out) in all {
+                queue_for(sessions, slow, catch_up_cap, connection, &out, io);
+            }
+        }
+    }
+}
+
+/// Queues bytes for one connection, or holds them while it catches up; notes overflow as slow.
+fn queue_for(
     sessions: &mut FxHashMap<SessionId, Session>,
     slow: &mut Vec<SessionId>,
     catch_up_cap: usize,
@@ -938,6 +993,9 @@ fn deliver(
     let Some(s) = sessions.get_mut(&session) else {
         return;
     };
+    if s.detached {
+        return;
+    }
     // Once a frame could not be queued, nothing later may be: the client must not see a gap
     // followed by newer messages (it resumes from the newest id it saw).
     if slow.contains(&session) {

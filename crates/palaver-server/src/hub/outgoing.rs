@@ -113,6 +113,19 @@ impl Outgoing {
         }))
     }
 
+    /// The same frame as told to someone else (another frame, same sender, tags and number).
+    pub fn with_frame(&self, frame: ServerFrame) -> Self {
+        Outgoing(Arc::new(Inner {
+            frame,
+            source: self.0.source.clone(),
+            event: self.0.event,
+            client_tags: self.0.client_tags.clone(),
+            sender: self.0.sender.clone(),
+            json: OnceLock::new(),
+            others: Mutex::new(Vec::new()),
+        }))
+    }
+
     /// The client-only tags the message was sent with.
     pub fn client_tags(&self) -> &[(String, Option<String>)] {
         self.0.client_tags.as_deref().unwrap_or(&[])

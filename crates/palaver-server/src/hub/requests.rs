@@ -65,6 +65,19 @@ impl Hub {
         let Some(request) = self.hold_if_waiting(session, request, io) else {
             return;
         };
+        if self
+            .sessions
+            .get(&session)
+            .is_some_and(|s| s.device_of.is_some())
+        {
+            self.device_request(session, request, io);
+            return self.reap_slow(io);
+        }
+        self.handle(session, request, io);
+    }
+
+    /// A frame from a session, as its user (see `devices.rs` for a device's).
+    pub(super) fn handle(&mut self, session: SessionId, request: Request, io: &mut impl HubIo) {
         let Request {
             frame,
             reference,
@@ -348,6 +361,12 @@ impl Hub {
                 target,
                 state,
             } => self.typing(session, (room, target), state, false, io),
+            ClientFrame::MarkRead {
+                room,
+                with,
+                seq,
+                timestamp,
+            } => self.mark_read(session, room, with, seq, timestamp, reference, io),
             ClientFrame::Away { message } => self.set_away(session, message, reference, io),
             ClientFrame::Rename { username } => self.rename(session, &username, reference, io),
             ClientFrame::Who { room, username } => self.who(session, room, username, reference, io),
@@ -437,8 +456,14 @@ impl Hub {
             history: self.window_of(room_key, upto),
             reference,
         };
-        let out = Outgoing::build(frame, self.address(session), None);
-        self.send_out(session, &out, io);
+        let user = self.user_session(session);
+        let out = Outgoing::build(frame, self.address(user), None);
+        if user == session {
+            self.send_out(session, &out, io);
+        } else {
+            // A device attaching: its own copy of the user's room.
+            self.deliver_here(session, &out, io);
+        }
     }
 
     /// Resolves a room a member names: it must exist and they must be in it.
@@ -569,7 +594,7 @@ impl Hub {
         let ts_ms = self.now();
         let source = self.mark_active(session, ts_ms);
         self.pending.push_back(Pending {
-            origin: session,
+            origin: self.connection_asking(session),
             reference,
             target: None,
             remote_target: None,
@@ -726,7 +751,7 @@ impl Hub {
         let ts_ms = self.now();
         let source = self.mark_active(session, ts_ms);
         self.pending.push_back(Pending {
-            origin: session,
+            origin: self.connection_asking(session),
             reference,
             target: here,
             remote_target: elsewhere,
@@ -754,8 +779,11 @@ impl Hub {
 
     /// Notes that a session sent a message (idle time, the ping barrier); returns its address.
     pub(super) fn mark_active(&mut self, session: SessionId, now_ms: i64) -> std::sync::Arc<str> {
+        let connection = self.connection_asking(session);
+        if let Some(c) = self.sessions.get_mut(&connection) {
+            c.in_flight += 1;
+        }
         let s = self.sessions.get_mut(&session).expect("joined");
-        s.in_flight += 1;
         let user = s.user.as_mut().expect("joined");
         user.active_ms = now_ms;
         user.address.clone()
@@ -1186,9 +1214,12 @@ impl Hub {
     fn read_history(
         &mut self,
         session: SessionId,
-        query: super::HistoryQuery,
+        mut query: super::HistoryQuery,
         io: &mut impl HubIo,
     ) {
+        // The page goes to the connection that asked (a device of the user, maybe).
+        let session = self.connection_asking(session);
+        query.session = session;
         let Some(s) = self.sessions.get_mut(&session) else {
             return;
         };

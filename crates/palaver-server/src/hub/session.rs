@@ -81,11 +81,15 @@ pub struct Session {
     pub looking_up: bool,
     /// When this session's last uploads were granted (milliseconds), for the upload rate.
     pub uploads: std::collections::VecDeque<i64>,
-    /// Ids of the last private messages other nodes sent this connection (a post may come
-    /// twice when it was tried again).
     /// Ids of the last private messages (or changes: with their seq) other nodes sent this
     /// connection (a post may come twice when it was tried again).
     pub remote_directs: std::collections::VecDeque<(u64, u64)>,
+    /// This connection is another device of the user held by that session (`devices.rs`).
+    pub device_of: Option<SessionId>,
+    /// The user's other connections (on the session holding the user).
+    pub devices: Vec<SessionId>,
+    /// The user's own connection is gone; the user stays for its devices.
+    pub detached: bool,
 }
 
 /// A `join` or rename waiting for the name registry's answer.
@@ -255,6 +259,9 @@ impl Session {
             looking_up: false,
             uploads: std::collections::VecDeque::new(),
             remote_directs: std::collections::VecDeque::new(),
+            device_of: None,
+            devices: Vec::new(),
+            detached: false,
         }
     }
 

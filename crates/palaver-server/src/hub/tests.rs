@@ -48,6 +48,8 @@ pub(super) struct TestIo {
     gap_reads: Vec<(String, u64, Option<u64>)>,
     /// What a cluster node sent the others.
     posts: Vec<crate::network::fanout::Post>,
+    /// Read-marker work asked of the store.
+    markers: Vec<super::read_markers::MarkerWork>,
 }
 
 impl HubIo for TestIo {
@@ -72,6 +74,9 @@ impl HubIo for TestIo {
     }
     fn find_message(&mut self, lookup: super::message_changes::MessageLookup) {
         self.lookups.push(lookup);
+    }
+    fn read_markers(&mut self, work: super::read_markers::MarkerWork) {
+        self.markers.push(work);
     }
     fn save_room(&mut self, room: RoomRecord) {
         self.rooms_saved.push(room);
@@ -1534,4 +1539,207 @@ fn what_a_node_missed_while_deaf_takes_effect_when_it_reads_the_store_again() {
         .collect();
     assert_eq!(names, ["Annex", "general"]);
     assert_eq!(rooms["rooms"][1]["topic"], "set elsewhere");
+}
+
+/// Logs `session` in to the account `name` (its password taken as right).
+fn log_in(hub: &mut Hub, io: &mut TestIo, session: SessionId, name: &str) {
+    hub.connect(session, format!("127.0.0.1:{}", 40000 + session), io);
+    let login = json!({"type":"login","username":name,"password":"long enough"});
+    send(hub, io, session, login);
+    hub.password_checked(session, name.into(), Ok(()), io);
+    assert!(
+        io.joined.contains(&session),
+        "{name} logged in on {session}"
+    );
+}
+
+#[test]
+fn a_second_login_of_an_account_is_another_device_of_the_same_user() {
+    let mut hub = Hub::new(config(), Vec::new());
+    let mut io = TestIo::default();
+    hub.load_accounts(vec!["dana".into()]);
+    join(&mut hub, &mut io, 1, "bob");
+    log_in(&mut hub, &mut io, 2, "dana");
+    io.take(1);
+    io.take(2);
+
+    // The laptop (2) and then the phone (3): bob hears of dana once.
+    log_in(&mut hub, &mut io, 3, "dana");
+    assert!(io.take(1).is_empty(), "no join notice for another device");
+    let phone = io.take(3);
+    assert_eq!(phone[0]["type"], "welcome");
+    assert_eq!(phone[0]["username"], "dana");
+    assert!(io.take(2).is_empty(), "the laptop is not disturbed");
+
+    // bob's message reaches both devices; the phone's message reaches bob once, the laptop
+    // sees it, and only the phone gets the ack.
+    send(
+        &mut hub,
+        &mut io,
+        1,
+        json!({"type":"message","content":"hi dana"}),
+    );
+    settle(&mut hub, &mut io);
+    assert_eq!(contents(&io.take(2)), ["hi dana"]);
+    assert_eq!(contents(&io.take(3)), ["hi dana"]);
+    io.take(1);
+    send(
+        &mut hub,
+        &mut io,
+        3,
+        json!({"type":"message","content":"from my phone","ref":7}),
+    );
+    settle(&mut hub, &mut io);
+    assert_eq!(contents(&io.take(1)), ["from my phone"]);
+    assert_eq!(contents(&io.take(2)), ["from my phone"]);
+    let phone = io.take(3);
+    assert_eq!(contents(&phone), ["from my phone"]);
+    assert!(phone.iter().any(|f| f["type"] == "ack" && f["ref"] == 7));
+
+    // A private message to dana reaches both; her answer from the laptop shows on the phone
+    // (without the laptop's ref).
+    send(
+        &mut hub,
+        &mut io,
+        1,
+        json!({"type":"private_message","target":"dana","content":"psst"}),
+    );
+    settle(&mut hub, &mut io);
+    assert!(io.take(2).iter().any(|f| f["type"] == "private_message"));
+    assert!(io.take(3).iter().any(|f| f["type"] == "private_message"));
+    let answer = json!({"type":"private_message","target":"bob","content":"yes?","ref":"a"});
+    send(&mut hub, &mut io, 2, answer);
+    settle(&mut hub, &mut io);
+    let laptop = io.take(2);
+    let phone = io.take(3);
+    let confirmation = |frames: &[Value]| {
+        frames
+            .iter()
+            .find(|f| f["type"] == "private_confirmation")
+            .cloned()
+            .expect("a confirmation")
+    };
+    assert_eq!(confirmation(&laptop)["ref"], "a");
+    assert_eq!(confirmation(&phone)["content"], "yes?");
+    assert!(confirmation(&phone).get("ref").is_none());
+
+    // A refusal goes to the device that asked, alone.
+    send(
+        &mut hub,
+        &mut io,
+        3,
+        json!({"type":"message","room":"nowhere","content":"x","ref":1}),
+    );
+    assert_eq!(error_code(&io.take(3)).as_deref(), Some("unknown_room"));
+    assert!(io.take(2).is_empty());
+
+    // Joining a room from the phone opens it on the laptop too.
+    send(
+        &mut hub,
+        &mut io,
+        3,
+        json!({"type":"join_room","room":"plans","ref":2}),
+    );
+    settle(&mut hub, &mut io);
+    let laptop = io.take(2);
+    let phone = io.take(3);
+    assert!(laptop
+        .iter()
+        .any(|f| f["type"] == "joined_room" && f.get("ref").is_none()));
+    assert!(phone
+        .iter()
+        .any(|f| f["type"] == "joined_room" && f["ref"] == 2));
+}
+
+#[test]
+fn a_user_leaves_when_their_last_device_does_and_a_kick_ends_them_all() {
+    let mut hub = Hub::new(config(), Vec::new());
+    let mut io = TestIo::default();
+    hub.load_accounts(vec!["dana".into()]);
+    join(&mut hub, &mut io, 1, "bob");
+    log_in(&mut hub, &mut io, 2, "dana");
+    log_in(&mut hub, &mut io, 3, "dana");
+    io.take(1);
+
+    // The laptop closes: dana stays, on her phone.
+    hub.disconnect(2, Departure::Disconnected, &mut io);
+    io.take(2);
+    assert!(io.take(1).is_empty(), "no departure while a device remains");
+    send(
+        &mut hub,
+        &mut io,
+        1,
+        json!({"type":"private_message","target":"dana","content":"still there?"}),
+    );
+    settle(&mut hub, &mut io);
+    assert!(io.take(3).iter().any(|f| f["content"] == "still there?"));
+    assert!(io.take(2).is_empty(), "nothing for the closed connection");
+    io.take(1);
+
+    // The phone logs in again (a third device) and the old phone connection closes.
+    log_in(&mut hub, &mut io, 4, "dana");
+    hub.disconnect(3, Departure::Disconnected, &mut io);
+    assert!(io.take(1).is_empty());
+    hub.disconnect(4, Departure::Disconnected, &mut io);
+    let bob = io.take(1);
+    assert!(
+        bob.iter()
+            .any(|f| f["event"] == "left" || f["event"] == "disconnected"),
+        "dana leaves with her last device: {bob:?}"
+    );
+
+    // Two devices again; a kick closes both.
+    log_in(&mut hub, &mut io, 5, "dana");
+    log_in(&mut hub, &mut io, 6, "dana");
+    assert!(hub.kick("dana", "enough", &mut io));
+    let closed: Vec<SessionId> = io.closed.iter().map(|(s, _)| *s).collect();
+    assert!(closed.contains(&5) && closed.contains(&6), "{closed:?}");
+}
+
+#[test]
+fn a_read_marker_reaches_every_device_of_its_user() {
+    let mut hub = Hub::new(config(), Vec::new());
+    let mut io = TestIo::default();
+    hub.load_accounts(vec!["dana".into()]);
+    log_in(&mut hub, &mut io, 2, "dana");
+    log_in(&mut hub, &mut io, 3, "dana");
+    // Each joining connection asked for the account's markers, as its own.
+    let joins: Vec<SessionId> = io.markers.drain(..).map(|w| w.connection).collect();
+    assert_eq!(joins, [2, 3]);
+    io.take(2);
+    io.take(3);
+
+    send(
+        &mut hub,
+        &mut io,
+        3,
+        json!({"type":"mark_read","room":"general","seq":4,"ref":9}),
+    );
+    let work = io.markers.pop().expect("the store moves the marker");
+    assert_eq!(work.owner, "account:dana");
+    assert_eq!(work.connection, 3);
+    let moved = crate::store::ReadMarkerRecord {
+        conversation: "general".into(),
+        seq: 4,
+        ts_ms: 1_700_000_000_000,
+    };
+    hub.read_markers_read(work, Some(vec![moved]), &mut io);
+    let phone = io.take(3);
+    let laptop = io.take(2);
+    assert_eq!(phone[0]["type"], "read_marker");
+    assert_eq!(phone[0]["ref"], 9);
+    assert_eq!(laptop[0]["type"], "read_marker");
+    assert_eq!(laptop[0]["room"], "general");
+    assert_eq!(laptop[0]["seq"], 4);
+    assert!(laptop[0].get("ref").is_none());
+
+    // Not a member: refused, nothing asked of the store.
+    send(
+        &mut hub,
+        &mut io,
+        3,
+        json!({"type":"mark_read","room":"elsewhere","seq":1}),
+    );
+    assert_eq!(error_code(&io.take(3)).as_deref(), Some("unknown_room"));
+    assert!(io.markers.is_empty());
 }

@@ -228,10 +228,11 @@ impl Hub {
                 upto,
             } => {
                 // Not if it left the room while it waited.
+                let user = self.user_session(session);
                 let member = self
                     .rooms
                     .get(&room_key)
-                    .is_some_and(|r| r.members.contains(&session));
+                    .is_some_and(|r| r.members.contains(&user));
                 if member {
                     self.send_joined_room(session, &room_key, upto, reference, io);
                 }

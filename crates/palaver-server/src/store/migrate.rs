@@ -2,7 +2,7 @@
 //! database to PostgreSQL, the path from one node to several.
 //!
 //! Everything is copied as it is: messages with their ids, seqs, timestamps and owners, each
-//! conversation's counter, replies, reactions, edits and deletions, rooms and topics, accounts with their password hashes (no password
+//! conversation's counter, replies, reactions, read markers, edits and deletions, rooms and topics, accounts with their password hashes (no password
 //! is ever seen), admins, moderators, bans, mutes and locks. The target must be empty (a half-copied or
 //! already used database is refused rather than mixed). Messages go over in chunks, in id order,
 //! with progress reported; at the end every table's rows are counted on both sides and any
@@ -19,7 +19,7 @@ use super::{StoreError, StoredMessage};
 const CHUNK: usize = 5_000;
 
 /// The tables compared at the end, in copy order.
-const TABLES: [&str; 13] = [
+const TABLES: [&str; 14] = [
     "rooms",
     "conversations",
     "messages",
@@ -31,6 +31,7 @@ const TABLES: [&str; 13] = [
     "locked_rooms",
     "room_modes",
     "reactions",
+    "read_markers",
     "files",
     "secrets",
 ];
@@ -241,6 +242,16 @@ fn copy_small_tables(source: &Connection, target: &mut Client) -> Result<(), Mig
             "INSERT INTO reactions (message_id, emoji, user_key, username, at_ms)
              VALUES ($1, $2, $3, $4, $5)",
             &[&id, &emoji, &key, &name, &at],
+        )?;
+    }
+    let mut stmt = source.prepare("SELECT owner, conv_key, seq, ts_ms FROM read_markers")?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let (owner, conv, seq, at): (String, String, i64, i64) =
+            (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
+        tx.execute(
+            "INSERT INTO read_markers (owner, conv_key, seq, ts_ms) VALUES ($1, $2, $3, $4)",
+            &[&owner, &conv, &seq, &at],
         )?;
     }
     let mut stmt = source.prepare(

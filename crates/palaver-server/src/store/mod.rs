@@ -36,6 +36,22 @@ pub fn dm_key(a_key: &str, b_key: &str) -> String {
     }
 }
 
+/// Where a read marker is to move: up to a message's seq, or up to a time (the newest message
+/// sent at or before it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadAt {
+    Seq(u64),
+    Time(i64),
+}
+
+/// A read marker as stored: the seq and time of the newest message read in a conversation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadMarkerRecord {
+    pub conversation: String,
+    pub seq: u64,
+    pub ts_ms: i64,
+}
+
 /// A message as stored: one row of history. A row is a message, or a change to an earlier
 /// message of its conversation (`change`: a reaction, an edit, a deletion), which takes the
 /// conversation's next seq like a message so that it travels and resumes like one.
@@ -644,6 +660,17 @@ pub trait Backend: Send + 'static {
     /// Messages matching a [`SearchQuery`], newest first, at most `limit`, and whether more
     /// match.
     fn search(&mut self, query: &SearchQuery) -> Result<Page, StoreError>;
+    /// Moves `owner`'s read marker in `conversation` forward to the newest message at or
+    /// before `at` (never back; a conversation without such a message keeps its marker), or
+    /// only reads it (`None`). The marker as it is then, if there is one.
+    fn mark_read(
+        &mut self,
+        owner: &str,
+        conversation: &str,
+        at: Option<ReadAt>,
+    ) -> Result<Option<ReadMarkerRecord>, StoreError>;
+    /// All of `owner`'s read markers.
+    fn read_markers(&mut self, owner: &str) -> Result<Vec<ReadMarkerRecord>, StoreError>;
 
     /// Gives the private messages of owner `from` to owner `to`, on both sides.
     fn reassign_owner(&mut self, from: &str, to: &str) -> Result<(), StoreError>;

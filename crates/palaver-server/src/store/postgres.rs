@@ -19,15 +19,16 @@ use std::collections::BTreeMap;
 use postgres::{Client, NoTls, Row};
 
 use super::{
-    clamp, Backend, Change, Conversation, DirectSide, MessageKind, ReadState, RoomRecord, Rows,
-    SearchQuery, StoreError, StoredMessage,
+    clamp, Backend, Change, Conversation, DirectSide, MessageKind, ReadAt, ReadMarkerRecord,
+    ReadState, RoomRecord, Rows, SearchQuery, StoreError, StoredMessage,
 };
 
 /// The schema version this build writes: SQLite's numbering to 3, then 4 (the id sequence,
 /// which a single-writer SQLite file does not need), 5 (full-text search: a generated
 /// `tsvector` column with a GIN index), 6 (replies, reactions, edits, deletions) and 7
-/// (files: their records, their bytes in 1 MiB rows, the secret that signs their links).
-pub const SCHEMA_VERSION: i32 = 7;
+/// (files: their records, their bytes in 1 MiB rows, the secret that signs their links) and 8
+/// (read markers).
+pub const SCHEMA_VERSION: i32 = 8;
 
 /// Any number ("palaver" in ASCII): all nodes use it to take turns migrating.
 const MIGRATION_LOCK: i64 = 0x0070_616c_6176_6572;
@@ -116,6 +117,13 @@ ALTER TABLE messages ADD COLUMN IF NOT EXISTS reply_to BIGINT;
 ALTER TABLE messages ADD COLUMN IF NOT EXISTS edited_ms BIGINT;
 ALTER TABLE messages ADD COLUMN IF NOT EXISTS deleted BOOLEAN NOT NULL DEFAULT FALSE;
 CREATE INDEX IF NOT EXISTS messages_changes ON messages (change_of) WHERE change_of IS NOT NULL;
+CREATE TABLE IF NOT EXISTS read_markers (
+    owner    TEXT NOT NULL,
+    conv_key TEXT NOT NULL,
+    seq      BIGINT NOT NULL,
+    ts_ms    BIGINT NOT NULL,
+    PRIMARY KEY (owner, conv_key)
+);
 CREATE TABLE IF NOT EXISTS reactions (
     message_id BIGINT NOT NULL,
     emoji      TEXT NOT NULL,
@@ -942,8 +950,71 @@ impl Backend for PostgresBackend {
             "UPDATE messages SET target_owner = $2 WHERE target_owner = $1",
             &[&from, &to],
         )?;
+        tx.execute(
+            "UPDATE read_markers SET owner = $2 WHERE owner = $1 AND NOT EXISTS
+             (SELECT 1 FROM read_markers r WHERE r.owner = $2 AND r.conv_key = read_markers.conv_key)",
+            &[&from, &to],
+        )?;
         tx.commit()?;
         Ok(())
+    }
+
+    fn mark_read(
+        &mut self,
+        owner: &str,
+        conversation: &str,
+        at: Option<ReadAt>,
+    ) -> Result<Option<ReadMarkerRecord>, StoreError> {
+        let mut tx = self.client.transaction()?;
+        let read = match at {
+            None => None,
+            Some(ReadAt::Seq(seq)) => tx.query_opt(
+                "SELECT seq, ts_ms FROM messages WHERE conv_key = $1 AND seq <= $2
+                 ORDER BY seq DESC LIMIT 1",
+                &[&conversation, &clamp(seq)],
+            )?,
+            Some(ReadAt::Time(ms)) => tx.query_opt(
+                "SELECT seq, ts_ms FROM messages WHERE conv_key = $1 AND ts_ms <= $2
+                 ORDER BY seq DESC LIMIT 1",
+                &[&conversation, &ms],
+            )?,
+        };
+        if let Some(row) = read {
+            let (seq, ts_ms): (i64, i64) = (row.get(0), row.get(1));
+            tx.execute(
+                "INSERT INTO read_markers (owner, conv_key, seq, ts_ms) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (owner, conv_key) DO UPDATE SET seq = excluded.seq,
+                 ts_ms = excluded.ts_ms WHERE excluded.seq > read_markers.seq",
+                &[&owner, &conversation, &seq, &ts_ms],
+            )?;
+        }
+        let marker = tx
+            .query_opt(
+                "SELECT seq, ts_ms FROM read_markers WHERE owner = $1 AND conv_key = $2",
+                &[&owner, &conversation],
+            )?
+            .map(|r| ReadMarkerRecord {
+                conversation: conversation.to_string(),
+                seq: r.get::<_, i64>(0) as u64,
+                ts_ms: r.get(1),
+            });
+        tx.commit()?;
+        Ok(marker)
+    }
+
+    fn read_markers(&mut self, owner: &str) -> Result<Vec<ReadMarkerRecord>, StoreError> {
+        let rows = self.client.query(
+            "SELECT conv_key, seq, ts_ms FROM read_markers WHERE owner = $1",
+            &[&owner],
+        )?;
+        Ok(rows
+            .iter()
+            .map(|r| ReadMarkerRecord {
+                conversation: r.get(0),
+                seq: r.get::<_, i64>(1) as u64,
+                ts_ms: r.get(2),
+            })
+            .collect())
     }
 }
 

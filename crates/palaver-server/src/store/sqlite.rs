@@ -14,12 +14,12 @@ use std::collections::HashMap;
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
 use super::{
-    clamp, Backend, Change, Conversation, DirectSide, MessageKind, ReadState, RoomRecord, Rows,
-    SearchQuery, StoreError, StoredMessage,
+    clamp, Backend, Change, Conversation, DirectSide, MessageKind, ReadAt, ReadMarkerRecord,
+    ReadState, RoomRecord, Rows, SearchQuery, StoreError, StoredMessage,
 };
 
 /// The schema version this build writes; a database with a newer one is refused.
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS messages (
@@ -96,6 +96,13 @@ CREATE INDEX IF NOT EXISTS files_by_digest ON files(digest);
 CREATE TABLE IF NOT EXISTS secrets (
     name  TEXT PRIMARY KEY,
     value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS read_markers (
+    owner    TEXT NOT NULL,
+    conv_key TEXT NOT NULL,
+    seq      INTEGER NOT NULL,
+    ts_ms    INTEGER NOT NULL,
+    PRIMARY KEY (owner, conv_key)
 );
 ";
 
@@ -899,8 +906,79 @@ impl Backend for SqliteBackend {
             "UPDATE messages SET target_owner = ?2 WHERE target_owner = ?1",
             params![from, to],
         )?;
+        tx.execute(
+            "UPDATE OR IGNORE read_markers SET owner = ?2 WHERE owner = ?1",
+            params![from, to],
+        )?;
         tx.commit()?;
         Ok(())
+    }
+
+    fn mark_read(
+        &mut self,
+        owner: &str,
+        conversation: &str,
+        at: Option<ReadAt>,
+    ) -> Result<Option<ReadMarkerRecord>, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let newest = |sql: &str, bound: i64| {
+            tx.query_row(sql, params![conversation, bound], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+            })
+            .optional()
+        };
+        let read = match at {
+            None => None,
+            Some(ReadAt::Seq(seq)) => newest(
+                "SELECT seq, ts_ms FROM messages WHERE conv_key = ?1 AND seq <= ?2
+                 ORDER BY seq DESC LIMIT 1",
+                clamp(seq),
+            )?,
+            Some(ReadAt::Time(ms)) => newest(
+                "SELECT seq, ts_ms FROM messages WHERE conv_key = ?1 AND ts_ms <= ?2
+                 ORDER BY seq DESC LIMIT 1",
+                ms,
+            )?,
+        };
+        if let Some((seq, ts_ms)) = read {
+            tx.execute(
+                "INSERT INTO read_markers (owner, conv_key, seq, ts_ms) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (owner, conv_key) DO UPDATE SET seq = excluded.seq,
+                 ts_ms = excluded.ts_ms WHERE excluded.seq > read_markers.seq",
+                params![owner, conversation, seq, ts_ms],
+            )?;
+        }
+        let marker = tx
+            .query_row(
+                "SELECT seq, ts_ms FROM read_markers WHERE owner = ?1 AND conv_key = ?2",
+                params![owner, conversation],
+                |r| {
+                    Ok(ReadMarkerRecord {
+                        conversation: conversation.to_string(),
+                        seq: r.get::<_, i64>(0)? as u64,
+                        ts_ms: r.get(1)?,
+                    })
+                },
+            )
+            .optional()?;
+        tx.commit()?;
+        Ok(marker)
+    }
+
+    fn read_markers(&mut self, owner: &str) -> Result<Vec<ReadMarkerRecord>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT conv_key, seq, ts_ms FROM read_markers WHERE owner = ?1")?;
+        let rows = stmt.query_map(params![owner], |r| {
+            Ok(ReadMarkerRecord {
+                conversation: r.get(0)?,
+                seq: r.get::<_, i64>(1)? as u64,
+                ts_ms: r.get(2)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 }
 

@@ -35,7 +35,7 @@ core)
   MODULES="connection_registration pingpong join part quit messages names topic who whois regressions buffering"
   MARKERS="not IRCv3 and not services and not implementation-specific and not deprecated and not strict" ;;
 ircv3)
-  MODULES="cap message_tags echo_message labeled_responses sasl chathistory"
+  MODULES="cap message_tags echo_message labeled_responses sasl chathistory read_marker"
   # "services" stays in: Palaver's accounts are built in, so the SASL and history tests apply.
   MARKERS="not implementation-specific and not deprecated and not strict" ;;
 all)

@@ -10,7 +10,8 @@
 use serde::{Deserialize, Serialize};
 
 /// Where a user has read up to in one conversation: a room, or the private conversation
-/// `with` someone. `seq` 0 (and no `timestamp`) means nothing read yet.
+/// `with` someone. No `timestamp`: nothing read yet. `seq` 0 with a `timestamp`: read up to that
+/// time, before any message (IRC clients mark by time).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReadMarker {
     #[serde(default, skip_serializing_if = "Option::is_none")]

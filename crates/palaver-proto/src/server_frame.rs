@@ -319,6 +319,9 @@ pub enum ServerFrame {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         operators: Vec<String>,
         history: Vec<ChatMessage>,
+        /// How far you have read the room, when you have a marker there (see `read_marker`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        read_marker: Option<crate::read_marker::ReadMarker>,
         #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
         reference: Option<Value>,
     },

@@ -42,8 +42,10 @@
 //                         #search-panel, #search-status, #search-results .search-result[data-id][data-key],
 //                         #search-results mark, #search-more, #search-close
 //   gap after a jump      #log .line.gap .gap-button (loads the newer messages), .newest-button
+//   new messages line     #log .new-divider (role="separator", aria-label="New messages"): above
+//                         the first unread message when the conversation was opened with some
 
-import { ChatModel, KIND, directKey, excerpt, highlight, isOwn, roomKey } from "./model.js";
+import { ChatModel, KIND, ReadThrottle, directKey, excerpt, highlight, isOwn, roomKey } from "./model.js";
 import { COMMANDS, complete, hint, parse, Recall } from "./commands.js";
 import {
   EmojiTable, QUICK, applyCompletion, completions, filterEmoji, gridMove, groupEmoji, insertAt,
@@ -150,12 +152,23 @@ addEventListener("online", () => session?.nudge());
 document.addEventListener("visibilitychange", () => {
   if (!document.hidden) {
     session?.nudge();
-    const c = model.conversation(model.active);
-    if (c) model.activate(c.key);
-    renderSidebar();
-    updateTitle();
+    attend();
   }
 });
+addEventListener("focus", () => attend());
+
+/** The user is back (the tab shown, the window focused): the conversation shown is read. */
+function attend() {
+  const c = model.conversation(model.active);
+  if (c) {
+    const divider = c.newDivider;
+    model.activate(c.key);
+    if (c.newDivider !== divider) renderLog();
+  }
+  renderSidebar();
+  updateTitle();
+  markShownRead();
+}
 
 /** Sends a request; says so in the conversation when it cannot go now. */
 function request(frame) {
@@ -164,14 +177,54 @@ function request(frame) {
   return false;
 }
 
+// ----- read markers: what is read here goes to the server (and so to the user's other devices) -----
+
+// Whether the user is looking at the page: it is shown and its window has the focus.
+function attended() {
+  return document.visibilityState === "visible" && document.hasFocus();
+}
+
+const readThrottle = new ReadThrottle();
+// The timer of the mark_read waiting for its conversation's throttle, by key.
+const readTimers = new Map();
+
+/** The conversation shown is read while the user looks: mark_read its newest message, throttled. */
+function markShownRead() {
+  if (!session?.joined || !attended()) return;
+  const key = model.active;
+  const seq = model.markReadDue(key);
+  if (seq === null) return;
+  // The seq is taken now, while it is seen: the one that goes later is no newer than this.
+  const wait = readThrottle.offer(key, seq);
+  if (wait === 0) sendMarkRead(key);
+  else if (!readTimers.has(key)) {
+    readTimers.set(key, setTimeout(() => {
+      readTimers.delete(key);
+      sendMarkRead(key);
+    }, wait));
+  }
+}
+
+function sendMarkRead(key) {
+  const seq = readThrottle.take(key);
+  const frame = seq === null ? null : model.markReadFrame(key, seq);
+  if (frame && session?.request(frame)) model.markReadSent(key, seq);
+}
+
 // ----- frames -----
 
-function onFrame({ frame, outcome }) {
+function onFrame(detail) {
+  handleFrame(detail);
+  markShownRead();
+}
+
+function handleFrame({ frame, outcome }) {
   if (uploads.handle(frame)) return;
   if (frame.type === "welcome") {
     $("connect").hidden = true;
     $("chat").hidden = false;
     setUploadLimit(frame.limits?.max_upload_bytes ?? 0);
+    readThrottle.hold();
     // Files added while the connection was down ask for their links now.
     uploads.pump();
     renderAll();
@@ -499,6 +552,15 @@ function gapElement(line) {
   return div;
 }
 
+/** "New": above the first message unread when the conversation was opened. */
+function newDividerElement() {
+  const div = el("div", "new-divider");
+  div.setAttribute("role", "separator");
+  div.setAttribute("aria-label", "New messages");
+  div.append(el("span", "new-label", "New"));
+  return div;
+}
+
 function lineElement(line, c) {
   if (line.kind === KIND.GAP) return gapElement(line);
   const div = document.createElement("div");
@@ -605,6 +667,8 @@ function renderLog({ keepBottom = true, prepended = false } = {}) {
     reactions: [],
     attachments: e.attachments ?? [],
   }));
+  const firstNew = model.dividerLine(c);
+  let divider = null;
   for (const line of c.lines.concat(pending)) {
     if (line.kind !== KIND.GAP) {
       const d = line.time.toDateString();
@@ -619,6 +683,10 @@ function renderLog({ keepBottom = true, prepended = false } = {}) {
     } else {
       day = null;
     }
+    if (line === firstNew) {
+      divider = newDividerElement();
+      nodes.push(divider);
+    }
     nodes.push(lineElement(line, c));
   }
   log.replaceChildren(...nodes);
@@ -627,6 +695,11 @@ function renderLog({ keepBottom = true, prepended = false } = {}) {
   previewsUsed = new Map();
   if (prepended) log.scrollTop = oldTop + (log.scrollHeight - oldHeight);
   else if (switched || (keepBottom && atBottom)) log.scrollTop = log.scrollHeight;
+  // Opened with more unread than fit: from the first of them.
+  if (switched && divider) {
+    const above = divider.getBoundingClientRect().top - log.getBoundingClientRect().top;
+    if (above < 0) log.scrollTop += above - 8;
+  }
   logAtBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
   restoreFocus(focus);
   // Nothing to scroll yet: fetch older messages until there is (or there are no more).
@@ -666,6 +739,7 @@ function show(key) {
   if (key !== model.active) sendTyping(typingSender.finished());
   model.activate(key);
   renderAll();
+  markShownRead();
   const c = model.conversation(key);
   if (c && !c.isRoom && c.lines.length === 0 && c.hasMore) loadOlder();
 }

@@ -3,6 +3,14 @@
 // files they carry (files.js); the search panel's results; who is typing where (typing.js). It
 // applies the server's frames and knows nothing of the DOM, so it is tested without a browser
 // (the desktop client's model.rs plays the same part).
+//
+// Read markers (`mark_read` and `read_marker` frames): how far the user has read each conversation,
+// kept by the server per account and told to every device. A marker only moves forward; the
+// unread count of a conversation is then its messages from others after the marker, so reading
+// a room on the phone clears its badge on the laptop. What the client has read goes back as
+// `mark_read` (markReadDue, markReadFrame; ReadThrottle says when). A conversation opened with
+// unread messages shows a "New" line above the first of them (dividerLine): it is placed when
+// the conversation is opened and does not move while it stays open.
 
 import { attachmentsOf, filesSummary, isUploadRef } from "./files.js";
 import { TYPING_REF, TypingTracker } from "./typing.js";
@@ -50,6 +58,9 @@ export class Conversation {
     this.byId = new Map();
     this.unread = 0;
     this.mentions = 0;
+    // Where the "New" line goes, placed when the conversation was opened: above the first
+    // message of others with after < seq <= upTo. {after, upTo}, or null.
+    this.newDivider = null;
     this.members = new Set();
     // The highest seq received: where a resume starts.
     this.cursor = 0;
@@ -105,6 +116,18 @@ export function isOwn(line) {
   return line.kind === KIND.OWN || line.kind === KIND.PRIVATE_SENT;
 }
 
+/** Whether a line is a message that can be unread: someone else's, stored, not deleted. */
+export function isUnreadable(line) {
+  return (line.kind === KIND.OTHER || line.kind === KIND.PRIVATE_RECEIVED) && line.seq != null && !line.deleted;
+}
+
+// mark_read frames carry this ref and the conversation's key, so that a refusal is no error
+// line (nothing was lost: the marker is sent again when next due).
+export const READ_REF_PREFIX = "read:";
+export function isReadRef(ref) {
+  return typeof ref === "string" && ref.startsWith(READ_REF_PREFIX);
+}
+
 /** "/me waves" -> the action text, or null. */
 export function actionText(content) {
   return content.startsWith("/me ") ? content.slice(4) : null;
@@ -133,6 +156,11 @@ export class ChatModel {
     this.search = null;
     // Who is typing in each conversation (others only).
     this.typing = new TypingTracker();
+    // Read markers by conversation key (the server's, only ever moved forward); kept apart
+    // from the conversations, so that one told before its conversation exists still applies.
+    this.markers = new Map();
+    // The seq of the mark_read sent on this connection and not answered yet, by key.
+    this.readSent = new Map();
   }
 
   conversation(key) {
@@ -187,10 +215,20 @@ export class ChatModel {
     return n;
   }
 
-  /** Makes `key` the conversation shown: its unread counts are cleared. */
+  /**
+   * Makes `key` the conversation shown: its unread counts are cleared. Opened (or shown again)
+   * with unread messages, it gets a "New" line above the first; the one it leaves loses its.
+   */
   activate(key) {
     const c = this.conversations.get(key);
     if (!c) return;
+    if (key !== this.active) {
+      const left = this.conversations.get(this.active);
+      if (left) left.newDivider = null;
+      c.newDivider = this.dividerAt(c);
+    } else if (c.unread > 0) {
+      c.newDivider = this.dividerAt(c);
+    }
     this.active = key;
     c.unread = 0;
     c.mentions = 0;
@@ -204,7 +242,9 @@ export class ChatModel {
     }
     if (entry.seq != null && entry.seq > c.cursor) c.cursor = entry.seq;
     c.lines.push(entry);
-    if (count && !(visible && this.active === c.key)) {
+    // Read already (on another device, say): no count.
+    const read = entry.seq != null && entry.seq <= this.readMarker(c.key);
+    if (count && !read && !(visible && this.active === c.key)) {
       c.unread += 1;
       if (entry.mention || !c.isRoom) c.mentions += 1;
     }
@@ -275,6 +315,113 @@ export class ChatModel {
     for (const l of c.lines.slice(0, at)) if (l.id != null) c.byId.delete(l.id);
     c.lines = c.lines.slice(at + 1);
     c.hasMore = true;
+  }
+
+  // ----- read markers -----
+
+  /** How far the user has read conversation `key` (the seq of the newest message read; 0: none). */
+  readMarker(key) {
+    return this.markers.get(key) ?? 0;
+  }
+
+  /**
+   * The server's marker for `key`: kept when it is ahead of the one known (a marker never goes
+   * back), and then the conversation's unread counts are counted again. Whether it moved.
+   */
+  setReadMarker(key, seq) {
+    if (!(seq > this.readMarker(key))) return false;
+    this.markers.set(key, seq);
+    if ((this.readSent.get(key) ?? 0) <= seq) this.readSent.delete(key);
+    const c = this.conversations.get(key);
+    if (c) this.recountUnread(c);
+    return true;
+  }
+
+  /** Unread and mention counts from the marker: the loaded messages of others after it. */
+  recountUnread(c) {
+    const marker = this.readMarker(c.key);
+    let unread = 0;
+    let mentioned = 0;
+    for (const l of c.lines) {
+      if (!isUnreadable(l) || l.seq <= marker) continue;
+      unread += 1;
+      if (l.mention || !c.isRoom) mentioned += 1;
+    }
+    c.unread = unread;
+    c.mentions = mentioned;
+  }
+
+  /** The seq of a conversation's newest loaded message (0 if none). */
+  newestSeq(c) {
+    for (let i = c.lines.length - 1; i >= 0; i--) {
+      const l = c.lines[i];
+      if (l.id != null && l.seq != null) return l.seq;
+    }
+    return 0;
+  }
+
+  /** Read up to where: the marker, or a mark_read sent past it and not answered yet. */
+  readUpTo(key) {
+    return Math.max(this.readMarker(key), this.readSent.get(key) ?? 0);
+  }
+
+  /**
+   * The seq to send in `mark_read` for conversation `key` now that it is read (shown to the
+   * user): its newest message's, when that is past the marker (and past what was sent); else null.
+   */
+  markReadDue(key) {
+    const c = this.conversations.get(key);
+    if (!c || c.left) return null;
+    const seq = this.newestSeq(c);
+    return seq > this.readUpTo(key) ? seq : null;
+  }
+
+  /** The `mark_read` frame saying `key` is read up to `seq`; null when that is known already. */
+  markReadFrame(key, seq) {
+    const c = this.conversations.get(key);
+    if (!c || c.left || !(seq > this.readUpTo(key))) return null;
+    const where = c.isRoom ? { room: c.name } : { with: c.name };
+    return { type: "mark_read", ...where, seq, ref: READ_REF_PREFIX + key };
+  }
+
+  /** A mark_read went: until its answer (or a drop), nothing at or below `seq` is due. */
+  markReadSent(key, seq) {
+    if (seq > (this.readSent.get(key) ?? 0)) this.readSent.set(key, seq);
+  }
+
+  /** A `read_marker` frame: {changed, key}; the conversation shown is read here as well. */
+  readMarkerFrame(frame, { visible }) {
+    const key = frame.room != null ? roomKey(frame.room) : frame.with != null ? directKey(frame.with) : null;
+    const seq = Number(frame.seq);
+    if (key === null || !Number.isSafeInteger(seq)) return { changed: false };
+    if (!this.setReadMarker(key, seq)) return { changed: false, key };
+    // Shown here: nothing to count, but a "New" line above what this device had not seen.
+    if (visible && this.active === key) this.activate(key);
+    return { changed: true, key };
+  }
+
+  /**
+   * Where the "New" line of a conversation being opened goes: after what is read (the marker,
+   * or the messages counted here when more are), up to the newest seq now; null if nothing.
+   */
+  dividerAt(c) {
+    let after = this.readUpTo(c.key);
+    if (c.unread > 0) {
+      // Counted here: the last `unread` messages of others (after the marker) are the new ones.
+      const others = c.lines.filter((l) => isUnreadable(l) && l.seq > after);
+      const first = others[Math.max(0, others.length - c.unread)];
+      if (first) after = Math.max(after, first.seq - 1);
+    } else if (!this.markers.has(c.key)) {
+      return null;
+    }
+    return c.cursor > after ? { after, upTo: c.cursor } : null;
+  }
+
+  /** The line the "New" line goes above (the first unread message when opened), or null. */
+  dividerLine(c) {
+    const d = c?.newDivider;
+    if (!d) return null;
+    return c.lines.find((l) => isUnreadable(l) && l.seq > d.after && l.seq <= d.upTo) ?? null;
   }
 
   // ----- asking for history (the frames carry a ref, so their pages go where they belong) -----
@@ -620,9 +767,16 @@ export class ChatModel {
         return { changed: true };
       case "typing":
         return this.typingFrame(frame);
+      case "read_marker":
+        return this.readMarkerFrame(frame, { visible });
       case "error": {
         // A typing notice refused (too fast, its target gone) is nothing to show.
         if (frame.ref === TYPING_REF) return { changed: false };
+        // Nor is a mark_read refused: it is sent again when next due.
+        if (isReadRef(frame.ref)) {
+          this.readSent.delete(frame.ref.slice(READ_REF_PREFIX.length));
+          return { changed: false };
+        }
         // An upload refused is said on its file's chip (files.js), not in the conversation.
         if (isUploadRef(frame.ref)) return { changed: false, upload: true };
         if (frame.ref != null) {
@@ -797,6 +951,8 @@ export class ChatModel {
     for (const c of this.conversations.values()) c.loading = false;
     if (this.search?.loading) this.search.loading = false;
     this.typing.clear();
+    // A mark_read unanswered is sent again on the next connection if still due.
+    this.readSent.clear();
   }
 
   afterResume() {
@@ -806,6 +962,49 @@ export class ChatModel {
   /** Outbox entries of a conversation, to show as pending lines. */
   pendingIn(key) {
     return this.outbox.filter((e) => e.key === key);
+  }
+}
+
+// A conversation's mark_read goes at most this often; the newest seq offered meanwhile goes
+// when the wait is over.
+export const READ_THROTTLE_MS = 1000;
+
+/**
+ * When mark_read frames go, per conversation: at once when its last went long enough ago, else
+ * once the wait is over, with the newest seq offered meanwhile (the latest wins). Time comes from
+ * an injectable clock, so the tests need no timers; the app keeps the timer.
+ */
+export class ReadThrottle {
+  constructor(now = () => Date.now(), intervalMs = READ_THROTTLE_MS) {
+    this.now = now;
+    this.intervalMs = intervalMs;
+    this.sentAt = new Map();
+    this.waiting = new Map();
+    this.heldUntil = 0;
+  }
+
+  /**
+   * Nothing goes for one interval (after a `welcome`: the server's markers follow it, and a
+   * conversation is not marked read before its marker has placed the "New" line).
+   */
+  hold() {
+    this.heldUntil = this.now() + this.intervalMs;
+  }
+
+  /** `seq` of `key` is due: the ms to wait before `take(key)` (0: take it now). */
+  offer(key, seq) {
+    this.waiting.set(key, Math.max(this.waiting.get(key) ?? 0, seq));
+    const last = this.sentAt.get(key);
+    const next = Math.max(last === undefined ? 0 : last + this.intervalMs, this.heldUntil);
+    return Math.max(0, next - this.now());
+  }
+
+  /** The seq to send for `key` now (null if none waits); the next wait counts from now. */
+  take(key) {
+    const seq = this.waiting.get(key) ?? null;
+    this.waiting.delete(key);
+    if (seq !== null) this.sentAt.set(key, this.now());
+    return seq;
   }
 }
 

@@ -240,6 +240,7 @@ impl Hub {
             invisible: false,
             active_ms: now,
             joined_ms: now,
+            read_markers: Default::default(),
         });
         io.joined(session, name);
         io.event(HubEvent::Joined {

@@ -67,12 +67,22 @@ impl Hub {
         };
         let (_, me_key) = self.user_of(session);
         let conversation = match (room, with) {
-            (Some(raw), _) => {
+            // Moving a room's marker is for its members; reading one's own is for anyone.
+            (Some(raw), _) if at.is_some() => {
                 let raw = raw.trim_start_matches('#').to_string();
                 match self.member_room(session, &raw, &reference, io) {
                     Some(key) => key,
                     None => return,
                 }
+            }
+            (Some(raw), _) => {
+                let raw = raw.trim_start_matches('#').to_string();
+                let checked = validate::room_name(&raw);
+                let Some(name) = self.or_refuse_about(session, checked, &raw, &reference, io)
+                else {
+                    return;
+                };
+                validate::fold(&name)
             }
             (None, Some(raw)) => {
                 let checked = validate::username(&raw);
@@ -134,6 +144,7 @@ impl Hub {
             };
             return self.deliver_here(work.connection, &Outgoing::new(error), io);
         };
+        self.remember_read_markers(work.connection, &markers);
         match work.ask {
             MarkerAsk::Move { conversation, .. } => {
                 let record = markers.into_iter().next().unwrap_or(ReadMarkerRecord {
@@ -156,6 +167,37 @@ impl Hub {
             }
         }
         self.reap_slow(io);
+    }
+
+    /// Keeps the markers read from the store with the user (for rooms entered later).
+    fn remember_read_markers(&mut self, connection: SessionId, markers: &[ReadMarkerRecord]) {
+        let user = self.user_session(connection);
+        let Some(u) = self.sessions.get_mut(&user).and_then(|s| s.user.as_mut()) else {
+            return;
+        };
+        for m in markers {
+            let known = u.read_markers.entry(m.conversation.clone()).or_default();
+            if (m.seq, m.ts_ms) > *known {
+                *known = (m.seq, m.ts_ms);
+            }
+        }
+    }
+
+    /// The user's marker in a room, as last read from the store.
+    pub(super) fn known_read_marker(
+        &self,
+        session: SessionId,
+        room_key: &str,
+    ) -> Option<ReadMarker> {
+        let user = self.user_session(session);
+        let u = self.sessions.get(&user)?.user.as_ref()?;
+        let &(seq, ts_ms) = u.read_markers.get(room_key)?;
+        let record = ReadMarkerRecord {
+            conversation: room_key.to_string(),
+            seq,
+            ts_ms,
+        };
+        Some(self.marker_frame(&record, &u.key))
     }
 
     /// A stored marker as the `read_marker` frame names it: the room's name, or the other
@@ -184,7 +226,7 @@ impl Hub {
             room,
             with,
             seq: record.seq,
-            timestamp: (record.seq > 0).then(|| timestamp::format_millis(record.ts_ms)),
+            timestamp: (record.ts_ms > 0).then(|| timestamp::format_millis(record.ts_ms)),
             reference: None,
         }
     }

@@ -454,6 +454,7 @@ impl Hub {
             members,
             operators,
             history: self.window_of(room_key, upto),
+            read_marker: self.known_read_marker(session, room_key),
             reference,
         };
         let user = self.user_session(session);

@@ -202,6 +202,9 @@ pub struct User {
     /// When the user last sent a message (for idle time).
     pub active_ms: i64,
     pub joined_ms: i64,
+    /// The user's read markers as last read from the store (conversation key -> seq, time in
+    /// milliseconds): for the `joined_room` of a room entered later (`read_markers.rs`).
+    pub read_markers: std::collections::HashMap<String, (u64, i64)>,
 }
 
 impl User {

@@ -712,6 +712,62 @@ pub fn messages_change_in_their_conversation(open: &dyn Fn() -> Box<dyn Backend>
     );
 }
 
+/// A read marker moves only forward, to a message that exists, by seq or by time; it belongs
+/// to its owner, survives a reopen, and goes with private history when a guest registers.
+pub fn read_markers_move_forward_per_owner(open: &dyn Fn() -> Box<dyn Backend>) {
+    use super::{ReadAt, ReadMarkerRecord};
+    let mut db = open();
+    // general: seqs 1..=4 at times 1001..=1004.
+    let mut batch: Vec<StoredMessage> = (1..=4)
+        .map(|i| public(i, "general", "bob", &format!("m{i}")))
+        .collect();
+    db.append(&mut batch).unwrap();
+    let marker = |seq: u64| {
+        Some(ReadMarkerRecord {
+            conversation: "general".into(),
+            seq,
+            ts_ms: 1_000 + seq as i64,
+        })
+    };
+    assert_eq!(db.mark_read("account:dana", "general", None).unwrap(), None);
+    let moved = db.mark_read("account:dana", "general", Some(ReadAt::Seq(2)));
+    assert_eq!(moved.unwrap(), marker(2));
+    // Never back; beyond the newest message it stops at the newest.
+    let back = db.mark_read("account:dana", "general", Some(ReadAt::Seq(1)));
+    assert_eq!(back.unwrap(), marker(2));
+    let beyond = db.mark_read("account:dana", "general", Some(ReadAt::Seq(99)));
+    assert_eq!(beyond.unwrap(), marker(4));
+    // By time (IRC): the newest message at or before it. Someone else's marker is their own.
+    let by_time = db.mark_read("guest:x", "general", Some(ReadAt::Time(1_003)));
+    assert_eq!(by_time.unwrap(), marker(3));
+    // A conversation without messages has no message to mark by seq; by time it keeps the
+    // time (seq 0), which only moves forward.
+    let empty = db.mark_read("account:dana", "nowhere", Some(ReadAt::Seq(5)));
+    assert_eq!(empty.unwrap(), None);
+    let timed = |ms: i64| {
+        Some(ReadMarkerRecord {
+            conversation: "nowhere".into(),
+            seq: 0,
+            ts_ms: ms,
+        })
+    };
+    let by_time = db.mark_read("account:dana", "nowhere", Some(ReadAt::Time(5_000)));
+    assert_eq!(by_time.unwrap(), timed(5_000));
+    let older = db.mark_read("account:dana", "nowhere", Some(ReadAt::Time(4_000)));
+    assert_eq!(older.unwrap(), timed(5_000));
+    drop(db);
+    let mut db = open();
+    let mut all = db.read_markers("account:dana").unwrap();
+    all.sort_by(|a, b| a.conversation.cmp(&b.conversation));
+    assert_eq!(all, vec![marker(4).unwrap(), timed(5_000).unwrap()]);
+    db.reassign_owner("guest:x", "account:x").unwrap();
+    assert_eq!(
+        db.read_markers("account:x").unwrap(),
+        vec![marker(3).unwrap()]
+    );
+    assert!(db.read_markers("guest:x").unwrap().is_empty());
+}
+
 /// The contract's tests for one backend: `$setup` gives something to keep alive for the test's
 /// length and a way to open (and reopen) the same database, or `None` to skip.
 macro_rules! contract_tests {
@@ -762,6 +818,12 @@ macro_rules! contract_tests {
         fn messages_change_in_their_conversation() {
             if let Some((_keep, open)) = $setup() {
                 crate::store::contract::messages_change_in_their_conversation(&open);
+            }
+        }
+        #[test]
+        fn read_markers_move_forward_per_owner() {
+            if let Some((_keep, open)) = $setup() {
+                crate::store::contract::read_markers_move_forward_per_owner(&open);
             }
         }
         #[test]

@@ -36,8 +36,8 @@ pub fn dm_key(a_key: &str, b_key: &str) -> String {
     }
 }
 
-/// Where a read marker is to move: up to a message's seq, or up to a time (the newest message
-/// sent at or before it).
+/// Where a read marker is to move: up to a message's seq, or up to a time (IRC's
+/// `draft/read-marker`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReadAt {
     Seq(u64),
@@ -660,9 +660,10 @@ pub trait Backend: Send + 'static {
     /// Messages matching a [`SearchQuery`], newest first, at most `limit`, and whether more
     /// match.
     fn search(&mut self, query: &SearchQuery) -> Result<Page, StoreError>;
-    /// Moves `owner`'s read marker in `conversation` forward to the newest message at or
-    /// before `at` (never back; a conversation without such a message keeps its marker), or
-    /// only reads it (`None`). The marker as it is then, if there is one.
+    /// Moves `owner`'s read marker in `conversation` forward, or only reads it (`None`): to
+    /// the newest message at or before a seq (none there: no change), or to a time as given,
+    /// with the newest message at or before it (seq 0 if none: IRC marks by time). Markers
+    /// order by seq, then time; they never go back. The marker as it is then, if any.
     fn mark_read(
         &mut self,
         owner: &str,

@@ -968,23 +968,29 @@ impl Backend for PostgresBackend {
         let mut tx = self.client.transaction()?;
         let read = match at {
             None => None,
-            Some(ReadAt::Seq(seq)) => tx.query_opt(
-                "SELECT seq, ts_ms FROM messages WHERE conv_key = $1 AND seq <= $2
-                 ORDER BY seq DESC LIMIT 1",
-                &[&conversation, &clamp(seq)],
-            )?,
-            Some(ReadAt::Time(ms)) => tx.query_opt(
-                "SELECT seq, ts_ms FROM messages WHERE conv_key = $1 AND ts_ms <= $2
-                 ORDER BY seq DESC LIMIT 1",
-                &[&conversation, &ms],
-            )?,
+            Some(ReadAt::Seq(seq)) => tx
+                .query_opt(
+                    "SELECT seq, ts_ms FROM messages WHERE conv_key = $1 AND seq <= $2
+                     ORDER BY seq DESC LIMIT 1",
+                    &[&conversation, &clamp(seq)],
+                )?
+                .map(|r| (r.get::<_, i64>(0), r.get::<_, i64>(1))),
+            // The time as the client said it, and the newest message it covers (if any).
+            Some(ReadAt::Time(ms)) => {
+                let covered = tx.query_opt(
+                    "SELECT seq FROM messages WHERE conv_key = $1 AND ts_ms <= $2
+                     ORDER BY seq DESC LIMIT 1",
+                    &[&conversation, &ms],
+                )?;
+                Some((covered.map_or(0, |r| r.get::<_, i64>(0)), ms))
+            }
         };
-        if let Some(row) = read {
-            let (seq, ts_ms): (i64, i64) = (row.get(0), row.get(1));
+        if let Some((seq, ts_ms)) = read {
             tx.execute(
                 "INSERT INTO read_markers (owner, conv_key, seq, ts_ms) VALUES ($1, $2, $3, $4)
                  ON CONFLICT (owner, conv_key) DO UPDATE SET seq = excluded.seq,
-                 ts_ms = excluded.ts_ms WHERE excluded.seq > read_markers.seq",
+                 ts_ms = excluded.ts_ms WHERE excluded.seq > read_markers.seq
+                 OR excluded.seq = read_markers.seq AND excluded.ts_ms > read_markers.ts_ms",
                 &[&owner, &conversation, &seq, &ts_ms],
             )?;
         }

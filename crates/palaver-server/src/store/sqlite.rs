@@ -936,17 +936,22 @@ impl Backend for SqliteBackend {
                  ORDER BY seq DESC LIMIT 1",
                 clamp(seq),
             )?,
-            Some(ReadAt::Time(ms)) => newest(
-                "SELECT seq, ts_ms FROM messages WHERE conv_key = ?1 AND ts_ms <= ?2
-                 ORDER BY seq DESC LIMIT 1",
-                ms,
-            )?,
+            // The time as the client said it, and the newest message it covers (if any).
+            Some(ReadAt::Time(ms)) => {
+                let covered = newest(
+                    "SELECT seq, ts_ms FROM messages WHERE conv_key = ?1 AND ts_ms <= ?2
+                     ORDER BY seq DESC LIMIT 1",
+                    ms,
+                )?;
+                Some((covered.map_or(0, |(seq, _)| seq), ms))
+            }
         };
         if let Some((seq, ts_ms)) = read {
             tx.execute(
                 "INSERT INTO read_markers (owner, conv_key, seq, ts_ms) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (owner, conv_key) DO UPDATE SET seq = excluded.seq,
-                 ts_ms = excluded.ts_ms WHERE excluded.seq > read_markers.seq",
+                 ts_ms = excluded.ts_ms WHERE excluded.seq > read_markers.seq
+                 OR excluded.seq = read_markers.seq AND excluded.ts_ms > read_markers.ts_ms",
                 params![owner, conversation, seq, ts_ms],
             )?;
         }

@@ -9,6 +9,7 @@ mod accounts;
 mod bad_input;
 mod chat;
 mod crash;
+mod devices;
 mod files;
 mod harness;
 mod history;

@@ -15,6 +15,8 @@ mod bad_input;
 mod chat;
 #[path = "../e2e/crash.rs"]
 mod crash;
+#[path = "../e2e/devices.rs"]
+mod devices;
 #[path = "../e2e/files.rs"]
 mod files;
 #[path = "../e2e/harness.rs"]

@@ -38,6 +38,7 @@ caps! {
     ACCOUNT_NOTIFY = "account-notify", 16;
     SETNAME = "setname", 17;
     MESSAGE_REDACTION = "draft/message-redaction", 18;
+    READ_MARKER = "draft/read-marker", 19;
 }
 
 /// The capabilities a connection has enabled.

@@ -22,6 +22,7 @@ pub fn frame(lines: &mut Lines, frame: &ServerFrame) -> Vec<IrcMessage> {
         ServerFrame::Reaction(r) => cmd::changes::reaction(lines, r),
         ServerFrame::Edited(e) => cmd::changes::edited(lines, e),
         ServerFrame::Deleted(d) => cmd::changes::deleted(lines, d),
+        ServerFrame::ReadMarker(m) => cmd::markread::seen(lines, m),
         ServerFrame::Typing {
             room,
             target,
@@ -119,7 +120,19 @@ pub fn frame(lines: &mut Lines, frame: &ServerFrame) -> Vec<IrcMessage> {
             lines.st.nick = new.clone();
             vec![line]
         }
-        ServerFrame::JoinedRoom { room, .. } => cmd::join::joined(lines, room).1,
+        ServerFrame::JoinedRoom {
+            room, read_marker, ..
+        } => {
+            let (fresh, mut out) = cmd::join::joined(lines, room);
+            if fresh {
+                out.extend(cmd::markread::on_join(
+                    lines,
+                    &room.name,
+                    read_marker.as_ref(),
+                ));
+            }
+            out
+        }
         ServerFrame::LeftRoom {
             room, by, reason, ..
         } => cmd::part::left(lines, room, by.as_deref(), reason.as_deref()),

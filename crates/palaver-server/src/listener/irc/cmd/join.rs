@@ -82,8 +82,14 @@ impl Waiting for Join {
 
     fn frame(&mut self, lines: &mut Lines, frame: &ServerFrame) -> Option<Step> {
         match frame {
-            ServerFrame::JoinedRoom { room, .. } => {
-                let (fresh, out) = joined(lines, room);
+            ServerFrame::JoinedRoom {
+                room, read_marker, ..
+            } => {
+                let (fresh, mut out) = joined(lines, room);
+                if fresh {
+                    let marker = read_marker.as_ref();
+                    out.extend(super::markread::on_join(lines, &room.name, marker));
+                }
                 self.skip_names = !fresh;
                 Some(Step::More(out))
             }

@@ -27,6 +27,7 @@ pub mod invite;
 pub mod join;
 pub mod kick;
 pub mod list;
+pub mod markread;
 pub mod message;
 pub mod mode;
 pub mod monitor;
@@ -94,6 +95,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     command("NOTICE", 0, message::notice),
     command("TAGMSG", 0, message::tagmsg),
     command("REDACT", 2, changes::redact),
+    command("MARKREAD", 0, markread::run),
     command("NAMES", 0, names::run),
     command("TOPIC", 1, topic::run),
     command("LIST", 0, list::run),

@@ -212,6 +212,8 @@ pub struct ChatModel {
     /// `None`/0 when it takes no files.
     pub http_base: Option<String>,
     pub max_upload_bytes: u64,
+    /// How far the user has read each conversation (see `read_markers.rs`).
+    pub read_markers: crate::read_markers::ReadMarkers,
 }
 
 /// A search's results, newest first, as far as they were paged.
@@ -237,6 +239,7 @@ impl ChatModel {
             jump_to: None,
             http_base: None,
             max_upload_bytes: 0,
+            read_markers: Default::default(),
         }
     }
 
@@ -361,6 +364,7 @@ impl ChatModel {
     pub fn apply(&mut self, event: Event) {
         match event {
             Event::Connected(welcome) => {
+                self.read_markers.reconnected();
                 self.me = welcome.username.clone();
                 self.http_base = welcome.http_base.clone();
                 self.max_upload_bytes = welcome.limits.max_upload_bytes;
@@ -461,6 +465,7 @@ impl ChatModel {
                     typing.push((username, state, since));
                 }
             }
+            ServerFrame::ReadMarker(marker) => self.apply_read_marker(&marker),
             ServerFrame::Reaction(c) => self.apply_change(&ChatMessage::Reaction(c)),
             ServerFrame::Edited(c) => self.apply_change(&ChatMessage::Edited(c)),
             ServerFrame::Deleted(c) => self.apply_change(&ChatMessage::Deleted(c)),
@@ -575,6 +580,7 @@ impl ChatModel {
                 room,
                 members,
                 history,
+                read_marker,
                 ..
             } => {
                 let i = self.room(&room.name);
@@ -584,6 +590,9 @@ impl ChatModel {
                 c.members = members.into_iter().collect();
                 self.insert_history(history, None);
                 self.select(i);
+                if let Some(marker) = read_marker {
+                    self.apply_read_marker(&marker);
+                }
             }
             ServerFrame::LeftRoom {
                 room, by, reason, ..
@@ -987,15 +996,16 @@ impl ChatModel {
     }
 
     fn push_line(&mut self, index: usize, line: Line) {
+        let unread = index != self.active
+            && crate::read_markers::counts_as_unread(&line)
+            && self
+                .conversations
+                .get(index)
+                .is_some_and(|c| self.is_after_marker(&c.id, line.seq));
         let Some(c) = self.conversations.get_mut(index) else {
             return;
         };
-        if index != self.active
-            && matches!(
-                line.kind,
-                LineKind::Own | LineKind::Other | LineKind::PrivateReceived | LineKind::PrivateSent
-            )
-        {
+        if unread {
             c.unread += 1;
             if line.mention {
                 c.mentions += 1;

@@ -98,7 +98,9 @@ fn field<'t>(harness: &'t Harness<'_, PalaverApp>, name: &'t str) -> egui_kittes
         .find(|n| {
             matches!(
                 n.accesskit_node().role(),
-                egui::accesskit::Role::TextInput | egui::accesskit::Role::MultilineTextInput
+                egui::accesskit::Role::TextInput
+                    | egui::accesskit::Role::MultilineTextInput
+                    | egui::accesskit::Role::PasswordInput
             )
         })
         .unwrap_or_else(|| panic!("no text field named {name:?}"))
@@ -935,4 +937,147 @@ fn a_file_dropped_on_the_window_is_sent_to_the_conversation() {
     });
     alice.get_by_label_contains("File: minutes.txt (24 B)");
     drop(server);
+}
+
+#[test]
+fn reading_on_another_device_clears_the_unread_count_here_and_reading_here_reaches_it() {
+    use palaver_client::proto::Secret;
+    let world = World::new();
+    let server = world.start_server("127.0.0.1:0");
+    let addr = server.local_addr();
+    const PASSWORD: &str = "dana's long password";
+    // dana's account, made from a first connection.
+    let mut bob = world.runtime.block_on(async {
+        let (mut dana, _) = palaver_client::Connection::join(addr, "dana")
+            .await
+            .unwrap();
+        let register = ClientFrame::Register {
+            password: Secret(PASSWORD.into()),
+        };
+        dana.send(&register).await.unwrap();
+        loop {
+            let frame = dana.recv_timeout(Duration::from_secs(10)).await.unwrap();
+            if matches!(frame, ServerFrame::Registered { .. }) {
+                break;
+            }
+        }
+        drop(dana);
+        let (bob, _) = palaver_client::Connection::join(addr, "bob").await.unwrap();
+        bob
+    });
+    // The desktop logs in to dana's account.
+    let mut desktop = world.app("127.0.0.1", addr.port());
+    desktop.step();
+    field(&desktop, "Password (if the name is registered)").click();
+    desktop.step();
+    field(&desktop, "Password (if the name is registered)").type_text(PASSWORD);
+    desktop.step();
+    connect_as(&mut desktop, "dana");
+    run_until(&mut desktop, "dana logged in", |a| a.screen == Screen::Chat);
+    // And so does her phone (here, the client library).
+    let mut phone_conn = world.runtime.block_on(async {
+        let mut conn = palaver_client::Connection::connect(addr).await.unwrap();
+        conn.join_as(ClientFrame::Login {
+            username: "dana".into(),
+            password: Secret(PASSWORD.into()),
+            since: None,
+            rooms: None,
+            resume_token: None,
+        })
+        .await
+        .expect("the phone logs in too");
+        conn
+    });
+
+    // bob writes to dana privately: an unread badge on the desktop (general is shown).
+    let seq = world.runtime.block_on(async {
+        bob.send(&ClientFrame::PrivateMessage {
+            target: "dana".into(),
+            content: "are you coming?".into(),
+            reply_to: None,
+            attachments: Vec::new(),
+        })
+        .await
+        .unwrap();
+        loop {
+            let frame = phone_conn
+                .recv_timeout(Duration::from_secs(10))
+                .await
+                .unwrap();
+            if let ServerFrame::PrivateMessage(m) = frame {
+                break m.seq;
+            }
+        }
+    });
+    let unread_with_bob = |a: &PalaverApp| {
+        a.chat
+            .as_ref()
+            .unwrap()
+            .conversations
+            .iter()
+            .find(|c| c.title == "bob")
+            .map(|c| c.unread)
+    };
+    run_until(&mut desktop, "the unread badge", |a| {
+        unread_with_bob(a) == Some(1)
+    });
+    desktop.get_by_label("@ bob  (1)");
+
+    // dana reads it on her phone: the desktop's badge goes.
+    world.runtime.block_on(async {
+        phone_conn
+            .send(&ClientFrame::MarkRead {
+                room: None,
+                with: Some("bob".into()),
+                seq: Some(seq),
+                timestamp: None,
+            })
+            .await
+            .unwrap();
+    });
+    run_until(&mut desktop, "the badge cleared by the phone", |a| {
+        unread_with_bob(a) == Some(0)
+    });
+    desktop.get_by_label("@ bob");
+
+    // bob writes in general, which the desktop shows: the desktop reads it, and the phone is
+    // told how far.
+    let general_seq = world.runtime.block_on(async {
+        bob.send(&ClientFrame::Message {
+            room: None,
+            content: "see you at noon".into(),
+            reply_to: None,
+            attachments: Vec::new(),
+        })
+        .await
+        .unwrap();
+        loop {
+            let frame = phone_conn
+                .recv_timeout(Duration::from_secs(10))
+                .await
+                .unwrap();
+            if let ServerFrame::Message(m) = frame {
+                break m.seq;
+            }
+        }
+    });
+    run_until(&mut desktop, "bob's message shown", |a| {
+        rendered(a, LineKind::Other, "bob: see you at noon")
+    });
+    let marker = world.runtime.block_on(async {
+        loop {
+            let frame = phone_conn
+                .recv_timeout(Duration::from_secs(10))
+                .await
+                .unwrap();
+            if let ServerFrame::ReadMarker(m) = frame {
+                if m.room.as_deref() == Some("general") && m.seq >= general_seq {
+                    break m;
+                }
+            }
+        }
+    });
+    assert_eq!(marker.seq, general_seq);
+    drop(phone_conn);
+    world.runtime.block_on(server.shutdown());
 }

@@ -104,6 +104,7 @@ impl TuiApp {
         let closed = matches!(event, Event::Closed { .. });
         self.model.apply(event);
         self.model.notify.clear();
+        self.mark_shown_read();
         if closed {
             self.model.local(
                 LineKind::Error,
@@ -114,6 +115,15 @@ impl TuiApp {
 
     fn send(&self, frame: ClientFrame) {
         self.outbox.send(frame);
+    }
+
+    /// The conversation shown is read (a terminal has no focus to ask about); throttled ones
+    /// go on the next tick.
+    fn mark_shown_read(&mut self) {
+        let now = palaver_proto::timestamp::now_millis();
+        if let Some(frame) = self.model.mark_read_due(now) {
+            self.send(frame);
+        }
     }
 
     /// A key press.
@@ -136,6 +146,7 @@ impl TuiApp {
     /// Time passed (the event loop's tick): `paused` if typing stopped.
     pub fn on_tick(&mut self) {
         self.tell_typing(false);
+        self.mark_shown_read();
     }
 
     fn key(&mut self, key: KeyEvent, ctrl: bool, alt: bool) {

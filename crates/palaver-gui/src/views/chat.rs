@@ -67,6 +67,7 @@ pub fn show(app: &mut PalaverApp, ui: &mut egui::Ui) {
     egui::CentralPanel::default().show(ui, |ui| central(app, ui));
     windows(app, ui.ctx());
     typing_pause(app, ui.ctx());
+    mark_shown_read(app, ui.ctx());
 }
 
 /// The emoji picker, the search results, the confirmation of a deletion, the file to send;
@@ -179,6 +180,23 @@ fn search_ask(app: &mut PalaverApp, ask: SearchAsk) {
                 app.send(request);
             }
         }
+    }
+}
+
+/// Read markers: the conversation shown is read, while the window has the focus.
+fn mark_shown_read(app: &mut PalaverApp, ctx: &egui::Context) {
+    if ctx.input(|i| i.viewport().focused) == Some(false) {
+        return;
+    }
+    let now = timestamp::now_millis();
+    let Some(chat) = &mut app.chat else { return };
+    let due = chat.mark_read_due(now);
+    let wait = chat.mark_read_wait(now);
+    if let Some(frame) = due {
+        app.send(frame);
+    }
+    if let Some(ms) = wait {
+        ctx.request_repaint_after(Duration::from_millis(ms as u64 + 10));
     }
 }
 

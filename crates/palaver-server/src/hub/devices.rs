@@ -268,15 +268,21 @@ impl Hub {
         true
     }
 
-    /// The user is removed (kicked, killed, banned): every device goes with it.
-    pub(super) fn close_devices(&mut self, session: SessionId, io: &mut impl HubIo) {
+    /// The user is removed (kicked, killed, banned, or the name taken over on another node):
+    /// every device goes with it, told why.
+    pub(super) fn close_devices(
+        &mut self,
+        session: SessionId,
+        why: ErrorCode,
+        io: &mut impl HubIo,
+    ) {
         let devices = match self.sessions.get_mut(&session) {
             Some(s) => std::mem::take(&mut s.devices),
             None => return,
         };
         for device in devices {
             if self.sessions.remove(&device).is_some() {
-                io.close(device, Close::Abort(ErrorCode::Kicked));
+                io.close(device, Close::Abort(why));
             }
         }
     }

@@ -333,6 +333,8 @@ impl Hub {
     pub(super) fn replace_session(&mut self, old: SessionId, io: &mut impl HubIo) {
         let message = "You connected again from elsewhere, so this connection was closed.";
         self.error_to(old, ErrorCode::SessionReplaced, message, None, io);
+        // The name is held elsewhere now: the user's other devices go with it.
+        self.close_devices(old, ErrorCode::SessionReplaced, io);
         self.remove_session(
             old,
             Some("reconnected".into()),

@@ -38,6 +38,30 @@ pub struct MessageLookup {
     pub then: AfterLookup,
 }
 
+/// An IRC `TAGMSG` as it came: where it went, and its client-only tags.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TagRelay {
+    pub room: Option<String>,
+    pub target: Option<String>,
+    pub client_tags: ClientTags,
+}
+
+/// The reaction an IRC `TAGMSG`'s tags ask for: `+draft/react` (or `+draft/unreact`) with the
+/// emoji, and the message in `+draft/reply`. Returns (message id, emoji, whether added).
+pub fn tagged_reaction(tags: &[(String, Option<String>)]) -> Option<(u64, String, bool)> {
+    let tag = |name: &str| {
+        tags.iter()
+            .find(|(k, _)| k == name)
+            .and_then(|(_, v)| v.clone())
+    };
+    let id = tag("+draft/reply")?.parse().ok()?;
+    match (tag("+draft/react"), tag("+draft/unreact")) {
+        (Some(emoji), _) => Some((id, emoji, true)),
+        (_, Some(emoji)) => Some((id, emoji, false)),
+        _ => None,
+    }
+}
+
 /// What to do with the message once read.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AfterLookup {
@@ -45,6 +69,10 @@ pub enum AfterLookup {
     React {
         emoji: String,
         on: Option<bool>,
+        /// An IRC `TAGMSG` that asked for it: relayed as it came when there is no message to
+        /// react to here (IRC's tags are only relayed; the msgid may mean something to the
+        /// other clients).
+        relay: Option<TagRelay>,
     },
     Edit {
         content: String,
@@ -61,6 +89,22 @@ pub enum AfterLookup {
 }
 
 impl Hub {
+    /// An IRC `TAGMSG` relayed as it came (see [`TagRelay`]).
+    fn relay_tags(
+        &mut self,
+        session: SessionId,
+        relay: TagRelay,
+        reference: Option<Value>,
+        io: &mut impl HubIo,
+    ) {
+        let TagRelay {
+            room,
+            target,
+            client_tags,
+        } = relay;
+        self.tag_message(session, room, target, reference, Some(client_tags), io);
+    }
+
     /// `react`, `edit`, `delete`, or a message with `reply_to` or `attachments`: reads the
     /// message (and the files) first.
     pub(super) fn about_message(
@@ -72,6 +116,14 @@ impl Hub {
         io: &mut impl HubIo,
     ) {
         match &then {
+            AfterLookup::React {
+                emoji,
+                relay: Some(relay),
+                ..
+            } if !valid_reaction(emoji) => {
+                let relay = relay.clone();
+                return self.relay_tags(session, relay, reference, io);
+            }
             AfterLookup::React { emoji, .. } if !valid_reaction(emoji) => {
                 let refusal = Refusal::new(
                     ErrorCode::InvalidField,
@@ -192,6 +244,15 @@ impl Hub {
             let place = (room, target);
             return self.send_prepared(session, place, content, state, reference, client_tags, io);
         }
+        if let (false, AfterLookup::React { relay: Some(_), .. }) = (answerable, &then) {
+            let AfterLookup::React {
+                relay: Some(relay), ..
+            } = then
+            else {
+                return;
+            };
+            return self.relay_tags(session, relay, reference, io);
+        }
         let Some(message) = found else {
             let refusal = Refusal::new(
                 ErrorCode::UnknownMessage,
@@ -226,7 +287,7 @@ impl Hub {
                     io,
                 );
             }
-            AfterLookup::React { emoji, on } => {
+            AfterLookup::React { emoji, on, .. } => {
                 if let Some(refusal) = self.speech_refusal_about(session, &message) {
                     return self.refuse(session, refusal, reference, io);
                 }

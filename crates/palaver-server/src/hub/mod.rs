@@ -813,7 +813,7 @@ impl Hub {
         if event == SystemEvent::Disconnected && self.detach_user(session, how.clone(), io) {
             return;
         }
-        self.close_devices(session, io);
+        self.close_devices(session, ErrorCode::Kicked, io);
         let Some(s) = self.sessions.remove(&session) else {
             return;
         };

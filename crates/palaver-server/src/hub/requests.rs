@@ -228,7 +228,11 @@ impl Hub {
             } => self.upload(session, (name, size, content_type), reference, io),
             ClientFrame::React { id, emoji, on } => {
                 let emoji = palaver_proto::emoji::normalise_reaction(&emoji);
-                let then = AfterLookup::React { emoji, on };
+                let then = AfterLookup::React {
+                    emoji,
+                    on,
+                    relay: None,
+                };
                 self.about_message(session, (Some(id), Vec::new()), then, reference, io)
             }
             ClientFrame::Edit { id, content } => {
@@ -343,6 +347,27 @@ impl Hub {
                 room,
                 target,
             } => self.notice(session, content, room, target, reference, client_tags, io),
+            ClientFrame::TagMessage { room, target }
+                if client_tags
+                    .as_deref()
+                    .and_then(super::message_changes::tagged_reaction)
+                    .is_some() =>
+            {
+                // A reaction (IRC's `+draft/react`): stored and shown to everyone.
+                let tags = client_tags.expect("tagged");
+                let (id, emoji, on) =
+                    super::message_changes::tagged_reaction(&tags).expect("a reaction");
+                let then = AfterLookup::React {
+                    emoji: palaver_proto::emoji::normalise_reaction(&emoji),
+                    on: Some(on),
+                    relay: Some(super::message_changes::TagRelay {
+                        room,
+                        target,
+                        client_tags: tags,
+                    }),
+                };
+                self.about_message(session, (Some(id), Vec::new()), then, reference, io)
+            }
             ClientFrame::TagMessage { room, target } => {
                 // `+typing` from IRC reaches the native clients as `typing`.
                 let typing = client_tags.as_ref().and_then(|tags| {

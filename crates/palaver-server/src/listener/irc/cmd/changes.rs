@@ -1,8 +1,9 @@
 //! Reactions, edits, deletions and typing, as IRCv3 carries them.
 //!
 //! - A reaction is a `TAGMSG` with `+draft/react=<emoji>` (or `+draft/unreact`) and
-//!   `+draft/reply=<msgid>`: sent, it becomes a `react` (adding, or taking back: never a
-//!   toggle, which IRC clients do not expect); received, to clients with message-tags.
+//!   `+draft/reply=<msgid>`: sent, the hub takes it for a reaction (adding, or taking back:
+//!   never a toggle, which IRC clients do not expect), or relays it as it came when no message
+//!   here has that msgid; received, to clients with message-tags.
 //! - A deletion is `REDACT <target> <msgid> [:reason]` (`draft/message-redaction`): sent, a
 //!   `delete`; received, to clients with the capability (others see nothing).
 //! - An edit has no IRCv3 specification. Palaver's convention: it reaches every IRC client as a
@@ -24,27 +25,6 @@ use crate::listener::irc::caps;
 use crate::listener::irc::lines::{Chat, Lines};
 use crate::listener::irc::reader::{Action, Reader};
 use crate::listener::irc::state::channel;
-
-/// The msgid a tag names (Palaver's msgids are message ids).
-fn msgid(value: Option<&str>) -> Option<u64> {
-    value?.parse().ok()
-}
-
-/// A `TAGMSG` reacting to a message (`+draft/react` or `+draft/unreact` with `+draft/reply`),
-/// as the `react` it asks for.
-pub fn reaction_request(msg: &IrcMessage) -> Option<ClientFrame> {
-    let id = msgid(msg.tag("+draft/reply").flatten())?;
-    let (emoji, on) = match (msg.tag("+draft/react"), msg.tag("+draft/unreact")) {
-        (Some(Some(emoji)), _) => (emoji, true),
-        (_, Some(Some(emoji))) => (emoji, false),
-        _ => return None,
-    };
-    Some(ClientFrame::React {
-        id,
-        emoji: emoji.to_string(),
-        on: Some(on),
-    })
-}
 
 /// `REDACT <target> <msgid> [:reason]`.
 pub fn redact(r: &mut Reader, msg: &IrcMessage, label: Option<String>) -> Vec<Action> {
@@ -144,12 +124,27 @@ pub fn reaction(lines: &mut Lines, r: &Reaction) -> Vec<IrcMessage> {
         ("+draft/reply".to_string(), Some(r.place.id.to_string())),
     ];
     tags.extend(lines.chat_tags(&r.place.timestamp, None));
-    vec![IrcMessage {
+    let line = IrcMessage {
         tags,
         source: Some(lines.source.to_string()),
         command: "TAGMSG".into(),
         params: vec![target_of(lines, &r.place)],
-    }]
+    };
+    if !lines.st.is_me(&r.place.username) {
+        return vec![line];
+    }
+    // One's own reaction is the echo of the TAGMSG that made it, with its label (and, to
+    // oneself, arrives first as a TAGMSG too), as a plain TAGMSG's is.
+    let to_me =
+        r.place.room.is_none() && r.place.target.as_deref().is_some_and(|t| lines.st.is_me(t));
+    let mut now = if to_me {
+        vec![line.clone()]
+    } else {
+        Vec::new()
+    };
+    let token = lines.st.oldest_waiting(&["TAGMSG"]);
+    now.extend(lines.st.reply(token, vec![line]));
+    now
 }
 
 /// An edit: the new text after `* `, with `+draft/edit` for clients with message-tags.
@@ -236,27 +231,29 @@ mod tests {
     }
 
     #[test]
-    fn a_react_tagmsg_adds_and_an_unreact_takes_back() {
+    fn a_react_tagmsg_goes_to_the_hub_with_its_tags_which_reads_the_reaction() {
+        use crate::hub::message_changes::tagged_reaction;
         let mut h = Harness::registered("alice");
         let sent = h.line("@+draft/react=👍;+draft/reply=42 TAGMSG #general");
-        assert_eq!(
-            hub_request(&sent),
-            &ClientFrame::React {
-                id: 42,
-                emoji: "👍".into(),
-                on: Some(true)
-            }
-        );
-        let sent = h.line("@+draft/unreact=👍;+draft/reply=42 TAGMSG #general");
-        assert!(matches!(
-            hub_request(&sent),
-            ClientFrame::React {
-                on: Some(false),
-                ..
-            }
-        ));
-        let sent = h.line("@+typing=active TAGMSG #general");
         assert!(matches!(hub_request(&sent), ClientFrame::TagMessage { .. }));
+        let mut tags = |line: &str| {
+            let actions = h.line(line);
+            actions
+                .iter()
+                .find_map(|a| match a {
+                    Action::Hub(request) => Some(request.client_tags.clone()),
+                    _ => None,
+                })
+                .expect("a hub request")
+        };
+        let react = tags("@+draft/react=👍;+draft/reply=42 TAGMSG #general");
+        assert_eq!(tagged_reaction(&react), Some((42, "👍".into(), true)));
+        let unreact = tags("@+draft/unreact=👍;+draft/reply=42 TAGMSG #general");
+        assert_eq!(tagged_reaction(&unreact), Some((42, "👍".into(), false)));
+        let typing = tags("@+typing=active TAGMSG #general");
+        assert_eq!(tagged_reaction(&typing), None);
+        let not_a_msgid = tags("@+draft/react=👍;+draft/reply=abc TAGMSG #general");
+        assert_eq!(tagged_reaction(&not_a_msgid), None);
     }
 
     #[test]

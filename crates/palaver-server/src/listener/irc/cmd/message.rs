@@ -264,9 +264,8 @@ pub fn tagmsg(r: &mut Reader, msg: &IrcMessage, label: Option<String>) -> Vec<Ac
     };
     let (room, target) = split_target(target);
     let token = r.begin(TagMsg, label);
-    // A reaction is stored and shown to everyone, not only relayed.
-    let frame =
-        super::changes::reaction_request(msg).unwrap_or(ClientFrame::TagMessage { room, target });
+    // A reaction (`+draft/react`) is recognised by the hub: stored and shown to everyone.
+    let frame = ClientFrame::TagMessage { room, target };
     let mut request = Request {
         frame,
         reference: Some(Value::from(token)),

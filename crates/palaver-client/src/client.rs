@@ -205,6 +205,8 @@ enum Command {
 #[derive(Clone)]
 pub struct Client {
     commands: mpsc::Sender<Command>,
+    /// How the chat connection's certificate is trusted: the same for `https://` file links.
+    tls: Option<TlsSettings>,
 }
 
 impl Client {
@@ -213,6 +215,7 @@ impl Client {
         config: ClientConfig,
     ) -> Result<(Client, mpsc::Receiver<Event>), ClientError> {
         validate::username(&config.username).map_err(|(_, m)| ClientError::InvalidUsername(m))?;
+        let tls = config.tls.clone();
         let (mut conn, trust, addr_index) = open(&config, 0).await?;
         let welcome = conn
             .join_as(join_frame(&config, None, config.rooms.clone(), None))
@@ -243,6 +246,7 @@ impl Client {
         Ok((
             Client {
                 commands: commands_tx,
+                tls,
             },
             events_rx,
         ))
@@ -319,7 +323,7 @@ impl Client {
         };
         match self.ask(ask).await {
             Ok(ServerFrame::UploadReady { url, .. }) => {
-                crate::files::put(http_base, &url, bytes).await
+                crate::files::put_with(http_base, &url, bytes, self.tls.as_ref()).await
             }
             Ok(other) => Err(crate::files::FileError::Http(format!(
                 "unexpected answer {other:?}"

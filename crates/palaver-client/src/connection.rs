@@ -89,63 +89,9 @@ impl Connection {
         addr: &str,
         settings: &TlsSettings,
     ) -> Result<(Self, Trust), ConnectionError> {
-        let stream = TcpStream::connect(addr)
-            .await
-            .map_err(|source| ConnectionError::Connect {
-                addr: addr.to_string(),
-                source,
-            })?;
-        let _ = stream.set_nodelay(true);
-        let host = addr.rsplit_once(':').map(|(h, _)| h).unwrap_or(addr);
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        let name = rustls::pki_types::ServerName::try_from(host.to_string()).map_err(|e| {
-            ConnectionError::Tls {
-                host: addr.to_string(),
-                reason: e.to_string(),
-            }
-        })?;
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let verifier = Arc::new(PinningVerifier::new(
-            settings,
-            addr.to_string(),
-            Arc::clone(&provider),
-        ));
-        let config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| ConnectionError::Tls {
-                host: addr.to_string(),
-                reason: e.to_string(),
-            })?
-            .dangerous()
-            .with_custom_certificate_verifier(verifier.clone())
-            .with_no_client_auth();
-        let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-        let result = connector.connect(name, stream).await;
-        let outcome = verifier
-            .outcome
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
-        match (result, outcome) {
-            (Ok(tls), Some(Ok(trust))) => {
-                let (r, w) = tokio::io::split(tls);
-                Ok((Self::from_halves(Box::new(r), Box::new(w)), trust))
-            }
-            (_, Some(Err(changed))) => Err(ConnectionError::CertificateChanged {
-                host: addr.to_string(),
-                expected: changed.expected,
-                got: changed.got,
-                file: settings.known_hosts.display().to_string(),
-            }),
-            (Err(e), _) => Err(ConnectionError::Tls {
-                host: addr.to_string(),
-                reason: e.to_string(),
-            }),
-            (Ok(_), None) => Err(ConnectionError::Tls {
-                host: addr.to_string(),
-                reason: "the certificate was not checked".into(),
-            }),
-        }
+        let (tls, trust) = tls_stream(addr, settings).await?;
+        let (r, w) = tokio::io::split(tls);
+        Ok((Self::from_halves(Box::new(r), Box::new(w)), trust))
     }
 
     pub fn from_stream(stream: TcpStream) -> Self {
@@ -267,5 +213,68 @@ impl FrameWriter {
     pub async fn shutdown(&mut self) -> Result<(), ConnectionError> {
         self.writer.shutdown().await?;
         Ok(())
+    }
+}
+
+/// A TLS stream to `addr` (`host:port`) whose certificate is trusted by the system or matches the
+/// fingerprint pinned for `addr` (pinned now if there is none): the chat's connection, and the
+/// client library's HTTPS requests (files).
+pub(crate) async fn tls_stream(
+    addr: &str,
+    settings: &TlsSettings,
+) -> Result<(tokio_rustls::client::TlsStream<TcpStream>, Trust), ConnectionError> {
+    let stream = TcpStream::connect(addr)
+        .await
+        .map_err(|source| ConnectionError::Connect {
+            addr: addr.to_string(),
+            source,
+        })?;
+    let _ = stream.set_nodelay(true);
+    let host = addr.rsplit_once(':').map(|(h, _)| h).unwrap_or(addr);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let name = rustls::pki_types::ServerName::try_from(host.to_string()).map_err(|e| {
+        ConnectionError::Tls {
+            host: addr.to_string(),
+            reason: e.to_string(),
+        }
+    })?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = Arc::new(PinningVerifier::new(
+        settings,
+        addr.to_string(),
+        Arc::clone(&provider),
+    ));
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ConnectionError::Tls {
+            host: addr.to_string(),
+            reason: e.to_string(),
+        })?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier.clone())
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let result = connector.connect(name, stream).await;
+    let outcome = verifier
+        .outcome
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take();
+    match (result, outcome) {
+        (Ok(tls), Some(Ok(trust))) => Ok((tls, trust)),
+        (_, Some(Err(changed))) => Err(ConnectionError::CertificateChanged {
+            host: addr.to_string(),
+            expected: changed.expected,
+            got: changed.got,
+            file: settings.known_hosts.display().to_string(),
+        }),
+        (Err(e), _) => Err(ConnectionError::Tls {
+            host: addr.to_string(),
+            reason: e.to_string(),
+        }),
+        (Ok(_), None) => Err(ConnectionError::Tls {
+            host: addr.to_string(),
+            reason: "the certificate was not checked".into(),
+        }),
     }
 }

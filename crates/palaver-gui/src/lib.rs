@@ -5,6 +5,7 @@
 //! - [`model`]: the chat as data (conversations, lines, unread counts), no widgets.
 //! - [`commands`]: slash commands, Tab completion, input recall; pure functions.
 //! - [`net`]: the network on a tokio runtime, talking to the UI through channels.
+//! - [`previews`]: pictures sent with messages, fetched and shown small.
 //! - [`read_markers`]: how far the user has read, shared with their other devices.
 //! - [`host`]: the embedded server and what its dashboard shows.
 //! - [`theme`]: colours per kind of line and per person; dark and light.
@@ -17,6 +18,7 @@ pub mod commands;
 pub mod host;
 pub mod model;
 pub mod net;
+pub mod previews;
 pub mod read_markers;
 pub mod terminal;
 pub mod theme;

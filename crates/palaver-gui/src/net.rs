@@ -118,51 +118,8 @@ impl Outbox {
     ) {
         let client = self.client.clone();
         runtime.spawn(async move {
-            let name = path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "file".into());
-            // Not read at all when it is too large (the server would refuse it anyway).
-            if let Ok(meta) = tokio::fs::metadata(&path).await {
-                if max_bytes > 0 && meta.len() > max_bytes {
-                    let _ = notes.send(format!(
-                        "{name} is {} bytes; this server takes files of at most {max_bytes}.",
-                        meta.len()
-                    ));
-                    return;
-                }
-            }
-            let bytes = match tokio::fs::read(&path).await {
-                Ok(bytes) => bytes,
-                Err(e) => {
-                    let _ = notes.send(format!("Cannot read {}: {e}", path.display()));
-                    return;
-                }
-            };
-            let content_type = content_type_of(&name);
-            let uploaded = match client.upload(&http_base, &name, content_type, bytes).await {
-                Ok(uploaded) => uploaded,
-                Err(e) => {
-                    let _ = notes.send(format!("{name} was not sent: {e}"));
-                    return;
-                }
-            };
-            let frame = match to {
-                crate::commands::Target::Room(room) => ClientFrame::Message {
-                    content: String::new(),
-                    room: Some(room),
-                    reply_to: None,
-                    attachments: vec![uploaded.id],
-                },
-                crate::commands::Target::Direct(target) => ClientFrame::PrivateMessage {
-                    target,
-                    content: String::new(),
-                    reply_to: None,
-                    attachments: vec![uploaded.id],
-                },
-            };
-            if let Err(e) = client.send_acked(frame).await {
-                let _ = notes.send(format!("{name} was not sent: {e}"));
+            if let Err(why) = upload_to(&client, (http_base, path, max_bytes), to).await {
+                let _ = notes.send(why);
             }
         });
     }
@@ -171,6 +128,56 @@ impl Outbox {
         let client = self.client.clone();
         runtime.spawn(async move { client.quit(None).await });
     }
+}
+
+/// Sends the file at `path` to a conversation: reads it (not at all when it is over
+/// `max_bytes`), uploads it to the server at `http_base`, and sends a message with it, waiting
+/// for its acknowledgement. The sentence saying why it was not sent, if it was not.
+pub async fn upload_to(
+    client: &palaver_client::Client,
+    (http_base, path, max_bytes): (String, std::path::PathBuf, u64),
+    to: crate::commands::Target,
+) -> Result<(), String> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "file".into());
+    // Not read at all when it is too large (the server would refuse it anyway).
+    if let Ok(meta) = tokio::fs::metadata(&path).await {
+        if max_bytes > 0 && meta.len() > max_bytes {
+            return Err(format!(
+                "{name} is {} bytes; this server takes files of at most {max_bytes}.",
+                meta.len()
+            ));
+        }
+    }
+    let bytes = tokio::fs::read(&path)
+        .await
+        .map_err(|e| format!("Cannot read {}: {e}", path.display()))?;
+    let content_type = content_type_of(&name);
+    let uploaded = client
+        .upload(&http_base, &name, content_type, bytes)
+        .await
+        .map_err(|e| format!("{name} was not sent: {e}"))?;
+    let frame = match to {
+        crate::commands::Target::Room(room) => ClientFrame::Message {
+            content: String::new(),
+            room: Some(room),
+            reply_to: None,
+            attachments: vec![uploaded.id],
+        },
+        crate::commands::Target::Direct(target) => ClientFrame::PrivateMessage {
+            target,
+            content: String::new(),
+            reply_to: None,
+            attachments: vec![uploaded.id],
+        },
+    };
+    client
+        .send_acked(frame)
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("{name} was not sent: {e}"))
 }
 
 /// A file's content type, from its name's extension (the server serves only raster images

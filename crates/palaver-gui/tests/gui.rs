@@ -1081,3 +1081,45 @@ fn reading_on_another_device_clears_the_unread_count_here_and_reading_here_reach
     drop(phone_conn);
     world.runtime.block_on(server.shutdown());
 }
+
+#[test]
+fn a_picture_sent_is_previewed_in_the_conversation() {
+    let world = World::new();
+    let mut config = world.config("127.0.0.1:0");
+    config.http_bind = Some("127.0.0.1:0".parse().unwrap());
+    let server = world
+        .runtime
+        .block_on(Server::start(config))
+        .expect("server starts");
+    let mut alice = world.app("127.0.0.1", server.local_addr().port());
+    connect_as(&mut alice, "alice");
+    run_until(&mut alice, "join", |a| {
+        a.chat.as_ref().is_some_and(|c| c.max_upload_bytes > 0)
+    });
+    // A wide picture, dropped on the window.
+    let picture = image::RgbaImage::from_pixel(800, 400, image::Rgba([30, 120, 200, 255]));
+    let path = world.dir.path().join("sky.png");
+    image::DynamicImage::ImageRgba8(picture)
+        .save(&path)
+        .unwrap();
+    alice
+        .input_mut()
+        .dropped_files
+        .push(std::sync::Arc::new(Dropped(path)));
+    alice.step();
+    run_until(&mut alice, "the preview", |a| {
+        let chat = a.chat.as_ref().unwrap();
+        chat.conversations[0]
+            .lines
+            .iter()
+            .flat_map(|l| &l.state.attachments)
+            .any(|f| {
+                matches!(
+                    a.chat_view.previews.get(&f.id),
+                    Some(palaver_gui::previews::Preview::Ready(_))
+                )
+            })
+    });
+    alice.get_by_label("Picture: sky.png");
+    drop(server);
+}

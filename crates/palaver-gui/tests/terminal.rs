@@ -578,3 +578,51 @@ fn the_status_line_follows_a_server_restart_and_nothing_is_lost() {
     assert!(text.contains("[connected to"), "{text}");
     assert_eq!(text.matches("while you were away").count(), 1, "{text}");
 }
+
+/// `/upload PATH` from a script: the file goes to the conversation, acknowledged before exit.
+#[test]
+fn plain_mode_uploads_a_file_to_the_conversation() {
+    let world = World::new(|c| c.http_bind = Some("127.0.0.1:0".parse().unwrap()));
+    let mut alice = world.join("alice");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("minutes.txt");
+    std::fs::write(&path, b"we agreed on everything\n").unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_palaver"))
+        .args([
+            "chat",
+            "--user",
+            "bot",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &world.addr().port().to_string(),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(stdin, "/upload {}", path.display()).unwrap();
+    drop(stdin);
+    let got = expect_frame(
+        &world,
+        &mut alice,
+        |f| matches!(f, ServerFrame::Message(m) if !m.state.attachments.is_empty()),
+    );
+    let ServerFrame::Message(m) = got else {
+        unreachable!()
+    };
+    assert_eq!(m.username, "bot");
+    assert_eq!(
+        (
+            m.state.attachments[0].name.as_str(),
+            m.state.attachments[0].size
+        ),
+        ("minutes.txt", 24)
+    );
+    let status = child.wait().unwrap();
+    let mut errors = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut errors).unwrap();
+    assert!(status.success(), "exit {status:?}; stderr:\n{errors}");
+}

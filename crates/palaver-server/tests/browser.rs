@@ -849,3 +849,97 @@ async fn a_picture_dropped_on_the_conversation_is_sent_and_previewed() {
     .await;
     page.close().await;
 }
+
+#[tokio::test]
+async fn reading_in_the_browser_reaches_the_other_device_and_reading_there_clears_the_badge() {
+    let Some(driver) = driver() else { return };
+    let site = Site::start().await;
+    const PASSWORD: &str = "dana's long password";
+    // dana's account, registered from a first connection.
+    let mut first = site.tcp("dana").await;
+    first
+        .send(&ClientFrame::Register {
+            password: palaver_client::proto::Secret(PASSWORD.into()),
+        })
+        .await
+        .unwrap();
+    expect(&mut first, "registered", |f| {
+        matches!(f, ServerFrame::Registered { .. })
+    })
+    .await;
+    drop(first);
+    let mut bob = site.tcp("bob").await;
+
+    // dana in the browser, and on her phone (the client library).
+    let page = Page::open(driver, &site.url(), false).await;
+    page.join_attempt("dana", PASSWORD).await;
+    page.wait("the chat", "!document.getElementById('chat').hidden")
+        .await;
+    let mut phone = Connection::connect(site.server.local_addr()).await.unwrap();
+    phone
+        .join_as(ClientFrame::Login {
+            username: "dana".into(),
+            password: palaver_client::proto::Secret(PASSWORD.into()),
+            since: None,
+            rooms: None,
+            resume_token: None,
+        })
+        .await
+        .expect("the phone logs in too");
+
+    // bob writes to dana privately: the browser shows it unread (general is shown).
+    bob.send(&ClientFrame::PrivateMessage {
+        target: "dana".into(),
+        content: "are you coming?".into(),
+        reply_to: None,
+        attachments: Vec::new(),
+    })
+    .await
+    .unwrap();
+    let ServerFrame::PrivateMessage(dm) = frame(&mut phone, "bob's question", |f| {
+        matches!(f, ServerFrame::PrivateMessage(_))
+    })
+    .await
+    else {
+        unreachable!()
+    };
+    let badge = "document.querySelector('.conversation-button[data-key=\"@bob\"] .badge')";
+    page.wait("the unread badge", &format!("{badge}?.textContent === '1'"))
+        .await;
+
+    // dana reads it on her phone: the browser's badge goes.
+    phone
+        .send(&ClientFrame::MarkRead {
+            room: None,
+            with: Some("bob".into()),
+            seq: Some(dm.seq),
+            timestamp: None,
+        })
+        .await
+        .unwrap();
+    page.wait("the badge cleared by the phone", &format!("!{badge}"))
+        .await;
+
+    // bob writes in general, which the browser shows: the browser reads it, and the phone is
+    // told how far.
+    message(&mut bob, "see you at noon").await;
+    page.wait_for_line("bob: see you at noon").await;
+    let ServerFrame::Message(said) = frame(
+        &mut phone,
+        "bob's message",
+        |f| matches!(f, ServerFrame::Message(m) if m.content == "see you at noon"),
+    )
+    .await
+    else {
+        unreachable!()
+    };
+    let marker = frame(&mut phone, "the browser's read marker", |f| {
+        matches!(f, ServerFrame::ReadMarker(m) if m.room.as_deref() == Some("general") && m.seq >= said.seq)
+    })
+    .await;
+    let ServerFrame::ReadMarker(marker) = marker else {
+        unreachable!()
+    };
+    assert_eq!(marker.seq, said.seq);
+    page.close().await;
+}

@@ -77,11 +77,23 @@ pub async fn run(args: &ChatArgs, client: Client, mut events: mpsc::Receiver<Eve
                 eprintln!("palaver: {why}");
                 failures += 1;
             }
-            Action::Upload(_) | Action::OnMessage { .. } => {
+            Action::Upload(path) => {
+                let sent = match welcome.http_base.clone() {
+                    Some(base) if welcome.limits.max_upload_bytes > 0 => {
+                        pace.wait().await;
+                        let file = (base, path, welcome.limits.max_upload_bytes);
+                        crate::net::upload_to(&client, file, target.clone()).await
+                    }
+                    _ => Err("this server takes no files".to_string()),
+                };
+                if let Err(why) = sent {
+                    eprintln!("palaver: {why}");
+                    failures += 1;
+                }
+            }
+            Action::OnMessage { .. } => {
                 // A script sees no messages to point at.
-                eprintln!(
-                    "palaver: /upload, /react, /reply, /edit and /delete need the full-screen client"
-                );
+                eprintln!("palaver: /react, /reply, /edit and /delete need the full-screen client");
                 failures += 1;
             }
             Action::Private { to, content } => {

@@ -52,6 +52,8 @@ pub struct ChatView {
     typing: crate::typing::TypingNotifier,
     /// The path typed in the "send a file" window, while it is open.
     pub file_path: Option<String>,
+    /// Pictures sent with messages, fetched for their previews.
+    pub previews: crate::previews::Previews,
     /// Give the input the focus in this frame and the next (a reply or an edit began: egui may
     /// move the focus with the arrow key that began it, at the end of the frame).
     refocus: u8,
@@ -68,6 +70,7 @@ pub fn show(app: &mut PalaverApp, ui: &mut egui::Ui) {
     windows(app, ui.ctx());
     typing_pause(app, ui.ctx());
     mark_shown_read(app, ui.ctx());
+    app.chat_view.previews.poll(ui.ctx());
 }
 
 /// The emoji picker, the search results, the confirmation of a deletion, the file to send;
@@ -706,6 +709,7 @@ fn central(app: &mut PalaverApp, ui: &mut egui::Ui) {
         scroll_to: chat.jump_to,
         flash,
         http_base: chat.http_base.as_deref(),
+        previews: Some(&view.previews),
     };
     let typing_height = 18.0;
     let list_height = (ui.available_height() - typing_height).max(40.0);
@@ -725,6 +729,11 @@ fn central(app: &mut PalaverApp, ui: &mut egui::Ui) {
     }
     view.at_bottom = outcome.at_bottom;
     view.rows_drawn = outcome.rows_drawn;
+    if let Some(base) = chat.http_base.as_deref() {
+        for (id, url) in &outcome.wanted_previews {
+            view.previews.fetch(&app.runtime, ui.ctx(), id, base, url);
+        }
+    }
     if let Some(id) = outcome.scrolled_to {
         chat.jump_to = None;
         view.flash = Some((id, Instant::now()));

@@ -38,6 +38,8 @@ pub struct ListOutcome {
     pub actions: Vec<RowAction>,
     /// The message scrolled to (a jump), once it was found.
     pub scrolled_to: Option<u64>,
+    /// Pictures in view not fetched yet: (file id, link).
+    pub wanted_previews: Vec<(String, String)>,
 }
 
 /// Something asked of one message.
@@ -70,6 +72,8 @@ pub struct ListInput<'a> {
     pub flash: Option<u64>,
     /// Where files' links lead (`welcome`'s `http_base`).
     pub http_base: Option<&'a str>,
+    /// The pictures fetched so far.
+    pub previews: Option<&'a crate::previews::Previews>,
 }
 
 const ESTIMATE: f32 = 20.0;
@@ -84,6 +88,7 @@ pub fn show(
 ) -> ListOutcome {
     let jump_to_latest = input.jump_to_latest;
     let mut actions = Vec::new();
+    let mut wanted = Vec::new();
     let target = input
         .scroll_to
         .and_then(|id| lines_index(&conversation.lines, id));
@@ -157,7 +162,10 @@ pub fn show(
                     UiBuilder::new()
                         .max_rect(rect)
                         .layout(Layout::top_down(Align::Min)),
-                    |ui| row(ui, line, previous, &input, rendered, &mut actions),
+                    |ui| {
+                        let out = (&mut actions, &mut wanted);
+                        row(ui, line, previous, &input, rendered, out)
+                    },
                 )
                 .response
                 .rect
@@ -180,6 +188,7 @@ pub fn show(
         at_bottom: offset + view >= content - 4.0,
         at_top: offset <= 1.0,
         rows_drawn: drawn,
+        wanted_previews: wanted,
         actions,
         scrolled_to: target.and(input.scroll_to),
     }
@@ -203,7 +212,7 @@ fn row(
     previous: Option<&Line>,
     input: &ListInput,
     rendered: &mut Vec<(LineKind, String)>,
-    actions: &mut Vec<RowAction>,
+    (actions, wanted): (&mut Vec<RowAction>, &mut Vec<(String, String)>),
 ) {
     let dark = input.dark;
     let day = local_day(line.ts_ms);
@@ -355,7 +364,7 @@ fn row(
         for (text, url) in &links {
             ui.hyperlink_to(RichText::new(format!("Link: {text}")).small(), url);
         }
-        files(ui, line, input.http_base);
+        files(ui, line, input, wanted);
         if let Some(id) = line.id.filter(|_| !line.state.deleted) {
             reactions(ui, id, line, input.me, actions);
         }
@@ -383,18 +392,47 @@ fn one_line(text: &str, max: usize) -> String {
     }
 }
 
-/// The files sent with a message: name and size, a link that opens it in the browser.
-fn files(ui: &mut egui::Ui, line: &Line, http_base: Option<&str>) {
+/// The files sent with a message: name and size, a link that opens it in the browser; a
+/// picture also shown small (click it to open it), in a box of the same size while it loads.
+fn files(ui: &mut egui::Ui, line: &Line, input: &ListInput, wanted: &mut Vec<(String, String)>) {
+    use crate::previews::{fitted, Preview, PREVIEW_MAX_BYTES, PREVIEW_SIZE};
     for a in &line.state.attachments {
         let kind = if a.is_image() { "Image" } else { "File" };
         let text = format!("{kind}: {} ({})", a.name, human_size(a.size));
-        match http_base {
-            Some(base) => {
-                let url = format!("{}{}", base.trim_end_matches('/'), a.url);
-                ui.hyperlink_to(text, url);
+        let Some(base) = input.http_base else {
+            ui.label(text);
+            continue;
+        };
+        let url = format!("{}{}", base.trim_end_matches('/'), a.url);
+        ui.hyperlink_to(text, &url);
+        if !a.is_image() || a.size > PREVIEW_MAX_BYTES {
+            continue;
+        }
+        let preview = input.previews.and_then(|p| p.get(&a.id));
+        if matches!(preview, Some(Preview::Failed)) {
+            continue;
+        }
+        let (rect, _) = ui.allocate_exact_size(PREVIEW_SIZE, egui::Sense::hover());
+        match preview {
+            Some(Preview::Ready(texture)) => {
+                let size = fitted(texture.size_vec2());
+                let at = egui::Rect::from_min_size(rect.min, size);
+                let image = egui::Image::new((texture.id(), size))
+                    .alt_text(format!("Picture: {}", a.name))
+                    .sense(egui::Sense::click());
+                let shown = ui.put(at, image);
+                if shown.on_hover_text(&a.name).clicked() {
+                    ui.ctx().open_url(egui::OpenUrl::new_tab(&url));
+                }
             }
-            None => {
-                ui.label(text);
+            _ => {
+                ui.put(
+                    rect,
+                    egui::Label::new(RichText::new("Loading the picture…").weak()),
+                );
+                if preview.is_none() {
+                    wanted.push((a.id.clone(), a.url.clone()));
+                }
             }
         }
     }

@@ -5,9 +5,15 @@
 //!   `--files-dir`): one node.
 //! - [`PostgresBlobs`]: the database every node of a cluster already shares, in 1 MiB rows
 //!   (`file_chunks`), so a file uploaded to one node downloads from any.
+//!
+//! Reading streams: a download holds one chunk at a time (plus what the connection buffers),
+//! never the whole file.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::{Condvar, Mutex};
+
+use bytes::Bytes;
 
 use crate::store::postgres::BlockingClient;
 use crate::store::StoreError;
@@ -16,10 +22,24 @@ use crate::store::StoreError;
 pub trait Blobs: Send + Sync + 'static {
     /// Keeps the bytes of the file at `from` under `digest` (nothing if they are kept already).
     fn put(&self, digest: &str, from: &Path) -> Result<(), StoreError>;
-    /// The bytes kept under `digest`.
-    fn get(&self, digest: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Hands the bytes kept under `digest` to `chunk`, in order, a piece at a time, until it
+    /// returns false (the reader went away). False when nothing is kept under `digest`.
+    fn read(&self, digest: &str, chunk: &mut dyn FnMut(Bytes) -> bool) -> Result<bool, StoreError>;
     fn delete(&self, digest: &str) -> Result<(), StoreError>;
+
+    /// All the bytes kept under `digest` (tests, small files).
+    fn get(&self, digest: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let mut all = Vec::new();
+        let kept = self.read(digest, &mut |piece| {
+            all.extend_from_slice(&piece);
+            true
+        })?;
+        Ok(kept.then_some(all))
+    }
 }
+
+/// The size of the pieces a file on disk is read in.
+const DISK_PIECE: usize = 256 * 1024;
 
 /// Files in a directory, `<dir>/<first two hex digits>/<digest>`.
 pub struct DiskBlobs {
@@ -48,22 +68,37 @@ impl Blobs for DiskBlobs {
         if to.exists() {
             return Ok(());
         }
-        std::fs::create_dir_all(to.parent().expect("a parent")).map_err(io)?;
-        // A copy beside it, then a rename: the file appears whole or not at all.
-        let partial = to.with_extension("partial");
-        std::fs::copy(from, &partial).map_err(io)?;
-        std::fs::File::open(&partial)
-            .and_then(|f| f.sync_all())
+        let parent = to.parent().expect("a parent");
+        std::fs::create_dir_all(parent).map_err(io)?;
+        // A copy beside it under a name of its own (two uploads of the same bytes may race),
+        // then a rename: the file appears whole or not at all.
+        let mut partial = tempfile::Builder::new()
+            .suffix(".partial")
+            .tempfile_in(parent)
             .map_err(io)?;
-        std::fs::rename(&partial, &to).map_err(io)?;
+        let mut source = std::fs::File::open(from).map_err(io)?;
+        std::io::copy(&mut source, partial.as_file_mut()).map_err(io)?;
+        partial.as_file().sync_all().map_err(io)?;
+        partial.persist(&to).map_err(|e| io(e.error))?;
         Ok(())
     }
 
-    fn get(&self, digest: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        match std::fs::read(self.path(digest)) {
-            Ok(bytes) => Ok(Some(bytes)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(io(e)),
+    fn read(&self, digest: &str, chunk: &mut dyn FnMut(Bytes) -> bool) -> Result<bool, StoreError> {
+        let mut file = match std::fs::File::open(self.path(digest)) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(io(e)),
+        };
+        loop {
+            let mut piece = vec![0u8; DISK_PIECE];
+            let n = file.read(&mut piece).map_err(io)?;
+            if n == 0 {
+                return Ok(true);
+            }
+            piece.truncate(n);
+            if !chunk(Bytes::from(piece)) {
+                return Ok(true);
+            }
         }
     }
 
@@ -78,29 +113,64 @@ impl Blobs for DiskBlobs {
 /// The bytes in PostgreSQL, 1 MiB a row.
 pub struct PostgresBlobs {
     url: String,
-    client: std::sync::Mutex<Option<BlockingClient>>,
+    /// Connections not in use.
+    idle: Mutex<Vec<BlockingClient>>,
+    /// How many are in use, at most [`BLOB_CONNECTIONS`] (more uploads and downloads wait).
+    busy: (Mutex<usize>, Condvar),
 }
 
 const CHUNK: usize = 1 << 20;
+
+/// The most connections file transfers use at once on a node.
+const BLOB_CONNECTIONS: usize = 4;
 
 impl PostgresBlobs {
     pub fn new(url: &str) -> Self {
         PostgresBlobs {
             url: url.to_string(),
-            client: std::sync::Mutex::new(None),
+            idle: Mutex::new(Vec::new()),
+            busy: (Mutex::new(0), Condvar::new()),
         }
     }
 
-    /// Runs `f` on this store's connection (opened, or opened again after a failure).
+    /// Runs `f` on one of this store's connections (an idle one, or a new one), waiting while
+    /// [`BLOB_CONNECTIONS`] are in use; a connection that failed is dropped.
     fn with<R>(
         &self,
         f: impl FnOnce(&mut postgres::Client) -> Result<R, StoreError>,
     ) -> Result<R, StoreError> {
-        let mut guard = self.client.lock().unwrap_or_else(|e| e.into_inner());
-        if guard.as_ref().is_none_or(|c| c.is_closed()) {
-            *guard = Some(BlockingClient::connect(&self.url)?);
+        let (count, freed) = &self.busy;
+        {
+            let mut busy = count.lock().unwrap_or_else(|e| e.into_inner());
+            while *busy >= BLOB_CONNECTIONS {
+                busy = freed.wait(busy).unwrap_or_else(|e| e.into_inner());
+            }
+            *busy += 1;
         }
-        f(guard.as_mut().expect("connected"))
+        let release = || {
+            *count.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
+            freed.notify_one();
+        };
+        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let mut client = match idle.filter(|c| !c.is_closed()) {
+            Some(client) => client,
+            None => match BlockingClient::connect(&self.url) {
+                Ok(client) => client,
+                Err(e) => {
+                    release();
+                    return Err(e);
+                }
+            },
+        };
+        let result = f(&mut client);
+        if !client.is_closed() {
+            self.idle
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(client);
+        }
+        release();
+        result
     }
 }
 
@@ -147,20 +217,23 @@ impl Blobs for PostgresBlobs {
         })
     }
 
-    fn get(&self, digest: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    fn read(&self, digest: &str, chunk: &mut dyn FnMut(Bytes) -> bool) -> Result<bool, StoreError> {
         self.with(|client| {
-            let rows = client.query(
-                "SELECT data FROM file_chunks WHERE digest = $1 ORDER BY n",
-                &[&digest],
-            )?;
-            if rows.is_empty() {
-                return Ok(None);
+            // One row (1 MiB) at a time.
+            for n in 0i32.. {
+                let row = client.query_opt(
+                    "SELECT data FROM file_chunks WHERE digest = $1 AND n = $2",
+                    &[&digest, &n],
+                )?;
+                let Some(row) = row else {
+                    return Ok(n > 0);
+                };
+                let piece = Bytes::copy_from_slice(row.get::<_, &[u8]>(0));
+                if !chunk(piece) {
+                    return Ok(true);
+                }
             }
-            let mut bytes = Vec::new();
-            for row in rows {
-                bytes.extend_from_slice(row.get::<_, &[u8]>(0));
-            }
-            Ok(Some(bytes))
+            Ok(true)
         })
     }
 

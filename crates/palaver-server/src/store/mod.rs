@@ -266,6 +266,16 @@ impl StoredMessage {
         }
     }
 
+    /// Whose reaction a reaction row is: the author's owner (so that someone who takes a
+    /// guest's name later cannot take the guest's reactions back), or the name where no owner
+    /// is known.
+    pub fn reactor_key(&self) -> &str {
+        match self.author_owner() {
+            "" => self.author_key(),
+            owner => owner,
+        }
+    }
+
     /// Who owns the author's side (an account or a guest session; empty if unknown).
     pub fn author_owner(&self) -> &str {
         match &self.kind {

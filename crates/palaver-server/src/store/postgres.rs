@@ -263,6 +263,13 @@ pub fn migrate(client: &mut Client) -> Result<(), StoreError> {
     tx.batch_execute(SCHEMA)?;
     tx.batch_execute(SEARCH)?;
     tx.batch_execute(CHANGES)?;
+    if version.is_some_and(|v| v < 8) {
+        // Reactions are keyed by their giver's owner (guests' older ones keep their name).
+        tx.batch_execute(
+            "UPDATE reactions SET user_key = 'account:' || user_key
+              WHERE user_key IN (SELECT name_key FROM accounts)",
+        )?;
+    }
     catch_up_message_ids(&mut tx)?;
     tx.execute("UPDATE palaver_schema SET version = $1", &[&SCHEMA_VERSION])?;
     tx.commit()?;
@@ -436,7 +443,7 @@ fn apply_changes(
                 let taken_back = match toggle || !wanted {
                     true => tx.execute(
                         "DELETE FROM reactions WHERE message_id = $1 AND emoji = $2 AND user_key = $3",
-                        &[&of, &m.content, &m.author_key()],
+                        &[&of, &m.content, &m.reactor_key()],
                     )?,
                     false => 0,
                 };
@@ -448,11 +455,11 @@ fn apply_changes(
                          SELECT $1, $2, $3, $4, $5 WHERE EXISTS
                            (SELECT 1 FROM messages WHERE id = $1 AND NOT deleted)
                          ON CONFLICT DO NOTHING",
-                            &[&of, &m.content, &m.author_key(), &m.author(), &m.ts_ms],
+                            &[&of, &m.content, &m.reactor_key(), &m.author(), &m.ts_ms],
                         )?;
                         tx.query_one(
                         "SELECT COUNT(*) FROM reactions WHERE message_id = $1 AND emoji = $2 AND user_key = $3",
-                        &[&of, &m.content, &m.author_key()],
+                        &[&of, &m.content, &m.reactor_key()],
                     )?
                     .get::<_, i64>(0)
                         > 0

@@ -66,6 +66,13 @@ ALTER TABLE messages ADD COLUMN edited_ms INTEGER;
 ALTER TABLE messages ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0;
 ";
 
+/// Version 6 to 7: reactions are keyed by their giver's owner (accounts' as `account:<name>`;
+/// guests' older ones keep their name). Read markers arrive with [`CHANGES`].
+const TO_VERSION_7: &str = "
+UPDATE reactions SET user_key = 'account:' || user_key
+ WHERE user_key IN (SELECT name_key FROM accounts);
+";
+
 /// Reactions (who gave which emoji to which message), and the changes of a message (to wipe its
 /// edits when it is deleted).
 const CHANGES: &str = "
@@ -220,6 +227,12 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
         }
         conn.execute_batch(SCHEMA)?;
         conn.execute_batch(CHANGES)?;
+        if !fresh && version < 7 && table_exists("accounts")? {
+            conn.execute_batch(TO_VERSION_7)?;
+            tracing::info!(
+                "database schema upgraded to version 7 (read markers, reactions by owner)"
+            );
+        }
         let indexed = table_exists("messages_search")?;
         conn.execute_batch(SEARCH)?;
         if !fresh && !indexed {
@@ -401,7 +414,7 @@ fn apply_changes(tx: &Connection, batch: &mut [StoredMessage]) -> rusqlite::Resu
                         .prepare_cached(
                             "DELETE FROM reactions WHERE message_id = ?1 AND emoji = ?2 AND user_key = ?3",
                         )?
-                        .execute(params![of, m.content, m.author_key()])?,
+                        .execute(params![of, m.content, m.reactor_key()])?,
                     false => 0,
                 };
                 let add = if toggle { taken_back == 0 } else { wanted };
@@ -416,14 +429,14 @@ fn apply_changes(tx: &Connection, batch: &mut [StoredMessage]) -> rusqlite::Resu
                         .execute(params![
                             of,
                             m.content,
-                            m.author_key(),
+                            m.reactor_key(),
                             m.author(),
                             m.ts_ms
                         ])?;
                         tx.prepare_cached(
                         "SELECT COUNT(*) FROM reactions WHERE message_id = ?1 AND emoji = ?2 AND user_key = ?3",
                     )?
-                    .query_row(params![of, m.content, m.author_key()], |r| r.get::<_, i64>(0))?
+                    .query_row(params![of, m.content, m.reactor_key()], |r| r.get::<_, i64>(0))?
                         > 0
                     };
                 m.change = Some(Change::React {

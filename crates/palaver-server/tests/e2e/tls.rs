@@ -134,3 +134,61 @@ async fn a_changed_certificate_is_refused_until_the_pin_is_removed() {
     let (_conn, trust) = tls_join(addr, &settings, "alice").await;
     assert!(matches!(trust, Trust::PinnedNow { .. }));
 }
+
+#[tokio::test]
+async fn the_client_library_sends_and_fetches_files_over_https_with_the_pinned_certificate() {
+    use palaver_client::{Client, ClientConfig, Event};
+    let dir = tempfile::tempdir().unwrap();
+    let (mut tls, _) = certificate(dir.path(), "server");
+    tls.https_bind = Some("127.0.0.1:0".parse().unwrap());
+    let server = TestServer::start_with(|c| {
+        c.tls = Some(tls);
+        c.http_bind = None;
+    })
+    .await;
+    let addresses = server.server.addresses().clone();
+    let tls_addr = addresses.native_tls.expect("a TLS listener");
+    let settings = TlsSettings {
+        known_hosts: dir.path().join("known_hosts"),
+    };
+    let mut bob = server.join("bob").await;
+
+    let mut config = ClientConfig::new(tls_addr.to_string(), "alice");
+    config.tls = Some(settings.clone());
+    config.reconnect = false;
+    let (alice, mut events) = Client::connect(config).await.expect("alice over TLS");
+    let Some(Event::Connected(welcome)) = events.recv().await else {
+        panic!("a welcome first")
+    };
+    let base = welcome.http_base.clone().expect("files over HTTPS");
+    assert!(base.starts_with("https://"), "{base}");
+
+    let uploaded = alice
+        .upload(&base, "notes.txt", "text/plain", b"over TLS\n".to_vec())
+        .await
+        .expect("uploaded over HTTPS");
+    alice
+        .send_acked(ClientFrame::Message {
+            content: "the notes".into(),
+            room: None,
+            reply_to: None,
+            attachments: vec![uploaded.id],
+        })
+        .await
+        .unwrap();
+    let frame = expect(&mut bob, "the notes", |f| {
+        matches!(f, palaver_client::proto::ServerFrame::Message(m) if !m.state.attachments.is_empty())
+    })
+    .await;
+    let palaver_client::proto::ServerFrame::Message(m) = frame else {
+        unreachable!()
+    };
+    let link = &m.state.attachments[0].url;
+    let bytes = palaver_client::files::get_with(&base, link, Some(&settings))
+        .await
+        .expect("fetched over HTTPS");
+    assert_eq!(bytes, b"over TLS\n");
+    // The HTTPS listener's certificate was pinned like the chat's.
+    let pins = std::fs::read_to_string(&settings.known_hosts).unwrap();
+    assert_eq!(pins.lines().count(), 2, "{pins}");
+}

@@ -230,13 +230,12 @@ pub async fn download(
     let (reads, blobs) = (state.reads.clone(), Arc::clone(&files.blobs));
     let found = tokio::task::spawn_blocking(move || {
         let record = reads.read(|db| db.files(std::slice::from_ref(&id)))?;
-        let Some(record) = record.into_iter().next().filter(|f| f.message_id.is_some()) else {
-            return Ok(None);
-        };
-        Ok::<_, crate::store::StoreError>(blobs.get(&record.digest)?.map(|bytes| (record, bytes)))
+        Ok::<_, crate::store::StoreError>(
+            record.into_iter().next().filter(|f| f.message_id.is_some()),
+        )
     })
     .await;
-    let (record, bytes) = match found {
+    let record = match found {
         Ok(Ok(Some(found))) => found,
         Ok(Ok(None)) => {
             return (
@@ -261,8 +260,9 @@ pub async fn download(
         if inline { "inline" } else { "attachment" },
         encode_path_segment(&record.name)
     );
-    let mut response = Response::new(Body::from(bytes));
+    let mut response = Response::new(stream_blob(blobs, record.digest.clone()));
     let headers = response.headers_mut();
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(record.size));
     let set = |headers: &mut HeaderMap, name: header::HeaderName, value: &str| {
         if let Ok(value) = HeaderValue::from_str(value) {
             headers.insert(name, value);
@@ -272,6 +272,26 @@ pub async fn download(
     set(headers, header::CONTENT_DISPOSITION, &disposition);
     set(headers, header::CACHE_CONTROL, "private, max-age=3600");
     response
+}
+
+/// A file's bytes as a response body, read off the async threads a piece at a time: a slow
+/// reader holds a few pieces in memory, never the file.
+fn stream_blob(blobs: Arc<dyn crate::files::blobs::Blobs>, digest: String) -> Body {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(4);
+    tokio::task::spawn_blocking(move || {
+        let read = blobs.read(&digest, &mut |piece| tx.blocking_send(Ok(piece)).is_ok());
+        let failure = match read {
+            Ok(true) => return,
+            Ok(false) => "the file's bytes are missing".to_string(),
+            Err(e) => e.to_string(),
+        };
+        tracing::error!(%digest, %failure, "could not read a file's bytes");
+        let _ = tx.blocking_send(Err(std::io::Error::other(failure)));
+    });
+    let pieces = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|piece| (piece, rx))
+    });
+    Body::from_stream(pieces)
 }
 
 /// The policy a served file gets instead of the page's: it runs nothing and loads nothing.

@@ -71,6 +71,9 @@ pub struct IrcState {
     /// Message ids whose echo should carry a command's label: (id, token, whether the command
     /// goes on after it).
     pub echo_labels: VecDeque<(u64, u64, bool)>,
+    /// Labeled edits (`+draft/edit`) acknowledged, oldest first: the next own `edited` line
+    /// is the echo of the first (its token).
+    pub edit_echoes: VecDeque<u64>,
     pub batch_seq: u64,
     /// The account proved with SASL (its name joins at registration).
     pub account: Option<String>,
@@ -93,6 +96,7 @@ impl Default for IrcState {
             next_token: 1,
             last_event: None,
             echo_labels: VecDeque::new(),
+            edit_echoes: VecDeque::new(),
             batch_seq: 0,
             account: None,
             realname: String::new(),

@@ -170,7 +170,14 @@ pub fn edited(lines: &mut Lines, e: &Edited) -> Vec<IrcMessage> {
                 .insert(0, ("+draft/edit".into(), Some(e.place.id.to_string())));
         }
     }
-    out
+    if !lines.st.is_me(&e.place.username) {
+        return out;
+    }
+    // One's own edit with echo-message: the echo of the labeled PRIVMSG that made it.
+    match lines.st.edit_echoes.pop_front() {
+        Some(token) => lines.st.reply(Some(token), out),
+        None => out,
+    }
 }
 
 /// A deletion: `REDACT <target> <msgid>` to clients with `draft/message-redaction`.
@@ -254,6 +261,56 @@ mod tests {
         assert_eq!(tagged_reaction(&typing), None);
         let not_a_msgid = tags("@+draft/react=👍;+draft/reply=abc TAGMSG #general");
         assert_eq!(tagged_reaction(&not_a_msgid), None);
+    }
+
+    #[test]
+    fn a_labeled_edit_ends_with_its_echo_and_an_unlabeled_one_ends_at_its_ack() {
+        use crate::listener::irc::caps;
+        let mut h = Harness::registered("me");
+        for cap in [
+            caps::ECHO_MESSAGE,
+            caps::LABELED_RESPONSE,
+            caps::MESSAGE_TAGS,
+        ] {
+            h.enable(cap);
+        }
+        let edited = |token: Option<u64>| {
+            let place = ChangePlace {
+                id: 5,
+                seq: 9,
+                room: Some("general".into()),
+                target: None,
+                username: "me".into(),
+                timestamp: "2026-11-29T12:00:00.000Z".into(),
+            };
+            let _ = token;
+            ServerFrame::Edited(Edited {
+                place,
+                content: "fixed".into(),
+            })
+        };
+        let ack = |token: u64| ServerFrame::Ack {
+            reference: serde_json::Value::from(token),
+            id: 77,
+            seq: 9,
+            timestamp: "t".into(),
+        };
+        let token = h.ask("@label=L1;+draft/edit=5 PRIVMSG #general :fixed");
+        assert!(h.frame(ack(token)).is_empty(), "held for the label");
+        assert!(
+            h.frame(edited(Some(token))).is_empty(),
+            "the echo joins the reply"
+        );
+        let reply = h.pong(token);
+        assert_eq!(reply.len(), 1, "{reply:?}");
+        assert!(reply[0].starts_with("@label=L1;+draft/edit=5"), "{reply:?}");
+        assert!(reply[0].ends_with("PRIVMSG #general :* fixed"), "{reply:?}");
+        // Without a label: done at the ack; the echo is a plain line.
+        let token = h.ask("@+draft/edit=5 PRIVMSG #general :fixed");
+        assert!(h.frame(ack(token)).is_empty());
+        let echo = h.frame(edited(None));
+        assert_eq!(echo.len(), 1);
+        assert!(!echo[0].contains("label"), "{echo:?}");
     }
 
     #[test]

@@ -97,6 +97,7 @@ fn send(r: &mut Reader, msg: &IrcMessage, label: Option<String>, notice: bool) -
         let waiting = Privmsg {
             target: targets.first().copied().unwrap_or_default().to_string(),
             closes_on_pong: true,
+            editing: editing.is_some(),
         };
         r.begin(waiting, label.take())
     });
@@ -105,6 +106,7 @@ fn send(r: &mut Reader, msg: &IrcMessage, label: Option<String>, notice: bool) -
             let waiting = Privmsg {
                 target: target.to_string(),
                 closes_on_pong: false,
+                editing: editing.is_some(),
             };
             r.begin(waiting, label.take())
         });
@@ -149,6 +151,9 @@ pub struct Privmsg {
     /// Several targets or a label: the reply ends at the closing `pong` (after every target's
     /// ack), not at the first ack.
     closes_on_pong: bool,
+    /// An edit (`+draft/edit`): its echo is the `edited` line (see `changes.rs`), which carries
+    /// the label when the command has one.
+    editing: bool,
 }
 
 impl Privmsg {
@@ -192,6 +197,18 @@ impl Waiting for Privmsg {
                 Some(self.step(echo))
             }
             ServerFrame::PrivateConfirmation { .. } => Some(Step::More(Vec::new())),
+            ServerFrame::Ack { .. } if self.editing => {
+                // The edit's echo arrives as `edited`, before the closing pong.
+                if self.closes_on_pong && lines.has(caps::ECHO_MESSAGE) {
+                    let token = lines.token?;
+                    let echoes = &mut lines.st.edit_echoes;
+                    echoes.push_back(token);
+                    if echoes.len() > 64 {
+                        echoes.pop_front();
+                    }
+                }
+                Some(self.step(Vec::new()))
+            }
             ServerFrame::Ack { id, .. } => {
                 if !lines.has(caps::ECHO_MESSAGE) {
                     return Some(self.step(Vec::new()));

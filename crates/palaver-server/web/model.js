@@ -630,6 +630,9 @@ export class ChatModel {
         c.cursor = Math.max(c.cursor, frame.room.last_seq ?? 0);
         for (const m of frame.history ?? []) this.add(c, this.fromChat(m), { count: false });
         for (const name of frame.members ?? []) c.members.add(name);
+        // How far this account read the room (on any device).
+        const seq = Number(frame.read_marker?.seq);
+        if (Number.isSafeInteger(seq) && seq > 0) this.setReadMarker(c.key, seq);
         return { changed: true };
       }
       case "left_room": {

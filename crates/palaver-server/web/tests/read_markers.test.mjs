@@ -206,3 +206,20 @@ test("a marker for the conversation shown places the New line and leaves no coun
   assert.equal(rust.unread, 1);
   assert.equal(m.totalUnread(), 1);
 });
+
+test("a joined_room carries the room's marker: its history up to there is read", () => {
+  const m = new ChatModel();
+  m.apply(welcome());
+  const history = [1, 2, 3].map((n) => ({ ...msg(n, n, "bob", `m${n}`, "ops") }));
+  m.apply({
+    type: "joined_room",
+    room: { name: "ops", topic: "", members: 2, last_seq: 3 },
+    members: ["alice", "bob"],
+    history,
+    read_marker: { room: "ops", seq: 2, timestamp: "2026-11-29T12:00:00.000Z" },
+  });
+  assert.equal(m.readMarker("ops"), 2);
+  // Unread: the window's third message (after the marker) and the one arriving now.
+  m.apply(msg(4, 4, "bob", "new here", "ops"));
+  assert.equal(m.conversation("ops").unread, 2);
+});

@@ -218,22 +218,21 @@ impl Blobs for PostgresBlobs {
     }
 
     fn read(&self, digest: &str, chunk: &mut dyn FnMut(Bytes) -> bool) -> Result<bool, StoreError> {
+        use postgres::fallible_iterator::FallibleIterator;
         self.with(|client| {
-            // One row (1 MiB) at a time.
-            for n in 0i32.. {
-                let row = client.query_opt(
-                    "SELECT data FROM file_chunks WHERE digest = $1 AND n = $2",
-                    &[&digest, &n],
-                )?;
-                let Some(row) = row else {
-                    return Ok(n > 0);
-                };
-                let piece = Bytes::copy_from_slice(row.get::<_, &[u8]>(0));
-                if !chunk(piece) {
-                    return Ok(true);
+            // One query, its rows (1 MiB each) taken as they arrive.
+            let mut rows = client.query_raw(
+                "SELECT data FROM file_chunks WHERE digest = $1 ORDER BY n",
+                [digest],
+            )?;
+            let mut any = false;
+            while let Some(row) = rows.next()? {
+                any = true;
+                if !chunk(Bytes::copy_from_slice(row.get::<_, &[u8]>(0))) {
+                    break;
                 }
             }
-            Ok(true)
+            Ok(any)
         })
     }
 

@@ -38,8 +38,21 @@ fn url(base: &str, path: &str) -> Result<hyper::Uri, FileError> {
         .map_err(|e| FileError::Http(format!("{e}")))
 }
 
+/// The longest one file request may take, connecting and transferring (a server that stops
+/// answering is given up on).
+const EXCHANGE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
 /// Sends one request; the answer's status and body.
 async fn exchange(
+    request: hyper::Request<Full<Bytes>>,
+    tls: Option<&TlsSettings>,
+) -> Result<(hyper::StatusCode, Bytes), FileError> {
+    tokio::time::timeout(EXCHANGE_TIMEOUT, exchange_now(request, tls))
+        .await
+        .map_err(|_| FileError::Http("the server did not answer in time".into()))?
+}
+
+async fn exchange_now(
     request: hyper::Request<Full<Bytes>>,
     tls: Option<&TlsSettings>,
 ) -> Result<(hyper::StatusCode, Bytes), FileError> {

@@ -214,6 +214,9 @@ pub struct ChatModel {
     pub max_upload_bytes: u64,
     /// How far the user has read each conversation (see `read_markers.rs`).
     pub read_markers: crate::read_markers::ReadMarkers,
+    /// Rooms this client asked to join (folded): their `joined_room` opens them. A room the
+    /// account's other device joined is listed, not opened.
+    joining: BTreeSet<String>,
 }
 
 /// A search's results, newest first, as far as they were paged.
@@ -240,6 +243,7 @@ impl ChatModel {
             http_base: None,
             max_upload_bytes: 0,
             read_markers: Default::default(),
+            joining: BTreeSet::new(),
         }
     }
 
@@ -305,6 +309,15 @@ impl ChatModel {
 
     pub fn find(&self, id: &ConversationId) -> Option<usize> {
         self.conversations.iter().position(|c| &c.id == id)
+    }
+
+    /// Notes what this client asks of the server that changes what it shows later (a room
+    /// joined here is opened when it arrives).
+    pub fn asking(&mut self, frame: &ClientFrame) {
+        if let ClientFrame::JoinRoom { room, .. } = frame {
+            let room = room.trim_start_matches('#');
+            self.joining.insert(validate::fold(room));
+        }
     }
 
     /// Makes a conversation the one shown; its unread count resets.
@@ -589,7 +602,9 @@ impl ChatModel {
                 c.modes = room.modes.unwrap_or_default();
                 c.members = members.into_iter().collect();
                 self.insert_history(history, None);
-                self.select(i);
+                if self.joining.remove(&validate::fold(&room.name)) {
+                    self.select(i);
+                }
                 if let Some(marker) = read_marker {
                     self.apply_read_marker(&marker);
                 }

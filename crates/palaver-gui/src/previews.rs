@@ -99,8 +99,17 @@ impl Previews {
 }
 
 /// A picture decoded and shrunk to fit twice the preview's box (sharp on high-DPI screens).
+/// Decoding is bounded (8192 pixels a side, 128 MiB), so a crafted file cannot exhaust memory.
 pub fn shrink(bytes: &[u8]) -> Option<ColorImage> {
-    let image = image::load_from_memory(bytes).ok()?;
+    let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes))
+        .with_guessed_format()
+        .ok()?;
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(8192);
+    limits.max_image_height = Some(8192);
+    limits.max_alloc = Some(128 * 1024 * 1024);
+    reader.limits(limits);
+    let image = reader.decode().ok()?;
     let (w, h) = (PREVIEW_SIZE.x as u32 * 2, PREVIEW_SIZE.y as u32 * 2);
     let small = image.thumbnail(w, h).to_rgba8();
     let size = [small.width() as usize, small.height() as usize];
@@ -130,5 +139,12 @@ mod tests {
         assert_eq!(small.size, [480, 240]);
         assert_eq!(fitted(egui::vec2(480.0, 240.0)), egui::vec2(240.0, 120.0));
         assert!(shrink(b"<svg/>").is_none());
+        // Too large to decode: refused, not allocated.
+        let huge = image::RgbaImage::new(9000, 1);
+        let mut png = Vec::new();
+        image::DynamicImage::ImageRgba8(huge)
+            .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+            .unwrap();
+        assert!(shrink(&png).is_none());
     }
 }

@@ -311,7 +311,10 @@ impl TuiApp {
         }
         match commands::interpret(&text, &target) {
             Action::Nothing => {}
-            Action::Send(frame) => self.send(frame),
+            Action::Send(frame) => {
+                self.model.asking(&frame);
+                self.send(frame)
+            }
             Action::Private { to, content } => {
                 self.model.open_direct(&to);
                 self.send(ClientFrame::PrivateMessage {

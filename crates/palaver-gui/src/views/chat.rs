@@ -300,11 +300,13 @@ fn conversations_panel(app: &mut PalaverApp, ui: &mut egui::Ui) {
                 if (ui.button("Join").clicked() || enter)
                     && !app.chat_view.join_room.trim().is_empty()
                 {
+                    let join = ClientFrame::JoinRoom {
+                        room: app.chat_view.join_room.trim().to_string(),
+                        key: None,
+                    };
+                    chat.asking(&join);
                     if let Some(outbox) = &app.outbox {
-                        outbox.send(ClientFrame::JoinRoom {
-                            room: app.chat_view.join_room.trim().to_string(),
-                            key: None,
-                        });
+                        outbox.send(join);
                     }
                     app.chat_view.join_room.clear();
                 }
@@ -604,6 +606,7 @@ pub fn submit_input(app: &mut PalaverApp) {
                 },
                 other => other,
             };
+            chat.asking(&frame);
             if let Some(outbox) = &app.outbox {
                 outbox.send(frame);
             }

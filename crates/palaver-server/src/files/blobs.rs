@@ -6,8 +6,8 @@
 //! - [`PostgresBlobs`]: the database every node of a cluster already shares, in 1 MiB rows
 //!   (`file_chunks`), so a file uploaded to one node downloads from any.
 //!
-//! Reading streams: a download holds one chunk at a time (plus what the connection buffers),
-//! never the whole file.
+//! Reading goes piece by piece ([`Blobs::piece`]): a download holds one piece at a time, never
+//! the whole file, and nothing (no thread, no database connection) between pieces.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -22,19 +22,23 @@ use crate::store::StoreError;
 pub trait Blobs: Send + Sync + 'static {
     /// Keeps the bytes of the file at `from` under `digest` (nothing if they are kept already).
     fn put(&self, digest: &str, from: &Path) -> Result<(), StoreError>;
-    /// Hands the bytes kept under `digest` to `chunk`, in order, a piece at a time, until it
-    /// returns false (the reader went away). False when nothing is kept under `digest`.
-    fn read(&self, digest: &str, chunk: &mut dyn FnMut(Bytes) -> bool) -> Result<bool, StoreError>;
+    /// Piece `n` (from 0) of the bytes kept under `digest`, in pieces of the store's own size;
+    /// `None` past the end, or when nothing is kept. Each call stands alone (nothing is held
+    /// between pieces, however slowly they are asked for).
+    fn piece(&self, digest: &str, n: u64) -> Result<Option<Bytes>, StoreError>;
     fn delete(&self, digest: &str) -> Result<(), StoreError>;
 
     /// All the bytes kept under `digest` (tests, small files).
     fn get(&self, digest: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let mut all = Vec::new();
-        let kept = self.read(digest, &mut |piece| {
-            all.extend_from_slice(&piece);
-            true
-        })?;
-        Ok(kept.then_some(all))
+        for n in 0.. {
+            match self.piece(digest, n)? {
+                Some(piece) => all.extend_from_slice(&piece),
+                None if n == 0 => return Ok(None),
+                None => break,
+            }
+        }
+        Ok(Some(all))
     }
 }
 
@@ -83,23 +87,29 @@ impl Blobs for DiskBlobs {
         Ok(())
     }
 
-    fn read(&self, digest: &str, chunk: &mut dyn FnMut(Bytes) -> bool) -> Result<bool, StoreError> {
+    fn piece(&self, digest: &str, n: u64) -> Result<Option<Bytes>, StoreError> {
+        use std::io::{Seek, SeekFrom};
         let mut file = match std::fs::File::open(self.path(digest)) {
             Ok(file) => file,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(io(e)),
         };
-        loop {
-            let mut piece = vec![0u8; DISK_PIECE];
-            let n = file.read(&mut piece).map_err(io)?;
-            if n == 0 {
-                return Ok(true);
+        file.seek(SeekFrom::Start(n * DISK_PIECE as u64))
+            .map_err(io)?;
+        let mut piece = vec![0u8; DISK_PIECE];
+        let mut filled = 0;
+        while filled < DISK_PIECE {
+            let read = file.read(&mut piece[filled..]).map_err(io)?;
+            if read == 0 {
+                break;
             }
-            piece.truncate(n);
-            if !chunk(Bytes::from(piece)) {
-                return Ok(true);
-            }
+            filled += read;
         }
+        if filled == 0 {
+            return Ok(None);
+        }
+        piece.truncate(filled);
+        Ok(Some(Bytes::from(piece)))
     }
 
     fn delete(&self, digest: &str) -> Result<(), StoreError> {
@@ -121,8 +131,12 @@ pub struct PostgresBlobs {
 
 const CHUNK: usize = 1 << 20;
 
-/// The most connections file transfers use at once on a node.
+/// The most connections file transfers use at once on a node (each holds one for a row, never
+/// for a whole transfer).
 const BLOB_CONNECTIONS: usize = 4;
+
+/// How long a transfer waits for one of them.
+const BLOB_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 impl PostgresBlobs {
     pub fn new(url: &str) -> Self {
@@ -142,8 +156,18 @@ impl PostgresBlobs {
         let (count, freed) = &self.busy;
         {
             let mut busy = count.lock().unwrap_or_else(|e| e.into_inner());
+            let deadline = std::time::Instant::now() + BLOB_WAIT;
             while *busy >= BLOB_CONNECTIONS {
-                busy = freed.wait(busy).unwrap_or_else(|e| e.into_inner());
+                let left = deadline.saturating_duration_since(std::time::Instant::now());
+                if left.is_zero() {
+                    return Err(StoreError::Pool(
+                        "every file connection stayed busy; try again".into(),
+                    ));
+                }
+                busy = freed
+                    .wait_timeout(busy, left)
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0;
             }
             *busy += 1;
         }
@@ -217,22 +241,14 @@ impl Blobs for PostgresBlobs {
         })
     }
 
-    fn read(&self, digest: &str, chunk: &mut dyn FnMut(Bytes) -> bool) -> Result<bool, StoreError> {
-        use postgres::fallible_iterator::FallibleIterator;
+    fn piece(&self, digest: &str, n: u64) -> Result<Option<Bytes>, StoreError> {
+        let n = i32::try_from(n).unwrap_or(i32::MAX);
         self.with(|client| {
-            // One query, its rows (1 MiB each) taken as they arrive.
-            let mut rows = client.query_raw(
-                "SELECT data FROM file_chunks WHERE digest = $1 ORDER BY n",
-                [digest],
+            let row = client.query_opt(
+                "SELECT data FROM file_chunks WHERE digest = $1 AND n = $2",
+                &[&digest, &n],
             )?;
-            let mut any = false;
-            while let Some(row) = rows.next()? {
-                any = true;
-                if !chunk(Bytes::copy_from_slice(row.get::<_, &[u8]>(0))) {
-                    break;
-                }
-            }
-            Ok(any)
+            Ok(row.map(|row| Bytes::copy_from_slice(row.get::<_, &[u8]>(0))))
         })
     }
 

@@ -69,8 +69,10 @@ impl Hub {
                         reference,
                         ..
                     } => self.join_claimed(session, claim, ask, resume_token, reference, io),
-                    PendingClaim::Rename { reference } => {
-                        self.rename_claimed(session, claim, reference, io)
+                    PendingClaim::Rename { reference, asker } => {
+                        self.answering(session, asker, |hub| {
+                            hub.rename_claimed(session, claim, reference, io)
+                        })
                     }
                 }
             }
@@ -97,10 +99,23 @@ impl Hub {
             }
             ClaimAnswer::Refused(why) => {
                 let refusal = refusal(&claim.name, why);
-                self.refuse(session, refusal, pending.reference(), io);
+                let asker = pending.asker().unwrap_or(session);
+                let reference = pending.reference();
+                self.answering(session, asker, |hub| {
+                    hub.refuse(session, refusal, reference, io)
+                });
             }
         }
         self.run_held(session, io);
+        // The user's devices' requests waited for it too.
+        let devices = self
+            .sessions
+            .get(&session)
+            .map(|s| s.devices.clone())
+            .unwrap_or_default();
+        for device in devices {
+            self.run_held(device, io);
+        }
         self.reap_slow(io);
     }
 
@@ -128,9 +143,16 @@ impl Hub {
         request: Request,
         io: &mut impl HubIo,
     ) -> Option<Request> {
+        // A device waits for its user's rename too (one claim at a time per user).
+        let user_claiming = self
+            .sessions
+            .get(&session)
+            .and_then(|s| s.device_of)
+            .and_then(|u| self.sessions.get(&u))
+            .is_some_and(|u| u.claim.is_some());
         let s = self.sessions.get_mut(&session)?;
-        let checking = s.login.is_some() && s.user.is_some();
-        if s.claim.is_none() && !checking && !s.looking_up {
+        let checking = s.login.is_some() && (s.user.is_some() || s.device_of.is_some());
+        if s.claim.is_none() && !checking && !s.looking_up && !user_claiming {
             return Some(request);
         }
         if s.held.len() < HELD_MAX {

@@ -23,7 +23,9 @@ use serde_json::Value;
 
 use super::session::{AfterWindows, JoinAsk};
 use super::{identity, Close, Hub, HubIo, Outgoing, SessionId};
-use palaver_proto::DEFAULT_ROOM;
+
+/// The most devices one account may have beside its first connection.
+pub const MAX_DEVICES: usize = 15;
 
 /// Whether every connection of a user gets this frame, or only the one it answers.
 pub(super) fn shared_by_devices(frame: &ServerFrame) -> bool {
@@ -36,7 +38,6 @@ pub(super) fn shared_by_devices(frame: &ServerFrame) -> bool {
         | ServerFrame::PrivateConfirmation { .. }
         | ServerFrame::System { .. }
         | ServerFrame::Server { .. }
-        | ServerFrame::JoinedRoom { .. }
         | ServerFrame::LeftRoom { .. }
         | ServerFrame::Topic { .. }
         | ServerFrame::Notice { .. }
@@ -50,7 +51,9 @@ pub(super) fn shared_by_devices(frame: &ServerFrame) -> bool {
         | ServerFrame::ModeChanged { .. }
         | ServerFrame::Invited { .. }
         | ServerFrame::ReadMarker(_) => true,
-        ServerFrame::Welcome(_)
+        // Sent to each connection on its own (`join_room`, `attach_device`).
+        ServerFrame::JoinedRoom { .. }
+        | ServerFrame::Welcome(_)
         | ServerFrame::UploadReady { .. }
         | ServerFrame::Error { .. }
         | ServerFrame::Ack { .. }
@@ -147,13 +150,33 @@ impl Hub {
         work: impl FnOnce(&mut Hub, SessionId) -> T,
     ) -> T {
         let user = self.user_session(connection);
+        self.answering(user, connection, |hub| work(hub, user))
+    }
+
+    /// Runs `work` for `user` answering `connection`, one of its devices; if that connection is
+    /// gone meanwhile, the user's connections get the answer without its `ref`.
+    pub(super) fn answering<T>(
+        &mut self,
+        user: SessionId,
+        connection: SessionId,
+        work: impl FnOnce(&mut Hub) -> T,
+    ) -> T {
         let before = self.asking;
-        if user != connection {
-            self.asking = Some((user, connection));
-        }
-        let result = work(self, user);
+        self.asking = (user != connection && self.sessions.contains_key(&connection))
+            .then_some((user, connection));
+        let result = work(self);
         self.asking = before;
         result
+    }
+
+    /// Every live connection of the user held by `session`: its own (unless detached) and its
+    /// devices'.
+    pub(super) fn connections_of(&self, session: SessionId) -> Vec<SessionId> {
+        let Some(s) = self.sessions.get(&session) else {
+            return Vec::new();
+        };
+        let own = (!s.detached).then_some(session);
+        own.into_iter().chain(s.devices.iter().copied()).collect()
     }
 
     /// The user this joining connection may attach to as another device: one of this node's
@@ -182,11 +205,19 @@ impl Hub {
         let Some(holder) = self.sessions.get_mut(&user) else {
             return;
         };
-        holder.devices.push(connection);
         let Some(u) = holder.user.as_ref() else {
             return;
         };
         let (name, room_keys) = (u.name.clone(), u.rooms.clone());
+        if holder.devices.len() >= MAX_DEVICES {
+            let message = format!(
+                "{name} is connected {} times already, the most one account may be.",
+                MAX_DEVICES + 1
+            );
+            let refusal = super::Refusal::new(ErrorCode::TooManyConnections, message).about(&name);
+            return self.refuse(connection, refusal, reference, io);
+        }
+        holder.devices.push(connection);
         if let Some(s) = self.sessions.get_mut(&connection) {
             s.device_of = Some(user);
         }
@@ -203,13 +234,14 @@ impl Hub {
             .resume_token
             .as_ref()
             .map_or_else(identity::new_resume_token, |t| t.expose().to_string());
+        // Every room the user is in comes as a `joined_room` (general too: an IRC client
+        // shows a channel only once it has its JOIN and names), its window up to now.
         let welcome = self.welcome(&name, &room_keys, resume_token);
-        let with_history = room_keys.iter().any(|k| k == DEFAULT_ROOM) && !has_cursor(DEFAULT_ROOM);
-        let mut then = vec![self.welcome_step(welcome, with_history)];
+        let mut then = vec![self.welcome_step(welcome, false)];
         then.extend(
             room_keys
                 .iter()
-                .filter(|k| *k != DEFAULT_ROOM && !has_cursor(k))
+                .filter(|k| !has_cursor(k))
                 .map(|k| self.joined_room_step(k, None)),
         );
         if let Some(cursors) = cursors {
@@ -218,7 +250,6 @@ impl Hub {
                 room_keys: room_keys.clone(),
             });
         }
-        let _ = reference;
         self.after_windows(connection, awaiting, then, io);
         self.send_read_markers(connection, io);
     }
@@ -296,11 +327,16 @@ impl Hub {
         io: &mut impl HubIo,
     ) {
         use palaver_proto::ClientFrame;
-        match &request.frame {
-            ClientFrame::Ping
-            | ClientFrame::Pong
-            | ClientFrame::Quit { .. }
-            | ClientFrame::ChangePassword { .. } => self.handle(connection, request, io),
+        let palaver_proto::Request {
+            frame,
+            reference,
+            client_tags,
+        } = request;
+        match frame {
+            // The account's password, proved by this connection too.
+            ClientFrame::ChangePassword { old, new } => {
+                self.change_password(connection, old, new, reference, io)
+            }
             ClientFrame::Join { .. }
             | ClientFrame::Login { .. }
             | ClientFrame::Authenticate { .. }
@@ -310,10 +346,24 @@ impl Hub {
                 let message = format!(
                     "This connection is already joined as {name:?} (another device of the account)."
                 );
-                let reference = request.reference;
                 self.error_to(connection, ErrorCode::AlreadyJoined, message, reference, io);
             }
-            _ => self.as_user(connection, |hub, user| hub.handle(user, request, io)),
+            frame => {
+                let own = matches!(
+                    frame,
+                    ClientFrame::Ping | ClientFrame::Pong | ClientFrame::Quit { .. }
+                );
+                let request = palaver_proto::Request {
+                    frame,
+                    reference,
+                    client_tags,
+                };
+                if own {
+                    self.handle(connection, request, io)
+                } else {
+                    self.as_user(connection, |hub, user| hub.handle(user, request, io))
+                }
+            }
         }
     }
 

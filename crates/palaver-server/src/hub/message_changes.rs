@@ -226,7 +226,7 @@ impl Hub {
         let answerable = found.as_ref().is_some_and(|m| !m.state.deleted);
         let irc = self
             .sessions
-            .get(&session)
+            .get(&self.connection_asking(session))
             .is_some_and(|s| s.profile.protocol == super::Protocol::Irc);
         if let (false, true, AfterLookup::Send { .. }) = (answerable, irc, &then) {
             let AfterLookup::Send {
@@ -602,6 +602,7 @@ impl Hub {
         let source = self.mark_active(session, ts_ms);
         self.pending.push_back(Pending {
             origin: self.connection_asking(session),
+            user: session,
             reference,
             target,
             remote_target,
@@ -678,8 +679,7 @@ impl Hub {
                     });
                 }
                 // The sender's own copy, on every device of theirs.
-                let sender = self.user_session(pending.origin);
-                self.send_out(sender, &out, io);
+                self.send_out(pending.user, &out, io);
             }
         }
     }

@@ -131,7 +131,10 @@ impl Default for HubConfig {
 /// A message on its way to the store, with what is needed to answer for it afterwards.
 #[derive(Debug)]
 struct Pending {
+    /// The connection that sent it (answered with the `ack`).
     origin: SessionId,
+    /// The session of the user it was sent as (the same, unless a device sent it).
+    user: SessionId,
     reference: Option<Value>,
     /// For private messages: the target's session when it was sent.
     target: Option<SessionId>,
@@ -437,7 +440,8 @@ impl Hub {
                     let out =
                         Outgoing::message_from(confirmation, source, tags, pending.sender.clone());
                     // To every device of the sender; the one that sent it gets its `ref`.
-                    self.as_user(pending.origin, |hub, user| hub.send_out(user, &out, io));
+                    let (user, origin) = (pending.user, pending.origin);
+                    self.answering(user, origin, |hub| hub.send_out(user, &out, io));
                     io.event(HubEvent::Private {
                         id: message.id,
                         sender,
@@ -475,7 +479,16 @@ impl Hub {
             return;
         };
         s.resuming = false;
-        let me = s.user.as_ref().map(|u| u.key.clone()).unwrap_or_default();
+        let user = s.device_of.unwrap_or(session);
+        let me = self
+            .sessions
+            .get(&user)
+            .and_then(|u| u.user.as_ref())
+            .map(|u| u.key.clone())
+            .unwrap_or_default();
+        let Some(s) = self.sessions.get_mut(&session) else {
+            return;
+        };
         // A message committed before the replay read its conversation, but delivered after the
         // session started waiting, came in the replay already.
         let held = s.catch_up.take().unwrap_or_default();
@@ -497,9 +510,10 @@ impl Hub {
             s.catch_up = Some(waiting);
             return;
         }
-        self.deliver(session, &marker, io);
+        // What was held was this connection's copy (the user's devices got theirs).
+        self.deliver_here(session, &marker, io);
         for out in held {
-            self.deliver(session, &out, io);
+            self.deliver_here(session, &out, io);
         }
         self.reap_slow(io);
     }
@@ -993,7 +1007,7 @@ fn queue_for(
     let Some(s) = sessions.get_mut(&session) else {
         return;
     };
-    if s.detached {
+    if s.detached || !bytes.for_wire(s.profile.protocol) {
         return;
     }
     // Once a frame could not be queued, nothing later may be: the client must not see a gap

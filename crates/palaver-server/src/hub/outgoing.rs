@@ -126,6 +126,19 @@ impl Outgoing {
         }))
     }
 
+    /// Whether a connection speaking `protocol` is sent this frame: a `tag_message` (client-only
+    /// tags) only goes to IRC, and a `typing` that came from IRC only to the apps (IRC
+    /// connections had its TAGMSG). Decided per connection, so a user's IRC and app devices
+    /// each get their own.
+    pub fn for_wire(&self, protocol: super::Protocol) -> bool {
+        let irc = protocol == super::Protocol::Irc;
+        match &self.0.frame {
+            ServerFrame::TagMessage { .. } => irc,
+            ServerFrame::Typing { .. } if self.0.sender.one_line => !irc,
+            _ => true,
+        }
+    }
+
     /// The client-only tags the message was sent with.
     pub fn client_tags(&self) -> &[(String, Option<String>)] {
         self.0.client_tags.as_deref().unwrap_or(&[])

@@ -183,13 +183,10 @@ impl Hub {
             timestamp: now,
         };
         let out = Outgoing::tagged(frame, source, seq, tags, self.sender_of(session));
+        // Each connection decides by its wire: IRC ones get it (`Outgoing::for_wire`).
         let mut seen = BTreeSet::new();
         for r in recipients {
-            let irc = self
-                .sessions
-                .get(&r)
-                .is_some_and(|s| s.profile.protocol == super::Protocol::Irc);
-            if irc && seen.insert(r) {
+            if seen.insert(r) {
                 self.send_out(r, &out, io);
             }
         }
@@ -322,7 +319,9 @@ impl Hub {
             holder: self.holder(session),
             name: new,
         };
-        self.claim_name(session, claim, PendingClaim::Rename { reference }, io);
+        let asker = self.connection_asking(session);
+        let pending = PendingClaim::Rename { reference, asker };
+        self.claim_name(session, claim, pending, io);
     }
 
     /// The rest of a rename, once the new name is granted: the old one is given back.

@@ -19,6 +19,8 @@ use crate::store::{dm_key, ReadAt, ReadMarkerRecord};
 pub struct MarkerWork {
     /// The connection that asked (a device of the user, maybe).
     pub connection: SessionId,
+    /// The session of the user whose markers they are.
+    pub user: SessionId,
     /// Whose markers: the user's owner.
     pub owner: String,
     /// The user's folded name (to name the other side of a private conversation).
@@ -96,6 +98,7 @@ impl Hub {
         };
         let work = MarkerWork {
             connection: self.connection_asking(session),
+            user: session,
             owner: self.sessions[&session].owner(),
             me_key,
             ask: MarkerAsk::Move { conversation, at },
@@ -115,6 +118,7 @@ impl Hub {
         };
         let work = MarkerWork {
             connection,
+            user,
             owner: s.owner(),
             me_key: me.key.clone(),
             ask: MarkerAsk::All,
@@ -132,7 +136,13 @@ impl Hub {
         markers: Option<Vec<ReadMarkerRecord>>,
         io: &mut impl HubIo,
     ) {
-        if !self.sessions.contains_key(&work.connection) {
+        // A marker moved goes to the user's other connections even if the one that asked is
+        // gone; what only that connection asked for is then for nobody.
+        let moved = matches!(work.ask, MarkerAsk::Move { .. });
+        let asker_here = self.sessions.contains_key(&work.connection);
+        let user_here = self.sessions.contains_key(&work.user);
+        let someone_to_tell = asker_here || (moved && user_here);
+        if !someone_to_tell {
             return;
         }
         let Some(markers) = markers else {
@@ -144,7 +154,7 @@ impl Hub {
             };
             return self.deliver_here(work.connection, &Outgoing::new(error), io);
         };
-        self.remember_read_markers(work.connection, &markers);
+        self.remember_read_markers(work.user, &markers);
         match work.ask {
             MarkerAsk::Move { conversation, .. } => {
                 let record = markers.into_iter().next().unwrap_or(ReadMarkerRecord {
@@ -157,7 +167,8 @@ impl Hub {
                     ..self.marker_frame(&record, &work.me_key)
                 });
                 let out = Outgoing::new(frame);
-                self.as_user(work.connection, |hub, user| hub.send_out(user, &out, io));
+                let (user, connection) = (work.user, work.connection);
+                self.answering(user, connection, |hub| hub.send_out(user, &out, io));
             }
             MarkerAsk::All => {
                 for record in markers {

@@ -545,14 +545,9 @@ impl Hub {
     }
 
     /// A frame that is not stored, from another node: to this node's members of the room, or
-    /// to the one connection. A `TAGMSG` is for IRC sessions only, as on its own node.
+    /// to the one connection. A `TAGMSG` is for IRC connections only, as on its own node.
     pub fn relayed(&mut self, relay: Relay, io: &mut impl HubIo) {
         let out = relay.outgoing();
-        let irc_only = matches!(relay.frame, palaver_proto::ServerFrame::TagMessage { .. });
-        let typing_from_irc = match relay.frame {
-            palaver_proto::ServerFrame::Typing { .. } => Some(relay.sender.one_line),
-            _ => None,
-        };
         let recipients: Vec<SessionId> = match &relay.to {
             RelayTo::Room(key) => self
                 .rooms
@@ -568,18 +563,9 @@ impl Hub {
             }
             RelayTo::Connection(_) => Vec::new(),
         };
+        // Each connection decides by its wire (`Outgoing::for_wire`).
         for session in recipients {
-            let irc = self
-                .sessions
-                .get(&session)
-                .is_some_and(|s| s.profile.protocol == super::Protocol::Irc);
-            let wanted = match typing_from_irc {
-                Some(from_irc) => self.wants_typing(session, from_irc),
-                None => irc || !irc_only,
-            };
-            if wanted {
-                self.deliver(session, &out, io);
-            }
+            self.deliver(session, &out, io);
         }
         self.reap_slow(io);
     }

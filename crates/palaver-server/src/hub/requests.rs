@@ -482,14 +482,10 @@ impl Hub {
             read_marker: self.known_read_marker(session, room_key),
             reference,
         };
+        // Each connection gets its own (see `join_room`, `devices.rs`).
         let user = self.user_session(session);
         let out = Outgoing::build(frame, self.address(user), None);
-        if user == session {
-            self.send_out(session, &out, io);
-        } else {
-            // A device attaching: its own copy of the user's room.
-            self.deliver_here(session, &out, io);
-        }
+        self.deliver_here(session, &out, io);
     }
 
     /// Resolves a room a member names: it must exist and they must be in it.
@@ -574,8 +570,13 @@ impl Hub {
             return Default::default();
         };
         let user = s.user.as_ref();
+        // The wire of the connection that sent it (a device of the user, maybe).
+        let irc = self
+            .sessions
+            .get(&self.connection_asking(session))
+            .is_some_and(|c| c.profile.protocol == super::Protocol::Irc);
         super::outgoing::Sender {
-            one_line: s.profile.protocol == super::Protocol::Irc,
+            one_line: irc,
             account: s.account.as_ref().and(user.map(|u| u.name.clone())),
             realname: user.map(|u| u.realname.clone()),
         }
@@ -621,6 +622,7 @@ impl Hub {
         let source = self.mark_active(session, ts_ms);
         self.pending.push_back(Pending {
             origin: self.connection_asking(session),
+            user: session,
             reference,
             target: None,
             remote_target: None,
@@ -778,6 +780,7 @@ impl Hub {
         let source = self.mark_active(session, ts_ms);
         self.pending.push_back(Pending {
             origin: self.connection_asking(session),
+            user: session,
             reference,
             target: here,
             remote_target: elsewhere,
@@ -839,8 +842,10 @@ impl Hub {
             .get(&key)
             .is_some_and(|r| r.members.contains(&session))
         {
+            // In it already: the room again, to the connection that asked.
             let upto = self.rooms[&key].last_seq;
-            return self.send_joined_room(session, &key, upto, reference, io);
+            let asker = self.connection_asking(session);
+            return self.send_joined_room(asker, &key, upto, reference, io);
         }
         if self
             .rooms
@@ -887,9 +892,15 @@ impl Hub {
         {
             user.rooms.push(key.clone());
         }
+        // Every connection of the user shows the room (the one that asked with its `ref`),
+        // each once the window is in, holding its live frames meanwhile.
         let awaiting = if ready { Vec::new() } else { vec![key.clone()] };
-        let then = vec![self.joined_room_step(&key, reference)];
-        self.after_windows(session, awaiting, then, io);
+        let asker = self.connection_asking(session);
+        for connection in self.connections_of(session) {
+            let reference = (connection == asker).then(|| reference.clone()).flatten();
+            let then = vec![self.joined_room_step(&key, reference)];
+            self.after_windows(connection, awaiting.clone(), then, io);
+        }
         let room_name = self.rooms[&key].name.clone();
         let notice = SystemNotice {
             sender: self.sender_of(session),

@@ -105,13 +105,25 @@ pub enum PendingClaim {
     },
     Rename {
         reference: Option<serde_json::Value>,
+        /// The connection that asked (a device of the user, maybe).
+        asker: SessionId,
     },
 }
 
 impl PendingClaim {
     pub fn reference(self) -> Option<serde_json::Value> {
         match self {
-            PendingClaim::Join { reference, .. } | PendingClaim::Rename { reference } => reference,
+            PendingClaim::Join { reference, .. } | PendingClaim::Rename { reference, .. } => {
+                reference
+            }
+        }
+    }
+
+    /// The connection a rename answers.
+    pub fn asker(&self) -> Option<SessionId> {
+        match self {
+            PendingClaim::Rename { asker, .. } => Some(*asker),
+            PendingClaim::Join { .. } => None,
         }
     }
 }

@@ -1743,3 +1743,130 @@ fn a_read_marker_reaches_every_device_of_its_user() {
     assert_eq!(error_code(&io.take(3)).as_deref(), Some("unknown_room"));
     assert!(io.markers.is_empty());
 }
+
+#[test]
+fn a_room_joined_from_a_device_opens_on_every_device_once_its_window_is_in_nothing_twice() {
+    let mut hub = Hub::new(config(), Vec::new());
+    let mut io = TestIo::default();
+    hub.load_accounts(vec!["dana".into()]);
+    join(&mut hub, &mut io, 1, "bob");
+    // "quiet" has history and nobody in it.
+    send(
+        &mut hub,
+        &mut io,
+        1,
+        json!({"type":"join_room","room":"quiet"}),
+    );
+    send(
+        &mut hub,
+        &mut io,
+        1,
+        json!({"type":"message","room":"quiet","content":"old"}),
+    );
+    settle(&mut hub, &mut io);
+    send(
+        &mut hub,
+        &mut io,
+        1,
+        json!({"type":"leave_room","room":"quiet"}),
+    );
+    log_in(&mut hub, &mut io, 2, "dana");
+    log_in(&mut hub, &mut io, 3, "dana");
+    io.sent.clear();
+
+    // The phone joins it: the window is read; meanwhile general goes on.
+    send(
+        &mut hub,
+        &mut io,
+        3,
+        json!({"type":"join_room","room":"quiet","ref":"q"}),
+    );
+    assert_eq!(io.windows.len(), 1);
+    send(
+        &mut hub,
+        &mut io,
+        1,
+        json!({"type":"message","content":"in general"}),
+    );
+    let batch = commit(&mut io);
+    hub.stored(batch, &mut io);
+    serve_windows(&mut hub, &mut io);
+    for (device, reference) in [(2, None), (3, Some("q"))] {
+        let got = io.take(device);
+        let joined: Vec<&Value> = got.iter().filter(|f| f["type"] == "joined_room").collect();
+        assert_eq!(joined.len(), 1, "{device}: {got:?}");
+        assert_eq!(joined[0]["ref"].as_str(), reference, "{device}");
+        assert_eq!(joined[0]["history"][0]["content"], "old");
+        let general = got.iter().filter(|f| f["content"] == "in general").count();
+        assert_eq!(
+            general, 1,
+            "{device}: held for it, then released once: {got:?}"
+        );
+        // The room first, then what was held.
+        assert_eq!(got[0]["type"], "joined_room", "{device}: {got:?}");
+    }
+    // Joining again from the laptop answers the laptop alone.
+    send(
+        &mut hub,
+        &mut io,
+        2,
+        json!({"type":"join_room","room":"quiet","ref":"again"}),
+    );
+    assert_eq!(io.take(2)[0]["ref"], "again");
+    assert!(io.take(3).is_empty());
+}
+
+#[test]
+fn each_device_gets_what_its_own_protocol_carries_and_answers_outlive_the_device_that_asked() {
+    let mut hub = Hub::new(config(), Vec::new());
+    let mut io = TestIo::default();
+    hub.load_accounts(vec!["dana".into()]);
+    log_in(&mut hub, &mut io, 2, "dana");
+    // dana's IRC client attaches too.
+    hub.connect(3, "127.0.0.1:40003".into(), &mut io);
+    let irc = Profile {
+        protocol: Protocol::Irc,
+        ident: None,
+        realname: None,
+    };
+    hub.identify(3, irc.clone());
+    let login = json!({"type":"login","username":"dana","password":"long enough","rooms":[]});
+    send(&mut hub, &mut io, 3, login);
+    hub.password_checked(3, "dana".into(), Ok(()), &mut io);
+    // bob on IRC.
+    hub.connect(4, "127.0.0.1:40004".into(), &mut io);
+    hub.identify(4, irc);
+    send(
+        &mut hub,
+        &mut io,
+        4,
+        json!({"type":"join","username":"bob"}),
+    );
+    io.sent.clear();
+
+    // bob's client-only tags reach dana's IRC client, not her app.
+    let tagged = r#"{"type":"tag_message","room":"general"}"#;
+    let mut request = parse_request(tagged.as_bytes()).unwrap();
+    request.client_tags = vec![("+example/ping".into(), Some("1".into()))];
+    hub.request(4, request, &mut io);
+    assert!(io.take(3).iter().any(|f| f["type"] == "tag_message"));
+    assert!(!io.take(2).iter().any(|f| f["type"] == "tag_message"));
+
+    // The app sends bob a private message and closes before it is stored: the IRC client
+    // still sees it sent.
+    send(
+        &mut hub,
+        &mut io,
+        2,
+        json!({"type":"private_message","target":"bob","content":"bye","ref":5}),
+    );
+    hub.disconnect(2, Departure::Disconnected, &mut io);
+    settle(&mut hub, &mut io);
+    let irc_client = io.take(3);
+    let confirmation = irc_client
+        .iter()
+        .find(|f| f["type"] == "private_confirmation")
+        .unwrap_or_else(|| panic!("the confirmation reaches the other device: {irc_client:?}"));
+    assert_eq!(confirmation["content"], "bye");
+    assert!(confirmation.get("ref").is_none());
+}

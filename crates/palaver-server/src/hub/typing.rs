@@ -8,7 +8,7 @@
 
 use palaver_proto::{timestamp, ServerFrame, TypingState};
 
-use super::{Hub, HubIo, Outgoing, Protocol, SessionId};
+use super::{Hub, HubIo, Outgoing, SessionId};
 use crate::network::fanout::RelayTo;
 
 impl Hub {
@@ -77,23 +77,14 @@ impl Hub {
         let mut sender = self.sender_of(session);
         sender.one_line = from_irc;
         let out = Outgoing::message_from(frame, address, None, sender);
+        // Each connection decides by its wire (`Outgoing::for_wire`: IRC had the TAGMSG).
         for r in recipients {
-            if r != session && self.wants_typing(r, from_irc) {
+            if r != session {
                 self.send_out(r, &out, io);
             }
         }
         if let Some(to) = elsewhere {
             self.relay(to, &out, io);
         }
-    }
-
-    /// Whether a `typing` frame is for `session`: everyone, except IRC sessions when it came
-    /// from IRC (they had the TAGMSG).
-    pub(super) fn wants_typing(&self, session: SessionId, from_irc: bool) -> bool {
-        !from_irc
-            || self
-                .sessions
-                .get(&session)
-                .is_some_and(|s| s.profile.protocol != Protocol::Irc)
     }
 }

@@ -188,8 +188,9 @@ impl Hub {
             let later = s.catch_up.take().unwrap_or_default();
             s.catch_up = Some(held.into_iter().chain(later).collect());
         } else {
+            // What was held was this connection's copy (the user's devices got theirs).
             for out in held {
-                self.deliver(session, &out, io);
+                self.deliver_here(session, &out, io);
             }
         }
     }

@@ -977,17 +977,17 @@ impl Backend for PostgresBackend {
             None => None,
             Some(ReadAt::Seq(seq)) => tx
                 .query_opt(
-                    "SELECT seq, ts_ms FROM messages WHERE conv_key = $1 AND seq <= $2
-                     ORDER BY seq DESC LIMIT 1",
-                    &[&conversation, &clamp(seq)],
+                    "SELECT seq, ts_ms FROM messages WHERE conv_key = $1 AND seq <= $2 AND (room_key IS NOT NULL
+                     OR sender_owner = $3 OR target_owner = $3) ORDER BY seq DESC LIMIT 1",
+                    &[&conversation, &clamp(seq), &owner],
                 )?
                 .map(|r| (r.get::<_, i64>(0), r.get::<_, i64>(1))),
             // The time as the client said it, and the newest message it covers (if any).
             Some(ReadAt::Time(ms)) => {
                 let covered = tx.query_opt(
-                    "SELECT seq FROM messages WHERE conv_key = $1 AND ts_ms <= $2
-                     ORDER BY seq DESC LIMIT 1",
-                    &[&conversation, &ms],
+                    "SELECT seq FROM messages WHERE conv_key = $1 AND ts_ms <= $2 AND (room_key IS NOT NULL
+                     OR sender_owner = $3 OR target_owner = $3) ORDER BY seq DESC LIMIT 1",
+                    &[&conversation, &ms, &owner],
                 )?;
                 Some((covered.map_or(0, |r| r.get::<_, i64>(0)), ms))
             }

@@ -937,7 +937,7 @@ impl Backend for SqliteBackend {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let newest = |sql: &str, bound: i64| {
-            tx.query_row(sql, params![conversation, bound], |r| {
+            tx.query_row(sql, params![conversation, bound, owner], |r| {
                 Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
             })
             .optional()
@@ -945,15 +945,15 @@ impl Backend for SqliteBackend {
         let read = match at {
             None => None,
             Some(ReadAt::Seq(seq)) => newest(
-                "SELECT seq, ts_ms FROM messages WHERE conv_key = ?1 AND seq <= ?2
-                 ORDER BY seq DESC LIMIT 1",
+                "SELECT seq, ts_ms FROM messages WHERE conv_key = ?1 AND seq <= ?2 AND (room_key IS NOT NULL
+                 OR sender_owner = ?3 OR target_owner = ?3) ORDER BY seq DESC LIMIT 1",
                 clamp(seq),
             )?,
             // The time as the client said it, and the newest message it covers (if any).
             Some(ReadAt::Time(ms)) => {
                 let covered = newest(
-                    "SELECT seq, ts_ms FROM messages WHERE conv_key = ?1 AND ts_ms <= ?2
-                     ORDER BY seq DESC LIMIT 1",
+                    "SELECT seq, ts_ms FROM messages WHERE conv_key = ?1 AND ts_ms <= ?2 AND (room_key IS NOT NULL
+                     OR sender_owner = ?3 OR target_owner = ?3) ORDER BY seq DESC LIMIT 1",
                     ms,
                 )?;
                 Some((covered.map_or(0, |(seq, _)| seq), ms))

@@ -255,3 +255,75 @@ async fn a_private_conversation_read_on_one_device_is_read_on_the_other() {
     };
     assert_eq!((m.with.as_deref(), m.seq), (Some("bob"), seqs[0]));
 }
+
+#[tokio::test]
+async fn an_irc_client_logged_in_to_the_account_is_another_device_of_the_same_user() {
+    use base64::Engine;
+    let server = TestServer::start_irc().await;
+    let mut bob = server.join("bob").await;
+    let mut app = server.join("dana").await;
+    app.send(&ClientFrame::Register {
+        password: Secret(PASSWORD.into()),
+    })
+    .await
+    .unwrap();
+    expect(&mut app, "registered", |f| {
+        matches!(f, ServerFrame::Registered { .. })
+    })
+    .await;
+    drain(&mut bob).await;
+
+    // dana's IRC client logs in with SASL: it is shown general (JOIN and names), bob sees
+    // nothing new.
+    let mut irc = super::irc_client::Irc::connect(server.irc_addr()).await;
+    irc.send("CAP LS 302").await;
+    irc.send("CAP REQ :sasl echo-message message-tags").await;
+    irc.send("AUTHENTICATE PLAIN").await;
+    irc.expect("AUTHENTICATE +", |m| m.command == "AUTHENTICATE")
+        .await;
+    let plain = base64::engine::general_purpose::STANDARD.encode(format!("dana\0dana\0{PASSWORD}"));
+    irc.send(&format!("AUTHENTICATE {plain}")).await;
+    irc.expect("903", |m| m.command == "903").await;
+    irc.send("NICK dana").await;
+    irc.send("USER d 0 * :Dana").await;
+    irc.send("CAP END").await;
+    irc.expect("001", |m| m.command == "001").await;
+    irc.expect("JOIN #general", |m| {
+        m.command == "JOIN" && m.params[0] == "#general"
+    })
+    .await;
+    let names = irc.expect("names", |m| m.command == "353").await;
+    let listed = names.params.last().unwrap();
+    assert!(
+        listed.contains("bob") && listed.contains("dana"),
+        "{names:?}"
+    );
+    irc.expect("366", |m| m.command == "366").await;
+    let seen = drain(&mut bob).await;
+    assert!(
+        !seen.iter().any(|f| matches!(f, ServerFrame::System { .. })),
+        "{seen:?}"
+    );
+
+    // A private message sent from the app shows on IRC as dana's own (echo-message); bob's
+    // answer reaches both.
+    super::harness::private(&mut app, "bob", "lunch?").await;
+    let echo = irc
+        .expect("the app's message", |m| m.command == "PRIVMSG")
+        .await;
+    assert_eq!(echo.params, ["bob", "lunch?"]);
+    assert!(echo
+        .source
+        .as_deref()
+        .unwrap_or_default()
+        .starts_with("dana!"));
+    super::harness::private(&mut bob, "dana", "yes").await;
+    let answer = irc.expect("bob's answer", |m| m.command == "PRIVMSG").await;
+    assert_eq!(answer.params, ["dana", "yes"]);
+    expect(
+        &mut app,
+        "bob's answer",
+        |f| matches!(f, ServerFrame::PrivateMessage(m) if m.content == "yes"),
+    )
+    .await;
+}

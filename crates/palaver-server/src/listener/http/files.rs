@@ -228,14 +228,18 @@ pub async fn download(
             .into_response();
     }
     let (reads, blobs) = (state.reads.clone(), Arc::clone(&files.blobs));
+    let stream_from = Arc::clone(&blobs);
     let found = tokio::task::spawn_blocking(move || {
         let record = reads.read(|db| db.files(std::slice::from_ref(&id)))?;
-        Ok::<_, crate::store::StoreError>(
-            record.into_iter().next().filter(|f| f.message_id.is_some()),
-        )
+        let Some(record) = record.into_iter().next().filter(|f| f.message_id.is_some()) else {
+            return Ok(None);
+        };
+        // The first piece before any header: a file whose bytes are missing is a 404.
+        let first = blobs.piece(&record.digest, 0)?;
+        Ok::<_, crate::store::StoreError>(first.map(|first| (record, first)))
     })
     .await;
-    let record = match found {
+    let (record, first) = match found {
         Ok(Ok(Some(found))) => found,
         Ok(Ok(None)) => {
             return (
@@ -260,7 +264,8 @@ pub async fn download(
         if inline { "inline" } else { "attachment" },
         encode_path_segment(&record.name)
     );
-    let mut response = Response::new(stream_blob(blobs, record.digest.clone()));
+    let body = stream_blob(stream_from, record.digest.clone(), first);
+    let mut response = Response::new(body);
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(record.size));
     let set = |headers: &mut HeaderMap, name: header::HeaderName, value: &str| {
@@ -274,24 +279,32 @@ pub async fn download(
     response
 }
 
-/// A file's bytes as a response body, read off the async threads a piece at a time: a slow
-/// reader holds a few pieces in memory, never the file.
-fn stream_blob(blobs: Arc<dyn crate::files::blobs::Blobs>, digest: String) -> Body {
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(4);
-    tokio::task::spawn_blocking(move || {
-        let read = blobs.read(&digest, &mut |piece| tx.blocking_send(Ok(piece)).is_ok());
-        let failure = match read {
-            Ok(true) => return,
-            Ok(false) => "the file's bytes are missing".to_string(),
-            Err(e) => e.to_string(),
-        };
-        tracing::error!(%digest, %failure, "could not read a file's bytes");
-        let _ = tx.blocking_send(Err(std::io::Error::other(failure)));
+/// A file's bytes as a response body: the first piece, then each next one read (off the async
+/// threads) only when the client has taken the one before. A slow reader holds one piece and
+/// nothing else: no thread, no database connection.
+fn stream_blob(
+    blobs: Arc<dyn crate::files::blobs::Blobs>,
+    digest: String,
+    first: bytes::Bytes,
+) -> Body {
+    let next = futures_util::stream::unfold(Some(1u64), move |n| {
+        let (blobs, digest) = (Arc::clone(&blobs), digest.clone());
+        async move {
+            let n = n?;
+            let read = tokio::task::spawn_blocking(move || blobs.piece(&digest, n)).await;
+            match read {
+                Ok(Ok(Some(piece))) => Some((Ok(piece), Some(n + 1))),
+                Ok(Ok(None)) => None,
+                failed => {
+                    tracing::error!(?failed, "could not read a file's bytes");
+                    let error = std::io::Error::other("the file could not be read");
+                    Some((Err(error), None))
+                }
+            }
+        }
     });
-    let pieces = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|piece| (piece, rx))
-    });
-    Body::from_stream(pieces)
+    let first = futures_util::stream::once(async move { Ok::<_, std::io::Error>(first) });
+    Body::from_stream(futures_util::StreamExt::chain(first, next))
 }
 
 /// The policy a served file gets instead of the page's: it runs nothing and loads nothing.

@@ -120,18 +120,37 @@ pub fn frame(lines: &mut Lines, frame: &ServerFrame) -> Vec<IrcMessage> {
             lines.st.nick = new.clone();
             vec![line]
         }
+        // A channel this connection did not ask for (the account's other device joined it, or
+        // this one attached to a user already in it): JOIN, topic, marker and names.
         ServerFrame::JoinedRoom {
-            room, read_marker, ..
+            room,
+            read_marker,
+            members,
+            operators,
+            ..
         } => {
             let (fresh, mut out) = cmd::join::joined(lines, room);
             if fresh {
-                out.extend(cmd::markread::on_join(
-                    lines,
-                    &room.name,
-                    read_marker.as_ref(),
+                let marker = read_marker.as_ref();
+                out.extend(cmd::markread::on_join(lines, &room.name, marker));
+                out.extend(cmd::names::member_lines(
+                    lines, &room.name, members, operators,
                 ));
             }
             out
+        }
+        // A private message sent from another device of this user: its echo.
+        ServerFrame::PrivateConfirmation {
+            id: Some(id),
+            target,
+            content,
+            timestamp,
+            delivered: true,
+            state,
+            reference: None,
+            ..
+        } if lines.has(caps::ECHO_MESSAGE) => {
+            cmd::message::sent_elsewhere(lines, target, content, timestamp, *id, state)
         }
         ServerFrame::LeftRoom {
             room, by, reason, ..

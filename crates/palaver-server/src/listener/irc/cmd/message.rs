@@ -399,6 +399,27 @@ pub fn private(lines: &mut Lines, m: &PrivateMessage) -> Vec<IrcMessage> {
     })
 }
 
+/// A private message this user sent from another of its connections, shown as its echo.
+pub fn sent_elsewhere(
+    lines: &mut Lines,
+    target: &str,
+    content: &str,
+    timestamp: &str,
+    id: u64,
+    state: &palaver_proto::message_changes::MessageState,
+) -> Vec<IrcMessage> {
+    let content = with_files(lines, content, state);
+    lines.chat_lines(Chat {
+        source: lines.source,
+        command: "PRIVMSG",
+        target,
+        content: &content,
+        timestamp,
+        id: Some(id),
+        reply_to: state.reply_to,
+    })
+}
+
 /// A notice, ours (as an echo, the reply to the oldest NOTICE still open) or someone's.
 pub fn notice_seen(
     lines: &mut Lines,

@@ -110,6 +110,36 @@ pub fn names_lines(lines: &Lines, chan: &str, users: &[UserInfo], secret: bool) 
     out
 }
 
+/// A channel's names from a `joined_room`'s member list (no command asked for them).
+pub fn member_lines(
+    lines: &Lines,
+    room: &str,
+    members: &[String],
+    operators: &[String],
+) -> Vec<IrcMessage> {
+    let users: Vec<UserInfo> = members
+        .iter()
+        .map(|name| UserInfo {
+            username: name.clone(),
+            ident: crate::hub::session::sanitize_ident(None, name),
+            host: crate::hub::Protocol::Native.host().to_string(),
+            realname: name.clone(),
+            protocol: String::new(),
+            away: None,
+            operator: operators.contains(name),
+            voice: false,
+            admin: false,
+            account: None,
+            rooms: None,
+            operator_of: Vec::new(),
+            connected: String::new(),
+            idle_seconds: None,
+            left: None,
+        })
+        .collect();
+    names_lines(lines, &channel(room), &users, false)
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::testing::Harness;

@@ -25,6 +25,20 @@ async fn dana(server: &TestServer, since: Option<Cursors>) -> Connection {
     conn
 }
 
+/// dana joins and registers her name (her first device).
+async fn registered_dana(server: &TestServer) -> Connection {
+    let mut first = server.join("dana").await;
+    let register = ClientFrame::Register {
+        password: Secret(PASSWORD.into()),
+    };
+    first.send(&register).await.unwrap();
+    expect(&mut first, "registered", |f| {
+        matches!(f, ServerFrame::Registered { .. })
+    })
+    .await;
+    first
+}
+
 async fn send_with_ref(conn: &mut Connection, frame: ClientFrame, reference: &str) {
     let mut value = serde_json::to_value(&frame).unwrap();
     value["ref"] = reference.into();
@@ -51,17 +65,7 @@ async fn a_reaction_an_edit_and_a_read_marker_reach_the_other_device_and_survive
     let server = TestServer::start().await;
     let mut alice = server.join("alice").await;
     // dana registers on her laptop, then logs in on her phone too.
-    let mut laptop = server.join("dana").await;
-    laptop
-        .send(&ClientFrame::Register {
-            password: Secret(PASSWORD.into()),
-        })
-        .await
-        .unwrap();
-    expect(&mut laptop, "registered", |f| {
-        matches!(f, ServerFrame::Registered { .. })
-    })
-    .await;
+    let mut laptop = registered_dana(&server).await;
     drain(&mut alice).await;
     let mut phone = dana(&server, None).await;
 
@@ -214,17 +218,7 @@ async fn a_reaction_an_edit_and_a_read_marker_reach_the_other_device_and_survive
 async fn a_private_conversation_read_on_one_device_is_read_on_the_other() {
     let server = TestServer::start().await;
     let mut bob = server.join("bob").await;
-    let mut laptop = server.join("dana").await;
-    laptop
-        .send(&ClientFrame::Register {
-            password: Secret(PASSWORD.into()),
-        })
-        .await
-        .unwrap();
-    expect(&mut laptop, "registered", |f| {
-        matches!(f, ServerFrame::Registered { .. })
-    })
-    .await;
+    let mut laptop = registered_dana(&server).await;
     let mut phone = dana(&server, None).await;
     super::harness::private(&mut bob, "dana", "are you free?").await;
     let mut seqs = Vec::new();
@@ -261,16 +255,7 @@ async fn an_irc_client_logged_in_to_the_account_is_another_device_of_the_same_us
     use base64::Engine;
     let server = TestServer::start_irc().await;
     let mut bob = server.join("bob").await;
-    let mut app = server.join("dana").await;
-    app.send(&ClientFrame::Register {
-        password: Secret(PASSWORD.into()),
-    })
-    .await
-    .unwrap();
-    expect(&mut app, "registered", |f| {
-        matches!(f, ServerFrame::Registered { .. })
-    })
-    .await;
+    let mut app = registered_dana(&server).await;
     drain(&mut bob).await;
 
     // dana's IRC client logs in with SASL: it is shown general (JOIN and names), bob sees

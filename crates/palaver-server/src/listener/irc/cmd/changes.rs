@@ -133,18 +133,10 @@ pub fn reaction(lines: &mut Lines, r: &Reaction) -> Vec<IrcMessage> {
     if !lines.st.is_me(&r.place.username) {
         return vec![line];
     }
-    // One's own reaction is the echo of the TAGMSG that made it, with its label (and, to
-    // oneself, arrives first as a TAGMSG too), as a plain TAGMSG's is.
+    // One's own reaction is the echo of the TAGMSG that made it, as a plain TAGMSG's is.
     let to_me =
         r.place.room.is_none() && r.place.target.as_deref().is_some_and(|t| lines.st.is_me(t));
-    let mut now = if to_me {
-        vec![line.clone()]
-    } else {
-        Vec::new()
-    };
-    let token = lines.st.oldest_waiting(&["TAGMSG"]);
-    now.extend(lines.st.reply(token, vec![line]));
-    now
+    super::message::own_tagmsg(lines, line, to_me)
 }
 
 /// An edit: the new text after `* `, with `+draft/edit` for clients with message-tags.

@@ -498,8 +498,13 @@ pub fn tagmsg_seen(
     if !mine {
         return vec![line];
     }
-    // A TAGMSG to yourself arrives as a TAGMSG, and then as its (labeled) echo.
     let to_me = target.is_some_and(|t| lines.st.is_me(t));
+    own_tagmsg(lines, line, to_me)
+}
+
+/// One's own TAGMSG (a reaction too) coming back: the echo of the oldest TAGMSG still open,
+/// with its label; sent to oneself, it arrives first as a TAGMSG too.
+pub fn own_tagmsg(lines: &mut Lines, line: IrcMessage, to_me: bool) -> Vec<IrcMessage> {
     let mut now = if to_me {
         vec![line.clone()]
     } else {

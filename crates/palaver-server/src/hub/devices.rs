@@ -9,8 +9,9 @@
 //!   user's session), and the answers go back to the connection that asked
 //!   ([`Hub::asking`]): its errors, its acks, its history pages.
 //! - What happens to the user reaches every device: the frames [`shared_by_devices`] lists
-//!   (messages, reactions, rooms joined and left, read markers, ...). The device that asked gets
-//!   them with its `ref`, the others without.
+//!   (messages, reactions, rooms left, read markers, ...). The device that asked gets them with
+//!   its `ref`, the others without. A room joined comes to each connection as its own
+//!   `joined_room`, and each connection keeps its own MONITOR list.
 //! - When the user's own connection ends, the user stays for its devices (*detached*: nothing
 //!   is queued for the dead connection); the user leaves when its last connection does. Being
 //!   kicked, killed or banned ends every device.
@@ -45,14 +46,15 @@ pub(super) fn shared_by_devices(frame: &ServerFrame) -> bool {
         | ServerFrame::TagMessage { .. }
         | ServerFrame::Away { .. }
         | ServerFrame::Renamed { .. }
-        | ServerFrame::MonitorStatus { .. }
         | ServerFrame::AccountChanged { .. }
         | ServerFrame::RealnameChanged { .. }
         | ServerFrame::ModeChanged { .. }
         | ServerFrame::Invited { .. }
         | ServerFrame::ReadMarker(_) => true,
-        // Sent to each connection on its own (`join_room`, `attach_device`).
+        // Sent to each connection on its own (`join_room`, `attach_device`; each connection
+        // keeps its own MONITOR list).
         ServerFrame::JoinedRoom { .. }
+        | ServerFrame::MonitorStatus { .. }
         | ServerFrame::Welcome(_)
         | ServerFrame::UploadReady { .. }
         | ServerFrame::Error { .. }
@@ -266,6 +268,8 @@ impl Hub {
         let Some(s) = self.sessions.remove(&connection) else {
             return;
         };
+        let watched: Vec<String> = s.monitoring.iter().cloned().collect();
+        self.stop_watching(connection, &watched);
         io.close(connection, how);
         let Some(user) = s.device_of else {
             return;
@@ -312,7 +316,9 @@ impl Hub {
             None => return,
         };
         for device in devices {
-            if self.sessions.remove(&device).is_some() {
+            if let Some(s) = self.sessions.remove(&device) {
+                let watched: Vec<String> = s.monitoring.iter().cloned().collect();
+                self.stop_watching(device, &watched);
                 io.close(device, Close::Abort(why));
             }
         }
@@ -336,6 +342,10 @@ impl Hub {
             // The account's password, proved by this connection too.
             ClientFrame::ChangePassword { old, new } => {
                 self.change_password(connection, old, new, reference, io)
+            }
+            // Each connection watches its own names (IRC's MONITOR is per client).
+            ClientFrame::Monitor { add, remove, clear } => {
+                self.monitor(connection, add, remove, clear, reference, io)
             }
             ClientFrame::Join { .. }
             | ClientFrame::Login { .. }

@@ -1870,3 +1870,36 @@ fn each_device_gets_what_its_own_protocol_carries_and_answers_outlive_the_device
     assert_eq!(confirmation["content"], "bye");
     assert!(confirmation.get("ref").is_none());
 }
+
+#[test]
+fn each_device_watches_its_own_names() {
+    let mut hub = Hub::new(config(), Vec::new());
+    let mut io = TestIo::default();
+    hub.load_accounts(vec!["dana".into()]);
+    log_in(&mut hub, &mut io, 2, "dana");
+    log_in(&mut hub, &mut io, 3, "dana");
+    io.sent.clear();
+    send(
+        &mut hub,
+        &mut io,
+        3,
+        json!({"type":"monitor","add":["carol"],"ref":1}),
+    );
+    let answer = io.take(3);
+    assert_eq!(answer[0]["type"], "monitor_status");
+    assert_eq!(answer[0]["offline"][0], "carol");
+    assert!(io.take(2).is_empty(), "the laptop did not ask");
+
+    join(&mut hub, &mut io, 4, "carol");
+    let news = io.take(3);
+    assert!(news
+        .iter()
+        .any(|f| f["type"] == "monitor_status" && f["online"][0] == "carol"));
+    assert!(!io.take(2).iter().any(|f| f["type"] == "monitor_status"));
+
+    // The phone goes: its watch goes with it.
+    hub.disconnect(3, Departure::Disconnected, &mut io);
+    assert!(hub.watchers.get("carol").is_none_or(|w| !w.contains(&3)));
+    hub.disconnect(4, Departure::Disconnected, &mut io);
+    assert!(!io.take(2).iter().any(|f| f["type"] == "monitor_status"));
+}

@@ -52,6 +52,15 @@ impl World {
             .expect("server starts")
     }
 
+    /// A server that takes files (its HTTP listener on a free port too).
+    fn start_server_with_files(&self) -> Server {
+        let mut config = self.config("127.0.0.1:0");
+        config.http_bind = Some("127.0.0.1:0".parse().unwrap());
+        self.runtime
+            .block_on(Server::start(config))
+            .expect("server starts")
+    }
+
     fn app(&self, host: &str, port: u16) -> Harness<'static, PalaverApp> {
         let settings = Settings {
             host: host.into(),
@@ -894,12 +903,7 @@ impl egui::DroppedFile for Dropped {
 #[test]
 fn a_file_dropped_on_the_window_is_sent_to_the_conversation() {
     let world = World::new();
-    let mut config = world.config("127.0.0.1:0");
-    config.http_bind = Some("127.0.0.1:0".parse().unwrap());
-    let server = world
-        .runtime
-        .block_on(Server::start(config))
-        .expect("server starts");
+    let server = world.start_server_with_files();
     let addr = server.local_addr();
     let mut bob = world.runtime.block_on(async {
         let (bob, _) = palaver_client::Connection::join(addr, "bob").await.unwrap();
@@ -1085,12 +1089,7 @@ fn reading_on_another_device_clears_the_unread_count_here_and_reading_here_reach
 #[test]
 fn a_picture_sent_is_previewed_in_the_conversation() {
     let world = World::new();
-    let mut config = world.config("127.0.0.1:0");
-    config.http_bind = Some("127.0.0.1:0".parse().unwrap());
-    let server = world
-        .runtime
-        .block_on(Server::start(config))
-        .expect("server starts");
+    let server = world.start_server_with_files();
     let mut alice = world.app("127.0.0.1", server.local_addr().port());
     connect_as(&mut alice, "alice");
     run_until(&mut alice, "join", |a| {

@@ -372,16 +372,9 @@ fn page_up_loads_older_history() {
     assert!(text.contains("scrolled up"), "{text}");
 }
 
-/// The real binary in a pipe: lines in are sent, messages out are printed, end of input exits 0
-/// after everything was acknowledged, within the server's default rate limit.
-#[test]
-fn plain_mode_in_a_pipe_sends_every_line_and_prints_every_message() {
-    let world = World::new(|c| {
-        c.hub.rate_per_second = 5.0;
-        c.hub.rate_burst = 10;
-    });
-    let mut alice = world.join("alice");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_palaver"))
+/// `palaver chat --user bot` against the world's server, in a pipe (its output as asked).
+fn bot(world: &World, stdout: Stdio) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_palaver"))
         .args([
             "chat",
             "--user",
@@ -392,10 +385,22 @@ fn plain_mode_in_a_pipe_sends_every_line_and_prints_every_message() {
             &world.addr().port().to_string(),
         ])
         .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
+        .stdout(stdout)
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+/// The real binary in a pipe: lines in are sent, messages out are printed, end of input exits 0
+/// after everything was acknowledged, within the server's default rate limit.
+#[test]
+fn plain_mode_in_a_pipe_sends_every_line_and_prints_every_message() {
+    let world = World::new(|c| {
+        c.hub.rate_per_second = 5.0;
+        c.hub.rate_burst = 10;
+    });
+    let mut alice = world.join("alice");
+    let mut child = bot(&world, Stdio::piped());
     let mut stdin = child.stdin.take().unwrap();
     let stdout = BufReader::new(child.stdout.take().unwrap());
     let (lines_tx, lines_rx) = std::sync::mpsc::channel::<String>();
@@ -587,21 +592,7 @@ fn plain_mode_uploads_a_file_to_the_conversation() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("minutes.txt");
     std::fs::write(&path, b"we agreed on everything\n").unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_palaver"))
-        .args([
-            "chat",
-            "--user",
-            "bot",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            &world.addr().port().to_string(),
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = bot(&world, Stdio::null());
     let mut stdin = child.stdin.take().unwrap();
     writeln!(stdin, "/upload {}", path.display()).unwrap();
     drop(stdin);

@@ -567,37 +567,45 @@ pub enum ServerFrame {
     Unknown,
 }
 
+/// The frames that carry an optional `ref`, as one pattern binding it to `$r` (one list for
+/// [`ServerFrame::reference`] and [`ServerFrame::without_reference`]).
+macro_rules! optional_ref {
+    ($r:ident) => {
+        ServerFrame::PrivateConfirmation { reference: $r, .. }
+            | ServerFrame::Error { reference: $r, .. }
+            | ServerFrame::JoinedRoom { reference: $r, .. }
+            | ServerFrame::LeftRoom { reference: $r, .. }
+            | ServerFrame::Rooms { reference: $r, .. }
+            | ServerFrame::Users { reference: $r, .. }
+            | ServerFrame::History { reference: $r, .. }
+            | ServerFrame::Pong { reference: $r, .. }
+            | ServerFrame::Away { reference: $r, .. }
+            | ServerFrame::Renamed { reference: $r, .. }
+            | ServerFrame::Who { reference: $r, .. }
+            | ServerFrame::Whois { reference: $r, .. }
+            | ServerFrame::Whowas { reference: $r, .. }
+            | ServerFrame::Authenticated { reference: $r, .. }
+            | ServerFrame::Registered { reference: $r, .. }
+            | ServerFrame::PasswordChanged { reference: $r, .. }
+            | ServerFrame::Done { reference: $r, .. }
+            | ServerFrame::RoomModes { reference: $r, .. }
+            | ServerFrame::RealnameChanged { reference: $r, .. }
+            | ServerFrame::Conversations { reference: $r, .. }
+            | ServerFrame::MonitorStatus { reference: $r, .. }
+            | ServerFrame::SearchResults { reference: $r, .. }
+            | ServerFrame::UploadReady { reference: $r, .. }
+            | ServerFrame::ModeChanged { reference: $r, .. }
+            | ServerFrame::Invited { reference: $r, .. }
+            | ServerFrame::Info { reference: $r, .. }
+    };
+}
+
 impl ServerFrame {
     /// The `ref` of the request this frame answers, if it answers one.
     pub fn reference(&self) -> Option<&Value> {
         match self {
             ServerFrame::Ack { reference, .. } => Some(reference),
-            ServerFrame::PrivateConfirmation { reference, .. }
-            | ServerFrame::Error { reference, .. }
-            | ServerFrame::JoinedRoom { reference, .. }
-            | ServerFrame::LeftRoom { reference, .. }
-            | ServerFrame::Rooms { reference, .. }
-            | ServerFrame::Users { reference, .. }
-            | ServerFrame::History { reference, .. }
-            | ServerFrame::Pong { reference, .. }
-            | ServerFrame::Away { reference, .. }
-            | ServerFrame::Renamed { reference, .. }
-            | ServerFrame::Who { reference, .. }
-            | ServerFrame::Whois { reference, .. }
-            | ServerFrame::Whowas { reference, .. }
-            | ServerFrame::Authenticated { reference, .. }
-            | ServerFrame::Registered { reference, .. }
-            | ServerFrame::PasswordChanged { reference }
-            | ServerFrame::Done { reference, .. }
-            | ServerFrame::RoomModes { reference, .. }
-            | ServerFrame::RealnameChanged { reference, .. }
-            | ServerFrame::Conversations { reference, .. }
-            | ServerFrame::MonitorStatus { reference, .. }
-            | ServerFrame::SearchResults { reference, .. }
-            | ServerFrame::UploadReady { reference, .. }
-            | ServerFrame::ModeChanged { reference, .. }
-            | ServerFrame::Invited { reference, .. }
-            | ServerFrame::Info { reference, .. } => reference.as_ref(),
+            optional_ref!(reference) => reference.as_ref(),
             ServerFrame::ReadMarker(m) => m.reference.as_ref(),
             ServerFrame::Welcome(_)
             | ServerFrame::Message(_)
@@ -625,32 +633,7 @@ impl ServerFrame {
         let mut frame = self.clone();
         match &mut frame {
             ServerFrame::Ack { .. } => return None,
-            ServerFrame::PrivateConfirmation { reference, .. }
-            | ServerFrame::Error { reference, .. }
-            | ServerFrame::JoinedRoom { reference, .. }
-            | ServerFrame::LeftRoom { reference, .. }
-            | ServerFrame::Rooms { reference, .. }
-            | ServerFrame::Users { reference, .. }
-            | ServerFrame::History { reference, .. }
-            | ServerFrame::Pong { reference, .. }
-            | ServerFrame::Away { reference, .. }
-            | ServerFrame::Renamed { reference, .. }
-            | ServerFrame::Who { reference, .. }
-            | ServerFrame::Whois { reference, .. }
-            | ServerFrame::Whowas { reference, .. }
-            | ServerFrame::Authenticated { reference, .. }
-            | ServerFrame::Registered { reference, .. }
-            | ServerFrame::PasswordChanged { reference }
-            | ServerFrame::Done { reference, .. }
-            | ServerFrame::RoomModes { reference, .. }
-            | ServerFrame::RealnameChanged { reference, .. }
-            | ServerFrame::Conversations { reference, .. }
-            | ServerFrame::MonitorStatus { reference, .. }
-            | ServerFrame::SearchResults { reference, .. }
-            | ServerFrame::UploadReady { reference, .. }
-            | ServerFrame::ModeChanged { reference, .. }
-            | ServerFrame::Invited { reference, .. }
-            | ServerFrame::Info { reference, .. } => *reference = None,
+            optional_ref!(reference) => *reference = None,
             ServerFrame::ReadMarker(m) => m.reference = None,
             _ => return None,
         }
@@ -676,6 +659,38 @@ impl ServerFrame {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_copy_without_its_ref_is_the_same_frame_and_frames_without_one_have_no_copy() {
+        let renamed = ServerFrame::Renamed {
+            old: "a".into(),
+            new: "b".into(),
+            reference: Some(json!(7)),
+        };
+        assert_eq!(renamed.reference(), Some(&json!(7)));
+        let copy = renamed.without_reference().expect("it had a ref");
+        assert_eq!(copy.reference(), None);
+        assert_eq!(
+            copy,
+            ServerFrame::Renamed {
+                old: "a".into(),
+                new: "b".into(),
+                reference: None,
+            }
+        );
+        assert_eq!(copy.without_reference(), None, "nothing to take off");
+        let ack = ServerFrame::Ack {
+            reference: json!(1),
+            id: 1,
+            seq: 1,
+            timestamp: "t".into(),
+        };
+        assert_eq!(
+            ack.without_reference(),
+            None,
+            "an ack is only for its asker"
+        );
+    }
 
     #[test]
     fn seed_fields_are_present_on_the_wire() {

@@ -33,7 +33,26 @@ pub struct Sender {
 pub type ClientTags = Arc<[(String, Option<String>)]>;
 
 #[derive(Debug, Clone)]
-pub struct Outgoing(Arc<Inner>);
+pub struct Outgoing(Arc<Inner>, Wire);
+
+/// Which connections a frame is for by their wire, decided when it is built (so that delivery
+/// reads it without following the shared frame).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wire {
+    Every,
+    IrcOnly,
+    AppsOnly,
+}
+
+impl Wire {
+    fn of(frame: &ServerFrame, sender: &Sender) -> Wire {
+        match frame {
+            ServerFrame::TagMessage { .. } => Wire::IrcOnly,
+            ServerFrame::Typing { .. } if sender.one_line => Wire::AppsOnly,
+            _ => Wire::Every,
+        }
+    }
+}
 
 #[derive(Debug)]
 struct Inner {
@@ -50,6 +69,11 @@ struct Inner {
 }
 
 impl Outgoing {
+    fn wrap(inner: Inner) -> Self {
+        let wire = Wire::of(&inner.frame, &inner.sender);
+        Outgoing(Arc::new(inner), wire)
+    }
+
     pub fn new(frame: ServerFrame) -> Self {
         Self::build(frame, None, None)
     }
@@ -60,7 +84,7 @@ impl Outgoing {
     }
 
     pub fn build(frame: ServerFrame, source: Option<Arc<str>>, event: Option<u64>) -> Self {
-        Outgoing(Arc::new(Inner {
+        Outgoing::wrap(Inner {
             frame,
             source,
             event,
@@ -68,7 +92,7 @@ impl Outgoing {
             sender: Sender::default(),
             json: OnceLock::new(),
             others: Mutex::new(Vec::new()),
-        }))
+        })
     }
 
     /// A frame numbered `event` (a TAGMSG's msgid) with client-only tags.
@@ -79,7 +103,7 @@ impl Outgoing {
         client_tags: ClientTags,
         sender: Sender,
     ) -> Self {
-        Outgoing(Arc::new(Inner {
+        Outgoing::wrap(Inner {
             frame,
             source: Some(source),
             event: Some(event),
@@ -87,7 +111,7 @@ impl Outgoing {
             sender,
             json: OnceLock::new(),
             others: Mutex::new(Vec::new()),
-        }))
+        })
     }
 
     /// A message from the user at `source`, with the client-only tags it was sent with.
@@ -102,7 +126,7 @@ impl Outgoing {
         client_tags: Option<ClientTags>,
         sender: Sender,
     ) -> Self {
-        Outgoing(Arc::new(Inner {
+        Outgoing::wrap(Inner {
             frame,
             source: Some(source),
             event: None,
@@ -110,12 +134,12 @@ impl Outgoing {
             sender,
             json: OnceLock::new(),
             others: Mutex::new(Vec::new()),
-        }))
+        })
     }
 
     /// The same frame as told to someone else (another frame, same sender, tags and number).
     pub fn with_frame(&self, frame: ServerFrame) -> Self {
-        Outgoing(Arc::new(Inner {
+        Outgoing::wrap(Inner {
             frame,
             source: self.0.source.clone(),
             event: self.0.event,
@@ -123,7 +147,7 @@ impl Outgoing {
             sender: self.0.sender.clone(),
             json: OnceLock::new(),
             others: Mutex::new(Vec::new()),
-        }))
+        })
     }
 
     /// Whether a connection speaking `protocol` is sent this frame: a `tag_message` (client-only
@@ -131,11 +155,10 @@ impl Outgoing {
     /// connections had its TAGMSG). Decided per connection, so a user's IRC and app devices
     /// each get their own.
     pub fn for_wire(&self, protocol: super::Protocol) -> bool {
-        let irc = protocol == super::Protocol::Irc;
-        match &self.0.frame {
-            ServerFrame::TagMessage { .. } => irc,
-            ServerFrame::Typing { .. } if self.0.sender.one_line => !irc,
-            _ => true,
+        match self.1 {
+            Wire::Every => true,
+            Wire::IrcOnly => protocol == super::Protocol::Irc,
+            Wire::AppsOnly => protocol != super::Protocol::Irc,
         }
     }
 
@@ -160,7 +183,7 @@ impl Outgoing {
         event: Option<u64>,
         sender: Sender,
     ) -> Self {
-        Outgoing(Arc::new(Inner {
+        Outgoing::wrap(Inner {
             frame,
             source,
             event,
@@ -168,7 +191,7 @@ impl Outgoing {
             sender,
             json: OnceLock::new(),
             others: Mutex::new(Vec::new()),
-        }))
+        })
     }
 
     /// The address of the user this frame is about, if any.
